@@ -1,0 +1,18 @@
+# codecprobe: layer-wise semantic and phonetic probing of speech codecs.
+# Default config = the bundled demo; the paper's setup: --configfile config/paper.yaml
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/manifest.smk"
+include: "workflow/rules/align.smk"
+include: "workflow/rules/words.smk"
+include: "workflow/rules/pairs.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,73 @@
+import logging
+
+import pandas as pd
+import pytest
+
+from codecprobe.io import CodecprobeError, read_table
+from codecprobe.manifest import build_manifest, main
+
+
+def test_manifest_rows(corpus):
+    ls, _ = corpus
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert list(m["utt_id"]) == ["11-100-0000", "11-100-0001", "22-200-0000", "22-200-0001"]
+    r = m.iloc[0]
+    assert (r.speaker, r.chapter, r.subset) == ("11", "100", "dev-clean")
+    assert r.transcript == "ACCEPT THE BIG"
+    assert r.sample_rate == 16000 and r.n_samples == 22400 and r.duration == pytest.approx(1.4)
+    assert skipped.empty
+
+
+def test_corrupt_audio_and_missing_transcript_are_named_and_counted(corpus, caplog):
+    caplog.set_level(logging.INFO, logger="codecprobe")
+    ls, _ = corpus
+    d = ls / "dev-clean" / "11" / "100"
+    (d / "11-100-0001.flac").write_bytes(b"this is not a flac file")  # corrupt
+    sfile = ls / "dev-clean" / "22" / "200" / "22-200-0001.flac"
+    (sfile.parent / "22-200-0009.flac").write_bytes(sfile.read_bytes())  # audio, no transcript line
+    trans = d / "11-100.trans.txt"
+    trans.write_text(trans.read_text() + "11-100-0005 A LINE WITHOUT AUDIO\n")
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert set(m["utt_id"]) == {"11-100-0000", "22-200-0000", "22-200-0001"}
+    reasons = dict(zip(skipped["utt_id"], skipped["reason"]))
+    assert reasons["11-100-0001"].startswith("unreadable audio")
+    assert reasons["22-200-0009"] == "no transcript line"
+    assert reasons["11-100-0005"] == "transcript line without audio file"
+    assert len(skipped) == 3
+    assert "11-100-0001.flac" in caplog.text and "unreadable audio" in caplog.text
+    assert "3 skipped" in caplog.text
+
+
+def test_missing_transcript_file(corpus):
+    ls, _ = corpus
+    (ls / "dev-clean" / "22" / "200" / "22-200.trans.txt").unlink()
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert len(m) == 2 and len(skipped) == 2
+    assert set(skipped["reason"]) == {"missing transcript file 22-200.trans.txt"}
+
+
+def test_malformed_transcript_lines(corpus):
+    ls, _ = corpus
+    t = ls / "dev-clean" / "11" / "100" / "11-100.trans.txt"
+    t.write_text(t.read_text() + "garbage line here\n11-100-0000 DUPLICATE\n11-100-0007\n")
+    _, skipped = build_manifest(ls, ["dev-clean"])
+    r = " | ".join(skipped["reason"])
+    assert "malformed utterance id 'garbage'" in r and "duplicate utterance id 11-100-0000" in r
+    assert "empty transcript for 11-100-0007" in r
+    assert all(str(t) in p for p in skipped["path"] if "trans.txt" in p)
+
+
+def test_missing_root_and_subset(tmp_path, corpus):
+    with pytest.raises(CodecprobeError, match="does not exist.*librispeech.root"):
+        build_manifest(tmp_path / "nope", ["dev-clean"])
+    with pytest.raises(CodecprobeError, match="test-clean does not exist.*librispeech.subsets"):
+        build_manifest(corpus[0], ["test-clean"])
+
+
+def test_cli_writes_tables(corpus, tmp_path):
+    out, sk = tmp_path / "o" / "m.csv", tmp_path / "o" / "s.csv"
+    main(["--root", str(corpus[0]), "--subsets", "dev-clean", "--out", str(out), "--skipped", str(sk)])
+    m = read_table(out)
+    assert len(m) == 4 and m["utt_id"].iloc[0] == "11-100-0000"
+    assert list(pd.read_csv(sk).columns) == ["utt_id", "path", "reason"]
+    assert not list(out.parent.glob(".*"))  # no temporary file left behind

@@ -1,0 +1,131 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from codecprobe.io import CodecprobeError, read_table
+from codecprobe.manifest import build_manifest
+from codecprobe.pairs import PairConfig, build_pairs, cap_pairs, main, token_pairs, word_relations
+from codecprobe.words import WordFilter, build_word_table, index_textgrids
+
+PRON = {
+    "big": ("B", "IH", "G"),
+    "large": ("L", "AA", "R", "JH"),
+    "accept": ("AE", "K", "S", "EH", "P", "T"),
+    "except": ("IH", "K", "S", "EH", "P", "T"),
+    "dog": ("D", "AO", "G"),
+    "dogs": ("D", "AO", "G", "Z"),
+    "pat": ("P", "AE", "T"),
+    "pet": ("P", "EH", "T"),
+    "read": ("R", "EH", "D"),
+    "red": ("R", "EH", "D"),
+}
+SYN = {"big": {"large"}, "large": {"big"}, "dogs": {"dog"}, "pat": {"pet"}}
+
+
+def test_word_relations_known_answer():
+    rel = word_relations(list(PRON), PRON, SYN)
+    got = {(r.word_a, r.word_b): (r.relation, r.phonetic_distance) for r in rel.itertuples()}
+    assert got[("big", "large")] == ("synonym", 1.0)
+    assert got[("accept", "except")] == ("near_homophone", pytest.approx(1 / 6))
+    # dog/dogs: synonyms (via morphology) but phonetically close -> neither type
+    assert ("dog", "dogs") not in got
+    # pat/pet: d = 1/3 <= 0.4 but synonyms in one direction -> excluded from near-homophones
+    assert ("pat", "pet") not in got
+    # read/red: identical pronunciation (d = 0) -> not a near-homophone
+    assert ("read", "red") not in got
+    # big/dog: 2 edits / 3 = 0.667 -> unrelated
+    assert ("big", "dog") not in got
+    assert ("dog", "dogs") not in got
+    assert set(rel["relation"]) == {"synonym", "near_homophone"}
+    # with a stricter threshold accept/except (0.1667) still passes, pet/bat-like 1/3 does not
+    strict = word_relations(list(PRON), PRON, {}, threshold=0.2)
+    assert ("accept", "except") in set(zip(strict["word_a"], strict["word_b"]))
+    assert ("pat", "pet") not in set(zip(strict["word_a"], strict["word_b"]))
+
+
+def _sample():
+    # token: word, speaker, utterance
+    rows = [
+        ("big", "s1", "u1"), ("big", "s2", "u2"), ("large", "s1", "u3"), ("large", "s2", "u4"), ("large", "s2", "u5"),
+        ("accept", "s1", "u1"), ("except", "s2", "u2"), ("except", "s1", "u3"), ("dog", "s1", "u4"), ("dog", "s1", "u4"),
+    ]  # fmt: skip
+    df = pd.DataFrame(rows, columns=["word", "speaker", "utt_id"])
+    df.insert(0, "token_id", np.arange(100, 100 + len(df)))
+    return df
+
+
+def test_token_pairs_cross_products_and_shuffles():
+    s = _sample()
+    rel = word_relations(["big", "large", "accept", "except", "dog"], PRON, SYN)
+    p = token_pairs(s, rel, seed=0)
+    syn = p[p.pair_type == "synonym"]
+    assert len(syn) == 2 * 3  # every big token x every large token
+    assert set(zip(syn.token_a, syn.token_b)) == {(a, b) for a in (100, 101) for b in (102, 103, 104)}
+    hom = p[p.pair_type == "near_homophone"]
+    assert len(hom) == 1 * 2 and set(hom.word_a) == {"accept"} and set(hom.word_b) == {"except"}
+    assert np.allclose(hom.phonetic_distance, 1 / 6)
+    rnd = p[p.pair_type == "random"]
+    assert (rnd.token_a != rnd.token_b).all() and rnd.token_a.is_unique and 0 < len(rnd) <= len(s)
+    sw = p[p.pair_type == "same_word"]
+    assert (sw.word_a == sw.word_b).all()
+    utt = dict(zip(s.token_id, s.utt_id))
+    assert all(utt[a] != utt[b] for a, b in zip(sw.token_a, sw.token_b))  # dog/dog from one utterance never paired
+    assert not (sw.word_a == "dog").any()
+    ss = p[p.pair_type == "same_speaker"]
+    assert (ss.speaker_a == ss.speaker_b).all() and (ss.word_a != ss.word_b).all() and len(ss) > 0
+
+
+def test_token_pairs_deterministic_per_seed():
+    s = _sample()
+    rel = word_relations(list(set(s.word)), PRON, SYN)
+    a, b = token_pairs(s, rel, seed=3), token_pairs(s, rel, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    draws = {tuple(token_pairs(s, rel, seed=k).query("pair_type == 'random'").token_b) for k in range(6)}
+    assert len(draws) > 1
+
+
+def test_cap_pairs():
+    df = pd.DataFrame({"pair_type": ["a"] * 10 + ["b"] * 3, "x": range(13)})
+    c = cap_pairs(df, 4, seed=0)
+    assert (c.pair_type == "a").sum() == 4 and (c.pair_type == "b").sum() == 3
+    pd.testing.assert_frame_equal(c, cap_pairs(df, 4, seed=0))
+    assert cap_pairs(df, None, 0) is df
+
+
+def _words(corpus):
+    m, _ = build_manifest(corpus[0], ["dev-clean"])
+    return build_word_table(m, index_textgrids(corpus[1]), WordFilter())[0]
+
+
+def test_build_pairs_with_real_lexicon(corpus, cmu, wordnet):
+    words = _words(corpus)
+    pairs, summary, rel = build_pairs(words, PairConfig(n_tokens=100, seeds=(0, 1)), cmu, wordnet)
+    # "the" has no WordNet synonym -> not eligible; accept/except/big/large are
+    assert "the" not in set(pairs.word_a) | set(pairs.word_b)
+    r = {(x.word_a, x.word_b): x.relation for x in rel.itertuples()}
+    assert r[("big", "large")] == "synonym" and r[("accept", "except")] == "near_homophone"
+    s = summary.set_index(["seed", "pair_type"])
+    # 2 tokens of big x 2 of large; 2 accept x 2 except
+    assert s.loc[(0, "synonym"), "n_pairs"] == 4 and s.loc[(0, "near_homophone"), "n_pairs"] == 4
+    assert s.loc[(0, "synonym"), "n_word_pairs"] == 1
+    assert (summary["n_sampled_tokens"] == 8).all()
+    assert set(summary.pair_type) == {"random", "synonym", "near_homophone", "same_word", "same_speaker"}
+
+
+def test_build_pairs_errors(corpus, cmu, wordnet):
+    words = _words(corpus)
+    with pytest.raises(CodecprobeError, match="unknown pair type"):
+        build_pairs(words, PairConfig(types=("synonyms",)), cmu, wordnet)
+    with pytest.raises(CodecprobeError, match="no eligible word tokens"):
+        build_pairs(words[words.word == "the"], PairConfig(), cmu, wordnet)
+
+
+def test_cli(corpus, tmp_path):
+    words = _words(corpus)
+    w = tmp_path / "w.csv"
+    words.to_csv(w, index=False)
+    out = tmp_path / "p.parquet"
+    main(["--words", str(w), "--pairs", str(out), "--summary", str(tmp_path / "s.csv"), "--relations", str(tmp_path / "r.csv"), "--seeds", "0", "--exclusive"])
+    p = read_table(out)
+    assert set(p.pair_type) >= {"synonym", "near_homophone", "random"}
+    assert read_table(tmp_path / "s.csv").seed.tolist() == [0] * 5

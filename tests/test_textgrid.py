@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import pytest
+
+from codecprobe.textgrid import (
+    Interval, TextGrid, TextGridError, Tier, fill_gaps, format_textgrid, parse_textgrid, read_textgrid,
+)  # fmt: skip
+from conftest import DATA
+
+
+def test_mfa3_long_format():
+    tg = read_textgrid(DATA / "mfa3_long.TextGrid")
+    assert (tg.xmin, tg.xmax) == (0.0, 1.86)
+    words = tg.tier("words").intervals
+    assert [w.text for w in words] == ["", "accept", "the", "<unk>", ""]
+    assert words[1] == Interval(0.31, 0.72, "accept")
+    phones = tg.tier("phones").intervals
+    assert len(phones) == 11 and phones[9].text == "spn"
+    # the tier tiles the file
+    assert all(a.xmax == b.xmin for a, b in zip(phones, phones[1:]))
+
+
+def test_short_format_equals_long_content():
+    tg = read_textgrid(DATA / "mfa1_short.TextGrid")
+    assert [w.text for w in tg.tier("words").intervals] == ["", "big", "large", ""]
+    assert [p.text for p in tg.tier("phones").intervals][:4] == ["sil", "B", "IH1", "G"]
+    assert tg.tier("phones").intervals[-1] == Interval(1.05, 1.2, "sp")
+
+
+def test_utf16_and_speaker_prefixed_tiers():
+    tg = read_textgrid(DATA / "utf16_speaker_tiers.TextGrid")
+    assert tg.tier("words").name == "9001 - words"
+    assert [w.text for w in tg.tier("words").intervals][1] == "accept"
+
+
+def test_roundtrip_and_quotes(tmp_path):
+    tg = TextGrid(0, 2.0, [Tier("words", 0, 2.0, fill_gaps([Interval(0.5, 1.0, 'say "hi"')], 0, 2.0))])
+    text = format_textgrid(tg)
+    back = parse_textgrid(text)
+    assert back.tier("words").intervals == [Interval(0, 0.5, ""), Interval(0.5, 1.0, 'say "hi"'), Interval(1.0, 2.0, "")]
+
+
+def test_missing_tier_names_the_tiers():
+    tg = read_textgrid(DATA / "mfa1_short.TextGrid")
+    with pytest.raises(KeyError, match="'words', 'phones'"):
+        tg.tier("syllables")
+
+
+@pytest.mark.parametrize(
+    "content, msg",
+    [
+        ("", "empty TextGrid"),
+        ("   \n", "empty TextGrid"),
+        ('File type = "ooTextFile"\nObject class = "TextGrid"\nxmin = 0\nxmax = ', "truncated"),
+        ('File type = "ooTextFile"\nObject class = "Sound"\n', "not TextGrid"),
+        ('File type = "ooTextFile"\nObject class = "TextGrid"\n0\n1\n<exists>\n1\n"IntervalTier"\n"w"\n0\n1\n1\n0.5\n0.2\n"x"\n', "ending before"),
+    ],
+)  # fmt: skip
+def test_bad_files_name_the_file(tmp_path, content, msg):
+    p = tmp_path / "bad.TextGrid"
+    p.write_text(content)
+    with pytest.raises(TextGridError, match=msg) as e:
+        read_textgrid(p)
+    assert str(p) in str(e.value)
+
+
+def test_unreadable_path(tmp_path):
+    with pytest.raises(TextGridError, match="cannot read"):
+        read_textgrid(tmp_path / "nope.TextGrid")
+
+
+def test_fill_gaps_rejects_overlap():
+    with pytest.raises(ValueError, match="overlapping"):
+        fill_gaps([Interval(0, 1, "a"), Interval(0.5, 2, "b")], 0, 2)

@@ -1,0 +1,99 @@
+import shutil
+
+import pytest
+
+from codecprobe.io import CodecprobeError
+from codecprobe.manifest import build_manifest
+from codecprobe.words import (
+    WordFilter, apply_filters, build_word_table, index_textgrids, load_stopwords, matches_transcript,
+)  # fmt: skip
+from conftest import DATA, REPO, write_utt_textgrid
+
+
+def _table(corpus, filt=WordFilter(), strict=False):
+    ls, al = corpus
+    m, _ = build_manifest(ls, ["dev-clean"])
+    return build_word_table(m, index_textgrids(al), filt, strict)
+
+
+def test_word_table(corpus):
+    words, skipped, counts = _table(corpus)
+    assert skipped.empty
+    assert list(words["word"]) == ["accept", "the", "big", "except", "large", "big", "accept", "large", "except"]
+    assert list(words["token_id"]) == list(range(9))
+    r = words.iloc[0]
+    assert (r.utt_id, r.speaker, r.start, r.end) == ("11-100-0000", "11", 0.10, 0.50)
+    assert r.duration == pytest.approx(0.4)
+    assert r.phones == "AH0 K S EH1 P T" and r.n_phones == 6
+    assert r.path.endswith("11-100-0000.flac")
+    c = dict(zip(counts["what"], counts["n"]))
+    assert c["kept"] == 9 and c["unknown word (<unk>/spn) excluded"] == 0
+
+
+def test_unknown_tokens_excluded_and_counted(corpus):
+    ls, al = corpus
+    write_utt_textgrid(
+        al / "dev-clean/11/100/11-100-0000.TextGrid",
+        [("accept", 0.1, 0.5, "AH0 K S EH1 P T"), ("the", 0.5, 0.6, "DH AH0"), ("<unk>", 0.7, 1.0, "spn")],
+    )
+    words, skipped, counts = _table(corpus)
+    assert skipped.empty  # <unk> matches the transcript word BIG
+    assert "<unk>" not in set(words["word"]) and len(words) == 8
+    assert dict(zip(counts["what"], counts["n"]))["unknown word (<unk>/spn) excluded"] == 1
+
+
+def test_missing_empty_and_mismatched_textgrids_are_skipped_with_reasons(corpus):
+    ls, al = corpus
+    (al / "dev-clean/11/100/11-100-0001.TextGrid").unlink()
+    (al / "dev-clean/22/200/22-200-0000.TextGrid").write_text("")
+    write_utt_textgrid(al / "dev-clean/22/200/22-200-0001.TextGrid", [("large", 0.1, 0.6, "L AA1 R JH"), ("accept", 0.7, 1.2, "AH0 K S EH1 P T")])
+    words, skipped, counts = _table(corpus)
+    reasons = dict(zip(skipped["utt_id"], skipped["reason"]))
+    assert reasons["11-100-0001"] == "no TextGrid"
+    assert "22-200-0000.TextGrid: empty TextGrid file" in reasons["22-200-0000"]
+    assert "do not match the transcript" in reasons["22-200-0001"] and "'accept' vs 'except'" in reasons["22-200-0001"]
+    assert set(words["utt_id"]) == {"11-100-0000"}
+    assert dict(zip(counts["what"], counts["n"]))["skipped"] == 3
+    with pytest.raises(CodecprobeError, match="utterance 11-100-0001: no TextGrid"):
+        _table(corpus, strict=True)
+
+
+def test_real_format_textgrid_in_word_table(corpus):
+    """The MFA-format fixture (with <unk>/spn) read through the word table."""
+    ls, al = corpus
+    shutil.copy(DATA / "mfa3_long.TextGrid", al / "dev-clean/11/100/11-100-0000.TextGrid")
+    words, skipped, _ = _table(corpus)
+    w = words[words["utt_id"] == "11-100-0000"]
+    assert list(w["word"]) == ["accept", "the"]
+    assert w.iloc[0].phones == "AH0 K S EH1 P T" and (w.iloc[0].start, w.iloc[0].end) == (0.31, 0.72)
+
+
+def test_filters():
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {"word": ["big", "the", "don't", "big", "large", "a"], "duration": [0.3, 0.05, 0.3, 0.25, 0.4, 0.2]}
+    )
+    stop = load_stopwords(REPO / "resources/stopwords_en.txt")
+    assert {"the", "a"} <= stop and "big" not in stop
+    kept, counts = apply_filters(df, WordFilter(min_duration=0.1, alphabetic_only=True, drop_stopwords=True, min_count=2, stopwords=stop))
+    assert list(kept["word"]) == ["big", "big"]
+    assert counts == {
+        "shorter than 0.1 s": 1, "not alphabetic": 1, "stop-word": 1, "word seen fewer than 2 times": 1,
+    }  # fmt: skip
+
+
+def test_matches_transcript():
+    assert matches_transcript(["a", "<unk>", "c"], ["a", "b", "c"])
+    assert not matches_transcript(["a", "c"], ["a", "b", "c"])
+    assert not matches_transcript(["a", "x", "c"], ["a", "b", "c"])
+
+
+def test_index_textgrids_duplicate_and_missing(tmp_path):
+    with pytest.raises(CodecprobeError, match="alignment folder .* does not exist"):
+        index_textgrids(tmp_path / "none")
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        shutil.copy(DATA / "mfa1_short.TextGrid", tmp_path / d / "1-2-0003.TextGrid")
+    with pytest.raises(CodecprobeError, match="two TextGrids for utterance 1-2-0003"):
+        index_textgrids(tmp_path)

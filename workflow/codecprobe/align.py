@@ -1,0 +1,95 @@
+"""Forced alignment with the Montreal Forced Aligner (MFA), or import of precomputed TextGrids.
+
+MFA itself runs in its own conda env (``envs/mfa.yaml``); this module only prepares the
+corpus folder MFA reads and builds the exact command line, so both are testable without
+MFA. MFA's corpus format: one folder per speaker holding ``<utt_id>.flac`` and a
+``<utt_id>.lab`` text file with the transcript. MFA writes ``<out>/<speaker>/<utt_id>.TextGrid``
+with ``words`` and ``phones`` tiers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from .io import CodecprobeError, read_table, run_cli, setup_logging
+
+log = logging.getLogger("codecprobe.align")
+
+
+def _is_path(model: str) -> bool:
+    return os.sep in model or model.endswith((".zip", ".dict", ".txt")) or Path(model).exists()
+
+
+def mfa_commands(
+    corpus_dir: str,
+    dictionary: str,
+    acoustic_model: str,
+    output_dir: str,
+    jobs: int = 1,
+    extra_args: str = "",
+    temp_dir: str | None = None,
+) -> list[list[str]]:
+    """The MFA command lines (argument lists) that align ``corpus_dir`` into ``output_dir``.
+
+    ``dictionary`` and ``acoustic_model`` are MFA model names (e.g. ``english_us_arpa``),
+    fetched first with ``mfa model download``, or paths to local model files, used as is.
+    """
+    cmds: list[list[str]] = []
+    for kind, model in (("dictionary", dictionary), ("acoustic", acoustic_model)):
+        if not _is_path(model):
+            cmds.append(["mfa", "model", "download", kind, model])
+    align = ["mfa", "align", "--clean", "--output_format", "long_textgrid", "-j", str(jobs)]
+    if temp_dir:
+        align += ["--temporary_directory", temp_dir]
+    align += shlex.split(extra_args)
+    align += [corpus_dir, dictionary, acoustic_model, output_dir]
+    cmds.append(align)
+    return cmds
+
+
+def mfa_shell(*args, **kwargs) -> str:
+    """:func:`mfa_commands` as one shell string (commands joined by ``&&``), for the rule."""
+    return " && ".join(shlex.join(c) for c in mfa_commands(*args, **kwargs))
+
+
+def prepare_mfa_corpus(manifest: pd.DataFrame, out_dir: str | Path) -> int:
+    """Lay out the corpus for MFA: ``out_dir/<speaker>/<utt_id>.<ext>`` (a symbolic link to
+    the audio) and ``<utt_id>.lab`` (the transcript). Built in a temporary folder and
+    renamed, so a half-built corpus is never seen. Returns the number of utterances.
+    """
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for r in manifest.itertuples(index=False):
+        spk = tmp / str(r.speaker)
+        spk.mkdir(parents=True, exist_ok=True)
+        src = Path(r.path).resolve()
+        if not src.is_file():
+            raise CodecprobeError(f"{src}: audio listed in the manifest is missing")
+        os.symlink(src, spk / f"{r.utt_id}{src.suffix}")
+        (spk / f"{r.utt_id}.lab").write_text(str(r.transcript).strip() + "\n", encoding="utf-8")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)
+    return len(manifest)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Prepare the MFA corpus folder from a manifest.")
+    ap.add_argument("--manifest", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--log", default=None)
+    a = ap.parse_args(argv)
+    setup_logging(a.log)
+    n = prepare_mfa_corpus(read_table(a.manifest), a.out)
+    log.info("MFA corpus: %d utterances in %s", n, a.out)
+
+
+if __name__ == "__main__":
+    run_cli(main)

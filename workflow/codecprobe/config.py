@@ -1,0 +1,116 @@
+"""Config checks with one clear message per problem, and the CLI arguments each rule passes on.
+
+The Snakefile validates the config against ``workflow/schemas/config.schema.yaml`` with
+``snakemake.utils.validate`` (which also fills defaults). Before that,
+:func:`check_config` runs the same schema itself so that a typo gives one short line
+naming the key (``config: librispeech: unknown key 'subets' (did you mean 'subsets'?)``)
+instead of a schema dump, then checks that the paths the run needs exist.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .io import CodecprobeError
+
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
+
+def _key_path(path) -> str:
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in path]
+    return ".".join(parts).replace(".[", "[") or "<top level>"
+
+
+def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
+    """All schema violations of ``config``, one readable line each (empty when valid)."""
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    out = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        where = _key_path(err.absolute_path)
+        if err.validator == "additionalProperties":
+            allowed = list(err.schema.get("properties", {}))
+            extra = [k for k in err.instance if k not in allowed]
+            for k in extra:
+                hint = difflib.get_close_matches(k, allowed, n=1)
+                tip = f" (did you mean {hint[0]!r}?)" if hint else f" (known keys: {', '.join(allowed)})"
+                out.append(f"config: {where}: unknown key {k!r}{tip}")
+        elif err.validator == "required":
+            out.append(f"config: {where}: {err.message}")
+        else:
+            out.append(f"config: {where}: {err.message}")
+    return out
+
+
+def _need(path: Any, key: str, base: Path, kind: str = "path") -> None:
+    p = Path(str(path))
+    if not p.is_absolute():
+        p = base / p
+    ok = p.is_dir() if kind == "dir" else p.exists()
+    if not ok:
+        raise CodecprobeError(f"config: {key}: {path} does not exist")
+
+
+def check_config(config: dict, base: str | Path = ".") -> None:
+    """Raise :class:`CodecprobeError` on the first schema violation or missing input path.
+
+    Relative paths are taken relative to ``base`` (the working directory of the run).
+    """
+    errors = schema_errors(config)
+    if errors:
+        raise CodecprobeError("\n".join(errors))
+    base = Path(base)
+    ls = config["librispeech"]
+    _need(ls["root"], "librispeech.root", base, "dir")
+    for s in ls["subsets"]:
+        _need(Path(ls["root"]) / s, f"librispeech.subsets ({s!r} under {ls['root']})", base, "dir")
+    al = config["alignment"]
+    if al["source"] == "textgrids":
+        _need(al["textgrids"], "alignment.textgrids", base, "dir")
+    w = config.get("words", {})
+    if w.get("drop_stopwords"):
+        _need(w.get("stopwords", "resources/stopwords_en.txt"), "words.stopwords", base)
+    lx = config.get("lexicon", {})
+    if lx.get("cmudict"):
+        _need(lx["cmudict"], "lexicon.cmudict", base)
+    if lx.get("wordnet", "auto") != "auto":
+        _need(lx["wordnet"], "lexicon.wordnet", base, "dir")
+
+
+def words_args(config: dict) -> str:
+    """CLI arguments of ``codecprobe.words`` from the ``words`` section."""
+    w = config.get("words", {})
+    args = ["--min-duration", str(w.get("min_duration", 0.0)), "--min-count", str(w.get("min_count", 1))]
+    if w.get("alphabetic_only"):
+        args.append("--alphabetic-only")
+    if w.get("drop_stopwords"):
+        args += ["--stopwords", w.get("stopwords", "resources/stopwords_en.txt")]
+    if w.get("strict"):
+        args.append("--strict")
+    return shlex.join(args)
+
+
+def pairs_args(config: dict) -> str:
+    """CLI arguments of ``codecprobe.pairs`` from the ``pairs`` and ``lexicon`` sections."""
+    p = config.get("pairs", {})
+    lx = config.get("lexicon", {})
+    args = ["--n-tokens", str(p.get("n_tokens", 10000)), "--threshold", str(p.get("homophone_threshold", 0.4))]
+    args += ["--seeds", *map(str, p.get("seeds", [0, 1, 2, 3, 4]))]
+    args += ["--types", *p.get("types", ["random", "synonym", "near_homophone", "same_word", "same_speaker"])]
+    if not p.get("homophone_inclusive", True):
+        args.append("--exclusive")
+    if not p.get("require_synonym", True):
+        args.append("--no-require-synonym")
+    if p.get("max_pairs_per_type"):
+        args += ["--max-pairs-per-type", str(p["max_pairs_per_type"])]
+    args += ["--wordnet", str(lx.get("wordnet", "auto"))]
+    if lx.get("cmudict"):
+        args += ["--cmudict", str(lx["cmudict"])]
+    return shlex.join(args)

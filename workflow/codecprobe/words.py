@@ -1,0 +1,232 @@
+"""Word table: every aligned word token of the manifest's utterances.
+
+Reads one TextGrid per utterance (MFA output, or precomputed alignments such as the
+public LibriSpeech MFA alignments), found anywhere under the alignment folder by its
+name ``<utt_id>.TextGrid``. Output columns:
+
+``token_id, utt_id, subset, speaker, chapter, word, start, end, duration, phones, n_phones, path``
+
+(times in seconds from the start of the utterance's audio, ``phones`` space-separated
+ARPAbet labels of the phone intervals whose midpoint lies inside the word, ``path`` the
+audio file). Silences drop out; unknown-word tokens (``<unk>``, ``spn``) are excluded and
+counted; utterances without a TextGrid, with a broken one, or whose aligned words do not
+match the transcript are skipped, named in the log and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
+from .textgrid import TextGrid, TextGridError, read_textgrid
+
+SILENCE = {"", "sil", "sp", "<eps>", "<sil>", "silence"}
+UNKNOWN = {"<unk>", "spn", "<spn>", "[unk]", "<oov>"}
+WORD_COLUMNS = [
+    "token_id", "utt_id", "subset", "speaker", "chapter", "word", "start", "end", "duration",
+    "phones", "n_phones", "path",
+]  # fmt: skip
+ALPHABETIC = re.compile(r"^[a-z]+$")
+log = logging.getLogger("codecprobe.words")
+
+
+@dataclass(frozen=True)
+class WordFilter:
+    """The ``words`` section of the config."""
+
+    min_duration: float = 0.0
+    alphabetic_only: bool = False
+    drop_stopwords: bool = False
+    min_count: int = 1
+    stopwords: frozenset[str] = frozenset()
+
+
+def load_stopwords(path: str | Path) -> frozenset[str]:
+    """One word per line; ``#`` starts a comment."""
+    p = Path(path)
+    if not p.is_file():
+        raise CodecprobeError(f"words.stopwords: {p} does not exist")
+    words = (line.split("#", 1)[0].strip().lower() for line in p.read_text(encoding="utf-8").splitlines())
+    return frozenset(w for w in words if w)
+
+
+def index_textgrids(root: str | Path) -> dict[str, Path]:
+    """``utt_id -> TextGrid path`` for every ``*.TextGrid`` below ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CodecprobeError(f"alignment folder {root} does not exist (config key alignment.textgrids)")
+    out: dict[str, Path] = {}
+    for p in sorted(root.rglob("*.TextGrid")):
+        if p.stem in out:
+            raise CodecprobeError(f"two TextGrids for utterance {p.stem}: {out[p.stem]} and {p}")
+        out[p.stem] = p
+    return out
+
+
+def transcript_words(transcript: str) -> list[str]:
+    """Transcript -> lower-case words, as an aligner tokenizes LibriSpeech text."""
+    return [w for w in re.split(r"\s+", transcript.lower().strip()) if w]
+
+
+def aligned_tokens(tg: TextGrid) -> list[tuple[str, float, float, str]]:
+    """Non-silent word intervals of ``tg`` as ``(word, start, end, phones)``.
+
+    ``phones``: labels of the non-silent phone intervals whose midpoint lies in
+    ``[start, end)``, space-separated.
+    """
+    words = tg.tier("words").intervals
+    try:
+        phones = [p for p in tg.tier("phones").intervals if p.text.strip().lower() not in SILENCE]
+    except KeyError:
+        phones = []
+    out = []
+    for w in words:
+        label = w.text.strip().lower()
+        if label in SILENCE:
+            continue
+        ph = [p.text.strip() for p in phones if w.xmin <= (p.xmin + p.xmax) / 2 < w.xmax]
+        out.append((label, w.xmin, w.xmax, " ".join(ph)))
+    return out
+
+
+def matches_transcript(aligned: list[str], expected: list[str]) -> bool:
+    """True when the aligned words equal the transcript's, an unknown token matching any word."""
+    return len(aligned) == len(expected) and all(a == e or a in UNKNOWN for a, e in zip(aligned, expected))
+
+
+def utterance_words(utt: pd.Series, tg_path: Path | None) -> tuple[list[dict], str | None, int]:
+    """Word rows of one utterance. Returns ``(rows, skip_reason or None, n_unknown)``."""
+    if tg_path is None:
+        return [], "no TextGrid", 0
+    try:
+        toks = aligned_tokens(read_textgrid(tg_path))
+    except TextGridError as e:
+        return [], str(e), 0
+    except KeyError as e:
+        return [], f"{tg_path}: {e.args[0]}", 0
+    if not toks:
+        return [], f"{tg_path}: no words in the words tier", 0
+    labels = [t[0] for t in toks]
+    expected = transcript_words(str(utt["transcript"]))
+    if not matches_transcript(labels, expected):
+        return [], (
+            f"{tg_path}: aligned words do not match the transcript "
+            f"({len(labels)} aligned vs {len(expected)} in the transcript; "
+            f"first difference: {_first_diff(labels, expected)})"
+        ), 0
+    rows, n_unk = [], 0
+    for word, start, end, phones in toks:
+        if word in UNKNOWN or any(p.lower() in UNKNOWN for p in phones.split()):
+            n_unk += 1
+            continue
+        rows.append(
+            {
+                "utt_id": utt["utt_id"], "subset": utt["subset"], "speaker": utt["speaker"],
+                "chapter": utt["chapter"], "word": word, "start": start, "end": end,
+                "duration": end - start, "phones": phones, "n_phones": len(phones.split()), "path": utt["path"],
+            }  # fmt: skip
+        )
+    return rows, None, n_unk
+
+
+def _first_diff(a: list[str], b: list[str]) -> str:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y and x not in UNKNOWN:
+            return f"word {i + 1}: {x!r} vs {y!r}"
+    return f"lengths {len(a)} vs {len(b)}"
+
+
+def apply_filters(words: pd.DataFrame, f: WordFilter) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Apply the config's token filters in order; return the kept rows and counts dropped."""
+    counts: dict[str, int] = {}
+
+    def drop(mask: pd.Series, reason: str) -> None:
+        nonlocal words
+        counts[reason] = int(mask.sum())
+        words = words[~mask]
+
+    drop(words["duration"] < f.min_duration, f"shorter than {f.min_duration} s")
+    if f.alphabetic_only:
+        drop(~words["word"].str.match(ALPHABETIC), "not alphabetic")
+    if f.drop_stopwords:
+        drop(words["word"].isin(f.stopwords), "stop-word")
+    if f.min_count > 1:
+        n = words["word"].map(words["word"].value_counts())
+        drop(n < f.min_count, f"word seen fewer than {f.min_count} times")
+    return words, counts
+
+
+def build_word_table(
+    manifest: pd.DataFrame, textgrids: dict[str, Path], filt: WordFilter, strict: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Returns ``(words, skipped_utterances, counts)``.
+
+    ``strict``: raise on the first skipped utterance instead of counting it.
+    """
+    rows, skips = [], []
+    n_unk = 0
+    for i, (_, utt) in enumerate(manifest.iterrows(), 1):
+        r, reason, unk = utterance_words(utt, textgrids.get(str(utt["utt_id"])))
+        if reason:
+            if strict:
+                raise CodecprobeError(f"utterance {utt['utt_id']}: {reason}")
+            log.warning("skipped utterance %s: %s", utt["utt_id"], reason)
+            skips.append({"utt_id": utt["utt_id"], "reason": reason})
+        rows += r
+        n_unk += unk
+        if i % 5000 == 0:
+            log.info("%d/%d utterances, %d word tokens", i, len(manifest), len(rows))
+    words = pd.DataFrame(rows, columns=[c for c in WORD_COLUMNS if c != "token_id"])
+    n_aligned = len(words)
+    words, dropped = apply_filters(words, filt)
+    words = words.reset_index(drop=True)
+    words.insert(0, "token_id", range(len(words)))
+    counts = [
+        ("utterances", "in manifest", len(manifest)),
+        ("utterances", "skipped", len(skips)),
+        ("tokens", "aligned (known words)", n_aligned),
+        ("tokens", "unknown word (<unk>/spn) excluded", n_unk),
+    ]
+    counts += [("tokens", f"dropped: {k}", v) for k, v in dropped.items()]
+    counts += [("tokens", "kept", len(words)), ("types", "word types kept", words["word"].nunique())]
+    counts_df = pd.DataFrame(counts, columns=["unit", "what", "n"])
+    for c in counts:
+        log.info("%-10s %-40s %d", *c)
+    if words.empty:
+        raise CodecprobeError("no word token left after alignment and filters (see the log for reasons)")
+    return words, pd.DataFrame(skips, columns=["utt_id", "reason"]), counts_df
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Build the word table from a manifest and TextGrids.")
+    ap.add_argument("--manifest", required=True)
+    ap.add_argument("--textgrids", required=True, help="folder searched for <utt_id>.TextGrid")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--skipped", required=True)
+    ap.add_argument("--counts", required=True)
+    ap.add_argument("--min-duration", type=float, default=0.0)
+    ap.add_argument("--alphabetic-only", action="store_true")
+    ap.add_argument("--stopwords", default=None, help="stop-word list; given = drop stop-words")
+    ap.add_argument("--min-count", type=int, default=1)
+    ap.add_argument("--strict", action="store_true")
+    ap.add_argument("--log", default=None)
+    a = ap.parse_args(argv)
+    setup_logging(a.log)
+    filt = WordFilter(
+        a.min_duration, a.alphabetic_only, a.stopwords is not None, a.min_count,
+        load_stopwords(a.stopwords) if a.stopwords else frozenset(),
+    )  # fmt: skip
+    words, skipped, counts = build_word_table(read_table(a.manifest), index_textgrids(a.textgrids), filt, a.strict)
+    write_table(skipped, a.skipped)
+    write_table(counts, a.counts)
+    write_table(words, a.out)
+
+
+if __name__ == "__main__":
+    run_cli(main)

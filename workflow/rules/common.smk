@@ -1,0 +1,44 @@
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+# The rules call the importable package in workflow/codecprobe; make it importable
+# here (for parse-time helpers) and in every job's shell (local, conda or cluster).
+PKG_DIR = str(Path(workflow.basedir) / "workflow")
+sys.path.insert(0, PKG_DIR)
+# (shell.prefix is formatted like a shell command: braces doubled.)
+shell.prefix("set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; " % PKG_DIR)
+
+from codecprobe.config import check_config, pairs_args, words_args  # noqa: E402
+from codecprobe.align import mfa_shell  # noqa: E402
+from codecprobe.io import CodecprobeError  # noqa: E402
+
+try:
+    check_config(config, ".")
+except CodecprobeError as e:
+    raise WorkflowError(str(e)) from None
+validate(config, str(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
+
+RESULTS = "results"
+LOGS = f"{RESULTS}/logs"
+BENCH = f"{RESULTS}/benchmarks"
+
+
+def textgrid_dir():
+    """Folder of TextGrids: imported (alignment.source: textgrids) or MFA's output."""
+    if config["alignment"]["source"] == "textgrids":
+        return config["alignment"]["textgrids"]
+    return f"{RESULTS}/alignment/mfa"
+
+
+def all_targets():
+    return [
+        f"{RESULTS}/manifest/utterances.csv",
+        f"{RESULTS}/words/words.csv",
+        f"{RESULTS}/pairs/pairs.parquet",
+        f"{RESULTS}/pairs/pair_summary.csv",
+    ]
