@@ -1,0 +1,53 @@
+import os
+import shlex
+
+import pandas as pd
+import pytest
+
+from codecprobe.align import mfa_commands, mfa_shell, prepare_mfa_corpus
+from codecprobe.io import CodecprobeError
+from codecprobe.manifest import build_manifest
+
+
+def test_mfa_command_with_model_names():
+    cmds = mfa_commands("res/corpus", "english_us_arpa", "english_us_arpa", "res/out", jobs=8, temp_dir="res/tmp")
+    assert cmds == [
+        ["mfa", "model", "download", "dictionary", "english_us_arpa"],
+        ["mfa", "model", "download", "acoustic", "english_us_arpa"],
+        ["mfa", "align", "--clean", "--output_format", "long_textgrid", "-j", "8", "--temporary_directory", "res/tmp",
+         "res/corpus", "english_us_arpa", "english_us_arpa", "res/out"],
+    ]  # fmt: skip
+
+
+def test_mfa_command_with_local_models_and_extra_args(tmp_path):
+    d = tmp_path / "my dict.dict"
+    d.write_text("a AH0\n")
+    cmds = mfa_commands("c", str(d), "/models/english_mfa.zip", "o", jobs=2, extra_args="--beam 100 --retry_beam 400")
+    assert len(cmds) == 1  # nothing to download
+    assert cmds[0][-4:] == ["c", str(d), "/models/english_mfa.zip", "o"]
+    assert cmds[0][cmds[0].index("--beam") + 1] == "100" and "--retry_beam" in cmds[0]
+    s = mfa_shell("c", str(d), "/models/english_mfa.zip", "o", jobs=2)
+    assert shlex.split(s) == mfa_commands("c", str(d), "/models/english_mfa.zip", "o", jobs=2)[0]
+    assert "'" in s  # the space in the path is quoted
+
+
+def test_mfa_corpus_layout(corpus, tmp_path):
+    m, _ = build_manifest(corpus[0], ["dev-clean"])
+    out = tmp_path / "mfa_corpus"
+    assert prepare_mfa_corpus(m, out) == 4
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    assert files == [
+        "11", "11/11-100-0000.flac", "11/11-100-0000.lab", "11/11-100-0001.flac", "11/11-100-0001.lab",
+        "22", "22/22-200-0000.flac", "22/22-200-0000.lab", "22/22-200-0001.flac", "22/22-200-0001.lab",
+    ]  # fmt: skip
+    assert (out / "11/11-100-0000.lab").read_text() == "ACCEPT THE BIG\n"
+    link = out / "11/11-100-0000.flac"
+    assert link.is_symlink() and os.path.samefile(link, corpus[0] / "dev-clean/11/100/11-100-0000.flac")
+    assert not out.with_name("mfa_corpus.tmp").exists()
+
+
+def test_mfa_corpus_missing_audio(tmp_path):
+    m = pd.DataFrame([{"utt_id": "1-2-0003", "speaker": "1", "path": str(tmp_path / "gone.flac"), "transcript": "A"}])
+    with pytest.raises(CodecprobeError, match="gone.flac: audio listed in the manifest is missing"):
+        prepare_mfa_corpus(m, tmp_path / "c")
+    assert not (tmp_path / "c").exists()

@@ -1,0 +1,78 @@
+import copy
+
+import pytest
+import yaml
+
+from codecprobe.config import check_config, pairs_args, schema_errors, words_args
+from codecprobe.io import CodecprobeError
+from conftest import REPO
+
+DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
+PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+
+
+def test_both_configs_are_valid():
+    assert schema_errors(DEMO) == []
+    assert schema_errors(PAPER) == []
+
+
+def test_typo_names_the_key_and_suggests():
+    c = copy.deepcopy(DEMO)
+    c["librispeech"]["subets"] = c["librispeech"].pop("subsets")
+    errs = schema_errors(c)
+    assert "config: librispeech: unknown key 'subets' (did you mean 'subsets'?)" in errs
+    assert any("'subsets' is a required property" in e for e in errs)
+    c = copy.deepcopy(DEMO)
+    c["pairz"] = c.pop("pairs")
+    assert "config: <top level>: unknown key 'pairz' (did you mean 'pairs'?)" in schema_errors(c)
+
+
+@pytest.mark.parametrize(
+    "path, value, msg",
+    [
+        (("pairs", "homophone_threshold"), 1.5, "config: pairs.homophone_threshold: 1.5 is greater than the maximum of 1"),
+        (("pairs", "types"), ["synonyms"], "config: pairs.types[0]: 'synonyms' is not one of"),
+        (("alignment", "source"), "nfa", "config: alignment.source: 'nfa' is not one of"),
+        (("pairs", "seeds"), "0", "config: pairs.seeds: '0' is not of type 'array'"),
+    ],
+)
+def test_bad_values(path, value, msg):
+    c = copy.deepcopy(DEMO)
+    c[path[0]][path[1]] = value
+    errs = schema_errors(c)
+    assert any(e.startswith(msg) for e in errs), errs
+
+
+def test_textgrid_source_needs_folder():
+    c = copy.deepcopy(DEMO)
+    del c["alignment"]["textgrids"]
+    assert any("alignment: 'textgrids' is a required property" in e for e in schema_errors(c))
+
+
+def test_missing_paths_name_the_key(tmp_path):
+    c = copy.deepcopy(DEMO)
+    check_config(c, REPO)  # the demo's paths exist
+    c["librispeech"]["root"] = str(tmp_path / "nowhere")
+    with pytest.raises(CodecprobeError, match="config: librispeech.root: .*nowhere does not exist"):
+        check_config(c, REPO)
+    c = copy.deepcopy(DEMO)
+    c["librispeech"]["subsets"] = ["dev-clean", "test-other"]
+    with pytest.raises(CodecprobeError, match="librispeech.subsets \\('test-other'"):
+        check_config(c, REPO)
+    c = copy.deepcopy(DEMO)
+    c["lexicon"]["cmudict"] = "no/such/cmudict.dict"
+    with pytest.raises(CodecprobeError, match="config: lexicon.cmudict: no/such/cmudict.dict does not exist"):
+        check_config(c, REPO)
+
+
+def test_rule_arguments():
+    assert words_args(DEMO) == "--min-duration 0.0 --min-count 1"
+    c = copy.deepcopy(DEMO)
+    c["words"].update(alphabetic_only=True, drop_stopwords=True, strict=True, min_count=3)
+    assert words_args(c) == "--min-duration 0.0 --min-count 3 --alphabetic-only --stopwords resources/stopwords_en.txt --strict"
+    p = copy.deepcopy(PAPER)
+    p["pairs"].update(homophone_inclusive=False, max_pairs_per_type=500)
+    assert pairs_args(p) == (
+        "--n-tokens 10000 --threshold 0.4 --seeds 0 1 2 3 4 "
+        "--types random synonym near_homophone same_word same_speaker --exclusive --max-pairs-per-type 500 --wordnet auto"
+    )

@@ -1,0 +1,95 @@
+"""The workflow as a whole: lint, formatting, config errors at start-up, paper DAG dry-runs."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+from stubs import paper_config_on_stub
+
+BIN = Path(sys.executable).parent
+
+
+def snakemake(*args, cwd=REPO):
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run([str(BIN / "snakemake"), *args], cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def jobs_of(out: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry-run as {rule: count}."""
+    table = out.split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def test_lint_is_clean():
+    r = snakemake("--lint")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Congratulations" in r.stdout + r.stderr
+
+
+def test_snakefmt_is_clean():
+    r = subprocess.run([str(BIN / "snakefmt"), "--check", "."], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_demo_dag():
+    r = snakemake("-n", "--forceall")
+    assert r.returncode == 0, r.stderr
+    assert jobs_of(r.stdout) == {"manifest": 1, "words": 1, "pairs": 1, "all": 1}
+
+
+def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
+    cfg = paper_config_on_stub(tmp_path)
+    r = snakemake("-n", "-p", "--forceall", "--configfile", str(cfg), "--cores", "8")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert jobs_of(r.stdout) == {"manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "all": 1}
+    out = r.stdout
+    assert "mfa model download acoustic english_us_arpa" in out
+    assert (
+        "mfa align --clean --output_format long_textgrid -j 8 --temporary_directory results/alignment/mfa_tmp "
+        "results/alignment/mfa_corpus english_us_arpa english_us_arpa results/alignment/mfa"
+    ) in out
+    assert "--subsets dev-clean test-clean" in out
+    assert "--seeds 0 1 2 3 4" in out
+
+
+def test_paper_dag_with_imported_alignments(tmp_path):
+    tg = tmp_path / "librispeech_alignments"
+    tg.mkdir()
+    cfg = paper_config_on_stub(tmp_path, alignment={"source": "textgrids", "textgrids": str(tg)})
+    r = snakemake("-n", "--forceall", "--configfile", str(cfg))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert jobs_of(r.stdout) == {"manifest": 1, "words": 1, "pairs": 1, "all": 1}
+
+
+def test_slurm_profile_dry_run(tmp_path):
+    cfg = paper_config_on_stub(tmp_path)
+    r = snakemake("--profile", "profiles/slurm", "-n", "--forceall", "--configfile", str(cfg))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "mfa_align" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["librispeech"].__setitem__("subets", c["librispeech"].pop("subsets")),
+         "config: librispeech: unknown key 'subets' (did you mean 'subsets'?)"),
+        (lambda c: c["librispeech"].__setitem__("root", "/no/such/LibriSpeech"),
+         "config: librispeech.root: /no/such/LibriSpeech does not exist"),
+    ],
+)  # fmt: skip
+def test_config_errors_at_start_up(tmp_path, edit, message):
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    edit(cfg)
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    r = snakemake("-n", "--configfile", str(p))
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert message in out
+    assert "Failed validating" not in out  # one clear line, not a schema dump  # one clear line, not a schema dump
