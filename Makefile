@@ -1,0 +1,31 @@
+# Quick start:  make demo   (set up, then run the workflow on the bundled demo data)
+#               make test   (set up, then run the test suite)
+PYTHON ?= python3
+VENV   ?= .venv
+CORES  ?= 2
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint setup clean-results
+
+$(BIN)/.installed: requirements.txt
+	bash scripts/system_deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES)
+
+test: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
+
+lint: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check .
+
+clean-results:
+	rm -rf results .snakemake
