@@ -1,0 +1,157 @@
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from codecprobe.codecs import CodecSpec, load_codec
+from codecprobe.codecs.melrvq import HOP, fit, log_mel, mel_filterbank
+from codecprobe.encode import EncodeConfig, encode_batch, encode_clips, make_batches, pooled_features, run
+from codecprobe.features import accumulated_features, pool
+from codecprobe.io import CodecprobeError
+from codecprobe.manifest import build_manifest
+from codecprobe.words import WordFilter, build_word_table, index_textgrids
+
+
+@pytest.fixture
+def words(corpus):
+    m, _ = build_manifest(corpus[0], ["dev-clean"])
+    return build_word_table(m, index_textgrids(corpus[1]), WordFilter())[0]
+
+
+@pytest.fixture
+def melrvq(corpus, tmp_path):
+    m, _ = build_manifest(corpus[0], ["dev-clean"])
+    out = tmp_path / "melrvq.npz"
+    fit(list(m["path"]), out, n_layers=4, codebook_size=16, seed=0)
+    return load_codec(CodecSpec("mel", "melrvq", weights=str(out)))
+
+
+def test_make_batches():
+    lengths = np.array([5, 3, 5, 9, 3, 5])
+    # pad-invariant: sorted 3,3,5,5,5,9; budget 16 samples: [3,3,5]: 3*5=15 ok, +5 -> 20 > 16
+    b = make_batches(lengths, True, 16, 10)
+    assert [x.tolist() for x in b] == [[1, 4, 0], [2, 5], [3]]
+    # not pad-invariant: identical lengths only
+    b = make_batches(lengths, False, 100, 10)
+    assert [sorted(lengths[x].tolist()) for x in b] == [[3, 3], [5, 5, 5], [9]]
+    b = make_batches(lengths, False, 100, 2)
+    assert [len(x) for x in b] == [2, 2, 1, 1]
+
+
+def test_melrvq_front_end_independent():
+    # one frame of a 1 kHz sine: energy must peak in the mel band containing 1 kHz
+    sr = 16000
+    t = np.arange(400) / sr
+    lm = log_mel(np.sin(2 * np.pi * 1000 * t).astype(np.float32))
+    assert lm.shape == (3, 80)  # ceil(400 / 160)
+    fb = mel_filterbank()
+    freqs = np.linspace(0, sr / 2, 201)
+    assert fb[lm[0].argmax(), np.argmin(np.abs(freqs - 1000))] > 0.5
+    assert (fb.max(axis=1) > 0.2).all() and fb.max() <= 1.0  # no empty band (80 bands over 201 bins)
+    assert fb.shape == (80, 201)
+
+
+def test_melrvq_identities_and_pad_invariance(melrvq):
+    rng = np.random.default_rng(1)
+    wav = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    codes = melrvq.encode(wav[None])
+    assert codes.shape == (1, 4, 100)
+    acc = accumulated_features(melrvq.layer_vectors(codes)[0])
+    np.testing.assert_allclose(acc[-1], melrvq.quantized(codes)[0], rtol=1e-6)
+    np.testing.assert_array_equal(acc[0], melrvq.codebook_vectors(0)[codes[0, 0]])
+    assert len(np.unique(codes[0, 0])) > 3
+    # quantization error shrinks layer by layer
+    lat = melrvq.latent(wav)
+    err = [np.linalg.norm(lat - acc[k]) for k in range(4)]
+    assert all(a > b for a, b in zip(err, err[1:]))
+    # right-padding never changes a clip's own codes
+    a, b = encode_batch(melrvq, [wav[:7001], wav])
+    np.testing.assert_array_equal(a, melrvq.encode(wav[None, :7001])[0])
+    assert a.shape[1] == int(np.ceil(7001 / HOP))
+
+
+def test_pooled_features_match_naive(melrvq):
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 16, size=(4, 7))
+    naive = accumulated_features(melrvq.layer_vectors(codes[None])[0])
+    got = pooled_features(melrvq, codes, None, ("mean", "center", "centroid"))
+    for m in ("mean", "center", "centroid"):
+        np.testing.assert_allclose(got[m], pool(naive, m), rtol=1e-5, atol=1e-6)
+    frames = np.array([2, 3, 4])
+    got = pooled_features(melrvq, codes, frames, ("mean",))
+    np.testing.assert_allclose(got["mean"], naive[:, 2:5].mean(1), rtol=1e-5, atol=1e-6)
+
+
+def test_batched_codes_equal_alone(melrvq, words):
+    from codecprobe.audio import cut, load_audio
+
+    clips = [cut(load_audio(r.path, 16000), 16000, r.start, r.end) for r in words.itertuples()]
+    batched = encode_clips(melrvq, clips, EncodeConfig(batch_seconds=100))
+    for c, b in zip(clips, batched):
+        np.testing.assert_array_equal(b, melrvq.encode(c[None])[0])
+
+
+def test_run_audio_slicing_hdf5(melrvq, words, tmp_path):
+    pairs = pd.DataFrame({"token_a": [0, 2], "token_b": [3, 4]})
+    out = tmp_path / "f" / "mel.h5"
+    run(melrvq, words, pairs, str(out), EncodeConfig(pooling=("mean", "centroid")))
+    with h5py.File(out) as h:
+        assert h.attrs["family"] == "melrvq" and h.attrs["slicing"] == "audio"
+        assert h.attrs["weights_sha256"] != "random" and not h.attrs["random_weights"]
+        assert h["tokens/token_id"][:].tolist() == [0, 2, 3, 4]
+        codes, off, n = h["codes"][:], h["tokens/frame_offset"][:], h["tokens/n_frames"][:]
+        tables = [h[f"codebooks/layer_{k:02d}"][:] for k in range(1, 5)]
+        pooled = h["pooled/mean"][:]
+        # rebuild the pooled mean feature of token 3 (row 2) from codes + codebooks
+        c = codes[:, off[2] : off[2] + n[2]]
+        lv = np.stack([tables[k][c[k]] for k in range(4)])
+        np.testing.assert_allclose(pooled[2], accumulated_features(lv).mean(1), rtol=1e-5, atol=1e-6)
+        dur = words.set_index("token_id").loc[3, "duration"]
+        assert n[2] == int(np.ceil(round(dur * 16000) / HOP))
+        assert pooled.shape == (4, 4, 80) and h["pooled/centroid"].shape == (4, 4, 80)
+    assert not list(out.parent.glob(".*"))
+
+
+def test_run_feature_slicing_and_short_words(melrvq, words, tmp_path):
+    w = words.copy()
+    w.loc[0, "end"] = w.loc[0, "start"] + 0.004  # shorter than one 10 ms frame, between centres
+    out = tmp_path / "feat.h5"
+    run(melrvq, w, None, str(out), EncodeConfig(slicing="feature"))
+    with h5py.File(out) as h:
+        assert json.loads(h.attrs["counts"])["words shorter than one frame (nearest frame used)"] == 1
+        assert h["tokens/nearest_frame"][:].tolist()[0] is True
+        assert h["tokens/n_frames"][0] == 1
+        assert len(h["utterances/utt_id"]) == 4
+        # token 1 ('the', 0.50-0.60 s) has frames with centres 0.505 .. 0.595 -> 10 frames from index 50
+        assert h["tokens/utt_frame_start"][1] == 50 and h["tokens/n_frames"][1] == 10
+
+
+def test_random_weights_marked(words, tmp_path):
+    codec = load_codec(CodecSpec("mel", "melrvq", weights="random", n_layers=3))
+    out = tmp_path / "r.h5"
+    run(codec, words, None, str(out), EncodeConfig())
+    with h5py.File(out) as h:
+        assert h.attrs["random_weights"] and h.attrs["weights_sha256"] == "random"
+        assert "RANDOM WEIGHTS" in h.attrs["note"]
+
+
+def test_errors(words, tmp_path):
+    with pytest.raises(CodecprobeError, match="unknown family 'wav2vec'"):
+        load_codec(CodecSpec("x", "wav2vec"))
+    with pytest.raises(CodecprobeError, match="melrvq model /no/model.npz does not exist"):
+        load_codec(CodecSpec("x", "melrvq", weights="/no/model.npz"))
+    with pytest.raises(CodecprobeError, match="n_layers=9 but the model has 8"):
+        load_codec(CodecSpec("x", "melrvq", weights="random", n_layers=None)).__class__(CodecSpec("x", "melrvq", weights=str(_model(tmp_path)), n_layers=9))
+    codec = load_codec(CodecSpec("x", "melrvq"))
+    with pytest.raises(CodecprobeError, match="unknown pooling"):
+        run(codec, words, None, str(tmp_path / "o.h5"), EncodeConfig(pooling=("max",)))
+    with pytest.raises(CodecprobeError, match="absent from the word table"):
+        run(codec, words, pd.DataFrame({"token_a": [0], "token_b": [999]}), str(tmp_path / "o.h5"), EncodeConfig())
+
+
+def _model(tmp_path):
+    p = tmp_path / "m.npz"
+    np.savez(p, codebooks=np.zeros((8, 4, 80), np.float32), mean=np.zeros(80), std=np.ones(80))
+    return p

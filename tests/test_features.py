@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from codecprobe.features import accumulated_features, pool, word_frames
+
+
+def test_accumulated_features_hand_values():
+    lv = np.array([[[1.0, 0.0]], [[0.5, 2.0]], [[-1.0, 1.0]]])  # K=3, F=1, D=2
+    acc = accumulated_features(lv)
+    np.testing.assert_array_equal(acc[:, 0], [[1.0, 0.0], [1.5, 2.0], [0.5, 3.0]])
+
+
+def test_word_frames():
+    # 10 Hz frames centred at 0.05, 0.15, ...; word [0.1, 0.3) holds centres 0.15 and 0.25
+    idx, near = word_frames(0.1, 0.3, 10.0, 10)
+    assert idx.tolist() == [1, 2] and not near
+    # a word shorter than a frame, between centres: nearest to its midpoint 0.21 -> frame 2 (0.25)
+    idx, near = word_frames(0.20, 0.22, 10.0, 10)
+    assert idx.tolist() == [2] and near
+    # with an offset (clip starting at 1 s)
+    idx, _ = word_frames(1.0, 1.1, 10.0, 5, offset=1.0)
+    assert idx.tolist() == [0]
+
+
+def test_pool_methods_hand_values():
+    f = np.array([[[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]])  # K=1, F=3
+    np.testing.assert_allclose(pool(f, "mean"), [[1.9 / 3, 1.1 / 3]])
+    np.testing.assert_array_equal(pool(f, "center"), [[0.9, 0.1]])
+    # frame 1 is most similar on average to the others
+    np.testing.assert_array_equal(pool(f, "centroid"), [[0.9, 0.1]])
+    np.testing.assert_array_equal(pool(f[:, :1], "centroid"), [[1.0, 0.0]])
+    with pytest.raises(ValueError, match="unknown pooling"):
+        pool(f, "max")
+    with pytest.raises(ValueError, match="expected"):
+        pool(np.zeros((2, 0, 3)), "mean")

@@ -1,0 +1,45 @@
+"""Audio reading: mono float32 at a requested sample rate (soxr resampling), loudness untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from .io import CodecprobeError
+
+
+def to_mono(x: np.ndarray) -> np.ndarray:
+    """``[T]`` or ``[T, C]`` -> ``[T]`` (channel mean)."""
+    return x if x.ndim == 1 else x.mean(axis=1)
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Band-limited resampling with soxr (``HQ``); identity when the rates match."""
+    if sr_in == sr_out:
+        return x.astype(np.float32, copy=False)
+    import soxr
+
+    return soxr.resample(x.astype(np.float32, copy=False), sr_in, sr_out, quality="HQ").astype(np.float32)
+
+
+def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """Read ``path``, mix to mono, resample to ``sample_rate`` Hz. ``[T]`` float32 in [-1, 1].
+
+    Raises :class:`CodecprobeError` naming the file when it cannot be read.
+    """
+    try:
+        x, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    except Exception as e:  # libsndfile errors vary by format
+        raise CodecprobeError(f"{path}: cannot read audio ({e})") from e
+    if x.size == 0:
+        raise CodecprobeError(f"{path}: empty audio")
+    return resample(to_mono(x), sr, sample_rate)
+
+
+def cut(x: np.ndarray, sample_rate: int, start: float, end: float) -> np.ndarray:
+    """Samples of ``[start, end)`` seconds (rounded to the nearest sample)."""
+    a = max(0, int(round(start * sample_rate)))
+    b = min(len(x), int(round(end * sample_rate)))
+    return x[a:b]

@@ -1,0 +1,167 @@
+"""The codec interface every adapter implements, and the registry keyed by ``family``.
+
+A codec turns mono audio at its own sample rate into integer codes, one row per
+residual quantizer layer, and maps codes back to the *decoded vector* of each layer
+(the quantizer's output for that layer, in the latent space the codec's decoder
+reads). The paper's feature at layer k is the sum of the decoded vectors of layers
+1..k (:func:`codecprobe.features.accumulated_features`).
+
+Shapes: ``wav`` float32 ``[B, T]`` (samples at :attr:`Codec.sample_rate`, range
+[-1, 1]); ``codes`` int64 ``[B, K, F]`` (K layers, F frames at :attr:`Codec.frame_rate`);
+decoded vectors float32 ``[B, K, F, D]`` (D = :attr:`Codec.dim`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..io import CodecprobeError
+
+REGISTRY: dict[str, type["Codec"]] = {}
+
+
+@dataclass
+class CodecSpec:
+    """One entry of the config's ``codecs`` list."""
+
+    name: str
+    family: str
+    weights: str = "random"  # hub id, local path, or "random"
+    n_layers: int | None = None  # codebooks used (the paper's bitrate when None)
+    seed: int = 0  # for weights: random
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def random(self) -> bool:
+        return self.weights == "random"
+
+
+def register(cls: type["Codec"]) -> type["Codec"]:
+    """Class decorator: make ``cls`` available under ``cls.family``."""
+    REGISTRY[cls.family] = cls
+    return cls
+
+
+class Codec(ABC):
+    """A loaded codec. Subclasses set the attributes in ``__init__(spec, device)`` and
+    implement :meth:`encode`, :meth:`codebook_vectors` and :meth:`quantized`."""
+
+    family: ClassVar[str]
+    spec: CodecSpec
+    sample_rate: int  # Hz
+    frame_rate: float  # frames per second
+    hop_length: int  # samples per frame at sample_rate
+    n_layers: int  # quantizer layers used (K)
+    dim: int  # D, size of a decoded vector
+    device: str = "cpu"
+    uses_torch: ClassVar[bool] = True  # False: encode() takes and returns NumPy arrays
+    # True when right-padding a clip with zeros leaves the codes of its own frames
+    # unchanged (causal models, frame-local front-ends): such clips may share a padded
+    # batch. Otherwise only clips of identical length are batched together.
+    pad_invariant: ClassVar[bool] = False
+
+    @abstractmethod
+    def encode(self, wav):
+        """``[B, T]`` float tensor -> ``[B, K, F]`` int64 codes (``F = n_frames(T)``)."""
+
+    @abstractmethod
+    def codebook_vectors(self, layer: int):
+        """``[C_k, D]`` float tensor: the decoded vector of every code of ``layer`` (0-based).
+
+        The decoded vector is what the quantizer adds to the latent for that code:
+        the codebook entry after any output projection (bias included, as the codec
+        adds it once per layer). Every supported codec's decoded vector depends on
+        the code alone, so codes + these tables rebuild every accumulated feature.
+        """
+
+    def tables(self) -> list:
+        """:meth:`codebook_vectors` of every layer, computed once."""
+        if getattr(self, "_tables", None) is None:
+            self._tables = [self.codebook_vectors(k) for k in range(self.n_layers)]
+        return self._tables
+
+    def layer_vectors(self, codes):
+        """``[B, K, F]`` codes -> ``[B, K, F, D]`` decoded vector of each layer at each frame.
+
+        NumPy in, NumPy out for NumPy codecs (``uses_torch = False``); torch otherwise.
+        """
+        parts = [self.tables()[k][codes[:, k]] for k in range(codes.shape[1])]
+        if isinstance(parts[0], np.ndarray):
+            return np.stack(parts, axis=1)
+        import torch
+
+        return torch.stack(parts, dim=1)
+
+    @abstractmethod
+    def quantized(self, codes):
+        """``[B, K, F]`` codes -> ``[B, F, D]``: the codec's own quantizer output for all K layers.
+
+        Used to check that the sum of :meth:`layer_vectors` over layers is the codec's
+        own reconstruction (the paper's layer-K feature).
+        """
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames the encoder produces for ``n_samples`` input samples."""
+        return int(np.ceil(n_samples / self.hop_length))
+
+    def frame_times(self, n_frames: int) -> np.ndarray:
+        """Centre time (s) of each frame: ``(i + 0.5) / frame_rate``."""
+        return (np.arange(n_frames) + 0.5) / self.frame_rate
+
+    def metadata(self) -> dict[str, Any]:
+        """Provenance written into every output of this codec."""
+        return {
+            "codec": self.spec.name,
+            "family": self.family,
+            "weights": self.spec.weights,
+            "weights_sha256": weights_sha256(self.spec.weights),
+            "random_weights": self.spec.random,
+            "sample_rate": self.sample_rate,
+            "frame_rate": self.frame_rate,
+            "hop_length": self.hop_length,
+            "n_layers": self.n_layers,
+            "dim": self.dim,
+        }
+
+
+def weights_sha256(weights: str) -> str:
+    """sha256 of a local weights file (or of every file in a folder, in name order);
+    ``"random"`` for random weights; ``"hub:<id>"`` when the weights come from a model hub
+    and are resolved by the library's cache (the adapter records the resolved file's hash
+    when it can)."""
+    if weights == "random":
+        return "random"
+    p = Path(weights)
+    if p.is_file():
+        files = [p]
+    elif p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in {".safetensors", ".th", ".pth", ".bin", ".pt", ".json"})
+    else:
+        return f"hub:{weights}"
+    h = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def load_codec(spec: CodecSpec, device: str = "cpu") -> Codec:
+    """Build the adapter for ``spec.family`` (imports the family's module on demand)."""
+    import importlib
+
+    if spec.family not in KNOWN_FAMILIES:
+        raise CodecprobeError(
+            f"codec {spec.name!r}: unknown family {spec.family!r} (known: {', '.join(sorted(KNOWN_FAMILIES))})"
+        )
+    importlib.import_module(f"codecprobe.codecs.{spec.family}")
+    return REGISTRY[spec.family](spec, device)
+
+
+KNOWN_FAMILIES = {"encodec", "dac", "mimi", "mimo", "melrvq"}

@@ -1,0 +1,354 @@
+"""Codec encoding stage: word tokens -> per-layer codes and pooled accumulated features (HDF5).
+
+Two slicing modes (Choi et al.):
+
+* ``audio`` (default, what both papers' figures used): each word's samples are cut
+  from its utterance and encoded alone; every frame of the clip belongs to the word.
+* ``feature``: each utterance is encoded once; a word's frames are those whose centre
+  lies in ``[start, end)``; a word shorter than one frame takes the nearest frame (counted).
+
+Clips are batched by length. A codec whose codes do not change when a clip is
+right-padded with zeros (``Codec.pad_invariant``: causal models, frame-local
+front-ends) shares padded batches across lengths; any other codec is only batched
+with clips of the identical length, so a word's codes never depend on its batch.
+
+Output (one HDF5 file per codec), all arrays little-endian:
+
+``/tokens/{token_id, utt_id, word, start, end, n_frames, frame_offset, nearest_frame}``
+    one row per encoded word token (``frame_offset`` indexes ``/codes``);
+``/codes`` ``[K, total_frames]`` int32
+    audio slicing: the frames of every word clip, concatenated in token order;
+    feature slicing: the frames of every utterance (``/utterances/{utt_id, frame_offset,
+    n_frames}``), words index into them (``/tokens/utt_frame_start``);
+``/codebooks/layer_XX`` ``[C_k, D]`` float32
+    decoded vector of every code of layer k: the layer-k accumulated feature of a frame
+    is ``sum_{j<=k} codebooks[j][codes[j, frame]]``;
+``/pooled/<method>`` ``[N, K, D]``
+    per-token, per-layer accumulated feature pooled over the word's frames.
+
+Attributes: the codec's metadata (name, family, weights and sha256 or "random",
+rates, layer count, dim), slicing, pooling, package versions, device, counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .audio import cut, load_audio
+from .codecs.base import Codec, CodecSpec, load_codec
+from .features import POOLINGS, pool, word_frames
+from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging
+
+log = logging.getLogger("codecprobe.encode")
+
+
+@dataclass
+class EncodeConfig:
+    slicing: str = "audio"
+    pooling: tuple[str, ...] = ("mean",)
+    batch_seconds: float = 60.0  # padded audio per batch (s)
+    max_batch: int = 64
+    chunk_seconds: float = 60.0  # feature slicing: longer utterances are encoded in chunks
+    dtype: str = "float32"
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- batching
+def make_batches(lengths: np.ndarray, pad_invariant: bool, max_samples: int, max_batch: int) -> list[np.ndarray]:
+    """Group clip indices into batches.
+
+    Clips are sorted by length. ``pad_invariant``: consecutive clips share a batch while
+    ``batch size x longest clip <= max_samples`` (and at most ``max_batch``). Otherwise a
+    batch only holds clips of identical length.
+    """
+    order = np.argsort(lengths, kind="stable")
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    for i in order:
+        n = int(lengths[i])
+        if cur:
+            same = lengths[cur[0]] == n
+            fits = (len(cur) + 1) * n <= max_samples and len(cur) < max_batch
+            if fits and (pad_invariant or same):
+                cur.append(int(i))
+                continue
+            batches.append(cur)
+        cur = [int(i)]
+    if cur:
+        batches.append(cur)
+    return [np.array(b) for b in batches]
+
+
+def _to_numpy(x) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        return x
+    return x.detach().cpu().numpy()
+
+
+def encode_batch(codec: Codec, clips: list[np.ndarray]) -> list[np.ndarray]:
+    """Encode clips of possibly different lengths in one padded batch -> ``[K, F_i]`` each."""
+    n = max(len(c) for c in clips)
+    wav = np.zeros((len(clips), n), np.float32)
+    for i, c in enumerate(clips):
+        wav[i, : len(c)] = c
+    if codec.uses_torch:
+        import torch
+
+        codes = codec.encode(torch.from_numpy(wav).to(codec.device))
+    else:
+        codes = codec.encode(wav)
+    codes = _to_numpy(codes)
+    return [codes[i, :, : codec.n_frames(len(c))] for i, c in enumerate(clips)]
+
+
+def encode_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig, what: str = "clips") -> list[np.ndarray]:
+    """Codes ``[K, F_i]`` of every clip, batched by :func:`make_batches`; logs progress."""
+    lengths = np.array([len(c) for c in clips])
+    batches = make_batches(lengths, codec.pad_invariant, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch)
+    out: list[np.ndarray | None] = [None] * len(clips)
+    t0, done = time.perf_counter(), 0
+    for b, idx in enumerate(batches, 1):
+        for i, c in zip(idx, encode_batch(codec, [clips[i] for i in idx])):
+            out[i] = c
+        done += len(idx)
+        if b % 50 == 0 or b == len(batches):
+            dt = time.perf_counter() - t0
+            log.info("%s: %d/%d encoded in %d batches (%.1f s, %.1f per s)", what, done, len(clips), b, dt, done / max(dt, 1e-9))
+    return out  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- features
+def pooled_features(codec: Codec, codes: np.ndarray, frames: np.ndarray | None, methods: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Per-layer accumulated features of one word pooled over its frames -> ``{method: [K, D]}``.
+
+    ``codes``: ``[K, F]``; ``frames``: the word's frame indices (all frames when None).
+    Mean and center pooling commute with the sum over layers, so they are computed on
+    the layer vectors first (cheaper); centroid pooling needs the accumulated frames.
+    """
+    if frames is not None:
+        codes = codes[:, frames]
+    tables = codec.tables()
+    lv = np.stack([_to_numpy(tables[k][_index(tables[k], codes[k])]) for k in range(codes.shape[0])])  # [K, F, D]
+    out = {}
+    for m in methods:
+        if m == "mean":
+            out[m] = np.cumsum(lv.mean(axis=1), axis=0)
+        elif m == "center":
+            out[m] = np.cumsum(lv[:, lv.shape[1] // 2], axis=0)
+        else:
+            out[m] = pool(np.cumsum(lv, axis=0), m)
+    return out
+
+
+def _index(table, idx: np.ndarray):
+    if isinstance(table, np.ndarray):
+        return idx
+    import torch
+
+    return torch.as_tensor(idx, device=table.device)
+
+
+# ----------------------------------------------------------------------------- stage
+def select_tokens(words: pd.DataFrame, pairs: pd.DataFrame | None) -> pd.DataFrame:
+    """Tokens referenced by any pair (all tokens when ``pairs`` is None), in token order."""
+    if pairs is None:
+        return words.sort_values("token_id").reset_index(drop=True)
+    ids = np.union1d(pairs["token_a"].to_numpy(), pairs["token_b"].to_numpy())
+    missing = np.setdiff1d(ids, words["token_id"].to_numpy())
+    if missing.size:
+        raise CodecprobeError(f"pairs refer to {missing.size} token ids absent from the word table (e.g. {missing[:5].tolist()})")
+    return words[words["token_id"].isin(ids)].sort_values("token_id").reset_index(drop=True)
+
+
+def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
+    """Encode each word's clip alone. Returns ``(tokens kept, codes list, frame lists)``."""
+    clips, keep = [], []
+    for path, g in tokens.groupby("path", sort=False):
+        wav = load_audio(path, codec.sample_rate)
+        for i, r in g.iterrows():
+            clip = cut(wav, codec.sample_rate, r["start"], r["end"])
+            if len(clip) == 0:
+                cfg.counts["skipped: zero samples"] = cfg.counts.get("skipped: zero samples", 0) + 1
+                log.warning("token %s (%r in %s): zero samples, skipped", r["token_id"], r["word"], r["utt_id"])
+                continue
+            clips.append(clip)
+            keep.append(i)
+    kept = tokens.loc[keep].reset_index(drop=True)
+    codes = encode_clips(codec, clips, cfg, "words")
+    return kept, codes, [None] * len(codes), None, np.zeros(len(codes), bool)
+
+
+def chunked_codes(codec: Codec, wav: np.ndarray, cfg: EncodeConfig) -> np.ndarray:
+    """Codes of a whole utterance; utterances over ``chunk_seconds`` are encoded in
+    frame-aligned chunks (each with the previous chunk's last second as left context,
+    whose frames are dropped)."""
+    hop, sr = codec.hop_length, codec.sample_rate
+    chunk = max(hop, int(cfg.chunk_seconds * sr) // hop * hop)
+    if len(wav) <= chunk:
+        return encode_batch(codec, [wav])[0]
+    ctx = max(hop, sr // hop * hop)
+    parts = []
+    for a in range(0, len(wav), chunk):
+        lo = max(0, a - ctx)
+        c = encode_batch(codec, [wav[lo : a + chunk]])[0]
+        parts.append(c[:, (a - lo) // hop :])
+    cfg.counts["utterances encoded in chunks"] = cfg.counts.get("utterances encoded in chunks", 0) + 1
+    return np.concatenate(parts, axis=1)[:, : codec.n_frames(len(wav))]
+
+
+def feature_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
+    """Encode each utterance once and cut word frames by time."""
+    utt_codes: dict[str, np.ndarray] = {}
+    for n, (path, g) in enumerate(tokens.groupby("path", sort=False), 1):
+        utt_codes[g["utt_id"].iloc[0]] = chunked_codes(codec, load_audio(path, codec.sample_rate), cfg)
+        if n % 100 == 0:
+            log.info("utterances: %d encoded", n)
+    frames, near = [], []
+    for r in tokens.itertuples(index=False):
+        c = utt_codes[r.utt_id]
+        idx, nearest = word_frames(r.start, r.end, codec.frame_rate, c.shape[1])
+        frames.append(idx)
+        near.append(nearest)
+    cfg.counts["words shorter than one frame (nearest frame used)"] = int(sum(near))
+    codes = [utt_codes[u] for u in tokens["utt_id"]]
+    return tokens, codes, frames, utt_codes, np.array(near, bool)
+
+
+def package_versions() -> dict[str, str]:
+    out = {"codecprobe": __version__}
+    for p in ("numpy", "torch", "transformers", "soxr", "h5py"):
+        try:
+            out[p] = importlib_metadata.version(p)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str, cfg: EncodeConfig) -> None:
+    """The whole stage: select tokens, encode, pool, write HDF5 atomically."""
+    import h5py
+
+    bad = set(cfg.pooling) - set(POOLINGS)
+    if bad:
+        raise CodecprobeError(f"encode.pooling: unknown pooling {sorted(bad)} (known: {', '.join(POOLINGS)})")
+    if cfg.slicing not in ("audio", "feature"):
+        raise CodecprobeError(f"encode.slicing: {cfg.slicing!r} is not 'audio' or 'feature'")
+    tokens = select_tokens(words, pairs)
+    log.info("%s (%s, weights %s) on %s: %d word tokens, %s slicing", codec.spec.name, codec.family, codec.spec.weights, codec.device, len(tokens), cfg.slicing)
+    t0 = time.perf_counter()
+    slicer = audio_slicing if cfg.slicing == "audio" else feature_slicing
+    tokens, codes, frames, utt_codes, nearest = slicer(codec, tokens, cfg)
+    t_enc = time.perf_counter() - t0
+    pooled = {m: np.zeros((len(tokens), codec.n_layers, codec.dim), np.float32) for m in cfg.pooling}
+    for i, (c, f) in enumerate(zip(codes, frames)):
+        for m, v in pooled_features(codec, c, f, cfg.pooling).items():
+            pooled[m][i] = v
+    log.info("encoded in %.1f s, pooled in %.1f s", t_enc, time.perf_counter() - t0 - t_enc)
+
+    meta = codec.metadata() | {
+        "slicing": cfg.slicing, "pooling": json.dumps(list(cfg.pooling)), "n_tokens": len(tokens),
+        "device": str(codec.device), "versions": json.dumps(package_versions()),
+        "counts": json.dumps(cfg.counts), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "note": "RANDOM WEIGHTS: tests plumbing only, not a result" if codec.spec.random else "",
+    }  # fmt: skip
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
+        for k, v in meta.items():
+            h.attrs[k] = v
+        t = h.create_group("tokens")
+        t["token_id"] = tokens["token_id"].to_numpy(np.int64)
+        t["utt_id"] = tokens["utt_id"].astype(str).to_numpy().astype("S")
+        t["word"] = tokens["word"].astype(str).to_numpy().astype("S")
+        t["start"] = tokens["start"].to_numpy(np.float64)
+        t["end"] = tokens["end"].to_numpy(np.float64)
+        t["nearest_frame"] = nearest
+        if cfg.slicing == "audio":
+            n = np.array([c.shape[1] for c in codes], np.int64)
+            t["n_frames"] = n
+            t["frame_offset"] = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+            h["codes"] = np.concatenate(codes, axis=1).astype(np.int32) if codes else np.zeros((codec.n_layers, 0), np.int32)
+        else:
+            utts = list(utt_codes)
+            n = np.array([utt_codes[u].shape[1] for u in utts], np.int64)
+            u = h.create_group("utterances")
+            u["utt_id"] = np.array(utts, dtype="S")
+            u["n_frames"] = n
+            u["frame_offset"] = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+            h["codes"] = np.concatenate([utt_codes[x] for x in utts], axis=1).astype(np.int32)
+            t["utt_frame_start"] = np.array([f[0] if len(f) else -1 for f in frames], np.int64)
+            t["n_frames"] = np.array([len(f) for f in frames], np.int64)
+        cb = h.create_group("codebooks")
+        for k, tab in enumerate(codec.tables()):
+            cb[f"layer_{k + 1:02d}"] = _to_numpy(tab).astype(np.float32)
+        p = h.create_group("pooled")
+        for m, arr in pooled.items():
+            p.create_dataset(m, data=arr.astype(cfg.dtype), compression="gzip", compression_opts=1)
+    for k, v in cfg.counts.items():
+        log.info("%s: %d", k, v)
+    log.info("wrote %s", out)
+
+
+def spec_from_json(text: str) -> CodecSpec:
+    d = json.loads(text)
+    known = {"name", "family", "weights", "n_layers", "seed"}
+    return CodecSpec(**{k: d[k] for k in known if k in d}, options={k: v for k, v in d.items() if k not in known})
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu`` (logged)."""
+    if device != "auto":
+        return device
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            log.info("device: cuda (%s)", torch.cuda.get_device_name(0))
+            return "cuda"
+    except ImportError:
+        pass
+    log.info("device: cpu (no CUDA GPU visible)")
+    return "cpu"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Encode word tokens with one codec into per-layer features (HDF5).")
+    ap.add_argument("--codec", required=True, help="the codec's config entry as JSON")
+    ap.add_argument("--words", required=True)
+    ap.add_argument("--pairs", default=None, help="encode only tokens used by these pairs")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--slicing", default="audio", choices=["audio", "feature"])
+    ap.add_argument("--pooling", nargs="+", default=["mean"])
+    ap.add_argument("--batch-seconds", type=float, default=60.0)
+    ap.add_argument("--max-batch", type=int, default=64)
+    ap.add_argument("--chunk-seconds", type=float, default=60.0)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float16"])
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--log", default=None)
+    a = ap.parse_args(argv)
+    setup_logging(a.log)
+    if a.threads:
+        try:
+            import torch
+
+            torch.set_num_threads(a.threads)
+        except ImportError:
+            pass
+    spec = spec_from_json(a.codec)
+    codec = load_codec(spec, resolve_device(a.device))
+    cfg = EncodeConfig(a.slicing, tuple(a.pooling), a.batch_seconds, a.max_batch, a.chunk_seconds, a.dtype)
+    pairs = read_table(a.pairs) if a.pairs else None
+    run(codec, read_table(a.words), pairs, a.out, cfg)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,63 @@
+"""Per-layer word features: accumulated features, word frames, pooling.
+
+Names follow the paper: the feature at quantizer layer k is the sum of the decoded
+outputs of quantizers 1..k (``accumulated_features``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+POOLINGS = ("mean", "center", "centroid")
+
+
+def accumulated_features(layer_vectors: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Cumulative sum over the layer axis: ``out[k] = sum_{j <= k} layer_vectors[j]``.
+
+    ``layer_vectors``: ``[K, F, D]`` (decoded vector of each layer at each frame), or any
+    array with the layers on ``axis``. Returns the same shape, float32 or wider.
+    """
+    return np.cumsum(layer_vectors, axis=axis)
+
+
+def word_frames(start: float, end: float, frame_rate: float, n_frames: int, offset: float = 0.0) -> tuple[np.ndarray, bool]:
+    """Indices of the frames whose centre lies in ``[start, end)`` (seconds).
+
+    Frame i of a clip starting at ``offset`` s is centred at ``offset + (i + 0.5) / frame_rate``.
+    A word shorter than one frame gets the frame nearest to its midpoint; the flag
+    says so (the caller counts these).
+    """
+    centres = offset + (np.arange(n_frames) + 0.5) / frame_rate
+    idx = np.flatnonzero((centres >= start) & (centres < end))
+    if idx.size:
+        return idx, False
+    if n_frames == 0:
+        return idx, True
+    mid = (start + end) / 2
+    return np.array([int(np.argmin(np.abs(centres - mid)))]), True
+
+
+def pool(features: np.ndarray, method: str = "mean") -> np.ndarray:
+    """Pool ``[K, F, D]`` per-layer frame features over frames -> ``[K, D]``.
+
+    * ``mean``: average over frames;
+    * ``center``: the middle frame (index ``F // 2``);
+    * ``centroid``: per layer, the frame with the highest mean cosine similarity to the
+      other frames of the word (Choi et al.); with one frame, that frame.
+    """
+    if features.ndim != 3 or features.shape[1] == 0:
+        raise ValueError(f"pool: expected [K, F>0, D] features, got shape {features.shape}")
+    if method == "mean":
+        return features.mean(axis=1)
+    if method == "center":
+        return features[:, features.shape[1] // 2]
+    if method == "centroid":
+        n_frames = features.shape[1]
+        if n_frames == 1:
+            return features[:, 0]
+        unit = features / np.maximum(np.linalg.norm(features, axis=-1, keepdims=True), 1e-12)
+        sim = np.einsum("kfd,kgd->kfg", unit, unit)
+        score = (sim.sum(axis=-1) - np.einsum("kff->kf", sim)) / (n_frames - 1)
+        best = score.argmax(axis=1)
+        return features[np.arange(features.shape[0]), best]
+    raise ValueError(f"unknown pooling {method!r} (known: {', '.join(POOLINGS)})")
