@@ -10,6 +10,7 @@ include: "workflow/rules/manifest.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/words.smk"
 include: "workflow/rules/pairs.smk"
+include: "workflow/rules/encode.smk"
 
 
 rule all:

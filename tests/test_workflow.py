@@ -40,15 +40,19 @@ def test_snakefmt_is_clean():
 def test_demo_dag():
     r = snakemake("-n", "--forceall")
     assert r.returncode == 0, r.stderr
-    assert jobs_of(r.stdout) == {"manifest": 1, "words": 1, "pairs": 1, "all": 1}
+    assert jobs_of(r.stdout) == {"manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "all": 1}
 
 
 def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
     cfg = paper_config_on_stub(tmp_path)
     r = snakemake("-n", "-p", "--forceall", "--configfile", str(cfg), "--cores", "8")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert jobs_of(r.stdout) == {"manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "all": 1}
     out = r.stdout
+    assert jobs_of(r.stdout) == {
+        "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 5, "all": 1,
+    }  # fmt: skip
+    for name in ("encodec", "dac", "mimi", "mimo", "melrvq"):
+        assert f"output: results/features/{name}/words.h5" in out
     assert "mfa model download acoustic english_us_arpa" in out
     assert (
         "mfa align --clean --output_format long_textgrid -j 8 --temporary_directory results/alignment/mfa_tmp "
@@ -64,7 +68,7 @@ def test_paper_dag_with_imported_alignments(tmp_path):
     cfg = paper_config_on_stub(tmp_path, alignment={"source": "textgrids", "textgrids": str(tg)})
     r = snakemake("-n", "--forceall", "--configfile", str(cfg))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert jobs_of(r.stdout) == {"manifest": 1, "words": 1, "pairs": 1, "all": 1}
+    assert jobs_of(r.stdout)["words"] == 1 and "mfa_align" not in jobs_of(r.stdout)
 
 
 def test_slurm_profile_dry_run(tmp_path):
@@ -93,3 +97,34 @@ def test_config_errors_at_start_up(tmp_path, edit, message):
     out = r.stdout + r.stderr
     assert message in out
     assert "Failed validating" not in out  # one clear line, not a schema dump  # one clear line, not a schema dump
+
+
+def _tiny_config(root: Path, codecs: list[dict]) -> Path:
+    from conftest import make_corpus
+
+    ls, al = make_corpus(root)
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["librispeech"]["root"] = str(ls)
+    cfg["alignment"]["textgrids"] = str(al)
+    cfg["codecs"] = codecs
+    (root / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return root
+
+
+def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
+    mel = {"name": "mel", "family": "melrvq", "weights": "fit", "n_layers": 2, "codebook_size": 4}
+    wd = _tiny_config(tmp_path, [mel])
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--cores", "2", cwd=wd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (wd / "results/features/mel/words.h5").is_file()
+    # nothing left to do
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
+    assert "Nothing to be done" in r.stdout + r.stderr
+    # a second codec: only its fit + encode jobs (and the aggregate target)
+    _tiny_config(tmp_path, [mel, dict(mel, name="mel2", seed=1), {"name": "melr", "family": "melrvq", "weights": "random"}])
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert jobs_of(r.stdout) == {"fit_melrvq": 1, "encode": 2, "all": 1}
+    assert "results/features/mel2/words.h5" in r.stdout and "results/features/melr/words.h5" in r.stdout
+    assert "output: results/features/mel/words.h5" not in r.stdout  # the old codec is not re-encoded
+    assert "output: results/features/mel2/words.h5" in r.stdout

@@ -82,6 +82,7 @@ def check_config(config: dict, base: str | Path = ".") -> None:
         _need(lx["cmudict"], "lexicon.cmudict", base)
     if lx.get("wordnet", "auto") != "auto":
         _need(lx["wordnet"], "lexicon.wordnet", base, "dir")
+    check_codecs(config, base)
 
 
 def words_args(config: dict) -> str:
@@ -113,4 +114,59 @@ def pairs_args(config: dict) -> str:
     args += ["--wordnet", str(lx.get("wordnet", "auto"))]
     if lx.get("cmudict"):
         args += ["--cmudict", str(lx["cmudict"])]
+    return shlex.join(args)
+
+
+# ----------------------------------------------------------------------------- codecs
+CODEC_ENVS = {
+    "encodec": "codec-hf.yaml",
+    "dac": "codec-hf.yaml",
+    "mimi": "codec-hf.yaml",
+    "mimo": "codec-mimo.yaml",
+    "melrvq": "analysis.yaml",
+}
+
+
+def codecs_by_name(config: dict) -> dict[str, dict]:
+    """The config's ``codecs`` list keyed by name (names must be unique)."""
+    out: dict[str, dict] = {}
+    for c in config.get("codecs", []) or []:
+        if c["name"] in out:
+            raise CodecprobeError(f"config: codecs: two entries named {c['name']!r}")
+        out[c["name"]] = c
+    return out
+
+
+def check_codecs(config: dict, base: str | Path = ".") -> None:
+    """Local weights paths must exist (hub ids are checked when loaded)."""
+    for c in codecs_by_name(config).values():
+        w = str(c.get("weights", "random"))
+        if w == "fit" and c["family"] != "melrvq":
+            raise CodecprobeError(f"config: codecs[{c['name']}].weights: 'fit' is only for family melrvq")
+        if w.startswith(("/", "./", "../", "~")):
+            _need(Path(w).expanduser(), f"codecs[{c['name']}].weights", Path(base))
+
+
+def melrvq_model_path(results: str, name: str) -> str:
+    return f"{results}/codecs/{name}/melrvq.npz"
+
+
+def codec_json(config: dict, name: str, results: str = "results") -> str:
+    """The codec's config entry as the JSON the encode stage reads (``fit`` -> the fitted model)."""
+    import json
+
+    c = dict(codecs_by_name(config)[name])
+    c.setdefault("weights", "random")
+    if c["weights"] == "fit":
+        c["weights"] = melrvq_model_path(results, name)
+    return json.dumps(c, sort_keys=True)
+
+
+def encode_args(config: dict) -> str:
+    """CLI arguments of ``codecprobe.encode`` from the ``encode`` section."""
+    e = config.get("encode", {})
+    args = ["--slicing", e.get("slicing", "audio"), "--pooling", *e.get("pooling", ["mean"])]
+    args += ["--batch-seconds", str(e.get("batch_seconds", 60)), "--max-batch", str(e.get("max_batch", 64))]
+    args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", e.get("dtype", "float32")]
+    args += ["--device", e.get("device", "auto")]
     return shlex.join(args)

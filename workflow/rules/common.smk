@@ -13,7 +13,16 @@ sys.path.insert(0, PKG_DIR)
 # (shell.prefix is formatted like a shell command: braces doubled.)
 shell.prefix("set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; " % PKG_DIR)
 
-from codecprobe.config import check_config, pairs_args, words_args  # noqa: E402
+from codecprobe.config import (  # noqa: E402
+    CODEC_ENVS,
+    check_config,
+    codec_json,
+    codecs_by_name,
+    encode_args,
+    melrvq_model_path,
+    pairs_args,
+    words_args,
+)
 from codecprobe.align import mfa_shell  # noqa: E402
 from codecprobe.io import CodecprobeError  # noqa: E402
 
@@ -26,6 +35,7 @@ validate(config, str(Path(workflow.basedir) / "workflow/schemas/config.schema.ya
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
+CODECS = codecs_by_name(config)
 
 
 def textgrid_dir():
@@ -35,10 +45,22 @@ def textgrid_dir():
     return f"{RESULTS}/alignment/mfa"
 
 
+def encode_inputs(wildcards):
+    """Inputs of rule encode; melrvq codecs with weights 'fit' also need their fitted model."""
+    inputs = {
+        "words": f"{RESULTS}/words/words.csv",
+        "pairs": f"{RESULTS}/pairs/pairs.parquet",
+    }
+    c = CODECS[wildcards.codec]
+    if c["family"] == "melrvq" and c.get("weights") == "fit":
+        inputs["model"] = melrvq_model_path(RESULTS, wildcards.codec)
+    return inputs
+
+
 def all_targets():
     return [
         f"{RESULTS}/manifest/utterances.csv",
         f"{RESULTS}/words/words.csv",
         f"{RESULTS}/pairs/pairs.parquet",
         f"{RESULTS}/pairs/pair_summary.csv",
-    ]
+    ] + [f"{RESULTS}/features/{name}/words.h5" for name in CODECS]

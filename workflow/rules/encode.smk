@@ -1,0 +1,52 @@
+# Codecs: one encode job per codec in the config (wildcard `codec`).
+
+
+wildcard_constraints:
+    codec="|".join(CODECS) if CODECS else "NO_CODEC",
+
+
+rule fit_melrvq:
+    """Fit the signal-only baseline (log-mel + residual k-means) on the corpus audio."""
+    input:
+        manifest=f"{RESULTS}/manifest/utterances.csv",
+    output:
+        f"{RESULTS}/codecs/{{codec}}/melrvq.npz",
+    log:
+        f"{LOGS}/fit_melrvq/{{codec}}.log",
+    benchmark:
+        f"{BENCH}/fit_melrvq/{{codec}}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 2
+    params:
+        n_layers=lambda wc: CODECS[wc.codec].get("n_layers") or 8,
+        codebook_size=lambda wc: CODECS[wc.codec].get("codebook_size", 256),
+        seed=lambda wc: CODECS[wc.codec].get("seed", 0),
+    shell:
+        "python -m codecprobe.codecs.melrvq --manifest {input.manifest:q} --out {output:q}"
+        " --n-layers {params.n_layers} --codebook-size {params.codebook_size} --seed {params.seed}"
+        " --log {log:q}"
+
+
+rule encode:
+    """Encode the word tokens used by the pairs; per-layer codes and pooled accumulated features."""
+    input:
+        unpack(encode_inputs),
+    output:
+        f"{RESULTS}/features/{{codec}}/words.h5",
+    log:
+        f"{LOGS}/encode/{{codec}}.log",
+    benchmark:
+        f"{BENCH}/encode/{{codec}}.tsv"
+    conda:
+        lambda wc: f"../../envs/{CODEC_ENVS[CODECS[wc.codec]['family']]}"
+    threads: config.get("encode", {}).get("threads", 2)
+    resources:
+        gpu=lambda wc: 0 if CODECS[wc.codec]["family"] == "melrvq" else 1,
+    params:
+        codec=lambda wc: codec_json(config, wc.codec, RESULTS),
+        args=encode_args(config),
+    shell:
+        "python -m codecprobe.encode --codec {params.codec:q} --words {input.words:q}"
+        " --pairs {input.pairs:q} --out {output:q} {params.args} --threads {threads}"
+        " --log {log:q}"
