@@ -19,6 +19,8 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """Band-limited resampling with soxr (``HQ``); identity when the rates match."""
     if sr_in == sr_out:
         return x.astype(np.float32, copy=False)
+    if sr_in <= 0 or sr_out <= 0 or int(sr_in) != sr_in or int(sr_out) != sr_out:
+        raise CodecprobeError(f"cannot resample from {sr_in} Hz to {sr_out} Hz (rates must be positive integers)")
     import soxr
 
     return soxr.resample(x.astype(np.float32, copy=False), sr_in, sr_out, quality="HQ").astype(np.float32)

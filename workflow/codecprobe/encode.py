@@ -244,6 +244,8 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
     if cfg.slicing not in ("audio", "feature"):
         raise CodecprobeError(f"encode.slicing: {cfg.slicing!r} is not 'audio' or 'feature'")
     tokens = select_tokens(words, pairs)
+    if tokens.empty:
+        raise CodecprobeError("no word token to encode (the pairs table is empty)")
     log.info("%s (%s, weights %s) on %s: %d word tokens, %s slicing", codec.spec.name, codec.family, codec.spec.weights, codec.device, len(tokens), cfg.slicing)
     t0 = time.perf_counter()
     slicer = audio_slicing if cfg.slicing == "audio" else feature_slicing

@@ -8,10 +8,17 @@ min_version("8.0")
 
 # The rules call the importable package in workflow/codecprobe; make it importable
 # here (for parse-time helpers) and in every job's shell (local, conda or cluster).
+# Jobs run `python`: the conda env's when envs are deployed (--software-deployment-
+# method conda), else the interpreter running Snakemake (e.g. the quick start's venv),
+# whose folder is put first on PATH. (shell.prefix is formatted: braces doubled.)
 PKG_DIR = str(Path(workflow.basedir) / "workflow")
 sys.path.insert(0, PKG_DIR)
-# (shell.prefix is formatted like a shell command: braces doubled.)
-shell.prefix("set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; " % PKG_DIR)
+_SDM = getattr(getattr(workflow, "deployment_settings", None), "deployment_method", ())
+_PATH = "" if any("CONDA" in str(m).upper() for m in _SDM) else Path(sys.executable).parent
+shell.prefix(
+    "set -euo pipefail; export PYTHONPATH=%s${{PYTHONPATH:+:$PYTHONPATH}}; %s"
+    % (PKG_DIR, f"export PATH={_PATH}:$PATH; " if _PATH else "")
+)
 
 from codecprobe.config import (  # noqa: E402
     CODEC_ENVS,

@@ -181,18 +181,16 @@ class MelRVQ(Codec):
         return (log_mel(np.asarray(wav, np.float32), self._fb) - self.mean) / self.std
 
     def encode(self, wav) -> np.ndarray:
-        """``[B, T]`` -> ``[B, K, F]`` codes (NumPy)."""
+        """``[B, T]`` -> ``[B, K, F]`` codes (NumPy); all frames of the batch are quantized at once."""
         wav = np.atleast_2d(np.asarray(wav, np.float32))
-        out = []
-        for w in wav:
-            res = self.latent(w)
-            codes = []
-            for k in range(self.n_layers):
-                c = assign(res, self.codebooks[k])
-                res = res - self.codebooks[k][c]
-                codes.append(c)
-            out.append(np.stack(codes))
-        return np.stack(out).astype(np.int64)
+        lat = np.stack([self.latent(w) for w in wav])  # [B, F, D]
+        b, f, d = lat.shape
+        res = lat.reshape(b * f, d)
+        codes = np.empty((self.n_layers, b * f), np.int64)
+        for k in range(self.n_layers):
+            codes[k] = assign(res, self.codebooks[k])
+            res = res - self.codebooks[k][codes[k]]
+        return codes.reshape(self.n_layers, b, f).transpose(1, 0, 2).copy()
 
     def codebook_vectors(self, layer: int) -> np.ndarray:
         return self.codebooks[layer]

@@ -1,0 +1,145 @@
+"""Encode-stage throughput against the bare codec encoder, and batching speed-up.
+
+For each family (random weights at the real architecture size, or melrvq), on the
+same synthetic word clips (seeded noise + chirps, 0.15-0.9 s, written as 16 kHz FLAC
+utterances like LibriSpeech):
+
+* ``stage/bare``: throughput of the whole encode stage (``codecprobe.encode.run``:
+  audio reading, resampling, batching, encoding, pooling, HDF5 writing) divided by the
+  throughput of the bare ``codec.encode`` calls on the same batches, already in memory
+  (target >= 0.9);
+* ``batched/one-by-one``: speed-up of length-bucket batching over encoding one word at
+  a time.
+
+Usage: ``PYTHONPATH=workflow python benchmarks/encode.py [--families melrvq encodec ...]
+[--words 300] [--device auto]``. Prints one line per family; ratios, not absolute
+times, are the targets (absolute times are printed too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+
+from codecprobe.audio import cut, load_audio  # noqa: E402
+from codecprobe.codecs import CodecSpec, load_codec  # noqa: E402
+from codecprobe.encode import EncodeConfig, encode_batch, encode_clips, make_batches, resolve_device, run  # noqa: E402
+
+
+def synthetic_words(root: Path, n_words: int, seed: int = 0) -> pd.DataFrame:
+    """Utterances of 10 words each (noise bursts + chirps with 50 ms gaps) and their word table."""
+    rng = np.random.default_rng(seed)
+    sr, rows = 16000, []
+    for u in range(int(np.ceil(n_words / 10))):
+        parts, t = [np.zeros(int(0.1 * sr), np.float32)], 0.1
+        path = root / f"1-1-{u:04d}.flac"
+        for w in range(10):
+            d = rng.uniform(0.15, 0.9)
+            n = int(d * sr)
+            f0 = rng.uniform(100, 300)
+            x = 0.3 * np.sin(2 * np.pi * np.cumsum(np.linspace(f0, 2 * f0, n)) / sr) + 0.05 * rng.standard_normal(n)
+            parts += [x.astype(np.float32), np.zeros(int(0.05 * sr), np.float32)]
+            rows.append({"token_id": len(rows), "utt_id": f"1-1-{u:04d}", "word": f"w{w}", "start": t, "end": t + n / sr, "path": str(path)})
+            t += n / sr + 0.05
+        sf.write(path, np.concatenate(parts), sr)
+    return pd.DataFrame(rows[:n_words])
+
+
+def bench(family: str, words: pd.DataFrame, device: str, root: Path) -> dict:
+    codec = load_codec(CodecSpec(family, family, weights="random"), device)
+    cfg = EncodeConfig()
+    sync = _sync(codec)
+    # warm-up (lazy init, CUDA kernels)
+    w0 = load_audio(words["path"].iloc[0], codec.sample_rate)[: codec.sample_rate]
+    encode_batch(codec, [w0])
+    codec.tables()
+    sync()
+
+    t0 = time.perf_counter()
+    run(codec, words, None, str(root / f"{family}.h5"), cfg)
+    sync()
+    t_stage = time.perf_counter() - t0
+
+    clips = []
+    for path, g in words.groupby("path", sort=False):
+        wav = load_audio(path, codec.sample_rate)
+        clips += [cut(wav, codec.sample_rate, r.start, r.end) for r in g.itertuples()]
+    lengths = np.array([len(c) for c in clips])
+    batches = make_batches(lengths, codec.pad_invariant, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch)
+    padded = []
+    for idx in batches:
+        n = lengths[idx].max()
+        wav = np.zeros((len(idx), n), np.float32)
+        for j, i in enumerate(idx):
+            wav[j, : lengths[i]] = clips[i]
+        padded.append(_tensor(codec, wav))
+    t0 = time.perf_counter()
+    for wav in padded:
+        codec.encode(wav)
+    sync()
+    t_bare = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    encode_clips(codec, clips, cfg)
+    sync()
+    t_batched = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for c in clips:
+        encode_batch(codec, [c])
+    sync()
+    t_single = time.perf_counter() - t0
+    return {
+        "family": family, "device": codec.device, "words": len(clips), "batches": len(batches),
+        "stage_s": t_stage, "bare_s": t_bare, "stage/bare": t_bare / t_stage,
+        "batched_s": t_batched, "one_by_one_s": t_single, "batched/one-by-one": t_single / t_batched,
+    }  # fmt: skip
+
+
+def _tensor(codec, wav):
+    if not codec.uses_torch:
+        return wav
+    import torch
+
+    return torch.from_numpy(wav).to(codec.device)
+
+
+def _sync(codec):
+    if codec.uses_torch and str(codec.device).startswith("cuda"):
+        import torch
+
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--families", nargs="+", default=["melrvq"])
+    ap.add_argument("--words", type=int, default=300)
+    ap.add_argument("--device", default="auto")
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    device = resolve_device(a.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        words = synthetic_words(Path(tmp), a.words)
+        print(f"{'family':8s} {'device':6s} {'words':>5s} {'batches':>7s} {'stage s':>8s} {'bare s':>8s} {'stage/bare':>10s} {'1-by-1 s':>8s} {'batched s':>9s} {'speed-up':>8s}")
+        for fam in a.families:
+            r = bench(fam, words, device, Path(tmp))
+            print(
+                f"{r['family']:8s} {r['device']:6s} {r['words']:5d} {r['batches']:7d} {r['stage_s']:8.2f} {r['bare_s']:8.2f} "
+                f"{r['stage/bare']:10.2f} {r['one_by_one_s']:8.2f} {r['batched_s']:9.2f} {r['batched/one-by-one']:8.2f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
