@@ -5,7 +5,7 @@ VENV   ?= .venv
 CORES  ?= 2
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint setup clean-results
+.PHONY: demo test lint setup setup-codecs clean-results
 
 $(BIN)/.installed: requirements.txt
 	bash scripts/system_deps.sh
@@ -15,12 +15,18 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
+$(BIN)/.installed-codecs: requirements-codecs.txt $(BIN)/.installed
+	$(BIN)/pip install -q -r requirements-codecs.txt
+	touch $@
+
 setup: $(BIN)/.installed
+
+setup-codecs: $(BIN)/.installed-codecs
 
 demo: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES)
 
-test: setup
+test: setup-codecs
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
 
 lint: setup
