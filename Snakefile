@@ -5,12 +5,16 @@
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/manifest.smk"
 include: "workflow/rules/align.smk"
 include: "workflow/rules/words.smk"
 include: "workflow/rules/pairs.smk"
 include: "workflow/rules/encode.smk"
+include: "workflow/rules/distances.smk"
 
 
 rule all:

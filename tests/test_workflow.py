@@ -40,7 +40,9 @@ def test_snakefmt_is_clean():
 def test_demo_dag():
     r = snakemake("-n", "--forceall")
     assert r.returncode == 0, r.stderr
-    assert jobs_of(r.stdout) == {"manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "all": 1}
+    assert jobs_of(r.stdout) == {
+        "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1, "all": 1,
+    }  # fmt: skip
 
 
 def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
@@ -49,7 +51,8 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
     assert jobs_of(r.stdout) == {
-        "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 5, "all": 1,
+        "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 5,
+        "distances": 5, "fig2": 1, "all": 1,
     }  # fmt: skip
     for name in ("encodec", "dac", "mimi", "mimo", "melrvq"):
         assert f"output: results/features/{name}/words.h5" in out
@@ -117,14 +120,22 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--cores", "2", cwd=wd)
     assert r.returncode == 0, r.stdout + r.stderr
     assert (wd / "results/features/mel/words.h5").is_file()
+    assert (wd / "results/figures/fig2_word_pairs.png").is_file()
     # nothing left to do
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
     assert "Nothing to be done" in r.stdout + r.stderr
+    # one self-contained HTML report with the figure and the tables, captions filled from the config
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--report", "report.html", cwd=wd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    html = (wd / "report.html").read_text()
+    assert "fig2_word_pairs.png" in html and "all_codecs.csv" in html and "pair_summary.csv" in html
+    assert "SYNTHETIC DEMO DATA" in html
     # a second codec: only its fit + encode jobs (and the aggregate target)
     _tiny_config(tmp_path, [mel, dict(mel, name="mel2", seed=1), {"name": "melr", "family": "melrvq", "weights": "random"}])
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert jobs_of(r.stdout) == {"fit_melrvq": 1, "encode": 2, "all": 1}
+    # ... and the figure, which depends on every codec
+    assert jobs_of(r.stdout) == {"fit_melrvq": 1, "encode": 2, "distances": 2, "fig2": 1, "all": 1}
     assert "results/features/mel2/words.h5" in r.stdout and "results/features/melr/words.h5" in r.stdout
     assert "output: results/features/mel/words.h5" not in r.stdout  # the old codec is not re-encoded
     assert "output: results/features/mel2/words.h5" in r.stdout

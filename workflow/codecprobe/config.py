@@ -170,3 +170,13 @@ def encode_args(config: dict) -> str:
     args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", e.get("dtype", "float32")]
     args += ["--device", e.get("device", "auto")]
     return shlex.join(args)
+
+
+def distances_args(config: dict) -> str:
+    """CLI arguments of ``codecprobe.distances`` from the ``distances`` section."""
+    d = config.get("distances", {})
+    args = ["--metric", d.get("metric", "euclidean"), "--pooling", d.get("pooling", "mean")]
+    args += ["--n-boot", str(d.get("n_boot", 1000)), "--seed", str(d.get("seed", 0))]
+    if d.get("standardize"):
+        args.append("--standardize")
+    return shlex.join(args)

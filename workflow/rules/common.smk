@@ -25,6 +25,7 @@ from codecprobe.config import (  # noqa: E402
     check_config,
     codec_json,
     codecs_by_name,
+    distances_args,
     encode_args,
     melrvq_model_path,
     pairs_args,
@@ -70,4 +71,4 @@ def all_targets():
         f"{RESULTS}/words/words.csv",
         f"{RESULTS}/pairs/pairs.parquet",
         f"{RESULTS}/pairs/pair_summary.csv",
-    ] + [f"{RESULTS}/features/{name}/words.h5" for name in CODECS]
+    ] + ([f"{RESULTS}/figures/fig2_word_pairs.pdf", f"{RESULTS}/distances/all_codecs.csv"] if CODECS else [])

@@ -4,7 +4,11 @@ rule pairs:
         words=f"{RESULTS}/words/words.csv",
     output:
         pairs=f"{RESULTS}/pairs/pairs.parquet",
-        summary=f"{RESULTS}/pairs/pair_summary.csv",
+        summary=report(
+            f"{RESULTS}/pairs/pair_summary.csv",
+            caption="../report/pair_summary.rst",
+            category="Word pairs",
+        ),
         relations=f"{RESULTS}/pairs/word_relations.csv",
     log:
         f"{LOGS}/pairs.log",

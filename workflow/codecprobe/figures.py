@@ -1,0 +1,82 @@
+"""Figures. Fig. 2: per-layer word-pair distances, absolute (top) and normalized (bottom)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .io import atomic_path, read_table, run_cli, setup_logging, write_table
+
+log = logging.getLogger("codecprobe.figures")
+
+# One color per pair type, everywhere.
+PAIR_STYLE = {
+    "random": ("#7f7f7f", "random"),
+    "synonym": ("#1f77b4", "synonym"),
+    "near_homophone": ("#d62728", "near-homophone"),
+    "same_word": ("#2ca02c", "same word"),
+    "same_speaker": ("#9467bd", "same speaker"),
+}
+
+
+def fig2(table: pd.DataFrame, pdf: str, png: str, title_note: str = "") -> None:
+    """Draw Fig. 2 from the combined distance table (columns of ``distances.TABLE_COLUMNS``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    codecs = list(dict.fromkeys(table["codec"]))
+    fig, axes = plt.subplots(2, len(codecs), figsize=(max(3.6 * len(codecs) + 0.8, 8.5), 6.4), squeeze=False, sharex="col")
+    for j, codec in enumerate(codecs):
+        t = table[table["codec"] == codec]
+        for t_name, (color, label) in PAIR_STYLE.items():
+            g = t[t["pair_type"] == t_name].sort_values("layer")
+            if g.empty:
+                continue
+            x = g["layer"].to_numpy()
+            for row, (m, lo, hi) in enumerate((("mean", "ci_low", "ci_high"), ("norm_mean", "norm_ci_low", "norm_ci_high"))):
+                ax = axes[row, j]
+                ax.plot(x, g[m], color=color, label=label, lw=1.6, marker="o", ms=2.5)
+                ax.fill_between(x, g[lo], g[hi], color=color, alpha=0.2, lw=0)
+        rnd = " (RANDOM WEIGHTS)" if t["random_weights"].any() else ""
+        axes[0, j].set_title(f"{codec}{rnd}", fontsize=10, color="red" if rnd else "black")
+        axes[1, j].axhline(0.0, color=PAIR_STYLE["random"][0], lw=1, ls="--")
+        axes[1, j].set_xlabel("codebook layer")
+        k = int(t["layer"].max())
+        axes[1, j].set_xticks(np.unique(np.linspace(1, k, min(k, 8)).round().astype(int)))
+    axes[0, 0].set_ylabel(f"distance ({table['metric'].iloc[0]})")
+    axes[1, 0].set_ylabel("distance - random")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
+    sup = "Word-pair distances per codebook layer (mean, 95% bootstrap CI)"
+    if title_note:
+        sup += f"\n{title_note}"
+    fig.suptitle(sup, fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    for path in (pdf, png):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=150, format=path.rsplit(".", 1)[-1])
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Fig. 2 from per-codec distance tables.")
+    ap.add_argument("--tables", nargs="+", required=True)
+    ap.add_argument("--combined", required=True, help="output: all codecs' table (CSV)")
+    ap.add_argument("--pdf", required=True)
+    ap.add_argument("--png", required=True)
+    ap.add_argument("--note", default="", help="a line under the title (e.g. synthetic demo data)")
+    ap.add_argument("--log", default=None)
+    a = ap.parse_args(argv)
+    setup_logging(a.log)
+    table = pd.concat([read_table(p) for p in a.tables], ignore_index=True)
+    write_table(table, a.combined)
+    fig2(table, a.pdf, a.png, a.note)
+
+
+if __name__ == "__main__":
+    run_cli(main)

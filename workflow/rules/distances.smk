@@ -1,0 +1,49 @@
+rule distances:
+    """Per-layer word-pair distances for one codec, with bootstrap CIs."""
+    input:
+        features=f"{RESULTS}/features/{{codec}}/words.h5",
+        pairs=f"{RESULTS}/pairs/pairs.parquet",
+    output:
+        f"{RESULTS}/distances/{{codec}}.csv",
+    log:
+        f"{LOGS}/distances/{{codec}}.log",
+    benchmark:
+        f"{BENCH}/distances/{{codec}}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        args=distances_args(config),
+    shell:
+        "python -m codecprobe.distances --codec {wildcards.codec} --features {input.features:q}"
+        " --pairs {input.pairs:q} --out {output:q} {params.args} --log {log:q}"
+
+
+rule fig2:
+    """Fig. 2 over every codec in the config (adding a codec rebuilds it)."""
+    input:
+        expand(f"{RESULTS}/distances/{{codec}}.csv", codec=list(CODECS)),
+    output:
+        table=report(
+            f"{RESULTS}/distances/all_codecs.csv",
+            caption="../report/distances.rst",
+            category="Word pairs",
+        ),
+        pdf=f"{RESULTS}/figures/fig2_word_pairs.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig2_word_pairs.png",
+            caption="../report/fig2.rst",
+            category="Word pairs",
+        ),
+    log:
+        f"{LOGS}/fig2.log",
+    benchmark:
+        f"{BENCH}/fig2.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        note=config.get("data_label", ""),
+    shell:
+        "python -m codecprobe.figures --tables {input:q} --combined {output.table:q}"
+        " --pdf {output.pdf:q} --png {output.png:q} --note {params.note:q} --log {log:q}"
