@@ -31,26 +31,31 @@ TABLE_COLUMNS = [
 ]  # fmt: skip
 
 
-def pair_distances(features: np.ndarray, a: np.ndarray, b: np.ndarray, metric: str = "euclidean", chunk_bytes: int = 1 << 28) -> np.ndarray:
+def pair_distances(features: np.ndarray, a: np.ndarray, b: np.ndarray, metric: str = "euclidean", chunk_bytes: int = 1 << 22) -> np.ndarray:
     """Distances of rows ``a`` and ``b`` of ``features [N, K, D]`` at every layer -> ``[P, K]``.
 
-    Vectorized over pairs and layers, in chunks of pairs so that the gathered
-    differences stay under ``chunk_bytes``.
+    Vectorized over pairs and layers, in chunks of pairs small enough (``chunk_bytes``,
+    4 MiB) for the gathered rows to stay in cache; arithmetic in the features' own
+    dtype (float32 features: relative error about 1e-6), results float64.
     """
     n, k, d = features.shape
-    out = np.empty((len(a), k), np.float64)
-    step = max(1, chunk_bytes // max(1, k * d * 8))
+    if metric not in ("euclidean", "cosine"):
+        raise CodecprobeError(f"distances.metric: unknown metric {metric!r} (euclidean, cosine)")
     if metric == "cosine":
-        unit = features / np.maximum(np.linalg.norm(features, axis=-1, keepdims=True), 1e-12)
+        features = features / np.maximum(np.linalg.norm(features, axis=-1, keepdims=True), 1e-12)
+    flat = np.ascontiguousarray(features).reshape(n, k * d)
+    out = np.empty((len(a), k), np.float64)
+    step = max(1, chunk_bytes // max(1, flat.shape[1] * flat.itemsize))
     for s in range(0, len(a), step):
-        ia, ib = a[s : s + step], b[s : s + step]
+        xa = np.take(flat, a[s : s + step], axis=0)
+        xb = np.take(flat, b[s : s + step], axis=0)
         if metric == "euclidean":
-            diff = features[ia].astype(np.float64) - features[ib]
-            out[s : s + step] = np.sqrt(np.einsum("pkd,pkd->pk", diff, diff))
-        elif metric == "cosine":
-            out[s : s + step] = 1.0 - np.einsum("pkd,pkd->pk", unit[ia].astype(np.float64), unit[ib])
+            xa -= xb
+            xa *= xa
+            out[s : s + step] = np.sqrt(xa.reshape(-1, k, d).sum(-1))
         else:
-            raise CodecprobeError(f"distances.metric: unknown metric {metric!r} (euclidean, cosine)")
+            xa *= xb
+            out[s : s + step] = 1.0 - xa.reshape(-1, k, d).sum(-1)
     return out
 
 
