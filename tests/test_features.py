@@ -12,14 +12,16 @@ def test_accumulated_features_hand_values():
 
 def test_word_frames():
     # 10 Hz frames centred at 0.05, 0.15, ...; word [0.1, 0.3) holds centres 0.15 and 0.25
-    idx, near = word_frames(0.1, 0.3, 10.0, 10)
+    centres = (np.arange(10) + 0.5) / 10.0
+    idx, near = word_frames(0.1, 0.3, centres)
     assert idx.tolist() == [1, 2] and not near
     # a word shorter than a frame, between centres: nearest to its midpoint 0.21 -> frame 2 (0.25)
-    idx, near = word_frames(0.20, 0.22, 10.0, 10)
+    idx, near = word_frames(0.20, 0.22, centres)
     assert idx.tolist() == [2] and near
-    # with an offset (clip starting at 1 s)
-    idx, _ = word_frames(1.0, 1.1, 10.0, 5, offset=1.0)
-    assert idx.tolist() == [0]
+    # a codec whose frames are not centred at (i + 0.5) / rate (MiMo: 0.04 i + 0.01)
+    idx, _ = word_frames(0.0, 0.1, 0.04 * np.arange(5) + 0.01)
+    assert idx.tolist() == [0, 1, 2]
+    assert word_frames(0.0, 1.0, np.zeros(0))[0].size == 0
 
 
 def test_pool_methods_hand_values():

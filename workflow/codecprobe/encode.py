@@ -67,7 +67,8 @@ class EncodeConfig:
 def make_batches(lengths: np.ndarray, pad_invariant: bool, max_samples: int, max_batch: int) -> list[np.ndarray]:
     """Group clip indices into batches.
 
-    Clips are sorted by length. ``pad_invariant``: consecutive clips share a batch while
+    Clips are sorted by length. ``pad_invariant`` (the codec's codes do not depend on
+    right-padding, or it masks padding given the lengths): consecutive clips share a batch while
     ``batch size x longest clip <= max_samples`` (and at most ``max_batch``). Otherwise a
     batch only holds clips of identical length.
     """
@@ -104,7 +105,11 @@ def encode_batch(codec: Codec, clips: list[np.ndarray]) -> list[np.ndarray]:
     if codec.uses_torch:
         import torch
 
-        codes = codec.encode(torch.from_numpy(wav).to(codec.device))
+        x = torch.from_numpy(wav).to(codec.device)
+        if codec.accepts_lengths:
+            codes = codec.encode(x, lengths=torch.tensor([len(c) for c in clips], device=codec.device))
+        else:
+            codes = codec.encode(x)
     else:
         codes = codec.encode(wav)
     codes = _to_numpy(codes)
@@ -114,7 +119,8 @@ def encode_batch(codec: Codec, clips: list[np.ndarray]) -> list[np.ndarray]:
 def encode_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig, what: str = "clips") -> list[np.ndarray]:
     """Codes ``[K, F_i]`` of every clip, batched by :func:`make_batches`; logs progress."""
     lengths = np.array([len(c) for c in clips])
-    batches = make_batches(lengths, codec.pad_invariant, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch)
+    shared = codec.pad_invariant or codec.accepts_lengths
+    batches = make_batches(lengths, shared, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch)
     out: list[np.ndarray | None] = [None] * len(clips)
     t0, done = time.perf_counter(), 0
     for b, idx in enumerate(batches, 1):
@@ -181,6 +187,10 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
                 cfg.counts["skipped: zero samples"] = cfg.counts.get("skipped: zero samples", 0) + 1
                 log.warning("token %s (%r in %s): zero samples, skipped", r["token_id"], r["word"], r["utt_id"])
                 continue
+            if len(clip) < codec.min_samples:
+                key = f"clips zero-padded to the codec's minimum of {codec.min_samples} samples"
+                cfg.counts[key] = cfg.counts.get(key, 0) + 1
+                clip = np.pad(clip, (0, codec.min_samples - len(clip)))
             clips.append(clip)
             keep.append(i)
     kept = tokens.loc[keep].reset_index(drop=True)
@@ -216,7 +226,7 @@ def feature_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
     frames, near = [], []
     for r in tokens.itertuples(index=False):
         c = utt_codes[r.utt_id]
-        idx, nearest = word_frames(r.start, r.end, codec.frame_rate, c.shape[1])
+        idx, nearest = word_frames(r.start, r.end, codec.frame_times(c.shape[1]))
         frames.append(idx)
         near.append(nearest)
     cfg.counts["words shorter than one frame (nearest frame used)"] = int(sum(near))

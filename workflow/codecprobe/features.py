@@ -20,18 +20,16 @@ def accumulated_features(layer_vectors: np.ndarray, axis: int = 0) -> np.ndarray
     return np.cumsum(layer_vectors, axis=axis)
 
 
-def word_frames(start: float, end: float, frame_rate: float, n_frames: int, offset: float = 0.0) -> tuple[np.ndarray, bool]:
-    """Indices of the frames whose centre lies in ``[start, end)`` (seconds).
+def word_frames(start: float, end: float, centres: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Indices of the frames whose centre (``centres``, seconds) lies in ``[start, end)``.
 
-    Frame i of a clip starting at ``offset`` s is centred at ``offset + (i + 0.5) / frame_rate``.
     A word shorter than one frame gets the frame nearest to its midpoint; the flag
-    says so (the caller counts these).
+    says so (the caller counts these). For a codec, ``centres = codec.frame_times(F)``.
     """
-    centres = offset + (np.arange(n_frames) + 0.5) / frame_rate
     idx = np.flatnonzero((centres >= start) & (centres < end))
     if idx.size:
         return idx, False
-    if n_frames == 0:
+    if len(centres) == 0:
         return idx, True
     mid = (start + end) / 2
     return np.array([int(np.argmin(np.abs(centres - mid)))]), True

@@ -65,10 +65,19 @@ class Codec(ABC):
     # unchanged (causal models, frame-local front-ends): such clips may share a padded
     # batch. Otherwise only clips of identical length are batched together.
     pad_invariant: ClassVar[bool] = False
+    # True when encode(wav, lengths=...) masks the padding exactly (codes of each clip
+    # equal its codes alone): such a codec also shares padded batches.
+    accepts_lengths: ClassVar[bool] = False
+    # Shortest clip (samples) the encoder accepts; shorter word clips are zero-padded
+    # to it (and counted).
+    min_samples: int = 1
 
     @abstractmethod
     def encode(self, wav):
-        """``[B, T]`` float tensor -> ``[B, K, F]`` int64 codes (``F = n_frames(T)``)."""
+        """``[B, T]`` float tensor -> ``[B, K, F]`` int64 codes (``F = n_frames(T)``).
+
+        Codecs with ``accepts_lengths`` take ``encode(wav, lengths=[B] int tensor)``.
+        """
 
     @abstractmethod
     def codebook_vectors(self, layer: int):

@@ -1,0 +1,336 @@
+"""MiMo-Audio-Tokenizer encoder + RVQ (codecprobe.codecs.mimo), random weights, fixed seeds.
+
+The real-size model (638 M encoder parameters, 32 layers) is built once per module (about
+20 s and 3 GB here); the error paths and the attention-mask variants use a scaled-down model
+(option ``config``), which builds in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from codecprobe.codecs.base import CodecSpec, load_codec
+from codecprobe.codecs.mimo import RESOURCE_CONFIG, LogMel, MimoConfig, n_parameters
+from codecprobe.io import CodecprobeError
+
+SR = 24000
+SMALL = {
+    "encoder_layers": 3,
+    "d_model": 64,
+    "encoder_attention_heads": 4,
+    "encoder_ffn_dim": 128,
+    "encoder_skip_layer_id": 2,
+}
+
+
+def chirp_noise(seconds: float, seed: int = 1) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    x = 0.3 * np.sin(2 * np.pi * (200 * t + 2000 * t**2)) + 0.05 * np.random.default_rng(seed).standard_normal(len(t))
+    return x.astype(np.float32)
+
+
+def small_codec(**options) -> object:
+    opts = {"config": dict(SMALL), "fill_seconds": 4.0}
+    opts.update(options)
+    return load_codec(CodecSpec(name="mimo-small", family="mimo", options=opts))
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return load_codec(CodecSpec(name="mimo", family="mimo", weights="random", seed=0))
+
+
+@pytest.fixture(scope="module")
+def chirp(codec):
+    wav = torch.from_numpy(chirp_noise(2.0))[None]
+    return wav, codec.encode(wav)
+
+
+def assert_same_codes_up_to_ties(codec, wav, a, b, rel=1e-4, max_frac=0.05):
+    """``a``, ``b``: ``[K, F]`` codes of the clip ``wav`` from two runs whose float rounding
+    differs (batch shapes, devices). Equal, except where the two codewords are equidistant
+    from the residual to ``rel`` (a rounding tie); the frame's deeper codes then follow a
+    different residual and are not compared. At most ``max_frac`` of the frames may tie."""
+    if torch.equal(a, b):
+        return
+    x = codec.latent(wav)[0].double()
+    diverged = torch.zeros(a.shape[1], dtype=torch.bool)
+    for k in range(a.shape[0]):
+        cb = codec.codebook_vectors(k).double()
+        for i in ((a[k] != b[k]) & ~diverged).nonzero().flatten().tolist():
+            da, db = (x[i] - cb[a[k, i]]).norm(), (x[i] - cb[b[k, i]]).norm()
+            assert abs(da - db) <= rel * da, f"layer {k} frame {i}: {float(da)} vs {float(db)} is no tie"
+            diverged[i] = True
+        x = x - cb[a[k]]
+    assert diverged.float().mean() <= max_frac
+
+
+# ----------------------------------------------------------------------------- real size
+def test_real_architecture(codec):
+    cfg = codec.cfg
+    assert (cfg.encoder_layers, cfg.d_model, cfg.encoder_attention_heads, cfg.encoder_ffn_dim) == (32, 1280, 20, 5120)
+    assert (cfg.n_mels, cfg.nfft, cfg.window_size, cfg.hop_length, cfg.stride_size, cfg.avg_pooler) == (
+        128,
+        960,
+        960,
+        240,
+        2,
+        2,
+    )
+    assert cfg.encoder_skip_layer_id == 3
+    assert cfg.codebook_sizes == [1024, 1024] + [128] * 18
+    assert (codec.sample_rate, codec.frame_rate, codec.hop_length, codec.n_layers, codec.dim) == (
+        24000,
+        25.0,
+        960,
+        8,
+        1280,
+    )
+    assert 638.0e6 < n_parameters(codec.model) < 638.7e6  # encoder without the codebooks (buffers)
+    assert [tuple(codec.codebook_vectors(k).shape) for k in (0, 1, 2, 19)] == [
+        (1024, 1280),
+        (1024, 1280),
+        (128, 1280),
+        (128, 1280),
+    ]
+    meta = codec.metadata()
+    assert meta["random_weights"] and meta["codebook_sizes"] == [1024, 1024] + [128] * 6
+
+
+def test_accumulated_features_equal_quantizer_decode(codec, chirp):
+    _, codes = chirp
+    lv = codec.layer_vectors(codes)  # [B, K, F, D]
+    acc = lv.cumsum(dim=1)
+    q = codec.quantized(codes)
+    assert q.shape == (1, codes.shape[2], 1280)
+    rel = (acc[:, -1] - q).norm() / q.norm()
+    assert rel < 1e-5
+    assert torch.equal(lv[:, 0], codec.codebook_vectors(0)[codes[:, 0]])
+
+
+def test_codes_diverse_and_in_range(codec, chirp):
+    _, codes = chirp
+    assert codes.dtype == torch.int64 and codes.shape == (1, 8, 51)
+    assert len(set(codes[0, 0].tolist())) >= 10
+    for k, size in enumerate(codec.cfg.codebook_sizes[:8]):
+        assert 0 <= int(codes[:, k].min()) and int(codes[:, k].max()) < size
+
+
+def test_n_frames(codec, chirp):
+    wav, codes = chirp
+    assert codes.shape[2] == codec.n_frames(wav.shape[1]) == 51
+    codes = codec.encode(torch.from_numpy(chirp_noise(4801 / SR))[None])  # T not a multiple of 960
+    assert codes.shape[2] == codec.n_frames(4801) == 6
+    assert [codec.n_frames(t) for t in (481, 960, 24000, 24001, 28800)] == [1, 2, 26, 26, 31]
+    # 6000-frame (60 s) mel segments are encoded independently: the frame count is additive
+    assert codec.n_frames(90 * SR) == 1500 + -(-(1 + 90 * SR // 240 - 6000) // 4)
+    np.testing.assert_allclose(codec.frame_times(3), [0.01, 0.05, 0.09])
+    with pytest.raises(CodecprobeError, match="too short"):
+        codec.encode(torch.zeros(1, 480))
+
+
+def test_padding_batch_equals_alone(codec, chirp):
+    """Clip A (mel frames and conv frames both odd) batched with the longer chirp B."""
+    wav_b, codes_b = chirp
+    a = chirp_noise(28800 / SR, seed=5)  # 121 mel frames -> 61 conv frames -> 31 latent frames
+    alone = codec.encode(torch.from_numpy(a)[None])
+    batch = torch.zeros(2, wav_b.shape[1])
+    batch[0, : len(a)] = torch.from_numpy(a)
+    batch[1] = wav_b[0]
+    both = codec.encode(batch, lengths=[len(a), wav_b.shape[1]])
+    fa = codec.n_frames(len(a))
+    assert alone.shape[2] == fa == 31
+    assert_same_codes_up_to_ties(codec, torch.from_numpy(a)[None], both[0, :, :fa], alone[0])
+    assert torch.equal(both[0, :, fa:], torch.zeros_like(both[0, :, fa:]))
+    assert_same_codes_up_to_ties(codec, wav_b, both[1], codes_b[0])
+
+
+def test_load_by_key_name(codec, chirp, tmp_path):
+    wav, codes = chirp
+    state = {"encoder." + k: v.contiguous() for k, v in codec.model.state_dict().items()}
+    state["decoder.layers.0.fc1.weight"] = torch.zeros(4, 4)  # ignored
+    state["encoder.quantizer.vq.layers.0._codebook.embed_avg"] = torch.zeros(2, 2)  # RVQ training buffer, ignored
+    save_file(state, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(RESOURCE_CONFIG.read_text())
+    loaded = load_codec(CodecSpec(name="mimo-file", family="mimo", weights=str(tmp_path)))
+    assert torch.equal(loaded.encode(wav), codes)
+    assert "decoder.layers.0.fc1.weight" in loaded.ignored_keys
+    assert "encoder.quantizer.vq.layers.0._codebook.embed_avg" in loaded.ignored_keys
+    assert len(loaded.ignored_keys) == 2
+    assert loaded.metadata()["weights_sha256"] not in ("random", f"hub:{tmp_path}")
+
+
+# ----------------------------------------------------------------------------- front-end
+def numpy_log_mel(x: np.ndarray, sr=SR, n_fft=960, hop=240, n_mels=128) -> np.ndarray:
+    """float64 reference: reflect-padded frames, periodic Hann, |rfft|, HTK triangles, ln."""
+    xp = np.pad(x.astype(np.float64), n_fft // 2, mode="reflect")
+    n = 1 + (len(xp) - n_fft) // hop
+    win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    mag = np.abs(np.fft.rfft(np.stack([xp[i * hop : i * hop + n_fft] * win for i in range(n)]), axis=1))
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    pts = 700 * (10 ** (np.linspace(mel(0), mel(sr / 2), n_mels + 2) / 2595) - 1)
+    freqs = np.arange(n_fft // 2 + 1) * sr / n_fft
+    fb = np.zeros((n_mels, len(freqs)))
+    for i in range(n_mels):
+        lo, c, hi = pts[i : i + 3]
+        fb[i] = np.maximum(0, np.minimum((freqs - lo) / (c - lo), (hi - freqs) / (hi - c)))
+    return np.log(np.maximum(fb @ mag.T, 1e-7))
+
+
+def test_log_mel_matches_numpy_reference():
+    cfg = MimoConfig.from_dict(json.loads(RESOURCE_CONFIG.read_text()), "test")
+    x = chirp_noise(1.0) + 0.2 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR).astype(np.float32)
+    x[: SR // 4] *= 1e-4  # a quiet stretch: values near the 1e-7 floor too
+    ours = LogMel(cfg)(torch.from_numpy(x)[None])[0].numpy()
+    ref = numpy_log_mel(x)
+    assert ours.shape == ref.shape == (128, 1 + len(x) // 240)
+    err = np.abs(ours - ref)
+    assert err.max() < 1e-4, err.max()  # ln units (measured 1.3e-5): float32 STFT vs float64 numpy
+    assert np.median(err) < 1e-6
+
+
+# ----------------------------------------------------------------------------- scaled-down model
+@pytest.mark.parametrize("variant", [{}, {"encoder_attn_window_size": [4, 2]}, {"encoder_causal": True}])
+def test_padding_masks_small(variant):
+    cfg = dict(SMALL, **variant)
+    c = small_codec(config=cfg)
+    a, b = chirp_noise(0.43, seed=2), chirp_noise(1.1, seed=3)
+    batch = torch.zeros(2, len(b))
+    batch[0, : len(a)], batch[1] = torch.from_numpy(a), torch.from_numpy(b)
+    lat = c.latent(batch, lengths=[len(a), len(b)])
+    fa = c.n_frames(len(a))
+    torch.testing.assert_close(lat[0, :fa], c.latent(torch.from_numpy(a)[None])[0], atol=2e-5, rtol=1e-5)
+    torch.testing.assert_close(lat[1], c.latent(torch.from_numpy(b)[None])[0], atol=2e-5, rtol=1e-5)
+    codes = c.encode(batch, lengths=[len(a), len(b)])
+    assert_same_codes_up_to_ties(c, torch.from_numpy(a)[None], codes[0, :, :fa], c.encode(torch.from_numpy(a)[None])[0])
+    assert_same_codes_up_to_ties(c, torch.from_numpy(b)[None], codes[1], c.encode(torch.from_numpy(b)[None])[0])
+    # control: without lengths the zero padding is part of the clip and changes its latent
+    padded = c.latent(batch[:1])[0, :fa]
+    assert (padded - lat[0, :fa]).abs().max() > 1e-3
+
+
+def test_codes_are_greedy_rvq_of_the_latent_small():
+    """Independent float64 residual nearest-neighbour search on the encoder's latent."""
+    c = small_codec()
+    wav = torch.from_numpy(chirp_noise(2.0))[None]
+    codes = c.encode(wav)
+    x = c.latent(wav)[0].double()
+    for k in range(c.n_layers):
+        cb = c.codebook_vectors(k).double()
+        d = torch.cdist(x, cb)
+        ref = d.argmin(dim=1)
+        got = codes[0, k]
+        for i in (ref != got).nonzero().flatten().tolist():  # only a genuine near-tie may differ
+            assert abs(d[i, got[i]] - d[i, ref[i]]) < 1e-3 * d[i, ref[i]], (k, i)
+        x = x - cb[got]
+    assert len(set(codes[0, 0].tolist())) >= 3  # not a degenerate check
+
+
+def test_n_frames_matches_encoder_small():
+    """Same frame arithmetic as the real model (kernel 3, stride 2, pool 2, hop 240)."""
+    c = small_codec()
+    for t in (481, 960, 1000, 4799, 4800, 4801, 24001, 28800, 36123):
+        codes = c.encode(torch.from_numpy(chirp_noise(t / SR, seed=t))[None])
+        assert codes.shape[2] == c.n_frames(t) == -(-(1 + t // 240) // 4), t
+
+
+def test_long_clip_segments_small():
+    c = small_codec(segment_frames=40)
+    t = 100 * 240 + 17  # 101 mel frames -> segments of 40, 40, 21
+    codes = c.encode(torch.from_numpy(chirp_noise(t / SR))[None])
+    assert codes.shape[2] == c.n_frames(t) == 10 + 10 + 6
+
+
+def test_bfloat16_option_small():
+    c32, c16 = small_codec(), small_codec(dtype="bfloat16")
+    wav = torch.from_numpy(chirp_noise(1.0))[None]
+    a, b = c32.encode(wav), c16.encode(wav)
+    assert a.shape == b.shape and b.dtype == torch.int64
+    assert c16.codebook_vectors(0).dtype == torch.float32  # the RVQ stays in float32
+    assert c16.metadata()["encoder_dtype"] == "bfloat16"
+
+
+def _save_small(c, folder, drop=(), config=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {"encoder." + k: v.contiguous() for k, v in c.model.state_dict().items() if "encoder." + k not in drop}
+    save_file(state, str(folder / "model.safetensors"))
+    raw = json.loads(RESOURCE_CONFIG.read_text())
+    raw.update(config or SMALL)
+    (folder / "config.json").write_text(json.dumps(raw))
+
+
+def test_load_errors_small(tmp_path):
+    c = small_codec()
+    wav = torch.from_numpy(chirp_noise(0.5))[None]
+    _save_small(c, tmp_path / "ok")
+    assert torch.equal(
+        load_codec(CodecSpec(name="m", family="mimo", weights=str(tmp_path / "ok"))).encode(wav), c.encode(wav)
+    )
+    # a missing encoder tensor is named
+    gone = "encoder.layers.1.self_attn.k_proj.weight"
+    _save_small(c, tmp_path / "missing", drop=(gone,))
+    with pytest.raises(CodecprobeError, match=gone.replace(".", r"\.")):
+        load_codec(CodecSpec(name="m", family="mimo", weights=str(tmp_path / "missing")))
+    # a missing codebook too
+    gone = "encoder.quantizer.vq.layers.19._codebook.embed"
+    _save_small(c, tmp_path / "missing_cb", drop=(gone,))
+    with pytest.raises(CodecprobeError, match=r"layers\.19\._codebook\.embed"):
+        load_codec(CodecSpec(name="m", family="mimo", weights=str(tmp_path / "missing_cb")))
+    # config.json that does not match the tensors
+    _save_small(c, tmp_path / "shape", config=dict(SMALL, encoder_ffn_dim=256))
+    with pytest.raises(CodecprobeError, match=r"fc1\.weight"):
+        load_codec(CodecSpec(name="m", family="mimo", weights=str(tmp_path / "shape")))
+    # a config.json without a required key
+    (tmp_path / "shape" / "config.json").write_text(json.dumps({"d_model": 64}))
+    with pytest.raises(CodecprobeError, match="missing key"):
+        load_codec(CodecSpec(name="m", family="mimo", weights=str(tmp_path / "shape")))
+    with pytest.raises(CodecprobeError, match="no such file"):
+        load_codec(CodecSpec(name="m", family="mimo", weights=str(tmp_path / "nowhere")))
+
+
+def test_save_pretrained_round_trip_small(tmp_path):
+    c = small_codec()
+    c.save_pretrained(tmp_path / "frozen")
+    again = load_codec(CodecSpec(name="m", family="mimo", weights=str(tmp_path / "frozen")))
+    wav = torch.from_numpy(chirp_noise(0.7))[None]
+    assert torch.equal(again.encode(wav), c.encode(wav))
+    assert json.loads((tmp_path / "frozen" / "config.json").read_text())["d_model"] == 64
+
+
+def test_hub_failure_is_a_codecprobe_error(monkeypatch):
+    import huggingface_hub
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(CodecprobeError, match="cannot load weights 'XiaomiMiMo/MiMo-Audio-Tokenizer'"):
+        load_codec(CodecSpec(name="mimo", family="mimo", weights="XiaomiMiMo/MiMo-Audio-Tokenizer"))
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (dict(n_layers=21), "n_layers 21 outside 1..20"),
+        (dict(n_layers=0), "n_layers 0"),
+        (dict(options={"bogus": 1}), "unknown option"),
+        (dict(options={"dtype": "float16"}), "dtype"),
+        (dict(options={"segment_frames": 6001}), "segment_frames"),
+        (dict(options={"config": {"ln_type": "BatchNorm"}}), "ln_type"),
+    ],
+)
+def test_spec_errors(spec, message):
+    with pytest.raises(CodecprobeError, match=message):
+        load_codec(CodecSpec(name="mimo", family="mimo", **spec))
+
+
+def test_codebook_layer_bounds_small():
+    c = small_codec()
+    assert c.codebook_vectors(19).shape == (128, 64)
+    with pytest.raises(CodecprobeError):
+        c.codebook_vectors(20)

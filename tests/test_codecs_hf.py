@@ -1,0 +1,230 @@
+"""EnCodec, DAC and MIMI adapters (transformers implementations), random weights at real size.
+
+Each model is built once per module (seeded), with its codebooks filled from the residual
+they quantize; the clips are seeded speech-like audio (gliding harmonics + noise bursts),
+independent of the audio used for the fill.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from codecprobe.codecs import CodecSpec, load_codec  # noqa: E402
+from codecprobe.codecs import _torchutil as tu  # noqa: E402
+from codecprobe.io import CodecprobeError  # noqa: E402
+
+FAMILIES = ["encodec", "dac", "mimi"]
+EXPECTED = {  # sample_rate, frame_rate, hop_length, n_layers, dim
+    "encodec": (24000, 75.0, 320, 16, 128),
+    "dac": (24000, 75.0, 320, 32, 1024),
+    "mimi": (24000, 12.5, 1920, 32, 512),
+}
+SR = 24000
+CLIP_SECONDS = 2.0
+_CACHE: dict[str, object] = {}
+
+
+def rel(a, b) -> float:
+    return float((a - b).norm() / b.norm())
+
+
+def accumulated(codec, codes):
+    """Feature at layer k = sum of the decoded vectors of layers 1..k: ``[B, K, F, D]``."""
+    return torch.cumsum(codec.layer_vectors(codes), dim=1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(min(old, 2))
+    yield
+    torch.set_num_threads(old)
+    _CACHE.clear()
+
+
+@pytest.fixture(scope="module")
+def clips():
+    """Two different seeded 2 s clips, ``[2, T]``."""
+    return tu.probe_audio(int(CLIP_SECONDS * SR), SR, seed=2024, batch=2)
+
+
+def get_codec(family: str):
+    if family not in _CACHE:
+        _CACHE[family] = load_codec(CodecSpec(f"test-{family}", family, weights="random", seed=0))
+    return _CACHE[family]
+
+
+@pytest.fixture(params=FAMILIES)
+def family(request):
+    return request.param
+
+
+@pytest.fixture
+def codec(family):
+    return get_codec(family)
+
+
+@pytest.fixture
+def coded(codec, clips):
+    """Codes of clip 0 alone, ``[1, K, F]`` (computed once per family)."""
+    key = (codec.family, "codes")
+    if key not in _CACHE:
+        _CACHE[key] = codec.encode(clips[:1])
+    return _CACHE[key]
+
+
+def test_attributes_and_metadata(codec, family):
+    sr, fr, hop, k, dim = EXPECTED[family]
+    assert (codec.sample_rate, codec.frame_rate, codec.hop_length, codec.n_layers, codec.dim) == (sr, fr, hop, k, dim)
+    meta = codec.metadata()
+    assert meta["family"] == family and meta["random_weights"] is True
+    assert meta["weights_sha256"] == "random"
+    assert meta["torch_version"] == torch.__version__
+    import transformers
+
+    assert meta["transformers_version"] == transformers.__version__
+    for k_ in range(codec.n_layers):
+        assert codec.tables()[k_].shape[1] == dim
+
+
+def test_codes_shape_dtype(codec, coded, clips):
+    assert coded.dtype == torch.int64
+    assert tuple(coded.shape) == (1, codec.n_layers, codec.n_frames(clips.shape[1]))
+
+
+def test_last_layer_feature_is_codec_quantized_output(codec, coded):
+    acc = accumulated(codec, coded)
+    q = codec.quantized(coded)
+    assert q.shape == (1, coded.shape[2], codec.dim)
+    err = rel(acc[:, -1], q)
+    assert err < 1e-5, err
+
+
+def test_first_layer_feature_is_first_codebook_vector(codec, coded):
+    acc = accumulated(codec, coded)
+    assert torch.equal(acc[:, 0], codec.codebook_vectors(0)[coded[:, 0]])
+
+
+def test_codes_are_diverse(codec, coded):
+    first, last = coded[0, 0], coded[0, -1]
+    assert first.unique().numel() >= 10, first
+    assert last.unique().numel() > 1, last
+    # the deepest layer still contributes something above float rounding
+    lv = codec.layer_vectors(coded)
+    assert float(lv[:, -1].norm()) > 1e-6 * float(lv[:, 0].norm())
+
+
+def test_frame_count_matches_n_frames(codec):
+    hop = codec.hop_length
+    wav = tu.probe_audio(8 * hop + 1, SR, seed=7, batch=1)
+    for n in (8 * hop, 8 * hop + 1, 8 * hop - 7, 5 * hop + hop // 3, hop - 1):
+        codes = codec.encode(wav[:, :n])
+        assert codes.shape[2] == codec.n_frames(n), (n, codes.shape)
+
+
+def test_batch_of_equal_length_clips_gives_the_same_codes(codec, coded, clips):
+    both = codec.encode(clips)
+    assert torch.equal(both[:1], coded)
+    assert not torch.equal(both[1], both[0])
+
+
+def test_padding_a_shorter_clip_changes_few_frames(codec, clips):
+    """Measured, not asserted: how many frames change when a shorter clip is zero-padded
+    to a longer one's length in a batch (the codec only sees a longer signal)."""
+    n = int(1.3 * SR)
+    alone = codec.encode(clips[:1, :n])
+    padded = torch.zeros_like(clips)
+    padded[0, :n] = clips[0, :n]
+    padded[1] = clips[1]
+    batch = codec.encode(padded)[:1, :, : alone.shape[2]]
+    changed = torch.nonzero((batch != alone).any(dim=1)[0]).flatten().tolist()
+    print(f"\n{codec.family}: frames {changed} of {alone.shape[2]} differ after zero-padding 1.3 s -> 2 s")
+    assert alone.shape[2] == codec.n_frames(n)
+
+
+def test_lengths_undo_the_padding(codec, clips):
+    """``encode(wav, lengths=...)`` (``accepts_lengths``): each clip's codes are its codes alone."""
+    assert codec.accepts_lengths and not codec.pad_invariant
+    n = int(1.3 * SR)
+    padded = torch.zeros_like(clips)
+    padded[0, :n] = clips[0, :n]
+    padded[1] = clips[1]
+    codes = codec.encode(padded, lengths=torch.tensor([n, clips.shape[1]]))
+    f = codec.n_frames(n)
+    assert codes.shape == (2, codec.n_layers, codec.n_frames(clips.shape[1]))
+    assert torch.equal(codes[:1, :, :f], codec.encode(clips[:1, :n]))
+    assert torch.equal(codes[1:], codec.encode(clips[1:]))
+    assert not codes[0, :, f:].any()
+    with pytest.raises(CodecprobeError, match="lengths"):
+        codec.encode(padded, lengths=torch.tensor([n, clips.shape[1] + 1]))
+
+
+def test_mimi_split_rvq():
+    codec = get_codec("mimi")
+    codes = codec.encode(tu.probe_audio(int(CLIP_SECONDS * SR), SR, seed=2024, batch=1))
+    acc = accumulated(codec, codes)
+    q = codec.model.quantizer
+    sem, ac = q.semantic_residual_vector_quantizer, q.acoustic_residual_vector_quantizer
+    assert codec.n_semantic == 1
+    with torch.no_grad():
+        sem_vec = sem.layers[0].codebook.embed[codes[:, 0]]  # [B, F, 256]
+        f1 = sem.output_proj(sem_vec.transpose(1, 2)).transpose(1, 2)
+        assert rel(acc[:, 0], f1) < 1e-6
+        total = torch.zeros_like(sem_vec)
+        for k in range(1, codec.n_layers):
+            total = total + ac.layers[k - 1].codebook.embed[codes[:, k]]
+            direct = ac.output_proj(total.transpose(1, 2)).transpose(1, 2)
+            err = rel(acc[:, k] - acc[:, 0], direct)
+            assert err < 1e-5, (k, err)
+
+
+def test_encodec_first_codes_equal_smaller_bandwidth(clips):
+    codec = get_codec("encodec")
+    x = clips[:1, : SR // 2]
+    codes = codec.encode(x)
+    assert codec.bandwidth == 12.0
+    with torch.inference_mode():
+        small = codec.model.encode(x[:, None], bandwidth=1.5).audio_codes[0]
+        full = codec.model.encode(x[:, None], bandwidth=24.0).audio_codes[0]
+    assert small.shape[1] == 2 and full.shape[1] == 32
+    assert torch.equal(codes[:, :2], small)
+    assert torch.equal(codes, full[:, :16])
+
+
+def test_missing_weights_folder_is_a_clear_error():
+    with pytest.raises(CodecprobeError, match="/no/such/dir"):
+        load_codec(CodecSpec("x", "encodec", weights="/no/such/dir"))
+
+
+def test_empty_weights_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(CodecprobeError, match=r"cannot load weights .*no file named"):
+        load_codec(CodecSpec("x", "dac", weights=str(tmp_path)))
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_too_many_layers_is_a_clear_error(fam):
+    with pytest.raises(CodecprobeError, match="n_layers=99"):
+        load_codec(CodecSpec("x", fam, n_layers=99))
+
+
+def test_local_folder_roundtrip(tmp_path, clips):
+    """save_pretrained of the random EnCodec, loaded back by path: same codes, hashed weights."""
+    codec = get_codec("encodec")
+    codec.model.save_pretrained(tmp_path)
+    again = load_codec(CodecSpec("local", "encodec", weights=str(tmp_path)))
+    x = clips[:1, : SR // 2]
+    assert torch.equal(again.encode(x), codec.encode(x))
+    meta = again.metadata()
+    assert meta["random_weights"] is False and len(meta["weights_sha256"]) == 64
+
+
+def test_folder_with_other_architecture_is_refused(tmp_path):
+    get_codec("encodec").model.save_pretrained(tmp_path)
+    with pytest.raises(CodecprobeError, match="cannot load weights .*'encodec' checkpoint, not 'dac'"):
+        load_codec(CodecSpec("x", "dac", weights=str(tmp_path)))
+    (tmp_path / "config.json").unlink()  # no name to go by: the tensors do not fit
+    with pytest.raises(CodecprobeError, match="cannot load weights"):
+        load_codec(CodecSpec("x", "dac", weights=str(tmp_path)))

@@ -1,0 +1,100 @@
+"""DAC 24 kHz (``descript/dac_24khz``) through ``transformers.DacModel``.
+
+Latent: the encoder's 1024-d output at 75 Hz (hop 320). Each of the 32 RVQ layers projects
+the residual in (``in_proj``, 1024 -> 8), finds the nearest code by cosine similarity
+(L2-normalized input and codebook, for the search only), and adds ``out_proj(codebook[c])``
+(8 -> 1024, with bias) to the quantized latent. The decode path (``quantizer.from_codes``)
+uses the *raw* codebook rows, so the decoded vector of code c at layer k is
+``out_proj_k(codebook_k.weight[c])`` including out_proj's bias, once per layer.
+
+Like the original package's ``DAC.preprocess``, the audio is right-padded with zeros to a
+multiple of the hop, so F = ceil(T / 320).
+
+``DacConfig()`` defaults (transformers 5.24) describe a 16 kHz model: ratios (2, 4, 8, 8) =
+hop 512, 9 codebooks, 16 kHz. The 24 kHz model differs in ``downsampling_ratios``
+(2, 4, 5, 8) = hop 320, ``n_codebooks`` 32 and ``sampling_rate`` 24000; the rest (encoder
+width 64, decoder width 1536, 1024 codes of dim 8, latent 64 * 2**4 = 1024) is the same.
+The random build sets all of these explicitly (74.7 M parameters, as the real model).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _torchutil as tu
+from .base import Codec, CodecSpec, register
+
+PAPER_LAYERS = 32  # 24 kbps
+DAC_24KHZ = dict(
+    encoder_hidden_size=64,
+    downsampling_ratios=[2, 4, 5, 8],
+    decoder_hidden_size=1536,
+    n_codebooks=32,
+    codebook_size=1024,
+    codebook_dim=8,
+    sampling_rate=24000,
+)
+
+
+@register
+class DacCodec(tu.HFCodecMixin, Codec):
+    family = "dac"
+    # Non-causal convolutions: right-padding changes the last ~6 frames, so padded
+    # batches go through ``lengths`` (each clip cut back and encoded alone).
+    pad_invariant = False
+    accepts_lengths = True
+
+    def __init__(self, spec: CodecSpec, device: str = "cpu"):
+        from transformers import DacConfig, DacModel
+
+        self.spec = spec
+        self.device = tu.resolve_device(spec, device)
+        if spec.random:
+            config = DacConfig(**DAC_24KHZ)
+            tu.check_n_layers(spec, PAPER_LAYERS, config.n_codebooks)
+            # DAC's codebooks are nn.Embedding rows drawn from N(0, 0.02): already distinct
+            # directions, so random codes are diverse without a fill (unlike EnCodec/MIMI).
+            self.model = tu.build_random(DacModel, config, spec.seed).to(self.device)
+        else:
+            self.model = tu.load_pretrained(DacModel, spec).to(self.device)
+        cfg = self.model.config
+        self.n_layers = tu.check_n_layers(spec, PAPER_LAYERS, len(self.model.quantizer.quantizers))
+        self.sample_rate = int(cfg.sampling_rate)
+        self.hop_length = int(cfg.hop_length)
+        self.frame_rate = self.sample_rate / self.hop_length
+        self.dim = int(cfg.hidden_size)
+
+    def encode(self, wav, lengths=None):
+        """``[B, T]`` -> ``[B, K, F]`` codes, one clip at a time, each right-padded with zeros
+        to a multiple of the hop; ``lengths``: see :func:`_torchutil.encode_each`."""
+        import torch
+
+        def one(x):
+            pad = self.n_frames(x.shape[-1]) * self.hop_length - x.shape[-1]
+            if pad:
+                x = torch.nn.functional.pad(x, (0, pad))
+            return self.model.encode(x, n_quantizers=self.n_layers).audio_codes[:, : self.n_layers]
+
+        with torch.inference_mode(), tu.full_fp32(self.device):
+            return tu.encode_each(tu.as_batch(wav, self.device), one, lengths, self.n_frames).long()
+
+    def codebook_vectors(self, layer: int):
+        import torch
+
+        q = self.model.quantizer.quantizers[layer]
+        with torch.no_grad(), tu.full_fp32(self.device):
+            raw = q.codebook.weight  # [C, 8], as from_codes looks it up (not normalized)
+            return q.out_proj(raw.t()[None])[0].t().detach().float().contiguous()  # [C, 1024]
+
+    def quantized(self, codes):
+        import torch
+
+        codes = torch.as_tensor(codes, device=self.device).long()
+        with torch.no_grad(), tu.full_fp32(self.device):
+            q = self.model.quantizer.from_codes(codes)[0]  # [B, D, F]
+        return q.transpose(1, 2).float()
+
+    def metadata(self) -> dict[str, Any]:
+        meta = self._hf_metadata(super().metadata())
+        meta["padding"] = "right-padded with zeros to a multiple of hop_length"
+        return meta

@@ -1,0 +1,139 @@
+"""EnCodec 24 kHz (``facebook/encodec_24khz``) through ``transformers.EncodecModel``.
+
+Latent: the encoder's 128-d output at 75 Hz. The RVQ has 32 layers of 1024 codes; the
+paper's bitrate is 12 kbps = 16 layers. Layer k's decoded vector is the raw codebook entry
+``quantizer.layers[k].codebook.embed[c]`` (no projection), so feature_k is the sum of the
+entries of layers 1..k and feature_K is ``quantizer.decode(codes)``.
+
+``transformers`` encodes at the *smallest* bandwidth (1.5 kbps, 2 layers) unless told;
+this adapter asks for the smallest supported bandwidth that has at least ``n_layers``
+layers and keeps the first ``n_layers`` codes (RVQ is sequential, so the first K codes of
+a larger bandwidth are exactly the codes of K layers; checked in the tests). Clips of a
+batch are encoded one at a time (:func:`_torchutil.encode_each`), so a clip's codes do not
+depend on its batch. F = ceil(T / 320): the causal convolutions pad the end.
+
+``EncodecConfig()`` defaults are the 24 kHz model (32 filters, ratios 8-5-4-2, 128-d,
+2 LSTM layers, causal, weight norm, 1024 codes, bandwidths up to 24 kbps = 32 layers;
+14.9 M parameters). With ``weights: random`` the codebooks, zero after init, are filled
+from the residual each layer quantizes (:func:`_torchutil.fill_rvq_codebooks`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..io import CodecprobeError
+from . import _torchutil as tu
+from .base import Codec, CodecSpec, register
+
+PAPER_LAYERS = 16  # 12 kbps
+# weights: random -- audio whose latent frames seed the codebooks (2 x 4 s = 600 frames,
+# pooled to 2048 rows), and the noise added to each drawn row, relative to the residual's
+# per-dimension spread (tiny noise makes every deeper layer collapse towards zero).
+FILL_CLIPS, FILL_SECONDS = 2, 4.0
+FILL_JITTER = 0.5
+
+
+@register
+class EncodecCodec(tu.HFCodecMixin, Codec):
+    family = "encodec"
+    # Right-padding changes the last, partial frame (reflect padding at the end), so
+    # padded batches go through ``lengths``: each clip is cut back and encoded alone.
+    pad_invariant = False
+    accepts_lengths = True
+
+    def __init__(self, spec: CodecSpec, device: str = "cpu"):
+        import torch
+        from transformers import EncodecConfig, EncodecModel
+
+        self.spec = spec
+        self.device = tu.resolve_device(spec, device)
+        if spec.random:
+            config = EncodecConfig()  # the defaults are facebook/encodec_24khz
+            self.n_layers = tu.check_n_layers(spec, PAPER_LAYERS, config.num_quantizers)
+            self.model = tu.build_random(EncodecModel, config, spec.seed).to(self.device)
+        else:
+            self.model = tu.load_pretrained(EncodecModel, spec).to(self.device)
+        cfg = self.model.config
+        if cfg.chunk_length_s is not None or cfg.audio_channels != 1:
+            raise CodecprobeError(
+                f"codec {spec.name!r}: weights {spec.weights!r} are a chunked or multi-channel EnCodec "
+                f"(chunk_length_s={cfg.chunk_length_s}, audio_channels={cfg.audio_channels}); only the "
+                "24 kHz mono model is supported"
+            )
+        available = len(self.model.quantizer.layers)
+        self.n_layers = tu.check_n_layers(spec, PAPER_LAYERS, available)
+        self.sample_rate = int(cfg.sampling_rate)
+        self.hop_length = int(cfg.hop_length)
+        self.frame_rate = self.sample_rate / self.hop_length
+        self.dim = int(cfg.codebook_dim)
+        self.bandwidth = self._bandwidth_for(self.n_layers)
+        self._fill_report = None
+        if spec.random:
+            with torch.no_grad(), tu.full_fp32(self.device):
+                self._fill_codebooks()
+
+    def _bandwidth_for(self, n_layers: int) -> float:
+        q = self.model.quantizer
+        for bw in sorted(self.model.config.target_bandwidths):
+            if q.get_num_quantizers_for_bandwidth(bw) >= n_layers:
+                return float(bw)
+        raise CodecprobeError(  # pragma: no cover (n_layers is checked against the layers)
+            f"codec {self.spec.name!r}: no bandwidth of {self.model.config.target_bandwidths} gives {n_layers} layers"
+        )
+
+    def _fill_codebooks(self) -> None:
+        """Random init leaves every codebook at zero: draw them from the residual they quantize."""
+        n = int(FILL_SECONDS * self.sample_rate)
+        wav = tu.probe_audio(n, self.sample_rate, seed=self.spec.seed, batch=FILL_CLIPS).to(self.device)
+        latent = self.model.encoder(wav[:, None])  # [B, D, F]
+        frames = latent.transpose(1, 2).reshape(-1, latent.shape[1])
+        layers = self.model.quantizer.layers
+
+        def set_codebook(j, vectors):
+            cb = layers[j].codebook
+            cb.embed.copy_(vectors)
+            cb.embed_avg.copy_(vectors)
+            cb.cluster_size.fill_(1.0)
+
+        rms = tu.fill_rvq_codebooks(
+            frames,
+            [layers[j].codebook.codebook_size for j in range(len(layers))],
+            set_codebook,
+            lambda j, x: layers[j].codebook.encode(x),
+            lambda j, c: layers[j].codebook.decode(c),
+            seed=self.spec.seed,
+            jitter=FILL_JITTER,
+        )
+        self._fill_report = {"audio_s": FILL_CLIPS * FILL_SECONDS, "jitter": FILL_JITTER, "residual_rms": rms}
+
+    def encode(self, wav, lengths=None):
+        """``[B, T]`` -> ``[B, K, F]`` codes, one clip at a time; ``lengths``: see
+        :func:`_torchutil.encode_each`."""
+        import torch
+
+        def one(x):
+            codes = self.model.encode(x, bandwidth=self.bandwidth).audio_codes  # [chunks=1, 1, K', F]
+            return codes[0, :, : self.n_layers]
+
+        with torch.inference_mode(), tu.full_fp32(self.device):
+            return tu.encode_each(tu.as_batch(wav, self.device), one, lengths, self.n_frames).long()
+
+    def codebook_vectors(self, layer: int):
+        import torch
+
+        with torch.no_grad(), tu.full_fp32(self.device):
+            return self.model.quantizer.layers[layer].codebook.embed.detach().clone().float()
+
+    def quantized(self, codes):
+        import torch
+
+        codes = torch.as_tensor(codes, device=self.device).long()
+        with torch.no_grad(), tu.full_fp32(self.device):
+            q = self.model.quantizer.decode(codes.transpose(0, 1))  # [B, D, F]
+        return q.transpose(1, 2).float()
+
+    def metadata(self) -> dict[str, Any]:
+        meta = self._hf_metadata(super().metadata())
+        meta["bandwidth_kbps"] = self.bandwidth
+        return meta
