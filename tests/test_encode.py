@@ -155,3 +155,15 @@ def _model(tmp_path):
     p = tmp_path / "m.npz"
     np.savez(p, codebooks=np.zeros((8, 4, 80), np.float32), mean=np.zeros(80), std=np.ones(80))
     return p
+
+
+def test_pooled_features_torch_codec_match_naive():
+    """The on-device path (torch tables) gives the same pooled features as the naive one."""
+    torch = pytest.importorskip("torch")
+    codec = load_codec(CodecSpec("enc", "encodec", weights="random", n_layers=4))
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 1024, size=(4, 9))
+    naive = accumulated_features(codec.layer_vectors(torch.as_tensor(codes)[None])[0].numpy())
+    got = pooled_features(codec, codes, None, ("mean", "center", "centroid"))
+    for m in ("mean", "center", "centroid"):
+        np.testing.assert_allclose(got[m], pool(naive, m), rtol=1e-5, atol=1e-5)

@@ -144,7 +144,9 @@ def pooled_features(codec: Codec, codes: np.ndarray, frames: np.ndarray | None, 
     if frames is not None:
         codes = codes[:, frames]
     tables = codec.tables()
-    lv = np.stack([_to_numpy(tables[k][_index(tables[k], codes[k])]) for k in range(codes.shape[0])])  # [K, F, D]
+    if not isinstance(tables[0], np.ndarray):
+        return _pooled_torch(tables, codes, methods)
+    lv = np.stack([tables[k][codes[k]] for k in range(codes.shape[0])])  # [K, F, D]
     out = {}
     for m in methods:
         if m == "mean":
@@ -156,12 +158,21 @@ def pooled_features(codec: Codec, codes: np.ndarray, frames: np.ndarray | None, 
     return out
 
 
-def _index(table, idx: np.ndarray):
-    if isinstance(table, np.ndarray):
-        return idx
+def _pooled_torch(tables: list, codes: np.ndarray, methods: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """:func:`pooled_features` on the codec's device: one transfer per word and method."""
     import torch
 
-    return torch.as_tensor(idx, device=table.device)
+    idx = torch.as_tensor(codes, device=tables[0].device)
+    lv = torch.stack([tables[k][idx[k]] for k in range(idx.shape[0])])  # [K, F, D]
+    out = {}
+    for m in methods:
+        if m == "mean":
+            out[m] = torch.cumsum(lv.mean(dim=1), dim=0).cpu().numpy()
+        elif m == "center":
+            out[m] = torch.cumsum(lv[:, lv.shape[1] // 2], dim=0).cpu().numpy()
+        else:
+            out[m] = pool(torch.cumsum(lv, dim=0).cpu().numpy(), m)
+    return out
 
 
 # ----------------------------------------------------------------------------- stage

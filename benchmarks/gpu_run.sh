@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# One device run (H100): encode-stage benchmark for every family, on CUDA, random
+# weights at real size. Wheels for packages the device image lacks travel in .whl/.
+set -uo pipefail
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD/workflow PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
+timeout 500 python3 benchmarks/encode.py --device cuda --words ${WORDS:-600} --families ${FAMILIES:-melrvq encodec mimi dac mimo}
