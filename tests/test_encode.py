@@ -167,3 +167,15 @@ def test_pooled_features_torch_codec_match_naive():
     got = pooled_features(codec, codes, None, ("mean", "center", "centroid"))
     for m in ("mean", "center", "centroid"):
         np.testing.assert_allclose(got[m], pool(naive, m), rtol=1e-5, atol=1e-5)
+
+
+def test_run_with_a_neural_codec_records_its_metadata(words, tmp_path):
+    """A torch codec end to end: nested metadata (dicts, versions) is stored as JSON."""
+    pytest.importorskip("torch")
+    codec = load_codec(CodecSpec("enc", "encodec", weights="random", n_layers=2))
+    out = tmp_path / "enc.h5"
+    run(codec, words.iloc[:3], None, str(out), EncodeConfig())
+    with h5py.File(out) as h:
+        assert h.attrs["family"] == "encodec" and h.attrs["random_weights"]
+        assert "residual_rms" in json.loads(h.attrs["codebook_fill"])
+        assert h["pooled/mean"].shape == (3, 2, 128)

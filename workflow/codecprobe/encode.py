@@ -245,6 +245,13 @@ def feature_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
     return tokens, codes, frames, utt_codes, np.array(near, bool)
 
 
+def attr_value(v):
+    """An HDF5-storable attribute: scalars and strings as they are, anything else as JSON."""
+    if isinstance(v, (bool, int, float, np.integer, np.floating)) or type(v) is str:
+        return v
+    return json.dumps(v, default=str, sort_keys=True)
+
+
 def package_versions() -> dict[str, str]:
     out = {"codecprobe": __version__}
     for p in ("numpy", "torch", "transformers", "soxr", "h5py"):
@@ -286,7 +293,7 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
     }  # fmt: skip
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
         for k, v in meta.items():
-            h.attrs[k] = v
+            h.attrs[k] = attr_value(v)
         t = h.create_group("tokens")
         t["token_id"] = tokens["token_id"].to_numpy(np.int64)
         t["utt_id"] = tokens["utt_id"].astype(str).to_numpy().astype("S")
