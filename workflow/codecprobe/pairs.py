@@ -72,8 +72,11 @@ def word_relations(
     vocab = sorted(set(vocab))
     rows = []
     for a, b in combinations(vocab, 2):
-        d = phonetic_distance(pron[a], pron[b])
         is_syn = b in syn.get(a, ()) or a in syn.get(b, ())
+        la, lb = len(pron[a]), len(pron[b])
+        if not is_syn and abs(la - lb) > threshold * max(la, lb):
+            continue  # d >= |la - lb| / max(la, lb) > threshold: cannot be a near-homophone
+        d = phonetic_distance(pron[a], pron[b])
         if is_syn and d > threshold:
             rows.append((a, b, "synonym", d))
         elif not is_syn and is_near_homophone(d, threshold, inclusive):
