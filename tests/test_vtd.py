@@ -1,0 +1,296 @@
+"""Known-answer tests of the midline, gridlines and Vocal Tract Distance (codecprobe.vtd)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codecprobe import vtd as V
+from codecprobe.io import CodecprobeError
+from codecprobe.rtmri import IMAGE_SIZE, MM_PER_PIXEL, load_track
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO.parent / "shared" / "fixtures" / "rtmri" / "cs_aba_track.mat"
+
+W = 4.0  # tube width (px)
+
+
+def straight_tube(w=W, bump=None):
+    """Inner wall y = 0 (optionally raised to y = bump over x in [40, 60]), outer y = w, x in [-10, 110]."""
+    x = np.linspace(-10, 110, 241)
+    yi = np.zeros_like(x)
+    if bump is not None:
+        yi = np.where((x >= 40) & (x <= 60), bump, 0.0)
+    inner = np.column_stack((x, yi))
+    outer = np.column_stack((x, np.full_like(x, w)))
+    mid = np.column_stack((np.linspace(0, 100, 101), np.full(101, w / 2)))
+    return inner, outer, mid
+
+
+def rot(p, theta, shift):
+    c, s = np.cos(theta), np.sin(theta)
+    return np.asarray(p) @ np.array([[c, s], [-s, c]]) + np.asarray(shift)
+
+
+def unit(v):
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+# ------------------------------------------------------------------ known answers
+
+
+def test_straight_tube_gives_width_everywhere():
+    inner, outer, mid = straight_tube()
+    g = V.gridlines(mid, n=120, half_length=3 * W, inner=inner)
+    assert g.shape == (120, 2, 2)
+    # end 0 on the inner side (y < w/2), gridlines ordered along the midline
+    assert np.all(g[:, 0, 1] < W / 2) and np.all(g[:, 1, 1] > W / 2)
+    assert np.all(np.diff(g.mean(axis=1)[:, 0]) > 0)
+    for pick in V.PICKS:
+        d = V.vtd(inner, outer, g, pick=pick)
+        np.testing.assert_allclose(d, W, atol=1e-9)
+    # several frames at once, and mm
+    d = V.vtd(np.stack([inner] * 3), np.stack([outer] * 3), g)
+    assert d.shape == (3, 120)
+    np.testing.assert_allclose(d * MM_PER_PIXEL, W * 200 / 84, atol=1e-9)
+
+
+@pytest.mark.parametrize("bump", [W, W + 1.0])  # touching, crossing
+def test_closure_gives_zero(bump):
+    inner, outer, mid = straight_tube(bump=bump)
+    g = V.gridlines(mid, n=120, half_length=3 * W, inner=inner)
+    d = V.vtd(inner, outer, g)
+    x = g.mean(axis=1)[:, 0]
+    closed = (x > 41) & (x < 59)
+    open_ = (x < 39) | (x > 61)
+    assert closed.sum() > 15 and open_.sum() > 80
+    np.testing.assert_allclose(d[closed], 0.0, atol=1e-9)
+    np.testing.assert_allclose(d[open_], W, atol=1e-9)
+    assert np.all(d >= 0)
+
+
+def test_rotation_and_translation_invariance():
+    inner, outer, mid = straight_tube(bump=W + 1.0)
+    inner[:, 1] += 0.3 * np.sin(inner[:, 0] / 7)  # a wavy wall, so values differ per line
+    g = V.gridlines(mid, n=120, half_length=3 * W, inner=inner)
+    ref = V.vtd(inner, outer, g)
+    for theta, shift in [(0.7321, (13.2, -40.5)), (2.9, (-5.0, 7.0)), (-1.234, (100.0, 0.5))]:
+        ri, ro, rm = rot(inner, theta, shift), rot(outer, theta, shift), rot(mid, theta, shift)
+        rg = V.gridlines(rm, n=120, half_length=3 * W, inner=ri)
+        np.testing.assert_allclose(rg, rot(g.reshape(-1, 2), theta, shift).reshape(g.shape), atol=1e-9)
+        np.testing.assert_allclose(V.vtd(ri, ro, rg), ref, atol=1e-9)
+
+
+def test_gridlines_perpendicular_to_midline():
+    # straight midline at an angle
+    m = rot(np.column_stack((np.linspace(0, 50, 30), np.zeros(30))), 0.4, (3, 4))
+    g = V.gridlines(m, n=120, half_length=5)
+    tan = unit(m[-1] - m[0])
+    assert np.max(np.abs(unit(g[:, 1] - g[:, 0]) @ tan)) < 1e-6
+    # circular arc: analytic tangent at each gridline centre
+    r = 20.0
+    a = np.linspace(0.2, 1.8, 400)
+    m = np.column_stack((r * np.cos(a), r * np.sin(a)))
+    g = V.gridlines(m, n=120, half_length=5)
+    c = g.mean(axis=1)
+    ang = np.arctan2(c[:, 1], c[:, 0])
+    tan = np.column_stack((-np.sin(ang), np.cos(ang)))
+    assert np.max(np.abs(np.sum(unit(g[:, 1] - g[:, 0]) * tan, axis=1))) < 1e-6
+    np.testing.assert_allclose(np.hypot(c[:, 0], c[:, 1]), r, atol=1e-6)  # centred on the midline
+    # a sine-shaped midline
+    x = np.linspace(0, 40, 800)
+    m = np.column_stack((x, 3 * np.sin(x / 6)))
+    g = V.gridlines(m, n=120, half_length=5)
+    c = g.mean(axis=1)
+    tan = unit(np.column_stack((np.ones(len(c)), 0.5 * np.cos(c[:, 0] / 6))))
+    assert np.max(np.abs(np.sum(unit(g[:, 1] - g[:, 0]) * tan, axis=1))) < 1e-6
+    np.testing.assert_allclose(c[:, 1], 3 * np.sin(c[:, 0] / 6), atol=1e-6)
+    # evenly spaced along the midline
+    s = np.cumsum(np.hypot(*np.diff(c, axis=0).T))
+    assert np.ptp(np.diff(np.r_[0, s])) < 0.01
+
+
+def test_curved_tube_gives_radius_difference():
+    r1, r2 = 10.0, 16.0
+    a = np.linspace(-0.3, np.pi / 2 + 0.3, 20001)  # walls reach past the midline's ends
+    inner = np.column_stack((r1 * np.cos(a), r1 * np.sin(a)))
+    outer = np.column_stack((r2 * np.cos(a), r2 * np.sin(a)))
+    am = np.linspace(0, np.pi / 2, 500)
+    mid = np.column_stack(((r1 + r2) / 2 * np.cos(am), (r1 + r2) / 2 * np.sin(am)))
+    g = V.gridlines(mid, n=120, half_length=6, inner=inner)
+    assert np.all(np.hypot(*g[:, 0].T) < np.hypot(*g[:, 1].T))  # end 0 on the inner (r1) side
+    d = V.vtd(inner, outer, g)
+    np.testing.assert_allclose(d, r2 - r1, atol=1e-3)
+    # rotated and shifted: the same
+    d2 = V.vtd(
+        rot(inner, 1.1, (40, 40)), rot(outer, 1.1, (40, 40)), rot(g.reshape(-1, 2), 1.1, (40, 40)).reshape(g.shape)
+    )
+    np.testing.assert_allclose(d2, d, atol=1e-9)
+
+
+def test_missing_wall_is_nan_and_multiple_crossings():
+    inner, outer, mid = straight_tube()
+    g = V.gridlines(mid, n=120, half_length=3 * W, inner=inner)
+    short_outer = outer[outer[:, 0] < 50]
+    d = V.vtd(inner, short_outer, g)
+    x = g.mean(axis=1)[:, 0]
+    assert np.all(np.isnan(d[x > 49.51])) and np.allclose(d[x < 49.49], W)  # outer ends at x = 49.5
+    # a second outer wall farther out (a fold): "airway" keeps the near one, "wall" the far one
+    outer2 = np.concatenate([outer, np.array([[np.nan, np.nan]]), outer[::-1] + [0, 2.0]])
+    np.testing.assert_allclose(V.vtd(inner, outer2, g, pick="airway"), W, atol=1e-9)
+    np.testing.assert_allclose(V.vtd(inner, outer2, g, pick="wall"), W + 2, atol=1e-9)
+    _, pin, pout = V.vtd(inner, outer2, g, return_points=True)
+    np.testing.assert_allclose(pin[:, 1], 0, atol=1e-9)
+    np.testing.assert_allclose(pout[:, 1], W, atol=1e-9)
+
+
+def test_precomputed_grid_and_orientation(tmp_path):
+    inner, outer, mid = straight_tube()
+    g = V.gridlines(mid, n=120, half_length=3 * W, inner=inner)
+    flipped = g[::-1, ::-1]  # larynx -> lips, ends swapped (as a toolbox grid may come)
+    np.testing.assert_allclose(V.orient_grid(flipped, inner), g)
+    np.save(tmp_path / "g.npy", flipped)
+    np.testing.assert_allclose(V.load_grid(tmp_path / "g.npy"), flipped)
+    import scipy.io
+
+    scipy.io.savemat(
+        tmp_path / "sub001.mat", {"grid": {"line_lb": g[:, 0], "line_rt": g[:, 1], "center_pt": g.mean(1)}}
+    )
+    np.testing.assert_allclose(V.load_grid(tmp_path / "sub001.mat"), g)
+    np.testing.assert_allclose(V.vtd(inner, outer, V.load_grid(tmp_path / "sub001.mat")), W, atol=1e-9)
+    scipy.io.savemat(tmp_path / "bad.mat", {"grid": np.zeros((5, 3))})
+    with pytest.raises(CodecprobeError, match="bad.mat"):
+        V.load_grid(tmp_path / "bad.mat")
+    with pytest.raises(CodecprobeError, match="not found"):
+        V.load_grid(tmp_path / "none.npy")
+    with pytest.raises(CodecprobeError, match="zero-length"):
+        V.check_grid(np.zeros((3, 2, 2)))
+
+
+def test_postprocess_nan_policy():
+    raw = np.array(
+        [
+            [np.nan, 1.0, 2.0, np.nan, np.nan],
+            [np.nan, np.nan, 4.0, np.nan, 6.0],
+            [np.nan, 3.0, 6.0, np.nan, 8.0],
+        ]
+    )
+    out, info = V.postprocess(raw)
+    assert info["dropped"].tolist() == [True, False, False, True, False]
+    assert info["n_nan"] == 8
+    # time interpolation of kept lines (constant at the clip edge)
+    np.testing.assert_allclose(out[:, 1], [1, 2, 3])
+    np.testing.assert_allclose(out[:, 4], [6, 6, 8])
+    # dropped lines refilled across the gridline index
+    np.testing.assert_allclose(out[:, 0], out[:, 1])
+    np.testing.assert_allclose(out[:, 3], (out[:, 2] + out[:, 4]) / 2)
+    z, _ = V.postprocess(raw, "zero")
+    assert z[1, 1] == 0 and z[0, 4] == 0
+    k, _ = V.postprocess(raw, "keep")
+    assert np.isnan(k[1, 1]) and k[1, 0] == 4.0  # dropped lines refilled from the finite kept ones
+    with pytest.raises(CodecprobeError):
+        V.postprocess(np.full((3, 4), np.nan))
+    np.testing.assert_allclose(V.normalize_by_max(np.array([[1.0, 0], [2.0, 0]])), [[0.5, 0], [1, 0]])
+
+
+def test_speed_is_reasonable():
+    """Vectorized crossings: a few thousand frames/s on 120 gridlines (loose bound for CI)."""
+    import time
+
+    inner, outer, mid = straight_tube()
+    g = V.gridlines(mid, n=120, half_length=3 * W, inner=inner)
+    rng = np.random.default_rng(0)
+    idx = np.linspace(0, len(inner) - 1, 60).astype(int)
+    fi = inner[idx][None] + rng.normal(0, 0.2, (2000, 60, 2))
+    fo = outer[np.linspace(0, len(outer) - 1, 90).astype(int)][None] + rng.normal(0, 0.2, (2000, 90, 2))
+    t0 = time.perf_counter()
+    d = V.vtd(fi, fo, g)
+    rate = len(fi) / (time.perf_counter() - t0)
+    assert d.shape == (2000, 120)
+    assert rate > 300, f"{rate:.0f} frames/s"
+
+
+# ------------------------------------------------------------------ the real fixture
+
+
+@pytest.fixture(scope="module")
+def real():
+    if not FIXTURE.exists():
+        pytest.skip(f"fixture {FIXTURE} not present")
+    track = load_track(FIXTURE)
+    grid, mid = V.grid_from_tracks([track])
+    return track, grid, mid
+
+
+def test_generic_anchor_close_to_labelled_one(real):
+    track, grid, mid = real
+    g2, mid2 = V.build_grid(track.inner, track.outer)  # lips anchor without section labels
+    assert g2.shape == (120, 2, 2)
+    assert np.hypot(*(mid2[0] - mid[0])) < 3 and np.hypot(*(mid2[-1] - mid[-1])) < 3
+
+
+def test_real_fixture_grid_and_vtd(real, tmp_path):
+    track, grid, mid = real
+    assert grid.shape == (120, 2, 2)
+    # midline runs lips (front, small x) -> larynx (bottom, large y), inside the image
+    assert mid[0, 0] < 20 and mid[-1, 1] > 75
+    assert np.all((mid > -5) & (mid < IMAGE_SIZE + 5))
+    # midline lies between the walls: in the mid tract both walls are within a few px
+    from scipy.spatial import cKDTree
+
+    mi = np.nanmean(track.inner, axis=0)
+    mo = np.nanmean(track.outer, axis=0)
+    c = grid.mean(axis=1)[20:100]
+    di = cKDTree(V._densify(mi, 0.1)).query(c)[0]
+    do = cKDTree(V._densify(mo, 0.1)).query(c)[0]
+    assert np.all(di < 8) and np.all(do < 8) and np.median(np.abs(di - do)) < 1.0
+    # gridlines perpendicular to the (dense, smooth) midline
+    k = np.clip(cKDTree(mid).query(grid.mean(axis=1))[1], 1, len(mid) - 2)
+    tan = unit(mid[k + 1] - mid[k - 1])
+    assert np.max(np.abs(np.sum(unit(grid[:, 1] - grid[:, 0]) * tan, axis=1))) < 2e-2
+
+    raw, pin, pout = V.vtd(track.inner, track.outer, grid, return_points=True)
+    assert raw.shape == (117, 120)
+    mid_tract = raw[:, 15:105]
+    assert np.isfinite(mid_tract).mean() > 0.95
+    fin = raw[np.isfinite(raw)]
+    assert np.all(fin >= 0) and np.all(fin < IMAGE_SIZE)
+    assert 1.0 < np.median(fin) < 15.0
+
+    res = V.vtd_track(track, grid)
+    assert res.px.shape == (117, 120) and np.all(np.isfinite(res.px))
+    np.testing.assert_allclose(res.times, (track.frame_no - 1) / 83.2778, rtol=1e-5)
+    np.testing.assert_allclose(res.mm, res.px * 200 / 84)
+    V.write_vtd(res, tmp_path / "clip_vtd.npz")
+    with np.load(tmp_path / "clip_vtd.npz") as z:
+        assert z["px"].shape == (117, 120) and float(z["frame_rate"]) == pytest.approx(83.2778, abs=1e-4)
+
+    png = V.debug_figure(
+        track.frame_contours(30), mid, grid, tmp_path / "debug.png", crossings=(pin[30], pout[30]), title="cs_aba 30"
+    )
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(png)
+    assert img.ndim == 3 and img.shape[0] > 300
+    assert not list(tmp_path.glob(".debug.png*"))  # no temporary left behind
+
+
+def test_real_fixture_rigid_motion_invariance(real):
+    track, grid, _ = real
+    ref = V.vtd(track.inner, track.outer, grid)
+    th, sh = 0.37, (5.0, -3.0)
+    ri = rot(track.inner.reshape(-1, 2), th, sh).reshape(track.inner.shape)
+    ro = rot(track.outer.reshape(-1, 2), th, sh).reshape(track.outer.shape)
+    rg = rot(grid.reshape(-1, 2), th, sh).reshape(grid.shape)
+    np.testing.assert_allclose(V.vtd(ri, ro, rg), ref, atol=1e-9)
+
+
+def test_midline_errors():
+    with pytest.raises(CodecprobeError):
+        V.midline_from_contours(np.full((5, 2), np.nan), np.zeros((5, 2)))
+    with pytest.raises(CodecprobeError):
+        V.vtd(np.zeros((2, 5, 2)), np.zeros((3, 5, 2)), np.ones((4, 2, 2)) * [[0, 0], [1, 1]])
