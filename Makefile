@@ -5,7 +5,7 @@ VENV   ?= .venv
 CORES  ?= 2
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint setup setup-codecs clean-results
+.PHONY: demo report test lint setup setup-codecs clean-results
 
 $(BIN)/.installed: requirements.txt
 	bash scripts/system_deps.sh
@@ -25,6 +25,9 @@ setup-codecs: $(BIN)/.installed-codecs
 
 demo: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES)
+
+report: demo
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --report results/report.html
 
 test: setup-codecs
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q
