@@ -1,0 +1,250 @@
+"""CKA: reference values, invariances, debiasing, the fast permutation null and the gap bootstrap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codecprobe.cka import (
+    cka_gap_bootstrap,
+    cka_gram,
+    cka_permutation,
+    debiased_cka,
+    draw_permutation,
+    gram_linear,
+    gram_rbf,
+    hsic,
+    linear_cka,
+    linear_cka_gram,
+    permutation_null,
+    permutation_p_value,
+    prepare_gram,
+    rbf_cka,
+)
+from codecprobe.io import CodecprobeError
+
+
+def reference_data():
+    """Kornblith et al.'s demo notebook data."""
+    np.random.seed(1337)
+    x = np.random.randn(100, 10)
+    y = np.random.randn(100, 10) + x
+    return x, y
+
+
+def related(rng: np.random.Generator, n: int = 300, dx: int = 40, dy: int = 30, k: int = 5, noise: float = 1.0):
+    z = rng.standard_normal((n, k))
+    return (
+        z @ rng.standard_normal((k, dx)) + noise * rng.standard_normal((n, dx)),
+        z @ rng.standard_normal((k, dy)) + noise * rng.standard_normal((n, dy)),
+    )
+
+
+def orthogonal(rng: np.random.Generator, d: int) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((d, d)))
+    return q * np.sign(np.diag(r))
+
+
+ALL = {
+    "linear": linear_cka,
+    "debiased": debiased_cka,
+    "rbf": rbf_cka,
+}
+
+
+# ---------------------------------------------------------------- reference values
+
+
+def test_reference_values_of_the_notebook():
+    x, y = reference_data()
+    assert abs(linear_cka(x, y) - 0.55761) < 1e-5
+    assert abs(rbf_cka(x, y, sigma_frac=0.5) - 0.65483) < 1e-5
+    assert abs(debiased_cka(x, y) - 0.51346) < 1e-5
+    # the bandwidth convention matters at 1e-3: median over the pairs only, diagonal left out
+    assert abs(rbf_cka(x, y, 0.5, include_diagonal=False) - 0.65401) < 1e-5
+
+
+def test_feature_and_gram_forms_agree():
+    rng = np.random.default_rng(0)
+    x, y = related(rng)
+    k, l = gram_linear(x), gram_linear(y)
+    assert abs(linear_cka(x, y) - linear_cka_gram(k, l)) < 1e-10
+    assert abs(debiased_cka(x, y) - cka_gram(k, l, debiased=True)) < 1e-10
+
+
+def test_hsic_against_the_textbook_formulas():
+    """Biased: tr(KHLH) / (n-1)^2 with an explicit H; unbiased: Song et al. (2007), eq. 5, written out."""
+    rng = np.random.default_rng(1)
+    x, y = related(rng, n=60)
+    k, l = gram_rbf(x), gram_linear(y)
+    n = len(k)
+    h = np.eye(n) - 1.0 / n
+    assert abs(hsic(k, l) - np.trace(k @ h @ l @ h) / (n - 1) ** 2) < 1e-10 * abs(hsic(k, l))
+    kt, lt = k - np.diag(np.diag(k)), l - np.diag(np.diag(l))
+    one = np.ones(n)
+    song = (
+        np.trace(kt @ lt)
+        + (one @ kt @ one) * (one @ lt @ one) / ((n - 1) * (n - 2))
+        - 2.0 / (n - 2) * (one @ kt @ lt @ one)
+    ) / (n * (n - 3))
+    assert abs(hsic(k, l, unbiased=True) - song) < 1e-10 * abs(song)
+
+
+# ---------------------------------------------------------------- invariances
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_self_similarity_is_one(name):
+    x, _ = related(np.random.default_rng(2))
+    assert abs(ALL[name](x, x) - 1.0) < 1e-10
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_invariant_to_orthogonal_maps_and_isotropic_scaling(name):
+    rng = np.random.default_rng(3)
+    x, y = related(rng)
+    base = ALL[name](x, y)
+    qx, qy = orthogonal(rng, x.shape[1]), orthogonal(rng, y.shape[1])
+    assert abs(ALL[name](x @ qx, y) - base) < 1e-10
+    assert abs(ALL[name](x, y @ qy) - base) < 1e-10
+    assert abs(ALL[name](7.5 * x, y) - base) < 1e-10
+    assert abs(ALL[name](x, 0.01 * y @ qy) - base) < 1e-10
+    assert abs(ALL[name](x + 3.0, y - 1.0) - base) < 1e-10  # column centring
+
+
+def test_not_invariant_to_a_general_invertible_map():
+    """Stretching x's features by condition number 1e3 (in a rotated basis) changes CKA by more than 0.05."""
+    rng = np.random.default_rng(4)
+    x, y = related(rng, n=500, dx=20, dy=20, k=10)
+    q = orthogonal(rng, 20)
+    m = q @ np.diag(np.logspace(0, 3, 20)) @ q.T  # invertible, cond = 1000
+    assert np.linalg.cond(m) == pytest.approx(1000, rel=1e-6)
+    assert abs(linear_cka(x @ m, y) - linear_cka(x, y)) > 0.05
+    assert abs(debiased_cka(x @ m, y) - debiased_cka(x, y)) > 0.05
+
+
+def test_debiased_cka_of_independent_data_is_near_zero():
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((2000, 256)), rng.standard_normal((2000, 64))
+    assert abs(debiased_cka(x, y)) < 0.02
+    assert linear_cka(x, y) > 0.04  # plain CKA is biased upward, about sqrt(256 * 64) / 2000 = 0.064
+
+
+# ---------------------------------------------------------------- permutation baseline
+
+
+@pytest.mark.parametrize(
+    "kernel,debiased,slow",
+    [
+        ("linear", False, linear_cka),
+        ("linear", True, debiased_cka),
+        ("rbf", False, rbf_cka),
+        ("rbf", True, lambda a, b: rbf_cka(a, b, debiased=True)),
+    ],
+)
+def test_fast_null_equals_recomputation_from_features(kernel, debiased, slow):
+    rng = np.random.default_rng(6)
+    x, y = related(rng, n=150)
+    perms = [rng.permutation(len(x)) for _ in range(8)]
+    kc, lc = prepare_gram(x, kernel, debiased), prepare_gram(y, kernel, debiased)
+    fast = permutation_null(kc, lc, perms)
+    np.testing.assert_allclose(fast, [slow(x[p], y) for p in perms], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("groups", [None, "types"])
+def test_cka_permutation_draws_the_permutations_it_reports(groups):
+    rng = np.random.default_rng(7)
+    x, y = related(rng, n=120)
+    labels = None if groups is None else np.repeat(np.arange(30), 4)
+    res = cka_permutation(x, y, 25, np.random.default_rng(11), groups=labels)
+    replay = np.random.default_rng(11)
+    codes = None if labels is None else labels  # already 0..29
+    perms = [draw_permutation(len(x), replay, codes) for _ in range(25)]
+    np.testing.assert_allclose(res.null, [linear_cka(x[p], y) for p in perms], rtol=0, atol=1e-10)
+    assert abs(res.observed - linear_cka(x, y)) < 1e-10
+    assert res.p_value == permutation_p_value(res.observed, res.null)
+    assert res.p_value == pytest.approx(1 / 26)  # strongly related: no permutation reaches the observed value
+
+
+def test_within_group_permutations_stay_in_their_group():
+    rng = np.random.default_rng(8)
+    codes = rng.integers(0, 7, 200)
+    for _ in range(10):
+        p = draw_permutation(200, rng, codes)
+        assert sorted(p.tolist()) == list(range(200))
+        assert np.array_equal(codes[p], codes)
+    with pytest.raises(CodecprobeError, match="single word"):
+        cka_permutation(*related(rng, n=20), 5, rng, groups=np.arange(20))
+
+
+def test_p_value_on_a_hand_example():
+    # 2 of 4 null values reach 0.5 (0.5 itself counts): (1 + 2) / (1 + 4)
+    assert permutation_p_value(0.5, np.array([0.1, 0.5, 0.7, 0.2])) == pytest.approx(0.6)
+    assert permutation_p_value(0.9, np.array([0.1, 0.5, 0.7, 0.2])) == pytest.approx(0.2)
+    assert permutation_p_value(0.0, np.zeros(9)) == pytest.approx(1.0)
+
+
+def test_independent_data_gets_a_uniform_looking_p_value_and_a_null_near_plain_cka():
+    rng = np.random.default_rng(9)
+    x, y = rng.standard_normal((300, 128)), rng.standard_normal((300, 32))
+    res = cka_permutation(x, y, 199, rng)
+    assert res.p_value > 0.01
+    assert abs(res.gap) < 3 * res.null_sd
+    assert res.null_mean > 0.1  # plain CKA's chance level is far from 0 (about sqrt(128 * 32) / 300)
+
+
+def test_float32_grams_give_the_same_null():
+    rng = np.random.default_rng(10)
+    x, y = related(rng, n=400)
+    perms = [rng.permutation(400) for _ in range(5)]
+    a = permutation_null(prepare_gram(x), prepare_gram(y), perms)
+    b = permutation_null(prepare_gram(x, dtype=np.float32), prepare_gram(y, dtype=np.float32), perms)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
+# ---------------------------------------------------------------- gap bootstrap
+
+
+def test_gap_bootstrap_covers_zero_for_independent_data():
+    """Without zeroing the pairs of duplicated words the bootstrap gap of this case is about 0.37."""
+    rng = np.random.default_rng(12)
+    x, y = rng.standard_normal((300, 256)), rng.standard_normal((300, 64))
+    res = cka_gap_bootstrap(x, y, 60, np.random.default_rng(0), n_perm=5)
+    assert res.ci_low < 0 < res.ci_high
+    assert res.ci_high - res.ci_low < 0.1
+    assert res.values.shape == (60,)
+
+
+def test_gap_bootstrap_of_related_data_with_groups():
+    rng = np.random.default_rng(13)
+    x, y = related(rng, n=240, noise=2.0)
+    groups = np.repeat(np.arange(60), 4)
+    res = cka_gap_bootstrap(x, y, 40, np.random.default_rng(1), n_perm=5, groups=groups)
+    assert 0 < res.ci_low <= res.gap <= res.ci_high
+    assert abs(res.gap - debiased_cka(x, y)) < 0.1
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_bad_inputs():
+    rng = np.random.default_rng(14)
+    x, y = related(rng, n=50)
+    bad = x.copy()
+    bad[[0, 3], 1] = np.nan
+    with pytest.raises(CodecprobeError, match="X: 2 NaN"):
+        linear_cka(bad, y)
+    with pytest.raises(CodecprobeError, match="rows must be the same words"):
+        linear_cka(x, y[:-1])
+    with pytest.raises(CodecprobeError, match="constant"):
+        debiased_cka(np.ones((50, 3)), y)
+    with pytest.raises(CodecprobeError, match="at least 4 words"):
+        debiased_cka(x[:3], y[:3])
+    with pytest.raises(CodecprobeError, match="not symmetric"):
+        linear_cka_gram(rng.standard_normal((5, 5)), np.eye(5))
+    with pytest.raises(CodecprobeError, match="kernel"):
+        cka_permutation(x, y, 3, rng, kernel="poly")
+    with pytest.raises(CodecprobeError, match="sigma_frac"):
+        rbf_cka(x, y, sigma_frac=0)
+    with pytest.raises(CodecprobeError, match="2-D"):
+        linear_cka(x[:, 0], y)

@@ -1,0 +1,288 @@
+"""PWCCA: exact cases, a second CCA implementation, the chance level, the reference regression value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codecprobe.io import CodecprobeError
+from codecprobe.pwcca import block_shuffle, cca, pwcca, pwcca_shuffled, wachter_chance
+
+
+def related(rng: np.random.Generator, n: int = 2000, p: int = 30, q: int = 60, k: int = 5, noise: float = 1.0):
+    """x [n, p] and y [n, q] sharing a k-dim latent."""
+    z = rng.standard_normal((n, k))
+    x = z @ rng.standard_normal((k, p)) + noise * rng.standard_normal((n, p))
+    y = z @ rng.standard_normal((k, q)) + noise * rng.standard_normal((n, q))
+    return x, y
+
+
+def principal_angle_cosines(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Independent CCA: cosines of the principal angles between the centred column spaces."""
+    qx, _ = np.linalg.qr(x - x.mean(0))
+    qy, _ = np.linalg.qr(y - y.mean(0))
+    return np.linalg.svd(qx.T @ qy, compute_uv=False)
+
+
+def notes_regression_data():
+    """Neurons x datapoints, exactly as in shared/notes/articulatory.md."""
+    np.random.seed(0)
+    z = np.random.randn(5, 2000)
+    a = np.random.randn(30, 5) @ z + np.random.randn(30, 2000)
+    b = np.random.randn(60, 5) @ z + np.random.randn(60, 2000)
+    return a, b
+
+
+# ---------------------------------------------------------------- regression values
+
+
+def test_regression_value_of_the_reference():
+    a, b = notes_regression_data()
+    res = pwcca(a.T, b.T, epsilon=1e-10, variates="svcca")  # google/svcca's computation
+    assert abs(res.pwcca - 0.5727165770) < 1e-8
+    assert res.side == "x" and res.rhos.shape == (30,) and res.weights.shape == (30,)
+
+
+def test_regression_value_of_the_default():
+    a, b = notes_regression_data()
+    res = pwcca(a.T, b.T, epsilon=1e-10)  # canonical variates (default)
+    assert abs(res.pwcca - 0.571079257413) < 1e-8
+    # translation, order and sign invariant: same value with the inputs swapped or shifted
+    assert abs(pwcca(b.T, a.T, epsilon=1e-10).pwcca - res.pwcca) < 1e-10
+    assert abs(pwcca(a.T + 5.0, b.T - 3.0, epsilon=1e-10).pwcca - res.pwcca) < 1e-8
+
+
+def test_release_equals_canonical_on_centred_data():
+    x, y = related(np.random.default_rng(4))
+    x, y = x - x.mean(0), y - y.mean(0)
+    assert abs(pwcca(x, y, variates="release").pwcca - pwcca(x, y).pwcca) < 1e-10
+
+
+def test_reference_variants_are_inflated_by_column_means():
+    x, y = related(np.random.default_rng(5), n=3000, p=40, q=80, noise=2.0)
+    shifted = x + 10 * np.abs(x).max()
+    base = pwcca(x, y).pwcca
+    assert abs(pwcca(shifted, y).pwcca - base) < 1e-8
+    assert pwcca(shifted, y, variates="svcca").pwcca > base + 0.1
+    assert pwcca(shifted, y, variates="release").pwcca > base + 0.1
+
+
+def explicit_weights(a: np.ndarray, kept: np.ndarray, dirs: np.ndarray, inv_sqrt: np.ndarray, variates: str):
+    """PWCCA weights the long way: direction time courses over the frames, Householder QR, projections."""
+    z = a[:, kept]
+    m = z.mean(0)
+    zc = z - m
+    k = dirs.shape[1]
+    if variates == "svcca":
+        d, target = zc @ dirs + m[:k], z
+    elif variates == "release":
+        d, target = z @ (inv_sqrt @ dirs), z
+    else:
+        d, target = zc @ (inv_sqrt @ dirs), zc
+    q, _ = np.linalg.qr(d)
+    w = np.abs(q.T @ target).sum(1)
+    return w / w.sum()
+
+
+@pytest.mark.parametrize("variates", ["canonical", "svcca", "release"])
+def test_weights_from_covariance_equal_the_explicit_qr(variates):
+    rng = np.random.default_rng(17)
+    x, y = related(rng, n=1500, p=40, q=25, noise=1.5)
+    x, y = x + rng.uniform(-3, 3, 40), y + rng.uniform(0, 5, 25)  # non-zero means
+    res = cca(x, y)
+    k = len(res.rhos)
+    for side in ("x", "y"):
+        got = pwcca(x, y, weight_side=side, variates=variates)
+        if side == "x":
+            want = explicit_weights(x, res.x_kept, res.u[:, :k], res.inv_sqrt_xx, variates)
+        else:
+            want = explicit_weights(y, res.y_kept, res.vt[:k].T, res.inv_sqrt_yy, variates)
+        np.testing.assert_allclose(got.weights, want, rtol=0, atol=1e-10)
+
+
+# ---------------------------------------------------------------- exact cases
+
+
+@pytest.mark.parametrize("variates", ["canonical", "svcca", "release"])
+def test_identical_inputs_give_one(variates):
+    x, _ = related(np.random.default_rng(1))
+    res = pwcca(x, x, variates=variates)
+    assert abs(res.pwcca - 1.0) < 1e-6
+    assert np.all(res.rhos > 1 - 1e-6)
+
+
+@pytest.mark.parametrize("side", ["x", "y"])
+def test_invertible_linear_map_gives_one(side):
+    rng = np.random.default_rng(2)
+    x, _ = related(rng, p=40)
+    m = rng.standard_normal((40, 40)) + 3 * np.eye(40)  # invertible, condition number ~ 10
+    assert np.linalg.cond(m) < 100
+    y = x @ m + rng.standard_normal(40)  # plus an offset per column
+    res = pwcca(x, y, weight_side=side)
+    assert abs(res.pwcca - 1.0) < 1e-6
+    assert abs(pwcca(y, x, weight_side=side).pwcca - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("epsilon,tol,spread", [(0.0, 1e-10, 10.0), (1e-10, 1e-8, 1.0)])
+def test_rhos_agree_with_principal_angles(epsilon, tol, spread):
+    """Exact with epsilon = 0; with the ridge, rho moves by about epsilon / (smallest scaled eigenvalue)."""
+    rng = np.random.default_rng(3)
+    for p, q in [(30, 60), (60, 30), (25, 25)]:
+        x, y = related(rng, n=1500, p=p, q=q, noise=1.5)
+        x = x * rng.uniform(1 / spread, spread, p)  # uneven column scales exercise the max-scaling
+        res = cca(x, y, epsilon=epsilon)
+        np.testing.assert_allclose(res.rhos, principal_angle_cosines(x, y), rtol=0, atol=tol)
+
+
+def test_weights_are_a_distribution_on_the_chosen_side():
+    x, y = related(np.random.default_rng(6), p=50, q=20)
+    res = pwcca(x, y)
+    assert res.side == "y" and res.weights.shape == (20,)
+    assert np.all(res.weights >= 0) and abs(res.weights.sum() - 1) < 1e-12
+    assert abs(res.pwcca - float(res.weights @ res.rhos)) < 1e-15
+    forced = pwcca(x, y, weight_side="x")  # larger side: its first k = 20 directions
+    assert forced.side == "x" and forced.weights.shape == (20,)
+
+
+def test_either_order_is_handled():
+    """The reference's else branch projects the wrong input; swapping x, y and the side must not matter."""
+    x, y = related(np.random.default_rng(7), p=60, q=30)
+    for side, other in [("x", "y"), ("y", "x"), ("smaller", "smaller")]:
+        a, b = pwcca(x, y, weight_side=side), pwcca(y, x, weight_side=other)
+        assert abs(a.pwcca - b.pwcca) < 1e-10
+        np.testing.assert_allclose(a.weights, b.weights, atol=1e-10)
+
+
+def test_constant_dimensions_are_dropped():
+    rng = np.random.default_rng(8)
+    x, y = related(rng)
+    x_const = np.column_stack([x, np.full(len(x), 3.0), np.zeros(len(x))])
+    res = pwcca(x_const, y)
+    assert res.x_kept.tolist() == [True] * 30 + [False, False]
+    assert abs(res.pwcca - pwcca(x, y).pwcca) < 1e-10
+
+
+# ---------------------------------------------------------------- chance level
+
+
+def test_independent_gaussians_sit_at_the_wachter_chance_level():
+    """Squared canonical correlations of independent Gaussians follow the Wachter law (see pwcca docstring).
+
+    Checked three ways at n = 4000, p = 20, q = 60: the mean rho^2 against its exact
+    expectation q / (n - 1); PWCCA and the mean rho against the integrated mean of the law
+    (finite-p bias about -0.001, seed-to-seed sd 0.0015); the largest rho below the edge.
+    """
+    rng = np.random.default_rng(9)
+    n, p, q = 4000, 20, 60
+    x, y = rng.standard_normal((n, p)), rng.standard_normal((n, q))
+    res = pwcca(x, y)
+    mean_rho, edge = wachter_chance(p, q, n)
+    assert abs(mean_rho - 0.11722) < 1e-4 and abs(edge - 0.19237) < 1e-4
+    assert abs(np.mean(res.rhos**2) - q / (n - 1)) < 0.002
+    assert abs(res.mean_cca - mean_rho) < 0.006
+    assert abs(res.pwcca - mean_rho) < 0.006
+    assert res.mean_cca < res.rhos.max() < edge + 0.01
+
+
+def test_wachter_mean_against_a_monte_carlo_of_principal_angles():
+    """10 draws at n = 1000, p = 25, q = 75: MC mean 0.2611 (sd of the mean 0.0014) vs the law's 0.2628."""
+    rng = np.random.default_rng(10)
+    n, p, q = 1000, 25, 75
+    draws = [principal_angle_cosines(rng.standard_normal((n, p)), rng.standard_normal((n, q))) for _ in range(10)]
+    assert abs(np.mean([d.mean() for d in draws]) - wachter_chance(p, q, n)[0]) < 0.005
+    assert abs(np.mean([np.mean(d**2) for d in draws]) - q / (n - 1)) < 0.002
+
+
+def test_vtd_sized_chance_level():
+    """120 gridlines against 512 features over 3000 frames: chance PWCCA about 0.40, far from 0."""
+    rng = np.random.default_rng(11)
+    n, p, q = 3000, 120, 512
+    res = pwcca(rng.standard_normal((n, p)), rng.standard_normal((n, q)))
+    assert abs(res.pwcca - wachter_chance(p, q, n)[0]) < 0.01
+    assert res.pwcca > 0.35
+
+
+# ---------------------------------------------------------------- shuffled baseline
+
+
+def test_block_shuffle_moves_whole_blocks():
+    rng = np.random.default_rng(12)
+    for _ in range(20):
+        perm = block_shuffle(103, 10, rng)
+        assert sorted(perm.tolist()) == list(range(103))
+        order, i = [], 0
+        while i < len(perm):  # read the blocks back: each starts at a multiple of 10 and runs on
+            start = int(perm[i])
+            assert start % 10 == 0
+            length = min(10, 103 - start)
+            assert perm[i : i + length].tolist() == list(range(start, start + length))
+            order.append(start // 10)
+            i += length
+        assert sorted(order) == list(range(11))  # the last, short block moves as a whole too
+        assert not any(b == slot for slot, b in enumerate(order))  # no block stays in its slot
+
+
+def test_shuffled_baseline_is_below_the_aligned_value_and_reproducible():
+    rng = np.random.default_rng(13)
+    n = 3000
+    kernel = np.hanning(31)
+    z = np.column_stack([np.convolve(rng.standard_normal(n), kernel, "same") for _ in range(4)])  # smooth latent
+    x = z @ rng.standard_normal((4, 20)) + 0.5 * rng.standard_normal((n, 20))
+    y = z @ rng.standard_normal((4, 50)) + 0.5 * rng.standard_normal((n, 50))
+    real = pwcca(x, y).pwcca
+    base = pwcca_shuffled(x, y, np.random.default_rng(0), n=5, block_len=100)
+    again = pwcca_shuffled(x, y, np.random.default_rng(0), n=5, block_len=100)
+    assert base.values.shape == (5,) and np.array_equal(base.values, again.values)
+    assert base.mean < real - 0.1 and base.sd > 0
+    assert abs(base.sd - np.std(base.values, ddof=1)) < 1e-15
+
+
+@pytest.mark.parametrize("variates", ["canonical", "svcca"])
+def test_shuffled_baseline_reuses_covariances_correctly(variates):
+    rng = np.random.default_rng(18)
+    x, y = related(rng, n=800, p=12, q=30)
+    x = x + 2.0  # non-zero means matter for the svcca weights
+    base = pwcca_shuffled(x, y, np.random.default_rng(5), n=4, block_len=40, variates=variates)
+    replay = np.random.default_rng(5)
+    direct = [pwcca(x[block_shuffle(800, 40, replay)], y, variates=variates).pwcca for _ in range(4)]
+    np.testing.assert_allclose(base.values, direct, rtol=0, atol=1e-10)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_nan_input_names_the_count():
+    x, y = related(np.random.default_rng(14))
+    x[[1, 5, 9], 2] = np.nan
+    with pytest.raises(CodecprobeError, match="x: 3 NaN"):
+        pwcca(x, y)
+    y[0, 0] = np.inf
+    with pytest.raises(CodecprobeError, match="y: 1 infinite"):
+        pwcca(np.nan_to_num(x), y)
+
+
+def test_too_few_frames():
+    rng = np.random.default_rng(15)
+    with pytest.raises(CodecprobeError, match="more datapoints than dimensions"):
+        pwcca(rng.standard_normal((100, 20)), rng.standard_normal((100, 100)))
+    with pytest.raises(CodecprobeError, match="more datapoints than dimensions"):
+        pwcca(rng.standard_normal((30, 2000)), rng.standard_normal((30, 2000)))  # neurons x datapoints
+    with pytest.raises(CodecprobeError, match="transposed"):
+        pwcca(rng.standard_normal((30, 2000)), rng.standard_normal((60, 2000)))
+
+
+def test_mismatched_frames_constant_inputs_and_bad_options():
+    rng = np.random.default_rng(16)
+    x, y = rng.standard_normal((500, 10)), rng.standard_normal((500, 20))
+    with pytest.raises(CodecprobeError, match="frame-aligned"):
+        pwcca(x, y[:-1])
+    with pytest.raises(CodecprobeError, match="constant"):
+        pwcca(np.ones((500, 10)), y)
+    with pytest.raises(CodecprobeError, match="weight_side"):
+        pwcca(x, y, weight_side="z")
+    with pytest.raises(CodecprobeError, match="variates"):
+        pwcca(x, y, variates="other")
+    with pytest.raises(CodecprobeError, match="2-D"):
+        pwcca(x[:, 0], y)
+    with pytest.raises(CodecprobeError, match="single block"):
+        block_shuffle(50, 50, rng)

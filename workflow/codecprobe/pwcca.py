@@ -1,0 +1,438 @@
+"""Projection-weighted CCA (PWCCA; Morcos, Raghu & Bengio 2018) between two representations.
+
+Orientation: every function here takes **datapoints x features**, ``x [n_frames, n_x]``
+and ``y [n_frames, n_y]`` (e.g. VTD with 120 gridlines against one codec layer's
+features, frame-aligned). The reference code (google/svcca, ``cca_core.py`` and
+``pwcca.py``) takes the transpose, neurons x datapoints: pass ``acts.T`` to compare.
+
+CCA, as in the reference (``cca``):
+
+1. centre each column; covariance blocks ``Sxx [n_x, n_x]``, ``Syy``, ``Sxy``
+   (the 1/(n-1) factor cancels in step 2);
+2. scale ``Sxx`` by ``max|Sxx|``, ``Syy`` by ``max|Syy|`` and ``Sxy`` by
+   ``sqrt(max|Sxx| max|Syy|)``;
+3. drop dimensions whose scaled variance ``diag(S) < epsilon`` (constant columns);
+4. add ``epsilon`` to the diagonals of the kept blocks;
+5. ``A = Sxx^-1/2 Sxy Syy^-1/2`` (inverse square roots by eigendecomposition,
+   eigenvalues below 1e-15 x the largest treated as 0, like ``np.linalg.pinv``);
+6. canonical correlations ``rho = svd(A)``, clipped to [0, 1], in decreasing order.
+
+With ``epsilon = 0`` nothing is dropped or regularized and ``rho`` are the exact sample
+canonical correlations (the cosines of the principal angles between the two centred
+column spaces).
+
+PWCCA (``pwcca``): the canonical directions of one side (``weight_side``; default the side
+with fewer kept dimensions, ties to x, as the reference; the seed paper's release weights
+the VTD side, ``weight_side="x"`` with VTD as x) give ``k = min(n_x, n_y)`` direction
+time courses ``D [n_frames, k]``; ``P = qr(D)`` orthonormalizes them (in order of
+decreasing rho); ``weight_i = sum_j |<P[:, i], z_j>|`` over that side's kept dimensions
+``z_j`` (columns), normalized to sum 1; ``pwcca = sum_i weight_i rho_i``. The weights are
+computed from the covariance alone (``projection_weights``: a Cholesky QR of ``D^T D``), so
+PWCCA costs one pass over the frames; the tests check them against an explicit Householder
+QR of ``D`` to 1e-10. (A Cholesky QR loses about cond(D^T D) x 1e-16: negligible for the
+``canonical`` variates, whose ``D`` has orthogonal columns.)
+
+Three ways of forming ``D`` (``variates``):
+
+- ``"canonical"`` (default): the canonical variates of the paper, ``D = Xc Sxx^-1/2 U``
+  (``U``: left singular vectors of ``A``; the variates are already uncorrelated, so the
+  QR only normalizes them), weights on the centred data. Invariant to adding a constant
+  to any column, to the sign convention of the SVD and to the order of x and y.
+- ``"svcca"``: exactly what the reference ``pwcca.py`` (google/svcca) computes; it
+  reproduces the regression value of ``shared/notes/articulatory.md`` (0.5727165770,
+  to 1e-10). There the *whitened* directions ``U`` are applied to the un-whitened
+  centred data, ``D = Xc U``; the mean of dimension ``i`` is added to column ``i`` of
+  ``D``; and the weights use the uncentred data. The added means make it depend on the
+  SVD's sign convention (swapping x and y changes the 4th digit).
+- ``"release"``: the seed paper's release (``src/analysis/pwcca.py``, vendored from the
+  vocal_tract_distance toolbox): proper canonical variates but of the *uncentred* data,
+  ``D = X Sxx^-1/2 U``, weights on the uncentred data. (Its correlations are
+  ``sqrt(eig(A A^T) + eps)``; here they are ``svd(A)``, which differs by < eps / 2rho.)
+
+``"svcca"`` and ``"release"`` are not translation invariant: columns with large means
+(VTD normalized by its maximum lies in [0, 1]) put most of the weight on the first
+canonical direction and inflate PWCCA towards the largest rho. On synthetic data with
+120 dims in [0, 1] against 256 dims, ``canonical`` gave 0.376 while ``svcca`` gave 0.545
+and ``release`` 0.537 (0.374 / 0.376 / 0.374 with the means removed). Use them only to
+compare with numbers computed by those codes.
+
+Fixed, not copied, from the reference: its ``else`` branch (weights on the second
+input) projects the *first* input with the second input's directions and means; here
+either order and either ``weight_side`` is handled with the right input. If the weight
+side has more kept dimensions than the other, only its first ``k`` directions (those
+with a canonical correlation) are used.
+
+Chance level: PWCCA of unrelated data is far from 0. For independent Gaussian x and y
+(p <= q dims, n frames) the squared canonical correlations follow, as n, p, q grow with
+c1 = p / (n - 1) and c2 = q / (n - 1) fixed, the Wachter (MANOVA) law
+
+    f(l) = sqrt((l - a)(b - l)) / (2 pi c1 l (1 - l)),  a, b = (sqrt(c2 (1 - c1)) -/+ sqrt(c1 (1 - c2)))^2,
+
+whose mean is c2 (exact at every n: E sum rho^2 = p q / (n - 1)); ``wachter_chance``
+integrates it for the mean canonical correlation and gives the edge ``sqrt(b)`` that
+the largest one approaches (from below, at finite n). Real features are autocorrelated
+and far from white, so ``pwcca_shuffled`` (a block-shuffled baseline) is the one to
+report beside every value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .io import CodecprobeError
+
+WEIGHT_SIDES = ("smaller", "x", "y")
+VARIATES = ("canonical", "svcca", "release")
+
+
+@dataclass(frozen=True)
+class CcaResult:
+    """Canonical correlation analysis of ``x [n, n_x]`` and ``y [n, n_y]`` (see module docstring).
+
+    ``rhos [k]`` with ``k = min(kept x, kept y)``, decreasing, in [0, 1]. ``u [kx, kx]`` and
+    ``vt [ky, ky]``: singular vectors of ``A`` (columns of ``u``, rows of ``vt``), i.e. the
+    canonical directions in whitened coordinates. ``inv_sqrt_xx [kx, kx]``,
+    ``inv_sqrt_yy [ky, ky]``: inverse square roots of the scaled, regularized covariances.
+    ``x_kept [n_x]``, ``y_kept [n_y]``: boolean masks of the dimensions kept in step 3.
+    ``x_mean [n_x]``, ``y_mean [n_y]``: column means. ``cxx [kx, kx]``, ``cyy [ky, ky]``:
+    unnormalized centred cross-products ``Xc^T Xc`` of the kept dimensions (input units
+    squared, not max-scaled); ``n_frames``: the number of frames.
+    """
+
+    rhos: np.ndarray
+    u: np.ndarray
+    vt: np.ndarray
+    inv_sqrt_xx: np.ndarray
+    inv_sqrt_yy: np.ndarray
+    x_kept: np.ndarray
+    y_kept: np.ndarray
+    x_mean: np.ndarray
+    y_mean: np.ndarray
+    cxx: np.ndarray
+    cyy: np.ndarray
+    n_frames: int
+
+
+@dataclass(frozen=True)
+class PwccaResult:
+    """PWCCA value, with ``rhos [k]`` (decreasing) and ``weights [k]`` (sum 1) of the side ``side``.
+
+    ``mean_cca`` is the unweighted mean of the canonical correlations.
+    """
+
+    pwcca: float
+    rhos: np.ndarray
+    weights: np.ndarray
+    side: str
+    x_kept: np.ndarray
+    y_kept: np.ndarray
+
+    @property
+    def mean_cca(self) -> float:
+        return float(np.mean(self.rhos))
+
+
+@dataclass(frozen=True)
+class ShuffleBaseline:
+    """PWCCA with the time axis of x block-shuffled: ``mean`` and ``sd`` (ddof=1) of ``values [n]``."""
+
+    mean: float
+    sd: float
+    values: np.ndarray
+
+
+def check_frames(a: np.ndarray, name: str) -> np.ndarray:
+    """Validate one representation ``[n_frames, n_dims]``; returns it as a 2-D array (dtype kept if float).
+
+    Raises ``CodecprobeError`` for a wrong rank, no frames or dims, NaN (naming how many) or inf.
+    """
+    a = np.asarray(a)
+    if a.ndim != 2:
+        raise CodecprobeError(f"{name}: expected a 2-D array [n_frames, n_dims], got shape {a.shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise CodecprobeError(f"{name}: empty array of shape {a.shape}")
+    if not np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float64)
+    if np.all(np.isfinite(np.sum(a, axis=0, dtype=np.float64))):  # fast path: no [n, d] boolean temporary
+        return a
+    n_nan = int(np.count_nonzero(np.isnan(a)))
+    if n_nan:
+        raise CodecprobeError(
+            f"{name}: {n_nan} NaN value(s) in an array of shape {a.shape}; impute or drop them before CCA"
+        )
+    n_inf = int(np.count_nonzero(np.isinf(a)))
+    if n_inf:
+        raise CodecprobeError(f"{name}: {n_inf} infinite value(s) in an array of shape {a.shape}")
+    return a
+
+
+def check_pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``x [n, n_x]`` and ``y [n, n_y]``: same frame count, more frames than dims on each side."""
+    x, y = check_frames(x, "x"), check_frames(y, "y")
+    if x.shape[0] != y.shape[0]:
+        hint = ""
+        if x.shape[1] == y.shape[1]:
+            hint = f" (both have {x.shape[1]} columns: transposed neurons x datapoints arrays? pass [n_frames, n_dims])"
+        raise CodecprobeError(f"x has {x.shape[0]} frames but y has {y.shape[0]}: inputs must be frame-aligned{hint}")
+    n = x.shape[0]
+    for name, a in (("x", x), ("y", y)):
+        if n <= a.shape[1]:
+            raise CodecprobeError(
+                f"{name}: {n} frames for {a.shape[1]} dims; CCA needs more datapoints than dimensions "
+                "(inputs are [n_frames, n_dims]: transpose a neurons x datapoints array)"
+            )
+    return x, y
+
+
+def _column_mean(a: np.ndarray) -> np.ndarray:
+    return np.mean(a, axis=0, dtype=np.float64)
+
+
+def _centred_cov(
+    x: np.ndarray, y: np.ndarray, mx: np.ndarray, my: np.ndarray, cross_only: bool = False, chunk_bytes: int = 1 << 25
+):
+    """``Xc^T Xc, Xc^T Yc, Yc^T Yc`` (unnormalized), accumulated in float64 over row chunks.
+
+    Chunks of about ``chunk_bytes`` (32 MiB) keep the float64 centred copies small when the
+    inputs are large or float32. ``cross_only``: only ``Xc^T Yc`` (the others are None).
+    """
+    sxx = None if cross_only else np.zeros((x.shape[1], x.shape[1]))
+    syy = None if cross_only else np.zeros((y.shape[1], y.shape[1]))
+    sxy = np.zeros((x.shape[1], y.shape[1]))
+    step = max(1, chunk_bytes // (8 * (x.shape[1] + y.shape[1])))
+    for s in range(0, x.shape[0], step):
+        xc = np.array(x[s : s + step], dtype=np.float64)
+        yc = np.array(y[s : s + step], dtype=np.float64)
+        xc -= mx
+        yc -= my
+        sxy += xc.T @ yc
+        if not cross_only:
+            sxx += xc.T @ xc
+            syy += yc.T @ yc
+    return sxx, sxy, syy
+
+
+def inv_sqrt_psd(s: np.ndarray, rcond: float = 1e-15) -> np.ndarray:
+    """``S^-1/2`` of a symmetric positive semi-definite ``s [d, d]``; eigenvalues <= rcond x max count as 0."""
+    w, v = np.linalg.eigh(s)
+    keep = w > rcond * max(float(w.max()), 0.0)
+    inv = np.zeros_like(w)
+    inv[keep] = 1.0 / np.sqrt(w[keep])
+    return (v * inv) @ v.T
+
+
+def cca(x: np.ndarray, y: np.ndarray, epsilon: float = 1e-10) -> CcaResult:
+    """Canonical correlations of ``x [n_frames, n_x]`` and ``y [n_frames, n_y]`` (steps 1-6 of the module docstring).
+
+    ``epsilon`` (dimensionless, relative to the max-scaled covariances): drop threshold and
+    diagonal ridge; the seed paper's release used 1e-6, the reference default is 0.
+    """
+    x, y = check_pair(x, y)
+    if epsilon < 0:
+        raise CodecprobeError(f"epsilon must be >= 0, got {epsilon}")
+    mx, my = _column_mean(x), _column_mean(y)
+    sxx, sxy, syy = _centred_cov(x, y, mx, my)
+    return cca_from_cov(sxx, sxy, syy, mx, my, x.shape[0], epsilon)
+
+
+def cca_from_cov(
+    sxx: np.ndarray,
+    sxy: np.ndarray,
+    syy: np.ndarray,
+    mx: np.ndarray,
+    my: np.ndarray,
+    n_frames: int,
+    epsilon: float = 1e-10,
+) -> CcaResult:
+    """Steps 2-6 from the unnormalized centred cross-products ``Xc^T Xc [n_x, n_x]``, ``Xc^T Yc``, ``Yc^T Yc``.
+
+    ``mx [n_x]``, ``my [n_y]``: column means (kept for the weights of ``"svcca"`` and
+    ``"release"``). The inputs are not modified.
+    """
+    xmax, ymax = float(np.abs(sxx).max()), float(np.abs(syy).max())
+    for name, m, d in (("x", xmax, sxx.shape[0]), ("y", ymax, syy.shape[0])):
+        if m == 0.0:
+            raise CodecprobeError(f"{name}: all {d} dimensions are constant over the {n_frames} frames")
+    x_kept = np.diag(sxx) >= epsilon * xmax
+    y_kept = np.diag(syy) >= epsilon * ymax
+    for name, kept in (("x", x_kept), ("y", y_kept)):
+        if not kept.any():
+            raise CodecprobeError(f"{name}: every dimension has variance below epsilon={epsilon} (after max-scaling)")
+    cxx, cyy = sxx[np.ix_(x_kept, x_kept)], syy[np.ix_(y_kept, y_kept)]
+    ixx = inv_sqrt_psd(cxx / xmax + epsilon * np.eye(cxx.shape[0]))
+    iyy = inv_sqrt_psd(cyy / ymax + epsilon * np.eye(cyy.shape[0]))
+    u, s, vt = np.linalg.svd(ixx @ (sxy[np.ix_(x_kept, y_kept)] / np.sqrt(xmax * ymax)) @ iyy)
+    return CcaResult(
+        rhos=np.clip(s, 0.0, 1.0),
+        u=u,
+        vt=vt,
+        inv_sqrt_xx=ixx,
+        inv_sqrt_yy=iyy,
+        x_kept=x_kept,
+        y_kept=y_kept,
+        x_mean=mx,
+        y_mean=my,
+        cxx=cxx,
+        cyy=cyy,
+        n_frames=n_frames,
+    )
+
+
+def _pick_side(weight_side: str, res: CcaResult) -> str:
+    if weight_side not in WEIGHT_SIDES:
+        raise CodecprobeError(f"weight_side must be one of {WEIGHT_SIDES}, got {weight_side!r}")
+    if weight_side == "smaller":
+        return "x" if res.x_kept.sum() <= res.y_kept.sum() else "y"
+    return weight_side
+
+
+def projection_weights(
+    c: np.ndarray, mean: np.ndarray, dirs: np.ndarray, inv_sqrt: np.ndarray, n_frames: int, variates: str
+) -> np.ndarray:
+    """PWCCA weights ``[k]`` (sum 1) of one side, from its covariance only (no pass over the frames).
+
+    ``c [d, d]``: ``Zc^T Zc`` of the side's kept, centred columns; ``mean [d]``: their means;
+    ``dirs [d, k]``: whitened canonical directions; ``inv_sqrt [d, d]``: ``S^-1/2`` of the
+    scaled covariance. With ``D = Zc W + 1 b^T`` (direction time courses) and
+    ``Z = Zc + 1 c0^T`` (the data the weights are taken against), ``variates`` sets
+    ``W, b, c0`` (canonical: ``S^-1/2 U, 0, 0``; svcca: ``U, mean[:k], mean``; release:
+    ``S^-1/2 U, W^T mean, mean``). Since ``Zc^T 1 = 0``, ``D^T D = W^T c W + n b b^T`` and
+    ``D^T Z = W^T c + n b c0^T``; with ``D^T D = R^T R`` (Cholesky), the orthonormalized
+    directions are ``P = D R^-1`` (the Q of ``D = QR``, up to column signs) and
+    ``P^T Z = R^-T D^T Z``; ``weight_i = sum_j |(P^T Z)_ij|``.
+    """
+    if variates not in VARIATES:
+        raise CodecprobeError(f"variates must be one of {VARIATES}, got {variates!r}")
+    k = dirs.shape[1]
+    if variates == "svcca":
+        w, b, c0 = dirs, mean[:k], mean  # google/svcca: mean of dimension i added to direction i
+    elif variates == "release":
+        w = inv_sqrt @ dirs
+        b, c0 = w.T @ mean, mean  # canonical variates of the uncentred data
+    else:
+        w, b, c0 = inv_sqrt @ dirs, np.zeros(k), np.zeros_like(mean)
+    wc = w.T @ c  # [k, d]
+    dtd = wc @ w + n_frames * np.outer(b, b)
+    dtz = wc + n_frames * np.outer(b, c0)
+    try:
+        r = np.linalg.cholesky((dtd + dtd.T) / 2).T  # upper, dtd = r^T r
+    except np.linalg.LinAlgError as e:
+        raise CodecprobeError("PWCCA: the canonical directions are linearly dependent (degenerate input?)") from e
+    proj = np.linalg.solve(r.T, dtz)  # P^T Z [k, d]
+    weights = np.abs(proj).sum(axis=1)
+    total = weights.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise CodecprobeError("PWCCA weights are degenerate (zero projections); are the inputs constant?")
+    return weights / total
+
+
+def pwcca(
+    x: np.ndarray,
+    y: np.ndarray,
+    epsilon: float = 1e-10,
+    weight_side: str = "smaller",
+    variates: str = "canonical",
+) -> PwccaResult:
+    """Projection-weighted CCA of ``x [n_frames, n_x]`` and ``y [n_frames, n_y]`` (datapoints x features).
+
+    ``weight_side``: ``"smaller"`` (fewer kept dims; ties -> x), ``"x"`` or ``"y"``.
+    ``variates``: ``"canonical"`` (default), ``"svcca"`` (google/svcca) or ``"release"`` (seed
+    paper's release); see the module docstring.
+    Returns ``PwccaResult`` with the value in [0, 1], the rhos and the weights.
+    """
+    return pwcca_from_cca(cca(x, y, epsilon=epsilon), weight_side, variates)
+
+
+def pwcca_from_cca(res: CcaResult, weight_side: str = "smaller", variates: str = "canonical") -> PwccaResult:
+    """PWCCA from a ``CcaResult`` (``weight_side`` and ``variates`` as in ``pwcca``)."""
+    side = _pick_side(weight_side, res)
+    k = res.rhos.shape[0]
+    if side == "x":
+        w = projection_weights(res.cxx, res.x_mean[res.x_kept], res.u[:, :k], res.inv_sqrt_xx, res.n_frames, variates)
+    else:
+        w = projection_weights(res.cyy, res.y_mean[res.y_kept], res.vt[:k].T, res.inv_sqrt_yy, res.n_frames, variates)
+    return PwccaResult(
+        pwcca=float(np.sum(w * res.rhos)), rhos=res.rhos, weights=w, side=side, x_kept=res.x_kept, y_kept=res.y_kept
+    )
+
+
+def wachter_chance(p: int, q: int, n_frames: int) -> tuple[float, float]:
+    """Chance level of CCA between independent Gaussian ``[n_frames, p]`` and ``[n_frames, q]`` data.
+
+    Returns ``(mean_rho, max_rho)``: the mean canonical correlation under the Wachter law
+    (module docstring; numerical integration) and its upper edge ``sqrt(b)``, the
+    asymptotic largest canonical correlation. Centring costs one frame (n - 1 is used).
+    With white, isotropic data PWCCA is close to ``mean_rho``.
+    """
+    from scipy.integrate import quad
+
+    p, q = min(p, q), max(p, q)
+    m = n_frames - 1
+    if p < 1 or p + q >= m:
+        raise CodecprobeError(f"wachter_chance needs 1 <= p and p + q < n_frames - 1, got p={p} q={q} n={n_frames}")
+    c1, c2 = p / m, q / m
+    a = (np.sqrt(c2 * (1 - c1)) - np.sqrt(c1 * (1 - c2))) ** 2
+    b = (np.sqrt(c2 * (1 - c1)) + np.sqrt(c1 * (1 - c2))) ** 2
+
+    def density(lam: float) -> float:
+        return np.sqrt(max((lam - a) * (b - lam), 0.0)) / (2 * np.pi * c1 * lam * (1 - lam))
+
+    mean_rho = quad(lambda lam: np.sqrt(lam) * density(lam), a, b, limit=200)[0]
+    return float(mean_rho), float(np.sqrt(b))
+
+
+def block_shuffle(n_frames: int, block_len: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation ``[n_frames]`` of frame indices that reorders whole blocks of ``block_len`` frames.
+
+    Blocks are consecutive runs of ``block_len`` frames (the last one may be shorter); their
+    order is drawn at random with no block left in its own slot (a derangement, when there
+    are >= 2 blocks), so the autocorrelation within blocks is kept while the alignment with
+    the other side is broken.
+    """
+    if block_len < 1:
+        raise CodecprobeError(f"block_len must be >= 1 frame, got {block_len}")
+    n_blocks = -(-n_frames // block_len)
+    if n_blocks < 2:
+        raise CodecprobeError(f"block_len={block_len} leaves a single block for {n_frames} frames: nothing to shuffle")
+    ident = np.arange(n_blocks)
+    while True:
+        order = rng.permutation(n_blocks)
+        if not np.any(order == ident):
+            break
+    starts = order * block_len
+    return np.concatenate([np.arange(s, min(s + block_len, n_frames)) for s in starts])
+
+
+def pwcca_shuffled(
+    x: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    n: int = 20,
+    block_len: int = 25,
+    epsilon: float = 1e-10,
+    weight_side: str = "smaller",
+    variates: str = "canonical",
+) -> ShuffleBaseline:
+    """Chance baseline: PWCCA of ``x[perm]`` against ``y`` for ``n`` block shuffles of x's frames.
+
+    ``block_len`` in frames: choose it longer than x's autocorrelation (VTD is smooth over
+    tens of ms) and much shorter than ``n_frames``. Other arguments as in ``pwcca``.
+    Permuting x's frames leaves the means, ``Xc^T Xc`` and ``Yc^T Yc`` unchanged, so they are
+    computed once and each shuffle only recomputes ``Xc[perm]^T Yc`` (the same values as
+    ``pwcca(x[perm], y)`` up to rounding, several times faster when y is wide).
+    """
+    x, y = check_pair(x, y)
+    if n < 2:
+        raise CodecprobeError(f"n must be >= 2 shuffles for a mean and sd, got {n}")
+    if epsilon < 0:
+        raise CodecprobeError(f"epsilon must be >= 0, got {epsilon}")
+    mx, my = _column_mean(x), _column_mean(y)
+    sxx, _, syy = _centred_cov(x, y, mx, my)
+    vals = np.empty(n)
+    for i in range(n):
+        xp = x[block_shuffle(x.shape[0], block_len, rng)]
+        sxy = _centred_cov(xp, y, mx, my, cross_only=True)[1]
+        vals[i] = pwcca_from_cca(cca_from_cov(sxx, sxy, syy, mx, my, x.shape[0], epsilon), weight_side, variates).pwcca
+    return ShuffleBaseline(mean=float(vals.mean()), sd=float(vals.std(ddof=1)), values=vals)
