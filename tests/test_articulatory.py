@@ -1,0 +1,75 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from codecprobe.articulatory import MRI_FRAME_RATE, layer_pwcca, resample_vtd, summarize_speakers
+from codecprobe.io import CodecprobeError
+
+
+def _sines(t, freqs):
+    return np.stack([np.sin(2 * np.pi * f * t) for f in freqs], axis=1)
+
+
+def test_resample_keeps_slow_motion_and_removes_aliasing():
+    t_mri = np.arange(830) / MRI_FRAME_RATE  # ~10 s
+    # 12.5 Hz codec (MIMI): Nyquist 6.25 Hz. A 1 Hz gridline survives; a 20 Hz one must not alias.
+    t_codec = (np.arange(120) + 0.5) / 12.5
+    v = _sines(t_mri, [1.0, 20.0])
+    r = resample_vtd(v, t_mri, t_codec, codec_rate=12.5)
+    inner = slice(10, -10)  # away from the filter's edges
+    np.testing.assert_allclose(r[inner, 0], np.sin(2 * np.pi * 1.0 * t_codec[inner]), atol=0.02)
+    assert np.abs(r[inner, 1]).max() < 0.01
+    # without the low-pass, plain interpolation would alias the 20 Hz line
+    naive = np.interp(t_codec, t_mri, v[:, 1])
+    assert np.abs(naive[inner]).max() > 0.3
+
+
+def test_resample_up_is_plain_interpolation():
+    t_mri = np.arange(100) / MRI_FRAME_RATE
+    v = np.stack([2 * t_mri + 1, -t_mri], axis=1)  # linear tracks are interpolated exactly
+    t_codec = (np.arange(100) + 0.5) / 100.0
+    r = resample_vtd(v, t_mri, t_codec, codec_rate=100.0)
+    inside = t_codec <= t_mri[-1]
+    np.testing.assert_allclose(r[inside, 0], 2 * t_codec[inside] + 1, atol=1e-12)
+    # beyond the last MRI frame: the nearest value, no extrapolation
+    np.testing.assert_allclose(r[~inside, 0], v[-1, 0])
+
+
+def test_resample_errors():
+    t = np.arange(10) / MRI_FRAME_RATE
+    with pytest.raises(CodecprobeError, match="does not match"):
+        resample_vtd(np.zeros((9, 3)), t, t, 50.0)
+    bad = np.zeros((10, 3))
+    bad[2, 1] = np.nan
+    with pytest.raises(CodecprobeError, match="1 non-finite"):
+        resample_vtd(bad, t, t, 50.0)
+
+
+def test_layer_pwcca_signal_vs_shuffled():
+    """Features that carry the VTD (layer 2) beat the shuffled baseline; pure noise (layer 1) does not."""
+    rng = np.random.default_rng(0)
+    vtds, feats = [], []
+    for u in range(4):
+        n = 500
+        latent = np.cumsum(rng.standard_normal((n, 3)), axis=0)  # smooth articulatory motion
+        v = latent @ rng.standard_normal((3, 12)) + 0.1 * rng.standard_normal((n, 12))
+        noise = rng.standard_normal((n, 16))
+        carry = np.concatenate([latent @ rng.standard_normal((3, 8)), rng.standard_normal((n, 8))], axis=1)
+        vtds.append(v)
+        feats.append(np.stack([noise, carry]))
+    t = layer_pwcca(vtds, feats, n_shuffles=5, block_len=25)
+    assert list(t.layer) == [1, 2]
+    l1, l2 = t.iloc[0], t.iloc[1]
+    assert l2.pwcca > l2.shuffled_mean + 5 * l2.shuffled_sd
+    assert abs(l1.pwcca - l1.shuffled_mean) < 5 * l1.shuffled_sd + 0.05
+    with pytest.raises(CodecprobeError, match="VTD frames but"):
+        layer_pwcca([np.zeros((5, 2))], [np.zeros((1, 6, 3))])
+
+
+def test_summarize_speakers_t_interval():
+    tab = pd.DataFrame({"codec": "c", "speaker": ["a", "b", "c"], "layer": 1, "pwcca": [0.5, 0.6, 0.7], "shuffled_mean": 0.3})
+    s = summarize_speakers(tab).iloc[0]
+    # mean 0.6, sd 0.1, t(0.975, 2) = 4.302653 -> half-width 0.1 * 4.302653 / sqrt(3)
+    assert s.pwcca == pytest.approx(0.6)
+    assert s.ci_high - s.pwcca == pytest.approx(0.1 * 4.302653 / np.sqrt(3), rel=1e-5)
+    assert s.n_speakers == 3

@@ -1,0 +1,106 @@
+"""Articulatory probing (paper Sec. 2.4, 3.2): VTD against codec features, per layer.
+
+* :func:`resample_vtd`: VTD ``[F_mri, G]`` at the MRI frame times -> the codec's frame times,
+  per gridline, by linear interpolation; when the codec's frame rate is below the MRI's,
+  a zero-phase low-pass (Butterworth, cut-off at 0.45 x the codec frame rate) is
+  applied first so that articulatory motion above the codec's Nyquist frequency does
+  not alias into the resampled track.
+* :func:`layer_pwcca`: for one speaker, the utterances' resampled VTD and the codec's
+  accumulated features at layer k are concatenated over utterances (frames pooled), and
+  PWCCA is computed per layer, with a block-shuffled baseline beside every value.
+* :func:`summarize_speakers`: mean over speakers with a t-interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .io import CodecprobeError
+from .pwcca import pwcca, pwcca_shuffled
+
+MRI_FRAME_RATE = 1.0 / (2 * 6.004e-3)  # 83.2778 frames/s (TR 6.004 ms, 2 spiral arms)
+
+
+def lowpass(x: np.ndarray, rate: float, cutoff: float, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth low-pass of ``x [F, G]`` along time (``rate`` Hz, ``cutoff`` Hz)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    if cutoff >= rate / 2:
+        return x
+    sos = butter(order, cutoff, btype="low", fs=rate, output="sos")
+    padlen = min(3 * (2 * len(sos) + 1), len(x) - 1)
+    if padlen < 1:
+        return x
+    return sosfiltfilt(sos, x, axis=0, padlen=padlen)
+
+
+def resample_vtd(vtd: np.ndarray, t_mri: np.ndarray, t_codec: np.ndarray, codec_rate: float, mri_rate: float = MRI_FRAME_RATE) -> np.ndarray:
+    """VTD ``[F_mri, G]`` sampled at ``t_mri`` (s) -> ``[len(t_codec), G]`` at ``t_codec`` (s).
+
+    Low-passed at 0.45 x ``codec_rate`` first when ``codec_rate < mri_rate`` (anti-aliasing);
+    codec frames outside the MRI time span take the nearest MRI value (no extrapolation).
+    """
+    vtd = np.asarray(vtd, dtype=np.float64)
+    if vtd.ndim != 2 or len(vtd) != len(t_mri):
+        raise CodecprobeError(f"VTD of shape {vtd.shape} does not match {len(t_mri)} MRI frame times")
+    if not np.isfinite(vtd).all():
+        raise CodecprobeError(f"VTD holds {int((~np.isfinite(vtd)).sum())} non-finite values: post-process it first")
+    if codec_rate < mri_rate:
+        vtd = lowpass(vtd, mri_rate, 0.45 * codec_rate)
+    out = np.empty((len(t_codec), vtd.shape[1]))
+    for g in range(vtd.shape[1]):
+        out[:, g] = np.interp(t_codec, t_mri, vtd[:, g])
+    return out
+
+
+def layer_pwcca(
+    vtds: list[np.ndarray],
+    features: list[np.ndarray],
+    n_shuffles: int = 10,
+    block_len: int = 25,
+    seed: int = 0,
+    weight_side: str = "x",
+) -> pd.DataFrame:
+    """PWCCA per layer for one speaker, utterances pooled.
+
+    ``vtds[u]``: ``[F_u, G]`` VTD of utterance u at the codec's frame times;
+    ``features[u]``: ``[K, F_u, D]`` accumulated features of the same frames. Returns one row
+    per layer: ``layer, n_frames, pwcca, shuffled_mean, shuffled_sd`` (VTD is x; weights on
+    the VTD side by default, as the seed paper's release).
+    """
+    if len(vtds) != len(features) or not vtds:
+        raise CodecprobeError("layer_pwcca: need the same, non-zero number of VTD and feature arrays")
+    for u, (v, f) in enumerate(zip(vtds, features)):
+        if len(v) != f.shape[1]:
+            raise CodecprobeError(f"utterance {u}: {len(v)} VTD frames but {f.shape[1]} codec frames")
+    x = np.concatenate(vtds)
+    n_layers = features[0].shape[0]
+    rows = []
+    for k in range(n_layers):
+        y = np.concatenate([f[k] for f in features])
+        obs = pwcca(x, y, weight_side=weight_side).pwcca
+        sh = pwcca_shuffled(x, y, np.random.default_rng(seed + k), n=n_shuffles, block_len=block_len, weight_side=weight_side)
+        rows.append({"layer": k + 1, "n_frames": len(x), "pwcca": obs, "shuffled_mean": sh.mean, "shuffled_sd": sh.sd})
+    return pd.DataFrame(rows)
+
+
+def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Mean PWCCA over speakers per codec and layer with a t-interval.
+
+    ``table`` columns: ``codec, speaker, layer, pwcca, shuffled_mean``.
+    """
+    from scipy.stats import t as student_t
+
+    rows = []
+    for (codec, layer), g in table.groupby(["codec", "layer"], sort=False):
+        n = len(g)
+        m, sd = g["pwcca"].mean(), g["pwcca"].std(ddof=1) if n > 1 else np.nan
+        half = student_t.ppf(1 - alpha / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
+        rows.append(
+            {
+                "codec": codec, "layer": layer, "n_speakers": n, "pwcca": m, "ci_low": m - half,
+                "ci_high": m + half, "shuffled_mean": g["shuffled_mean"].mean(),
+            }  # fmt: skip
+        )
+    return pd.DataFrame(rows)
