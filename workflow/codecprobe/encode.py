@@ -19,7 +19,8 @@ Output (one HDF5 file per codec), all arrays little-endian:
 ``/codes`` ``[K, total_frames]`` int32
     audio slicing: the frames of every word clip, concatenated in token order;
     feature slicing: the frames of every utterance (``/utterances/{utt_id, frame_offset,
-    n_frames}``), words index into them (``/tokens/utt_frame_start``);
+    n_frames, frame_times}``, frame centres in s), words index into them
+    (``/tokens/utt_frame_start``);
 ``/codebooks/layer_XX`` ``[C_k, D]`` float32
     decoded vector of every code of layer k: the layer-k accumulated feature of a frame
     is ``sum_{j<=k} codebooks[j][codes[j, frame]]``;
@@ -313,6 +314,7 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
             u["utt_id"] = np.array(utts, dtype="S")
             u["n_frames"] = n
             u["frame_offset"] = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+            u["frame_times"] = np.concatenate([codec.frame_times(int(k)) for k in n])
             h["codes"] = np.concatenate([utt_codes[x] for x in utts], axis=1).astype(np.int32)
             t["utt_frame_start"] = np.array([f[0] if len(f) else -1 for f in frames], np.int64)
             t["n_frames"] = np.array([len(f) for f in frames], np.int64)

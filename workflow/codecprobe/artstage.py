@@ -1,0 +1,274 @@
+"""Articulatory probing stage CLIs: VTD per speaker, the rt-MRI utterance table, PWCCA per codec, Fig. 3/4.
+
+``python -m codecprobe.artstage vtd|utterances|pwcca|figures ...`` (see ``--help``).
+
+* ``vtd``: one HDF5 per speaker: ``/vtd`` ``[frames, 120]`` float32 (pixels; x 2.381 for mm),
+  ``/times`` (s, (frameNo - 1) / 83.2778), ``/frame_no``, ``/utterances/{name, offset,
+  n_frames}``, ``/grid`` ``[120, 2, 2]`` (inner-side end, outer-side end, image pixels),
+  ``/midline``; attributes: speaker, frame rate, mm per pixel, NaN policy, counts. Plus a
+  debug PNG (one frame with contours, midline and gridlines).
+* ``utterances``: the table the encode stage reads in feature slicing mode (one "token"
+  per utterance spanning its audio); utterances whose audio and track lengths differ by
+  more than a tolerance are skipped and counted.
+* ``pwcca``: per speaker and layer, PWCCA between VTD (resampled to the codec's frame
+  times) and the codec's accumulated features, rebuilt from the stored codes and
+  codebook tables one layer at a time (memory: frames x D); ``--variant without_first``
+  adds, for split codecs such as MIMI, layer 1 alone and the accumulated layers 2..k
+  without layer 1 (Fig. 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .articulatory import layer_pwcca, resample_vtd, summarize_speakers
+from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging, write_table
+
+log = logging.getLogger("codecprobe.artstage")
+
+
+# ----------------------------------------------------------------------------- VTD
+def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: list[str], grid_path: str | None,
+                n_gridlines: int = 120, nan_policy: str = "interpolate", bad_frames: str = "skip") -> dict:  # fmt: skip
+    """Build the grid (or load it), compute VTD for every kept track, write HDF5 + debug PNG."""
+    import h5py
+
+    from .rtmri import FRAME_RATE, MM_PER_PIXEL, list_tracks, load_track
+    from .vtd import debug_figure, grid_from_tracks, load_grid, orient_grid, vtd_track
+
+    files = [t for t in list_tracks(annot16, speaker) if not any(s in t.name for s in skip_tasks)]
+    if not files:
+        raise CodecprobeError(f"{speaker}: no track left after skipping tasks {skip_tasks}")
+    tracks = [load_track(t.track, bad_frames=bad_frames) for t in files]
+    counts = {"tracks": len(tracks), "bad frames": int(sum(t.n_bad for t in tracks))}
+    if grid_path:
+        grid, midline = orient_grid(load_grid(grid_path), tracks[0].inner[0]), None
+    else:
+        grid, midline = grid_from_tracks(tracks, n=n_gridlines)
+    results = [vtd_track(t, grid, nan_policy=nan_policy) for t in tracks]
+    counts["gridlines dropped (NaN in every frame), summed over tracks"] = int(sum(r.dropped.sum() for r in results))
+    n = np.array([len(r.px) for r in results])
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
+        h["vtd"] = np.concatenate([r.px for r in results]).astype(np.float32)
+        h["times"] = np.concatenate([r.times for r in results])
+        h["frame_no"] = np.concatenate([r.frame_no for r in results])
+        h["utterances/name"] = np.array([r.name for r in results], dtype="S")
+        h["utterances/n_frames"] = n
+        h["utterances/offset"] = np.concatenate([[0], np.cumsum(n)[:-1]])
+        h["grid"] = grid
+        if midline is not None:
+            h["midline"] = midline
+        h.attrs.update(speaker=speaker, frame_rate=FRAME_RATE, mm_per_pixel=MM_PER_PIXEL, unit="pixel",
+                       nan_policy=nan_policy, bad_frames=bad_frames, counts=json.dumps(counts))  # fmt: skip
+    mid = len(tracks[0].frame_no) // 2
+    debug_figure(tracks[0].frame_contours(mid), midline, grid, figure, title=f"{speaker}: {tracks[0].name}, frame {mid}")
+    for k, v in counts.items():
+        log.info("%s: %s = %d", speaker, k, v)
+    return counts
+
+
+def read_vtd(path: str) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """``(speaker, {utterance name: (times [F], vtd [F, G])})`` from a ``vtd`` HDF5 file."""
+    import h5py
+
+    with h5py.File(path, "r") as h:
+        v, t = h["vtd"][:], h["times"][:]
+        names = [x.decode() for x in h["utterances/name"][:]]
+        off, n = h["utterances/offset"][:], h["utterances/n_frames"][:]
+        spk = str(h.attrs["speaker"])
+    return spk, {nm: (t[o : o + k], v[o : o + k]) for nm, o, k in zip(names, off, n)}
+
+
+# ----------------------------------------------------------------------------- utterances
+def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> tuple[pd.DataFrame, dict]:
+    """One row per utterance with VTD: ``token_id, utt_id, speaker, word, start, end, path``.
+
+    Utterances whose audio is missing, or whose audio duration differs from the track's
+    span by more than ``tolerance`` seconds, are skipped and counted.
+    """
+    import soundfile as sf
+
+    from .rtmri import audio_path
+
+    rows, counts = [], {"missing audio": 0, "length mismatch": 0}
+    for f in vtd_files:
+        spk, utts = read_vtd(f)
+        for name, (t, _) in utts.items():
+            p = audio_path(root, name)
+            if not p.is_file():
+                counts["missing audio"] += 1
+                log.warning("%s: no audio %s, skipped", name, p)
+                continue
+            dur = sf.info(str(p)).duration
+            span = t[-1] + 0.5 / 83.2778 if len(t) else 0.0
+            if abs(dur - span) > tolerance:
+                counts["length mismatch"] += 1
+                log.warning("%s: audio %.2f s but track spans %.2f s (tolerance %.2f s), skipped", name, dur, span, tolerance)
+                continue
+            rows.append({"token_id": len(rows), "utt_id": name, "speaker": spk, "word": "<utterance>",
+                         "start": 0.0, "end": dur, "path": str(p)})  # fmt: skip
+    if not rows:
+        raise CodecprobeError("no rt-MRI utterance with both audio and VTD")
+    return pd.DataFrame(rows), counts
+
+
+# ----------------------------------------------------------------------------- PWCCA
+def _codec_utterances(path: str) -> tuple[dict, list[np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """``(attrs, codebook tables, {utt: (codes [K, F], frame times [F])})`` of a feature-sliced file."""
+    import h5py
+
+    with h5py.File(path, "r") as h:
+        if h.attrs.get("slicing") != "feature" or "utterances" not in h:
+            raise CodecprobeError(f"{path}: not a feature-sliced (whole-utterance) codec file")
+        attrs = dict(h.attrs)
+        codes = h["codes"][:]
+        tabs = [h[f"codebooks/{k}"][:] for k in sorted(h["codebooks"])]
+        names = [x.decode() for x in h["utterances/utt_id"][:]]
+        off, n = h["utterances/frame_offset"][:], h["utterances/n_frames"][:]
+        times = h["utterances/frame_times"][:]
+    return attrs, tabs, {nm: (codes[:, o : o + k], times[o : o + k]) for nm, o, k in zip(names, off, n)}
+
+
+def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = "accumulated",
+                n_shuffles: int = 10, block_len: int = 25, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """Rows ``codec, speaker, variant, layer, n_frames, pwcca, shuffled_mean, shuffled_sd``."""
+    attrs, tabs, utts = _codec_utterances(features)
+    rate = float(attrs["frame_rate"])
+    out = []
+    for f in vtd_files:
+        spk, vt = read_vtd(f)
+        common = [u for u in vt if u in utts]
+        if not common:
+            log.warning("%s: no utterance with codec features, skipped", spk)
+            continue
+        # only codec frames inside the span of the MRI frames (no extrapolated VTD)
+        keep = {u: (utts[u][1] >= vt[u][0][0]) & (utts[u][1] <= vt[u][0][-1]) for u in common}
+        common = [u for u in common if keep[u].sum() > 1]
+        vtds = [resample_vtd(vt[u][1], vt[u][0], utts[u][1][keep[u]], rate) for u in common]
+        codes = np.concatenate([utts[u][0][:, keep[u]] for u in common], axis=1)  # [K, F_total]
+        bounds = np.cumsum([0] + [int(keep[u].sum()) for u in common])
+        variants = {"accumulated": range(len(tabs))}
+        if variant == "without_first":
+            variants = {"layer1_only": range(1), "without_layer1": range(1, len(tabs))}
+        for name, layers in variants.items():
+            acc = np.zeros((codes.shape[1], tabs[0].shape[1]), np.float64)
+            for k in layers:
+                acc += tabs[k][codes[k]]
+                split = [acc[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+                t = layer_pwcca(vtds, [s[None] for s in split], n_shuffles, block_len, seed + k)
+                row = t.iloc[0].to_dict()
+                row.update(codec=codec, speaker=spk, variant=name, layer=k + 1)
+                out.append(row)
+                log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f)", codec, spk, name, k + 1, row["pwcca"], row["shuffled_mean"])
+    if not out:
+        raise CodecprobeError(f"{codec}: no speaker with both VTD and codec features")
+    cols = ["codec", "speaker", "variant", "layer", "n_frames", "pwcca", "shuffled_mean", "shuffled_sd"]
+    df = pd.DataFrame(out)[cols]
+    df["random_weights"] = bool(attrs.get("random_weights", False))
+    return df
+
+
+# ----------------------------------------------------------------------------- figures
+def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
+    """PWCCA against codebook layer, one line per codec (mean over speakers, t-interval band),
+    shuffled baseline dashed. Fig. 4 (MIMI split) is drawn the same way from the
+    ``layer1_only``/``without_layer1`` rows when present."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    acc = table[table["variant"] == "accumulated"]
+    split = table[table["variant"] != "accumulated"]
+    panels = [("Fig. 3: accumulated features", acc)] + ([("Fig. 4: first layer vs layers 2..k", split)] if len(split) else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.6), squeeze=False)
+    for ax, (title, t) in zip(axes[0], panels):
+        for key, g in t.groupby(["codec", "variant"], sort=False):
+            s = summarize_speakers(g.assign(codec="|".join(key)))
+            lab = key[0] if key[1] == "accumulated" else f"{key[0]}: {key[1].replace('_', ' ')}"
+            if g["random_weights"].any():
+                lab += " (RANDOM WEIGHTS)"
+            line = ax.plot(s["layer"], s["pwcca"], marker="o", ms=3, label=lab)[0]
+            ax.fill_between(s["layer"], s["ci_low"], s["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
+            ax.plot(s["layer"], s["shuffled_mean"], ls="--", lw=1, color=line.get_color())
+        ax.set_xlabel("codebook layer")
+        ax.set_ylabel("PWCCA (VTD vs codec features)")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle("Articulatory probing (dashed: time-shuffled VTD baseline)" + (f"\n{note}" if note else ""), fontsize=10)
+    fig.tight_layout()
+    for path in (pdf, png):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=150, format=path.rsplit(".", 1)[-1])
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("vtd")
+    a.add_argument("--annot16", required=True)
+    a.add_argument("--speaker", required=True)
+    a.add_argument("--out", required=True)
+    a.add_argument("--figure", required=True)
+    a.add_argument("--skip-tasks", nargs="*", default=["vcv", "bvt"])
+    a.add_argument("--grid", default=None, help="precomputed grid file (.npy/.mat); default: built from the tracks")
+    a.add_argument("--n-gridlines", type=int, default=120)
+    a.add_argument("--nan-policy", default="interpolate")
+    a.add_argument("--bad-frames", default="skip")
+    u = sub.add_parser("utterances")
+    u.add_argument("--root", required=True)
+    u.add_argument("--vtd", nargs="+", required=True)
+    u.add_argument("--out", required=True)
+    u.add_argument("--tolerance", type=float, default=0.2)
+    p = sub.add_parser("pwcca")
+    p.add_argument("--codec", required=True)
+    p.add_argument("--features", required=True)
+    p.add_argument("--vtd", nargs="+", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--variant", default="accumulated", choices=["accumulated", "without_first"])
+    p.add_argument("--n-shuffles", type=int, default=10)
+    p.add_argument("--block-len", type=int, default=25)
+    p.add_argument("--seed", type=int, default=0)
+    f = sub.add_parser("figures")
+    f.add_argument("--tables", nargs="+", required=True)
+    f.add_argument("--combined", required=True)
+    f.add_argument("--summary", required=True)
+    f.add_argument("--pdf", required=True)
+    f.add_argument("--png", required=True)
+    f.add_argument("--note", default="")
+    for s in (a, u, p, f):
+        s.add_argument("--log", default=None)
+    args = ap.parse_args(argv)
+    setup_logging(args.log)
+    if args.cmd == "vtd":
+        speaker_vtd(args.annot16, args.speaker, args.out, args.figure, args.skip_tasks, args.grid,
+                    args.n_gridlines, args.nan_policy, args.bad_frames)  # fmt: skip
+    elif args.cmd == "utterances":
+        table, counts = utterance_table(args.root, args.vtd, args.tolerance)
+        log.info("utterances: %d kept, %s", len(table), json.dumps(counts))
+        write_table(table, args.out)
+    elif args.cmd == "pwcca":
+        t = pd.concat(
+            [codec_pwcca(args.codec, args.features, args.vtd, v, args.n_shuffles, args.block_len, args.seed)
+             for v in (["accumulated", "without_first"] if args.variant == "without_first" else ["accumulated"])],
+            ignore_index=True,
+        )  # fmt: skip
+        write_table(t, args.out)
+    else:
+        t = pd.concat([read_table(x) for x in args.tables], ignore_index=True)
+        write_table(t, args.combined)
+        acc = t[t["variant"] == "accumulated"]
+        write_table(summarize_speakers(acc), args.summary)
+        fig3(t, args.pdf, args.png, args.note)
+
+
+if __name__ == "__main__":
+    run_cli(main)
