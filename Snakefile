@@ -15,6 +15,7 @@ include: "workflow/rules/words.smk"
 include: "workflow/rules/pairs.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/distances.smk"
+include: "workflow/rules/articulatory.smk"
 
 
 rule all:

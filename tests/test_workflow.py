@@ -52,10 +52,14 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
     out = r.stdout
     assert jobs_of(r.stdout) == {
         "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 5,
-        "distances": 5, "fig2": 1, "all": 1,
+        "distances": 5, "fig2": 1, "rtmri_vtd": 16, "rtmri_utterances": 1, "encode_rtmri": 5, "rtmri_pwcca": 5,
+        "fig3": 1, "all": 1,
     }  # fmt: skip
     for name in ("encodec", "dac", "mimi", "mimo", "melrvq"):
         assert f"output: results/features/{name}/words.h5" in out
+        assert f"output: results/rtmri/features/{name}.h5" in out
+    assert "--speaker sub009" in out and "--skip-tasks vcv bvt" in out
+    assert "--variant without_first" in out  # MIMI's Fig. 4 split
     assert "mfa model download acoustic english_us_arpa" in out
     assert (
         "mfa align --clean --output_format long_textgrid -j 8 --temporary_directory results/alignment/mfa_tmp "

@@ -83,6 +83,14 @@ def check_config(config: dict, base: str | Path = ".") -> None:
     if lx.get("wordnet", "auto") != "auto":
         _need(lx["wordnet"], "lexicon.wordnet", base, "dir")
     check_codecs(config, base)
+    rt = config.get("rtmri")
+    if rt:
+        _need(rt["root"], "rtmri.root", base, "dir")
+        _need(rt["annot16"], "rtmri.annot16", base, "dir")
+        for spk in rt["speakers"]:
+            _need(Path(rt["annot16"]) / spk / "track", f"rtmri.speakers ({spk!r}: its Annot-16 track folder)", base, "dir")
+        if rt.get("grid"):
+            _need(rt["grid"], "rtmri.grid", base, "dir")
 
 
 def words_args(config: dict) -> str:
@@ -179,4 +187,26 @@ def distances_args(config: dict) -> str:
     args += ["--n-boot", str(d.get("n_boot", 1000)), "--seed", str(d.get("seed", 0))]
     if d.get("standardize"):
         args.append("--standardize")
+    return shlex.join(args)
+
+
+def vtd_args(config: dict, speaker: str) -> str:
+    """CLI arguments of ``codecprobe.artstage vtd`` for one speaker."""
+    rt = config["rtmri"]
+    args = ["--skip-tasks", *rt.get("skip_tasks", ["vcv", "bvt"]), "--n-gridlines", str(rt.get("n_gridlines", 120))]
+    args += ["--nan-policy", rt.get("nan_policy", "interpolate"), "--bad-frames", rt.get("bad_frames", "skip")]
+    if rt.get("grid"):
+        folder = Path(rt["grid"])
+        grid = next((folder / f"{speaker}{ext}" for ext in (".npy", ".mat") if (folder / f"{speaker}{ext}").exists()), None)
+        if grid is None:
+            raise CodecprobeError(f"config: rtmri.grid: no {speaker}.npy or {speaker}.mat in {folder}")
+        args += ["--grid", str(grid)]
+    return shlex.join(args)
+
+
+def pwcca_args(config: dict, family: str) -> str:
+    """CLI arguments of ``codecprobe.artstage pwcca`` (MIMI also gets the Fig. 4 split)."""
+    rt = config["rtmri"]
+    args = ["--n-shuffles", str(rt.get("n_shuffles", 10)), "--block-len", str(rt.get("block_len", 25))]
+    args += ["--seed", str(rt.get("seed", 0)), "--variant", "without_first" if family == "mimi" else "accumulated"]
     return shlex.join(args)

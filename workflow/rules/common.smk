@@ -29,6 +29,8 @@ from codecprobe.config import (  # noqa: E402
     encode_args,
     melrvq_model_path,
     pairs_args,
+    pwcca_args,
+    vtd_args,
     words_args,
 )
 from codecprobe.align import mfa_shell  # noqa: E402
@@ -44,6 +46,7 @@ RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 CODECS = codecs_by_name(config)
+RTMRI_SPEAKERS = config["rtmri"]["speakers"] if config.get("rtmri") else []
 
 
 def textgrid_dir():
@@ -65,10 +68,24 @@ def encode_inputs(wildcards):
     return inputs
 
 
+def encode_rtmri_inputs(wildcards):
+    """Inputs of rule encode_rtmri (melrvq 'fit' reuses the model fitted on LibriSpeech)."""
+    inputs = {"words": f"{RESULTS}/rtmri/utterances.csv"}
+    c = CODECS[wildcards.codec]
+    if c["family"] == "melrvq" and c.get("weights") == "fit":
+        inputs["model"] = melrvq_model_path(RESULTS, wildcards.codec)
+    return inputs
+
+
 def all_targets():
-    return [
+    targets = [
         f"{RESULTS}/manifest/utterances.csv",
         f"{RESULTS}/words/words.csv",
         f"{RESULTS}/pairs/pairs.parquet",
         f"{RESULTS}/pairs/pair_summary.csv",
-    ] + ([f"{RESULTS}/figures/fig2_word_pairs.pdf", f"{RESULTS}/distances/all_codecs.csv"] if CODECS else [])
+    ]
+    if CODECS:
+        targets += [f"{RESULTS}/figures/fig2_word_pairs.pdf", f"{RESULTS}/distances/all_codecs.csv"]
+    if CODECS and RTMRI_SPEAKERS:
+        targets += [f"{RESULTS}/figures/fig3_articulatory.pdf", f"{RESULTS}/rtmri/pwcca_summary.csv"]
+    return targets

@@ -1,0 +1,124 @@
+# Articulatory probing (Fig. 3, 4): only when the config has an `rtmri` section.
+
+
+rule rtmri_vtd:
+    """Gridlines and VTD for one speaker's Annot-16 tracks; a debug figure of the grid."""
+    input:
+        tracks=lambda wc: f"{config['rtmri']['annot16']}/{wc.speaker}/track",
+    output:
+        vtd=f"{RESULTS}/rtmri/vtd/{{speaker}}.h5",
+        figure=report(
+            f"{RESULTS}/rtmri/vtd/{{speaker}}_grid.png",
+            caption="../report/grid.rst",
+            category="Articulatory",
+        ),
+    log:
+        f"{LOGS}/rtmri_vtd/{{speaker}}.log",
+    benchmark:
+        f"{BENCH}/rtmri_vtd/{{speaker}}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        annot16=lambda wc: config["rtmri"]["annot16"],
+        args=lambda wc: vtd_args(config, wc.speaker),
+    shell:
+        "python -m codecprobe.artstage vtd --annot16 {params.annot16:q} --speaker {wildcards.speaker}"
+        " --out {output.vtd:q} --figure {output.figure:q} {params.args} --log {log:q}"
+
+
+rule rtmri_utterances:
+    """rt-MRI utterances with both audio and VTD (length-checked), for the codecs."""
+    input:
+        vtd=expand(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", speaker=RTMRI_SPEAKERS),
+    output:
+        f"{RESULTS}/rtmri/utterances.csv",
+    log:
+        f"{LOGS}/rtmri_utterances.log",
+    benchmark:
+        f"{BENCH}/rtmri_utterances.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        root=lambda wc: config["rtmri"]["root"],
+        tol=lambda wc: config["rtmri"].get("length_tolerance", 0.2),
+    shell:
+        "python -m codecprobe.artstage utterances --root {params.root:q} --vtd {input.vtd:q}"
+        " --out {output:q} --tolerance {params.tol} --log {log:q}"
+
+
+rule encode_rtmri:
+    """Encode whole rt-MRI utterances (feature slicing) with one codec."""
+    input:
+        unpack(encode_rtmri_inputs),
+    output:
+        f"{RESULTS}/rtmri/features/{{codec}}.h5",
+    log:
+        f"{LOGS}/encode_rtmri/{{codec}}.log",
+    benchmark:
+        f"{BENCH}/encode_rtmri/{{codec}}.tsv"
+    conda:
+        lambda wc: f"../../envs/{CODEC_ENVS[CODECS[wc.codec]['family']]}"
+    threads: config.get("encode", {}).get("threads", 2)
+    resources:
+        gpu=lambda wc: 0 if CODECS[wc.codec]["family"] == "melrvq" else 1,
+    params:
+        codec=lambda wc: codec_json(config, wc.codec, RESULTS),
+        args=encode_args(config),
+    shell:
+        "python -m codecprobe.encode --codec {params.codec:q} --words {input.words:q}"
+        " --out {output:q} {params.args} --slicing feature --threads {threads} --log {log:q}"
+
+
+rule rtmri_pwcca:
+    """PWCCA between VTD and each layer's accumulated features, per speaker."""
+    input:
+        features=f"{RESULTS}/rtmri/features/{{codec}}.h5",
+        vtd=expand(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", speaker=RTMRI_SPEAKERS),
+    output:
+        f"{RESULTS}/rtmri/pwcca/{{codec}}.csv",
+    log:
+        f"{LOGS}/rtmri_pwcca/{{codec}}.log",
+    benchmark:
+        f"{BENCH}/rtmri_pwcca/{{codec}}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        args=lambda wc: pwcca_args(config, CODECS[wc.codec]["family"]),
+    shell:
+        "python -m codecprobe.artstage pwcca --codec {wildcards.codec} --features {input.features:q}"
+        " --vtd {input.vtd:q} --out {output:q} {params.args} --log {log:q}"
+
+
+rule fig3:
+    """Fig. 3 (PWCCA per layer, every codec) and Fig. 4 (MIMI's first layer vs the rest)."""
+    input:
+        expand(f"{RESULTS}/rtmri/pwcca/{{codec}}.csv", codec=list(CODECS)),
+    output:
+        table=report(
+            f"{RESULTS}/rtmri/pwcca_all_codecs.csv",
+            caption="../report/pwcca.rst",
+            category="Articulatory",
+        ),
+        summary=f"{RESULTS}/rtmri/pwcca_summary.csv",
+        pdf=f"{RESULTS}/figures/fig3_articulatory.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig3_articulatory.png",
+            caption="../report/fig3.rst",
+            category="Articulatory",
+        ),
+    log:
+        f"{LOGS}/fig3.log",
+    benchmark:
+        f"{BENCH}/fig3.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        note=config.get("data_label", ""),
+    shell:
+        "python -m codecprobe.artstage figures --tables {input:q} --combined {output.table:q}"
+        " --summary {output.summary:q} --pdf {output.pdf:q} --png {output.png:q}"
+        " --note {params.note:q} --log {log:q}"
