@@ -84,3 +84,36 @@ def test_cli_figures(layout, tmp_path):
     s = read_table(tmp_path / "s.csv")
     assert list(s.pwcca.round(3)) == [0.55, 0.6]
     assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_too_few_frames_for_the_dimension(layout, tmp_path):
+    """A speaker with fewer codec frames than feature dims is skipped; none left -> clear error."""
+    out = tmp_path / "v.h5"
+    speaker_vtd(str(layout / "annot16"), "sub901", str(out), str(tmp_path / "g.png"), [], None)
+    table, _ = utterance_table(str(layout / "75-speaker"), [str(out)])
+    codec = load_codec(CodecSpec("mel", "melrvq", weights="random", n_layers=2))
+    feats = tmp_path / "mel.h5"
+    run(codec, table, None, str(feats), EncodeConfig(slicing="feature"))
+    with h5py.File(feats, "a") as h:  # pretend the codec has 100 Hz frames of 4096 dims
+        for k in ("layer_01", "layer_02"):
+            tab = h[f"codebooks/{k}"][:]
+            del h[f"codebooks/{k}"]
+            h[f"codebooks/{k}"] = np.tile(tab, (1, 52))[:, :4096]
+    with pytest.raises(CodecprobeError, match="1 speaker\\(s\\) with fewer frames than feature dimensions"):
+        codec_pwcca("mel", str(feats), [str(out)], n_shuffles=2)
+
+
+def test_fig4_panel_from_split_rows(tmp_path):
+    from codecprobe.artstage import fig3
+
+    rows = []
+    for variant, layers in (("accumulated", [1, 2, 3]), ("layer1_only", [1]), ("without_layer1", [2, 3])):
+        for layer in layers:
+            for spk, v in (("a", 0.5), ("b", 0.6)):
+                rows.append({"codec": "mimi", "speaker": spk, "variant": variant, "layer": layer, "n_frames": 900,
+                             "pwcca": v + 0.01 * layer, "shuffled_mean": 0.3, "shuffled_sd": 0.01, "random_weights": True})  # fmt: skip
+    fig3(pd.DataFrame(rows), str(tmp_path / "f.pdf"), str(tmp_path / "f.png"), "note")
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(tmp_path / "f.png")
+    assert img.shape[1] > 1.8 * img.shape[0]  # two panels side by side (Fig. 3 and Fig. 4)

@@ -140,7 +140,7 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
     """Rows ``codec, speaker, variant, layer, n_frames, pwcca, shuffled_mean, shuffled_sd``."""
     attrs, tabs, utts = _codec_utterances(features)
     rate = float(attrs["frame_rate"])
-    out = []
+    out, skipped = [], []
     for f in vtd_files:
         spk, vt = read_vtd(f)
         common = [u for u in vt if u in utts]
@@ -153,6 +153,14 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
         vtds = [resample_vtd(vt[u][1], vt[u][0], utts[u][1][keep[u]], rate) for u in common]
         codes = np.concatenate([utts[u][0][:, keep[u]] for u in common], axis=1)  # [K, F_total]
         bounds = np.cumsum([0] + [int(keep[u].sum()) for u in common])
+        dim = tabs[0].shape[1]
+        if codes.shape[1] <= max(dim, vtds[0].shape[1]):
+            log.warning(
+                "%s %s: %d frames at %.1f Hz for %d-dim features: too few for CCA (needs more frames "
+                "than dimensions), speaker skipped", codec, spk, codes.shape[1], rate, dim,
+            )  # fmt: skip
+            skipped.append(spk)
+            continue
         variants = {"accumulated": range(len(tabs))}
         if variant == "without_first":
             variants = {"layer1_only": range(1), "without_layer1": range(1, len(tabs))}
@@ -167,7 +175,8 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
                 out.append(row)
                 log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f)", codec, spk, name, k + 1, row["pwcca"], row["shuffled_mean"])
     if not out:
-        raise CodecprobeError(f"{codec}: no speaker with both VTD and codec features")
+        why = f" ({len(skipped)} speaker(s) with fewer frames than feature dimensions)" if skipped else ""
+        raise CodecprobeError(f"{codec}: no speaker with both VTD and enough codec frames{why}")
     cols = ["codec", "speaker", "variant", "layer", "n_frames", "pwcca", "shuffled_mean", "shuffled_sd"]
     df = pd.DataFrame(out)[cols]
     df["random_weights"] = bool(attrs.get("random_weights", False))
