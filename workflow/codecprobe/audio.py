@@ -26,18 +26,31 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return soxr.resample(x.astype(np.float32, copy=False), sr_in, sr_out, quality="HQ").astype(np.float32)
 
 
-def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Read ``path``, mix to mono, resample to ``sample_rate`` Hz. ``[T]`` float32 in [-1, 1].
+def read_audio(path: str | Path, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Read an audio file as float32 at its own sample rate: ``(samples, rate)``.
 
-    Raises :class:`CodecprobeError` naming the file when it cannot be read.
+    ``mono=True`` averages the channels (``[T]``); otherwise ``[T]`` or ``[T, C]``.
+    Raises :class:`CodecprobeError` naming the file when it is missing, unreadable or empty.
     """
+    path = Path(path)
+    if not path.is_file():
+        raise CodecprobeError(f"{path}: audio file not found")
     try:
         x, sr = sf.read(str(path), dtype="float32", always_2d=False)
     except Exception as e:  # libsndfile errors vary by format
         raise CodecprobeError(f"{path}: cannot read audio ({e})") from e
     if x.size == 0:
         raise CodecprobeError(f"{path}: empty audio")
-    return resample(to_mono(x), sr, sample_rate)
+    return (to_mono(x).astype(np.float32, copy=False) if mono else x), int(sr)
+
+
+def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """Read ``path``, mix to mono, resample to ``sample_rate`` Hz. ``[T]`` float32 in [-1, 1].
+
+    Raises :class:`CodecprobeError` naming the file when it cannot be read.
+    """
+    x, sr = read_audio(path)
+    return resample(x, sr, sample_rate)
 
 
 def cut(x: np.ndarray, sample_rate: int, start: float, end: float) -> np.ndarray:

@@ -60,6 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import read_audio  # noqa: F401  (re-exported: the corpus's audio reader)
 from .io import CodecprobeError
 
 log = logging.getLogger("codecprobe.rtmri")
@@ -192,28 +193,6 @@ def list_utterances(root: str | Path, speaker: str, modalities: tuple[str, ...] 
         Utterance(r["speaker"], r["number"], r["task"], r["repetition"], r["name"], dict(r["files"]))
         for _, r in sorted(found.items())
     ]
-
-
-def read_audio(path: str | Path, mono: bool = True) -> tuple[np.ndarray, int]:
-    """Read an audio file as float32 at its own sample rate: ``(samples, rate)``.
-
-    ``mono=True`` averages the channels (``[T]``); otherwise ``[T]`` or ``[T, C]``.
-    Raises :class:`CodecprobeError` naming the file when it cannot be read or is empty.
-    """
-    import soundfile as sf
-
-    path = Path(path)
-    if not path.is_file():
-        raise CodecprobeError(f"{path}: audio file not found")
-    try:
-        x, sr = sf.read(str(path), dtype="float32", always_2d=False)
-    except Exception as e:  # libsndfile errors vary
-        raise CodecprobeError(f"{path}: cannot read audio ({e})") from e
-    if x.size == 0:
-        raise CodecprobeError(f"{path}: empty audio")
-    if mono and x.ndim == 2:
-        x = x.mean(axis=1).astype(np.float32)
-    return x, int(sr)
 
 
 # ---------------------------------------------------------------------------------------
