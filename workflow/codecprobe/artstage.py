@@ -40,7 +40,7 @@ def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: l
     import h5py
 
     from .rtmri import FRAME_RATE, MM_PER_PIXEL, list_tracks, load_track
-    from .vtd import debug_figure, grid_from_tracks, load_grid, orient_grid, vtd_track
+    from .vtd import debug_figure, grid_from_tracks, load_grid, orient_grid, vtd, vtd_track
 
     files = [t for t in list_tracks(annot16, speaker) if not any(s in t.name for s in skip_tasks)]
     if not files:
@@ -66,8 +66,14 @@ def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: l
             h["midline"] = midline
         h.attrs.update(speaker=speaker, frame_rate=FRAME_RATE, mm_per_pixel=MM_PER_PIXEL, unit="pixel",
                        nan_policy=nan_policy, bad_frames=bad_frames, counts=json.dumps(counts))  # fmt: skip
-    mid = len(tracks[0].frame_no) // 2
-    debug_figure(tracks[0].frame_contours(mid), midline, grid, figure, title=f"{speaker}: {tracks[0].name}, frame {mid}")
+    # the debug figure shows the two walls VTD is measured between (not the raw sections,
+    # whose names differ between contour templates) and the crossings of every gridline
+    t0, mid = tracks[0], len(tracks[0].frame_no) // 2
+    inner, outer = t0.inner[mid], t0.outer[mid]
+    walls = {"inner wall": inner[np.isfinite(inner).all(1)], "outer wall": outer[np.isfinite(outer).all(1)]}
+    _, pin, pout = vtd(inner, outer, grid, return_points=True)
+    debug_figure(walls, midline, grid, figure, crossings=(pin, pout),
+                 title=f"{speaker}: {t0.name}, frame {int(t0.frame_no[mid])}")  # fmt: skip
     for k, v in counts.items():
         log.info("%s: %s = %d", speaker, k, v)
     return counts
