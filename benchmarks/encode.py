@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -57,7 +58,7 @@ def synthetic_words(root: Path, n_words: int, seed: int = 0) -> pd.DataFrame:
 
 def bench(family: str, words: pd.DataFrame, device: str, root: Path) -> dict:
     codec = load_codec(CodecSpec(family, family, weights="random"), device)
-    cfg = EncodeConfig()
+    cfg = EncodeConfig(io_workers=min(8, os.cpu_count() or 1))  # as the rule does with --threads
     sync = _sync(codec)
     # warm-up: one untimed pass of the whole stage, so that lazy init and per-shape
     # kernel selection (cuDNN/cuBLAS plans for every new clip length) are paid before

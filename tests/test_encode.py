@@ -179,3 +179,21 @@ def test_run_with_a_neural_codec_records_its_metadata(words, tmp_path):
         assert h.attrs["family"] == "encodec" and h.attrs["random_weights"]
         assert "residual_rms" in json.loads(h.attrs["codebook_fill"])
         assert h["pooled/mean"].shape == (3, 2, 128)
+
+
+def test_parallel_audio_reading_keeps_order(corpus, melrvq, words, tmp_path):
+    from codecprobe.audio import load_audio
+    from codecprobe.encode import load_many
+
+    paths = sorted(str(p) for p in corpus[0].rglob("*.flac")) * 3
+    got = list(load_many(paths, 24000, workers=2))
+    assert len(got) == len(paths)
+    for p, x in zip(paths, got):
+        np.testing.assert_array_equal(x, load_audio(p, 24000))
+    # the stage gives identical files with 1 or 2 reader threads
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    run(melrvq, words, None, str(a), EncodeConfig())
+    run(melrvq, words, None, str(b), EncodeConfig(io_workers=2))
+    with h5py.File(a) as ha, h5py.File(b) as hb:
+        np.testing.assert_array_equal(ha["codes"][:], hb["codes"][:])
+        np.testing.assert_array_equal(ha["pooled/mean"][:], hb["pooled/mean"][:])

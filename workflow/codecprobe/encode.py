@@ -61,6 +61,7 @@ class EncodeConfig:
     max_batch: int = 64
     chunk_seconds: float = 60.0  # feature slicing: longer utterances are encoded in chunks
     dtype: str = "float32"
+    io_workers: int = 1  # threads reading and resampling audio (libsndfile and soxr release the GIL)
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -188,11 +189,35 @@ def select_tokens(words: pd.DataFrame, pairs: pd.DataFrame | None) -> pd.DataFra
     return words[words["token_id"].isin(ids)].sort_values("token_id").reset_index(drop=True)
 
 
+def load_many(paths: list[str], sample_rate: int, workers: int = 1):
+    """Yield ``load_audio(p, sample_rate)`` for every path, in order, reading ahead with
+    ``workers`` threads (at most ``2 x workers`` utterances in memory beyond the current)."""
+    if workers <= 1:
+        for p in paths:
+            yield load_audio(p, sample_rate)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as ex:
+        pending: deque = deque()
+        it = iter(paths)
+        for p in it:
+            pending.append(ex.submit(load_audio, p, sample_rate))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            yield pending.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(ex.submit(load_audio, nxt, sample_rate))
+
+
 def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
     """Encode each word's clip alone. Returns ``(tokens kept, codes list, frame lists)``."""
     clips, keep = [], []
-    for path, g in tokens.groupby("path", sort=False):
-        wav = load_audio(path, codec.sample_rate)
+    groups = list(tokens.groupby("path", sort=False))
+    for (path, g), wav in zip(groups, load_many([p for p, _ in groups], codec.sample_rate, cfg.io_workers)):
         for i, r in g.iterrows():
             clip = cut(wav, codec.sample_rate, r["start"], r["end"])
             if len(clip) == 0:
@@ -231,8 +256,10 @@ def chunked_codes(codec: Codec, wav: np.ndarray, cfg: EncodeConfig) -> np.ndarra
 def feature_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
     """Encode each utterance once and cut word frames by time."""
     utt_codes: dict[str, np.ndarray] = {}
-    for n, (path, g) in enumerate(tokens.groupby("path", sort=False), 1):
-        utt_codes[g["utt_id"].iloc[0]] = chunked_codes(codec, load_audio(path, codec.sample_rate), cfg)
+    groups = list(tokens.groupby("path", sort=False))
+    audio = load_many([p for p, _ in groups], codec.sample_rate, cfg.io_workers)
+    for n, ((path, g), wav) in enumerate(zip(groups, audio), 1):
+        utt_codes[g["utt_id"].iloc[0]] = chunked_codes(codec, wav, cfg)
         if n % 100 == 0:
             log.info("utterances: %d encoded", n)
     frames, near = [], []
@@ -377,7 +404,8 @@ def main(argv: list[str] | None = None) -> None:
             pass
     spec = spec_from_json(a.codec)
     codec = load_codec(spec, resolve_device(a.device))
-    cfg = EncodeConfig(a.slicing, tuple(a.pooling), a.batch_seconds, a.max_batch, a.chunk_seconds, a.dtype)
+    cfg = EncodeConfig(a.slicing, tuple(a.pooling), a.batch_seconds, a.max_batch, a.chunk_seconds, a.dtype,
+                       io_workers=max(1, a.threads or 1))  # fmt: skip
     pairs = read_table(a.pairs) if a.pairs else None
     run(codec, read_table(a.words), pairs, a.out, cfg)
 
