@@ -75,14 +75,21 @@ def layer_pwcca(
         if len(v) != f.shape[1]:
             raise CodecprobeError(f"utterance {u}: {len(v)} VTD frames but {f.shape[1]} codec frames")
     x = np.concatenate(vtds)
-    n_layers = features[0].shape[0]
     rows = []
-    for k in range(n_layers):
+    for k in range(features[0].shape[0]):
         y = np.concatenate([f[k] for f in features])
-        obs = pwcca(x, y, weight_side=weight_side).pwcca
-        sh = pwcca_shuffled(x, y, np.random.default_rng(seed + k), n=n_shuffles, block_len=block_len, weight_side=weight_side)
-        rows.append({"layer": k + 1, "n_frames": len(x), "pwcca": obs, "shuffled_mean": sh.mean, "shuffled_sd": sh.sd})
+        rows.append({"layer": k + 1, **pwcca_with_baseline(x, y, n_shuffles, block_len, seed + k, weight_side)})
     return pd.DataFrame(rows)
+
+
+def pwcca_with_baseline(
+    x: np.ndarray, y: np.ndarray, n_shuffles: int = 10, block_len: int = 25, seed: int = 0, weight_side: str = "x"
+) -> dict:
+    """PWCCA of frame-aligned ``x [F, G]`` (VTD) and ``y [F, D]`` beside its block-shuffled
+    baseline: ``{n_frames, pwcca, shuffled_mean, shuffled_sd}``."""
+    obs = pwcca(x, y, weight_side=weight_side).pwcca
+    sh = pwcca_shuffled(x, y, np.random.default_rng(seed), n=n_shuffles, block_len=block_len, weight_side=weight_side)
+    return {"n_frames": len(x), "pwcca": obs, "shuffled_mean": sh.mean, "shuffled_sd": sh.sd}
 
 
 def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:

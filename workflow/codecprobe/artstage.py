@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .articulatory import layer_pwcca, resample_vtd, summarize_speakers
+from .articulatory import pwcca_with_baseline, resample_vtd, summarize_speakers
 from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging, write_table
 
 log = logging.getLogger("codecprobe.artstage")
@@ -158,7 +158,6 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
         common = [u for u in common if keep[u].sum() > 1]
         vtds = [resample_vtd(vt[u][1], vt[u][0], utts[u][1][keep[u]], rate) for u in common]
         codes = np.concatenate([utts[u][0][:, keep[u]] for u in common], axis=1)  # [K, F_total]
-        bounds = np.cumsum([0] + [int(keep[u].sum()) for u in common])
         dim = tabs[0].shape[1]
         if codes.shape[1] <= max(dim, vtds[0].shape[1]):
             log.warning(
@@ -170,13 +169,12 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
         variants = {"accumulated": range(len(tabs))}
         if variant == "without_first":
             variants = {"layer1_only": range(1), "without_layer1": range(1, len(tabs))}
+        x = np.concatenate(vtds)  # frames of all utterances, aligned with the columns of `codes`
         for name, layers in variants.items():
             acc = np.zeros((codes.shape[1], tabs[0].shape[1]), np.float64)
             for k in layers:
-                acc += tabs[k][codes[k]]
-                split = [acc[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-                t = layer_pwcca(vtds, [s[None] for s in split], n_shuffles, block_len, seed + k)
-                row = t.iloc[0].to_dict()
+                acc += tabs[k][codes[k]]  # accumulated feature of layer k, one layer at a time
+                row = pwcca_with_baseline(x, acc, n_shuffles, block_len, seed + k)
                 row.update(codec=codec, speaker=spk, variant=name, layer=k + 1)
                 out.append(row)
                 log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f)", codec, spk, name, k + 1, row["pwcca"], row["shuffled_mean"])

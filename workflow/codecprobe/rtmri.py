@@ -158,6 +158,18 @@ def parse_utterance_name(filename: str) -> dict | None:
     }
 
 
+def _speaker_subdir(root: str | Path, speaker: str, sub: str, corpus: str) -> Path:
+    """``<root>/<speaker>/<sub>``; :class:`CodecprobeError` naming the missing folder otherwise."""
+    root = Path(root)
+    spk_dir = root / speaker
+    if not spk_dir.is_dir():
+        raise CodecprobeError(f"{spk_dir}: speaker folder not found ({corpus} root {root})")
+    d = spk_dir / sub
+    if not d.is_dir():
+        raise CodecprobeError(f"{d}: no {sub} folder for speaker {speaker}")
+    return d
+
+
 def list_utterances(root: str | Path, speaker: str, modalities: tuple[str, ...] = MODALITIES) -> list[Utterance]:
     """Utterances of ``speaker`` under ``root`` (the folder holding ``subNNN/``), sorted by name.
 
@@ -165,13 +177,7 @@ def list_utterances(root: str | Path, speaker: str, modalities: tuple[str, ...] 
     (logged). Raises :class:`CodecprobeError` when the speaker folder, its ``2drt``
     folder or every utterance file is missing.
     """
-    root = Path(root)
-    spk_dir = root / speaker
-    if not spk_dir.is_dir():
-        raise CodecprobeError(f"{spk_dir}: speaker folder not found (75-Speaker root {root})")
-    drt = spk_dir / "2drt"
-    if not drt.is_dir():
-        raise CodecprobeError(f"{drt}: no 2drt folder for speaker {speaker}")
+    drt = _speaker_subdir(root, speaker, "2drt", "75-Speaker")
     found: dict[str, dict] = {}
     ignored = 0
     for kind in modalities:
@@ -222,12 +228,7 @@ def list_tracks(annot16: str | Path, speaker: str) -> list[TrackFile]:
     Raises :class:`CodecprobeError` when the speaker or its ``track`` folder is missing or empty.
     """
     annot16 = Path(annot16)
-    spk_dir = annot16 / speaker
-    if not spk_dir.is_dir():
-        raise CodecprobeError(f"{spk_dir}: speaker folder not found (Annot-16 root {annot16})")
-    tdir = spk_dir / "track"
-    if not tdir.is_dir():
-        raise CodecprobeError(f"{tdir}: no track folder for speaker {speaker}")
+    tdir = _speaker_subdir(annot16, speaker, "track", "Annot-16")
     tracks = sorted(tdir.glob("*_track.mat"))
     if not tracks:
         raise CodecprobeError(f"{tdir}: no *_track.mat files")
