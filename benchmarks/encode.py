@@ -66,10 +66,14 @@ def bench(family: str, words: pd.DataFrame, device: str, root: Path) -> dict:
     run(codec, words, None, str(root / f"{family}-warmup.h5"), cfg)
     sync()
 
+    split = _LastMessage("read+encode")
+    logging.getLogger("codecprobe.encode").setLevel(logging.INFO)  # root handlers stay at WARNING
+    logging.getLogger("codecprobe.encode").addHandler(split)
     t0 = time.perf_counter()
     run(codec, words, None, str(root / f"{family}.h5"), cfg)
     sync()
     t_stage = time.perf_counter() - t0
+    logging.getLogger("codecprobe.encode").removeHandler(split)
 
     clips = []
     for path, g in words.groupby("path", sort=False):
@@ -104,7 +108,21 @@ def bench(family: str, words: pd.DataFrame, device: str, root: Path) -> dict:
         "family": family, "device": codec.device, "words": len(clips), "batches": len(batches),
         "stage_s": t_stage, "bare_s": t_bare, "stage/bare": t_bare / t_stage,
         "batched_s": t_batched, "one_by_one_s": t_single, "batched/one-by-one": t_single / t_batched,
+        "split": split.text,
     }  # fmt: skip
+
+
+class _LastMessage(logging.Handler):
+    """Keeps the last INFO message of the stage that starts with ``prefix`` (its time split)."""
+
+    def __init__(self, prefix: str):
+        super().__init__(logging.INFO)
+        self.prefix, self.text = prefix, ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if msg.startswith(self.prefix):
+            self.text = msg
 
 
 def _tensor(codec, wav):
@@ -130,6 +148,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    for h in logging.root.handlers:
+        h.setLevel(logging.WARNING)
     device = resolve_device(a.device)
     with tempfile.TemporaryDirectory() as tmp:
         words = synthetic_words(Path(tmp), a.words)
@@ -141,6 +161,7 @@ def main() -> None:
                 f"{r['stage/bare']:10.2f} {r['one_by_one_s']:8.2f} {r['batched_s']:9.2f} {r['batched/one-by-one']:8.2f}",
                 flush=True,
             )
+            print(f"         stage split: {r['split']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -197,3 +197,26 @@ def test_parallel_audio_reading_keeps_order(corpus, melrvq, words, tmp_path):
     with h5py.File(a) as ha, h5py.File(b) as hb:
         np.testing.assert_array_equal(ha["codes"][:], hb["codes"][:])
         np.testing.assert_array_equal(ha["pooled/mean"][:], hb["pooled/mean"][:])
+
+
+@pytest.mark.parametrize("family", ["melrvq", "encodec"])
+def test_pool_words_equals_word_by_word(family, melrvq):
+    """Batched pooling (chunks sorted by length, padded) equals pooling each word alone,
+    for words of 1..30 frames, frame subsets, and chunks forced small."""
+    from codecprobe.encode import pool_words
+
+    if family == "melrvq":
+        codec, n_codes = melrvq, 16
+    else:
+        pytest.importorskip("torch")
+        codec, n_codes = load_codec(CodecSpec("enc", "encodec", weights="random", n_layers=3)), 1024
+    rng = np.random.default_rng(7)
+    codes = [rng.integers(0, n_codes, size=(codec.n_layers, int(f))) for f in rng.integers(1, 31, size=25)]
+    frames = [None if i % 3 else np.arange(c.shape[1] // 2, c.shape[1]) for i, c in enumerate(codes)]
+    methods = ("mean", "center", "centroid")
+    for max_frames in (1, 64, 1 << 15):
+        got = pool_words(codec, codes, frames, methods, max_frames=max_frames)
+        for i, (c, f) in enumerate(zip(codes, frames)):
+            want = pooled_features(codec, c, f, methods)
+            for m in methods:
+                np.testing.assert_allclose(got[m][i], want[m], rtol=1e-5, atol=1e-5, err_msg=f"{m} word {i}")
