@@ -16,6 +16,7 @@ include: "workflow/rules/pairs.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/distances.smk"
 include: "workflow/rules/articulatory.smk"
+include: "workflow/rules/cka.smk"
 
 
 rule all:

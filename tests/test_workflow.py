@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -54,8 +55,12 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
     assert jobs_of(r.stdout) == {
         "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 5,
         "distances": 5, "fig2": 1, "rtmri_vtd": 16, "rtmri_utterances": 1, "encode_rtmri": 5, "rtmri_pwcca": 5,
-        "fig3": 1, "all": 1,
+        "fig3": 1, "speech_text_cka": 2, "cka_summary": 1, "all": 1,
     }  # fmt: skip
+    for name in ("mimi", "mimo"):  # the codecs with an LLM input path
+        assert f"output: results/cka/{name}.csv, results/cka/{name}_embeddings.h5" in out
+    assert "results/cka/encodec.csv" not in out and "results/tables/cka.tex" in out
+    assert '"weights": "kyutai/moshiko-pytorch-bf16"' in out
     for name in ("encodec", "dac", "mimi", "mimo", "melrvq"):
         assert f"output: results/features/{name}/words.h5" in out
         assert f"output: results/rtmri/features/{name}.h5" in out
@@ -118,6 +123,33 @@ def _tiny_config(root: Path, codecs: list[dict]) -> Path:
     cfg.pop("rtmri")  # word pairs only
     (root / "config.yaml").write_text(yaml.safe_dump(cfg))
     return root
+
+
+def test_llm_on_a_codec_without_that_input_path_is_a_config_error(tmp_path):
+    enc = {"name": "enc", "family": "encodec", "llm": {"family": "moshi"}}
+    wd = _tiny_config(tmp_path, [enc])
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
+    assert r.returncode != 0
+    assert "config: codecs[enc].llm: moshi reads mimi codes, not encodec" in r.stdout + r.stderr
+
+
+def test_speech_text_cka_runs_end_to_end_on_random_weights(tmp_path):
+    """A random-weight MIMI with a tiny random Moshi input path: the CKA job, the summary
+    table, figure and LaTeX table are built, and say RANDOM WEIGHTS."""
+    pytest.importorskip("torch")
+    mimi = {"name": "mimi", "family": "mimi", "n_layers": 8, "llm": {"family": "moshi", "weights": "random"}}
+    wd = _tiny_config(tmp_path, [mimi])
+    cfg = yaml.safe_load((wd / "config.yaml").read_text())
+    cfg["cka"] = {"n_permutations": 20, "n_bootstrap": 5, "bootstrap_permutations": 2}
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--cores", "2", "results/tables/cka.tex", cwd=wd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    tex = (wd / "results/tables/cka.tex").read_text()
+    assert "MIMI (random weights) &" in tex
+    table = pd.read_csv(wd / "results/cka/cka_all_codecs.csv")
+    assert list(table["estimator"]) == ["linear", "debiased"] and table["llm_random"].all()
+    assert (wd / "results/figures/cka_speech_text.png").stat().st_size > 5000
+    assert "debiased CKA" in (wd / "results/logs/speech_text_cka/mimi.log").read_text()
 
 
 def test_adding_a_codec_reruns_only_its_jobs(tmp_path):

@@ -153,6 +153,18 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
             raise CodecprobeError(f"config: codecs[{c['name']}].weights: 'fit' is only for family melrvq")
         if w.startswith(("/", "./", "../", "~")):
             _need(Path(w).expanduser(), f"codecs[{c['name']}].weights", Path(base))
+        llm = c.get("llm")
+        if llm:
+            from .llm import LLM_CODEC
+
+            if LLM_CODEC[llm["family"]] != c["family"]:
+                raise CodecprobeError(
+                    f"config: codecs[{c['name']}].llm: {llm['family']} reads {LLM_CODEC[llm['family']]} codes, "
+                    f"not {c['family']} (codecs with an LLM input path: {', '.join(sorted(set(LLM_CODEC.values())))})"
+                )
+            lw = str(llm.get("weights", "random"))
+            if lw.startswith(("/", "./", "../", "~")):
+                _need(Path(lw).expanduser(), f"codecs[{c['name']}].llm.weights", Path(base))
 
 
 def melrvq_model_path(results: str, name: str) -> str:
@@ -178,6 +190,20 @@ def encode_args(config: dict) -> str:
     args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", e.get("dtype", "float32")]
     args += ["--device", e.get("device", "auto")]
     return shlex.join(args)
+
+
+def llm_json(config: dict, name: str) -> str:
+    """The codec's ``llm`` entry as the JSON the CKA stage reads."""
+    import json
+
+    return json.dumps(codecs_by_name(config)[name]["llm"], sort_keys=True)
+
+
+def cka_json(config: dict) -> str:
+    """The ``cka`` section (defaults filled by the stage) as JSON."""
+    import json
+
+    return json.dumps({k: v for k, v in (config.get("cka") or {}).items() if k != "device"}, sort_keys=True)
 
 
 def distances_args(config: dict) -> str:

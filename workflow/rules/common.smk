@@ -23,10 +23,12 @@ shell.prefix(
 from codecprobe.config import (  # noqa: E402
     CODEC_ENVS,
     check_config,
+    cka_json,
     codec_json,
     codecs_by_name,
     distances_args,
     encode_args,
+    llm_json,
     melrvq_model_path,
     pairs_args,
     pwcca_args,
@@ -46,6 +48,7 @@ RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 CODECS = codecs_by_name(config)
+CKA_CODECS = [name for name, c in CODECS.items() if c.get("llm")]
 RTMRI_SPEAKERS = config["rtmri"]["speakers"] if config.get("rtmri") else []
 
 
@@ -86,6 +89,8 @@ def all_targets():
     ]
     if CODECS:
         targets += [f"{RESULTS}/figures/fig2_word_pairs.pdf", f"{RESULTS}/distances/all_codecs.csv"]
+    if CKA_CODECS:
+        targets += [f"{RESULTS}/figures/cka_speech_text.pdf", f"{RESULTS}/tables/cka.tex"]
     if CODECS and RTMRI_SPEAKERS:
         targets += [f"{RESULTS}/figures/fig3_articulatory.pdf", f"{RESULTS}/rtmri/pwcca_summary.csv"]
     return targets

@@ -1,0 +1,218 @@
+"""LLM input paths (codecprobe.llm): tiny random checkpoints with the real tensor names,
+written as safetensors and loaded by key name; Qwen2 stack against transformers."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("safetensors")
+
+from safetensors.torch import save_file  # noqa: E402
+
+from codecprobe.io import CodecprobeError  # noqa: E402
+from codecprobe.llm import (  # noqa: E402
+    MIMO_AUDIO_TINY,
+    MOSHI_TINY,
+    LLMSpec,
+    load_llm_input,
+    mimo_audio_names,
+    mimo_audio_shapes,
+    qwen2_stack,
+    random_mimo_audio_tensors,
+    random_moshi_tensors,
+)
+
+WORDS = "the big large accept except house mouse quick brown fox jumps over lazy dog".split()
+
+
+def _train_spm(tmp: Path) -> Path:
+    spm = pytest.importorskip("sentencepiece")
+    text = tmp / "text.txt"
+    text.write_text("\n".join(" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))) * 20)
+    spm.SentencePieceTrainer.train(input=str(text), model_prefix=str(tmp / "spm"), vocab_size=40, model_type="unigram", minloglevel=2)
+    return tmp / "spm.model"
+
+
+def _train_bpe(tmp: Path) -> Path:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.train_from_iterator([" ".join(WORDS)] * 50, trainers.BpeTrainer(vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.save(str(tmp / "tokenizer.json"))
+    return tmp / "tokenizer.json"
+
+
+@pytest.fixture()
+def moshi_dir(tmp_path):
+    """A Moshi-layout checkpoint (16 audio streams, tiny hidden size) + a SentencePiece model."""
+    d = tmp_path / "moshi"
+    d.mkdir()
+    tensors = random_moshi_tensors(MOSHI_TINY, seed=3)
+    tensors["transformer.layers.0.self_attn.in_proj_weight"] = torch.zeros(4, 4)  # an unrelated tensor
+    save_file({k: v.to(torch.bfloat16) for k, v in tensors.items()}, str(d / "model.safetensors"))
+    spm = _train_spm(tmp_path)
+    (d / "tokenizer_spm_32k_3.model").write_bytes(spm.read_bytes())
+    return d, tensors
+
+
+def test_moshi_speech_is_the_sum_of_its_stream_embeddings(moshi_dir):
+    d, tensors = moshi_dir
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 2048, size=(32, 5))  # MIMI's 32 codebooks: Moshi reads the first 8
+    for stream, first in (("moshi", 0), ("user", 8)):
+        llm = load_llm_input(LLMSpec("moshi", str(d), stream=stream))
+        want = sum(tensors[f"emb.{first + k}.weight"].to(torch.bfloat16).float().numpy()[codes[k]] for k in range(8))
+        np.testing.assert_allclose(llm.speech(codes), want, rtol=1e-6, atol=1e-6)
+        assert llm.speech(codes).shape == (5, MOSHI_TINY["hidden"])
+    # text: mean of the SentencePiece tokens' rows (bf16 rows upcast exactly)
+    ids = llm.tokenizer.ids("accept")
+    assert ids and llm.tokenizer.kind == "sentencepiece"
+    table = tensors["text_emb.weight"].to(torch.bfloat16).float().numpy()
+    np.testing.assert_allclose(llm.text("accept"), table[ids].mean(0), rtol=1e-6)
+    assert llm.text("") is None
+
+
+def test_moshi_missing_tensor_and_bad_codes(moshi_dir, tmp_path):
+    d, tensors = moshi_dir
+    llm = load_llm_input(LLMSpec("moshi", str(d / "model.safetensors"), tokenizer=str(d / "tokenizer_spm_32k_3.model")))
+    with pytest.raises(CodecprobeError, match="codebook 1 has codes outside"):
+        llm.speech(np.full((8, 3), 2048))
+    with pytest.raises(CodecprobeError, match=r"needs codes \[>= 8"):
+        llm.speech(np.zeros((4, 3), int))
+    del tensors["emb.5.weight"]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    save_file(tensors, str(bad / "model.safetensors"))
+    with pytest.raises(CodecprobeError, match=r"missing from the checkpoint .*emb\.5\.weight"):
+        load_llm_input(LLMSpec("moshi", str(bad), tokenizer=str(d / "tokenizer_spm_32k_3.model")))
+    with pytest.raises(CodecprobeError, match="no such file"):
+        load_llm_input(LLMSpec("moshi", str(d), tokenizer="nope.model"))
+    with pytest.raises(CodecprobeError, match="has no input path"):
+        load_llm_input(LLMSpec("encodec_lm", "random"))
+
+
+def test_qwen2_stack_matches_transformers():
+    """Our Qwen2 stack equals transformers' Qwen2Model (causal, and bidirectional through
+    an all-zero additive 4-D mask) on the same random weights."""
+    from transformers import Qwen2Config, Qwen2Model
+
+    cfg = Qwen2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, intermediate_size=128, vocab_size=10, rope_theta=5000.0, rms_norm_eps=1e-6)
+    torch.manual_seed(0)
+    m = Qwen2Model(cfg).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.2)
+    w = {"t." + n: p.detach() for n, p in m.named_parameters()}
+    x = torch.randn(3, 4, 32)
+    with torch.no_grad():
+        causal = m(inputs_embeds=x).last_hidden_state
+        full = m(inputs_embeds=x, attention_mask=torch.zeros(3, 1, 4, 4)).last_hidden_state
+        torch.testing.assert_close(qwen2_stack(x, w, "t.", 2, 4, 5000.0, 1e-6, True), causal, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(qwen2_stack(x, w, "t.", 2, 4, 5000.0, 1e-6, False), full, rtol=1e-5, atol=1e-5)
+    assert (causal - full).abs().max() > 1e-3  # the two modes differ
+
+
+def _write_mimo(d: Path, cfg: dict, tensors: dict, shards: int = 2) -> None:
+    """A sharded MiMo-Audio-layout checkpoint: config.json, shards, index; plus a shard
+    holding only unrelated (LLM body) tensors that the index lists but that is corrupt."""
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps(cfg | {"vocab_size": tensors["model.embed_tokens.weight"].shape[0]}))
+    names = sorted(tensors)
+    wmap = {}
+    for s in range(shards):
+        part = {n: tensors[n].to(torch.bfloat16) for n in names[s::shards]}
+        f = f"model-{s + 1:05d}-of-{shards + 1:05d}.safetensors"
+        save_file(part, str(d / f))
+        wmap |= dict.fromkeys(part, f)
+    body = f"model-{shards + 1:05d}-of-{shards + 1:05d}.safetensors"
+    (d / body).write_bytes(b"not a safetensors file")  # never opened: holds no input-path tensor
+    wmap["model.layers.0.mlp.up_proj.weight"] = body
+    (d / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": wmap}))
+
+
+@pytest.fixture()
+def mimo_dir(tmp_path):
+    cfg = dict(MIMO_AUDIO_TINY)
+    tensors = random_mimo_audio_tensors(cfg | {"vocab_size": 320}, seed=5)
+    for n in tensors:  # non-trivial norms and biases, so a swapped tensor would show
+        if n.endswith("norm.weight") or n.endswith(".bias"):
+            tensors[n] = tensors[n] + 0.1 * torch.randn(tensors[n].shape)
+    d = tmp_path / "mimo_audio"
+    _write_mimo(d, cfg, tensors)
+    (d / "tokenizer.json").write_bytes(_train_bpe(tmp_path).read_bytes())
+    return d, cfg, {n: t.to(torch.bfloat16).float() for n, t in tensors.items()}
+
+
+def test_mimo_audio_speech_path_matches_an_independent_reference(mimo_dir):
+    """Embeddings summed per frame, groups of 4 (last one padded with the empty token),
+    transformers' Qwen2Model as the patch encoder, then the downcast: same numbers."""
+    from transformers import Qwen2Config, Qwen2Model
+
+    d, cfg, t = mimo_dir
+    llm = load_llm_input(LLMSpec("mimo_audio", str(d)))
+    rng = np.random.default_rng(1)
+    codes = np.vstack([rng.integers(0, 1024, (2, 7)), rng.integers(0, 128, (6, 7))])
+    got = llm.speech(codes)
+    assert got.shape == (2, cfg["hidden_size"])  # ceil(7 / 4) patches
+
+    dl = cfg["local_dim"]
+    qc = Qwen2Config(hidden_size=dl, num_hidden_layers=cfg["input_local_layers"], num_attention_heads=cfg["local_attn_heads"], num_key_value_heads=cfg["local_attn_heads"], intermediate_size=4 * dl, vocab_size=4, rope_theta=cfg["rope_theta"], rms_norm_eps=cfg["rms_norm_eps"])
+    ref_model = Qwen2Model(qc).eval()
+    pre = "input_local_transformer."
+    ref_model.load_state_dict({k[len(pre) :]: v for k, v in t.items() if k.startswith(pre)} | {"embed_tokens.weight": torch.zeros(4, dl)})
+    pad = np.vstack([np.pad(codes[i], (0, 1), constant_values=[1024, 1024, 128, 128, 128, 128, 128, 128][i]) for i in range(8)])
+    frames = []
+    for f in range(8):
+        v = np.zeros(dl, np.float32)
+        for i in range(8):
+            if f < 7:  # the padded frame is the empty token in every channel: zero
+                v += t[f"speech_embeddings.{i}.weight"].numpy()[pad[i, f]]
+        frames.append(v)
+    emb = torch.as_tensor(np.stack(frames)).reshape(2, 4, dl)
+    with torch.no_grad():
+        h = ref_model(inputs_embeds=emb, attention_mask=torch.zeros(2, 1, 4, 4)).last_hidden_state  # full attention
+    want = (h.reshape(2, 4 * dl) @ t["speech_group_downcast.weight"].T).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    # text: leading-space BPE tokens of the word, mean of their embedding rows
+    ids = llm.tokenizer.ids("house")
+    assert ids and llm.tokenizer.kind == "tokenizers"
+    np.testing.assert_allclose(llm.text("house"), t["model.embed_tokens.weight"].numpy()[ids].mean(0), rtol=1e-6)
+
+
+def test_mimo_audio_config_and_shape_errors(mimo_dir, tmp_path):
+    d, cfg, t = mimo_dir
+    bad_cfg = json.loads((d / "config.json").read_text())
+    bad_cfg["local_dim"] = 48
+    (d / "config.json").write_text(json.dumps(bad_cfg))
+    with pytest.raises(CodecprobeError, match="do not match config.json"):
+        load_llm_input(LLMSpec("mimo_audio", str(d)))
+    del bad_cfg["group_size"]
+    (d / "config.json").write_text(json.dumps(bad_cfg))
+    with pytest.raises(CodecprobeError, match="no group_size"):
+        load_llm_input(LLMSpec("mimo_audio", str(d)))
+
+
+def test_real_names_and_shapes():
+    """The key names and shapes listed in the README, from the released configs' sizes."""
+    real = MIMO_AUDIO_TINY | {"hidden_size": 4096, "vocab_size": 151680, "local_dim": 1024, "local_attn_heads": 64, "input_local_layers": 6}
+    shapes = mimo_audio_shapes(real)
+    assert shapes["model.embed_tokens.weight"] == (151680, 4096)
+    assert shapes["speech_embeddings.0.weight"] == (1025, 1024) and shapes["speech_embeddings.7.weight"] == (129, 1024)
+    assert shapes["speech_group_downcast.weight"] == (4096, 4096)
+    assert shapes["input_local_transformer.layers.5.mlp.down_proj.weight"] == (1024, 4096)
+    assert set(shapes) == set(mimo_audio_names(8, 6)) and len(shapes) == 3 + 8 + 6 * 12
+
+
+def test_random_llm_is_seeded_and_byte_tokenized():
+    a = load_llm_input(LLMSpec("moshi", "random", seed=1))
+    b = load_llm_input(LLMSpec("moshi", "random", seed=1))
+    codes = np.arange(16).reshape(8, 2)
+    np.testing.assert_array_equal(a.speech(codes), b.speech(codes))
+    assert a.tokenizer.kind == "bytes" and a.metadata()["llm_random"]
+    np.testing.assert_array_equal(a.text("ab"), a.text_table[[97, 98]].float().mean(0).numpy())
+    m = load_llm_input(LLMSpec("mimo_audio", "random"))
+    assert m.speech(np.zeros((8, 9), int)).shape == (3, MIMO_AUDIO_TINY["hidden_size"])
