@@ -73,3 +73,21 @@ def test_summarize_speakers_t_interval():
     assert s.pwcca == pytest.approx(0.6)
     assert s.ci_high - s.pwcca == pytest.approx(0.1 * 4.302653 / np.sqrt(3), rel=1e-5)
     assert s.n_speakers == 3
+
+
+def test_pwcca_with_baseline_reports_the_configured_and_the_release_variates():
+    """One CCA, two weightings: ``pwcca`` follows ``variates``; ``pwcca_release`` is always
+    the seed release's formula (for comparing with the paper's numbers)."""
+    from codecprobe.articulatory import pwcca_with_baseline
+    from codecprobe.pwcca import pwcca
+
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((600, 3))
+    x = np.abs(z @ rng.standard_normal((3, 12)) + 0.5 * rng.standard_normal((600, 12))) + 2.0  # VTD-like, mean far from 0
+    y = z @ rng.standard_normal((3, 20)) + rng.standard_normal((600, 20))
+    canon = pwcca_with_baseline(x, y, n_shuffles=3, block_len=20)
+    assert canon["pwcca"] == pytest.approx(pwcca(x, y, weight_side="x").pwcca, rel=1e-12)
+    assert canon["pwcca_release"] == pytest.approx(pwcca(x, y, weight_side="x", variates="release").pwcca, rel=1e-12)
+    assert abs(canon["pwcca_release"] - canon["pwcca"]) > 0.01  # the two weightings differ on such data
+    rel = pwcca_with_baseline(x, y, n_shuffles=3, block_len=20, variates="release")
+    assert rel["pwcca"] == rel["pwcca_release"] == canon["pwcca_release"]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .io import CodecprobeError
-from .pwcca import pwcca, pwcca_shuffled
+from .pwcca import cca, pwcca_from_cca, pwcca_shuffled
 
 MRI_FRAME_RATE = 1.0 / (2 * 6.004e-3)  # 83.2778 frames/s (TR 6.004 ms, 2 spiral arms)
 
@@ -83,13 +83,18 @@ def layer_pwcca(
 
 
 def pwcca_with_baseline(
-    x: np.ndarray, y: np.ndarray, n_shuffles: int = 10, block_len: int = 25, seed: int = 0, weight_side: str = "x"
-) -> dict:
-    """PWCCA of frame-aligned ``x [F, G]`` (VTD) and ``y [F, D]`` beside its block-shuffled
-    baseline: ``{n_frames, pwcca, shuffled_mean, shuffled_sd}``."""
-    obs = pwcca(x, y, weight_side=weight_side).pwcca
-    sh = pwcca_shuffled(x, y, np.random.default_rng(seed), n=n_shuffles, block_len=block_len, weight_side=weight_side)
-    return {"n_frames": len(x), "pwcca": obs, "shuffled_mean": sh.mean, "shuffled_sd": sh.sd}
+    x: np.ndarray, y: np.ndarray, n_shuffles: int = 10, block_len: int = 25, seed: int = 0, weight_side: str = "x",
+    variates: str = "canonical",
+) -> dict:  # fmt: skip
+    """PWCCA of frame-aligned ``x [F, G]`` (VTD) and ``y [F, D]`` (``variates`` as in
+    :func:`codecprobe.pwcca.pwcca`) beside its block-shuffled baseline, plus the value the
+    seed paper's release formula gives on the same CCA (``pwcca_release``, for comparing
+    with its numbers): ``{n_frames, pwcca, pwcca_release, shuffled_mean, shuffled_sd}``."""
+    res = cca(x, y)
+    obs = pwcca_from_cca(res, weight_side, variates).pwcca
+    rel = obs if variates == "release" else pwcca_from_cca(res, weight_side, "release").pwcca
+    sh = pwcca_shuffled(x, y, np.random.default_rng(seed), n=n_shuffles, block_len=block_len, weight_side=weight_side, variates=variates)
+    return {"n_frames": len(x), "pwcca": obs, "pwcca_release": rel, "shuffled_mean": sh.mean, "shuffled_sd": sh.sd}
 
 
 def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -109,5 +114,6 @@ def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame
                 "codec": codec, "layer": layer, "n_speakers": n, "pwcca": m, "ci_low": m - half,
                 "ci_high": m + half, "shuffled_mean": g["shuffled_mean"].mean(),
             }  # fmt: skip
+            | ({"pwcca_release": g["pwcca_release"].mean()} if "pwcca_release" in g else {})
         )
     return pd.DataFrame(rows)

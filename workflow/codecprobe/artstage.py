@@ -141,8 +141,9 @@ def _codec_utterances(path: str) -> tuple[dict, list[np.ndarray], dict[str, tupl
 
 
 def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = "accumulated",
-                n_shuffles: int = 10, block_len: int = 25, seed: int = 0) -> pd.DataFrame:  # fmt: skip
-    """Rows ``codec, speaker, variant, layer, n_frames, pwcca, shuffled_mean, shuffled_sd``."""
+                n_shuffles: int = 10, block_len: int = 25, seed: int = 0, variates: str = "canonical") -> pd.DataFrame:  # fmt: skip
+    """Rows ``codec, speaker, variant, layer, n_frames, pwcca, pwcca_release, shuffled_mean,
+    shuffled_sd, variates``."""
     attrs, tabs, utts = _codec_utterances(features)
     rate = float(attrs["frame_rate"])
     out, skipped = [], []
@@ -173,15 +174,16 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
             acc = np.zeros((codes.shape[1], tabs[0].shape[1]), np.float64)
             for k in layers:
                 acc += tabs[k][codes[k]]  # accumulated feature of layer k, one layer at a time
-                row = pwcca_with_baseline(x, acc, n_shuffles, block_len, seed + k)
+                row = pwcca_with_baseline(x, acc, n_shuffles, block_len, seed + k, variates=variates)
                 row.update(codec=codec, speaker=spk, variant=name, layer=k + 1)
                 out.append(row)
                 log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f)", codec, spk, name, k + 1, row["pwcca"], row["shuffled_mean"])
     if not out:
         why = f" ({len(skipped)} speaker(s) with fewer frames than feature dimensions)" if skipped else ""
         raise CodecprobeError(f"{codec}: no speaker with both VTD and enough codec frames{why}")
-    cols = ["codec", "speaker", "variant", "layer", "n_frames", "pwcca", "shuffled_mean", "shuffled_sd"]
+    cols = ["codec", "speaker", "variant", "layer", "n_frames", "pwcca", "shuffled_mean", "shuffled_sd", "pwcca_release"]
     df = pd.DataFrame(out)[cols]
+    df["variates"] = variates
     df["random_weights"] = bool(attrs.get("random_weights", False))
     return df
 
@@ -249,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n-shuffles", type=int, default=10)
     p.add_argument("--block-len", type=int, default=25)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--variates", default="canonical", choices=["canonical", "svcca", "release"])
     f = sub.add_parser("figures")
     f.add_argument("--tables", nargs="+", required=True)
     f.add_argument("--combined", required=True)
@@ -269,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
         write_table(table, args.out)
     elif args.cmd == "pwcca":
         t = pd.concat(
-            [codec_pwcca(args.codec, args.features, args.vtd, v, args.n_shuffles, args.block_len, args.seed)
+            [codec_pwcca(args.codec, args.features, args.vtd, v, args.n_shuffles, args.block_len, args.seed, args.variates)
              for v in (["accumulated", "without_first"] if args.variant == "without_first" else ["accumulated"])],
             ignore_index=True,
         )  # fmt: skip

@@ -235,4 +235,5 @@ def pwcca_args(config: dict, family: str) -> str:
     rt = config["rtmri"]
     args = ["--n-shuffles", str(rt.get("n_shuffles", 10)), "--block-len", str(rt.get("block_len", 25))]
     args += ["--seed", str(rt.get("seed", 0)), "--variant", "without_first" if family == "mimi" else "accumulated"]
+    args += ["--variates", rt.get("variates", "canonical")]
     return shlex.join(args)
