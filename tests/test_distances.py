@@ -3,7 +3,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecprobe.distances import bootstrap_means, codec_distances, pair_distances, standardize, summarize
+from codecprobe.distances import (
+    bootstrap_means,
+    codec_distances,
+    default_threads,
+    pair_distances,
+    standardize,
+    summarize,
+)
 from codecprobe.figures import fig2
 from codecprobe.io import CodecprobeError
 
@@ -26,6 +33,82 @@ def test_three_pairs_by_hand():
     np.testing.assert_allclose(pair_distances(f, a, b, chunk_bytes=1), want, atol=1e-12)
     with pytest.raises(CodecprobeError, match="unknown metric"):
         pair_distances(f, a, b, "manhattan")
+
+
+def _loop_distances(f: np.ndarray, a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> np.ndarray:
+    """Reference: one pair at a time, in float64 -> ``[P, K]``."""
+    out = np.empty((len(a), f.shape[1]))
+    for i, (p, q) in enumerate(zip(a, b)):
+        x, y = f[p].astype(np.float64), f[q].astype(np.float64)
+        if metric == "euclidean":
+            out[i] = np.linalg.norm(x - y, axis=-1)
+        else:
+            out[i] = 1 - (x * y).sum(-1) / (np.linalg.norm(x, axis=-1) * np.linalg.norm(y, axis=-1))
+    return out
+
+
+def _repeated_pairs(n: int = 40, p: int = 700, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs over ``n`` tokens, each token many times on both sides, about 1 in 7 with ``a == b``."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, n, p), rng.integers(0, n, p)
+    same = rng.random(p) < 1 / 7
+    b[same] = a[same]
+    return a, b
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-6)])
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+@pytest.mark.parametrize("chunk_rows", [1, 7, 64, 10**6])
+def test_pair_order_kept_against_loop(dtype, rtol, threads, chunk_rows):
+    """Sorting by ``a``, chunking and threads must not mix up which distance belongs to which pair."""
+    f = np.random.default_rng(1).normal(size=(40, 3, 5)).astype(dtype)
+    a, b = _repeated_pairs()
+    a0, b0 = a.copy(), b.copy()
+    chunk_bytes = chunk_rows * 3 * 5 * f.itemsize
+    d = pair_distances(f, a, b, chunk_bytes=chunk_bytes, threads=threads)
+    assert d.shape == (700, 3) and d.dtype == np.float64
+    np.testing.assert_array_equal(a, a0)  # inputs untouched
+    np.testing.assert_array_equal(b, b0)
+    ref = _loop_distances(f, a, b)
+    same = a == b
+    assert same.sum() > 50 and (d[same] == 0).all()  # same-word pairs: exactly 0
+    np.testing.assert_allclose(d[~same], ref[~same], rtol=rtol, atol=0)
+    cos = pair_distances(f, a, b, "cosine", chunk_bytes=chunk_bytes, threads=threads)
+    atol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(cos, _loop_distances(f, a, b, "cosine"), rtol=0, atol=atol)
+
+
+def test_near_identical_rows_keep_relative_accuracy():
+    """Tokens of one word can lie very close: no cancellation (as ||a||^2 + ||b||^2 - 2ab would give)."""
+    rng = np.random.default_rng(6)
+    base = rng.normal(size=(1, 2, 256)) * 100
+    f = (base + 10.0 ** -rng.integers(1, 5, size=(20, 1, 1)) * rng.normal(size=(20, 2, 256))).astype(np.float32)
+    a, b = _repeated_pairs(n=20, p=200, seed=7)
+    keep = a != b
+    d = pair_distances(f, a, b)[keep]
+    np.testing.assert_allclose(d, _loop_distances(f, a, b)[keep], rtol=1e-6, atol=0)
+    assert d.min() < 1e-3 * np.linalg.norm(f[0], axis=-1).max()  # the test does reach near-identical pairs
+
+
+def test_pair_distances_permutation_and_edge_cases():
+    f = np.random.default_rng(2).normal(size=(30, 2, 4))
+    a, b = _repeated_pairs(n=30, p=300, seed=4)
+    d = pair_distances(f, a, b, chunk_bytes=64, threads=3)
+    perm = np.random.default_rng(5).permutation(300)
+    np.testing.assert_allclose(pair_distances(f, a[perm], b[perm], chunk_bytes=64, threads=2), d[perm], rtol=1e-12)
+    # (a, b) and (b, a) give the same distances
+    np.testing.assert_allclose(pair_distances(f, b, a), d, rtol=1e-12)
+    # negative rows count from the end, as with NumPy indexing
+    np.testing.assert_array_equal(pair_distances(f, a - 30, b), d)
+    assert pair_distances(f, np.array([], int), np.array([], int)).shape == (0, 2)
+    # integer features are compared in float64
+    fi = np.arange(2 * 3 * 2).reshape(3, 2, 2)
+    np.testing.assert_allclose(pair_distances(fi, np.array([0]), np.array([2])), [[8 * np.sqrt(2)] * 2])
+    with pytest.raises(IndexError, match="outside"):
+        pair_distances(f, np.array([0, 30]), np.array([1, 2]))
+    with pytest.raises(ValueError, match="differ in length"):
+        pair_distances(f, np.array([0, 1]), np.array([1]))
+    assert 1 <= default_threads() <= 4
 
 
 def test_standardize():

@@ -11,12 +11,12 @@ rule distances:
         f"{BENCH}/distances/{{codec}}.tsv"
     conda:
         "../../envs/analysis.yaml"
-    threads: 1
+    threads: 2
     params:
         args=distances_args(config),
     shell:
         "python -m codecprobe.distances --codec {wildcards.codec} --features {input.features:q}"
-        " --pairs {input.pairs:q} --out {output:q} {params.args} --log {log:q}"
+        " --pairs {input.pairs:q} --out {output:q} {params.args} --threads {threads} --log {log:q}"
 
 
 rule fig2:
