@@ -6,4 +6,4 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site:$PWD/workflow PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
-timeout 500 python3 benchmarks/encode.py --device cuda --words ${WORDS:-600} --families ${FAMILIES:-melrvq encodec mimi dac mimo}
+timeout 500 python3 benchmarks/encode.py --device cuda --words ${WORDS:-600} --families ${FAMILIES:-melrvq encodec mimi dac mimo} ${EXTRA:-}

@@ -220,3 +220,18 @@ def test_pool_words_equals_word_by_word(family, melrvq):
             want = pooled_features(codec, c, f, methods)
             for m in methods:
                 np.testing.assert_allclose(got[m][i], want[m], rtol=1e-5, atol=1e-5, err_msg=f"{m} word {i}")
+
+
+def test_shards_of_utterances_do_not_change_the_output(melrvq, words, tmp_path):
+    """Audio slicing in shards of 1 or 2 utterances (reading overlapped with encoding)
+    writes the same tokens, codes and pooled features as one shard of everything."""
+    out = {}
+    for shard in (1, 2, 1000):
+        path = tmp_path / f"s{shard}.h5"
+        run(melrvq, words, None, str(path), EncodeConfig(pooling=("mean", "center"), shard_utterances=shard, io_workers=2))
+        with h5py.File(path) as h:
+            out[shard] = {k: h[k][:] for k in ("tokens/token_id", "tokens/frame_offset", "codes", "pooled/mean", "pooled/center")}
+    assert len(set(words["utt_id"])) > 2
+    for shard in (1, 2):
+        for k, v in out[1000].items():
+            np.testing.assert_array_equal(out[shard][k], v, err_msg=f"shard {shard}: {k}")

@@ -62,6 +62,7 @@ class EncodeConfig:
     chunk_seconds: float = 60.0  # feature slicing: longer utterances are encoded in chunks
     dtype: str = "float32"
     io_workers: int = 1  # threads reading and resampling audio (libsndfile and soxr release the GIL)
+    shard_utterances: int = 32  # audio slicing: utterances whose words are batched together
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -261,22 +262,24 @@ def select_tokens(words: pd.DataFrame, pairs: pd.DataFrame | None) -> pd.DataFra
     return words[words["token_id"].isin(ids)].sort_values("token_id").reset_index(drop=True)
 
 
-def load_many(paths: list[str], sample_rate: int, workers: int = 1):
+def load_many(paths: list[str], sample_rate: int, workers: int = 1, ahead: int | None = None):
     """Yield ``load_audio(p, sample_rate)`` for every path, in order, reading ahead with
-    ``workers`` threads (at most ``2 x workers`` utterances in memory beyond the current)."""
-    if workers <= 1:
+    ``workers`` threads (at most ``ahead`` utterances, default ``2 x workers``, in memory
+    beyond the current one)."""
+    if workers <= 1 and not ahead:
         for p in paths:
             yield load_audio(p, sample_rate)
         return
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(workers) as ex:
+    ahead = max(1, ahead or 2 * workers)
+    with ThreadPoolExecutor(max(1, workers)) as ex:
         pending: deque = deque()
         it = iter(paths)
         for p in it:
             pending.append(ex.submit(load_audio, p, sample_rate))
-            if len(pending) >= 2 * workers:
+            if len(pending) >= ahead:
                 break
         while pending:
             yield pending.popleft().result()
@@ -286,10 +289,19 @@ def load_many(paths: list[str], sample_rate: int, workers: int = 1):
 
 
 def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
-    """Encode each word's clip alone. Returns ``(tokens kept, codes list, frame lists)``."""
-    clips, keep = [], []
+    """Encode each word's clip alone. Returns ``(tokens kept, codes list, frame lists)``.
+
+    Utterances go in shards of ``cfg.shard_utterances``: the words of a shard are batched
+    together (a word's codes do not depend on its batch: tested) and encoded while the
+    reader threads read and resample the next shard's utterances.
+    """
     groups = list(tokens.groupby("path", sort=False))
-    for (path, g), wav in zip(groups, load_many([p for p, _ in groups], codec.sample_rate, cfg.io_workers)):
+    shard = max(1, cfg.shard_utterances)
+    audio = load_many([p for p, _ in groups], codec.sample_rate, cfg.io_workers, ahead=max(2 * cfg.io_workers, shard))
+    keep: list = []
+    codes: list[np.ndarray] = []
+    clips: list[np.ndarray] = []
+    for n, ((path, g), wav) in enumerate(zip(groups, audio), 1):
         for i, r in g.iterrows():
             clip = cut(wav, codec.sample_rate, r["start"], r["end"])
             if len(clip) == 0:
@@ -302,8 +314,10 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
                 clip = np.pad(clip, (0, codec.min_samples - len(clip)))
             clips.append(clip)
             keep.append(i)
+        if clips and (n % shard == 0 or n == len(groups)):
+            codes += encode_clips(codec, clips, cfg, f"words (utterances {n}/{len(groups)})")
+            clips = []
     kept = tokens.loc[keep].reset_index(drop=True)
-    codes = encode_clips(codec, clips, cfg, "words")
     return kept, codes, [None] * len(codes), None, np.zeros(len(codes), bool)
 
 
