@@ -473,6 +473,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-seconds", type=float, default=60.0)
     ap.add_argument("--max-batch", type=int, default=64)
     ap.add_argument("--chunk-seconds", type=float, default=60.0)
+    ap.add_argument("--shard-utterances", type=int, default=32, help="audio slicing: utterances batched together")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
@@ -489,7 +490,7 @@ def main(argv: list[str] | None = None) -> None:
     spec = spec_from_json(a.codec)
     codec = load_codec(spec, resolve_device(a.device))
     cfg = EncodeConfig(a.slicing, tuple(a.pooling), a.batch_seconds, a.max_batch, a.chunk_seconds, a.dtype,
-                       io_workers=max(1, a.threads or 1))  # fmt: skip
+                       io_workers=max(1, a.threads or 1), shard_utterances=a.shard_utterances)  # fmt: skip
     pairs = read_table(a.pairs) if a.pairs else None
     run(codec, read_table(a.words), pairs, a.out, cfg)
 
