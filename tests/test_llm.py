@@ -216,3 +216,15 @@ def test_random_llm_is_seeded_and_byte_tokenized():
     np.testing.assert_array_equal(a.text("ab"), a.text_table[[97, 98]].float().mean(0).numpy())
     m = load_llm_input(LLMSpec("mimo_audio", "random"))
     assert m.speech(np.zeros((8, 9), int)).shape == (3, MIMO_AUDIO_TINY["hidden_size"])
+
+
+def test_corrupt_checkpoint_and_provenance(moshi_dir, tmp_path):
+    d, _ = moshi_dir
+    llm = load_llm_input(LLMSpec("moshi", str(d)))
+    files = llm.metadata()["llm_files"]
+    assert files == [{"file": "model.safetensors", "bytes": (d / "model.safetensors").stat().st_size, "revision": None}]
+    bad = tmp_path / "corrupt"
+    bad.mkdir()
+    (bad / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{trunc")
+    with pytest.raises(CodecprobeError, match=r"model.safetensors: not a readable safetensors file"):
+        load_llm_input(LLMSpec("moshi", str(bad), tokenizer=str(d / "tokenizer_spm_32k_3.model")))

@@ -116,7 +116,7 @@ def weight_files(spec: LLMSpec, names: list[str], where: str) -> dict[str, Path]
         files = sorted(p.glob("*.safetensors"))
         if not files:
             raise CodecprobeError(f"{where}: no *.safetensors file in {p}")
-        return _scan(files, names)
+        return _scan(files, names, where)
     if not _is_hub_id(spec.weights):
         raise CodecprobeError(f"{where}: weights {spec.weights!r}: no such file or folder (nor a hub id)")
     try:
@@ -136,26 +136,42 @@ def _read_index(path: Path, where: str) -> dict[str, str]:
         raise CodecprobeError(f"{where}: {path}: not a safetensors index ({type(e).__name__}: {e})") from None
 
 
-def _scan(files: list[Path], names: list[str]) -> dict[str, Path]:
+def _open(f: Path, where: str):
+    """``safe_open`` with a clear error for a file that is not safetensors (truncated, corrupt)."""
     from safetensors import safe_open
 
+    try:
+        return safe_open(str(f), framework="pt")
+    except Exception as e:  # SafetensorError, OSError
+        raise CodecprobeError(f"{where}: {f}: not a readable safetensors file ({type(e).__name__}: {e})") from None
+
+
+def _scan(files: list[Path], names: list[str], where: str = "llm") -> dict[str, Path]:
     out: dict[str, Path] = {}
     for f in files:
-        with safe_open(str(f), framework="pt") as h:
+        with _open(f, where) as h:
             keys = set(h.keys())
         out.update({n: f for n in names if n in keys and n not in out})
     return out
 
 
-def load_tensors(spec: LLMSpec, names: list[str], where: str) -> dict[str, Any]:
-    """The named tensors as CPU torch tensors in their stored dtype; a clear error naming the missing ones."""
-    from safetensors import safe_open
+def file_provenance(files: list[Path]) -> list[dict[str, Any]]:
+    """Name, size and (in a Hugging Face cache) snapshot revision of each weights file."""
+    out = []
+    for f in sorted(set(files)):
+        rev = f.parent.name if f.parent.parent.name == "snapshots" else None
+        out.append({"file": f.name, "bytes": f.stat().st_size, "revision": rev})
+    return out
 
+
+def load_tensors(spec: LLMSpec, names: list[str], where: str) -> tuple[dict[str, Any], list[Path]]:
+    """The named tensors as CPU torch tensors in their stored dtype, and the files read;
+    a clear error naming the missing ones."""
     files = weight_files(spec, names, where)
     missing = [n for n in names if n not in files]
     out = {}
     for f in sorted(set(files.values())):
-        with safe_open(str(f), framework="pt") as h:
+        with _open(f, where) as h:
             keys = set(h.keys())
             for n in (n for n in names if files.get(n) == f):
                 if n in keys:
@@ -168,7 +184,7 @@ def load_tensors(spec: LLMSpec, names: list[str], where: str) -> dict[str, Any]:
             f"{', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}"
         )
     log.info("%s: read %d tensors from %s", where, len(out), ", ".join(sorted({f.name for f in files.values()})))
-    return out
+    return out, sorted(set(files.values()))
 
 
 def _resolve_aux(spec: LLMSpec, name: str, where: str) -> Path:
@@ -266,6 +282,7 @@ class LLMInput:
         return {
             "llm_family": self.family, "llm_weights": self.spec.weights, "llm_random": self.spec.random,
             "llm_hidden": self.hidden, "llm_codebooks": self.n_codebooks, "tokenizer": self.tokenizer.kind,
+            "llm_files": file_provenance(self.files), "llm_revision": self.spec.revision,
         }  # fmt: skip
 
     def text(self, word: str) -> np.ndarray | None:
@@ -300,7 +317,7 @@ class MoshiInput(LLMInput):
         self.n_codebooks = dims["n_codebooks"]
         first = 0 if spec.stream == "moshi" else self.n_codebooks
         names = ["text_emb.weight"] + [f"emb.{first + k}.weight" for k in range(self.n_codebooks)]
-        t = random_moshi_tensors(dims, spec.seed) if spec.random else load_tensors(spec, names, self.where)
+        t, self.files = (random_moshi_tensors(dims, spec.seed), []) if spec.random else load_tensors(spec, names, self.where)
         tabs = [t[n] for n in names]
         self.hidden = int(tabs[0].shape[1])
         if any(x.ndim != 2 or x.shape[1] != self.hidden for x in tabs):
@@ -336,7 +353,7 @@ class MimoAudioInput(LLMInput):
         self.eps = float(cfg.get("rms_norm_eps", 1e-6))
         self.theta = float(cfg.get("rope_theta") or (cfg.get("rope_parameters") or {}).get("rope_theta", 10000.0))
         names = mimo_audio_names(self.n_codebooks, self.n_local)
-        t = random_mimo_audio_tensors(cfg, spec.seed) if spec.random else load_tensors(spec, names, self.where)
+        t, self.files = (random_mimo_audio_tensors(cfg, spec.seed), []) if spec.random else load_tensors(spec, names, self.where)
         expect = mimo_audio_shapes(cfg)
         wrong = [f"{n} {tuple(t[n].shape)} (config.json implies {s})" for n, s in expect.items() if tuple(t[n].shape) != s]
         if wrong:
