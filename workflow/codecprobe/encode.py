@@ -128,6 +128,24 @@ def _unpad(codec: Codec, codes: np.ndarray, n_samples: list[int]) -> list[np.nda
     return [codes[i, :, : codec.n_frames(n)] for i, n in enumerate(n_samples)]
 
 
+def queue_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig) -> list[tuple]:
+    """Encode ``clips`` in the batches of :func:`make_batches` without reading codes back
+    (on a GPU the host returns while the device works) -> ``[(indices, codes, n_samples)]``."""
+    lengths = np.array([len(c) for c in clips])
+    shared = codec.pad_invariant or codec.accepts_lengths
+    batches = make_batches(lengths, shared, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch)
+    return [(idx, encode_batch(codec, [clips[i] for i in idx], to_numpy=False), lengths[idx].tolist()) for idx in batches]
+
+
+def collect_clips(codec: Codec, queued: list[tuple], n: int) -> list[np.ndarray]:
+    """Codes ``[K, F_i]`` of the ``n`` clips queued by :func:`queue_clips`, in clip order."""
+    out: list = [None] * n
+    for idx, codes, n_samples in queued:
+        for i, c in zip(idx, _unpad(codec, _to_numpy(codes), n_samples)):
+            out[i] = c
+    return out
+
+
 def encode_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig, what: str = "clips") -> list[np.ndarray]:
     """Codes ``[K, F_i]`` of every clip, batched by :func:`make_batches`; logs progress.
 
@@ -292,8 +310,9 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
     """Encode each word's clip alone. Returns ``(tokens kept, codes list, frame lists)``.
 
     Utterances go in shards of ``cfg.shard_utterances``: the words of a shard are batched
-    together (a word's codes do not depend on its batch: tested) and encoded while the
-    reader threads read and resample the next shard's utterances.
+    together (a word's codes do not depend on its batch: tested) and queued on the device;
+    its codes are read back after the next shard is cut and queued, while the reader
+    threads read and resample the utterances after that.
     """
     groups = list(tokens.groupby("path", sort=False))
     shard = max(1, cfg.shard_utterances)
@@ -301,22 +320,30 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
     keep: list = []
     codes: list[np.ndarray] = []
     clips: list[np.ndarray] = []
+    pending: tuple | None = None  # the previous shard, queued on the device, not read back yet
+    t0 = time.perf_counter()
     for n, ((path, g), wav) in enumerate(zip(groups, audio), 1):
-        for i, r in g.iterrows():
-            clip = cut(wav, codec.sample_rate, r["start"], r["end"])
+        for r in g.itertuples():
+            clip = cut(wav, codec.sample_rate, r.start, r.end)
             if len(clip) == 0:
                 cfg.counts["skipped: zero samples"] = cfg.counts.get("skipped: zero samples", 0) + 1
-                log.warning("token %s (%r in %s): zero samples, skipped", r["token_id"], r["word"], r["utt_id"])
+                log.warning("token %s (%r in %s): zero samples, skipped", r.token_id, r.word, r.utt_id)
                 continue
             if len(clip) < codec.min_samples:
                 key = f"clips zero-padded to the codec's minimum of {codec.min_samples} samples"
                 cfg.counts[key] = cfg.counts.get(key, 0) + 1
                 clip = np.pad(clip, (0, codec.min_samples - len(clip)))
             clips.append(clip)
-            keep.append(i)
+            keep.append(r.Index)
         if clips and (n % shard == 0 or n == len(groups)):
-            codes += encode_clips(codec, clips, cfg, f"words (utterances {n}/{len(groups)})")
-            clips = []
+            queued = (queue_clips(codec, clips, cfg), len(clips))
+            if pending is not None:  # read the previous shard back only now: the device stays busy
+                codes += collect_clips(codec, *pending)
+            pending, clips = queued, []
+            dt = time.perf_counter() - t0
+            log.info("words: %d/%d utterances, %d clips queued (%.1f s, %.1f per s)", n, len(groups), len(keep), dt, len(keep) / max(dt, 1e-9))
+    if pending is not None:
+        codes += collect_clips(codec, *pending)
     kept = tokens.loc[keep].reset_index(drop=True)
     return kept, codes, [None] * len(codes), None, np.zeros(len(codes), bool)
 
