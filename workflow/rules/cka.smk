@@ -16,6 +16,8 @@ rule speech_text_cka:
     conda:
         "../../envs/codec-hf.yaml"
     threads: 2
+    resources:
+        gpu=0 if config.get("cka", {}).get("device", "cpu") == "cpu" else 1,
     params:
         llm=lambda wc: llm_json(config, wc.codec),
         cfg=cka_json(config),
