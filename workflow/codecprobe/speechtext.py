@@ -32,6 +32,7 @@ import pandas as pd
 
 from . import __version__
 from .cka import cka_gap_bootstrap, cka_permutation
+from .encode import resolve_device
 from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging, write_table, write_text
 from .llm import LLM_CODEC, LLMInput, LLMSpec, load_llm_input
 
@@ -278,23 +279,12 @@ def main(argv: list[str] | None = None) -> None:
         cfg = CKAConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k != "device"})
         d = json.loads(a.llm)
         spec = LLMSpec(**{k: v for k, v in d.items() if k in LLMSpec.__dataclass_fields__})
-        run(a.codec, a.features, spec, cfg, a.out, a.embeddings, _device(a.device))
+        run(a.codec, a.features, spec, cfg, a.out, a.embeddings, resolve_device(a.device))
     else:
         table = pd.concat([read_table(p) for p in a.tables], ignore_index=True)
         write_table(table, a.combined)
         write_text(latex_table(table), a.latex)
         cka_figure(table, a.pdf, a.png, a.note)
-
-
-def _device(device: str) -> str:
-    if device != "auto":
-        return device
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:  # pragma: no cover
-        return "cpu"
 
 
 if __name__ == "__main__":
