@@ -224,7 +224,7 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     codecs = list(dict.fromkeys(table["codec"]))
     ests = [e for e in ESTIMATORS if e in set(table["estimator"])]
     width = 0.8 / max(1, len(ests))
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(codecs) * max(1, len(ests)) / 2, 3.4))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 + 1.4 * len(codecs) * max(1, len(ests)) / 2), 3.6))
     colors = {"linear": "#1f77b4", "debiased": "#ff7f0e", "rbf": "#2ca02c"}
     for j, est in enumerate(ests):
         for i, c in enumerate(codecs):
@@ -237,11 +237,15 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
             ax.fill_between([x - width / 2, x + width / 2], r["null_mean"] - 2 * r["null_sd"], r["null_mean"] + 2 * r["null_sd"], color="0.5", alpha=0.45, lw=0, label="permutation null (mean +- 2 sd)" if i == 0 and j == 0 else None)
             if est == "linear" and r["codec_family"] in PAPER and not (r["codec_random"] or r["llm_random"]):
                 ax.plot(x, PAPER[r["codec_family"]], "kD", ms=5, label="paper" if i == 0 else None)
-    labels = [c + ("\n(RANDOM WEIGHTS)" if table[table["codec"] == c][["codec_random", "llm_random"]].any(axis=None) else "") for c in codecs]
-    ax.set_xticks(range(len(codecs)), labels, fontsize=9)
+    rnd = [bool(table[table["codec"] == c][["codec_random", "llm_random"]].to_numpy().any()) for c in codecs]
+    ax.set_xticks(range(len(codecs)), [c + ("\n(RANDOM WEIGHTS)" if r else "") for c, r in zip(codecs, rnd)], fontsize=9)
+    for tick, r in zip(ax.get_xticklabels(), rnd):
+        tick.set_color("red" if r else "black")
     ax.axhline(0, color="k", lw=0.6)
     ax.set_ylabel("CKA (speech vs text)")
     title = "Speech-text alignment (LLM input embeddings)"
+    if any(rnd):
+        title += "\nRANDOM WEIGHTS: " + ", ".join(c for c, r in zip(codecs, rnd) if r) + " (plumbing only)"
     ax.set_title(title + (f"\n{note}" if note else ""), fontsize=10)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
