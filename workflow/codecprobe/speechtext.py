@@ -112,7 +112,7 @@ def embed_tokens(llm: LLMInput, words: list[str], codes: list[np.ndarray], pooli
 
 def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKAConfig) -> list[dict]:
     """One row per estimator: CKA, permutation null (mean, sd, p), gap and, for
-    ``debiased``, its bootstrap CI over word types."""
+    ``debiased``, its bootstrap CI over word tokens."""
     bad = set(cfg.estimators) - set(ESTIMATORS)
     if bad:
         raise CodecprobeError(f"cka.estimators: unknown {sorted(bad)} (known: {', '.join(ESTIMATORS)})")
