@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .articulatory import pwcca_with_baseline, resample_vtd, summarize_speakers
-from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging, write_table
+from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table
 
 log = logging.getLogger("codecprobe.artstage")
 
@@ -217,10 +217,7 @@ def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
         ax.legend(fontsize=8)
     fig.suptitle("Articulatory probing (dashed: time-shuffled VTD baseline)" + (f"\n{note}" if note else ""), fontsize=10)
     fig.tight_layout()
-    for path in (pdf, png):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=150, format=path.rsplit(".", 1)[-1])
-    plt.close(fig)
+    save_figure(fig, pdf, png)
 
 
 # ----------------------------------------------------------------------------- CLI

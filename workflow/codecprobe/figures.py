@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .io import atomic_path, read_table, run_cli, setup_logging, write_table
+from .io import read_table, run_cli, save_figure, setup_logging, write_table
 
 log = logging.getLogger("codecprobe.figures")
 
@@ -57,10 +57,7 @@ def fig2(table: pd.DataFrame, pdf: str, png: str, title_note: str = "") -> None:
         sup += f"\n{title_note}"
     fig.suptitle(sup, fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    for path in (pdf, png):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=150, format=path.rsplit(".", 1)[-1])
-    plt.close(fig)
+    save_figure(fig, pdf, png)
 
 
 def main(argv: list[str] | None = None) -> None:

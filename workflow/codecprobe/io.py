@@ -77,6 +77,16 @@ def write_text(text: str, path: str | os.PathLike, encoding: str = "utf-8") -> N
         Path(tmp).write_text(text, encoding=encoding)
 
 
+def save_figure(fig, *paths: str | os.PathLike, dpi: int = 150) -> None:
+    """Write a matplotlib ``fig`` atomically to each path (format from its suffix), then close it."""
+    import matplotlib.pyplot as plt
+
+    for path in paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip("."))
+    plt.close(fig)
+
+
 def setup_logging(log_file: str | os.PathLike | None = None, name: str = "codecprobe") -> logging.Logger:
     """Log to stderr and, when given, to ``log_file`` (the rule's ``log:``)."""
     logger = logging.getLogger(name)

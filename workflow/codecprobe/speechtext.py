@@ -33,7 +33,7 @@ import pandas as pd
 from . import __version__
 from .cka import cka_gap_bootstrap, cka_permutation
 from .encode import resolve_device
-from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging, write_table, write_text
+from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table, write_text
 from .llm import LLM_CODEC, LLMInput, LLMSpec, load_llm_input
 
 log = logging.getLogger("codecprobe.speechtext")
@@ -249,10 +249,7 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     ax.set_title(title + (f"\n{note}" if note else ""), fontsize=10)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    for path in (pdf, png):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=150, format=path.rsplit(".", 1)[-1])
-    plt.close(fig)
+    save_figure(fig, pdf, png)
 
 
 # ----------------------------------------------------------------------------- CLI
