@@ -9,8 +9,6 @@ Usage: ``PYTHONPATH=workflow python benchmarks/pairs.py [--repeat 3]``.
 
 import argparse
 import sys
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -18,22 +16,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 from codecprobe.distances import default_threads, pair_distances  # noqa: E402
 
+from _measure import measure  # noqa: E402
+
 
 def loop(features, a, b):
     out = np.empty((len(a), features.shape[1]))
     for i in range(len(a)):
         out[i] = np.linalg.norm(features[a[i]].astype(np.float64) - features[b[i]], axis=-1)
     return out
-
-
-def measure(fn, *args, **kwargs):
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    r = fn(*args, **kwargs)
-    dt = time.perf_counter() - t0
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return r, dt, peak
 
 
 def main():

@@ -10,8 +10,6 @@ block-shuffled baseline. The data are synthetic: VTD-like x in
 
 import argparse
 import sys
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +17,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 from codecprobe.pwcca import pwcca, pwcca_shuffled  # noqa: E402
 
-
-def measure(fn, *args, **kw):
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    r = fn(*args, **kw)
-    dt = time.perf_counter() - t0
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return r, dt, peak
+from _measure import measure  # noqa: E402
 
 
 def main():
