@@ -146,29 +146,9 @@ def collect_clips(codec: Codec, queued: list[tuple], n: int) -> list[np.ndarray]
     return out
 
 
-def encode_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig, what: str = "clips") -> list[np.ndarray]:
-    """Codes ``[K, F_i]`` of every clip, batched by :func:`make_batches`; logs progress.
-
-    Batches are queued on the device and read back every 50 batches, so the
-    host prepares the next batch while the device encodes (as a bare loop would).
-    """
-    lengths = np.array([len(c) for c in clips])
-    shared = codec.pad_invariant or codec.accepts_lengths
-    batches = make_batches(lengths, shared, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch)
-    out: list = [None] * len(clips)
-    queued: list = []
-    t0, done = time.perf_counter(), 0
-    for b, idx in enumerate(batches, 1):
-        queued.append((idx, encode_batch(codec, [clips[i] for i in idx], to_numpy=False)))
-        done += len(idx)
-        if b % 50 == 0 or b == len(batches):
-            for q_idx, codes in queued:  # read back: one synchronisation per group of batches
-                for i, c in zip(q_idx, _unpad(codec, _to_numpy(codes), [len(clips[i]) for i in q_idx])):
-                    out[i] = c
-            queued = []
-            dt = time.perf_counter() - t0
-            log.info("%s: %d/%d encoded in %d batches (%.1f s, %.1f per s)", what, done, len(clips), b, dt, done / max(dt, 1e-9))
-    return out
+def encode_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig) -> list[np.ndarray]:
+    """Codes ``[K, F_i]`` of every clip: :func:`queue_clips`, then :func:`collect_clips`."""
+    return collect_clips(codec, queue_clips(codec, clips, cfg), len(clips))
 
 
 # ----------------------------------------------------------------------------- features
