@@ -5,7 +5,7 @@ VENV   ?= .venv
 CORES  ?= 2
 BIN    := $(VENV)/bin
 
-.PHONY: demo report test lint setup setup-codecs clean-results
+.PHONY: demo report test test-packages lint setup setup-codecs setup-packages clean-results
 
 $(BIN)/.installed: requirements.txt
 	bash scripts/system_deps.sh
@@ -19,7 +19,23 @@ $(BIN)/.installed-codecs: requirements-codecs.txt $(BIN)/.installed
 	$(BIN)/pip install -q -r requirements-codecs.txt
 	touch $@
 
+# The original encodec / descript-audio-codec packages (codecs[].backend: package) need
+# torchaudio, which loads only beside torch of its own release (2.9.1): a venv of their own.
+PKG_VENV ?= .venv-pkg
+$(PKG_VENV)/bin/.installed: requirements-packages.txt
+	bash scripts/system_deps.sh
+	$(PYTHON) -m venv $(PKG_VENV)
+	$(PKG_VENV)/bin/pip install -q --upgrade pip
+	$(PKG_VENV)/bin/pip install -q -r requirements-packages.txt
+	$(PKG_VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
 setup: $(BIN)/.installed
+
+setup-packages: $(PKG_VENV)/bin/.installed
+
+test-packages: setup-packages
+	$(PKG_VENV)/bin/python -m pytest -q tests/test_codecs_package.py
 
 setup-codecs: $(BIN)/.installed-codecs
 

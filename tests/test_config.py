@@ -76,3 +76,27 @@ def test_rule_arguments():
         "--n-tokens 10000 --threshold 0.4 --seeds 0 1 2 3 4 "
         "--types random synonym near_homophone same_word same_speaker --exclusive --max-pairs-per-type 500 --wordnet auto"
     )
+
+
+def test_codec_backend_selects_the_env_and_is_checked():
+    from codecprobe.config import codec_env
+
+    assert codec_env({"family": "encodec"}) == "codec-hf.yaml"
+    assert codec_env({"family": "encodec", "backend": "transformers"}) == "codec-hf.yaml"
+    assert codec_env({"family": "encodec", "backend": "package"}) == "codec-encodec.yaml"
+    assert codec_env({"family": "dac", "backend": "package"}) == "codec-dac.yaml"
+    assert codec_env({"family": "mimo"}) == "codec-mimo.yaml"
+    assert [codec_env(c) for c in PAPER["codecs"]][:2] == ["codec-encodec.yaml", "codec-dac.yaml"]
+    for entry, msg in [
+        ({"name": "m", "family": "mimi", "backend": "package"}, r"codecs\[m\].backend: 'package' is only for families dac, encodec"),
+        ({"name": "m", "family": "mimo", "backend": "transformers"}, r"codecs\[m\].backend: mimo has no transformers"),
+        ({"name": "e", "family": "encodec", "weights": "pretrained"}, r"codecs\[e\].weights: 'pretrained' .* needs backend: package"),
+    ]:
+        c = copy.deepcopy(DEMO)
+        c["codecs"] = [entry]
+        with pytest.raises(CodecprobeError, match=msg):
+            check_config(c, REPO)
+    c = copy.deepcopy(DEMO)
+    c["codecs"] = [{"name": "e", "family": "encodec", "backend": "pakage"}]
+    with pytest.raises(CodecprobeError, match="backend"):
+        check_config(c, REPO)

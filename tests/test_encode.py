@@ -151,6 +151,25 @@ def test_errors(words, tmp_path):
         run(codec, words, pd.DataFrame({"token_a": [0], "token_b": [999]}), str(tmp_path / "o.h5"), EncodeConfig())
 
 
+def test_backend_errors():
+    with pytest.raises(CodecprobeError, match="family 'mimi' has no backend 'package' \\(known: transformers\\)"):
+        load_codec(CodecSpec("x", "mimi", options={"backend": "package"}))
+    with pytest.raises(CodecprobeError, match="family 'encodec' has no backend 'onnx' \\(known: transformers, package\\)"):
+        load_codec(CodecSpec("x", "encodec", options={"backend": "onnx"}))
+
+
+def test_package_backend_without_its_package_names_the_env():
+    """In the main env the original packages are absent (their torchaudio needs another torch)."""
+    import importlib.util
+
+    for family, module, env in [("encodec", "encodec", "codec-encodec.yaml"), ("dac", "dac", "codec-dac.yaml")]:
+        if importlib.util.find_spec(module) is not None:
+            continue  # the package env: tests/test_codecs_package.py covers it
+        pytest.importorskip("torch")
+        with pytest.raises(CodecprobeError, match=f"backend 'package' needs the .* package \\(conda env envs/{env}"):
+            load_codec(CodecSpec("x", family, options={"backend": "package"}))
+
+
 def _model(tmp_path):
     p = tmp_path / "m.npz"
     np.savez(p, codebooks=np.zeros((8, 4, 80), np.float32), mean=np.zeros(80), std=np.ones(80))

@@ -61,6 +61,8 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
         assert f"output: results/cka/{name}.csv, results/cka/{name}_embeddings.h5" in out
     assert "results/cka/encodec.csv" not in out and "results/tables/cka.tex" in out
     assert '"weights": "kyutai/moshiko-pytorch-bf16"' in out
+    for fam in ("encodec", "dac"):  # the original packages (each in its own env)
+        assert re.search(r'"backend": "package",[^}]*"family": "%s"' % fam, out)
     for name in ("encodec", "dac", "mimi", "mimo", "melrvq"):
         assert f"output: results/features/{name}/words.h5" in out
         assert f"output: results/rtmri/features/{name}.h5" in out

@@ -133,6 +133,15 @@ CODEC_ENVS = {
     "mimo": "codec-mimo.yaml",
     "melrvq": "analysis.yaml",
 }
+# backend: package -- the original packages, each with its own torch/torchaudio pair
+PACKAGE_ENVS = {"encodec": "codec-encodec.yaml", "dac": "codec-dac.yaml"}
+
+
+def codec_env(entry: dict) -> str:
+    """The conda env file (in ``envs/``) of a codec's encode jobs."""
+    if entry.get("backend") == "package":
+        return PACKAGE_ENVS[entry["family"]]
+    return CODEC_ENVS[entry["family"]]
 
 
 def codecs_by_name(config: dict) -> dict[str, dict]:
@@ -151,6 +160,18 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
         w = str(c.get("weights", "random"))
         if w == "fit" and c["family"] != "melrvq":
             raise CodecprobeError(f"config: codecs[{c['name']}].weights: 'fit' is only for family melrvq")
+        backend = c.get("backend")
+        if backend == "package" and c["family"] not in PACKAGE_ENVS:
+            raise CodecprobeError(
+                f"config: codecs[{c['name']}].backend: 'package' is only for families "
+                f"{', '.join(sorted(PACKAGE_ENVS))} (the encodec and descript-audio-codec packages)"
+            )
+        if backend == "transformers" and c["family"] not in ("encodec", "dac", "mimi"):
+            raise CodecprobeError(f"config: codecs[{c['name']}].backend: {c['family']} has no transformers implementation")
+        if w == "pretrained" and backend != "package":
+            raise CodecprobeError(
+                f"config: codecs[{c['name']}].weights: 'pretrained' (the package's own download) needs backend: package"
+            )
         if w.startswith(("/", "./", "../", "~")):
             _need(Path(w).expanduser(), f"codecs[{c['name']}].weights", Path(base))
         llm = c.get("llm")

@@ -59,7 +59,7 @@ rule encode_rtmri:
     benchmark:
         f"{BENCH}/encode_rtmri/{{codec}}.tsv"
     conda:
-        lambda wc: f"../../envs/{CODEC_ENVS[CODECS[wc.codec]['family']]}"
+        lambda wc: f"../../envs/{codec_env(CODECS[wc.codec])}"
     threads: config.get("encode", {}).get("threads", 2)
     resources:
         gpu=lambda wc: 0 if CODECS[wc.codec]["family"] == "melrvq" else 1,

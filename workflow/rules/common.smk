@@ -21,9 +21,9 @@ shell.prefix(
 )
 
 from codecprobe.config import (  # noqa: E402
-    CODEC_ENVS,
     check_config,
     cka_json,
+    codec_env,
     codec_json,
     codecs_by_name,
     distances_args,

@@ -43,9 +43,14 @@ class CodecSpec:
 
 
 def register(cls: type["Codec"]) -> type["Codec"]:
-    """Class decorator: make ``cls`` available under ``cls.family``."""
-    REGISTRY[cls.family] = cls
+    """Class decorator: make ``cls`` available under ``cls.family`` (and its ``backend``)."""
+    REGISTRY[registry_key(cls.family, cls.backend)] = cls
     return cls
+
+
+def registry_key(family: str, backend: str = "default") -> str:
+    """``"encodec"`` for a family's default implementation, ``"encodec:package"`` for another."""
+    return family if backend == "default" else f"{family}:{backend}"
 
 
 class Codec(ABC):
@@ -53,6 +58,9 @@ class Codec(ABC):
     implement :meth:`encode`, :meth:`codebook_vectors` and :meth:`quantized`."""
 
     family: ClassVar[str]
+    # Which implementation of the family this adapter wraps: "default" (the family's own
+    # module) or another named one (config ``backend``, e.g. EnCodec's "package").
+    backend: ClassVar[str] = "default"
     spec: CodecSpec
     sample_rate: int  # Hz
     frame_rate: float  # frames per second
@@ -169,8 +177,34 @@ def load_codec(spec: CodecSpec, device: str = "cpu") -> Codec:
         raise CodecprobeError(
             f"codec {spec.name!r}: unknown family {spec.family!r} (known: {', '.join(sorted(KNOWN_FAMILIES))})"
         )
-    importlib.import_module(f"codecprobe.codecs.{spec.family}")
-    return REGISTRY[spec.family](spec, device)
+    backend = spec.options.get("backend") or DEFAULT_BACKEND[spec.family]
+    if backend == DEFAULT_BACKEND[spec.family]:
+        module, key = spec.family, spec.family
+    elif backend in OTHER_BACKENDS.get(spec.family, {}):
+        module, key = OTHER_BACKENDS[spec.family][backend], registry_key(spec.family, backend)
+    else:
+        known = [DEFAULT_BACKEND[spec.family], *OTHER_BACKENDS.get(spec.family, {})]
+        raise CodecprobeError(
+            f"codec {spec.name!r}: family {spec.family!r} has no backend {backend!r} (known: {', '.join(known)})"
+        )
+    importlib.import_module(f"codecprobe.codecs.{module}")
+    return REGISTRY[key](spec, device)
 
 
 KNOWN_FAMILIES = {"encodec", "dac", "mimi", "mimo", "melrvq"}
+# The implementation each family's own module wraps, and the other implementations
+# (config ``backend``: name -> adapter module). The transformers ports are the default for
+# EnCodec and DAC (one env with MIMI); "package" wraps the original ``encodec`` and
+# ``descript-audio-codec`` packages, each in its own env. Both give the same codes for the
+# same weights (tests/test_codecs_package.py).
+DEFAULT_BACKEND = {
+    "encodec": "transformers",
+    "dac": "transformers",
+    "mimi": "transformers",
+    "mimo": "codecprobe",
+    "melrvq": "codecprobe",
+}
+OTHER_BACKENDS = {
+    "encodec": {"package": "encodec_package"},
+    "dac": {"package": "dac_package"},
+}
