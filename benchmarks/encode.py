@@ -12,8 +12,10 @@ utterances like LibriSpeech):
   a time.
 
 Usage: ``PYTHONPATH=workflow python benchmarks/encode.py [--families melrvq encodec ...]
-[--words 300] [--device auto]``. Prints one line per family; ratios, not absolute
-times, are the targets (absolute times are printed too).
+[--words 300] [--device auto] [--backend package]``. Prints one line per family; ratios,
+not absolute times, are the targets (absolute times are printed too). ``--backend
+package`` runs EnCodec and DAC through their original packages (marked ``*``; run it
+with the ``.venv-pkg`` env of ``make test-packages``).
 """
 
 from __future__ import annotations
@@ -56,8 +58,11 @@ def synthetic_words(root: Path, n_words: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows[:n_words])
 
 
-def bench(family: str, words: pd.DataFrame, device: str, root: Path, one_by_one: bool = True) -> dict:
-    codec = load_codec(CodecSpec(family, family, weights="random"), device)
+def bench(
+    family: str, words: pd.DataFrame, device: str, root: Path, one_by_one: bool = True, backend: str | None = None
+) -> dict:
+    options = {"backend": backend} if backend else {}
+    codec = load_codec(CodecSpec(family, family, weights="random", options=options), device)
     cfg = EncodeConfig(io_workers=min(8, os.cpu_count() or 1))  # as the rule does with --threads
     sync = _sync(codec)
     # warm-up: one untimed pass of the whole stage, so that lazy init and per-shape
@@ -105,7 +110,7 @@ def bench(family: str, words: pd.DataFrame, device: str, root: Path, one_by_one:
     sync()
     t_single = time.perf_counter() - t0 if one_by_one else float("nan")
     return {
-        "family": family, "device": codec.device, "words": len(clips), "batches": len(batches),
+        "family": family + ("*" if backend == "package" else ""), "device": codec.device, "words": len(clips), "batches": len(batches),
         "stage_s": t_stage, "bare_s": t_bare, "stage/bare": t_bare / t_stage,
         "batched_s": t_batched, "one_by_one_s": t_single, "batched/one-by-one": t_single / t_batched,
         "split": split.text,
@@ -146,6 +151,10 @@ def main() -> None:
     ap.add_argument("--families", nargs="+", default=["melrvq"])
     ap.add_argument("--words", type=int, default=300)
     ap.add_argument("--device", default="auto")
+    ap.add_argument(
+        "--backend", default=None, choices=["transformers", "package"],
+        help="EnCodec/DAC implementation (package: run in the env of requirements-packages.txt)",
+    )  # fmt: skip
     ap.add_argument("--no-one-by-one", action="store_true", help="skip the one-word-at-a-time timing (long for many words)")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -156,7 +165,8 @@ def main() -> None:
         words = synthetic_words(Path(tmp), a.words)
         print(f"{'family':8s} {'device':6s} {'words':>5s} {'batches':>7s} {'stage s':>8s} {'bare s':>8s} {'stage/bare':>10s} {'1-by-1 s':>8s} {'batched s':>9s} {'speed-up':>8s}")
         for fam in a.families:
-            r = bench(fam, words, device, Path(tmp), not a.no_one_by_one)
+            backend = a.backend if fam in ("encodec", "dac") else None
+            r = bench(fam, words, device, Path(tmp), not a.no_one_by_one, backend)
             print(
                 f"{r['family']:8s} {r['device']:6s} {r['words']:5d} {r['batches']:7d} {r['stage_s']:8.2f} {r['bare_s']:8.2f} "
                 f"{r['stage/bare']:10.2f} {r['one_by_one_s']:8.2f} {r['batched_s']:9.2f} {r['batched/one-by-one']:8.2f}",
