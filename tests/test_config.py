@@ -88,8 +88,8 @@ def test_codec_backend_selects_the_env_and_is_checked():
     assert codec_env({"family": "mimo"}) == "codec-mimo.yaml"
     assert [codec_env(c) for c in PAPER["codecs"]][:2] == ["codec-encodec.yaml", "codec-dac.yaml"]
     for entry, msg in [
-        ({"name": "m", "family": "mimi", "backend": "package"}, r"codecs\[m\].backend: 'package' is only for families dac, encodec"),
-        ({"name": "m", "family": "mimo", "backend": "transformers"}, r"codecs\[m\].backend: mimo has no transformers"),
+        ({"name": "m", "family": "mimi", "backend": "package"}, r"codecs\[m\].backend: family mimi has no backend 'package' \(known: transformers\)"),
+        ({"name": "m", "family": "mimo", "backend": "transformers"}, r"codecs\[m\].backend: family mimo has no backend 'transformers'"),
         ({"name": "e", "family": "encodec", "weights": "pretrained"}, r"codecs\[e\].weights: 'pretrained' .* needs backend: package"),
     ]:
         c = copy.deepcopy(DEMO)

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .codecs.base import DEFAULT_BACKEND, OTHER_BACKENDS
 from .io import CodecprobeError
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -133,7 +134,8 @@ CODEC_ENVS = {
     "mimo": "codec-mimo.yaml",
     "melrvq": "analysis.yaml",
 }
-# backend: package -- the original packages, each with its own torch/torchaudio pair
+# backend: package -- the original packages (codecs.base.OTHER_BACKENDS), each with its own
+# torch/torchaudio pair
 PACKAGE_ENVS = {"encodec": "codec-encodec.yaml", "dac": "codec-dac.yaml"}
 
 
@@ -161,13 +163,12 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
         if w == "fit" and c["family"] != "melrvq":
             raise CodecprobeError(f"config: codecs[{c['name']}].weights: 'fit' is only for family melrvq")
         backend = c.get("backend")
-        if backend == "package" and c["family"] not in PACKAGE_ENVS:
+        known = [DEFAULT_BACKEND[c["family"]], *OTHER_BACKENDS.get(c["family"], {})]
+        if backend is not None and backend not in known:
             raise CodecprobeError(
-                f"config: codecs[{c['name']}].backend: 'package' is only for families "
-                f"{', '.join(sorted(PACKAGE_ENVS))} (the encodec and descript-audio-codec packages)"
+                f"config: codecs[{c['name']}].backend: family {c['family']} has no backend {backend!r} "
+                f"(known: {', '.join(known)})"
             )
-        if backend == "transformers" and c["family"] not in ("encodec", "dac", "mimi"):
-            raise CodecprobeError(f"config: codecs[{c['name']}].backend: {c['family']} has no transformers implementation")
         if w == "pretrained" and backend != "package":
             raise CodecprobeError(
                 f"config: codecs[{c['name']}].weights: 'pretrained' (the package's own download) needs backend: package"
