@@ -93,7 +93,8 @@ def bench(
         wav = np.zeros((len(idx), n), np.float32)
         for j, i in enumerate(idx):
             wav[j, : lengths[i]] = clips[i]
-        padded.append((_tensor(codec, wav), _tensor(codec, lengths[idx]) if codec.accepts_lengths else None))
+        lens = _tensor(codec, lengths[idx], host=True) if codec.accepts_lengths else None  # as the stage passes them
+        padded.append((_tensor(codec, wav), lens))
     t0 = time.perf_counter()
     for wav, lens in padded:
         codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
@@ -130,12 +131,12 @@ class _LastMessage(logging.Handler):
             self.text = msg
 
 
-def _tensor(codec, wav):
+def _tensor(codec, wav, host: bool = False):
     if not codec.uses_torch:
         return wav
     import torch
 
-    return torch.from_numpy(wav).to(codec.device)
+    return torch.from_numpy(wav) if host else torch.from_numpy(wav).to(codec.device)
 
 
 def _sync(codec):

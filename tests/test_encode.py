@@ -262,3 +262,43 @@ def test_shards_of_utterances_do_not_change_the_output(family, melrvq, words, tm
     for shard in (1, 2):
         for k, v in out[1000].items():
             np.testing.assert_array_equal(out[shard][k], v, err_msg=f"shard {shard}: {k}")
+
+
+def test_to_device_copies_values_and_dtype():
+    torch = pytest.importorskip("torch")
+    from codecprobe.codecs._torchutil import to_device
+
+    a = np.arange(6, dtype=np.float64).reshape(2, 3)
+    t = to_device(a, "cpu", torch.float32)
+    assert t.dtype == torch.float32 and t.device.type == "cpu" and t.tolist() == a.tolist()
+    assert to_device([3, 1, 2], "cpu").tolist() == [3, 1, 2]
+    if torch.cuda.is_available():  # the pinned, non-blocking path
+        g = to_device(a, "cuda", torch.float32)
+        assert g.device.type == "cuda" and g.cpu().tolist() == a.tolist()
+
+
+def test_encode_batch_hands_lengths_over_on_the_host():
+    """Adapters read lengths as Python ints: from a device tensor that would wait for the
+    device (a synchronisation per batch on a GPU)."""
+    torch = pytest.importorskip("torch")
+    from codecprobe.codecs.base import Codec
+
+    class Recorder(Codec):
+        family, accepts_lengths, hop_length, n_layers, dim = "rec", True, 4, 1, 1
+
+        def __init__(self):  # a device other than the host's ("meta": shapes only)
+            self.device, self.seen = "meta", []
+
+        def encode(self, wav, lengths=None):
+            self.seen.append((wav.device.type, lengths.device.type, lengths.tolist()))
+            return torch.zeros(wav.shape[0], 1, -(-wav.shape[1] // 4), dtype=torch.long)
+
+        def codebook_vectors(self, layer):  # pragma: no cover
+            raise NotImplementedError
+
+        def quantized(self, codes):  # pragma: no cover
+            raise NotImplementedError
+
+    rec = Recorder()
+    out = encode_batch(rec, [np.ones(8, np.float32), np.ones(5, np.float32)])
+    assert rec.seen == [("meta", "cpu", [8, 5])] and [c.shape for c in out] == [(1, 2), (1, 2)]

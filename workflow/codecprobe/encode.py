@@ -112,9 +112,13 @@ def encode_batch(codec: Codec, clips: list[np.ndarray], to_numpy: bool = True):
     if codec.uses_torch:
         import torch
 
-        x = torch.from_numpy(wav).to(codec.device)
+        from .codecs._torchutil import to_device
+
+        x = to_device(wav, codec.device)  # on CUDA: no wait for the batches already queued
         if codec.accepts_lengths:
-            codes = codec.encode(x, lengths=torch.tensor([len(c) for c in clips], device=codec.device))
+            # lengths stay on the host: the adapters read them as Python ints, which from a
+            # device tensor would synchronise with the device
+            codes = codec.encode(x, lengths=torch.tensor([len(c) for c in clips]))
         else:
             codes = codec.encode(x)
     else:

@@ -231,6 +231,23 @@ def fill_rvq_codebooks(
     return rms
 
 
+def to_device(x, device, dtype=None):
+    """Host data (array, list, CPU tensor) -> tensor on ``device``.
+
+    On CUDA the data goes through pinned memory with ``non_blocking=True``: a plain
+    ``.to("cuda")`` / ``torch.tensor(..., device="cuda")`` from pageable memory synchronises
+    the stream, so the host would wait for every kernel already queued before it could
+    queue the next batch. (The caching host allocator keeps the pinned block until the
+    copy is done.) Elsewhere a plain copy.
+    """
+    import torch
+
+    t = torch.as_tensor(x, dtype=dtype)
+    if str(device).startswith("cuda") and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def as_batch(wav, device: str):
     """``[B, T]`` (or ``[T]``) tensor/array -> float32 ``[B, 1, T]`` tensor on ``device``."""
     import torch

@@ -99,6 +99,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..io import CodecprobeError
+from ._torchutil import to_device
 from .base import Codec, CodecSpec, register
 
 log = logging.getLogger("codecprobe.codecs.mimo")
@@ -432,7 +433,7 @@ class MimoEncoder(nn.Module):
         """cos/sin ``[1, n, 1, head_dim]``: positions 0..n-1 (every clip starts at 0)."""
         hd = self.cfg.head_dim
         inv_freq = 1.0 / (self.cfg.rope_theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
-        inv_freq = inv_freq.to(dtype).float().to(device)  # upstream's buffer follows the model dtype
+        inv_freq = to_device(inv_freq.to(dtype).float(), device)  # upstream's buffer follows the model dtype
         freqs = torch.arange(n, device=device, dtype=torch.float32)[:, None] * inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos().to(dtype)[None, :, None, :], emb.sin().to(dtype)[None, :, None, :]
@@ -444,7 +445,7 @@ class MimoEncoder(nn.Module):
         if all(length == n for length in lens) and left < 0 and right < 0 and not causal:
             return None
         pos = torch.arange(n, device=device)
-        keys = pos[None, :] < torch.tensor(lens, device=device)[:, None]  # [B, n]
+        keys = pos[None, :] < to_device(lens, device)[:, None]  # [B, n]
         if left < 0 and right < 0 and not causal:
             return keys[:, None, None, :]
         rel = pos[None, :] - pos[:, None]  # key - query
@@ -469,7 +470,7 @@ class MimoEncoder(nn.Module):
         dev = mel.device
         x = F.gelu(self.conv1(mel.to(self.dtype)))
         if any(length != m for length in mel_lens):  # conv2 must see zeros past the clip's end
-            keep = torch.arange(m, device=dev)[None, :] < torch.tensor(mel_lens, device=dev)[:, None]
+            keep = torch.arange(m, device=dev)[None, :] < to_device(mel_lens, dev)[:, None]
             x = x * keep[:, None, :].to(x.dtype)
         x = F.gelu(self.conv2(x)).transpose(1, 2)  # [B, N, D]
         n = x.shape[1]
@@ -488,7 +489,7 @@ class MimoEncoder(nn.Module):
             return x, lens
         p = cfg.avg_pooler
         if any(length != n for length in lens):  # each clip is zero-padded at its own end
-            keep = torch.arange(n, device=dev)[None, :] < torch.tensor(lens, device=dev)[:, None]
+            keep = torch.arange(n, device=dev)[None, :] < to_device(lens, dev)[:, None]
             x = x * keep[:, :, None].to(x.dtype)
         if n % p:
             x = F.pad(x, (0, 0, 0, p - n % p))
@@ -778,7 +779,7 @@ class MimoCodec(Codec):
 
     # ------------------------------------------------------------------ encoding
     def _prepare(self, wav, lengths) -> tuple[torch.Tensor, list[int]]:
-        wav = torch.as_tensor(wav, dtype=torch.float32).to(self.device)
+        wav = to_device(wav, self.device, torch.float32)
         if wav.dim() == 1:
             wav = wav[None]
         if wav.dim() != 2:
