@@ -7,3 +7,5 @@ export PYTHONPATH=/tmp/site:$PWD/workflow PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
 timeout 500 python3 benchmarks/encode.py --device cuda --words ${WORDS:-600} --families ${FAMILIES:-melrvq encodec mimi dac mimo} ${EXTRA:-}
+# SYNC=1: also count the synchronising CUDA calls of the stage per source line
+if [ -n "${SYNC:-}" ]; then timeout 300 python3 benchmarks/sync_check.py --families ${SYNC_FAMILIES:-mimo} --words ${SYNC_WORDS:-200}; fi
