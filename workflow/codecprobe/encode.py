@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,19 +133,55 @@ def _unpad(codec: Codec, codes: np.ndarray, n_samples: list[int]) -> list[np.nda
     return [codes[i, :, : codec.n_frames(n)] for i, n in enumerate(n_samples)]
 
 
-def queue_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig) -> list[tuple]:
-    """Encode ``clips`` in the batches of :func:`make_batches` without reading codes back
-    (on a GPU the host returns while the device works) -> ``[(indices, codes, n_samples)]``."""
+@dataclass
+class QueuedClips:
+    """Clips queued by :func:`queue_clips`: ``batches`` = ``[(indices, codes, n_samples)]``,
+    where ``codes`` may still be on their way to the host until ``ready`` (a CUDA event, or
+    None) has fired; ``n`` clips in all."""
+
+    batches: list[tuple]
+    n: int
+    ready: Any = None
+
+
+def _start_readback(codes):
+    """Queue the copy of device codes to (pinned) host memory; the host does not wait.
+
+    The copy goes on the stream right behind the batch's own kernels. A plain ``.cpu()``
+    issued later would be queued behind everything queued since (the next shard too) and
+    would wait for all of it.
+    """
+    if isinstance(codes, np.ndarray) or codes.device.type == "cpu":
+        return codes
+    return codes.to("cpu", non_blocking=True)
+
+
+def queue_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig) -> QueuedClips:
+    """Encode ``clips`` in the batches of :func:`make_batches` and queue their codes' copy to
+    the host, without waiting (on a GPU the host returns while the device works)."""
     lengths = np.array([len(c) for c in clips])
     shared = codec.pad_invariant or codec.accepts_lengths
     batches = make_batches(lengths, shared, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch)
-    return [(idx, encode_batch(codec, [clips[i] for i in idx], to_numpy=False), lengths[idx].tolist()) for idx in batches]
+    queued = [
+        (idx, _start_readback(encode_batch(codec, [clips[i] for i in idx], to_numpy=False)), lengths[idx].tolist())
+        for idx in batches
+    ]
+    ready = None
+    if codec.uses_torch and str(codec.device).startswith("cuda"):
+        import torch
+
+        ready = torch.cuda.Event()
+        ready.record()  # fires when this shard's kernels and copies are done
+    return QueuedClips(queued, len(clips), ready)
 
 
-def collect_clips(codec: Codec, queued: list[tuple], n: int) -> list[np.ndarray]:
-    """Codes ``[K, F_i]`` of the ``n`` clips queued by :func:`queue_clips`, in clip order."""
-    out: list = [None] * n
-    for idx, codes, n_samples in queued:
+def collect_clips(codec: Codec, queued: QueuedClips) -> list[np.ndarray]:
+    """Codes ``[K, F_i]`` of the clips queued by :func:`queue_clips`, in clip order (waits
+    only for those clips, not for work queued after them)."""
+    if queued.ready is not None:
+        queued.ready.synchronize()
+    out: list = [None] * queued.n
+    for idx, codes, n_samples in queued.batches:
         for i, c in zip(idx, _unpad(codec, _to_numpy(codes), n_samples)):
             out[i] = c
     return out
@@ -152,7 +189,7 @@ def collect_clips(codec: Codec, queued: list[tuple], n: int) -> list[np.ndarray]
 
 def encode_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig) -> list[np.ndarray]:
     """Codes ``[K, F_i]`` of every clip: :func:`queue_clips`, then :func:`collect_clips`."""
-    return collect_clips(codec, queue_clips(codec, clips, cfg), len(clips))
+    return collect_clips(codec, queue_clips(codec, clips, cfg))
 
 
 # ----------------------------------------------------------------------------- features
@@ -294,9 +331,10 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
     """Encode each word's clip alone. Returns ``(tokens kept, codes list, frame lists)``.
 
     Utterances go in shards of ``cfg.shard_utterances``: the words of a shard are batched
-    together (a word's codes do not depend on its batch: tested) and queued on the device;
-    its codes are read back after the next shard is cut and queued, while the reader
-    threads read and resample the utterances after that.
+    together (a word's codes do not depend on its batch: tested) and queued on the device,
+    with the copy of its codes to the host queued right behind its kernels; they are
+    collected after the next shard is cut and queued, while the reader threads read and
+    resample the utterances after that.
     """
     groups = list(tokens.groupby("path", sort=False))
     shard = max(1, cfg.shard_utterances)
@@ -304,7 +342,7 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
     keep: list = []
     codes: list[np.ndarray] = []
     clips: list[np.ndarray] = []
-    pending: tuple | None = None  # the previous shard, queued on the device, not read back yet
+    pending: QueuedClips | None = None  # the previous shard, queued on the device, not collected yet
     t0 = time.perf_counter()
     for n, ((path, g), wav) in enumerate(zip(groups, audio), 1):
         for r in g.itertuples():
@@ -320,14 +358,14 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
             clips.append(clip)
             keep.append(r.Index)
         if clips and (n % shard == 0 or n == len(groups)):
-            queued = (queue_clips(codec, clips, cfg), len(clips))
-            if pending is not None:  # read the previous shard back only now: the device stays busy
-                codes += collect_clips(codec, *pending)
+            queued = queue_clips(codec, clips, cfg)
+            if pending is not None:  # the previous shard's codes, already copied: the device stays busy
+                codes += collect_clips(codec, pending)
             pending, clips = queued, []
             dt = time.perf_counter() - t0
             log.info("words: %d/%d utterances, %d clips queued (%.1f s, %.1f per s)", n, len(groups), len(keep), dt, len(keep) / max(dt, 1e-9))
     if pending is not None:
-        codes += collect_clips(codec, *pending)
+        codes += collect_clips(codec, pending)
     kept = tokens.loc[keep].reset_index(drop=True)
     return kept, codes, [None] * len(codes), None, np.zeros(len(codes), bool)
 
