@@ -92,14 +92,17 @@ def package_versions(*distributions: str) -> dict[str, str]:
     return out
 
 
-def import_package(spec: CodecSpec, module: str, distribution: str, env: str):
-    """``import module``, or a clear error saying which env provides it."""
+def import_package(spec: CodecSpec, module: str, distribution: str):
+    """``import module``, or a clear error naming the env that provides it (the env the
+    workflow gives the family's encode jobs, :data:`codecprobe.config.PACKAGE_ENVS`)."""
     import importlib
+
+    from ..config import PACKAGE_ENVS
 
     try:
         return importlib.import_module(module)
     except ImportError as e:
         raise CodecprobeError(
             f"codec {spec.name!r}: backend 'package' needs the {distribution!r} package "
-            f"(conda env envs/{env}; `import {module}` failed: {e})"
+            f"(conda env envs/{PACKAGE_ENVS[spec.family]}; `import {module}` failed: {e})"
         ) from None

@@ -4,7 +4,7 @@
 - :func:`load_pretrained`: ``XModel.from_pretrained(weights)`` with every failure (missing
   folder, missing files, offline without a cache, weights that do not fit the architecture)
   turned into a :class:`~codecprobe.io.CodecprobeError` that names the codec and the weights.
-- :func:`build_random`: the real architecture with seeded random weights.
+- :func:`build_random`, :func:`build_seeded`: the real architecture with seeded random weights.
 - :func:`probe_audio`: seeded, speech-like test audio (gliding harmonics, noise bursts).
 - :func:`fill_rvq_codebooks`: k-means-init style codebooks for a residual quantizer whose
   random-init codebooks are all zero (EnCodec, MIMI), so that random-weight codes are diverse.
@@ -103,13 +103,19 @@ def load_pretrained(model_cls, spec: CodecSpec):
 
 def build_random(model_cls, config, seed: int):
     """The architecture of ``config`` with weights drawn after ``torch.manual_seed(seed)``
-    (built on the CPU, so the weights do not depend on the device; the caller's global RNG
-    state is restored afterwards)."""
+    (see :func:`build_seeded`)."""
+    return build_seeded(lambda: model_cls(config), seed)
+
+
+def build_seeded(build: Callable[[], Any], seed: int):
+    """``build()`` (a model constructor) with weights drawn after ``torch.manual_seed(seed)``,
+    in eval mode and float32. Built on the CPU, so the weights do not depend on the device;
+    the caller's global RNG state is restored afterwards."""
     import torch
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return model_cls(config).float().eval()
+        return build().float().eval()
 
 
 def check_n_layers(spec: CodecSpec, default: int, available: int) -> int:

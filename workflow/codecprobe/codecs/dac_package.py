@@ -44,7 +44,6 @@ DAC_24KHZ = dict(  # the kwargs stored in the released 24 kHz checkpoint
     codebook_dim=8,
     sample_rate=24000,
 )
-ENV = "codec-dac.yaml"
 
 
 def read_dac_checkpoint(spec: CodecSpec, path: Path, trusted: bool) -> tuple[dict, dict]:
@@ -83,16 +82,12 @@ class DacPackageCodec(Codec):
     accepts_lengths = True
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
-        import torch
-
-        dac = pk.import_package(spec, "dac", "descript-audio-codec", ENV)
+        dac = pk.import_package(spec, "dac", "descript-audio-codec")
         self.spec = spec
         self.device = tu.resolve_device(spec, device)
         self._weights_file: Path | None = None
         if spec.random:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(spec.seed)
-                model = dac.DAC(**DAC_24KHZ)
+            model = tu.build_seeded(lambda: dac.DAC(**DAC_24KHZ), spec.seed)
         else:
             trusted = spec.weights == pk.PRETRAINED
             if trusted:

@@ -34,6 +34,39 @@ FILL_CLIPS, FILL_SECONDS = 2, 4.0
 FILL_JITTER = 0.5
 
 
+def fill_codebooks(encoder, books: list, seed: int, sample_rate: int, device: str) -> dict:
+    """Random init leaves every EnCodec codebook at zero: draw them from the residual they
+    quantize (:func:`_torchutil.fill_rvq_codebooks`) and return the fill report.
+
+    ``encoder``: audio ``[B, 1, T]`` -> latent ``[B, D, F]``; ``books``: the layers'
+    Euclidean codebooks, in the package (``vq.layers[j]._codebook``) and in the
+    transformers port (``layers[j].codebook``) alike: buffers ``embed``, ``embed_avg``,
+    ``cluster_size``, ``inited``, methods ``encode`` and ``decode``. ``inited`` is set so
+    that the package's k-means init never overwrites the fill.
+    """
+    wav = tu.probe_audio(int(FILL_SECONDS * sample_rate), sample_rate, seed=seed, batch=FILL_CLIPS).to(device)
+    latent = encoder(wav[:, None])  # [B, D, F]
+    frames = latent.transpose(1, 2).reshape(-1, latent.shape[1])
+
+    def set_codebook(j, vectors):
+        cb = books[j]
+        cb.embed.copy_(vectors)
+        cb.embed_avg.copy_(vectors)
+        cb.cluster_size.fill_(1.0)
+        cb.inited.fill_(1.0)
+
+    rms = tu.fill_rvq_codebooks(
+        frames,
+        [cb.codebook_size for cb in books],
+        set_codebook,
+        lambda j, x: books[j].encode(x),
+        lambda j, c: books[j].decode(c),
+        seed=seed,
+        jitter=FILL_JITTER,
+    )
+    return {"audio_s": FILL_CLIPS * FILL_SECONDS, "jitter": FILL_JITTER, "residual_rms": rms}
+
+
 @register
 class EncodecCodec(tu.HFCodecMixin, Codec):
     family = "encodec"
@@ -70,8 +103,9 @@ class EncodecCodec(tu.HFCodecMixin, Codec):
         self.bandwidth = self._bandwidth_for(self.n_layers)
         self._fill_report = None
         if spec.random:
+            books = [layer.codebook for layer in self.model.quantizer.layers]
             with torch.no_grad(), tu.full_fp32(self.device):
-                self._fill_codebooks()
+                self._fill_report = fill_codebooks(self.model.encoder, books, spec.seed, self.sample_rate, self.device)
 
     def _bandwidth_for(self, n_layers: int) -> float:
         q = self.model.quantizer
@@ -81,31 +115,6 @@ class EncodecCodec(tu.HFCodecMixin, Codec):
         raise CodecprobeError(  # pragma: no cover (n_layers is checked against the layers)
             f"codec {self.spec.name!r}: no bandwidth of {self.model.config.target_bandwidths} gives {n_layers} layers"
         )
-
-    def _fill_codebooks(self) -> None:
-        """Random init leaves every codebook at zero: draw them from the residual they quantize."""
-        n = int(FILL_SECONDS * self.sample_rate)
-        wav = tu.probe_audio(n, self.sample_rate, seed=self.spec.seed, batch=FILL_CLIPS).to(self.device)
-        latent = self.model.encoder(wav[:, None])  # [B, D, F]
-        frames = latent.transpose(1, 2).reshape(-1, latent.shape[1])
-        layers = self.model.quantizer.layers
-
-        def set_codebook(j, vectors):
-            cb = layers[j].codebook
-            cb.embed.copy_(vectors)
-            cb.embed_avg.copy_(vectors)
-            cb.cluster_size.fill_(1.0)
-
-        rms = tu.fill_rvq_codebooks(
-            frames,
-            [layers[j].codebook.codebook_size for j in range(len(layers))],
-            set_codebook,
-            lambda j, x: layers[j].codebook.encode(x),
-            lambda j, c: layers[j].codebook.decode(c),
-            seed=self.spec.seed,
-            jitter=FILL_JITTER,
-        )
-        self._fill_report = {"audio_s": FILL_CLIPS * FILL_SECONDS, "jitter": FILL_JITTER, "residual_rms": rms}
 
     def encode(self, wav, lengths=None):
         """``[B, T]`` -> ``[B, K, F]`` codes, one clip at a time; ``lengths``: see

@@ -17,7 +17,7 @@ Weights:
   match its sha256 prefix, as the package checks.
 - ``random``: the same architecture with seeded weights; the codebooks (zero until the
   package's k-means init runs in training) are filled from the residual they quantize
-  (:func:`_torchutil.fill_rvq_codebooks`), as for the transformers adapter.
+  (:func:`codecprobe.codecs.encodec.fill_codebooks`, the transformers adapter's own fill).
 
 The package encodes at ``model.bandwidth`` (``set_target_bandwidth``); the adapter sets the
 smallest bandwidth with at least ``n_layers`` layers and keeps the first ``n_layers`` codes.
@@ -34,12 +34,9 @@ from ..io import CodecprobeError
 from . import _package as pk
 from . import _torchutil as tu
 from .base import Codec, CodecSpec, register
+from .encodec import PAPER_LAYERS, fill_codebooks
 
-PAPER_LAYERS = 16  # 12 kbps
 CHECKPOINT = "encodec_24khz-d7cc33bc.th"  # the package's file name for the 24 kHz model
-FILL_CLIPS, FILL_SECONDS = 2, 4.0  # weights: random (see encodec.py)
-FILL_JITTER = 0.5
-ENV = "codec-encodec.yaml"
 
 
 def checkpoint_file(spec: CodecSpec) -> Path:
@@ -68,15 +65,13 @@ class EncodecPackageCodec(Codec):
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         import torch
 
-        encodec = pk.import_package(spec, "encodec", "encodec", ENV)
+        encodec = pk.import_package(spec, "encodec", "encodec")
         self.spec = spec
         self.device = tu.resolve_device(spec, device)
         self._weights_file: Path | None = None
         build = encodec.EncodecModel.encodec_model_24khz
         if spec.random:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(spec.seed)
-                model = build(pretrained=False)
+            model = tu.build_seeded(lambda: build(pretrained=False), spec.seed)
         elif spec.weights == pk.PRETRAINED:
             try:
                 model = build(pretrained=True)
@@ -105,9 +100,10 @@ class EncodecPackageCodec(Codec):
         self.bandwidth = self._bandwidth_for(self.n_layers)
         self.model.set_target_bandwidth(self.bandwidth)
         self._fill_report = None
-        if spec.random:
+        if spec.random:  # the same fill as the transformers adapter's
+            books = [layer._codebook for layer in self.vq_layers]
             with torch.no_grad(), tu.full_fp32(self.device):
-                self._fill_codebooks()
+                self._fill_report = fill_codebooks(self.model.encoder, books, spec.seed, self.sample_rate, self.device)
 
     def _bandwidth_for(self, n_layers: int) -> float:
         q = self.model.quantizer
@@ -117,32 +113,6 @@ class EncodecPackageCodec(Codec):
         raise CodecprobeError(  # pragma: no cover (n_layers is checked against the layers)
             f"codec {self.spec.name!r}: no bandwidth of {self.model.target_bandwidths} gives {n_layers} layers"
         )
-
-    def _fill_codebooks(self) -> None:
-        """Random init leaves every codebook at zero: draw them from the residual they quantize."""
-        n = int(FILL_SECONDS * self.sample_rate)
-        wav = tu.probe_audio(n, self.sample_rate, seed=self.spec.seed, batch=FILL_CLIPS).to(self.device)
-        latent = self.model.encoder(wav[:, None])  # [B, D, F]
-        frames = latent.transpose(1, 2).reshape(-1, latent.shape[1])
-        books = [layer._codebook for layer in self.vq_layers]
-
-        def set_codebook(j, vectors):
-            cb = books[j]
-            cb.embed.copy_(vectors)
-            cb.embed_avg.copy_(vectors)
-            cb.cluster_size.fill_(1.0)
-            cb.inited.fill_(1.0)  # the package's k-means init would overwrite them otherwise
-
-        rms = tu.fill_rvq_codebooks(
-            frames,
-            [cb.codebook_size for cb in books],
-            set_codebook,
-            lambda j, x: books[j].encode(x),
-            lambda j, c: books[j].decode(c),
-            seed=self.spec.seed,
-            jitter=FILL_JITTER,
-        )
-        self._fill_report = {"audio_s": FILL_CLIPS * FILL_SECONDS, "jitter": FILL_JITTER, "residual_rms": rms}
 
     def encode(self, wav, lengths=None):
         """``[B, T]`` -> ``[B, K, F]`` codes, one clip at a time through ``EncodecModel.encode``."""
