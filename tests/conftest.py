@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,24 @@ from codecprobe.textgrid import Interval, TextGrid, Tier, fill_gaps, write_textg
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def rel(a, b) -> float:
+    """Relative error ``||a - b|| / ||b||`` of two torch tensors."""
+    return float((a - b).norm() / b.norm())
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """At most ``n`` torch threads inside (real-size codec tests on shared CPUs)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(min(old, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 # utt_id -> list of (word, start, end, phones)
 UTTS = {

@@ -15,6 +15,7 @@ pytest.importorskip("transformers")
 from codecprobe.codecs import CodecSpec, load_codec  # noqa: E402
 from codecprobe.codecs import _torchutil as tu  # noqa: E402
 from codecprobe.io import CodecprobeError  # noqa: E402
+from conftest import rel, torch_threads  # noqa: E402
 
 FAMILIES = ["encodec", "dac", "mimi"]
 EXPECTED = {  # sample_rate, frame_rate, hop_length, n_layers, dim
@@ -27,10 +28,6 @@ CLIP_SECONDS = 2.0
 _CACHE: dict[str, object] = {}
 
 
-def rel(a, b) -> float:
-    return float((a - b).norm() / b.norm())
-
-
 def accumulated(codec, codes):
     """Feature at layer k = sum of the decoded vectors of layers 1..k: ``[B, K, F, D]``."""
     return torch.cumsum(codec.layer_vectors(codes), dim=1)
@@ -38,10 +35,8 @@ def accumulated(codec, codes):
 
 @pytest.fixture(scope="module", autouse=True)
 def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(min(old, 2))
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(2):
+        yield
     _CACHE.clear()
 
 

@@ -24,6 +24,7 @@ from codecprobe.codecs import CodecSpec, load_codec  # noqa: E402
 from codecprobe.codecs import _torchutil as tu  # noqa: E402
 from codecprobe.codecs import dac_package, encodec_package  # noqa: E402
 from codecprobe.io import CodecprobeError  # noqa: E402
+from conftest import rel, torch_threads  # noqa: E402
 
 # the packages build their convolutions with the deprecated torch.nn.utils.weight_norm
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.nn.utils.weight_norm.*:FutureWarning")
@@ -35,10 +36,6 @@ EXPECTED = {  # sample_rate, frame_rate, hop_length, n_layers, dim
 }
 SR = 24000
 _CACHE: dict = {}
-
-
-def rel(a, b) -> float:
-    return float((a - b).norm() / b.norm())
 
 
 def spec(family: str, weights: str = "random", **kw) -> CodecSpec:
@@ -53,10 +50,8 @@ def get_codec(family: str):
 
 @pytest.fixture(scope="module", autouse=True)
 def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(min(old, 2))
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(2):
+        yield
     _CACHE.clear()
 
 
