@@ -6,7 +6,8 @@ utterances like LibriSpeech):
 
 * ``stage/bare``: throughput of the whole encode stage (``codecprobe.encode.run``:
   audio reading, resampling, batching, encoding, pooling, HDF5 writing) divided by the
-  throughput of the bare ``codec.encode`` calls on the same batches, already in memory
+  throughput of the bare ``codec.encode`` calls on the same clips, already in memory and
+  batched once over all of them (the least padding: the stage batches shard by shard)
   (target >= 0.9);
 * ``batched/one-by-one``: speed-up of length-bucket batching over encoding one word at
   a time.
@@ -71,7 +72,7 @@ def bench(
     run(codec, words, None, str(root / f"{family}-warmup.h5"), cfg)
     sync()
 
-    split = _LastMessage("read+encode")
+    split = _LastMessage(("read+encode", "batches, padding"))
     logging.getLogger("codecprobe.encode").setLevel(logging.INFO)  # root handlers stay at WARNING
     logging.getLogger("codecprobe.encode").addHandler(split)
     t0 = time.perf_counter()
@@ -119,16 +120,22 @@ def bench(
 
 
 class _LastMessage(logging.Handler):
-    """Keeps the last INFO message of the stage that starts with ``prefix`` (its time split)."""
+    """Keeps the last INFO message of the stage that contains each of ``keys`` (its time
+    split, its batching), joined by ``; ``."""
 
-    def __init__(self, prefix: str):
+    def __init__(self, keys: tuple[str, ...]):
         super().__init__(logging.INFO)
-        self.prefix, self.text = prefix, ""
+        self.keys, self.last = keys, {}
 
     def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
-        if msg.startswith(self.prefix):
-            self.text = msg
+        for k in self.keys:
+            if k in msg:
+                self.last[k] = msg
+
+    @property
+    def text(self) -> str:
+        return "; ".join(self.last[k] for k in self.keys if k in self.last)
 
 
 def _tensor(codec, wav, host: bool = False):

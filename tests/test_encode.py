@@ -1,4 +1,6 @@
 import json
+import logging
+import re
 
 import h5py
 import numpy as np
@@ -242,26 +244,38 @@ def test_pool_words_equals_word_by_word(family, melrvq):
 
 
 @pytest.mark.parametrize("family", ["melrvq", "mimo"])
-def test_shards_of_utterances_do_not_change_the_output(family, melrvq, words, tmp_path):
-    """Audio slicing in shards of 1 or 2 utterances (reading overlapped with encoding, a
-    shard read back after the next is queued) writes the same tokens, codes and pooled
-    features as one shard of everything (NumPy codec, and a torch codec with lengths)."""
+def test_shards_do_not_change_the_output(family, melrvq, words, tmp_path, caplog):
+    """Audio slicing in shards of 1 or 3 words (reading overlapped with encoding, a shard
+    collected after the next is queued, batches held over for a later shard) writes the
+    same tokens, codes and pooled features as one shard of everything (NumPy codec, and a
+    torch codec with lengths)."""
     if family == "mimo":
         pytest.importorskip("torch")
         small = {"encoder_layers": 2, "d_model": 64, "encoder_attention_heads": 4, "encoder_ffn_dim": 128, "encoder_skip_layer_id": 1}
         codec = load_codec(CodecSpec("mimo", "mimo", weights="random", n_layers=3, options={"config": small, "fill_seconds": 2.0}))
     else:
         codec = melrvq
-    out = {}
-    for shard in (1, 2, 1000):
-        path = tmp_path / f"s{shard}.h5"
-        run(codec, words, None, str(path), EncodeConfig(pooling=("mean", "center"), shard_utterances=shard, io_workers=2))
+    assert codec.pad_invariant or codec.accepts_lengths  # batches shared across lengths: holding applies
+    out, held = {}, {}
+    for shard, max_batch in ((1, 64), (3, 2), (3, 64), (100000, 64)):
+        path = tmp_path / f"s{shard}-{max_batch}.h5"
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="codecprobe.encode"):
+            cfg = EncodeConfig(pooling=("mean", "center"), shard_words=shard, max_batch=max_batch, io_workers=2)
+            run(codec, words, None, str(path), cfg)
+        msg = [r.getMessage() for r in caplog.records if "waits for a later shard" in r.getMessage()]
+        held[shard, max_batch] = int(re.search(r"(\d+) clip waits", msg[0]).group(1))
         with h5py.File(path) as h:
-            out[shard] = {k: h[k][:] for k in ("tokens/token_id", "tokens/frame_offset", "codes", "pooled/mean", "pooled/center")}
-    assert len(set(words["utt_id"])) > 2
-    for shard in (1, 2):
-        for k, v in out[1000].items():
-            np.testing.assert_array_equal(out[shard][k], v, err_msg=f"shard {shard}: {k}")
+            out[shard, max_batch] = {k: h[k][:] for k in ("tokens/token_id", "tokens/frame_offset", "codes", "pooled/mean", "pooled/center")}
+    assert len(words) > 6 and len(set(words["utt_id"])) > 2
+    assert held[3, 2] > 0 and held[100000, 64] == 0  # the check below covers clips held over
+    ref = out[100000, 64]
+    for key, got in out.items():
+        for k, v in ref.items():
+            if k.startswith("pooled"):  # pooled per batch: float sums over differently padded frames
+                np.testing.assert_allclose(got[k], v, rtol=1e-6, atol=1e-6, err_msg=f"{key}: {k}")
+            else:
+                np.testing.assert_array_equal(got[k], v, err_msg=f"{key}: {k}")
 
 
 def test_to_device_copies_values_and_dtype():
@@ -302,3 +316,56 @@ def test_encode_batch_hands_lengths_over_on_the_host():
     rec = Recorder()
     out = encode_batch(rec, [np.ones(8, np.float32), np.ones(5, np.float32)])
     assert rec.seen == [("meta", "cpu", [8, 5])] and [c.shape for c in out] == [(1, 2), (1, 2)]
+
+
+def test_plan_batches_holds_padded_and_partial_batches():
+    from codecprobe.encode import plan_batches
+
+    lengths = np.array([10, 10, 10, 10, 11, 30])
+    now, held = plan_batches(lengths, True, 1000, 2, final=False)
+    # [4, 5] is full (2 clips) but pads 2 x 30 = 60 samples for 41 (> 5 %): held over
+    assert [b.tolist() for b in now] == [[0, 1], [2, 3]] and held.tolist() == [4, 5]
+    now, held = plan_batches(lengths, True, 1000, 2, final=True)  # the last shard: all
+    assert [b.tolist() for b in now] == [[0, 1], [2, 3], [4, 5]] and held.size == 0
+    now, held = plan_batches(lengths, True, 1000, 2, final=False, tolerance=1.0)  # 60 <= 2 x 41
+    assert len(now) == 3 and held.size == 0
+    # identical lengths only (codes depend on padding): nothing is held
+    now, held = plan_batches(lengths, False, 1000, 2, final=False)
+    assert [b.tolist() for b in now] == [[0, 1], [2, 3], [4], [5]] and held.size == 0
+    # three clips with room for a fourth: not full, held
+    now, held = plan_batches(np.array([10, 10, 10]), True, 1000, 4, final=False)
+    assert now == [] and held.tolist() == [0, 1, 2]
+    # full by samples: 3 x 10 > 25; [2] alone has room for another 12-sample clip
+    now, held = plan_batches(np.array([10, 10, 12]), True, 25, 64, final=False)
+    assert [b.tolist() for b in now] == [[0, 1]] and held.tolist() == [2]
+
+
+def test_shard_sizes_double_up_to_the_cap():
+    from itertools import islice
+
+    from codecprobe.encode import shard_sizes
+
+    assert list(islice(shard_sizes(1024), 7)) == [64, 128, 256, 512, 1024, 1024, 1024]
+    assert list(islice(shard_sizes(100), 3)) == [64, 100, 100]
+    assert list(islice(shard_sizes(3), 3)) == [3, 3, 3]
+
+
+def test_pooled_writer_writes_rows_in_order(tmp_path):
+    from codecprobe.encode import PooledWriter
+
+    rng = np.random.default_rng(3)
+    want = rng.standard_normal((5, 2, 3)).astype(np.float32)
+    with h5py.File(tmp_path / "p.h5", "w") as h:
+        w = PooledWriter(h, ("mean",), 2, 3, "float16")
+        w.add(np.array([3, 2]), {"mean": want[[3, 2]]})
+        assert h["pooled/mean"].shape == (0, 2, 3)  # row 0 not there yet: nothing written
+        w.add(np.array([0]), {"mean": want[[0]]})
+        assert h["pooled/mean"].shape == (1, 2, 3)
+        with pytest.raises(RuntimeError, match="1 of 5 rows written, 2 out of order"):
+            w.close(5)
+        w.add(np.array([1, 4]), {"mean": want[[1, 4]]})
+        w.close(5)
+        with pytest.raises(RuntimeError, match="5 of 6 rows"):
+            w.close(6)
+        assert h["pooled/mean"].dtype == np.float16
+        np.testing.assert_array_equal(h["pooled/mean"][:], want.astype(np.float16))

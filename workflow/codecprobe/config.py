@@ -210,7 +210,7 @@ def encode_args(config: dict) -> str:
     args = ["--slicing", e.get("slicing", "audio"), "--pooling", *e.get("pooling", ["mean"])]
     args += ["--batch-seconds", str(e.get("batch_seconds", 60)), "--max-batch", str(e.get("max_batch", 64))]
     args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", e.get("dtype", "float32")]
-    args += ["--shard-utterances", str(e.get("shard_utterances", 32))]
+    args += ["--shard-words", str(e.get("shard_words", 1024))]
     args += ["--device", e.get("device", "auto")]
     return shlex.join(args)
 
