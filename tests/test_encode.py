@@ -350,22 +350,45 @@ def test_shard_sizes_double_up_to_the_cap():
     assert list(islice(shard_sizes(3), 3)) == [3, 3, 3]
 
 
-def test_pooled_writer_writes_rows_in_order(tmp_path):
+def test_pooled_writer_writes_rows_in_any_order(tmp_path):
     from codecprobe.encode import PooledWriter
 
     rng = np.random.default_rng(3)
     want = rng.standard_normal((5, 2, 3)).astype(np.float32)
     with h5py.File(tmp_path / "p.h5", "w") as h:
-        w = PooledWriter(h, ("mean",), 2, 3, "float16")
-        w.add(np.array([3, 2]), {"mean": want[[3, 2]]})
-        assert h["pooled/mean"].shape == (0, 2, 3)  # row 0 not there yet: nothing written
+        w = PooledWriter(h, ("mean",), 7, 2, 3, "float16")  # room for 7: two tokens skipped
+        w.add(np.array([3, 1]), {"mean": want[[3, 1]]})  # scattered, not increasing
+        np.testing.assert_array_equal(h["pooled/mean"][[1, 3]], want[[1, 3]].astype(np.float16))
         w.add(np.array([0]), {"mean": want[[0]]})
-        assert h["pooled/mean"].shape == (1, 2, 3)
-        with pytest.raises(RuntimeError, match="1 of 5 rows written, 2 out of order"):
+        with pytest.raises(RuntimeError, match="3 rows written, expected rows 0..4"):
             w.close(5)
-        w.add(np.array([1, 4]), {"mean": want[[1, 4]]})
+        w.add(np.array([4, 2]), {"mean": want[[4, 2]]})
         w.close(5)
-        with pytest.raises(RuntimeError, match="5 of 6 rows"):
-            w.close(6)
-        assert h["pooled/mean"].dtype == np.float16
+        assert h["pooled/mean"].shape == (5, 2, 3) and h["pooled/mean"].dtype == np.float16
         np.testing.assert_array_equal(h["pooled/mean"][:], want.astype(np.float16))
+    with h5py.File(tmp_path / "q.h5", "w") as h:
+        w = PooledWriter(h, ("mean", "center"), 2, 2, 3)
+        w.add(np.array([0, 1]), {"mean": want[:2], "center": want[2:4]})
+        w.close(2)
+        np.testing.assert_array_equal(h["pooled/center"][:], want[2:4])
+        with pytest.raises(RuntimeError, match="2 rows written, expected rows 0..2"):
+            w.close(3)
+
+
+def test_zero_sample_tokens_are_skipped_and_counted(melrvq, words, tmp_path):
+    """A token with no samples is left out (counted); the other tokens' rows are those of a
+    run without it (the pooled datasets, allocated for every token, are cut to size)."""
+    w = words.copy()
+    w.loc[1, "end"] = w.loc[1, "start"]  # zero samples
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    run(melrvq, w, None, str(a), EncodeConfig(pooling=("mean", "center", "centroid")))
+    run(melrvq, w.drop(index=1), None, str(b), EncodeConfig(pooling=("mean", "center", "centroid")))
+    with h5py.File(a) as ha, h5py.File(b) as hb:
+        assert json.loads(ha.attrs["counts"])["skipped: zero samples"] == 1
+        assert ha.attrs["n_tokens"] == len(words) - 1
+        assert w.loc[1, "token_id"] not in ha["tokens/token_id"][:]
+        np.testing.assert_array_equal(ha["tokens/token_id"][:], hb["tokens/token_id"][:])
+        np.testing.assert_array_equal(ha["codes"][:], hb["codes"][:])
+        for m in ("mean", "center", "centroid"):
+            assert ha[f"pooled/{m}"].shape == (len(words) - 1, 4, 80)
+            np.testing.assert_allclose(ha[f"pooled/{m}"][:], hb[f"pooled/{m}"][:], rtol=1e-6, atol=1e-6)

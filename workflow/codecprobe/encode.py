@@ -40,7 +40,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -178,11 +177,11 @@ def _unpad(codec: Codec, codes: np.ndarray, n_samples: list[int]) -> list[np.nda
 @dataclass
 class QueuedClips:
     """Clips queued by :func:`queue_batches`: ``batches`` = ``[(indices, codes, n_samples,
-    pooled)]``, where ``codes`` (padded ``[B, K, F]``) and ``pooled`` (``{method: [B, K, D]}``)
-    may still be on their way to the host until ``ready`` (a CUDA event, or None) has fired."""
+    pooled, ready)]``, where ``codes`` (padded ``[B, K, F]``) and ``pooled`` (``{method:
+    [B, K, D]}``) may still be on their way to the host until ``ready`` (a CUDA event, or
+    None) has fired."""
 
     batches: list[tuple]
-    ready: Any = None
 
 
 def _start_readback(x):
@@ -203,7 +202,8 @@ def queue_batches(
     """Encode each batch of ``clips`` (indexable by the batches' indices), pool the words'
     features by ``pooling`` (``mean`` / ``center``: all of a clip's frames) on the codec's
     device, and queue the copies of codes and pooled features to the host, without waiting
-    (on a GPU the host returns while the device works)."""
+    (on a GPU the host returns while the device works; an event per batch marks its end)."""
+    cuda = codec.uses_torch and str(codec.device).startswith("cuda")
     queued = []
     for idx in batches:
         n_samples = [len(clips[i]) for i in idx]
@@ -212,23 +212,24 @@ def queue_batches(
         if pooling:
             n_frames = np.array([codec.n_frames(n) for n in n_samples], np.int64)
             pooled = {m: _start_readback(v) for m, v in _pool_padded(codec.tables(), codes, n_frames, pooling).items()}
-        queued.append((idx, _start_readback(codes), n_samples, pooled))
-    ready = None
-    if codec.uses_torch and str(codec.device).startswith("cuda"):
-        import torch
+        codes = _start_readback(codes)
+        ready = None
+        if cuda:
+            import torch
 
-        ready = torch.cuda.Event()
-        ready.record()  # fires when these batches' kernels and copies are done
-    return QueuedClips(queued, ready)
+            ready = torch.cuda.Event()
+            ready.record()  # fires when this batch's kernels and copies are done
+        queued.append((idx, codes, n_samples, pooled, ready))
+    return QueuedClips(queued)
 
 
 def collect_batches(codec: Codec, queued: QueuedClips):
-    """Yield ``(indices, codes, pooled)`` per batch queued by :func:`queue_batches`: codes
-    ``[K, F_i]`` per clip, pooled ``{method: [B, K, D]}`` NumPy arrays (waits only for those
-    batches, not for work queued after them)."""
-    if queued.ready is not None:
-        queued.ready.synchronize()
-    for idx, codes, n_samples, pooled in queued.batches:
+    """Yield ``(indices, codes, pooled)`` per batch queued by :func:`queue_batches`, as each
+    batch is done: codes ``[K, F_i]`` per clip, pooled ``{method: [B, K, D]}`` NumPy arrays
+    (never waits for work queued after that batch)."""
+    for idx, codes, n_samples, pooled, ready in queued.batches:
+        if ready is not None:
+            ready.synchronize()
         yield idx, _unpad(codec, _to_numpy(codes), n_samples), {m: _to_numpy(v) for m, v in pooled.items()}
 
 
@@ -397,40 +398,45 @@ def load_many(paths: list[str], sample_rate: int, workers: int = 1, ahead: int |
 
 class PooledWriter:
     """Pooled word features ``{method: [N, K, D]}`` written to ``/pooled/<method>`` of an
-    open HDF5 file as rows arrive, in any order: each call writes the longest run of rows
-    complete from the first row not yet written (rows wait in memory until then). The
-    datasets grow (chunked, about 1 MiB per chunk) and are stored in ``dtype``."""
+    open HDF5 file as rows arrive, in any order (each batch's rows as soon as it is done, so
+    that writing overlaps the device's work on later batches).
 
-    def __init__(self, h5, methods: tuple[str, ...], n_layers: int, dim: int, dtype: str = "float32"):
-        rows = max(1, (1 << 20) // (n_layers * dim * np.dtype(dtype).itemsize))
-        self.ds = {
-            m: h5.require_group("pooled").create_dataset(
-                m, shape=(0, n_layers, dim), maxshape=(None, n_layers, dim), chunks=(rows, n_layers, dim), dtype=dtype
-            )
-            for m in methods
-        }
-        self.waiting: dict[int, dict[str, np.ndarray]] = {}
-        self.written = 0
+    The datasets are allocated for ``n_max`` rows (contiguous, ``dtype``). :meth:`close`
+    checks that rows ``0..n-1`` were all written and, when ``n < n_max`` (tokens skipped),
+    replaces each dataset by its first ``n`` rows.
+    """
+
+    def __init__(self, h5, methods: tuple[str, ...], n_max: int, n_layers: int, dim: int, dtype: str = "float32"):
+        self.group = h5.require_group("pooled")
+        self.ds = {m: self.group.create_dataset(m, shape=(n_max, n_layers, dim), dtype=dtype) for m in methods}
+        self.seen = np.zeros(n_max, bool)
 
     def add(self, rows, pooled: dict[str, np.ndarray]) -> None:
-        """Row numbers ``rows`` (``[B]``) and their features ``{method: [B, K, D]}``."""
-        for j, r in enumerate(np.asarray(rows).tolist()):
-            self.waiting[int(r)] = {m: v[j] for m, v in pooled.items()}
-        end = self.written
-        while end in self.waiting:
-            end += 1
-        if end > self.written:
-            for m, ds in self.ds.items():
-                ds.resize(end, axis=0)
-                ds[self.written : end] = np.stack([self.waiting[r][m] for r in range(self.written, end)])
-            for r in range(self.written, end):
-                del self.waiting[r]
-            self.written = end
+        """Row numbers ``rows`` (``[B]``, distinct) and their features ``{method: [B, K, D]}``."""
+        rows = np.asarray(rows, np.int64)
+        if not rows.size or not self.ds:
+            return
+        order = np.argsort(rows)  # h5py writes rows given in increasing order
+        sel = rows[order]
+        contiguous = sel[-1] - sel[0] + 1 == len(sel)
+        for m, ds in self.ds.items():
+            v = np.asarray(pooled[m])[order].astype(ds.dtype, copy=False)
+            if contiguous:
+                ds[int(sel[0]) : int(sel[-1]) + 1] = v
+            else:
+                ds[sel] = v
+        self.seen[sel] = True
 
     def close(self, n: int) -> None:
-        """Check that exactly rows ``0..n-1`` were written."""
-        if self.written != n or self.waiting:
-            raise RuntimeError(f"pooled features: {self.written} of {n} rows written, {len(self.waiting)} out of order")
+        """Check that exactly rows ``0..n-1`` were written; drop rows ``n..n_max-1``."""
+        written = int(self.seen.sum())
+        if written != n or not self.seen[:n].all():
+            raise RuntimeError(f"pooled features: {written} rows written, expected rows 0..{n - 1}")
+        for m, ds in list(self.ds.items()):
+            if ds.shape[0] != n:  # tokens were skipped: rewrite (rare; the space stays in the file)
+                data = ds[:n]
+                del self.group[m]
+                self.ds[m] = self.group.create_dataset(m, data=data)
 
 
 def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer: PooledWriter | None = None):
@@ -586,8 +592,11 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
     batched = tuple(m for m in methods if m != "centroid") if cfg.slicing == "audio" else ()
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
         t0 = time.perf_counter()
+        cb = h.create_group("codebooks")  # before encoding: the tail after the last batch stays short
+        for k, tab in enumerate(codec.tables()):
+            cb[f"layer_{k + 1:02d}"] = _to_numpy(tab).astype(np.float32)
         if cfg.slicing == "audio":  # mean / center: pooled per batch on the device, written as they come
-            writer = PooledWriter(h, batched, codec.n_layers, codec.dim, cfg.dtype)
+            writer = PooledWriter(h, batched, len(tokens), codec.n_layers, codec.dim, cfg.dtype)
             tokens, codes, frames, utt_codes, nearest = audio_slicing(codec, tokens, cfg, writer)
             writer.close(len(codes))
         else:
@@ -595,7 +604,7 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
         t_enc = time.perf_counter() - t0
         rest = tuple(m for m in methods if m not in batched)
         if rest:
-            writer = PooledWriter(h, rest, codec.n_layers, codec.dim, cfg.dtype)
+            writer = PooledWriter(h, rest, len(codes), codec.n_layers, codec.dim, cfg.dtype)
             writer.add(np.arange(len(codes)), pool_words(codec, codes, frames, rest))
             writer.close(len(codes))
         t_pool = time.perf_counter() - t0 - t_enc
@@ -607,8 +616,8 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
 
 
 def _write_rest(h5, codec: Codec, cfg: EncodeConfig, tokens: pd.DataFrame, codes: list, frames: list, utt_codes, nearest) -> None:
-    """Attributes, ``/tokens``, ``/codes`` (and ``/utterances``) and ``/codebooks`` of the
-    stage's HDF5 file (``/pooled`` is written as it is computed)."""
+    """Attributes, ``/tokens`` and ``/codes`` (and ``/utterances``) of the stage's HDF5 file
+    (``/codebooks`` is written first, ``/pooled`` as it is computed)."""
     meta = codec.metadata() | {
         "slicing": cfg.slicing, "pooling": json.dumps(list(cfg.pooling)), "n_tokens": len(tokens),
         "device": str(codec.device), "versions": json.dumps(package_versions()),
@@ -640,9 +649,6 @@ def _write_rest(h5, codec: Codec, cfg: EncodeConfig, tokens: pd.DataFrame, codes
         h5["codes"] = np.concatenate([utt_codes[x] for x in utts], axis=1).astype(np.int32)
         t["utt_frame_start"] = np.array([f[0] if len(f) else -1 for f in frames], np.int64)
         t["n_frames"] = np.array([len(f) for f in frames], np.int64)
-    cb = h5.create_group("codebooks")
-    for k, tab in enumerate(codec.tables()):
-        cb[f"layer_{k + 1:02d}"] = _to_numpy(tab).astype(np.float32)
 
 
 def spec_from_json(text: str) -> CodecSpec:
