@@ -9,3 +9,5 @@ python3 -c "import torch, transformers; print('torch', torch.__version__, 'trans
 timeout 500 python3 benchmarks/encode.py --device cuda --words ${WORDS:-600} --families ${FAMILIES:-melrvq encodec mimi dac mimo} ${EXTRA:-}
 # SYNC=1: also count the synchronising CUDA calls of the stage per source line
 if [ -n "${SYNC:-}" ]; then timeout 300 python3 benchmarks/sync_check.py --families ${SYNC_FAMILIES:-mimo} --words ${SYNC_WORDS:-200}; fi
+# TIMELINE=1: also split the stage into head / device busy / idle / tail (CUDA events)
+if [ -n "${TIMELINE:-}" ]; then timeout 300 python3 benchmarks/timeline.py --families ${SYNC_FAMILIES:-mimo} --words ${TIMELINE_WORDS:-3000}; fi

@@ -392,3 +392,16 @@ def test_zero_sample_tokens_are_skipped_and_counted(melrvq, words, tmp_path):
         for m in ("mean", "center", "centroid"):
             assert ha[f"pooled/{m}"].shape == (len(words) - 1, 4, 80)
             np.testing.assert_allclose(ha[f"pooled/{m}"][:], hb[f"pooled/{m}"][:], rtol=1e-6, atol=1e-6)
+
+
+def test_centroid_pooling_alone(melrvq, words, tmp_path):
+    """Only centroid pooling (nothing pooled per batch): the file holds just that."""
+    out = tmp_path / "c.h5"
+    run(melrvq, words, None, str(out), EncodeConfig(pooling=("centroid",)))
+    with h5py.File(out) as h:
+        assert list(h["pooled"]) == ["centroid"] and h["pooled/centroid"].shape == (len(words), 4, 80)
+        codes, off, n = h["codes"][:], h["tokens/frame_offset"][:], h["tokens/n_frames"][:]
+        tables = [h[f"codebooks/layer_{k:02d}"][:] for k in range(1, 5)]
+        c = codes[:, off[0] : off[0] + n[0]]
+        acc = accumulated_features(np.stack([tables[k][c[k]] for k in range(4)]))
+        np.testing.assert_allclose(h["pooled/centroid"][0], pool(acc, "centroid"), rtol=1e-5, atol=1e-6)

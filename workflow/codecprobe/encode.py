@@ -11,6 +11,10 @@ Clips are batched by length. A codec whose codes do not change when a clip is
 right-padded with zeros (``Codec.pad_invariant``: causal models, frame-local
 front-ends) shares padded batches across lengths; any other codec is only batched
 with clips of the identical length, so a word's codes never depend on its batch.
+Audio slicing goes in shards of words (:func:`shard_sizes`), a shard read and cut while
+the previous one encodes; a shared batch that is not full or pads much waits for the
+next shard (:func:`plan_batches`). Its mean / center pooling runs per batch on the
+codec's device and the rows are written as each batch is done (:class:`PooledWriter`).
 
 Output (one HDF5 file per codec), all arrays little-endian:
 
@@ -24,7 +28,7 @@ Output (one HDF5 file per codec), all arrays little-endian:
 ``/codebooks/layer_XX`` ``[C_k, D]`` float32
     decoded vector of every code of layer k: the layer-k accumulated feature of a frame
     is ``sum_{j<=k} codebooks[j][codes[j, frame]]``;
-``/pooled/<method>`` ``[N, K, D]``
+``/pooled/<method>`` ``[N, K, D]`` (``dtype``, float32 by default)
     per-token, per-layer accumulated feature pooled over the word's frames.
 
 Attributes: the codec's metadata (name, family, weights and sha256 or "random",
@@ -252,6 +256,7 @@ def encode_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig) -> li
     """Codes ``[K, F_i]`` of every clip: :func:`queue_clips`, then :func:`collect_clips`."""
     return collect_clips(codec, queue_clips(codec, clips, cfg))
 
+
 # ----------------------------------------------------------------------------- features
 def pooled_features(codec: Codec, codes: np.ndarray, frames: np.ndarray | None, methods: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Per-layer accumulated features of one word pooled over its frames -> ``{method: [K, D]}``.
@@ -429,6 +434,8 @@ class PooledWriter:
 
     def close(self, n: int) -> None:
         """Check that exactly rows ``0..n-1`` were written; drop rows ``n..n_max-1``."""
+        if not self.ds:
+            return
         written = int(self.seen.sum())
         if written != n or not self.seen[:n].all():
             raise RuntimeError(f"pooled features: {written} rows written, expected rows 0..{n - 1}")
