@@ -405,3 +405,40 @@ def test_centroid_pooling_alone(melrvq, words, tmp_path):
         c = codes[:, off[0] : off[0] + n[0]]
         acc = accumulated_features(np.stack([tables[k][c[k]] for k in range(4)]))
         np.testing.assert_allclose(h["pooled/centroid"][0], pool(acc, "centroid"), rtol=1e-5, atol=1e-6)
+
+
+def test_device_idle_releases_held_batches(melrvq, words, tmp_path, monkeypatch, caplog):
+    """On an asynchronous device, clips are held over only while the device has work: when
+    it has finished everything queued, the waiting clips are encoded, padded or not."""
+    import types
+
+    import codecprobe.encode as enc
+
+    class Ev:
+        def __init__(self, done):
+            self.done = done
+
+        def query(self):
+            return self.done
+
+    gpu = types.SimpleNamespace(uses_torch=True, device="cuda:0")
+    busy = enc.QueuedClips([(None, None, None, None, Ev(True)), (None, None, None, None, Ev(False))])
+    done = enc.QueuedClips([(None, None, None, None, Ev(True))])
+    assert enc.device_idle(gpu, None) and enc.device_idle(gpu, done) and not enc.device_idle(gpu, busy)
+    assert enc.device_idle(gpu, enc.QueuedClips([]))  # a shard that queued nothing
+    assert not enc.device_idle(melrvq, None)  # on the host: hold as planned
+    assert not enc.device_idle(types.SimpleNamespace(uses_torch=True, device="cpu"), None)
+
+    cfg = dict(pooling=("mean",), shard_words=3, max_batch=2)
+    out = {}
+    for idle in (False, True):
+        monkeypatch.setattr(enc, "device_idle", lambda codec, pending, idle=idle: idle)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="codecprobe.encode"):
+            run(melrvq, words, None, str(tmp_path / f"{idle}.h5"), EncodeConfig(**cfg))
+        msg = [r.getMessage() for r in caplog.records if "waits for a later shard" in r.getMessage()][0]
+        with h5py.File(tmp_path / f"{idle}.h5") as h:
+            out[idle] = (int(re.search(r"(\d+) clip waits", msg).group(1)), h["codes"][:], h["pooled/mean"][:])
+    assert out[False][0] > 0 and out[True][0] == 0
+    np.testing.assert_array_equal(out[True][1], out[False][1])
+    np.testing.assert_allclose(out[True][2], out[False][2], rtol=1e-6, atol=1e-6)

@@ -453,7 +453,8 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
     Utterances go in shards of about ``cfg.shard_words`` words (64, then doubling up to it:
     :func:`shard_sizes`). The clips waiting are batched (a word's codes do not depend on its
     batch: tested) by :func:`plan_batches`, which holds batches that would pad much over for
-    the next shard. Each batch is encoded and pooled on the device, the copies of its codes
+    the next shard, except when the device has finished all it was given
+    (:func:`device_idle`; at the start, for one). Each batch is encoded and pooled on the device, the copies of its codes
     and pooled features to the host queued right behind its kernels; a shard's results are
     collected (and the pooled rows written) after the next shard is cut and queued, while
     the reader threads read and resample the utterances after that.
@@ -492,8 +493,10 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
         if clips and (new >= size or final):
             ids = np.fromiter(clips, np.int64, len(clips))
             lengths = np.array([len(clips[i]) for i in ids])
-            # too many words waiting: encode them all (bounds the memory held)
-            now, held = plan_batches(lengths, shared, max_samples, cfg.max_batch, final or len(ids) > HOLD_LIMIT * cap, HOLD_PADDING)
+            # all of them: at the end; with too many words waiting (bounds the memory held);
+            # when the device has nothing left to do (a padded batch beats an idle device)
+            release = final or len(ids) > HOLD_LIMIT * cap or device_idle(codec, pending)
+            now, held = plan_batches(lengths, shared, max_samples, cfg.max_batch, release, HOLD_PADDING)
             batches = [ids[b] for b in now]
             queued = queue_batches(codec, clips, batches, pooling)
             for b in batches:
@@ -518,6 +521,16 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
     kept = tokens.loc[keep].reset_index(drop=True)
     out = [codes[i] for i in range(len(keep))]
     return kept, out, [None] * len(out), None, np.zeros(len(out), bool)
+
+
+def device_idle(codec: Codec, pending: QueuedClips | None) -> bool:
+    """Whether an asynchronous device (CUDA) has finished all the work queued on it
+    (``pending``: the batches not collected yet; None: nothing queued, as at the start).
+    On the host every call has finished when it returns: False, batches are held as
+    planned (there is no device time to fill)."""
+    if not (codec.uses_torch and str(codec.device).startswith("cuda")):
+        return False
+    return pending is None or all(b[-1] is None or b[-1].query() for b in pending.batches)
 
 
 def _collect_into(codec: Codec, queued: QueuedClips, codes: dict, writer: PooledWriter | None) -> None:
