@@ -421,13 +421,20 @@ def test_device_idle_releases_held_batches(melrvq, words, tmp_path, monkeypatch,
         def query(self):
             return self.done
 
-    gpu = types.SimpleNamespace(uses_torch=True, device="cuda:0")
+    from codecprobe.codecs.base import Codec
+
+    def stand_in(device):  # a torch codec on ``device``, as far as device_idle looks
+        c = types.SimpleNamespace(uses_torch=True, device=device)
+        c.on_cuda = Codec.on_cuda.fget(c)
+        return c
+
+    gpu = stand_in("cuda:0")
     busy = enc.QueuedClips([(None, None, None, None, Ev(True)), (None, None, None, None, Ev(False))])
     done = enc.QueuedClips([(None, None, None, None, Ev(True))])
     assert enc.device_idle(gpu, None) and enc.device_idle(gpu, done) and not enc.device_idle(gpu, busy)
     assert enc.device_idle(gpu, enc.QueuedClips([]))  # a shard that queued nothing
     assert not enc.device_idle(melrvq, None)  # on the host: hold as planned
-    assert not enc.device_idle(types.SimpleNamespace(uses_torch=True, device="cpu"), None)
+    assert not enc.device_idle(stand_in("cpu"), None)
 
     cfg = dict(pooling=("mean",), shard_words=3, max_batch=2)
     out = {}

@@ -207,7 +207,6 @@ def queue_batches(
     features by ``pooling`` (``mean`` / ``center``: all of a clip's frames) on the codec's
     device, and queue the copies of codes and pooled features to the host, without waiting
     (on a GPU the host returns while the device works; an event per batch marks its end)."""
-    cuda = codec.uses_torch and str(codec.device).startswith("cuda")
     queued = []
     for idx in batches:
         n_samples = [len(clips[i]) for i in idx]
@@ -218,7 +217,7 @@ def queue_batches(
             pooled = {m: _start_readback(v) for m, v in _pool_padded(codec.tables(), codes, n_frames, pooling).items()}
         codes = _start_readback(codes)
         ready = None
-        if cuda:
+        if codec.on_cuda:
             import torch
 
             ready = torch.cuda.Event()
@@ -240,8 +239,7 @@ def collect_batches(codec: Codec, queued: QueuedClips):
 def queue_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig) -> QueuedClips:
     """:func:`queue_batches` over the batches of :func:`make_batches` of all ``clips``."""
     lengths = np.array([len(c) for c in clips])
-    shared = codec.pad_invariant or codec.accepts_lengths
-    return queue_batches(codec, clips, make_batches(lengths, shared, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch))
+    return queue_batches(codec, clips, make_batches(lengths, codec.shares_batches, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch))
 
 
 def collect_clips(codec: Codec, queued: QueuedClips) -> list[np.ndarray]:
@@ -464,7 +462,6 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
     per_utt = max(1.0, len(tokens) / max(1, len(groups)))
     ahead = min(256, max(2 * cfg.io_workers, int(np.ceil(cap / per_utt)) + 1))  # utterances read ahead
     audio = load_many([p for p, _ in groups], codec.sample_rate, cfg.io_workers, ahead=ahead)
-    shared = codec.pad_invariant or codec.accepts_lengths
     max_samples = int(cfg.batch_seconds * codec.sample_rate)
     pooling = tuple(writer.ds) if writer is not None else ()
     keep: list = []
@@ -496,7 +493,7 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
             # all of them: at the end; with too many words waiting (bounds the memory held);
             # when the device has nothing left to do (a padded batch beats an idle device)
             release = final or len(ids) > HOLD_LIMIT * cap or device_idle(codec, pending)
-            now, held = plan_batches(lengths, shared, max_samples, cfg.max_batch, release, HOLD_PADDING)
+            now, held = plan_batches(lengths, codec.shares_batches, max_samples, cfg.max_batch, release, HOLD_PADDING)
             batches = [ids[b] for b in now]
             queued = queue_batches(codec, clips, batches, pooling)
             for b in batches:
@@ -528,7 +525,7 @@ def device_idle(codec: Codec, pending: QueuedClips | None) -> bool:
     (``pending``: the batches not collected yet; None: nothing queued, as at the start).
     On the host every call has finished when it returns: False, batches are held as
     planned (there is no device time to fill)."""
-    if not (codec.uses_torch and str(codec.device).startswith("cuda")):
+    if not codec.on_cuda:
         return False
     return pending is None or all(b[-1] is None or b[-1].query() for b in pending.batches)
 

@@ -80,6 +80,18 @@ class Codec(ABC):
     # to it (and counted).
     min_samples: int = 1
 
+    @property
+    def shares_batches(self) -> bool:
+        """Clips of different lengths may share a padded batch: right-padding does not
+        change the codes (``pad_invariant``) or is masked given the lengths
+        (``accepts_lengths``). Otherwise a batch holds clips of one length only."""
+        return self.pad_invariant or self.accepts_lengths
+
+    @property
+    def on_cuda(self) -> bool:
+        """A torch codec on a CUDA device: its calls return before the device is done."""
+        return self.uses_torch and str(self.device).startswith("cuda")
+
     @abstractmethod
     def encode(self, wav):
         """``[B, T]`` float tensor -> ``[B, K, F]`` int64 codes (``F = n_frames(T)``).
