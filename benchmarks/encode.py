@@ -64,7 +64,7 @@ def bench(
 ) -> dict:
     options = {"backend": backend} if backend else {}
     codec = load_codec(CodecSpec(family, family, weights="random", options=options), device)
-    cfg = EncodeConfig(io_workers=min(8, os.cpu_count() or 1))  # as the rule does with --threads
+    cfg = stage_config()
     sync = _sync(codec)
     # warm-up: one untimed pass of the whole stage, so that lazy init and per-shape
     # kernel selection (cuDNN/cuBLAS plans for every new clip length) are paid before
@@ -81,21 +81,8 @@ def bench(
     t_stage = time.perf_counter() - t0
     logging.getLogger("codecprobe.encode").removeHandler(split)
 
-    clips = []
-    for path, g in words.groupby("path", sort=False):
-        wav = load_audio(path, codec.sample_rate)
-        clips += [cut(wav, codec.sample_rate, r.start, r.end) for r in g.itertuples()]
-    lengths = np.array([len(c) for c in clips])
-    shared = codec.pad_invariant or codec.accepts_lengths  # the stage's own batching rule
-    batches = make_batches(lengths, shared, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch)
-    padded = []
-    for idx in batches:
-        n = lengths[idx].max()
-        wav = np.zeros((len(idx), n), np.float32)
-        for j, i in enumerate(idx):
-            wav[j, : lengths[i]] = clips[i]
-        lens = _tensor(codec, lengths[idx], host=True) if codec.accepts_lengths else None  # as the stage passes them
-        padded.append((_tensor(codec, wav), lens))
+    clips = word_clips(codec, words)
+    padded = bare_batches(codec, clips, cfg)
     t0 = time.perf_counter()
     for wav, lens in padded:
         codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
@@ -112,11 +99,60 @@ def bench(
     sync()
     t_single = time.perf_counter() - t0 if one_by_one else float("nan")
     return {
-        "family": family + ("*" if backend == "package" else ""), "device": codec.device, "words": len(clips), "batches": len(batches),
+        "family": family + ("*" if backend == "package" else ""), "device": codec.device, "words": len(clips), "batches": len(padded),
         "stage_s": t_stage, "bare_s": t_bare, "stage/bare": t_bare / t_stage,
         "batched_s": t_batched, "one_by_one_s": t_single, "batched/one-by-one": t_single / t_batched,
         "split": split.text,
     }  # fmt: skip
+
+
+def stage_config() -> EncodeConfig:
+    """The stage's settings for the benchmarks: reader threads as the rule gives them (--threads)."""
+    return EncodeConfig(io_workers=min(8, os.cpu_count() or 1))
+
+
+def word_clips(codec, words: pd.DataFrame) -> list[np.ndarray]:
+    """Every word's samples at the codec's rate, as the stage cuts them."""
+    clips = []
+    for path, g in words.groupby("path", sort=False):
+        wav = load_audio(path, codec.sample_rate)
+        clips += [cut(wav, codec.sample_rate, r.start, r.end) for r in g.itertuples()]
+    return clips
+
+
+def bare_batches(codec, clips: list[np.ndarray], cfg: EncodeConfig) -> list[tuple]:
+    """``(padded [B, T] audio on the codec's device, lengths on the host or None)`` per batch
+    of :func:`make_batches` over all ``clips`` at once (the least padding), the lengths
+    passed as the stage passes them."""
+    lengths = np.array([len(c) for c in clips])
+    batches = make_batches(lengths, codec.shares_batches, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch)
+    padded = []
+    for idx in batches:
+        wav = np.zeros((len(idx), lengths[idx].max()), np.float32)
+        for j, i in enumerate(idx):
+            wav[j, : lengths[i]] = clips[i]
+        lens = _tensor(codec, lengths[idx], host=True) if codec.accepts_lengths else None
+        padded.append((_tensor(codec, wav), lens))
+    return padded
+
+
+def warm_cuda_codecs(families: list[str], n_words: int, tool: str):
+    """Yield ``(torch, codec, words, tmp)`` per family: a random-weight codec on CUDA after one
+    untimed pass of the stage over ``n_words`` synthetic words in ``tmp``. Without CUDA,
+    says so and yields nothing."""
+    import torch
+
+    if not torch.cuda.is_available():
+        print(f"{tool}: CUDA is not available; nothing to measure")
+        return
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        words = synthetic_words(Path(tmp), n_words)
+        for fam in families:
+            codec = load_codec(CodecSpec(fam, fam, weights="random"), "cuda")
+            run(codec, words, None, str(Path(tmp) / f"{fam}-warmup.h5"), stage_config())
+            torch.cuda.synchronize()
+            yield torch, codec, words, Path(tmp)
 
 
 class _LastMessage(logging.Handler):
@@ -147,7 +183,7 @@ def _tensor(codec, wav, host: bool = False):
 
 
 def _sync(codec):
-    if codec.uses_torch and str(codec.device).startswith("cuda"):
+    if codec.on_cuda:
         import torch
 
         return torch.cuda.synchronize

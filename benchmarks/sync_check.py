@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import argparse
 import collections
-import logging
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from encode import synthetic_words  # noqa: E402
+from encode import stage_config, warm_cuda_codecs  # noqa: E402
 
-from codecprobe.codecs import CodecSpec, load_codec  # noqa: E402
-from codecprobe.encode import EncodeConfig, run  # noqa: E402
+from codecprobe.encode import run  # noqa: E402
 
 
 def main() -> None:
@@ -35,33 +31,18 @@ def main() -> None:
     ap.add_argument("--families", nargs="+", default=["mimo"])
     ap.add_argument("--words", type=int, default=300)
     a = ap.parse_args()
-    import torch
-
-    if not torch.cuda.is_available():
-        print("sync_check: CUDA is not available; nothing to check")
-        return
-    logging.basicConfig(level=logging.WARNING)
-    with tempfile.TemporaryDirectory() as tmp:
-        words = synthetic_words(Path(tmp), a.words)
-        for fam in a.families:
-            codec = load_codec(CodecSpec(fam, fam, weights="random"), "cuda")
-            cfg = EncodeConfig(io_workers=min(8, os.cpu_count() or 1))
-            run(codec, words, None, str(Path(tmp) / f"{fam}-warmup.h5"), cfg)
-            torch.cuda.synchronize()
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                torch.cuda.set_sync_debug_mode("warn")
-                try:
-                    run(codec, words, None, str(Path(tmp) / f"{fam}.h5"), EncodeConfig(io_workers=cfg.io_workers))
-                finally:
-                    torch.cuda.set_sync_debug_mode("default")
-            where = collections.Counter(
-                f"{Path(w.filename).name}:{w.lineno}" for w in caught if "synchroniz" in str(w.message)
-            )
-            print(f"{fam}: {sum(where.values())} synchronising calls for {a.words} words")
-            for loc, n in where.most_common(15):
-                print(f"  {n:6d}  {loc}")
-
+    for torch, codec, words, tmp in warm_cuda_codecs(a.families, a.words, "sync_check"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                run(codec, words, None, str(tmp / f"{codec.family}.h5"), stage_config())
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        where = collections.Counter(f"{Path(w.filename).name}:{w.lineno}" for w in caught if "synchroniz" in str(w.message))
+        print(f"{codec.family}: {sum(where.values())} synchronising calls for {a.words} words")
+        for loc, n in where.most_common(15):
+            print(f"  {n:6d}  {loc}")
 
 if __name__ == "__main__":
     main()

@@ -25,21 +25,15 @@ Usage: ``PYTHONPATH=workflow python benchmarks/timeline.py [--families mimo] [--
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import tempfile
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from encode import synthetic_words  # noqa: E402
+from encode import bare_batches, warm_cuda_codecs, word_clips  # noqa: E402
 
 import codecprobe.encode as stage  # noqa: E402
-from codecprobe.audio import cut, load_audio  # noqa: E402
-from codecprobe.codecs import CodecSpec, load_codec  # noqa: E402
 
 
 def spans(torch, marks: list) -> tuple[float, float, float, float]:
@@ -83,26 +77,12 @@ def timed_stage(torch, codec, words, out: str, io_workers: int) -> tuple[float, 
 
 
 def bare_busy(torch, codec, words) -> float:
-    clips = []
-    for path, g in words.groupby("path", sort=False):
-        wav = load_audio(path, codec.sample_rate)
-        clips += [cut(wav, codec.sample_rate, r.start, r.end) for r in g.itertuples()]
-    lengths = np.array([len(c) for c in clips])
-    cfg = stage.EncodeConfig()
-    shared = codec.pad_invariant or codec.accepts_lengths
-    batches = stage.make_batches(lengths, shared, int(cfg.batch_seconds * codec.sample_rate), cfg.max_batch)
-    padded = []
-    for idx in batches:
-        wav = np.zeros((len(idx), lengths[idx].max()), np.float32)
-        for j, i in enumerate(idx):
-            wav[j, : lengths[i]] = clips[i]
-        padded.append((torch.from_numpy(wav).to(codec.device), torch.from_numpy(lengths[idx])))
-    torch.cuda.synchronize()
     busy = 0.0
-    for wav, lens in padded:
+    for wav, lens in bare_batches(codec, word_clips(codec, words), stage.EncodeConfig()):
+        torch.cuda.synchronize()
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()
-        codec.encode(wav, lengths=lens) if codec.accepts_lengths else codec.encode(wav)
+        codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
         b.record()
         b.synchronize()
         busy += a.elapsed_time(b) / 1000
@@ -115,27 +95,16 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=3000)
     ap.add_argument("--io-workers", nargs="+", type=int, default=[8, 1])
     a = ap.parse_args()
-    import torch
-
-    if not torch.cuda.is_available():
-        print("timeline: CUDA is not available; nothing to measure")
-        return
-    logging.basicConfig(level=logging.WARNING)
-    with tempfile.TemporaryDirectory() as tmp:
-        words = synthetic_words(Path(tmp), a.words)
-        for fam in a.families:
-            codec = load_codec(CodecSpec(fam, fam, weights="random"), "cuda")
-            stage.run(codec, words, None, str(Path(tmp) / f"{fam}-warmup.h5"), stage.EncodeConfig(io_workers=8))
-            bare = bare_busy(torch, codec, words)
-            print(f"{fam}: {a.words} words, bare busy {bare:.3f} s (batches one at a time, no host work between)")
-            for w in a.io_workers:
-                head, busy, idle, tail, total, n = timed_stage(torch, codec, words, str(Path(tmp) / f"{fam}-{w}.h5"), w)
-                print(
-                    f"  io_workers {w}: stage {total:.3f} s = head {head:.3f} + busy {busy:.3f} + idle {idle:.3f} "
-                    f"+ tail {tail:.3f} ({n} batches); bare busy / stage {bare / total:.2f}",
-                    flush=True,
-                )
-
+    for torch, codec, words, tmp in warm_cuda_codecs(a.families, a.words, "timeline"):
+        bare = bare_busy(torch, codec, words)
+        print(f"{codec.family}: {a.words} words, bare busy {bare:.3f} s (batches one at a time, no host work between)")
+        for w in a.io_workers:
+            head, busy, idle, tail, total, n = timed_stage(torch, codec, words, str(tmp / f"{codec.family}-{w}.h5"), w)
+            print(
+                f"  io_workers {w}: stage {total:.3f} s = head {head:.3f} + busy {busy:.3f} + idle {idle:.3f} "
+                f"+ tail {tail:.3f} ({n} batches); bare busy / stage {bare / total:.2f}",
+                flush=True,
+            )
 
 if __name__ == "__main__":
     main()
