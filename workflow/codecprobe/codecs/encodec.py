@@ -34,6 +34,18 @@ FILL_CLIPS, FILL_SECONDS = 2, 4.0
 FILL_JITTER = 0.5
 
 
+def quantizer_output(quantizer, codes, device: str):
+    """``[B, K, F]`` codes -> ``[B, F, D]`` float32 sum of their decoded vectors, by the
+    RVQ's own ``decode`` (``[K, B, F]`` codes -> ``[B, D, F]``), in the package and in the
+    transformers port alike."""
+    import torch
+
+    codes = torch.as_tensor(codes, device=device).long()
+    with torch.no_grad(), tu.full_fp32(device):
+        q = quantizer.decode(codes.transpose(0, 1))  # [B, D, F]
+    return q.transpose(1, 2).float()
+
+
 def fill_codebooks(encoder, books: list, seed: int, sample_rate: int, device: str) -> dict:
     """Random init leaves every EnCodec codebook at zero: draw them from the residual they
     quantize (:func:`_torchutil.fill_rvq_codebooks`) and return the fill report.
@@ -135,12 +147,7 @@ class EncodecCodec(tu.HFCodecMixin, Codec):
             return self.model.quantizer.layers[layer].codebook.embed.detach().clone().float()
 
     def quantized(self, codes):
-        import torch
-
-        codes = torch.as_tensor(codes, device=self.device).long()
-        with torch.no_grad(), tu.full_fp32(self.device):
-            q = self.model.quantizer.decode(codes.transpose(0, 1))  # [B, D, F]
-        return q.transpose(1, 2).float()
+        return quantizer_output(self.model.quantizer, codes, self.device)
 
     def metadata(self) -> dict[str, Any]:
         meta = self._hf_metadata(super().metadata())

@@ -34,7 +34,7 @@ from ..io import CodecprobeError
 from . import _package as pk
 from . import _torchutil as tu
 from .base import Codec, CodecSpec, register
-from .encodec import PAPER_LAYERS, fill_codebooks
+from .encodec import PAPER_LAYERS, fill_codebooks, quantizer_output
 
 CHECKPOINT = "encodec_24khz-d7cc33bc.th"  # the package's file name for the 24 kHz model
 
@@ -132,12 +132,7 @@ class EncodecPackageCodec(Codec):
             return self.vq_layers[layer]._codebook.embed.detach().clone().float()
 
     def quantized(self, codes):
-        import torch
-
-        codes = torch.as_tensor(codes, device=self.device).long()
-        with torch.no_grad(), tu.full_fp32(self.device):
-            q = self.model.quantizer.decode(codes.transpose(0, 1))  # [B, D, F]
-        return q.transpose(1, 2).float()
+        return quantizer_output(self.model.quantizer, codes, self.device)
 
     def metadata(self) -> dict[str, Any]:
         meta = super().metadata()
