@@ -494,13 +494,12 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
             # when the device has nothing left to do (a padded batch beats an idle device)
             release = final or len(ids) > HOLD_LIMIT * cap or device_idle(codec, pending)
             now, held = plan_batches(lengths, codec.shares_batches, max_samples, cfg.max_batch, release, HOLD_PADDING)
-            batches = [ids[b] for b in now]
-            queued = queue_batches(codec, clips, batches, pooling)
-            for b in batches:
+            queued = queue_batches(codec, clips, [ids[b] for b in now], pooling)
+            for b in now:  # indices into ids / lengths
                 stats["batches"] += 1
-                stats["samples"] += int(sum(len(clips[i]) for i in b))
-                stats["padded"] += len(b) * max(len(clips[i]) for i in b)
-                for i in b.tolist():
+                stats["samples"] += int(lengths[b].sum())
+                stats["padded"] += len(b) * int(lengths[b].max())
+                for i in ids[b].tolist():
                     del clips[i]
             stats["held"] += len(held)
             if pending is not None:  # the previous shard's results, already copied: the device stays busy
