@@ -214,6 +214,86 @@ def test_padding_masks_small(variant):
     assert (padded - lat[0, :fa]).abs().max() > 1e-3
 
 
+def word_batch(lens, seed=0) -> torch.Tensor:
+    """Right-padded ``[B, max(lens)]`` batch of distinct chirp-noise clips."""
+    wav = torch.zeros(len(lens), max(lens))
+    for i, n in enumerate(lens):
+        wav[i, :n] = torch.from_numpy(chirp_noise(n / SR, seed=seed + i))
+    return wav
+
+
+# clip lengths at the front-end's edges: the minimum (481), hop multiples and their
+# neighbours (a frame more or less), and one clip as long as the batch
+EDGE_LENGTHS = [481, 482, 719, 720, 721, 959, 960, 961, 5000, 7211, 24000]
+
+
+def test_log_mel_padded_batch_equals_each_clip_alone():
+    """One STFT over the batch, each clip reflect-padded at its own end: the frames of
+    clip b are those of :class:`LogMel` on the clip alone, later frames are 0."""
+    cfg = MimoConfig.from_dict(json.loads(RESOURCE_CONFIG.read_text()), "test")
+    mel = LogMel(cfg)
+    wav = word_batch(EDGE_LENGTHS)
+    batch = mel.padded(wav, EDGE_LENGTHS)
+    assert batch.shape == (len(EDGE_LENGTHS), 128, 1 + 24000 // 240)
+    for b, n in enumerate(EDGE_LENGTHS):
+        alone = mel(wav[b : b + 1, :n])[0]
+        f = 1 + n // 240
+        assert alone.shape[1] == f
+        torch.testing.assert_close(batch[b, :, :f], alone, atol=1e-5, rtol=0)
+        assert torch.equal(batch[b, :, f:], torch.zeros_like(batch[b, :, f:]))
+    with pytest.raises(CodecprobeError, match="480 samples is too short"):
+        mel.padded(word_batch([480, 960]), [480, 960])
+
+
+def test_one_pass_equals_per_clip_path_small():
+    """The one-pass batch (front-end, encoder and RVQ on the padded batch) against the
+    general path, which runs the front-end per clip and, with an attention budget of one
+    element, the encoder on each clip alone."""
+    fast, general = small_codec(), small_codec(max_attention_elements=1)
+    wav = word_batch(EDGE_LENGTHS, seed=10)
+    t = wav.shape[1]
+    assert fast._one_pass(EDGE_LENGTHS, t) and not general._one_pass(EDGE_LENGTHS, t)
+    torch.testing.assert_close(
+        fast.latent(wav, lengths=EDGE_LENGTHS), general.latent(wav, lengths=EDGE_LENGTHS), atol=2e-5, rtol=1e-5
+    )
+    a, b = fast.encode(wav, lengths=EDGE_LENGTHS), general.encode(wav, lengths=EDGE_LENGTHS)
+    assert a.shape == b.shape == (len(EDGE_LENGTHS), fast.n_layers, fast.n_frames(t))
+    for i, n in enumerate(EDGE_LENGTHS):
+        f = fast.n_frames(n)
+        assert_same_codes_up_to_ties(fast, wav[i : i + 1, :n], a[i, :, :f], b[i, :, :f])
+        assert not a[i, :, f:].any()  # 0 past the clip's frames, as documented
+    # a clip over one mel segment takes the general path
+    seg = small_codec(segment_frames=40)
+    assert not seg._one_pass([481, 100 * 240], 100 * 240) and seg._one_pass([481, 39 * 240], 39 * 240)
+
+
+def _aten_calls(fn) -> int:
+    """Top-level ATen operator calls made by ``fn()`` (each a kernel launch or more on a GPU)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(
+        1
+        for e in prof.events()
+        if e.name.startswith("aten::") and (e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))
+    )
+
+
+def test_one_pass_operator_count_does_not_grow_with_the_batch_small():
+    """What keeps a GPU busy on short word clips: the host issues the same operators for a
+    batch of 16 clips as for 4 (the per-clip path issues about a dozen more per clip)."""
+    c, general = small_codec(), small_codec(max_attention_elements=1)
+    lens4 = [4800, 4897, 5300, 6000]  # the same lengths four times over: the same masks and padding
+    calls = {}
+    for name, codec in (("fast", c), ("general", general)):
+        for lens in (lens4, lens4 * 4):
+            wav = word_batch(lens)
+            calls[name, len(lens)] = _aten_calls(lambda: codec.encode(wav, lengths=lens))
+    assert calls["fast", 16] == calls["fast", 4], calls
+    assert calls["general", 16] - calls["general", 4] >= 12 * 10, calls  # the control: per-clip steps
+
+
 def test_codes_are_greedy_rvq_of_the_latent_small():
     """Independent float64 residual nearest-neighbour search on the encoder's latent."""
     c = small_codec()

@@ -48,10 +48,16 @@ e.g. 26 frames for 1 s. The latent frame m is centred on mel frame ``4 m + 1``, 
 
 Batching: :meth:`MimoCodec.encode` takes an optional ``lengths`` (samples per clip). With it,
 clips of different lengths share a padded batch and each clip's codes equal those of the clip
-encoded alone: the front-end runs per clip, conv1 outputs past a clip's end are zeroed (conv2
-then sees the zero padding it sees alone), attention is masked to the clip's own frames, and
-the pooling input is zeroed past the clip's end. Without ``lengths`` every row is a clip of the
-full length ``T`` (so right-padding changes codes: ``pad_invariant = False``).
+encoded alone: each clip is reflect-padded at its own ends before one STFT over the batch
+(:meth:`LogMel.padded`; mel frames past a clip's end are 0), conv1 outputs past a clip's end are
+zeroed (conv2 then sees the zero padding it sees alone), attention is masked to the clip's own
+frames, and the pooling input is zeroed past the clip's end. Without ``lengths`` every row is a
+clip of the full length ``T`` (so right-padding changes codes: ``pad_invariant = False``).
+A batch of single-segment clips within the attention budget runs in one pass: front-end,
+encoder and RVQ on the padded batch, a fixed number of kernels whatever the batch size (word
+clips are short, so on a GPU the per-kernel launch cost, not the arithmetic, sets the pace).
+Longer clips and larger batches take the general path: the front-end per clip, the segments
+grouped within the attention budget.
 
 Numerics: float32 by default (CUDA TF32 is switched off while encoding); on an H100 the codes
 agree with the CPU's at 98.7-100 % of the frames (rounding flips between near-equidistant
@@ -265,12 +271,7 @@ class LogMel:
 
     def __call__(self, wav: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
-        if wav.shape[-1] <= cfg.nfft // 2:
-            raise CodecprobeError(
-                f"a clip of {wav.shape[-1]} samples is too short for the MiMo front-end "
-                f"(reflect padding needs more than {cfg.nfft // 2} samples = "
-                f"{1000 * (cfg.nfft // 2 + 1) / cfg.sampling_rate:.0f} ms)"
-            )
+        self._check_length(wav.shape[-1])
         spec = torch.stft(
             wav.float(),
             n_fft=cfg.nfft,
@@ -283,8 +284,48 @@ class LogMel:
             onesided=True,
             return_complex=True,
         ).abs()  # power 1.0
+        return self._log_mel(spec)
+
+    def _check_length(self, n: int) -> None:
+        half = self.cfg.nfft // 2
+        if n <= half:
+            raise CodecprobeError(
+                f"a clip of {n} samples is too short for the MiMo front-end (reflect padding "
+                f"needs more than {half} samples = {1000 * (half + 1) / self.cfg.sampling_rate:.0f} ms)"
+            )
+
+    def _log_mel(self, spec: torch.Tensor) -> torch.Tensor:
         mel = torch.matmul(spec.transpose(-1, -2), self.fb).transpose(-1, -2)
         return torch.log(torch.clamp(mel, min=LOG_FLOOR))
+
+    def padded(self, wav: torch.Tensor, lens: list[int]) -> torch.Tensor:
+        """Log-mel of a right-padded batch ``[B, T]`` whose clip b is ``wav[b, :lens[b]]``
+        -> ``[B, n_mels, 1 + T // hop]``: frames ``0 .. lens[b] // hop`` equal those of the
+        clip alone (:meth:`__call__`: each clip reflect-padded at its own two ends), later
+        frames are 0. One STFT for the whole batch (a few kernels, not a few per clip)."""
+        cfg = self.cfg
+        half = cfg.nfft // 2
+        b, t = wav.shape
+        self._check_length(min(lens))
+        n = to_device(lens, wav.device)[:, None]  # [B, 1]
+        # padded position j holds sample j - half of its clip, reflected at 0 and at len - 1
+        p = (torch.arange(t + 2 * half, device=wav.device) - half).abs()[None, :]
+        p = torch.where(p >= n, 2 * (n - 1) - p, p).clamp(0, t - 1)  # [B, T + nfft]; past a clip: unused
+        x = torch.gather(wav.float(), 1, p)
+        spec = torch.stft(
+            x,
+            n_fft=cfg.nfft,
+            hop_length=cfg.hop_length,
+            win_length=cfg.window_size,
+            window=self.window,
+            center=False,
+            normalized=False,
+            onesided=True,
+            return_complex=True,
+        ).abs()
+        mel = self._log_mel(spec)  # [B, n_mels, 1 + T // hop]
+        keep = torch.arange(mel.shape[-1], device=wav.device)[None, :] < 1 + n // cfg.hop_length
+        return torch.where(keep[:, None, :], mel, 0.0)
 
 
 # ----------------------------------------------------------------------------- modules
@@ -831,16 +872,36 @@ class MimoCodec(Codec):
             i = j
         return out
 
-    def _per_clip(self, wav, lengths, fn, dim: int) -> tuple[list[torch.Tensor], int]:
-        """Run ``fn`` on the latents of every segment; join each clip's segments along ``dim``."""
-        wav, lens = self._prepare(wav, lengths)
+    def _one_pass(self, lens: list[int], t: int) -> bool:
+        """Whether the batch (``[B, T]``, clip lengths ``lens``) runs as one padded batch:
+        every clip is a single mel segment and the batch fits the attention budget (the
+        grouping :meth:`_latents` would make anyway, without its per-clip steps)."""
+        m = self._mel_frames(t)
+        n = self.cfg.conv_frames(m)
+        return m <= self.segment_frames and len(lens) * self.cfg.encoder_attention_heads * n * n <= self.max_attention
+
+    def _padded_latents(self, wav: torch.Tensor, lens: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """One-pass path: float32 latent ``[B, F, D]`` of the whole batch (``F = n_frames(T)``;
+        row b equals clip b encoded alone up to its ``n_frames(lens[b])`` frames) and the mask
+        ``[B, F]`` of those frames. A fixed number of kernels per batch, whatever B is: the
+        front-end, the encoder and the masks all run on the padded batch."""
+        mel = self.mel.padded(wav, lens)
+        mel_lens = [self._mel_frames(v) for v in lens]
+        with exact_float32(self.device):
+            lat, flens = self.model.features(mel, mel_lens)
+        keep = torch.arange(lat.shape[1], device=lat.device)[None, :] < to_device(flens, lat.device)[:, None]
+        return lat.float(), keep
+
+    def _per_clip(self, wav, lens, fn, dim: int) -> list[torch.Tensor]:
+        """General path (clips over one mel segment, batches over the attention budget): run
+        ``fn`` on the latents of every segment; join each clip's segments along ``dim``."""
         seqs = self._sequences(wav, lens)
         with exact_float32(self.device):
             parts = fn(self._latents([m for _, m in seqs]))
         per_clip: list[list[torch.Tensor]] = [[] for _ in lens]
         for (b, _), p in zip(seqs, parts):
             per_clip[b].append(p)
-        return [torch.cat(p, dim=dim) for p in per_clip], wav.shape[1]
+        return [torch.cat(p, dim=dim) for p in per_clip]
 
     @torch.inference_mode()
     def encode(self, wav, lengths=None) -> torch.Tensor:
@@ -848,6 +909,15 @@ class MimoCodec(Codec):
 
         ``lengths`` (optional, samples per clip): clip b is ``wav[b, :lengths[b]]``, encoded
         exactly as alone; its codes fill ``[:, :n_frames(lengths[b])]``, the rest is 0."""
+        wav, lens = self._prepare(wav, lengths)
+        b, t = wav.shape
+        if self._one_pass(lens, t):
+            lat, keep = self._padded_latents(wav, lens)  # [B, F, D], [B, F]
+            f = lat.shape[1]
+            with exact_float32(self.device):
+                codes = self.model.quantizer.encode(lat.reshape(b * f, self.dim), self.n_layers)  # [K, B F]
+            codes = codes.view(self.n_layers, b, f).transpose(0, 1)
+            return torch.where(keep[:, None, :], codes, 0).contiguous()
 
         def quantize(latents: list[torch.Tensor]) -> list[torch.Tensor]:
             if not latents:
@@ -855,19 +925,24 @@ class MimoCodec(Codec):
             codes = self.model.quantizer.encode(torch.cat(latents), self.n_layers)  # [K, sum F]
             return list(codes.split([len(x) for x in latents], dim=1))
 
-        clips, t = self._per_clip(wav, lengths, quantize, dim=1)
-        out = torch.zeros(len(clips), self.n_layers, self.n_frames(t), dtype=torch.int64, device=self.device)
-        for b, c in enumerate(clips):
-            out[b, :, : c.shape[1]] = c
+        clips = self._per_clip(wav, lens, quantize, dim=1)
+        out = torch.zeros(b, self.n_layers, self.n_frames(t), dtype=torch.int64, device=self.device)
+        for i, c in enumerate(clips):
+            out[i, :, : c.shape[1]] = c
         return out
 
     @torch.inference_mode()
     def latent(self, wav, lengths=None) -> torch.Tensor:
         """``[B, n_frames(T), D]`` float32: the continuous latent the RVQ quantizes (0 past a clip)."""
-        clips, t = self._per_clip(wav, lengths, lambda latents: latents, dim=0)
-        out = torch.zeros(len(clips), self.n_frames(t), self.dim, device=self.device)
-        for b, c in enumerate(clips):
-            out[b, : len(c)] = c
+        wav, lens = self._prepare(wav, lengths)
+        b, t = wav.shape
+        if self._one_pass(lens, t):
+            lat, keep = self._padded_latents(wav, lens)
+            return torch.where(keep[..., None], lat, 0.0)
+        clips = self._per_clip(wav, lens, lambda latents: latents, dim=0)
+        out = torch.zeros(b, self.n_frames(t), self.dim, device=self.device)
+        for i, c in enumerate(clips):
+            out[i, : len(c)] = c
         return out
 
     @torch.inference_mode()
