@@ -449,3 +449,40 @@ def test_device_idle_releases_held_batches(melrvq, words, tmp_path, monkeypatch,
     assert out[False][0] > 0 and out[True][0] == 0
     np.testing.assert_array_equal(out[True][1], out[False][1])
     np.testing.assert_allclose(out[True][2], out[False][2], rtol=1e-6, atol=1e-6)
+
+
+def test_provenance_is_computed_while_the_codec_encodes(melrvq, words, tmp_path, monkeypatch):
+    """The weights' sha256 (seconds for a GB checkpoint) runs beside the encoding, not in the
+    tail after the last batch: here metadata() returns only once encode() has been called,
+    which would time out if the stage computed it first, and it runs off the main thread."""
+    import threading
+
+    encoding, seen = threading.Event(), {}
+    metadata, encode = melrvq.metadata, melrvq.encode
+
+    def slow_metadata():
+        seen["thread"] = threading.current_thread().name
+        seen["overlapped"] = encoding.wait(timeout=30)
+        return metadata()
+
+    def flag_encode(*a, **k):
+        encoding.set()
+        return encode(*a, **k)
+
+    monkeypatch.setattr(melrvq, "metadata", slow_metadata)
+    monkeypatch.setattr(melrvq, "encode", flag_encode)
+    out = tmp_path / "p.h5"
+    run(melrvq, words, None, str(out), EncodeConfig())
+    assert seen == {"thread": seen["thread"], "overlapped": True} and seen["thread"] != "MainThread"
+    with h5py.File(out) as h:
+        assert h.attrs["weights_sha256"] == metadata()["weights_sha256"] != "random"
+        assert json.loads(h.attrs["versions"])["codecprobe"]
+
+    # an error in it surfaces, and no output is left behind
+    def broken():
+        raise CodecprobeError("cannot hash the weights")
+
+    monkeypatch.setattr(melrvq, "metadata", broken)
+    with pytest.raises(CodecprobeError, match="cannot hash"):
+        run(melrvq, words, None, str(tmp_path / "q.h5"), EncodeConfig())
+    assert not list(tmp_path.glob("*q.h5*"))

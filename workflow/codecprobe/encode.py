@@ -41,6 +41,7 @@ import argparse
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
@@ -382,7 +383,6 @@ def load_many(paths: list[str], sample_rate: int, workers: int = 1, ahead: int |
             yield load_audio(p, sample_rate)
         return
     from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
 
     ahead = max(1, ahead or 2 * workers)
     with ThreadPoolExecutor(max(1, workers)) as ex:
@@ -606,7 +606,10 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
     log.info("%s (%s, weights %s) on %s: %d word tokens, %s slicing", codec.spec.name, codec.family, codec.spec.weights, codec.device, len(tokens), cfg.slicing)
     methods = tuple(cfg.pooling)
     batched = tuple(m for m in methods if m != "centroid") if cfg.slicing == "audio" else ()
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
+    # provenance (the weights' sha256: seconds for a GB checkpoint) is computed while the
+    # device encodes, not in the tail after the last batch
+    with ThreadPoolExecutor(1, thread_name_prefix="provenance") as pool, atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
+        meta = pool.submit(provenance, codec)
         t0 = time.perf_counter()
         cb = h.create_group("codebooks")  # before encoding: the tail after the last batch stays short
         for k, tab in enumerate(codec.tables()):
@@ -624,21 +627,29 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
             writer.add(np.arange(len(codes)), pool_words(codec, codes, frames, rest))
             writer.close(len(codes))
         t_pool = time.perf_counter() - t0 - t_enc
-        _write_rest(h, codec, cfg, tokens, codes, frames, utt_codes, nearest)
+        _write_rest(h, codec, meta.result(), cfg, tokens, codes, frames, utt_codes, nearest)
     log.info("read+encode %.2f s, pool %.2f s, write %.2f s", t_enc, t_pool, time.perf_counter() - t0 - t_enc - t_pool)
     for k, v in cfg.counts.items():
         log.info("%s: %d", k, v)
     log.info("wrote %s", out)
 
 
-def _write_rest(h5, codec: Codec, cfg: EncodeConfig, tokens: pd.DataFrame, codes: list, frames: list, utt_codes, nearest) -> None:
-    """Attributes, ``/tokens`` and ``/codes`` (and ``/utterances``) of the stage's HDF5 file
-    (``/codebooks`` is written first, ``/pooled`` as it is computed)."""
-    meta = codec.metadata() | {
-        "slicing": cfg.slicing, "pooling": json.dumps(list(cfg.pooling)), "n_tokens": len(tokens),
+def provenance(codec: Codec) -> dict:
+    """What the stage knows of the codec before encoding: :meth:`Codec.metadata`, device,
+    package versions, the random-weights note."""
+    return codec.metadata() | {
         "device": str(codec.device), "versions": json.dumps(package_versions()),
-        "counts": json.dumps(cfg.counts), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "note": "RANDOM WEIGHTS: tests plumbing only, not a result" if codec.spec.random else "",
+    }  # fmt: skip
+
+
+def _write_rest(h5, codec: Codec, provenance: dict, cfg: EncodeConfig, tokens: pd.DataFrame, codes: list, frames: list, utt_codes, nearest) -> None:
+    """Attributes (``provenance`` and the run's), ``/tokens`` and ``/codes`` (and
+    ``/utterances``) of the stage's HDF5 file (``/codebooks`` is written first, ``/pooled``
+    as it is computed)."""
+    meta = provenance | {
+        "slicing": cfg.slicing, "pooling": json.dumps(list(cfg.pooling)), "n_tokens": len(tokens),
+        "counts": json.dumps(cfg.counts), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
     for k, v in meta.items():
         h5.attrs[k] = attr_value(v)
