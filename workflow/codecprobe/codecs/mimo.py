@@ -60,7 +60,7 @@ Longer clips and larger batches take the general path: the front-end per clip, t
 grouped within the attention budget.
 
 Numerics: float32 by default (CUDA TF32 is switched off while encoding); on an H100 the codes
-agree with the CPU's at 98.7-100 % of the frames (rounding flips between near-equidistant
+agree with the CPU's at 98.7-100 % of the frames (measured before the one-pass batches) (rounding flips between near-equidistant
 codewords). Option ``dtype: bfloat16`` mirrors upstream inference (``tokenizer.bfloat16()``:
 bf16 weights, activations and rotary frequencies, codebooks rounded to bf16 and then run in
 float32); it changes 10-20 % of the codes against float32 (random weights) and makes them
