@@ -15,6 +15,8 @@ So, from the stage's first line to its last:
 * ``tail``: from the last batch's end to the stage's end (collecting, writing the HDF5).
 
 The bare encoder calls on the same clips, batched once over all of them, give ``bare busy``.
+The stage's own log line follows each split (host seconds: read+encode, pool, write; its
+batches, padding and clips held over), to tell the tail's parts apart.
 Printed per family, for each number of reader threads given (``--io-workers``), since the
 readers hold the GIL now and then while the main thread queues kernels.
 
@@ -25,13 +27,14 @@ Usage: ``PYTHONPATH=workflow python benchmarks/timeline.py [--families mimo] [--
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from encode import bare_batches, warm_cuda_codecs, word_clips  # noqa: E402
+from encode import _LastMessage, bare_batches, warm_cuda_codecs, word_clips  # noqa: E402
 
 import codecprobe.encode as stage  # noqa: E402
 
@@ -65,15 +68,22 @@ def timed_stage(torch, codec, words, out: str, io_workers: int) -> tuple[float, 
         marks[-1][1] = event()
         return r
 
+    split = _LastMessage(("read+encode", "batches, padding"))
+    logger = logging.getLogger("codecprobe.encode")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(split)
+    for h in logging.root.handlers:  # the stage's INFO lines go to `split` only
+        h.setLevel(logging.WARNING)
     begin = event()
     stage.encode_batch, stage._start_readback = encode_recorded, readback_recorded
     try:
         stage.run(codec, words, None, out, stage.EncodeConfig(io_workers=io_workers))
     finally:
         stage.encode_batch, stage._start_readback = encode, readback
+        logger.removeHandler(split)
     finish = event()
     torch.cuda.synchronize()
-    return spans(torch, [begin, *marks, finish]) + (begin.elapsed_time(finish) / 1000, len(marks))
+    return spans(torch, [begin, *marks, finish]) + (begin.elapsed_time(finish) / 1000, len(marks), split.text)
 
 
 def bare_busy(torch, codec, words) -> float:
@@ -99,12 +109,13 @@ def main() -> None:
         bare = bare_busy(torch, codec, words)
         print(f"{codec.family}: {a.words} words, bare busy {bare:.3f} s (batches one at a time, no host work between)")
         for w in a.io_workers:
-            head, busy, idle, tail, total, n = timed_stage(torch, codec, words, str(tmp / f"{codec.family}-{w}.h5"), w)
+            head, busy, idle, tail, total, n, split = timed_stage(torch, codec, words, str(tmp / f"{codec.family}-{w}.h5"), w)
             print(
                 f"  io_workers {w}: stage {total:.3f} s = head {head:.3f} + busy {busy:.3f} + idle {idle:.3f} "
                 f"+ tail {tail:.3f} ({n} batches); bare busy / stage {bare / total:.2f}",
                 flush=True,
             )
+            print(f"    stage log: {split}", flush=True)
 
 if __name__ == "__main__":
     main()
