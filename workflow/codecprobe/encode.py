@@ -643,11 +643,11 @@ def provenance(codec: Codec) -> dict:
     }  # fmt: skip
 
 
-def _write_rest(h5, codec: Codec, provenance: dict, cfg: EncodeConfig, tokens: pd.DataFrame, codes: list, frames: list, utt_codes, nearest) -> None:
-    """Attributes (``provenance`` and the run's), ``/tokens`` and ``/codes`` (and
+def _write_rest(h5, codec: Codec, known: dict, cfg: EncodeConfig, tokens: pd.DataFrame, codes: list, frames: list, utt_codes, nearest) -> None:
+    """Attributes (``known``: :func:`provenance`; and the run's), ``/tokens`` and ``/codes`` (and
     ``/utterances``) of the stage's HDF5 file (``/codebooks`` is written first, ``/pooled``
     as it is computed)."""
-    meta = provenance | {
+    meta = known | {
         "slicing": cfg.slicing, "pooling": json.dumps(list(cfg.pooling)), "n_tokens": len(tokens),
         "counts": json.dumps(cfg.counts), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip

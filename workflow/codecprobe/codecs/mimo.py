@@ -305,7 +305,7 @@ class LogMel:
         frames are 0. One STFT for the whole batch (a few kernels, not a few per clip)."""
         cfg = self.cfg
         half = cfg.nfft // 2
-        b, t = wav.shape
+        t = wav.shape[1]
         self._check_length(min(lens))
         n = to_device(lens, wav.device)[:, None]  # [B, 1]
         # padded position j holds sample j - half of its clip, reflected at 0 and at len - 1
