@@ -12,6 +12,9 @@ utterances like LibriSpeech):
 * ``batched/one-by-one``: speed-up of length-bucket batching over encoding one word at
   a time.
 
+``--families mimo-per-clip`` runs MiMo with its one-pass batches switched off (printed as
+``mimo-pc``), the path before them, for an A/B on the same machine.
+
 Usage: ``PYTHONPATH=workflow python benchmarks/encode.py [--families melrvq encodec ...]
 [--words 300] [--device auto] [--backend package]``. Prints one line per family; ratios,
 not absolute times, are the targets (absolute times are printed too). ``--backend
@@ -62,8 +65,13 @@ def synthetic_words(root: Path, n_words: int, seed: int = 0) -> pd.DataFrame:
 def bench(
     family: str, words: pd.DataFrame, device: str, root: Path, one_by_one: bool = True, backend: str | None = None
 ) -> dict:
+    per_clip = family == "mimo-per-clip"  # A/B: MiMo with its one-pass batches switched off
+    family = "mimo" if per_clip else family
     options = {"backend": backend} if backend else {}
     codec = load_codec(CodecSpec(family, family, weights="random", options=options), device)
+    if per_clip:
+        codec._one_pass = lambda lens, t: False  # every batch takes the per-clip front-end
+        family = "mimo-pc"
     cfg = stage_config()
     sync = _sync(codec)
     # warm-up: one untimed pass of the whole stage, so that lazy init and per-shape
