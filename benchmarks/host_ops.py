@@ -29,21 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from encode import bare_batches, stage_config, synthetic_words, word_clips  # noqa: E402
 
 from codecprobe.codecs import CodecSpec, load_codec  # noqa: E402
+from codecprobe.codecs._torchutil import aten_calls  # noqa: E402
 
 NARROW = {"d_model": 64, "encoder_attention_heads": 4, "encoder_ffn_dim": 128}
-
-
-def aten_calls(fn) -> int:
-    """Top-level ATen operator calls made by ``fn()`` (nested calls not counted again)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        fn()
-    return sum(
-        1
-        for e in prof.events()
-        if e.name.startswith("aten::") and (e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))
-    )
 
 
 def count(codec, batch) -> int:

@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from codecprobe.codecs._torchutil import aten_calls
 from codecprobe.codecs.base import CodecSpec, load_codec
 from codecprobe.codecs.mimo import RESOURCE_CONFIG, LogMel, MimoConfig, n_parameters
 from codecprobe.io import CodecprobeError
@@ -267,19 +268,6 @@ def test_one_pass_equals_per_clip_path_small():
     assert not seg._one_pass([481, 100 * 240], 100 * 240) and seg._one_pass([481, 39 * 240], 39 * 240)
 
 
-def _aten_calls(fn) -> int:
-    """Top-level ATen operator calls made by ``fn()`` (each a kernel launch or more on a GPU)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        fn()
-    return sum(
-        1
-        for e in prof.events()
-        if e.name.startswith("aten::") and (e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))
-    )
-
-
 def test_one_pass_operator_count_does_not_grow_with_the_batch_small():
     """What keeps a GPU busy on short word clips: the host issues the same operators for a
     batch of 16 clips as for 4 (the per-clip path issues about a dozen more per clip)."""
@@ -289,7 +277,7 @@ def test_one_pass_operator_count_does_not_grow_with_the_batch_small():
     for name, codec in (("fast", c), ("general", general)):
         for lens in (lens4, lens4 * 4):
             wav = word_batch(lens)
-            calls[name, len(lens)] = _aten_calls(lambda: codec.encode(wav, lengths=lens))
+            calls[name, len(lens)] = aten_calls(lambda: codec.encode(wav, lengths=lens))
     assert calls["fast", 16] == calls["fast", 4], calls
     assert calls["general", 16] - calls["general", 4] >= 12 * 10, calls  # the control: per-clip steps
 

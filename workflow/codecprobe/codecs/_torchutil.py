@@ -237,6 +237,21 @@ def fill_rvq_codebooks(
     return rms
 
 
+def aten_calls(fn) -> int:
+    """Top-level ATen operator calls made by ``fn()`` (nested calls not counted again),
+    counted with ``torch.profiler`` on the CPU: on a GPU each is a kernel launch or more,
+    so this is what a batch costs the host, on any machine."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return sum(
+        1
+        for e in prof.events()
+        if e.name.startswith("aten::") and (e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))
+    )
+
+
 def to_device(x, device, dtype=None):
     """Host data (array, list, CPU tensor) -> tensor on ``device``.
 

@@ -270,21 +270,25 @@ class LogMel:
         self.fb = mel_filterbank(cfg).to(device)
 
     def __call__(self, wav: torch.Tensor) -> torch.Tensor:
-        cfg = self.cfg
         self._check_length(wav.shape[-1])
-        spec = torch.stft(
-            wav.float(),
+        return self._log_mel(self._magnitude(wav.float(), center=True))
+
+    def _magnitude(self, x: torch.Tensor, center: bool) -> torch.Tensor:
+        """``|STFT|`` (power 1.0) ``[B, n_fft // 2 + 1, frames]``; ``center``: reflect-pad
+        ``n_fft // 2`` samples at both ends first."""
+        cfg = self.cfg
+        return torch.stft(
+            x,
             n_fft=cfg.nfft,
             hop_length=cfg.hop_length,
             win_length=cfg.window_size,
             window=self.window,
-            center=True,
+            center=center,
             pad_mode="reflect",
             normalized=False,
             onesided=True,
             return_complex=True,
-        ).abs()  # power 1.0
-        return self._log_mel(spec)
+        ).abs()
 
     def _check_length(self, n: int) -> None:
         half = self.cfg.nfft // 2
@@ -311,19 +315,7 @@ class LogMel:
         # padded position j holds sample j - half of its clip, reflected at 0 and at len - 1
         p = (torch.arange(t + 2 * half, device=wav.device) - half).abs()[None, :]
         p = torch.where(p >= n, 2 * (n - 1) - p, p).clamp(0, t - 1)  # [B, T + nfft]; past a clip: unused
-        x = torch.gather(wav.float(), 1, p)
-        spec = torch.stft(
-            x,
-            n_fft=cfg.nfft,
-            hop_length=cfg.hop_length,
-            win_length=cfg.window_size,
-            window=self.window,
-            center=False,
-            normalized=False,
-            onesided=True,
-            return_complex=True,
-        ).abs()
-        mel = self._log_mel(spec)  # [B, n_mels, 1 + T // hop]
+        mel = self._log_mel(self._magnitude(torch.gather(wav.float(), 1, p), center=False))  # [B, n_mels, 1 + T // hop]
         keep = torch.arange(mel.shape[-1], device=wav.device)[None, :] < 1 + n // cfg.hop_length
         return torch.where(keep[:, None, :], mel, 0.0)
 
