@@ -16,7 +16,7 @@ utterances like LibriSpeech):
 ``mimo-pc``), the path before them, for an A/B on the same machine.
 
 Usage: ``PYTHONPATH=workflow python benchmarks/encode.py [--families melrvq encodec ...]
-[--words 300] [--device auto] [--backend package]``. Prints one line per family; ratios,
+[--words 300] [--device auto] [--backend package] [--max-batch 64] [--batch-seconds 60]``. Prints one line per family; ratios,
 not absolute times, are the targets (absolute times are printed too). ``--backend
 package`` runs EnCodec and DAC through their original packages (marked ``*``; run it
 with the ``.venv-pkg`` env of ``make test-packages``).
@@ -63,7 +63,8 @@ def synthetic_words(root: Path, n_words: int, seed: int = 0) -> pd.DataFrame:
 
 
 def bench(
-    family: str, words: pd.DataFrame, device: str, root: Path, one_by_one: bool = True, backend: str | None = None
+    family: str, words: pd.DataFrame, device: str, root: Path, one_by_one: bool = True, backend: str | None = None,
+    **overrides,
 ) -> dict:
     per_clip = family == "mimo-per-clip"  # A/B: MiMo with its one-pass batches switched off
     family = "mimo" if per_clip else family
@@ -72,7 +73,7 @@ def bench(
     if per_clip:
         codec._one_pass = lambda lens, t: False  # every batch takes the per-clip front-end
         family = "mimo-pc"
-    cfg = stage_config()
+    cfg = stage_config(**overrides)
     sync = _sync(codec)
     # warm-up: one untimed pass of the whole stage, so that lazy init and per-shape
     # kernel selection (cuDNN/cuBLAS plans for every new clip length) are paid before
@@ -114,9 +115,11 @@ def bench(
     }  # fmt: skip
 
 
-def stage_config() -> EncodeConfig:
-    """The stage's settings for the benchmarks: reader threads as the rule gives them (--threads)."""
-    return EncodeConfig(io_workers=min(8, os.cpu_count() or 1))
+def stage_config(**overrides) -> EncodeConfig:
+    """The stage's settings for the benchmarks: reader threads as the rule gives them (--threads);
+    ``overrides`` (e.g. ``max_batch``, ``batch_seconds``) as the config's ``encode`` section
+    would set them."""
+    return EncodeConfig(**{"io_workers": min(8, os.cpu_count() or 1), **overrides})
 
 
 def word_clips(codec, words: pd.DataFrame) -> list[np.ndarray]:
@@ -208,6 +211,10 @@ def main() -> None:
         help="EnCodec/DAC implementation (package: run in the env of requirements-packages.txt)",
     )  # fmt: skip
     ap.add_argument("--no-one-by-one", action="store_true", help="skip the one-word-at-a-time timing (long for many words)")
+    ap.add_argument("--max-batch", type=int, default=EncodeConfig.max_batch, help="clips per batch, stage and bare alike")
+    ap.add_argument(
+        "--batch-seconds", type=float, default=EncodeConfig.batch_seconds, help="padded audio per batch (s), stage and bare alike"
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for h in logging.root.handlers:
@@ -215,10 +222,11 @@ def main() -> None:
     device = resolve_device(a.device)
     with tempfile.TemporaryDirectory() as tmp:
         words = synthetic_words(Path(tmp), a.words)
+        print(f"batches of at most {a.max_batch} clips and {a.batch_seconds:g} s of padded audio")
         print(f"{'family':8s} {'device':6s} {'words':>5s} {'batches':>7s} {'stage s':>8s} {'bare s':>8s} {'stage/bare':>10s} {'1-by-1 s':>8s} {'batched s':>9s} {'speed-up':>8s}")
         for fam in a.families:
             backend = a.backend if fam in ("encodec", "dac") else None
-            r = bench(fam, words, device, Path(tmp), not a.no_one_by_one, backend)
+            r = bench(fam, words, device, Path(tmp), not a.no_one_by_one, backend, max_batch=a.max_batch, batch_seconds=a.batch_seconds)
             print(
                 f"{r['family']:8s} {r['device']:6s} {r['words']:5d} {r['batches']:7d} {r['stage_s']:8.2f} {r['bare_s']:8.2f} "
                 f"{r['stage/bare']:10.2f} {r['one_by_one_s']:8.2f} {r['batched_s']:9.2f} {r['batched/one-by-one']:8.2f}",
