@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 
 from codecprobe.codecs._torchutil import aten_calls
 from codecprobe.codecs.base import CodecSpec, load_codec
-from codecprobe.codecs.mimo import RESOURCE_CONFIG, LogMel, MimoConfig, n_parameters
+from codecprobe.codecs.mimo import RESOURCE_CONFIG, LogMel, MimoConfig, PackedRows, n_parameters
 from codecprobe.io import CodecprobeError
 
 SR = 24000
@@ -280,6 +280,58 @@ def test_one_pass_operator_count_does_not_grow_with_the_batch_small():
             calls[name, len(lens)] = aten_calls(lambda: codec.encode(wav, lengths=lens))
     assert calls["fast", 16] == calls["fast", 4], calls
     assert calls["general", 16] - calls["general", 4] >= 12 * 10, calls  # the control: per-clip steps
+
+
+def test_packed_rows_known_answer():
+    """Clips of 2 and 3 frames in a batch of n = 3: rows 0, 1 (clip 0) and 3, 4, 5 (clip 1)."""
+    x = torch.arange(12, dtype=torch.float32).view(2, 3, 2)
+    p = PackedRows([2, 3], 3, "cpu")
+    assert p.rows.tolist() == [0, 1, 3, 4, 5]
+    packed = p.pack(x)
+    assert packed.tolist() == [[0, 1], [2, 3], [6, 7], [8, 9], [10, 11]]
+    back = p.unpack(packed)
+    assert back.shape == (2, 3, 2) and back[0, 2].tolist() == [0, 0] and torch.equal(back[1], x[1])
+    assert PackedRows.of([3, 3], 3, "cpu") is None  # no padding, nothing to pack
+
+
+def _rows_seen(c, wav, lens) -> dict[str, int]:
+    """Rows that the first MLP layer and the first RVQ layer receive while ``c`` encodes."""
+    seen = {}
+    model = c.model
+    vq0 = model.quantizer.vq.layers[0]
+    enc = vq0.encode
+
+    def fc1_rows(module, args, out) -> None:
+        seen.setdefault("fc1", args[0].numel() // args[0].shape[-1])  # rows of [..., D]
+
+    def rvq_rows(x):
+        seen.setdefault("rvq", x.shape[0])
+        return enc(x)
+
+    hook = model.layers[0].fc1.register_forward_hook(fc1_rows)
+    vq0.encode = rvq_rows
+    try:
+        c.encode(wav, lengths=lens)
+    finally:
+        hook.remove()
+        del vq0.encode
+    return seen
+
+
+def test_encoder_and_rvq_work_on_real_frames_only_small():
+    """The transformer's MLP and the RVQ see each clip's own frames, not the padding: the
+    rows they receive are the sum over clips of the conv frames (MLP) and latent frames (RVQ),
+    whatever the padding. Control: a batch of equal clips, where the two coincide."""
+    c = small_codec()
+    cfg = c.cfg
+    lens = [481, 960, 5000, 24000]
+    seen = _rows_seen(c, word_batch(lens), lens)
+    conv = [cfg.conv_frames(c._mel_frames(n)) for n in lens]
+    assert seen["fc1"] == sum(conv) == 2 + 3 + 11 + 51  # mel frames 3, 5, 21, 101; padded: 4 x 51
+    assert seen["rvq"] == sum(c.n_frames(n) for n in lens) == 1 + 2 + 6 + 26  # padded: 4 x 26
+    same = [5000] * 4
+    seen = _rows_seen(c, word_batch(same), same)
+    assert seen == {"fc1": 4 * 11, "rvq": 4 * 6}
 
 
 def test_codes_are_greedy_rvq_of_the_latent_small():

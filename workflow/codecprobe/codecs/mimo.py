@@ -53,8 +53,11 @@ encoded alone: each clip is reflect-padded at its own ends before one STFT over 
 zeroed (conv2 then sees the zero padding it sees alone), attention is masked to the clip's own
 frames, and the pooling input is zeroed past the clip's end. Without ``lengths`` every row is a
 clip of the full length ``T`` (so right-padding changes codes: ``pad_invariant = False``).
+The transformer's per-frame work (norms, projections, MLP) and the RVQ run on the clips' real
+frames only (:class:`PackedRows`); only the attention scores and the convolutions see the
+padding, so the arithmetic of a batch does not grow with its padding.
 A batch of single-segment clips within the attention budget runs in one pass: front-end,
-encoder and RVQ on the padded batch, a fixed number of kernels whatever the batch size (word
+encoder and RVQ on the batch, a fixed number of kernels whatever the batch size (word
 clips are short, so on a GPU the per-kernel launch cost, not the arithmetic, sets the pace).
 Longer clips and larger batches take the general path: the front-end per clip, the segments
 grouped within the attention budget.
@@ -344,6 +347,34 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-b, a), dim=-1)
 
 
+class PackedRows:
+    """The real frames of a right-padded batch ``[B, n, ...]`` as rows ``[N, ...]`` of the
+    flattened batch (``N = sum(lens)``), so that the encoder's per-frame work (norms,
+    projections, MLP: nearly all of its arithmetic on word clips) skips the padding.
+
+    The row indices are made on the host from ``lens`` and copied without a sync.
+    """
+
+    def __init__(self, lens: list[int], n: int, device):
+        self.b, self.n = len(lens), n
+        rows = np.concatenate([i * n + np.arange(int(v)) for i, v in enumerate(lens)])
+        self.rows = to_device(rows, device, torch.int64)
+
+    @classmethod
+    def of(cls, lens: list[int], n: int, device) -> "PackedRows | None":
+        """None when no clip is padded (nothing to skip)."""
+        return None if all(int(v) == n for v in lens) else cls(lens, n, device)
+
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, n, ...]`` -> ``[N, ...]``."""
+        return x.reshape(self.b * self.n, *x.shape[2:]).index_select(0, self.rows)
+
+    def unpack(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, ...]`` -> ``[B, n, ...]``, zeros at the padded frames."""
+        out = x.new_zeros(self.b * self.n, *x.shape[1:]).index_copy_(0, self.rows, x)
+        return out.view(self.b, self.n, *x.shape[1:])
+
+
 class SelfAttention(nn.Module):
     def __init__(self, cfg: MimoConfig):
         super().__init__()
@@ -354,16 +385,20 @@ class SelfAttention(nn.Module):
         self.v_proj = nn.Linear(d, d, bias=True)
         self.out_proj = nn.Linear(d, d, bias=True)
 
-    def forward(self, x, cos, sin, mask):
-        b, n, d = x.shape
+    def forward(self, x, cos, sin, mask, packed: "PackedRows | None" = None):
+        """``x [B, n, D]``, or ``[N, D]`` (the real frames only) with ``packed``: the
+        projections run on the rows given, attention on the padded ``[B, heads, n, n]``."""
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        if packed is not None:
+            q, k, v = packed.unpack(q), packed.unpack(k), packed.unpack(v)
+        b, n, d = q.shape
         shape = (b, n, self.heads, self.head_dim)
-        q = self.q_proj(x).view(shape)
-        k = self.k_proj(x).view(shape)
-        v = self.v_proj(x).view(shape)
+        q, k, v = q.view(shape), k.view(shape), v.view(shape)
         q = q * cos + rotate_half(q) * sin  # cos/sin: [1, n, 1, head_dim]
         k = k * cos + rotate_half(k) * sin
         o = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
-        return self.out_proj(o.transpose(1, 2).reshape(b, n, d))
+        o = o.transpose(1, 2).reshape(b, n, d)
+        return self.out_proj(o if packed is None else packed.pack(o))
 
 
 class EncoderLayer(nn.Module):
@@ -375,8 +410,8 @@ class EncoderLayer(nn.Module):
         self.fc2 = nn.Linear(cfg.encoder_ffn_dim, cfg.d_model)
         self.final_layer_norm = make_norm(cfg)
 
-    def forward(self, x, cos, sin, mask):
-        x = x + self.self_attn(self.self_attn_layer_norm(x), cos, sin, mask)
+    def forward(self, x, cos, sin, mask, packed: "PackedRows | None" = None):
+        x = x + self.self_attn(self.self_attn_layer_norm(x), cos, sin, mask, packed)
         x = x + self.fc2(F.gelu(self.fc1(self.final_layer_norm(x))))
         if x.dtype in (torch.float16, torch.bfloat16):  # upstream clamps +-inf in half precision
             lim = torch.finfo(x.dtype).max - 1000
@@ -510,20 +545,22 @@ class MimoEncoder(nn.Module):
         lens = [cfg.conv_frames(length) for length in mel_lens]
         cos, sin = self.rope(n, dev, x.dtype)
         mask = self.attention_mask(lens, n, dev)
+        packed = PackedRows.of(lens, n, dev)  # the transformer runs on the real frames only
+        if packed is not None:
+            x = packed.pack(x)  # [N, D]
         skip = None
         for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, mask)
+            x = layer(x, cos, sin, mask, packed)
             if cfg.encoder_skip_layer_id is not None and i == cfg.encoder_skip_layer_id - 1:
                 skip = x.clone()
         if skip is not None:
             x = x + skip
         x = self.layer_norm(x)
+        if packed is not None:
+            x = packed.unpack(x)  # [B, N, D], each clip zero-padded at its own end
         if self.down_sample_layer is None:
             return x, lens
         p = cfg.avg_pooler
-        if any(length != n for length in lens):  # each clip is zero-padded at its own end
-            keep = torch.arange(n, device=dev)[None, :] < to_device(lens, dev)[:, None]
-            x = x * keep[:, :, None].to(x.dtype)
         if n % p:
             x = F.pad(x, (0, 0, 0, p - n % p))
         x = self.down_sample_layer(x.transpose(1, 2)).transpose(1, 2)
@@ -872,17 +909,17 @@ class MimoCodec(Codec):
         n = self.cfg.conv_frames(m)
         return m <= self.segment_frames and len(lens) * self.cfg.encoder_attention_heads * n * n <= self.max_attention
 
-    def _padded_latents(self, wav: torch.Tensor, lens: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _padded_latents(self, wav: torch.Tensor, lens: list[int]) -> tuple[torch.Tensor, list[int]]:
         """One-pass path: float32 latent ``[B, F, D]`` of the whole batch (``F = n_frames(T)``;
-        row b equals clip b encoded alone up to its ``n_frames(lens[b])`` frames) and the mask
-        ``[B, F]`` of those frames. A fixed number of kernels per batch, whatever B is: the
-        front-end, the encoder and the masks all run on the padded batch."""
+        row b equals clip b encoded alone up to its ``n_frames(lens[b])`` frames, later rows
+        are meaningless) and those frame counts. A fixed number of kernels per batch, whatever
+        B is: the front-end and the convolutions run on the padded batch, the transformer on
+        the real frames."""
         mel = self.mel.padded(wav, lens)
         mel_lens = [self._mel_frames(v) for v in lens]
         with exact_float32(self.device):
             lat, flens = self.model.features(mel, mel_lens)
-        keep = torch.arange(lat.shape[1], device=lat.device)[None, :] < to_device(flens, lat.device)[:, None]
-        return lat.float(), keep
+        return lat.float(), flens
 
     def _per_clip(self, wav, lens, fn, dim: int) -> list[torch.Tensor]:
         """General path (clips over one mel segment, batches over the attention budget): run
@@ -904,12 +941,11 @@ class MimoCodec(Codec):
         wav, lens = self._prepare(wav, lengths)
         b, t = wav.shape
         if self._one_pass(lens, t):
-            lat, keep = self._padded_latents(wav, lens)  # [B, F, D], [B, F]
-            f = lat.shape[1]
+            lat, flens = self._padded_latents(wav, lens)  # [B, F, D]
+            rows = PackedRows(flens, lat.shape[1], lat.device)  # the RVQ sees each clip's frames only
             with exact_float32(self.device):
-                codes = self.model.quantizer.encode(lat.reshape(b * f, self.dim), self.n_layers)  # [K, B F]
-            codes = codes.view(self.n_layers, b, f).transpose(0, 1)
-            return torch.where(keep[:, None, :], codes, 0).contiguous()
+                codes = self.model.quantizer.encode(rows.pack(lat), self.n_layers)  # [K, N]
+            return rows.unpack(codes.t()).permute(0, 2, 1).contiguous()  # [B, K, F], 0 past each clip
 
         def quantize(latents: list[torch.Tensor]) -> list[torch.Tensor]:
             if not latents:
@@ -929,7 +965,8 @@ class MimoCodec(Codec):
         wav, lens = self._prepare(wav, lengths)
         b, t = wav.shape
         if self._one_pass(lens, t):
-            lat, keep = self._padded_latents(wav, lens)
+            lat, flens = self._padded_latents(wav, lens)
+            keep = torch.arange(lat.shape[1], device=lat.device)[None, :] < to_device(flens, lat.device)[:, None]
             return torch.where(keep[..., None], lat, 0.0)
         clips = self._per_clip(wav, lens, lambda latents: latents, dim=0)
         out = torch.zeros(b, self.n_frames(t), self.dim, device=self.device)
