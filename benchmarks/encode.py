@@ -16,7 +16,7 @@ utterances like LibriSpeech):
 ``mimo-pc``), the path before them, for an A/B on the same machine.
 
 Usage: ``PYTHONPATH=workflow python benchmarks/encode.py [--families melrvq encodec ...]
-[--words 300] [--device auto] [--backend package] [--max-batch 64] [--batch-seconds 60]``. Prints one line per family; ratios,
+[--words 300] [--device auto] [--backend package] [--max-batch 64] [--batch-seconds 60] [--hold-padding 0.03]``. Prints one line per family; ratios,
 not absolute times, are the targets (absolute times are printed too). ``--backend
 package`` runs EnCodec and DAC through their original packages (marked ``*``; run it
 with the ``.venv-pkg`` env of ``make test-packages``).
@@ -215,6 +215,10 @@ def main() -> None:
     ap.add_argument(
         "--batch-seconds", type=float, default=EncodeConfig.batch_seconds, help="padded audio per batch (s), stage and bare alike"
     )
+    ap.add_argument(
+        "--hold-padding", type=float, default=EncodeConfig.hold_padding,
+        help="audio slicing: a batch padding more than this fraction waits for a later shard (stage only)",
+    )  # fmt: skip
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for h in logging.root.handlers:
@@ -222,11 +226,11 @@ def main() -> None:
     device = resolve_device(a.device)
     with tempfile.TemporaryDirectory() as tmp:
         words = synthetic_words(Path(tmp), a.words)
-        print(f"batches of at most {a.max_batch} clips and {a.batch_seconds:g} s of padded audio")
+        print(f"batches of at most {a.max_batch} clips and {a.batch_seconds:g} s of padded audio; stage holds batches padding over {a.hold_padding:g}")
         print(f"{'family':8s} {'device':6s} {'words':>5s} {'batches':>7s} {'stage s':>8s} {'bare s':>8s} {'stage/bare':>10s} {'1-by-1 s':>8s} {'batched s':>9s} {'speed-up':>8s}")
         for fam in a.families:
             backend = a.backend if fam in ("encodec", "dac") else None
-            r = bench(fam, words, device, Path(tmp), not a.no_one_by_one, backend, max_batch=a.max_batch, batch_seconds=a.batch_seconds)
+            r = bench(fam, words, device, Path(tmp), not a.no_one_by_one, backend, max_batch=a.max_batch, batch_seconds=a.batch_seconds, hold_padding=a.hold_padding)
             print(
                 f"{r['family']:8s} {r['device']:6s} {r['words']:5d} {r['batches']:7d} {r['stage_s']:8.2f} {r['bare_s']:8.2f} "
                 f"{r['stage/bare']:10.2f} {r['one_by_one_s']:8.2f} {r['batched_s']:9.2f} {r['batched/one-by-one']:8.2f}",

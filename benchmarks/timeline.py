@@ -21,12 +21,15 @@ Printed per family, for each number of reader threads given (``--io-workers``), 
 readers hold the GIL now and then while the main thread queues kernels.
 
 Usage: ``PYTHONPATH=workflow python benchmarks/timeline.py [--families mimo] [--words 3000]
-[--io-workers 8 1]``. Without CUDA it says so and exits.
+[--io-workers 8 1] [--hold-padding 0.03 100]``: one stage run per reader count and hold
+tolerance, each followed by its longest device gaps (after which batch, with the batch
+sizes either side: a shard boundary shows as a change of size). Without CUDA it says so and exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import sys
 from pathlib import Path
@@ -34,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from encode import _LastMessage, bare_batches, warm_cuda_codecs, word_clips  # noqa: E402
+from encode import _LastMessage, bare_batches, stage_config, warm_cuda_codecs, word_clips  # noqa: E402
 
 import codecprobe.encode as stage  # noqa: E402
 
@@ -44,12 +47,25 @@ def spans(torch, marks: list) -> tuple[float, float, float, float]:
     begin, pairs, finish = marks[0], marks[1:-1], marks[-1]
     ms = lambda a, b: a.elapsed_time(b) / 1000  # noqa: E731
     busy = sum(ms(a, b) for a, b in pairs)
-    idle = sum(ms(pairs[i][1], pairs[i + 1][0]) for i in range(len(pairs) - 1))
+    idle = sum(gaps(marks))
     return ms(begin, pairs[0][0]), busy, idle, ms(pairs[-1][1], finish)
 
 
-def timed_stage(torch, codec, words, out: str, io_workers: int) -> tuple[float, ...]:
+def gaps(marks: list) -> list[float]:
+    """Idle time (s) between batch i's end and batch i+1's start, for each i."""
+    pairs = marks[1:-1]
+    return [pairs[i][1].elapsed_time(pairs[i + 1][0]) / 1000 for i in range(len(pairs) - 1)]
+
+
+def largest_gaps(idle: list[float], sizes: list[int], n: int = 6) -> str:
+    """The ``n`` longest gaps as ``after batch i (B clips, next B'): ms``."""
+    top = sorted(range(len(idle)), key=lambda i: -idle[i])[:n]
+    return ", ".join(f"after {i} ({sizes[i]}->{sizes[i + 1]} clips) {1000 * idle[i]:.1f} ms" for i in sorted(top))
+
+
+def timed_stage(torch, codec, words, out: str, cfg) -> tuple:
     marks: list = []
+    sizes: list[int] = []
     encode, readback = stage.encode_batch, stage._start_readback
 
     def event():
@@ -61,6 +77,7 @@ def timed_stage(torch, codec, words, out: str, io_workers: int) -> tuple[float, 
         a = event()
         r = encode(codec, clips, to_numpy)
         marks.append([a, event()])
+        sizes.append(len(clips))
         return r
 
     def readback_recorded(x):  # a batch's pooling and copies follow its encoding: its span ends after them
@@ -77,13 +94,15 @@ def timed_stage(torch, codec, words, out: str, io_workers: int) -> tuple[float, 
     begin = event()
     stage.encode_batch, stage._start_readback = encode_recorded, readback_recorded
     try:
-        stage.run(codec, words, None, out, stage.EncodeConfig(io_workers=io_workers))
+        stage.run(codec, words, None, out, cfg)
     finally:
         stage.encode_batch, stage._start_readback = encode, readback
         logger.removeHandler(split)
     finish = event()
     torch.cuda.synchronize()
-    return spans(torch, [begin, *marks, finish]) + (begin.elapsed_time(finish) / 1000, len(marks), split.text)
+    marks = [begin, *marks, finish]
+    gap_text = largest_gaps(gaps(marks), sizes)
+    return spans(torch, marks) + (begin.elapsed_time(finish) / 1000, len(sizes), split.text, gap_text)
 
 
 def bare_busy(torch, codec, words) -> float:
@@ -104,18 +123,21 @@ def main() -> None:
     ap.add_argument("--families", nargs="+", default=["mimo"])
     ap.add_argument("--words", type=int, default=3000)
     ap.add_argument("--io-workers", nargs="+", type=int, default=[8, 1])
+    ap.add_argument("--hold-padding", nargs="+", type=float, default=[stage.HOLD_PADDING], help="one stage run per value")
     a = ap.parse_args()
     for torch, codec, words, tmp in warm_cuda_codecs(a.families, a.words, "timeline"):
         bare = bare_busy(torch, codec, words)
         print(f"{codec.family}: {a.words} words, bare busy {bare:.3f} s (batches one at a time, no host work between)")
-        for w in a.io_workers:
-            head, busy, idle, tail, total, n, split = timed_stage(torch, codec, words, str(tmp / f"{codec.family}-{w}.h5"), w)
+        for w, hold in itertools.product(a.io_workers, a.hold_padding):
+            cfg = stage_config(io_workers=w, hold_padding=hold)
+            head, busy, idle, tail, total, n, split, top = timed_stage(torch, codec, words, str(tmp / f"{codec.family}-{w}.h5"), cfg)
             print(
-                f"  io_workers {w}: stage {total:.3f} s = head {head:.3f} + busy {busy:.3f} + idle {idle:.3f} "
-                f"+ tail {tail:.3f} ({n} batches); bare busy / stage {bare / total:.2f}",
+                f"  io_workers {w}, hold_padding {hold:g}: stage {total:.3f} s = head {head:.3f} + busy {busy:.3f} "
+                f"+ idle {idle:.3f} + tail {tail:.3f} ({n} batches); bare busy / stage {bare / total:.2f}",
                 flush=True,
             )
             print(f"    stage log: {split}", flush=True)
+            print(f"    longest gaps: {top}", flush=True)
 
 if __name__ == "__main__":
     main()

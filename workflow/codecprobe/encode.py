@@ -71,6 +71,7 @@ class EncodeConfig:
     dtype: str = "float32"
     io_workers: int = 1  # threads reading and resampling audio (libsndfile and soxr release the GIL)
     shard_words: int = 1024  # audio slicing: words batched together (the first shards are smaller)
+    hold_padding: float = HOLD_PADDING  # audio slicing: see plan_batches' tolerance
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -493,7 +494,7 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
             # all of them: at the end; with too many words waiting (bounds the memory held);
             # when the device has nothing left to do (a padded batch beats an idle device)
             release = final or len(ids) > HOLD_LIMIT * cap or device_idle(codec, pending)
-            now, held = plan_batches(lengths, codec.shares_batches, max_samples, cfg.max_batch, release, HOLD_PADDING)
+            now, held = plan_batches(lengths, codec.shares_batches, max_samples, cfg.max_batch, release, cfg.hold_padding)
             queued = queue_batches(codec, clips, [ids[b] for b in now], pooling)
             for b in now:  # indices into ids / lengths
                 stats["batches"] += 1
