@@ -217,7 +217,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--hold-padding", type=float, default=EncodeConfig.hold_padding,
-        help="audio slicing: a batch padding more than this fraction waits for a later shard (stage only)",
+        help="audio slicing: a batch padding more than this fraction waits for a later shard (stage only; codecs that pay for padding, e.g. melrvq)",
     )  # fmt: skip
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)

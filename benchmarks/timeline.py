@@ -123,7 +123,10 @@ def main() -> None:
     ap.add_argument("--families", nargs="+", default=["mimo"])
     ap.add_argument("--words", type=int, default=3000)
     ap.add_argument("--io-workers", nargs="+", type=int, default=[8, 1])
-    ap.add_argument("--hold-padding", nargs="+", type=float, default=[stage.HOLD_PADDING], help="one stage run per value")
+    ap.add_argument(
+        "--hold-padding", nargs="+", type=float, default=[stage.HOLD_PADDING],
+        help="one stage run per value (codecs that pay for padding only: Codec.pays_for_padding)",
+    )  # fmt: skip
     a = ap.parse_args()
     for torch, codec, words, tmp in warm_cuda_codecs(a.families, a.words, "timeline"):
         bare = bare_busy(torch, codec, words)

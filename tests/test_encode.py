@@ -278,6 +278,42 @@ def test_shards_do_not_change_the_output(family, melrvq, words, tmp_path, caplog
                 np.testing.assert_array_equal(got[k], v, err_msg=f"{key}: {k}")
 
 
+def test_codecs_that_skip_padding_hold_only_partial_batches(melrvq, words, tmp_path, monkeypatch, caplog):
+    """A codec whose padding costs no work (``pays_for_padding = False``: MiMo, and the codecs
+    that encode each clip alone) holds no batch for its padding, only batches that are not
+    full; the output is the same either way."""
+    assert melrvq.pays_for_padding  # NumPy melrvq quantizes every padded frame
+    held, out = {}, {}
+    for pays in (True, False):
+        monkeypatch.setattr(type(melrvq), "pays_for_padding", pays)
+        path = tmp_path / f"pays-{pays}.h5"
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="codecprobe.encode"):
+            run(melrvq, words, None, str(path), EncodeConfig(shard_words=4, max_batch=2, hold_padding=0.0))
+        msg = [r.getMessage() for r in caplog.records if "waits for a later shard" in r.getMessage()][0]
+        held[pays] = int(re.search(r"(\d+) clip waits", msg).group(1))
+        with h5py.File(path) as h:
+            out[pays] = (h["codes"][:], h["pooled/mean"][:])
+    # padded full batches are held only when the padding costs work; partial batches still are
+    assert held[True] > held[False] > 0, held
+    np.testing.assert_array_equal(out[True][0], out[False][0])
+    np.testing.assert_allclose(out[True][1], out[False][1], rtol=1e-6, atol=1e-6)
+
+
+def test_adapters_say_whether_they_pay_for_padding():
+    """Per family, as the adapters encode: one clip at a time (EnCodec, DAC, MIMI), real
+    frames only (MiMo), every padded frame (melrvq)."""
+    import importlib
+
+    from codecprobe.codecs.base import REGISTRY
+
+    pytest.importorskip("torch")
+    for module in ("melrvq", "encodec", "encodec_package", "dac", "dac_package", "mimi", "mimo"):
+        importlib.import_module(f"codecprobe.codecs.{module}")  # registers the adapter
+    pays = {key: cls.pays_for_padding for key, cls in REGISTRY.items()}
+    assert len(pays) >= 7 and [k for k, v in pays.items() if v] == ["melrvq"], pays
+
+
 def test_to_device_copies_values_and_dtype():
     torch = pytest.importorskip("torch")
     from codecprobe.codecs._torchutil import to_device

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging
 log = logging.getLogger("codecprobe.encode")
 
 HOLD_PADDING = 0.03  # audio slicing: a batch padding more than this fraction of its samples waits for a later shard
+# (codecs that pay for padding only: Codec.pays_for_padding)
 HOLD_LIMIT = 4  # ... unless more than this many shards' words (x shard_words) are waiting
 
 
@@ -451,9 +453,10 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
 
     Utterances go in shards of about ``cfg.shard_words`` words (64, then doubling up to it:
     :func:`shard_sizes`). The clips waiting are batched (a word's codes do not depend on its
-    batch: tested) by :func:`plan_batches`, which holds batches that would pad much over for
-    the next shard, except when the device has finished all it was given
-    (:func:`device_idle`; at the start, for one). Each batch is encoded and pooled on the device, the copies of its codes
+    batch: tested) by :func:`plan_batches`, which holds batches that are not full, or (for a
+    codec that ``pays_for_padding``) would pad over ``cfg.hold_padding``, for the next shard,
+    except when the device has finished all it was given (:func:`device_idle`; at the start,
+    for one). Each batch is encoded and pooled on the device, the copies of its codes
     and pooled features to the host queued right behind its kernels; a shard's results are
     collected (and the pooled rows written) after the next shard is cut and queued, while
     the reader threads read and resample the utterances after that.
@@ -464,6 +467,8 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
     ahead = min(256, max(2 * cfg.io_workers, int(np.ceil(cap / per_utt)) + 1))  # utterances read ahead
     audio = load_many([p for p, _ in groups], codec.sample_rate, cfg.io_workers, ahead=ahead)
     max_samples = int(cfg.batch_seconds * codec.sample_rate)
+    # padding that costs no work is not worth a wait (a held batch can leave the device idle)
+    tolerance = cfg.hold_padding if codec.pays_for_padding else math.inf
     pooling = tuple(writer.ds) if writer is not None else ()
     keep: list = []
     clips: dict[int, np.ndarray] = {}  # clips cut and not yet queued, by clip (= output row) number
@@ -494,7 +499,7 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
             # all of them: at the end; with too many words waiting (bounds the memory held);
             # when the device has nothing left to do (a padded batch beats an idle device)
             release = final or len(ids) > HOLD_LIMIT * cap or device_idle(codec, pending)
-            now, held = plan_batches(lengths, codec.shares_batches, max_samples, cfg.max_batch, release, cfg.hold_padding)
+            now, held = plan_batches(lengths, codec.shares_batches, max_samples, cfg.max_batch, release, tolerance)
             queued = queue_batches(codec, clips, [ids[b] for b in now], pooling)
             for b in now:  # indices into ids / lengths
                 stats["batches"] += 1

@@ -76,6 +76,11 @@ class Codec(ABC):
     # True when encode(wav, lengths=...) masks the padding exactly (codes of each clip
     # equal its codes alone): such a codec also shares padded batches.
     accepts_lengths: ClassVar[bool] = False
+    # True when a shared padded batch costs work in proportion to its padded size (the
+    # encoder runs on the padding): the encode stage then holds badly padded batches for a
+    # later shard's words (EncodeConfig.hold_padding). False when the padding costs next to
+    # nothing (clips encoded one at a time, or only each clip's real frames computed).
+    pays_for_padding: ClassVar[bool] = True
     # Shortest clip (samples) the encoder accepts; shorter word clips are zero-padded
     # to it (and counted).
     min_samples: int = 1

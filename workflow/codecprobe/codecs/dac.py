@@ -43,6 +43,7 @@ class DacCodec(tu.HFCodecMixin, Codec):
     # batches go through ``lengths`` (each clip cut back and encoded alone).
     pad_invariant = False
     accepts_lengths = True
+    pays_for_padding = False  # each clip is encoded alone (encode_each)
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         from transformers import DacConfig, DacModel

@@ -80,6 +80,7 @@ class DacPackageCodec(Codec):
     backend = "package"
     pad_invariant = False  # non-causal: right-padding changes the last frames
     accepts_lengths = True
+    pays_for_padding = False  # each clip is encoded alone (encode_each)
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         dac = pk.import_package(spec, "dac", "descript-audio-codec")

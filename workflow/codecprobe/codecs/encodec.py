@@ -86,6 +86,7 @@ class EncodecCodec(tu.HFCodecMixin, Codec):
     # padded batches go through ``lengths``: each clip is cut back and encoded alone.
     pad_invariant = False
     accepts_lengths = True
+    pays_for_padding = False  # each clip is encoded alone (encode_each)
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         import torch

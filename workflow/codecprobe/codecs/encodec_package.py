@@ -61,6 +61,7 @@ class EncodecPackageCodec(Codec):
     backend = "package"
     pad_invariant = False  # the last, partial frame changes with right-padding
     accepts_lengths = True
+    pays_for_padding = False  # each clip is encoded alone (encode_each)
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         import torch

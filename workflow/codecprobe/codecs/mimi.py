@@ -49,6 +49,7 @@ class MimiCodec(tu.HFCodecMixin, Codec):
     # go through ``lengths`` (each clip cut back and encoded alone).
     pad_invariant = False
     accepts_lengths = True
+    pays_for_padding = False  # each clip is encoded alone (encode_each)
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         import torch

@@ -629,6 +629,7 @@ class MimoCodec(Codec):
     uses_torch = True
     pad_invariant = False  # bidirectional attention: right-padding changes a clip's codes
     accepts_lengths = True  # encode(wav, lengths=...) masks padding exactly
+    pays_for_padding = False  # the transformer and the RVQ run on real frames only (PackedRows)
     min_samples = 481  # the mel front-end reflect-pads 480 samples
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
