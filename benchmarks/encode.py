@@ -78,14 +78,14 @@ def bench(
     # warm-up: one untimed pass of the whole stage, so that lazy init and per-shape
     # kernel selection (cuDNN/cuBLAS plans for every new clip length) are paid before
     # either timing, not by whichever runs first
-    run(codec, words, None, str(root / f"{family}-warmup.h5"), cfg)
+    run(codec, words, None, fresh_path(root, f"{family}-warmup"), cfg)
     sync()
 
     split = _LastMessage(("read+encode", "batches, padding"))
     logging.getLogger("codecprobe.encode").setLevel(logging.INFO)  # root handlers stay at WARNING
     logging.getLogger("codecprobe.encode").addHandler(split)
     t0 = time.perf_counter()
-    run(codec, words, None, str(root / f"{family}.h5"), cfg)
+    run(codec, words, None, fresh_path(root, family), cfg)
     sync()
     t_stage = time.perf_counter() - t0
     logging.getLogger("codecprobe.encode").removeHandler(split)
@@ -113,6 +113,13 @@ def bench(
         "batched_s": t_batched, "one_by_one_s": t_single, "batched/one-by-one": t_single / t_batched,
         "split": split.text,
     }  # fmt: skip
+
+
+def fresh_path(root: Path, stem: str) -> str:
+    """An output path in ``root`` that no earlier run wrote: renaming over an existing file
+    costs a synchronous write-back on ext4, which a Snakemake job (outputs removed first)
+    never pays."""
+    return str(Path(tempfile.mkdtemp(prefix=f"{stem}-", dir=root)) / f"{stem}.h5")
 
 
 def stage_config(**overrides) -> EncodeConfig:
@@ -161,7 +168,7 @@ def warm_cuda_codecs(families: list[str], n_words: int, tool: str):
         words = synthetic_words(Path(tmp), n_words)
         for fam in families:
             codec = load_codec(CodecSpec(fam, fam, weights="random"), "cuda")
-            run(codec, words, None, str(Path(tmp) / f"{fam}-warmup.h5"), stage_config())
+            run(codec, words, None, fresh_path(Path(tmp), f"{fam}-warmup"), stage_config())
             torch.cuda.synchronize()
             yield torch, codec, words, Path(tmp)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from encode import stage_config, warm_cuda_codecs  # noqa: E402
+from encode import fresh_path, stage_config, warm_cuda_codecs  # noqa: E402
 
 from codecprobe.encode import run  # noqa: E402
 
@@ -36,7 +36,7 @@ def main() -> None:
             warnings.simplefilter("always")
             torch.cuda.set_sync_debug_mode("warn")
             try:
-                run(codec, words, None, str(tmp / f"{codec.family}.h5"), stage_config())
+                run(codec, words, None, fresh_path(tmp, codec.family), stage_config())
             finally:
                 torch.cuda.set_sync_debug_mode("default")
         where = collections.Counter(f"{Path(w.filename).name}:{w.lineno}" for w in caught if "synchroniz" in str(w.message))

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from encode import _LastMessage, bare_batches, stage_config, warm_cuda_codecs, word_clips  # noqa: E402
+from encode import _LastMessage, bare_batches, fresh_path, stage_config, warm_cuda_codecs, word_clips  # noqa: E402
 
 import codecprobe.encode as stage  # noqa: E402
 
@@ -133,7 +133,7 @@ def main() -> None:
         print(f"{codec.family}: {a.words} words, bare busy {bare:.3f} s (batches one at a time, no host work between)")
         for w, hold in itertools.product(a.io_workers, a.hold_padding):
             cfg = stage_config(io_workers=w, hold_padding=hold)
-            head, busy, idle, tail, total, n, split, top = timed_stage(torch, codec, words, str(tmp / f"{codec.family}-{w}.h5"), cfg)
+            head, busy, idle, tail, total, n, split, top = timed_stage(torch, codec, words, fresh_path(tmp, f"{codec.family}-{w}"), cfg)
             print(
                 f"  io_workers {w}, hold_padding {hold:g}: stage {total:.3f} s = head {head:.3f} + busy {busy:.3f} "
                 f"+ idle {idle:.3f} + tail {tail:.3f} ({n} batches); bare busy / stage {bare / total:.2f}",

@@ -1,0 +1,38 @@
+"""codecprobe.io.atomic_path: nothing half-written, and a fresh file for the writer."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from codecprobe.io import atomic_path
+
+
+def test_atomic_path_renames_on_success(tmp_path):
+    out = tmp_path / "sub" / "features.h5"
+    with atomic_path(out) as tmp:
+        # a new name next to the output, with its suffix, not yet a file: the writer creates it
+        assert tmp.parent == out.parent and tmp.suffix == ".h5" and tmp.name.startswith(".features.h5.")
+        assert not tmp.exists() and not out.exists()
+        with h5py.File(tmp, "x") as h:  # exclusive create works: nothing is in the way
+            h["x"] = np.arange(3)
+    assert not tmp.exists()
+    with h5py.File(out) as h:
+        assert h["x"][:].tolist() == [0, 1, 2]
+    assert [p.name for p in out.parent.iterdir()] == ["features.h5"]
+
+
+def test_atomic_path_leaves_the_old_output_on_error(tmp_path):
+    out = tmp_path / "table.csv"
+    out.write_text("old\n")
+    with pytest.raises(RuntimeError, match="boom"):
+        with atomic_path(out) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("boom")
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # the temporary file is gone
+    with pytest.raises(RuntimeError, match="boom"):  # also when the writer never created it
+        with atomic_path(out):
+            raise RuntimeError("boom")
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
