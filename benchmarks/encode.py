@@ -8,7 +8,9 @@ utterances like LibriSpeech):
   audio reading, resampling, batching, encoding, pooling, HDF5 writing) divided by the
   throughput of the bare ``codec.encode`` calls on the same clips, already in memory and
   batched once over all of them (the least padding: the stage batches shard by shard)
-  (target >= 0.9);
+  (target >= 0.9); after one untimed pass of the stage, the stage and the bare calls are
+  timed ``--repeats`` times each, in turn, and the medians are compared (the ratio of
+  each turn is printed too: a single pair of timings moved by +-3 % on the H100);
 * ``batched/one-by-one``: speed-up of length-bucket batching over encoding one word at
   a time.
 
@@ -16,7 +18,8 @@ utterances like LibriSpeech):
 ``mimo-pc``), the path before them, for an A/B on the same machine.
 
 Usage: ``PYTHONPATH=workflow python benchmarks/encode.py [--families melrvq encodec ...]
-[--words 300] [--device auto] [--backend package] [--max-batch 64] [--batch-seconds 60] [--hold-padding 0.03]``. Prints one line per family; ratios,
+[--words 300] [--device auto] [--backend package] [--repeats 3] [--max-batch 64]
+[--batch-seconds 60] [--hold-padding 0.03]``. Prints one line per family; ratios,
 not absolute times, are the targets (absolute times are printed too). ``--backend
 package`` runs EnCodec and DAC through their original packages (marked ``*``; run it
 with the ``.venv-pkg`` env of ``make test-packages``).
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -64,8 +68,10 @@ def synthetic_words(root: Path, n_words: int, seed: int = 0) -> pd.DataFrame:
 
 def bench(
     family: str, words: pd.DataFrame, device: str, root: Path, one_by_one: bool = True, backend: str | None = None,
-    **overrides,
+    repeats: int = 3, **overrides,
 ) -> dict:
+    """Time the stage and the bare calls ``repeats`` times each, in turn (medians; and the
+    ratio of each pair), after one untimed pass of the stage."""
     per_clip = family == "mimo-per-clip"  # A/B: MiMo with its one-pass batches switched off
     family = "mimo" if per_clip else family
     options = {"backend": backend} if backend else {}
@@ -81,22 +87,27 @@ def bench(
     run(codec, words, None, fresh_path(root, f"{family}-warmup"), cfg)
     sync()
 
-    split = _LastMessage(("read+encode", "batches, padding"))
-    logging.getLogger("codecprobe.encode").setLevel(logging.INFO)  # root handlers stay at WARNING
-    logging.getLogger("codecprobe.encode").addHandler(split)
-    t0 = time.perf_counter()
-    run(codec, words, None, fresh_path(root, family), cfg)
-    sync()
-    t_stage = time.perf_counter() - t0
-    logging.getLogger("codecprobe.encode").removeHandler(split)
-
     clips = word_clips(codec, words)
     padded = bare_batches(codec, clips, cfg)
-    t0 = time.perf_counter()
-    for wav, lens in padded:
-        codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
-    sync()
-    t_bare = time.perf_counter() - t0
+    split = _LastMessage(("read+encode", "batches, padding"))
+    logger = logging.getLogger("codecprobe.encode")
+    logger.setLevel(logging.INFO)  # root handlers stay at WARNING
+    logger.addHandler(split)
+    t_stages, t_bares = [], []
+    for _ in range(repeats):  # stage and bare call in turn, so that drifts hit both
+        out = fresh_path(root, family)
+        t0 = time.perf_counter()
+        run(codec, words, None, out, cfg)
+        sync()
+        t_stages.append(time.perf_counter() - t0)
+        os.remove(out)  # untimed; keeps the disk free for the next repeats
+        t0 = time.perf_counter()
+        for wav, lens in padded:
+            codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
+        sync()
+        t_bares.append(time.perf_counter() - t0)
+    logger.removeHandler(split)
+    t_stage, t_bare = statistics.median(t_stages), statistics.median(t_bares)
 
     t0 = time.perf_counter()
     encode_clips(codec, clips, cfg)
@@ -110,6 +121,7 @@ def bench(
     return {
         "family": family + ("*" if backend == "package" else ""), "device": codec.device, "words": len(clips), "batches": len(padded),
         "stage_s": t_stage, "bare_s": t_bare, "stage/bare": t_bare / t_stage,
+        "each": [b / a for a, b in zip(t_stages, t_bares)],
         "batched_s": t_batched, "one_by_one_s": t_single, "batched/one-by-one": t_single / t_batched,
         "split": split.text,
     }  # fmt: skip
@@ -218,6 +230,7 @@ def main() -> None:
         help="EnCodec/DAC implementation (package: run in the env of requirements-packages.txt)",
     )  # fmt: skip
     ap.add_argument("--no-one-by-one", action="store_true", help="skip the one-word-at-a-time timing (long for many words)")
+    ap.add_argument("--repeats", type=int, default=3, help="timings of the stage and of the bare calls (medians)")
     ap.add_argument("--max-batch", type=int, default=EncodeConfig.max_batch, help="clips per batch, stage and bare alike")
     ap.add_argument(
         "--batch-seconds", type=float, default=EncodeConfig.batch_seconds, help="padded audio per batch (s), stage and bare alike"
@@ -237,13 +250,17 @@ def main() -> None:
         print(f"{'family':8s} {'device':6s} {'words':>5s} {'batches':>7s} {'stage s':>8s} {'bare s':>8s} {'stage/bare':>10s} {'1-by-1 s':>8s} {'batched s':>9s} {'speed-up':>8s}")
         for fam in a.families:
             backend = a.backend if fam in ("encodec", "dac") else None
-            r = bench(fam, words, device, Path(tmp), not a.no_one_by_one, backend, max_batch=a.max_batch, batch_seconds=a.batch_seconds, hold_padding=a.hold_padding)
+            r = bench(
+                fam, words, device, Path(tmp), not a.no_one_by_one, backend, a.repeats,
+                max_batch=a.max_batch, batch_seconds=a.batch_seconds, hold_padding=a.hold_padding,
+            )  # fmt: skip
             print(
                 f"{r['family']:8s} {r['device']:6s} {r['words']:5d} {r['batches']:7d} {r['stage_s']:8.2f} {r['bare_s']:8.2f} "
                 f"{r['stage/bare']:10.2f} {r['one_by_one_s']:8.2f} {r['batched_s']:9.2f} {r['batched/one-by-one']:8.2f}",
                 flush=True,
             )
             print(f"         stage split: {r['split']}", flush=True)
+            print(f"         stage/bare of each of {len(r['each'])} turns: {' '.join(f'{v:.2f}' for v in r['each'])}", flush=True)
 
 
 if __name__ == "__main__":
