@@ -557,7 +557,7 @@ class MimoEncoder(nn.Module):
             x = x + skip
         x = self.layer_norm(x)
         if packed is not None:
-            x = packed.unpack(x)  # [B, N, D], each clip zero-padded at its own end
+            x = packed.unpack(x)  # [B, n, D], each clip zero-padded at its own end
         if self.down_sample_layer is None:
             return x, lens
         p = cfg.avg_pooler
