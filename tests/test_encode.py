@@ -243,6 +243,12 @@ def test_pool_words_equals_word_by_word(family, melrvq):
                 np.testing.assert_allclose(got[m][i], want[m], rtol=1e-5, atol=1e-5, err_msg=f"{m} word {i}")
 
 
+def clips_held(caplog) -> int:
+    """Clip waits for a later shard, from the stage's batching log line (exactly one)."""
+    (msg,) = [r.getMessage() for r in caplog.records if "waits for a later shard" in r.getMessage()]
+    return int(re.search(r"(\d+) clip waits", msg).group(1))
+
+
 @pytest.mark.parametrize("family", ["melrvq", "mimo"])
 def test_shards_do_not_change_the_output(family, melrvq, words, tmp_path, caplog):
     """Audio slicing in shards of 1 or 3 words (reading overlapped with encoding, a shard
@@ -263,8 +269,7 @@ def test_shards_do_not_change_the_output(family, melrvq, words, tmp_path, caplog
         with caplog.at_level(logging.INFO, logger="codecprobe.encode"):
             cfg = EncodeConfig(pooling=("mean", "center"), shard_words=shard, max_batch=max_batch, io_workers=2)
             run(codec, words, None, str(path), cfg)
-        msg = [r.getMessage() for r in caplog.records if "waits for a later shard" in r.getMessage()]
-        held[shard, max_batch] = int(re.search(r"(\d+) clip waits", msg[0]).group(1))
+        held[shard, max_batch] = clips_held(caplog)
         with h5py.File(path) as h:
             out[shard, max_batch] = {k: h[k][:] for k in ("tokens/token_id", "tokens/frame_offset", "codes", "pooled/mean", "pooled/center")}
     assert len(words) > 6 and len(set(words["utt_id"])) > 2
@@ -290,8 +295,7 @@ def test_codecs_that_skip_padding_hold_only_partial_batches(melrvq, words, tmp_p
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="codecprobe.encode"):
             run(melrvq, words, None, str(path), EncodeConfig(shard_words=4, max_batch=2, hold_padding=0.0))
-        msg = [r.getMessage() for r in caplog.records if "waits for a later shard" in r.getMessage()][0]
-        held[pays] = int(re.search(r"(\d+) clip waits", msg).group(1))
+        held[pays] = clips_held(caplog)
         with h5py.File(path) as h:
             out[pays] = (h["codes"][:], h["pooled/mean"][:])
     # padded full batches are held only when the padding costs work; partial batches still are
@@ -478,9 +482,9 @@ def test_device_idle_releases_held_batches(melrvq, words, tmp_path, monkeypatch,
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="codecprobe.encode"):
             run(melrvq, words, None, str(tmp_path / f"{idle}.h5"), EncodeConfig(**cfg))
-        msg = [r.getMessage() for r in caplog.records if "waits for a later shard" in r.getMessage()][0]
+        n_held = clips_held(caplog)
         with h5py.File(tmp_path / f"{idle}.h5") as h:
-            out[idle] = (int(re.search(r"(\d+) clip waits", msg).group(1)), h["codes"][:], h["pooled/mean"][:])
+            out[idle] = (n_held, h["codes"][:], h["pooled/mean"][:])
     assert out[False][0] > 0 and out[True][0] == 0
     np.testing.assert_array_equal(out[True][1], out[False][1])
     np.testing.assert_allclose(out[True][2], out[False][2], rtol=1e-6, atol=1e-6)

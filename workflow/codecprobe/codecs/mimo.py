@@ -63,8 +63,8 @@ Longer clips and larger batches take the general path: the front-end per clip, t
 grouped within the attention budget.
 
 Numerics: float32 by default (CUDA TF32 is switched off while encoding); on an H100 the codes
-agree with the CPU's at 98.7-100 % of the frames (measured before the one-pass batches) (rounding flips between near-equidistant
-codewords). Option ``dtype: bfloat16`` mirrors upstream inference (``tokenizer.bfloat16()``:
+agree with the CPU's at 98.7-100 % of the frames (rounding flips between near-equidistant
+codewords; measured before the one-pass batches and :class:`PackedRows`). Option ``dtype: bfloat16`` mirrors upstream inference (``tokenizer.bfloat16()``:
 bf16 weights, activations and rotary frequencies, codebooks rounded to bf16 and then run in
 float32); it changes 10-20 % of the codes against float32 (random weights) and makes them
 depend slightly on the batch shape, as upstream's own bf16 runs do.
@@ -969,8 +969,8 @@ class MimoCodec(Codec):
         b, t = wav.shape
         if self._one_pass(lens, t):
             lat, flens = self._padded_latents(wav, lens)
-            keep = torch.arange(lat.shape[1], device=lat.device)[None, :] < to_device(flens, lat.device)[:, None]
-            return torch.where(keep[..., None], lat, 0.0)
+            rows = PackedRows(flens, lat.shape[1], lat.device)
+            return rows.unpack(rows.pack(lat))  # 0 past each clip, as encode's codes
         clips = self._per_clip(wav, lens, lambda latents: latents, dim=0)
         out = torch.zeros(b, self.n_frames(t), self.dim, device=self.device)
         for i, c in enumerate(clips):
