@@ -12,8 +12,8 @@ right-padded with zeros (``Codec.pad_invariant``: causal models, frame-local
 front-ends) shares padded batches across lengths; any other codec is only batched
 with clips of the identical length, so a word's codes never depend on its batch.
 Audio slicing goes in shards of words (:func:`shard_sizes`), a shard read and cut while
-the previous one encodes; a shared batch that is not full or pads much waits for the
-next shard (:func:`plan_batches`). Its mean / center pooling runs per batch on the
+the previous one encodes; a shared batch that is not full, or that pads much for a codec
+that ``pays_for_padding``, waits for the next shard (:func:`plan_batches`). Its mean / center pooling runs per batch on the
 codec's device and the rows are written as each batch is done (:class:`PooledWriter`).
 
 Output (one HDF5 file per codec), all arrays little-endian:
