@@ -525,3 +525,79 @@ def test_provenance_is_computed_while_the_codec_encodes(melrvq, words, tmp_path,
     with pytest.raises(CodecprobeError, match="cannot hash"):
         run(melrvq, words, None, str(tmp_path / "q.h5"), EncodeConfig())
     assert not list(tmp_path.glob("*q.h5*"))
+
+
+def test_host_work_that_the_device_need_not_wait_for_is_out_of_the_head_and_tail(melrvq, words, tmp_path, monkeypatch):
+    """On a GPU the device waits for the host until the first batch is queued (the head) and
+    after the last one is done (the tail). The codebook tables' copies are queued before the
+    first batch, but their writing and the provenance (weights' sha256) start once it is
+    queued, with batches still to come; ``/tokens`` and the attributes are written once every
+    clip is cut and before the last batch is collected. The file is the same as ever (other
+    tests)."""
+    import codecprobe.encode as enc
+
+    events: list[str] = []
+
+    def spy(name, fn):
+        def wrapped(*a, **k):
+            events.append(name)
+            return fn(*a, **k)
+
+        return wrapped
+
+    for name in ("write_codebooks", "write_tokens", "write_attrs", "provenance"):
+        monkeypatch.setattr(enc, name, spy(name, getattr(enc, name)))
+    monkeypatch.setattr(melrvq, "encode", spy("encode", melrvq.encode))
+    monkeypatch.setattr(melrvq, "tables", spy("tables", melrvq.tables))
+    collect = enc.collect_batches
+
+    def spy_collect(*a, **k):
+        for item in collect(*a, **k):
+            events.append("collect")
+            yield item
+
+    monkeypatch.setattr(enc, "collect_batches", spy_collect)
+    run(melrvq, words, None, str(tmp_path / "o.h5"), EncodeConfig(shard_words=3, max_batch=2, io_workers=1))
+    first, last = events.index("encode"), len(events) - 1 - events[::-1].index("encode")
+    last_collect = len(events) - 1 - events[::-1].index("collect")
+    assert events.index("tables") < first  # the copies are queued before any batch
+    assert first < events.index("write_codebooks") < last and first < events.index("provenance") < last
+    assert last < events.index("write_tokens") < events.index("write_attrs") < last_collect
+    assert all(events.count(n) == 1 for n in ("write_codebooks", "provenance", "write_tokens", "write_attrs"))
+
+
+def test_a_codec_that_returns_other_frame_counts_than_it_claims_is_an_error(melrvq, words, tmp_path, monkeypatch):
+    """``/tokens/n_frames`` is written from ``Codec.n_frames`` before the codes are back; codes
+    of another length are an error, and no output is left."""
+    n_frames = melrvq.n_frames
+    monkeypatch.setattr(melrvq, "n_frames", lambda n: n_frames(n) + 1)
+    with pytest.raises(RuntimeError, match="frame counts other than its n_frames"):
+        run(melrvq, words, None, str(tmp_path / "o.h5"), EncodeConfig())
+    assert not list(tmp_path.glob("*o.h5*"))
+
+
+def test_utterance_rows_group_tokens_as_groupby_does():
+    """Known answer, then the same paths and rows as ``groupby("path", sort=False)`` on
+    interleaved paths."""
+    from codecprobe.encode import utterance_rows
+
+    paths, rows = utterance_rows(np.array(["b", "a", "b", "c", "a"]))
+    assert paths == ["b", "a", "c"] and [r.tolist() for r in rows] == [[0, 2], [1, 4], [3]]
+    p = np.array([f"/c/{i}.flac" for i in np.random.default_rng(0).integers(0, 40, 500)])
+    paths, rows = utterance_rows(p)
+    groups = list(pd.DataFrame({"path": p}).groupby("path", sort=False))
+    assert paths == [g for g, _ in groups]
+    assert all(r.tolist() == d.index.tolist() for r, (_, d) in zip(rows, groups))
+    assert utterance_rows(np.array([], dtype=str)) == ([], [])
+
+
+def test_every_token_skipped_writes_an_empty_counted_file(melrvq, words, tmp_path):
+    """Every token without samples: nothing is encoded, and the file says so (no rows, the
+    count, the codebooks and the provenance as ever)."""
+    w = words.assign(end=words["start"])
+    out = tmp_path / "e.h5"
+    run(melrvq, w, None, str(out), EncodeConfig(pooling=("mean", "centroid")))
+    with h5py.File(out) as h:
+        assert h.attrs["n_tokens"] == 0 and json.loads(h.attrs["counts"]) == {"skipped: zero samples": len(words)}
+        assert h["codes"].shape == (4, 0) and h["pooled/mean"].shape == h["pooled/centroid"].shape == (0, 4, 80)
+        assert h["tokens/token_id"].shape == (0,) and len(h["codebooks"]) == 4 and h.attrs["weights_sha256"] != "random"

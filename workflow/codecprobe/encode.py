@@ -43,6 +43,7 @@ import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
@@ -220,14 +221,37 @@ def queue_batches(
             n_frames = np.array([codec.n_frames(n) for n in n_samples], np.int64)
             pooled = {m: _start_readback(v) for m, v in _pool_padded(codec.tables(), codes, n_frames, pooling).items()}
         codes = _start_readback(codes)
-        ready = None
-        if codec.on_cuda:
-            import torch
-
-            ready = torch.cuda.Event()
-            ready.record()  # fires when this batch's kernels and copies are done
-        queued.append((idx, codes, n_samples, pooled, ready))
+        queued.append((idx, codes, n_samples, pooled, _record_event(codec)))  # fires when this batch's kernels and copies are done
     return QueuedClips(queued)
+
+
+def _record_event(codec: Codec):
+    """A CUDA event recorded now on the codec's stream (it fires once the work queued before
+    it is done), or None off CUDA (every call has finished when it returns)."""
+    if not codec.on_cuda:
+        return None
+    import torch
+
+    ready = torch.cuda.Event()
+    ready.record()
+    return ready
+
+
+def start_tables_readback(codec: Codec):
+    """Queue the copies of the codec's decoded-vector tables (:meth:`Codec.tables`) to the host
+    without waiting; returns a function giving them as float32 NumPy arrays ``[C_k, D]``, which
+    waits for those copies only. Called before the first batch, the copies are done by the time
+    it is queued: reading the tables later with a plain ``.cpu()`` would wait for every batch
+    queued since."""
+    copies = [_start_readback(t) for t in codec.tables()]
+    ready = _record_event(codec)
+
+    def tables() -> list[np.ndarray]:
+        if ready is not None:
+            ready.synchronize()
+        return [_to_numpy(c).astype(np.float32) for c in copies]
+
+    return tables
 
 
 def collect_batches(codec: Codec, queued: QueuedClips):
@@ -377,6 +401,17 @@ def select_tokens(words: pd.DataFrame, pairs: pd.DataFrame | None) -> pd.DataFra
     return words[words["token_id"].isin(ids)].sort_values("token_id").reset_index(drop=True)
 
 
+def utterance_rows(paths: np.ndarray) -> tuple[list[str], list[np.ndarray]]:
+    """The distinct audio ``paths`` (``[N]``, one per word token) in order of first appearance,
+    and the row positions (``[n_u]``, increasing) of each one's tokens: what
+    ``groupby("path", sort=False)`` gives, without a DataFrame per utterance (that costs
+    about 30 us each, in the stage's head: 0.3 s for 10,000 utterances)."""
+    codes, uniques = pd.factorize(np.asarray(paths), sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return [str(u) for u in uniques], [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def load_many(paths: list[str], sample_rate: int, workers: int = 1, ahead: int | None = None):
     """Yield ``load_audio(p, sample_rate)`` for every path, in order, reading ahead with
     ``workers`` threads (at most ``ahead`` utterances, default ``2 x workers``, in memory
@@ -447,9 +482,16 @@ class PooledWriter:
                 self.ds[m] = self.group.create_dataset(m, data=data)
 
 
-def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer: PooledWriter | None = None):
+def audio_slicing(
+    codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer: PooledWriter | None = None,
+    started: Callable[[], None] | None = None, all_cut: Callable[[pd.DataFrame, np.ndarray], None] | None = None,
+):  # fmt: skip
     """Encode each word's clip alone. Returns ``(tokens kept, codes list, frames, None,
     nearest)``; mean / center pooled features go to ``writer`` as they are computed.
+
+    Host work that the device need not wait for goes where the device is busy: ``started()``
+    is called once, when the first batches are queued, and ``all_cut(kept tokens, their frame
+    counts [N])`` once every clip is cut, while the last shard is on the device.
 
     Utterances go in shards of about ``cfg.shard_words`` words (64, then doubling up to it:
     :func:`shard_sizes`). The clips waiting are batched (a word's codes do not depend on its
@@ -461,16 +503,18 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
     collected (and the pooled rows written) after the next shard is cut and queued, while
     the reader threads read and resample the utterances after that.
     """
-    groups = list(tokens.groupby("path", sort=False))
+    paths, rows = utterance_rows(tokens["path"].to_numpy())
+    start, end = tokens["start"].to_numpy(np.float64), tokens["end"].to_numpy(np.float64)
     cap = max(1, cfg.shard_words)
-    per_utt = max(1.0, len(tokens) / max(1, len(groups)))
+    per_utt = max(1.0, len(tokens) / max(1, len(paths)))
     ahead = min(256, max(2 * cfg.io_workers, int(np.ceil(cap / per_utt)) + 1))  # utterances read ahead
-    audio = load_many([p for p, _ in groups], codec.sample_rate, cfg.io_workers, ahead=ahead)
+    audio = load_many(paths, codec.sample_rate, cfg.io_workers, ahead=ahead)
     max_samples = int(cfg.batch_seconds * codec.sample_rate)
     # padding that costs no work is not worth a wait (a held batch can leave the device idle)
     tolerance = cfg.hold_padding if codec.pays_for_padding else math.inf
     pooling = tuple(writer.ds) if writer is not None else ()
-    keep: list = []
+    keep: list[int] = []  # row positions in tokens of the clips kept
+    n_frames: list[int] = []  # of each clip kept
     clips: dict[int, np.ndarray] = {}  # clips cut and not yet queued, by clip (= output row) number
     codes: dict[int, np.ndarray] = {}
     sizes = shard_sizes(cap)
@@ -478,11 +522,12 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
     pending: QueuedClips | None = None  # the previous shard, queued on the device, not collected yet
     stats = {"batches": 0, "samples": 0, "padded": 0, "held": 0}
     t0 = time.perf_counter()
-    for n, ((path, g), wav) in enumerate(zip(groups, audio), 1):
-        for r in g.itertuples():
-            clip = cut(wav, codec.sample_rate, r.start, r.end)
+    for n, (utt_rows, wav) in enumerate(zip(rows, audio), 1):
+        for i in utt_rows.tolist():
+            clip = cut(wav, codec.sample_rate, start[i], end[i])
             if len(clip) == 0:
                 cfg.counts["skipped: zero samples"] = cfg.counts.get("skipped: zero samples", 0) + 1
+                r = tokens.iloc[i]
                 log.warning("token %s (%r in %s): zero samples, skipped", r.token_id, r.word, r.utt_id)
                 continue
             if len(clip) < codec.min_samples:
@@ -490,9 +535,10 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
                 cfg.counts[key] = cfg.counts.get(key, 0) + 1
                 clip = np.pad(clip, (0, codec.min_samples - len(clip)))
             clips[len(keep)] = clip
-            keep.append(r.Index)
+            keep.append(i)
+            n_frames.append(codec.n_frames(len(clip)))
             new += 1
-        final = n == len(groups)
+        final = n == len(paths)
         if clips and (new >= size or final):
             ids = np.fromiter(clips, np.int64, len(clips))
             lengths = np.array([len(clips[i]) for i in ids])
@@ -501,6 +547,9 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
             release = final or len(ids) > HOLD_LIMIT * cap or device_idle(codec, pending)
             now, held = plan_batches(lengths, codec.shares_batches, max_samples, cfg.max_batch, release, tolerance)
             queued = queue_batches(codec, clips, [ids[b] for b in now], pooling)
+            if now and started is not None:  # the first batches queued: the device has work now
+                started()
+                started = None
             for b in now:  # indices into ids / lengths
                 stats["batches"] += 1
                 stats["samples"] += int(lengths[b].sum())
@@ -512,7 +561,10 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
                 _collect_into(codec, pending, codes, writer)
             pending, size, new = queued, next(sizes), 0
             dt = time.perf_counter() - t0
-            log.info("words: %d/%d utterances, %d clips cut, %d waiting (%.1f s, %.1f per s)", n, len(groups), len(keep), len(clips), dt, len(keep) / max(dt, 1e-9))
+            log.info("words: %d/%d utterances, %d clips cut, %d waiting (%.1f s, %.1f per s)", n, len(paths), len(keep), len(clips), dt, len(keep) / max(dt, 1e-9))
+    kept = tokens.iloc[keep].reset_index(drop=True)
+    if all_cut is not None:
+        all_cut(kept, np.array(n_frames, np.int64))
     if pending is not None:
         _collect_into(codec, pending, codes, writer)
     if stats["batches"]:
@@ -520,7 +572,6 @@ def audio_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig, writer:
             "%d batches, padding %.1f %% of the samples, %d clip waits for a later shard",
             stats["batches"], 100 * (stats["padded"] / max(1, stats["samples"]) - 1), stats["held"],
         )  # fmt: skip
-    kept = tokens.loc[keep].reset_index(drop=True)
     out = [codes[i] for i in range(len(keep))]
     return kept, out, [None] * len(out), None, np.zeros(len(out), bool)
 
@@ -563,10 +614,11 @@ def chunked_codes(codec: Codec, wav: np.ndarray, cfg: EncodeConfig) -> np.ndarra
 def feature_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
     """Encode each utterance once and cut word frames by time."""
     utt_codes: dict[str, np.ndarray] = {}
-    groups = list(tokens.groupby("path", sort=False))
-    audio = load_many([p for p, _ in groups], codec.sample_rate, cfg.io_workers)
-    for n, ((path, g), wav) in enumerate(zip(groups, audio), 1):
-        utt_codes[g["utt_id"].iloc[0]] = chunked_codes(codec, wav, cfg)
+    paths, rows = utterance_rows(tokens["path"].to_numpy())
+    utt_ids = tokens["utt_id"].to_numpy()
+    audio = load_many(paths, codec.sample_rate, cfg.io_workers)
+    for n, (utt_rows, wav) in enumerate(zip(rows, audio), 1):
+        utt_codes[utt_ids[utt_rows[0]]] = chunked_codes(codec, wav, cfg)
         if n % 100 == 0:
             log.info("utterances: %d encoded", n)
     frames, near = [], []
@@ -612,19 +664,34 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
     log.info("%s (%s, weights %s) on %s: %d word tokens, %s slicing", codec.spec.name, codec.family, codec.spec.weights, codec.device, len(tokens), cfg.slicing)
     methods = tuple(cfg.pooling)
     batched = tuple(m for m in methods if m != "centroid") if cfg.slicing == "audio" else ()
-    # provenance (the weights' sha256: seconds for a GB checkpoint) is computed while the
-    # device encodes, not in the tail after the last batch
+    # host work that does not feed the device waits until the device has its first batch:
+    # the provenance (the weights' sha256: seconds for a GB checkpoint) and the codebooks
+    # (14 MB for MiMo) then run while it encodes, neither in the head nor in the tail
     with ThreadPoolExecutor(1, thread_name_prefix="provenance") as pool, atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
-        meta = pool.submit(provenance, codec)
+        tables = start_tables_readback(codec)
+        meta = []
+
+        def started() -> None:
+            if not meta:
+                meta.append(pool.submit(provenance, codec))
+                write_codebooks(h, tables())
+
         t0 = time.perf_counter()
-        cb = h.create_group("codebooks")  # before encoding: the tail after the last batch stays short
-        for k, tab in enumerate(codec.tables()):
-            cb[f"layer_{k + 1:02d}"] = _to_numpy(tab).astype(np.float32)
         if cfg.slicing == "audio":  # mean / center: pooled per batch on the device, written as they come
             writer = PooledWriter(h, batched, len(tokens), codec.n_layers, codec.dim, cfg.dtype)
-            tokens, codes, frames, utt_codes, nearest = audio_slicing(codec, tokens, cfg, writer)
+            n_frames: list[np.ndarray] = []
+
+            def all_cut(kept: pd.DataFrame, n: np.ndarray) -> None:  # while the last shard encodes
+                started()  # (when no clip was queued: every token skipped)
+                write_tokens(h, kept, np.zeros(len(kept), bool), n)
+                n_frames.append(n)
+                write_attrs(h, meta[0].result(), cfg, len(kept))  # counts are final: clips are counted as cut
+
+            tokens, codes, frames, utt_codes, nearest = audio_slicing(codec, tokens, cfg, writer, started, all_cut)
             writer.close(len(codes))
+            check_frames(codes, n_frames[0])
         else:
+            started()
             tokens, codes, frames, utt_codes, nearest = feature_slicing(codec, tokens, cfg)
         t_enc = time.perf_counter() - t0
         rest = tuple(m for m in methods if m not in batched)
@@ -633,7 +700,12 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
             writer.add(np.arange(len(codes)), pool_words(codec, codes, frames, rest))
             writer.close(len(codes))
         t_pool = time.perf_counter() - t0 - t_enc
-        _write_rest(h, codec, meta.result(), cfg, tokens, codes, frames, utt_codes, nearest)
+        if cfg.slicing == "audio":
+            write_audio_codes(h, codec, codes)
+        else:
+            write_tokens(h, tokens, nearest)
+            write_feature_codes(h, codec, frames, utt_codes)
+            write_attrs(h, meta[0].result(), cfg, len(tokens))
     log.info("read+encode %.2f s, pool %.2f s, write %.2f s", t_enc, t_pool, time.perf_counter() - t0 - t_enc - t_pool)
     for k, v in cfg.counts.items():
         log.info("%s: %d", k, v)
@@ -649,16 +721,17 @@ def provenance(codec: Codec) -> dict:
     }  # fmt: skip
 
 
-def _write_rest(h5, codec: Codec, known: dict, cfg: EncodeConfig, tokens: pd.DataFrame, codes: list, frames: list, utt_codes, nearest) -> None:
-    """Attributes (``known``: :func:`provenance`; and the run's), ``/tokens`` and ``/codes`` (and
-    ``/utterances``) of the stage's HDF5 file (``/codebooks`` is written first, ``/pooled``
-    as it is computed)."""
-    meta = known | {
-        "slicing": cfg.slicing, "pooling": json.dumps(list(cfg.pooling)), "n_tokens": len(tokens),
-        "counts": json.dumps(cfg.counts), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }  # fmt: skip
-    for k, v in meta.items():
-        h5.attrs[k] = attr_value(v)
+def write_codebooks(h5, tables: list[np.ndarray]) -> None:
+    """``/codebooks/layer_XX`` ``[C_k, D]`` float32, k = 1..K."""
+    cb = h5.create_group("codebooks")
+    for k, tab in enumerate(tables):
+        cb[f"layer_{k + 1:02d}"] = tab
+
+
+def write_tokens(h5, tokens: pd.DataFrame, nearest: np.ndarray, n_frames: np.ndarray | None = None) -> None:
+    """``/tokens``: the columns of ``tokens`` (``[N]`` rows) and ``nearest_frame``; with the
+    clips' frame counts ``n_frames`` (audio slicing), their ``n_frames`` and ``frame_offset``
+    into ``/codes``."""
     t = h5.create_group("tokens")
     t["token_id"] = tokens["token_id"].to_numpy(np.int64)
     t["utt_id"] = tokens["utt_id"].astype(str).to_numpy().astype("S")
@@ -666,22 +739,50 @@ def _write_rest(h5, codec: Codec, known: dict, cfg: EncodeConfig, tokens: pd.Dat
     t["start"] = tokens["start"].to_numpy(np.float64)
     t["end"] = tokens["end"].to_numpy(np.float64)
     t["nearest_frame"] = nearest
-    if cfg.slicing == "audio":
-        n = np.array([c.shape[1] for c in codes], np.int64)
-        t["n_frames"] = n
-        t["frame_offset"] = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
-        h5["codes"] = np.concatenate(codes, axis=1).astype(np.int32) if codes else np.zeros((codec.n_layers, 0), np.int32)
-    else:
-        utts = list(utt_codes)
-        n = np.array([utt_codes[u].shape[1] for u in utts], np.int64)
-        u = h5.create_group("utterances")
-        u["utt_id"] = np.array(utts, dtype="S")
-        u["n_frames"] = n
-        u["frame_offset"] = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
-        u["frame_times"] = np.concatenate([codec.frame_times(int(k)) for k in n])
-        h5["codes"] = np.concatenate([utt_codes[x] for x in utts], axis=1).astype(np.int32)
-        t["utt_frame_start"] = np.array([f[0] if len(f) else -1 for f in frames], np.int64)
-        t["n_frames"] = np.array([len(f) for f in frames], np.int64)
+    if n_frames is not None:
+        t["n_frames"] = n_frames
+        t["frame_offset"] = np.concatenate([[0], np.cumsum(n_frames)[:-1]]).astype(np.int64)
+
+
+def check_frames(codes: list[np.ndarray], n_frames: np.ndarray) -> None:
+    """The codes ``[K, F_i]`` have the frame counts written to ``/tokens/n_frames`` before them."""
+    got = np.array([c.shape[1] for c in codes], np.int64)
+    if got.shape != n_frames.shape:
+        raise RuntimeError(f"encode: codes for {len(got)} clips, {len(n_frames)} clips cut")
+    if (got != n_frames).any():
+        raise RuntimeError(f"encode: the codec returned frame counts other than its n_frames() for {int((got != n_frames).sum())} of {len(got)} clips")
+
+
+def write_audio_codes(h5, codec: Codec, codes: list[np.ndarray]) -> None:
+    """Audio slicing: ``/codes`` ``[K, sum F_i]`` int32, the clips' codes in token order."""
+    h5["codes"] = np.concatenate(codes, axis=1).astype(np.int32) if codes else np.zeros((codec.n_layers, 0), np.int32)
+
+
+def write_feature_codes(h5, codec: Codec, frames: list, utt_codes: dict) -> None:
+    """Feature slicing: ``/utterances``, ``/codes`` (every utterance's frames) and the tokens'
+    ``utt_frame_start`` and ``n_frames``."""
+    utts = list(utt_codes)
+    n = np.array([utt_codes[u].shape[1] for u in utts], np.int64)
+    u = h5.create_group("utterances")
+    u["utt_id"] = np.array(utts, dtype="S")
+    u["n_frames"] = n
+    u["frame_offset"] = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+    u["frame_times"] = np.concatenate([codec.frame_times(int(k)) for k in n])
+    h5["codes"] = np.concatenate([utt_codes[x] for x in utts], axis=1).astype(np.int32)
+    t = h5["tokens"]
+    t["utt_frame_start"] = np.array([f[0] if len(f) else -1 for f in frames], np.int64)
+    t["n_frames"] = np.array([len(f) for f in frames], np.int64)
+
+
+def write_attrs(h5, known: dict, cfg: EncodeConfig, n_tokens: int) -> None:
+    """The file's attributes: ``known`` (:func:`provenance`) and the run's (slicing, pooling,
+    token count, counts, creation time)."""
+    meta = known | {
+        "slicing": cfg.slicing, "pooling": json.dumps(list(cfg.pooling)), "n_tokens": n_tokens,
+        "counts": json.dumps(cfg.counts), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }  # fmt: skip
+    for k, v in meta.items():
+        h5.attrs[k] = attr_value(v)
 
 
 def spec_from_json(text: str) -> CodecSpec:
