@@ -11,3 +11,5 @@ timeout 500 python3 benchmarks/encode.py --device cuda --words ${WORDS:-600} --f
 if [ -n "${SYNC:-}" ]; then timeout 300 python3 benchmarks/sync_check.py --families ${SYNC_FAMILIES:-mimo} --words ${SYNC_WORDS:-200}; fi
 # TIMELINE=1: also split the stage into head / device busy / idle / tail (CUDA events)
 if [ -n "${TIMELINE:-}" ]; then timeout 300 python3 benchmarks/timeline.py --families ${SYNC_FAMILIES:-mimo} --words ${TIMELINE_WORDS:-3000}; fi
+# HEADTAIL=1: also the stage's head and tail on this host's CPU (an instant stand-in encoder)
+if [ -n "${HEADTAIL:-}" ]; then timeout 200 python3 benchmarks/head_tail.py --words 300 3000; fi

@@ -82,7 +82,8 @@ def timed_stage(torch, codec, words, out: str, cfg) -> tuple:
 
     def readback_recorded(x):  # a batch's pooling and copies follow its encoding: its span ends after them
         r = readback(x)
-        marks[-1][1] = event()
+        if marks:  # (the codebook tables' copies come before any batch)
+            marks[-1][1] = event()
         return r
 
     split = _LastMessage(("read+encode", "batches, padding"))

@@ -1,0 +1,90 @@
+"""The encode benchmarks run where they matter (a GPU lent for minutes): their plumbing is
+checked here, on the CPU, so that a change to the stage cannot break them unseen.
+``timeline.py`` gets stand-in CUDA events that read the host clock."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+import types
+
+import pytest
+
+from conftest import REPO
+
+pytest.importorskip("torch")
+
+SMALL_MIMO = {"encoder_layers": 2, "d_model": 64, "encoder_attention_heads": 4, "encoder_ffn_dim": 128, "encoder_skip_layer_id": 1}
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """The benchmark scripts as modules (they import each other by file name)."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    for name in ("encode", "timeline", "head_tail"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    return types.SimpleNamespace(**{n: importlib.import_module(n) for n in ("encode", "timeline", "head_tail")})
+
+
+@pytest.fixture
+def small_mimo():
+    from codecprobe.codecs import CodecSpec, load_codec
+
+    return load_codec(CodecSpec("mimo", "mimo", weights="random", n_layers=3, options={"config": SMALL_MIMO, "fill_seconds": 2.0}))
+
+
+class HostEvent:
+    """A stand-in ``torch.cuda.Event``: recorded at the host's clock."""
+
+    def __init__(self, enable_timing: bool = True):
+        self.t = None
+
+    def record(self) -> None:
+        self.t = time.perf_counter()
+
+    def elapsed_time(self, other: "HostEvent") -> float:
+        return 1000 * (other.t - self.t)
+
+    def synchronize(self) -> None:
+        pass
+
+
+def test_timeline_splits_the_whole_stage(bench, small_mimo, tmp_path):
+    """head + busy + idle + tail is the stage's time, one span per batch of the stage's log."""
+    words = bench.encode.synthetic_words(tmp_path, 60)
+    torch = types.SimpleNamespace(cuda=types.SimpleNamespace(Event=HostEvent, synchronize=lambda: None))
+    head, busy, idle, tail, total, n, split, gaps = bench.timeline.timed_stage(
+        torch, small_mimo, words, bench.encode.fresh_path(tmp_path, "t"), bench.encode.stage_config(io_workers=2, shard_words=16, max_batch=8)
+    )
+    assert min(head, busy, idle, tail) >= 0 and busy > 0
+    assert head + busy + idle + tail == pytest.approx(total, rel=1e-6)
+    assert f"{n} batches" in split and n >= 2 and gaps.startswith("after 0")
+
+
+def test_head_tail_times_both_ends(bench, small_mimo, tmp_path):
+    """The instant encoder gives codes of the codec's shape and range; head and tail are
+    parts of the stage's time, and the output is complete."""
+    import h5py
+
+    codec = small_mimo
+    codec.encode = bench.head_tail.instant_encoder(codec)
+    codes = codec.encode(__import__("torch").zeros(3, 24000))
+    assert tuple(codes.shape) == (3, 3, codec.n_frames(24000))
+    assert all(int(codes[:, k].max()) < len(t) for k, t in enumerate(codec.tables()))
+    words = bench.encode.synthetic_words(tmp_path, 60)
+    out = bench.encode.fresh_path(tmp_path, "h")
+    head, tail, total = bench.head_tail.head_tail(codec, words, out, bench.encode.stage_config(io_workers=2))
+    assert 0 < head and 0 < tail and head + tail < total
+    with h5py.File(out) as h:
+        assert h["pooled/mean"].shape[0] == 60 and h.attrs["n_tokens"] == 60
+
+
+def test_encode_benchmark_reports_ratios(bench, tmp_path):
+    """``benchmarks/encode.py`` on melrvq: the ratios are those of the timings it reports."""
+    words = bench.encode.synthetic_words(tmp_path, 30)
+    r = bench.encode.bench("melrvq", words, "cpu", tmp_path, one_by_one=True, repeats=2)
+    assert r["words"] == 30 and len(r["each"]) == 2
+    assert r["stage/bare"] == pytest.approx(r["bare_s"] / r["stage_s"])
+    assert r["batched/one-by-one"] == pytest.approx(r["one_by_one_s"] / r["batched_s"])
+    assert "read+encode" in r["split"] and "batches, padding" in r["split"]
