@@ -22,9 +22,10 @@ SMALL_MIMO = {"encoder_layers": 2, "d_model": 64, "encoder_attention_heads": 4, 
 def bench(monkeypatch):
     """The benchmark scripts as modules (they import each other by file name)."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    for name in ("encode", "timeline", "head_tail"):
+    names = ("encode", "timeline", "head_tail", "simulated_device")
+    for name in names:
         monkeypatch.delitem(sys.modules, name, raising=False)
-    return types.SimpleNamespace(**{n: importlib.import_module(n) for n in ("encode", "timeline", "head_tail")})
+    return types.SimpleNamespace(**{n: importlib.import_module(n) for n in names})
 
 
 @pytest.fixture
@@ -88,3 +89,26 @@ def test_encode_benchmark_reports_ratios(bench, tmp_path):
     assert r["stage/bare"] == pytest.approx(r["bare_s"] / r["stage_s"])
     assert r["batched/one-by-one"] == pytest.approx(r["one_by_one_s"] / r["batched_s"])
     assert "read+encode" in r["split"] and "batches, padding" in r["split"]
+
+
+def test_simulated_device_runs_the_stage_against_its_model(bench, tmp_path):
+    """The stage on the simulated device: one device span per batch the codec was asked to
+    encode, each at least its modelled time; head + busy + idle + tail is the stage's time;
+    the output is complete; and torch.cuda.Event is restored."""
+    import h5py
+    import torch
+
+    sim = bench.simulated_device
+    codec = sim.SimCodec(sim.SimDevice(), fixed_s=0.001, s_per_second=0.002, launch_s=0.001)
+    words = bench.encode.synthetic_words(tmp_path, 60)
+    out = bench.encode.fresh_path(tmp_path, "s")
+    event = torch.cuda.Event
+    r = sim.simulate(codec, words, out, bench.encode.stage_config(io_workers=2, shard_words=16, max_batch=8))
+    assert torch.cuda.Event is event
+    assert r["batches"] == len(codec.sizes) >= 3 and sum(codec.sizes) == 60
+    assert r["busy"] >= 0.001 * r["batches"] + 0.002 * words.eval("end - start").sum() * 0.999
+    assert r["head"] + r["busy"] + r["idle"] + r["tail"] == pytest.approx(r["stage"], rel=1e-6)
+    with h5py.File(out) as h:
+        assert h["pooled/mean"].shape == (60, 8, 1280) and h.attrs["n_tokens"] == 60
+    bare, n = sim.bare_model(codec, words, bench.encode.stage_config(max_batch=8))
+    assert n == 8 and bare == pytest.approx(0.001 + 8 * 0.001 + 0.002 * words.eval("end - start").sum(), rel=1e-3)

@@ -446,9 +446,30 @@ def test_centroid_pooling_alone(melrvq, words, tmp_path):
         np.testing.assert_allclose(h["pooled/centroid"][0], pool(acc, "centroid"), rtol=1e-5, atol=1e-6)
 
 
+def test_batches_to_run_releases_held_clips_only_to_an_idle_device_with_nothing_ready():
+    """Known answers (budget 12 samples, at most 3 clips, padding tolerance 0.03): a full
+    batch runs and a partial one waits, idle device or not (``idle`` is not even asked); with
+    no batch ready, the clips go only to an idle device; at the end everything goes."""
+    from codecprobe.encode import batches_to_run
+
+    def never():
+        raise AssertionError("idle() asked with a batch ready")
+
+    full_and_partial = np.array([4, 4, 4, 4])  # [4, 4, 4] full (no room for a 4th), [4] partial
+    now, held = batches_to_run(full_and_partial, True, 12, 3, 0.03, False, never)
+    assert [b.tolist() for b in now] == [[0, 1, 2]] and held.tolist() == [3]
+    partial = np.array([4, 3])  # one batch of 2 clips: room for a third, and 1 sample of padding
+    for idle, expect in ((False, ([], [1, 0])), (True, ([[1, 0]], []))):  # sorted by length
+        now, held = batches_to_run(partial, True, 12, 3, 0.03, False, lambda idle=idle: idle)
+        assert ([b.tolist() for b in now], held.tolist()) == expect
+    now, held = batches_to_run(full_and_partial, True, 12, 3, 0.03, True, never)
+    assert [b.tolist() for b in now] == [[0, 1, 2], [3]] and held.size == 0
+
+
 def test_device_idle_releases_held_batches(melrvq, words, tmp_path, monkeypatch, caplog):
     """On an asynchronous device, clips are held over only while the device has work: when
-    it has finished everything queued, the waiting clips are encoded, padded or not."""
+    it has finished everything queued (and here no batch is ever ready: melrvq's batches of
+    two words pad more than 3 %), the waiting clips are encoded, padded or not."""
     import types
 
     import codecprobe.encode as enc

@@ -13,8 +13,10 @@ front-ends) shares padded batches across lengths; any other codec is only batche
 with clips of the identical length, so a word's codes never depend on its batch.
 Audio slicing goes in shards of words (:func:`shard_sizes`), a shard read and cut while
 the previous one encodes; a shared batch that is not full, or that pads much for a codec
-that ``pays_for_padding``, waits for the next shard (:func:`plan_batches`). Its mean / center pooling runs per batch on the
-codec's device and the rows are written as each batch is done (:class:`PooledWriter`).
+that ``pays_for_padding``, waits for the next shard (:func:`plan_batches`) unless the
+device would otherwise idle (:func:`batches_to_run`). Its mean / center pooling runs per
+batch on the codec's device and the rows are written as each batch is done
+(:class:`PooledWriter`).
 
 Output (one HDF5 file per codec), all arrays little-endian:
 
@@ -132,6 +134,19 @@ def plan_batches(
         else:
             held.append(b)
     return now, (np.concatenate(held) if held else np.zeros(0, np.int64))
+
+
+def batches_to_run(
+    lengths: np.ndarray, shared: bool, max_samples: int, max_batch: int, tolerance: float, final: bool, idle: Callable[[], bool]
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`plan_batches`, except that when no batch is ready and ``idle()`` (the device
+    has finished all it was given) every clip waiting goes: a padded batch beats an idle
+    device. With a batch ready to run the others keep waiting (an extra small batch costs a
+    batch's fixed device and launch time), and ``idle`` is not asked."""
+    now, held = plan_batches(lengths, shared, max_samples, max_batch, final, tolerance)
+    if not now and len(held) and idle():
+        return plan_batches(lengths, shared, max_samples, max_batch, True, tolerance)
+    return now, held
 
 
 def shard_sizes(cap: int, first: int = 64):
@@ -489,19 +504,21 @@ def audio_slicing(
     """Encode each word's clip alone. Returns ``(tokens kept, codes list, frames, None,
     nearest)``; mean / center pooled features go to ``writer`` as they are computed.
 
-    Host work that the device need not wait for goes where the device is busy: ``started()``
-    is called once, when the first batches are queued, and ``all_cut(kept tokens, their frame
-    counts [N])`` once every clip is cut, while the last shard is on the device.
+    Host work that the device need not wait for goes where the host would wait for the
+    device: ``started()`` is called once, before the first shard is collected (the second
+    is queued behind it by then), and ``all_cut(kept tokens, their frame counts [N])`` once
+    every clip is cut, before the last shard is collected.
 
     Utterances go in shards of about ``cfg.shard_words`` words (64, then doubling up to it:
     :func:`shard_sizes`). The clips waiting are batched (a word's codes do not depend on its
     batch: tested) by :func:`plan_batches`, which holds batches that are not full, or (for a
     codec that ``pays_for_padding``) would pad over ``cfg.hold_padding``, for the next shard,
-    except when the device has finished all it was given (:func:`device_idle`; at the start,
-    for one). Each batch is encoded and pooled on the device, the copies of its codes
-    and pooled features to the host queued right behind its kernels; a shard's results are
-    collected (and the pooled rows written) after the next shard is cut and queued, while
-    the reader threads read and resample the utterances after that.
+    except when no batch is ready and the device has finished all it was given
+    (:func:`batches_to_run`, :func:`device_idle`). Each batch is encoded and pooled on the
+    device, the copies of its codes and pooled features to the host queued right behind its
+    kernels; a shard's results are collected (and the pooled rows written) after the next
+    shard is cut and queued, while the reader threads read and resample the utterances
+    after that.
     """
     paths, rows = utterance_rows(tokens["path"].to_numpy())
     start, end = tokens["start"].to_numpy(np.float64), tokens["end"].to_numpy(np.float64)
@@ -542,14 +559,12 @@ def audio_slicing(
         if clips and (new >= size or final):
             ids = np.fromiter(clips, np.int64, len(clips))
             lengths = np.array([len(clips[i]) for i in ids])
-            # all of them: at the end; with too many words waiting (bounds the memory held);
-            # when the device has nothing left to do (a padded batch beats an idle device)
-            release = final or len(ids) > HOLD_LIMIT * cap or device_idle(codec, pending)
-            now, held = plan_batches(lengths, codec.shares_batches, max_samples, cfg.max_batch, release, tolerance)
+            # all of them at the end, and with too many words waiting (bounds the memory held)
+            release = final or len(ids) > HOLD_LIMIT * cap
+            now, held = batches_to_run(
+                lengths, codec.shares_batches, max_samples, cfg.max_batch, tolerance, release, lambda: device_idle(codec, pending)
+            )
             queued = queue_batches(codec, clips, [ids[b] for b in now], pooling)
-            if now and started is not None:  # the first batches queued: the device has work now
-                started()
-                started = None
             for b in now:  # indices into ids / lengths
                 stats["batches"] += 1
                 stats["samples"] += int(lengths[b].sum())
@@ -558,11 +573,16 @@ def audio_slicing(
                     del clips[i]
             stats["held"] += len(held)
             if pending is not None:  # the previous shard's results, already copied: the device stays busy
+                if started is not None:  # where the host would first wait for the device
+                    started()
+                    started = None
                 _collect_into(codec, pending, codes, writer)
             pending, size, new = queued, next(sizes), 0
             dt = time.perf_counter() - t0
             log.info("words: %d/%d utterances, %d clips cut, %d waiting (%.1f s, %.1f per s)", n, len(paths), len(keep), len(clips), dt, len(keep) / max(dt, 1e-9))
     kept = tokens.iloc[keep].reset_index(drop=True)
+    if started is not None:  # one shard, or none queued
+        started()
     if all_cut is not None:
         all_cut(kept, np.array(n_frames, np.int64))
     if pending is not None:
@@ -664,7 +684,7 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
     log.info("%s (%s, weights %s) on %s: %d word tokens, %s slicing", codec.spec.name, codec.family, codec.spec.weights, codec.device, len(tokens), cfg.slicing)
     methods = tuple(cfg.pooling)
     batched = tuple(m for m in methods if m != "centroid") if cfg.slicing == "audio" else ()
-    # host work that does not feed the device waits until the device has its first batch:
+    # host work that does not feed the device is done where the host would wait for it:
     # the provenance (the weights' sha256: seconds for a GB checkpoint) and the codebooks
     # (14 MB for MiMo) then run while it encodes, neither in the head nor in the tail
     with ThreadPoolExecutor(1, thread_name_prefix="provenance") as pool, atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
@@ -682,7 +702,6 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
             n_frames: list[np.ndarray] = []
 
             def all_cut(kept: pd.DataFrame, n: np.ndarray) -> None:  # while the last shard encodes
-                started()  # (when no clip was queued: every token skipped)
                 write_tokens(h, kept, np.zeros(len(kept), bool), n)
                 n_frames.append(n)
                 write_attrs(h, meta[0].result(), cfg, len(kept))  # counts are final: clips are counted as cut
