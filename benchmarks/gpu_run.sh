@@ -13,3 +13,5 @@ if [ -n "${SYNC:-}" ]; then timeout 300 python3 benchmarks/sync_check.py --famil
 if [ -n "${TIMELINE:-}" ]; then timeout 300 python3 benchmarks/timeline.py --families ${SYNC_FAMILIES:-mimo} --words ${TIMELINE_WORDS:-3000}; fi
 # HEADTAIL=1: also the stage's head and tail on this host's CPU (an instant stand-in encoder)
 if [ -n "${HEADTAIL:-}" ]; then timeout 200 python3 benchmarks/head_tail.py --words 300 3000; fi
+# SIMULATE=1: also the stage against the simulated device on this host (to check the model against the GPU's numbers)
+if [ -n "${SIMULATE:-}" ]; then timeout 200 python3 benchmarks/simulated_device.py --words 300 3000 --repeats 3; fi
