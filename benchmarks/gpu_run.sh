@@ -14,4 +14,7 @@ if [ -n "${TIMELINE:-}" ]; then timeout 300 python3 benchmarks/timeline.py --fam
 # HEADTAIL=1: also the stage's head and tail on this host's CPU (an instant stand-in encoder)
 if [ -n "${HEADTAIL:-}" ]; then timeout 200 python3 benchmarks/head_tail.py --words 300 3000; fi
 # SIMULATE=1: also the stage against the simulated device on this host (to check the model against the GPU's numbers)
-if [ -n "${SIMULATE:-}" ]; then timeout 200 python3 benchmarks/simulated_device.py --words 300 3000 --repeats 3; fi
+if [ -n "${SIMULATE:-}" ]; then
+    timeout 200 python3 benchmarks/simulated_device.py --words 300 3000 --repeats 3
+    timeout 120 python3 benchmarks/simulated_device.py --codec mimi --words 300 --repeats 3
+fi

@@ -92,23 +92,31 @@ def test_encode_benchmark_reports_ratios(bench, tmp_path):
 
 
 def test_simulated_device_runs_the_stage_against_its_model(bench, tmp_path):
-    """The stage on the simulated device: one device span per batch the codec was asked to
-    encode, each at least its modelled time; head + busy + idle + tail is the stage's time;
-    the output is complete; and torch.cuda.Event is restored."""
+    """The stage on the simulated device: one device job per batch (MiMo-like) or per clip
+    (MIMI-like), each at least its modelled time; head + busy + idle + tail is the stage's
+    time; the output is complete; torch.cuda.Event is restored; and the bare model's known
+    values (device-bound: one launch, then the jobs back to back; host-bound: every launch,
+    then the last job)."""
     import h5py
     import torch
 
     sim = bench.simulated_device
-    codec = sim.SimCodec(sim.SimDevice(), fixed_s=0.001, s_per_second=0.002, launch_s=0.001)
     words = bench.encode.synthetic_words(tmp_path, 60)
-    out = bench.encode.fresh_path(tmp_path, "s")
+    seconds = words.eval("end - start").sum()
     event = torch.cuda.Event
-    r = sim.simulate(codec, words, out, bench.encode.stage_config(io_workers=2, shard_words=16, max_batch=8))
-    assert torch.cuda.Event is event
-    assert r["batches"] == len(codec.sizes) >= 3 and sum(codec.sizes) == 60
-    assert r["busy"] >= 0.001 * r["batches"] + 0.002 * words.eval("end - start").sum() * 0.999
-    assert r["head"] + r["busy"] + r["idle"] + r["tail"] == pytest.approx(r["stage"], rel=1e-6)
-    with h5py.File(out) as h:
-        assert h["pooled/mean"].shape == (60, 8, 1280) and h.attrs["n_tokens"] == 60
-    bare, n = sim.bare_model(codec, words, bench.encode.stage_config(max_batch=8))
-    assert n == 8 and bare == pytest.approx(0.001 + 8 * 0.001 + 0.002 * words.eval("end - start").sum(), rel=1e-3)
+    for kind, jobs in (("mimo", None), ("mimi", 60)):
+        codec = sim.SimCodec(sim.SimDevice(), fixed_s=0.001, s_per_second=0.002, launch_s=0.001, kind=kind)
+        out = bench.encode.fresh_path(tmp_path, kind)
+        r = sim.simulate(codec, words, out, bench.encode.stage_config(io_workers=2, shard_words=16, max_batch=8))
+        assert torch.cuda.Event is event
+        assert r["batches"] == len(codec.sizes) >= 3 and sum(codec.sizes) == 60
+        assert len(codec.sim.spans) == (jobs or r["batches"])
+        assert r["busy"] >= 0.001 * len(codec.sim.spans) + 0.002 * seconds * 0.999
+        assert r["head"] + r["busy"] + r["idle"] + r["tail"] == pytest.approx(r["stage"], rel=1e-6)
+        with h5py.File(out) as h:
+            assert h["pooled/mean"].shape == (60, codec.n_layers, codec.dim) and h.attrs["n_tokens"] == 60
+    mimo = sim.SimCodec(sim.SimDevice(), fixed_s=0.010, s_per_second=0.002, launch_s=0.001)
+    bare, n = sim.bare_model(mimo, words, bench.encode.stage_config(max_batch=8))
+    assert n == 8 and bare == pytest.approx(0.001 + 8 * 0.010 + 0.002 * seconds, rel=1e-3)
+    mimi = sim.SimCodec(sim.SimDevice(), fixed_s=0.0005, s_per_second=0.0, launch_s=0.001, kind="mimi")
+    assert sim.bare_model(mimi, words, bench.encode.stage_config(max_batch=8))[0] == pytest.approx(60 * 0.001 + 0.0005)

@@ -514,11 +514,21 @@ def test_device_idle_releases_held_batches(melrvq, words, tmp_path, monkeypatch,
 def test_provenance_is_computed_while_the_codec_encodes(melrvq, words, tmp_path, monkeypatch):
     """The weights' sha256 (seconds for a GB checkpoint) runs beside the encoding, not in the
     tail after the last batch: here metadata() returns only once encode() has been called,
-    which would time out if the stage computed it first, and it runs off the main thread."""
+    which would time out if the stage computed it first, and it runs off the main thread,
+    as does the codebooks' writing (134 MB for MIMI and DAC)."""
     import threading
+
+    import codecprobe.encode as enc
 
     encoding, seen = threading.Event(), {}
     metadata, encode = melrvq.metadata, melrvq.encode
+    write_codebooks = enc.write_codebooks
+
+    def spy_codebooks(*a, **k):
+        seen["codebooks"] = threading.current_thread().name
+        return write_codebooks(*a, **k)
+
+    monkeypatch.setattr(enc, "write_codebooks", spy_codebooks)
 
     def slow_metadata():
         seen["thread"] = threading.current_thread().name
@@ -533,7 +543,8 @@ def test_provenance_is_computed_while_the_codec_encodes(melrvq, words, tmp_path,
     monkeypatch.setattr(melrvq, "encode", flag_encode)
     out = tmp_path / "p.h5"
     run(melrvq, words, None, str(out), EncodeConfig())
-    assert seen == {"thread": seen["thread"], "overlapped": True} and seen["thread"] != "MainThread"
+    assert seen == {"thread": seen["thread"], "overlapped": True, "codebooks": seen["codebooks"]}
+    assert "MainThread" not in (seen["thread"], seen["codebooks"])
     with h5py.File(out) as h:
         assert h.attrs["weights_sha256"] == metadata()["weights_sha256"] != "random"
         assert json.loads(h.attrs["versions"])["codecprobe"]
@@ -547,6 +558,16 @@ def test_provenance_is_computed_while_the_codec_encodes(melrvq, words, tmp_path,
         run(melrvq, words, None, str(tmp_path / "q.h5"), EncodeConfig())
     assert not list(tmp_path.glob("*q.h5*"))
 
+    # so does one in writing the codebooks
+    def full(*a, **k):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(melrvq, "metadata", metadata)
+    monkeypatch.setattr(enc, "write_codebooks", full)
+    with pytest.raises(OSError, match="No space"):
+        run(melrvq, words, None, str(tmp_path / "r.h5"), EncodeConfig())
+    assert not list(tmp_path.glob("*r.h5*"))
+
 
 def test_host_work_that_the_device_need_not_wait_for_is_out_of_the_head_and_tail(melrvq, words, tmp_path, monkeypatch):
     """On a GPU the device waits for the host until the first batch is queued (the head) and
@@ -554,9 +575,28 @@ def test_host_work_that_the_device_need_not_wait_for_is_out_of_the_head_and_tail
     first batch, but their writing and the provenance (weights' sha256) start once it is
     queued, with batches still to come; ``/tokens`` and the attributes are written once every
     clip is cut and before the last batch is collected. The file is the same as ever (other
-    tests)."""
+    tests). (Threads run their work at once here, so that the order is where the stage
+    starts it; that it runs in threads is tested below.)"""
+    from concurrent.futures import Future
+
     import codecprobe.encode as enc
 
+    class Inline:
+        def __init__(self, *a, **k):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, fn, *a, **k):
+            f = Future()
+            f.set_result(fn(*a, **k))
+            return f
+
+    monkeypatch.setattr(enc, "ThreadPoolExecutor", Inline)
     events: list[str] = []
 
     def spy(name, fn):

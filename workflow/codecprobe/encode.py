@@ -264,7 +264,7 @@ def start_tables_readback(codec: Codec):
     def tables() -> list[np.ndarray]:
         if ready is not None:
             ready.synchronize()
-        return [_to_numpy(c).astype(np.float32) for c in copies]
+        return [_to_numpy(c).astype(np.float32, copy=False) for c in copies]
 
     return tables
 
@@ -684,17 +684,19 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
     log.info("%s (%s, weights %s) on %s: %d word tokens, %s slicing", codec.spec.name, codec.family, codec.spec.weights, codec.device, len(tokens), cfg.slicing)
     methods = tuple(cfg.pooling)
     batched = tuple(m for m in methods if m != "centroid") if cfg.slicing == "audio" else ()
-    # host work that does not feed the device is done where the host would wait for it:
-    # the provenance (the weights' sha256: seconds for a GB checkpoint) and the codebooks
-    # (14 MB for MiMo) then run while it encodes, neither in the head nor in the tail
-    with ThreadPoolExecutor(1, thread_name_prefix="provenance") as pool, atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
+    # host work that does not feed the device starts where the host would wait for it,
+    # neither in the head nor in the tail, and runs in threads beside the encoding (h5py
+    # and hashlib release the GIL): the provenance (the weights' sha256: seconds for a GB
+    # checkpoint) and the codebooks (14 MB for MiMo, 134 MB for MIMI and DAC, whose clips
+    # keep the host busy launching kernels)
+    with ThreadPoolExecutor(2, thread_name_prefix="side") as pool, atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
         tables = start_tables_readback(codec)
-        meta = []
+        meta, books = [], []
 
         def started() -> None:
             if not meta:
                 meta.append(pool.submit(provenance, codec))
-                write_codebooks(h, tables())
+                books.append(pool.submit(lambda: write_codebooks(h, tables())))
 
         t0 = time.perf_counter()
         if cfg.slicing == "audio":  # mean / center: pooled per batch on the device, written as they come
@@ -725,6 +727,7 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
             write_tokens(h, tokens, nearest)
             write_feature_codes(h, codec, frames, utt_codes)
             write_attrs(h, meta[0].result(), cfg, len(tokens))
+        books[0].result()  # before the file is closed
     log.info("read+encode %.2f s, pool %.2f s, write %.2f s", t_enc, t_pool, time.perf_counter() - t0 - t_enc - t_pool)
     for k, v in cfg.counts.items():
         log.info("%s: %d", k, v)
