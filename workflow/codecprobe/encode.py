@@ -580,11 +580,11 @@ def audio_slicing(
             pending, size, new = queued, next(sizes), 0
             dt = time.perf_counter() - t0
             log.info("words: %d/%d utterances, %d clips cut, %d waiting (%.1f s, %.1f per s)", n, len(paths), len(keep), len(clips), dt, len(keep) / max(dt, 1e-9))
-    kept = tokens.iloc[keep].reset_index(drop=True)
+    kept, frame_counts = tokens.iloc[keep].reset_index(drop=True), np.array(n_frames, np.int64)
     if started is not None:  # one shard, or none queued
         started()
     if all_cut is not None:
-        all_cut(kept, np.array(n_frames, np.int64))
+        all_cut(kept, frame_counts)
     if pending is not None:
         _collect_into(codec, pending, codes, writer)
     if stats["batches"]:
@@ -593,6 +593,7 @@ def audio_slicing(
             stats["batches"], 100 * (stats["padded"] / max(1, stats["samples"]) - 1), stats["held"],
         )  # fmt: skip
     out = [codes[i] for i in range(len(keep))]
+    check_frames(out, frame_counts)
     return kept, out, [None] * len(out), None, np.zeros(len(out), bool)
 
 
@@ -693,24 +694,20 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
         tables = start_tables_readback(codec)
         meta, books = [], []
 
-        def started() -> None:
-            if not meta:
-                meta.append(pool.submit(provenance, codec))
-                books.append(pool.submit(lambda: write_codebooks(h, tables())))
+        def started() -> None:  # called once by either slicing
+            meta.append(pool.submit(provenance, codec))
+            books.append(pool.submit(lambda: write_codebooks(h, tables())))
 
         t0 = time.perf_counter()
         if cfg.slicing == "audio":  # mean / center: pooled per batch on the device, written as they come
             writer = PooledWriter(h, batched, len(tokens), codec.n_layers, codec.dim, cfg.dtype)
-            n_frames: list[np.ndarray] = []
 
             def all_cut(kept: pd.DataFrame, n: np.ndarray) -> None:  # while the last shard encodes
                 write_tokens(h, kept, np.zeros(len(kept), bool), n)
-                n_frames.append(n)
                 write_attrs(h, meta[0].result(), cfg, len(kept))  # counts are final: clips are counted as cut
 
             tokens, codes, frames, utt_codes, nearest = audio_slicing(codec, tokens, cfg, writer, started, all_cut)
             writer.close(len(codes))
-            check_frames(codes, n_frames[0])
         else:
             started()
             tokens, codes, frames, utt_codes, nearest = feature_slicing(codec, tokens, cfg)
@@ -767,10 +764,10 @@ def write_tokens(h5, tokens: pd.DataFrame, nearest: np.ndarray, n_frames: np.nda
 
 
 def check_frames(codes: list[np.ndarray], n_frames: np.ndarray) -> None:
-    """The codes ``[K, F_i]`` have the frame counts written to ``/tokens/n_frames`` before them."""
+    """The codes ``[K, F_i]`` of each clip have the frame counts ``n_frames`` (``[N]``, from
+    :meth:`Codec.n_frames` as the clips were cut, written to ``/tokens/n_frames`` before the
+    codes were back)."""
     got = np.array([c.shape[1] for c in codes], np.int64)
-    if got.shape != n_frames.shape:
-        raise RuntimeError(f"encode: codes for {len(got)} clips, {len(n_frames)} clips cut")
     if (got != n_frames).any():
         raise RuntimeError(f"encode: the codec returned frame counts other than its n_frames() for {int((got != n_frames).sum())} of {len(got)} clips")
 
