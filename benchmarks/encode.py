@@ -28,6 +28,7 @@ with the ``.venv-pkg`` env of ``make test-packages``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import statistics
@@ -89,24 +90,20 @@ def bench(
 
     clips = word_clips(codec, words)
     padded = bare_batches(codec, clips, cfg)
-    split = _LastMessage(("read+encode", "batches, padding"))
-    logger = logging.getLogger("codecprobe.encode")
-    logger.setLevel(logging.INFO)  # root handlers stay at WARNING
-    logger.addHandler(split)
     t_stages, t_bares = [], []
-    for _ in range(repeats):  # stage and bare call in turn, so that drifts hit both
-        out = fresh_path(root, family)
-        t0 = time.perf_counter()
-        run(codec, words, None, out, cfg)
-        sync()
-        t_stages.append(time.perf_counter() - t0)
-        os.remove(out)  # untimed; keeps the disk free for the next repeats
-        t0 = time.perf_counter()
-        for wav, lens in padded:
-            codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
-        sync()
-        t_bares.append(time.perf_counter() - t0)
-    logger.removeHandler(split)
+    with stage_split() as split:
+        for _ in range(repeats):  # stage and bare call in turn, so that drifts hit both
+            out = fresh_path(root, family)
+            t0 = time.perf_counter()
+            run(codec, words, None, out, cfg)
+            sync()
+            t_stages.append(time.perf_counter() - t0)
+            os.remove(out)  # untimed; keeps the disk free for the next repeats
+            t0 = time.perf_counter()
+            for wav, lens in padded:
+                codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
+            sync()
+            t_bares.append(time.perf_counter() - t0)
     t_stage, t_bare = statistics.median(t_stages), statistics.median(t_bares)
 
     t0 = time.perf_counter()
@@ -202,6 +199,22 @@ class _LastMessage(logging.Handler):
     @property
     def text(self) -> str:
         return "; ".join(self.last[k] for k in self.keys if k in self.last)
+
+
+@contextlib.contextmanager
+def stage_split():
+    """Inside, the stage's last time split and batching lines are kept (a :class:`_LastMessage`,
+    yielded); its INFO lines go there only (the root handlers at WARNING)."""
+    split = _LastMessage(("read+encode", "batches, padding"))
+    logger = logging.getLogger("codecprobe.encode")
+    logger.setLevel(logging.INFO)
+    for h in logging.root.handlers:
+        h.setLevel(logging.WARNING)
+    logger.addHandler(split)
+    try:
+        yield split
+    finally:
+        logger.removeHandler(split)
 
 
 def _tensor(codec, wav, host: bool = False):

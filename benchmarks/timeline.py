@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import logging
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from encode import _LastMessage, bare_batches, fresh_path, stage_config, warm_cuda_codecs, word_clips  # noqa: E402
+from encode import bare_batches, fresh_path, stage_config, stage_split, warm_cuda_codecs, word_clips  # noqa: E402
 
 import codecprobe.encode as stage  # noqa: E402
 
@@ -86,19 +85,13 @@ def timed_stage(torch, codec, words, out: str, cfg) -> tuple:
             marks[-1][1] = event()
         return r
 
-    split = _LastMessage(("read+encode", "batches, padding"))
-    logger = logging.getLogger("codecprobe.encode")
-    logger.setLevel(logging.INFO)
-    logger.addHandler(split)
-    for h in logging.root.handlers:  # the stage's INFO lines go to `split` only
-        h.setLevel(logging.WARNING)
     begin = event()
     stage.encode_batch, stage._start_readback = encode_recorded, readback_recorded
     try:
-        stage.run(codec, words, None, out, cfg)
+        with stage_split() as split:
+            stage.run(codec, words, None, out, cfg)
     finally:
         stage.encode_batch, stage._start_readback = encode, readback
-        logger.removeHandler(split)
     finish = event()
     torch.cuda.synchronize()
     marks = [begin, *marks, finish]
