@@ -64,10 +64,11 @@ grouped within the attention budget.
 
 Numerics: float32 by default (CUDA TF32 is switched off while encoding); on an H100 the codes
 agree with the CPU's at 98.7-100 % of the frames (rounding flips between near-equidistant
-codewords; measured before the one-pass batches and :class:`PackedRows`). Option ``dtype: bfloat16`` mirrors upstream inference (``tokenizer.bfloat16()``:
-bf16 weights, activations and rotary frequencies, codebooks rounded to bf16 and then run in
-float32); it changes 10-20 % of the codes against float32 (random weights) and makes them
-depend slightly on the batch shape, as upstream's own bf16 runs do.
+codewords; measured before the one-pass batches and :class:`PackedRows`). Option
+``dtype: bfloat16`` mirrors upstream inference (``tokenizer.bfloat16()``: bf16 weights,
+activations and rotary frequencies, codebooks rounded to bf16 and then run in float32); it
+changes 10-20 % of the codes against float32 (random weights) and makes them depend slightly
+on the batch shape, as upstream's own bf16 runs do.
 
 Weights: ``weights`` is a folder with the tokenizer's ``config.json`` and ``*.safetensors``
 (or one ``.safetensors`` file beside its ``config.json``), or the hub id (downloaded with
