@@ -243,6 +243,36 @@ def test_pool_words_equals_word_by_word(family, melrvq):
                 np.testing.assert_allclose(got[m][i], want[m], rtol=1e-5, atol=1e-5, err_msg=f"{m} word {i}")
 
 
+def test_code_counts_known_answer():
+    """Counts per row over the valid frames only; padded frames (any value) never counted."""
+    from codecprobe.encode import code_counts
+
+    codes = np.array([[2, 0, 2, 99], [1, -5, 7, 7]])
+    valid = np.array([[True, True, True, False], [True, False, False, False]])
+    np.testing.assert_array_equal(code_counts(codes, valid, 3), [[1, 0, 2], [0, 1, 0]])
+
+
+def test_pool_padded_numpy_ignores_padding_and_matches_gather():
+    """Mean pooling from code counts equals the plain gather-and-average over each word's
+    frames (float64 reference), with out-of-range garbage in the padded frames; centre
+    pooling takes frame n // 2; layers of different codebook sizes."""
+    from codecprobe.encode import _pool_padded
+
+    rng = np.random.default_rng(3)
+    sizes, dim = (16, 16, 4), 5
+    tables = [rng.standard_normal((c, dim)).astype(np.float32) for c in sizes]
+    n_frames = np.array([1, 4, 7])
+    pad = np.full((3, 3, 7), 10**6)
+    for i, f in enumerate(n_frames):
+        pad[i, :, :f] = np.stack([rng.integers(0, c, f) for c in sizes])
+    got = _pool_padded(tables, pad, n_frames, ("mean", "center"))
+    for i, f in enumerate(n_frames):
+        layer_means = np.stack([tables[k][pad[i, k, :f]].astype(np.float64).mean(0) for k in range(3)])
+        np.testing.assert_allclose(got["mean"][i], np.cumsum(layer_means, 0), rtol=1e-6, atol=1e-6)
+        centre = np.stack([tables[k][pad[i, k, f // 2]] for k in range(3)])
+        np.testing.assert_allclose(got["center"][i], np.cumsum(centre, 0), rtol=1e-6)
+
+
 def clips_held(caplog) -> int:
     """Clip waits for a later shard, from the stage's batching log line (exactly one)."""
     (msg,) = [r.getMessage() for r in caplog.records if "waits for a later shard" in r.getMessage()]
