@@ -76,6 +76,16 @@ def test_rule_arguments():
         "--n-tokens 10000 --threshold 0.4 --seeds 0 1 2 3 4 "
         "--types random synonym near_homophone same_word same_speaker --exclusive --max-pairs-per-type 500 --wordnet auto"
     )
+    p["pairs"]["ordered"], p["lexicon"]["lowercase_lemmas"] = False, True
+    assert pairs_args(p).endswith("--max-pairs-per-type 500 --unordered --lowercase-lemmas --wordnet auto")
+    from codecprobe.config import distances_args
+
+    assert distances_args(DEMO) == "--metric euclidean --pooling mean --n-boot 1000 --seed 0 --aggregate seeds"
+    d = copy.deepcopy(DEMO)
+    d["distances"]["aggregate"] = "pooled"
+    assert "--aggregate pooled" in distances_args(d)
+    d["distances"]["aggregate"] = "pooledd"
+    assert any("aggregate" in e for e in schema_errors(d))
 
 
 def test_codec_backend_selects_the_env_and_is_checked():

@@ -3,7 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scipy import stats
+
 from codecprobe.distances import (
+    TABLE_COLUMNS,
     bootstrap_means,
     codec_distances,
     default_threads,
@@ -212,3 +215,117 @@ def test_bad_features_file(tmp_path):
     (tmp_path / "x.h5").write_text("not hdf5")
     with pytest.raises(CodecprobeError, match="cannot read features"):
         codec_distances("c", str(tmp_path / "x.h5"), pd.DataFrame(columns=["pair_type", "token_a", "token_b"]))
+
+
+def _features_file(tmp_path, values):
+    """One layer, 1-d features: token i at ``values[i]`` (so a pair's distance is |difference|)."""
+    path = tmp_path / "toy.h5"
+    with h5py.File(path, "w") as h:
+        h["tokens/token_id"] = np.arange(len(values))
+        h["pooled/mean"] = np.asarray(values, np.float32).reshape(-1, 1, 1)
+        h.attrs["random_weights"] = False
+    return str(path)
+
+
+def test_aggregate_over_seeds_known_answer(tmp_path):
+    # the review's agg.py: seed 0 one synonym pair at distance 1, seed 1 nine at 3; random at 5 in both
+    path = _features_file(tmp_path, [0, 1, 0, 3, 0, 5])
+    pairs = pd.DataFrame(
+        {
+            "seed": [0] + [1] * 9 + [0, 1], "pair_type": ["synonym"] * 10 + ["random"] * 2,
+            "token_a": [0] + [2] * 9 + [4, 4], "token_b": [1] + [3] * 9 + [5, 5],
+        }  # fmt: skip
+    )
+    t, _ = codec_distances("toy", path, pairs, n_boot=200)
+    syn = t.set_index("pair_type").loc["synonym"]
+    assert syn["mean"] == pytest.approx(2.0) and syn["norm_mean"] == pytest.approx(-3.0)  # (1 + 3) / 2, minus 5
+    assert syn["n"] == 10 and syn["median"] == 3.0 and syn["n_seeds"] == 2 and syn["ci_method"] == "t over seeds"
+    half = stats.t.ppf(0.975, 1) * np.std([1.0, 3.0], ddof=1) / np.sqrt(2)  # 12.706 * sqrt(2) / sqrt(2)
+    assert (syn.ci_low, syn.ci_high) == pytest.approx((2.0 - half, 2.0 + half))
+    assert (syn.norm_ci_low, syn.norm_ci_high) == pytest.approx((-3.0 - half, -3.0 + half))
+    rnd = t.set_index("pair_type").loc["random"]
+    assert (rnd["mean"], rnd.ci_low, rnd.ci_high) == (5, 5, 5)
+    assert (rnd.norm_mean, rnd.norm_ci_low, rnd.norm_ci_high) == (0, 0, 0)
+    assert not t.isna().any().any() and (t["aggregation"] == "seeds").all()
+    # the earlier pooled aggregate: pair-weighted mean (1 + 9 * 3) / 10
+    tp, _ = codec_distances("toy", path, pairs, n_boot=200, aggregate="pooled")
+    ps = tp.set_index("pair_type").loc["synonym"]
+    assert ps["mean"] == pytest.approx(2.8) and ps["norm_mean"] == pytest.approx(-2.2)
+    assert ps["ci_method"] == "bootstrap over pairs" and ps["aggregation"] == "pooled"
+    with pytest.raises(CodecprobeError, match="aggregate"):
+        codec_distances("toy", path, pairs, aggregate="median")
+
+
+def test_t_interval_over_seeds_against_hand_computation():
+    rng = np.random.default_rng(11)
+    dist, seeds, per_seed = {}, {}, {}
+    for t, loc in (("random", 6.0), ("synonym", 5.5), ("near_homophone", 4.0)):
+        xs, ss = [], []
+        for s in range(5):
+            n = 20 + 17 * s + (t == "synonym") * 40 * (s == 0)  # unequal pair counts: pooled != per-seed mean
+            xs.append(rng.normal(loc + 0.3 * s * (t != "random"), 1.0, size=(n, 2)) * [1.0, 2.0])
+            ss.append(np.full(n, 10 + s))
+        dist[t], seeds[t] = np.concatenate(xs), np.concatenate(ss)
+        per_seed[t] = np.stack([x.mean(0) for x in xs])
+    table = summarize(dist, seeds=seeds).set_index(["pair_type", "layer"])
+    q = stats.t.ppf(0.975, 4)
+    for t in dist:
+        for layer in (1, 2):
+            row = table.loc[(t, layer)]
+            m = per_seed[t][:, layer - 1]
+            nm = m - per_seed["random"][:, layer - 1]  # normalized per seed, then over seeds
+            assert row["mean"] == pytest.approx(m.mean(), rel=1e-12)
+            assert row.ci_high - row["mean"] == pytest.approx(q * m.std(ddof=1) / np.sqrt(5), rel=1e-10)
+            assert row["mean"] - row.ci_low == pytest.approx(q * m.std(ddof=1) / np.sqrt(5), rel=1e-10)
+            assert row.norm_mean == pytest.approx(nm.mean(), abs=1e-12)
+            assert row.norm_ci_high - row.norm_mean == pytest.approx(q * nm.std(ddof=1) / np.sqrt(5), abs=1e-12)
+            assert row.norm_mean - row.norm_ci_low == pytest.approx(q * nm.std(ddof=1) / np.sqrt(5), abs=1e-12)
+            assert row.n == len(dist[t]) and row.n_seeds == 5 and row.ci_method == "t over seeds"
+            assert row["median"] == pytest.approx(np.median(dist[t][:, layer - 1]))
+    syn = table.loc[("synonym", 1)]
+    assert abs(syn["mean"] - dist["synonym"][:, 0].mean()) > 0.05  # not the pooled mean
+    assert not table.isna().any().any()
+
+
+def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
+    path, pairs = _synthetic(tmp_path, n_words=20)
+    one = pairs.assign(seed=3)
+    t, _ = codec_distances("syn", str(path), one, n_boot=300, seed=1)
+    assert (t.ci_method == "bootstrap over pairs").all() and (t.n_seeds == 1).all()
+    assert not t.isna().any().any()
+    # one seed: the numbers of the pooled bootstrap (the earlier behaviour), draw for draw
+    tp, _ = codec_distances("syn", str(path), one, n_boot=300, seed=1, aggregate="pooled")
+    cols = ["n", "mean", "median", "ci_low", "ci_high", "norm_mean", "norm_ci_low", "norm_ci_high"]
+    pd.testing.assert_frame_equal(t[cols], tp[cols])
+    # a CI that is a real band around the mean
+    assert (t.ci_low < t["mean"]).all() and (t["mean"] < t.ci_high).all()
+    # a type present in one seed only, random in two: that type bootstraps (its normalization
+    # within its seed), random gets its t-interval over two seeds
+    mixed = pd.concat([one, pairs[pairs.pair_type == "random"].assign(seed=4)], ignore_index=True)
+    tm, _ = codec_distances("syn", str(path), mixed, n_boot=300)
+    g = tm[tm.layer == 1].set_index("pair_type")
+    assert g.loc["synonym", "ci_method"] == "bootstrap over pairs" and g.loc["synonym", "n_seeds"] == 1
+    assert g.loc["random", "ci_method"] == "t over seeds" and g.loc["random", "n_seeds"] == 2
+    rnd3 = mixed[(mixed.pair_type == "random") & (mixed.seed == 3)]
+    f = h5py.File(path, "r")["pooled/mean"][:]
+    syn3 = one[one.pair_type == "synonym"]
+    want = (
+        pair_distances(f, syn3.token_a.to_numpy(), syn3.token_b.to_numpy())[:, 0].mean()
+        - pair_distances(f, rnd3.token_a.to_numpy(), rnd3.token_b.to_numpy())[:, 0].mean()
+    )
+    assert g.loc["synonym", "norm_mean"] == pytest.approx(want, rel=1e-6)
+    assert not tm.isna().any().any()
+
+
+def test_distances_cli_aggregate(tmp_path):
+    from codecprobe.distances import main
+
+    path, pairs = _synthetic(tmp_path, n_words=10)
+    pairs = pd.concat([pairs.assign(seed=0), pairs.assign(seed=1)], ignore_index=True)
+    pairs.to_csv(tmp_path / "p.csv", index=False)
+    for agg, method in (("seeds", "t over seeds"), ("pooled", "bootstrap over pairs")):
+        out = tmp_path / f"{agg}.csv"
+        args = ["--codec", "c", "--features", str(path), "--pairs", str(tmp_path / "p.csv"), "--out", str(out)]
+        main([*args, "--n-boot", "50", "--aggregate", agg])
+        t = pd.read_csv(out)
+        assert list(t.columns) == TABLE_COLUMNS and (t.ci_method == method).all() and (t.n_seeds == 2).all()

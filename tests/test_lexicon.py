@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 
 from codecprobe.io import CodecprobeError
@@ -64,3 +65,63 @@ def test_synonyms_known_words(wordnet):
 def test_find_wordnet_bad_folder_names_it(tmp_path):
     with pytest.raises(CodecprobeError, match=f"{tmp_path}.*not a WordNet 3.0 database folder.*data.noun"):
         find_wordnet(str(tmp_path))
+
+
+class _Synset:
+    def __init__(self, *names):
+        self._names = list(names)
+
+    def lemma_names(self):
+        return self._names
+
+
+class _StubWordNet:
+    """WordNet-like stub: ``synsets(word)`` looks up lower-cased words, as nltk does."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def synsets(self, word):
+        return self.table.get(word.lower(), [])
+
+
+STUB = _StubWordNet(
+    {
+        "england": [_Synset("England")],
+        "america": [_Synset("United_States", "US", "America")],
+        "us": [_Synset("United_States", "US", "America"), _Synset("uracil", "U", "u")],
+        "march": [_Synset("March", "Mar"), _Synset("march", "marching")],
+    }
+)
+
+
+def test_synonyms_keep_wordnet_case_as_choi_stub():
+    # Choi: lemma names as WordNet spells them; only a lemma equal to the word itself is dropped
+    assert synonyms("england", STUB) == {"England"}  # eligible: 'England' != 'england'
+    assert synonyms("america", STUB) == {"United_States", "US", "America"}  # 'America' != 'america' either
+    assert "us" not in synonyms("america", STUB) and "america" not in synonyms("us", STUB)
+    assert synonyms("march", STUB) == {"March", "Mar", "marching"}
+    # earlier behaviour, lower-cased: 'england' loses its only synonym, 'us' becomes one of 'america'
+    assert synonyms("england", STUB, lowercase_lemmas=True) == set()
+    assert synonyms("america", STUB, lowercase_lemmas=True) == {"united_states", "us"}
+    assert "america" in synonyms("us", STUB, lowercase_lemmas=True)
+    assert synonyms("march", STUB, lowercase_lemmas=True) == {"mar", "marching"}
+
+
+def test_synonyms_case_sensitive_real_wordnet(wordnet, cmu):
+    from codecprobe.pairs import eligible_tokens, word_relations
+
+    assert "US" in synonyms("america", wordnet) and "us" not in synonyms("america", wordnet)
+    assert "America" in synonyms("us", wordnet) and "america" not in synonyms("us", wordnet)
+    assert synonyms("england", wordnet) == {"England"}
+    assert synonyms("england", wordnet, lowercase_lemmas=True) == set()
+    assert "us" in synonyms("america", wordnet, lowercase_lemmas=True)
+    words = pd.DataFrame({"word": ["england", "america", "us", "big", "large"]})
+    for lower, england_ok, america_us in ((False, True, False), (True, False, True)):
+        pool, pron, syn, dropped = eligible_tokens(words, cmu, wordnet, lowercase_lemmas=lower)
+        assert ("england" in set(pool.word)) is england_ok
+        assert dropped["no_wordnet_synonym"] == (0 if england_ok else 1)
+        rel = word_relations(list(pron), pron, syn)
+        pairs = set(zip(rel.word_a, rel.word_b, rel.relation))
+        assert (("america", "us", "synonym") in pairs) is america_us
+        assert ("big", "large", "synonym") in pairs

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from codecprobe.distances import pair_distances
 from codecprobe.io import CodecprobeError, read_table
 from codecprobe.manifest import build_manifest
 from codecprobe.pairs import PairConfig, build_pairs, cap_pairs, main, token_pairs, word_relations
@@ -59,11 +60,23 @@ def test_token_pairs_cross_products_and_shuffles():
     rel = word_relations(["big", "large", "accept", "except", "dog"], PRON, SYN)
     p = token_pairs(s, rel, seed=0)
     syn = p[p.pair_type == "synonym"]
-    assert len(syn) == 2 * 3  # every big token x every large token
-    assert set(zip(syn.token_a, syn.token_b)) == {(a, b) for a in (100, 101) for b in (102, 103, 104)}
-    hom = p[p.pair_type == "near_homophone"]
-    assert len(hom) == 1 * 2 and set(hom.word_a) == {"accept"} and set(hom.word_b) == {"except"}
+    # big <-> large is mutual: every big token x every large token, in both orders (as Choi et al.)
+    big_large = {(a, b) for a in (100, 101) for b in (102, 103, 104)}
+    assert len(syn) == 2 * 2 * 3
+    assert set(zip(syn.token_a, syn.token_b)) == big_large | {(b, a) for a, b in big_large}
+    hom = p[p.pair_type == "near_homophone"]  # symmetric relation: both orders
+    assert len(hom) == 2 * 1 * 2 and set(zip(hom.word_a, hom.word_b)) == {("accept", "except"), ("except", "accept")}
     assert np.allclose(hom.phonetic_distance, 1 / 6)
+    # earlier behaviour: each word-type pair once
+    u = token_pairs(s, rel, seed=0, ordered=False)
+    usyn, uhom = u[u.pair_type == "synonym"], u[u.pair_type == "near_homophone"]
+    assert len(usyn) == 2 * 3 and set(zip(usyn.token_a, usyn.token_b)) == big_large
+    assert len(uhom) == 1 * 2 and set(uhom.word_a) == {"accept"} and set(uhom.word_b) == {"except"}
+    # the shuffle-based types do not depend on the order option
+    pd.testing.assert_frame_equal(
+        p[~p.pair_type.isin(["synonym", "near_homophone"])].reset_index(drop=True),
+        u[~u.pair_type.isin(["synonym", "near_homophone"])].reset_index(drop=True),
+    )
     rnd = p[p.pair_type == "random"]
     assert (rnd.token_a != rnd.token_b).all() and rnd.token_a.is_unique and 0 < len(rnd) <= len(s)
     sw = p[p.pair_type == "same_word"]
@@ -73,6 +86,64 @@ def test_token_pairs_cross_products_and_shuffles():
     assert not (sw.word_a == "dog").any()
     ss = p[p.pair_type == "same_speaker"]
     assert (ss.speaker_a == ss.speaker_b).all() and (ss.word_a != ss.word_b).all() and len(ss) > 0
+
+
+# order.py of the review: went -> go holds one way only (WordNet maps 'went' to 'go'), big <-> large both ways
+TOY_PRON = {"went": ("W", "EH", "N", "T"), "go": ("G", "OW"), "big": ("B", "IH", "G"), "large": ("L", "AA", "R", "JH")}
+TOY_SYN = {"went": {"go"}, "go": {"travel"}, "big": {"large"}, "large": {"big"}}
+
+
+def _toy_sample(counts):
+    words = [w for w, n in counts.items() for _ in range(n)]
+    return pd.DataFrame(
+        {
+            "token_id": np.arange(len(words)), "word": words, "speaker": "s",
+            "utt_id": [f"u{i}" for i in range(len(words))],
+        }  # fmt: skip
+    )
+
+
+def test_word_relations_directions():
+    rel = word_relations(list(TOY_PRON), TOY_PRON, TOY_SYN).set_index(["word_a", "word_b"])
+    assert rel.loc[("go", "went"), "relation"] == "synonym"
+    assert not rel.loc[("go", "went"), "a_to_b"] and rel.loc[("go", "went"), "b_to_a"]  # went -> go only
+    assert rel.loc[("big", "large"), "a_to_b"] and rel.loc[("big", "large"), "b_to_a"]
+    hom = word_relations(list(PRON), PRON, SYN).set_index(["word_a", "word_b"]).loc[("accept", "except")]
+    assert hom.relation == "near_homophone" and hom.a_to_b and hom.b_to_a
+
+
+def test_ordered_synonym_pairs_one_way_and_mutual():
+    s = _toy_sample({"went": 2, "go": 3, "big": 1, "large": 2})
+    rel = word_relations(list(TOY_PRON), TOY_PRON, TOY_SYN)
+    p = token_pairs(s, rel, seed=0, types=("synonym",))
+    count = p.groupby(["word_a", "word_b"]).size().to_dict()
+    # Choi's sampler: each token of a x each token of b in syn(a); went -> go once, big <-> large twice
+    assert count == {("went", "go"): 2 * 3, ("big", "large"): 1 * 2, ("large", "big"): 2 * 1}
+    word = dict(zip(s.token_id, s.word))
+    assert all(word[a] == wa and word[b] == wb for a, b, wa, wb in zip(p.token_a, p.token_b, p.word_a, p.word_b))
+    u = token_pairs(s, rel, seed=0, types=("synonym",), ordered=False)
+    assert u.groupby(["word_a", "word_b"]).size().to_dict() == {("go", "went"): 6, ("big", "large"): 2}
+
+
+def test_ordered_synonym_mean_of_review_example():
+    # one token per word; 1-d features put went/go at distance 1 and big/large at distance 3
+    s = _toy_sample({"went": 1, "go": 1, "big": 1, "large": 1})
+    feats = np.array([[[0.0]], [[1.0]], [[10.0]], [[13.0]]])
+    rel = word_relations(list(TOY_PRON), TOY_PRON, TOY_SYN)
+    means = {}
+    for ordered in (True, False):
+        p = token_pairs(s, rel, seed=0, types=("synonym",), ordered=ordered)
+        means[ordered] = pair_distances(feats, p.token_a.to_numpy(), p.token_b.to_numpy()).mean()
+    assert means[True] == pytest.approx((1 + 3 + 3) / 3)  # Choi: (went, go), (big, large), (large, big)
+    assert means[False] == pytest.approx((1 + 3) / 2)
+
+
+def test_ordered_needs_directions():
+    s = _toy_sample({"big": 1, "large": 1})
+    rel = word_relations(list(TOY_PRON), TOY_PRON, TOY_SYN).drop(columns=["a_to_b", "b_to_a"])
+    with pytest.raises(CodecprobeError, match="a_to_b"):
+        token_pairs(s, rel, seed=0)
+    assert len(token_pairs(s, rel, seed=0, types=("synonym",), ordered=False)) == 1
 
 
 def test_token_pairs_deterministic_per_seed():
@@ -105,11 +176,30 @@ def test_build_pairs_with_real_lexicon(corpus, cmu, wordnet):
     r = {(x.word_a, x.word_b): x.relation for x in rel.itertuples()}
     assert r[("big", "large")] == "synonym" and r[("accept", "except")] == "near_homophone"
     s = summary.set_index(["seed", "pair_type"])
-    # 2 tokens of big x 2 of large; 2 accept x 2 except
-    assert s.loc[(0, "synonym"), "n_pairs"] == 4 and s.loc[(0, "near_homophone"), "n_pairs"] == 4
+    # 2 tokens of big x 2 of large, both ways (big <-> large in WordNet); 2 accept x 2 except, both ways
+    assert s.loc[(0, "synonym"), "n_pairs"] == 8 and s.loc[(0, "near_homophone"), "n_pairs"] == 8
     assert s.loc[(0, "synonym"), "n_word_pairs"] == 1
     assert (summary["n_sampled_tokens"] == 8).all()
     assert set(summary.pair_type) == {"random", "synonym", "near_homophone", "same_word", "same_speaker"}
+    assert set(zip(pairs.word_a, pairs.word_b)) >= {("big", "large"), ("large", "big")}
+    up, us, _ = build_pairs(words, PairConfig(n_tokens=100, seeds=(0, 1), ordered=False), cmu, wordnet)
+    us = us.set_index(["seed", "pair_type"])
+    assert us.loc[(0, "synonym"), "n_pairs"] == 4 and us.loc[(0, "near_homophone"), "n_pairs"] == 4
+    # the cap still applies per seed and type
+    _, cs, _ = build_pairs(words, PairConfig(n_tokens=100, seeds=(0, 1), max_pairs_per_type=5), cmu, wordnet)
+    cs = cs.set_index(["seed", "pair_type"])
+    assert (cs["n_pairs"] <= 5).all() and cs.loc[(1, "synonym"), "n_pairs"] == 5
+
+
+def test_real_wordnet_went_go_one_way(cmu, wordnet):
+    from codecprobe.lexicon import pronunciation, synonyms
+
+    vocab = ["went", "go", "big", "large"]
+    pron = {w: pronunciation(w, cmu) for w in vocab}
+    rel = word_relations(vocab, pron, {w: synonyms(w, wordnet) for w in vocab}).set_index(["word_a", "word_b"])
+    assert rel.loc[("go", "went"), "relation"] == "synonym"
+    assert rel.loc[("go", "went"), "b_to_a"] and not rel.loc[("go", "went"), "a_to_b"]
+    assert rel.loc[("big", "large"), "a_to_b"] and rel.loc[("big", "large"), "b_to_a"]
 
 
 def test_build_pairs_errors(corpus, cmu, wordnet):
@@ -129,3 +219,8 @@ def test_cli(corpus, tmp_path):
     p = read_table(out)
     assert set(p.pair_type) >= {"synonym", "near_homophone", "random"}
     assert read_table(tmp_path / "s.csv").seed.tolist() == [0] * 5
+    n_syn = (p.pair_type == "synonym").sum()
+    args = ["--words", str(w), "--pairs", str(out), "--summary", str(tmp_path / "s.csv")]
+    main([*args, "--relations", str(tmp_path / "r.csv"), "--seeds", "0", "--unordered", "--lowercase-lemmas"])
+    assert 2 * (read_table(out).pair_type == "synonym").sum() == n_syn
+    assert {"a_to_b", "b_to_a"} <= set(read_table(tmp_path / "r.csv").columns)

@@ -120,6 +120,10 @@ def pairs_args(config: dict) -> str:
         args.append("--no-require-synonym")
     if p.get("max_pairs_per_type"):
         args += ["--max-pairs-per-type", str(p["max_pairs_per_type"])]
+    if not p.get("ordered", True):
+        args.append("--unordered")
+    if lx.get("lowercase_lemmas", False):
+        args.append("--lowercase-lemmas")
     args += ["--wordnet", str(lx.get("wordnet", "auto"))]
     if lx.get("cmudict"):
         args += ["--cmudict", str(lx["cmudict"])]
@@ -234,6 +238,7 @@ def distances_args(config: dict) -> str:
     d = config.get("distances", {})
     args = ["--metric", d.get("metric", "euclidean"), "--pooling", d.get("pooling", "mean")]
     args += ["--n-boot", str(d.get("n_boot", 1000)), "--seed", str(d.get("seed", 0))]
+    args += ["--aggregate", d.get("aggregate", "seeds")]
     if d.get("standardize"):
         args.append("--standardize")
     return shlex.join(args)

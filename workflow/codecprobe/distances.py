@@ -2,11 +2,21 @@
 
 For every pair (token a, token b) and layer k: the Euclidean distance between the two
 words' pooled accumulated layer-k features. Aggregated per codec, layer and pair type
-into ``n``, ``mean``, ``median`` and a percentile bootstrap 95 % CI of the mean (pairs
-resampled with replacement; ``n_boot`` resamples, fixed seed). The normalized distance
-of a type is its mean minus the random pairs' mean at the same layer (the paper's
-normalization); its CI comes from the same bootstrap, resampling both sets of pairs
-independently in each iteration.
+(``aggregate``):
+
+* ``seeds`` (default; the seed paper's Fig. 2 cache, and Choi et al.'s intervals): per
+  pair-sampling seed, the mean over that seed's pairs of the type; ``mean`` = the mean of
+  these over seeds, with a 95 % Student-t interval over seeds (``t over seeds``). The
+  normalized distance is computed per seed (the type's mean minus that seed's random
+  pairs' mean at the same layer), then averaged over seeds, with its t-interval. With a
+  single seed the interval is the percentile bootstrap over pairs below (``bootstrap
+  over pairs``), for both columns.
+* ``pooled`` (this package's earlier behaviour): all seeds' pairs pooled; ``mean`` over
+  pairs and a percentile bootstrap 95 % CI (pairs resampled with replacement; ``n_boot``
+  resamples, fixed seed); normalized = pooled mean minus pooled random mean, its CI from
+  the same bootstrap, both sets of pairs resampled independently in each iteration.
+
+``n`` counts pairs (all seeds) and ``median`` is over all pairs in both.
 
 Options: ``metric: cosine`` (1 - cosine similarity) and ``standardize: true`` (z-score
 each feature dimension per layer over the encoded tokens before distances), since
@@ -31,7 +41,11 @@ log = logging.getLogger("codecprobe.distances")
 TABLE_COLUMNS = [
     "codec", "layer", "pair_type", "n", "mean", "median", "ci_low", "ci_high",
     "norm_mean", "norm_ci_low", "norm_ci_high", "n_boot", "boot_seed", "metric", "random_weights",
+    "n_seeds", "ci_method", "aggregation",
 ]  # fmt: skip
+AGGREGATES = ("seeds", "pooled")
+CI_T = "t over seeds"
+CI_BOOT = "bootstrap over pairs"
 
 
 def default_threads(cap: int = 4) -> int:
@@ -157,12 +171,23 @@ def bootstrap_means(x: np.ndarray, n_boot: int, rng: np.random.Generator, chunk:
     return out
 
 
-def summarize(dist: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
-    """Per pair type and layer: n, mean, median, bootstrap CI, and the normalized mean and CI.
+def t_interval(x: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and Student-t ``1 - alpha`` interval over the rows of ``x [S, K]`` (S >= 2).
 
-    ``dist``: pair type -> ``[P, K]`` distances (all seeds pooled). Needs ``random``
-    for the normalized columns (NaN otherwise).
+    ``mean +- t_{1 - alpha/2, S - 1} * sd / sqrt(S)``, ``sd`` with ``ddof=1``.
     """
+    from scipy import stats
+
+    s = len(x)
+    m = x.mean(axis=0)
+    half = stats.t.ppf(1 - alpha / 2, s - 1) * x.std(axis=0, ddof=1) / np.sqrt(s)
+    return m, m - half, m + half
+
+
+def _summarize_pooled(
+    dist: dict[str, np.ndarray], n_boot: int, seed: int, alpha: float, seeds: dict[str, np.ndarray] | None
+) -> pd.DataFrame:  # fmt: skip
+    """``aggregate="pooled"``: all pairs pooled, percentile bootstrap over pairs (earlier behaviour)."""
     rng = np.random.default_rng(seed)
     boots = {t: bootstrap_means(d, n_boot, rng) for t, d in dist.items() if len(d)}
     rows = []
@@ -178,12 +203,100 @@ def summarize(dist: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0, al
             nmean = d.mean(0) - dist["random"].mean(0)
         else:
             nlo = nhi = nmean = np.full(k, np.nan)
+        n_seeds = len(np.unique(seeds[t])) if seeds is not None else 1
         for layer in range(k):
             rows.append(
                 {
                     "layer": layer + 1, "pair_type": t, "n": len(d), "mean": d[:, layer].mean(),
                     "median": float(np.median(d[:, layer])), "ci_low": lo[layer], "ci_high": hi[layer],
                     "norm_mean": nmean[layer], "norm_ci_low": nlo[layer], "norm_ci_high": nhi[layer],
+                    "n_seeds": n_seeds, "ci_method": CI_BOOT, "aggregation": "pooled",
+                }  # fmt: skip
+            )
+    return pd.DataFrame(rows)
+
+
+def summarize(
+    dist: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
+    seeds: dict[str, np.ndarray] | None = None, aggregate: str = "seeds",
+) -> pd.DataFrame:  # fmt: skip
+    """Per pair type and layer: n, mean, median, CI, and the normalized mean and CI.
+
+    ``dist``: pair type -> ``[P, K]`` distances (all seeds); ``seeds``: pair type -> the
+    pair-sampling seed of each pair ``[P]`` (None: all pairs from one seed). Needs
+    ``random`` for the normalized columns (NaN otherwise).
+
+    ``aggregate="seeds"`` (default, as the seed paper's Fig. 2): per seed the mean over
+    that seed's pairs, and the normalized mean = that minus the same seed's random mean;
+    ``mean``/``norm_mean`` = their means over seeds (the normalized one over the seeds
+    that have random pairs too), ``ci_*``/``norm_ci_*`` = Student-t ``1 - alpha``
+    intervals over seeds (:func:`t_interval`). A type (or normalization) with one seed
+    only falls back to the percentile bootstrap over that seed's pairs (``n_boot``
+    resamples from ``default_rng(seed)``; with one seed in all, the numbers of
+    ``aggregate="pooled"``). ``aggregate="pooled"``: the earlier behaviour, all seeds'
+    pairs pooled and bootstrapped. ``n`` = pairs over all seeds, ``median`` over all
+    pairs; ``n_seeds``, ``ci_method`` (``t over seeds`` / ``bootstrap over pairs``) and
+    ``aggregation`` (the ``aggregate`` used) say how each row was made.
+    """
+    if aggregate not in AGGREGATES:
+        raise CodecprobeError(f"distances.aggregate: unknown {aggregate!r} ({', '.join(AGGREGATES)})")
+    if seeds is None:
+        seeds = {t: np.zeros(len(d), int) for t, d in dist.items()}
+    for t, d in dist.items():
+        if len(seeds.get(t, ())) != len(d):
+            raise ValueError(f"summarize: seeds[{t!r}] must give the seed of each of its {len(d)} pairs")
+    if aggregate == "pooled":
+        return _summarize_pooled(dist, n_boot, seed, alpha, seeds)
+    dist = {t: d for t, d in dist.items() if len(d)}
+    rng = np.random.default_rng(seed)
+    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+    seed_ids = {t: np.unique(seeds[t]) for t in dist}
+    means = {t: {s: dist[t][seeds[t] == s].mean(0) for s in seed_ids[t]} for t in dist}
+    boots: dict[tuple[str, int], np.ndarray] = {}
+
+    def boot(t: str, s) -> np.ndarray:
+        """Bootstrap means of type ``t``'s pairs from seed ``s`` (drawn once)."""
+        if (t, s) not in boots:
+            boots[t, s] = bootstrap_means(dist[t][seeds[t] == s], n_boot, rng)
+        return boots[t, s]
+
+    for t in dist:  # one-seed types first, in order: a one-seed run draws as aggregate="pooled"
+        if len(seed_ids[t]) == 1:
+            boot(t, seed_ids[t][0])
+    rows = []
+    for t, d in dist.items():
+        k = d.shape[1]
+        per_seed = np.stack([means[t][s] for s in seed_ids[t]])
+        if len(per_seed) >= 2:
+            mean, lo, hi = t_interval(per_seed, alpha)
+            method = CI_T
+        else:
+            mean = per_seed[0]
+            lo, hi = np.percentile(boot(t, seed_ids[t][0]), q, axis=0)
+            method = CI_BOOT
+        common = [s for s in seed_ids[t] if "random" in dist and s in means["random"]]
+        if len(common) >= 2:
+            nmean, nlo, nhi = t_interval(np.stack([means[t][s] - means["random"][s] for s in common]), alpha)
+            nmethod = CI_T
+        elif len(common) == 1:
+            s = common[0]
+            nmean = means[t][s] - means["random"][s]
+            nlo, nhi = np.percentile(boot(t, s) - boot("random", s), q, axis=0)
+            nmethod = CI_BOOT
+        else:
+            nmean = nlo = nhi = np.full(k, np.nan)
+            nmethod = method
+        if nmethod != method:
+            log.warning("%s: %d seed(s) with pairs, %d with random pairs too", t, len(per_seed), len(common))
+        for layer in range(k):
+            rows.append(
+                {
+                    "layer": layer + 1, "pair_type": t, "n": len(d), "mean": mean[layer],
+                    "median": float(np.median(d[:, layer])), "ci_low": lo[layer], "ci_high": hi[layer],
+                    "norm_mean": nmean[layer], "norm_ci_low": nlo[layer], "norm_ci_high": nhi[layer],
+                    "n_seeds": len(per_seed),
+                    "ci_method": method if nmethod == method else f"{method}; normalized: {nmethod}",
+                    "aggregation": "seeds",
                 }  # fmt: skip
             )
     return pd.DataFrame(rows)
@@ -205,8 +318,16 @@ def load_pooled(path: str, pooling: str = "mean") -> tuple[np.ndarray, np.ndarra
 def codec_distances(
     codec: str, features_path: str, pairs: pd.DataFrame, metric: str = "euclidean", std: bool = False,
     pooling: str = "mean", n_boot: int = 1000, seed: int = 0, threads: int | None = None,
+    aggregate: str = "seeds",
 ) -> tuple[pd.DataFrame, dict[str, int]]:  # fmt: skip
-    """The tidy table for one codec, and counts of dropped pairs (``threads``: see :func:`pair_distances`)."""
+    """The tidy table for one codec, and counts of dropped pairs (``threads``: see :func:`pair_distances`).
+
+    ``aggregate``: ``seeds`` (default; per-seed means, then mean and t-interval over the
+    pairs table's ``seed`` column) or ``pooled`` (earlier behaviour): see :func:`summarize`.
+    A pairs table without a ``seed`` column counts as one seed.
+    """
+    if aggregate not in AGGREGATES:
+        raise CodecprobeError(f"distances.aggregate: unknown {aggregate!r} ({', '.join(AGGREGATES)})")
     ids, feats, attrs = load_pooled(features_path, pooling)
     if std:
         feats = standardize(feats)
@@ -216,14 +337,18 @@ def codec_distances(
     if counts["dropped: token without features"]:
         log.warning("%s: %d pairs refer to tokens without features (dropped)", codec, counts["dropped: token without features"])
     p = pairs[ok]
-    dist = {}
+    if "seed" not in p.columns:
+        log.info("%s: the pairs table has no seed column: all pairs count as one seed", codec)
+        p = p.assign(seed=0)
+    dist, seeds = {}, {}
     for t, g in p.groupby("pair_type", sort=False):
         d = pair_distances(feats, row[g["token_a"]].to_numpy(), row[g["token_b"]].to_numpy(), metric, threads=threads)
         finite = np.isfinite(d).all(axis=1)
         if not finite.all():
             counts[f"dropped: non-finite distance ({t})"] = int((~finite).sum())
         dist[t] = d[finite]
-    table = summarize(dist, n_boot, seed)
+        seeds[t] = g["seed"].to_numpy()[finite]
+    table = summarize(dist, n_boot, seed, seeds=seeds, aggregate=aggregate)
     table.insert(0, "codec", codec)
     table["n_boot"], table["boot_seed"], table["metric"] = n_boot, seed, metric + ("+std" if std else "")
     table["random_weights"] = bool(attrs.get("random_weights", False))
@@ -241,13 +366,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pooling", default="mean")
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--aggregate", default="seeds", choices=list(AGGREGATES),
+        help="seeds: per-seed means, then mean and t-interval over seeds (default); "
+        "pooled: all seeds' pairs pooled and bootstrapped (earlier behaviour)",
+    )  # fmt: skip
     ap.add_argument("--threads", type=int, default=None, help="pair-distance worker threads (default: CPUs, at most 4)")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     setup_logging(a.log)
     table, counts = codec_distances(
-        a.codec, a.features, read_table(a.pairs), a.metric, a.standardize, a.pooling, a.n_boot, a.seed, a.threads
-    )
+        a.codec, a.features, read_table(a.pairs), a.metric, a.standardize, a.pooling, a.n_boot, a.seed, a.threads,
+        a.aggregate,
+    )  # fmt: skip
     log.info("counts: %s", json.dumps(counts))
     write_table(table, a.out)
 

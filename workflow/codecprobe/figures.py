@@ -52,7 +52,9 @@ def fig2(table: pd.DataFrame, pdf: str, png: str, title_note: str = "") -> None:
     axes[1, 0].set_ylabel("distance - random")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
-    sup = "Word-pair distances per codebook layer (mean, 95% bootstrap CI)"
+    methods = sorted(set(table["ci_method"])) if "ci_method" in table else ["bootstrap over pairs"]
+    band = {"t over seeds": "mean over seeds, 95% t-interval over seeds", "bootstrap over pairs": "mean, 95% bootstrap CI over pairs"}
+    sup = f"Word-pair distances per codebook layer ({'; '.join(band.get(m, m) for m in methods)})"
     if title_note:
         sup += f"\n{title_note}"
     fig.suptitle(sup, fontsize=11)

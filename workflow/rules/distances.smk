@@ -1,5 +1,5 @@
 rule distances:
-    """Per-layer word-pair distances for one codec, with bootstrap CIs."""
+    """Per-layer word-pair distances for one codec: per-seed means, mean and t-interval over seeds."""
     input:
         features=f"{RESULTS}/features/{{codec}}/words.h5",
         pairs=f"{RESULTS}/pairs/pairs.parquet",
