@@ -91,3 +91,28 @@ def test_pwcca_with_baseline_reports_the_configured_and_the_release_variates():
     assert abs(canon["pwcca_release"] - canon["pwcca"]) > 0.01  # the two weightings differ on such data
     rel = pwcca_with_baseline(x, y, n_shuffles=3, block_len=20, variates="release")
     assert rel["pwcca"] == rel["pwcca_release"] == canon["pwcca_release"]
+
+
+def test_codec_frames_read_the_mri_frame_nearest_in_time():
+    """MRI frame N is stamped at its centre (N - 0.5) T: a step in VTD between MRI frames
+    lands at the codec frame whose centre is nearer the later MRI frame's centre, and a VTD
+    ramp equal to acquisition time is read back at the codec frame centres (before the
+    fix frames were stamped at their start and everything read 6 ms late)."""
+    from codecprobe.rtmri import frame_time
+
+    frame_no = np.arange(1, 301)
+    t_mri = frame_time(frame_no)
+    centres = (frame_no - 0.5) * 0.012008  # acquisition centres
+    steps = 40 + 7 * np.arange(30)  # gridline g steps from 0 to 1 after MRI frame steps[g]
+    v = (frame_no[:, None] > steps[None, :]).astype(float)
+    t_codec = (np.arange(20, 340) + 0.5) / 100.0  # 100 Hz codec frame centres (no low-pass)
+    r = resample_vtd(v, t_mri, t_codec, 100.0)
+    nearest = np.argmin(np.abs(t_codec[:, None] - centres[None, :]), axis=1)
+    gap = np.sort(np.abs(t_codec[:, None] - centres[None, :]), axis=1)
+    assert (gap[:, 1] - gap[:, 0]).min() > 1e-5  # no ties (10 us)
+    np.testing.assert_array_equal(np.round(r), v[nearest])
+    # a ramp through the anti-aliasing low-pass (75 Hz codec): value read = codec frame centre
+    ramp = np.repeat(centres[:, None], 3, axis=1)
+    t75 = (np.arange(10, 250) + 0.5) / 75.0
+    r75 = resample_vtd(ramp, t_mri, t75, 75.0)
+    assert abs(np.mean(r75[20:-20, 0] - t75[20:-20])) < 1e-4

@@ -26,7 +26,7 @@ def layout(tmp_path):
     shutil.copy(FIXTURE, annot / f"{NAME}_track.mat")
     audio = tmp_path / "75-speaker" / "sub901" / "2drt" / "audio"
     audio.mkdir(parents=True)
-    # frames 1540..1656 end at 1655 / 83.2778 = 19.87 s
+    # frames 1540..1656 end at 1656 / 83.2778 = 19.89 s
     rng = np.random.default_rng(0)
     sf.write(audio / f"{NAME}_audio.wav", (0.05 * rng.standard_normal(int(19.9 * 20000))).astype(np.float32), 20000)
     return tmp_path
@@ -39,7 +39,10 @@ def test_vtd_utterances_encode_pwcca(layout, tmp_path):
     spk, utts = read_vtd(str(out))
     t, v = utts[NAME]
     assert spk == "sub901" and v.shape == (117, 120) and np.isfinite(v).all() and (v >= 0).all()
-    assert t[0] == pytest.approx(1539 / 83.2778, abs=1e-3)
+    assert t[0] == pytest.approx(1539.5 * 0.012008, abs=1e-9)  # centre of frameNo 1540 (frame period 2 x 6.004 ms)
+    with h5py.File(out) as h:  # gridlines beyond the lips / larynx in every frame: flagged as refilled
+        assert np.nonzero(h["utterances/dropped"][0])[0].tolist() == [0, 1, 116, 117, 118, 119]
+    assert counts["gridlines with no measurement in any track"] == 6
     assert (tmp_path / "grid.png").stat().st_size > 1000
     table, c = utterance_table(str(layout / "75-speaker"), [str(out)])
     assert len(table) == 1 and c == {"missing audio": 0, "length mismatch": 0}
@@ -53,9 +56,10 @@ def test_vtd_utterances_encode_pwcca(layout, tmp_path):
     assert set(res.variant) == {"layer1_only", "without_layer1"}
     acc = codec_pwcca("mel", str(feats), [str(out)], n_shuffles=3)
     assert list(acc.layer) == [1, 2, 3] and acc.pwcca.between(0, 1).all() and acc.random_weights.all()
-    # the track covers 18.49-19.87 s of the 19.9 s audio: only the codec frames (100 Hz,
-    # centres at 0.005 + i / 100) inside that span are used
-    t0, t1 = 1539 / 83.2778, 1655 / 83.2778
+    assert (acc.n_gridlines == 114).all()  # the 6 refilled gridlines are not given to CCA
+    # the track's frame centres run 18.49-19.88 s of the 19.9 s audio: only the codec frames
+    # (100 Hz, centres at 0.005 + i / 100) inside that span are used
+    t0, t1 = 1539.5 / 83.2778, 1655.5 / 83.2778
     centres = 0.005 + np.arange(1990) / 100
     assert (acc.n_frames == ((centres >= t0) & (centres <= t1)).sum()).all()
 
@@ -117,3 +121,162 @@ def test_fig4_panel_from_split_rows(tmp_path):
 
     img = mpimg.imread(tmp_path / "f.png")
     assert img.shape[1] > 1.8 * img.shape[0]  # two panels side by side (Fig. 3 and Fig. 4)
+
+
+# ----------------------------------------------------------------- PWCCA input from hand-made files
+def _write_vtd(path, speaker, clips):
+    """A ``vtd`` HDF5 as ``artstage vtd`` writes it. ``clips``: ``(name, px [F, G], dropped [G])``;
+    frames numbered 1..F, stamped at their centres."""
+    from codecprobe.rtmri import frame_time
+
+    n = np.array([len(px) for _, px, _ in clips])
+    with h5py.File(path, "w") as h:
+        h["vtd"] = np.concatenate([px for _, px, _ in clips]).astype(np.float32)
+        h["times"] = np.concatenate([frame_time(np.arange(1, k + 1)) for k in n])
+        h["frame_no"] = np.concatenate([np.arange(1, k + 1) for k in n])
+        h["utterances/name"] = np.array([nm for nm, _, _ in clips], dtype="S")
+        h["utterances/n_frames"] = n
+        h["utterances/offset"] = np.concatenate([[0], np.cumsum(n)[:-1]])
+        h["utterances/dropped"] = np.stack([d for _, _, d in clips])
+        h.attrs["speaker"] = speaker
+    return str(path)
+
+
+def _write_features(path, utts, rate):
+    """A feature-sliced codec file whose layer-k increments are given per frame:
+    ``utts``: ``{name: (frame times [F], increments [K, F, D])}``; codebook k holds one row
+    per frame and code ``i`` of layer k is frame ``i``, so layer k's accumulated feature is
+    the sum of the first k increments."""
+    names = list(utts)
+    n = np.array([len(utts[u][0]) for u in names])
+    inc = np.concatenate([utts[u][1] for u in names], axis=1)  # [K, F_total, D]
+    with h5py.File(path, "w") as h:
+        h.attrs.update(slicing="feature", frame_rate=rate, random_weights=False)
+        h["codes"] = np.tile(np.arange(n.sum()), (inc.shape[0], 1))
+        for k in range(inc.shape[0]):
+            h[f"codebooks/layer_{k + 1:02d}"] = inc[k]
+        h["utterances/utt_id"] = np.array(names, dtype="S")
+        h["utterances/frame_offset"] = np.concatenate([[0], np.cumsum(n)[:-1]])
+        h["utterances/n_frames"] = n
+        h["utterances/frame_times"] = np.concatenate([utts[u][0] for u in names])
+    return str(path)
+
+
+def _speaker_with_refilled_ends(rng, spk, n_clips=30, n_frames=120, n_grid=40, ends=(0, 1, 37, 38, 39)):
+    """Synthetic VTD clips post-processed like real ones: the `ends` gridlines are NaN in every
+    frame of every clip (beyond the lips / larynx) and refilled from their neighbours."""
+    from codecprobe.vtd import postprocess
+
+    mix = rng.standard_normal((4, n_grid))
+    clips = []
+    for c in range(n_clips):
+        motion = np.cumsum(rng.standard_normal((n_frames, 4)), axis=0)
+        raw = np.abs(motion @ mix + 0.3 * rng.standard_normal((n_frames, n_grid))) + 1
+        raw[:, list(ends)] = np.nan
+        raw[rng.random(raw.shape) < 0.02] = np.nan  # a wall missed now and then
+        px, info = postprocess(raw)
+        clips.append((f"{spk}_2drt_{c + 10:02d}_topic", px, info["dropped"]))
+    return clips
+
+
+def _features_for(clips, rng, dim=32, n_layers=2):
+    """Codec features at the MRI frame centres (rate 83.2778 Hz, so VTD is read unchanged):
+    layer 1 carries gridlines 5-29, layer 2 adds noise."""
+    from codecprobe.rtmri import FRAME_RATE, frame_time
+
+    w = rng.standard_normal((25, dim))
+    out = {}
+    for name, px, _ in clips:
+        x = px.astype(np.float32).astype(float)
+        y1 = x[:, 5:30] @ w + 3 * rng.standard_normal((len(x), dim))
+        more = [rng.standard_normal((len(x), dim)) for _ in range(n_layers - 1)]
+        out[name] = (frame_time(np.arange(1, len(x) + 1)), np.stack([y1] + more))
+    return out, FRAME_RATE
+
+
+def test_gridlines_refilled_in_every_clip_are_dropped_before_cca(tmp_path, caplog):
+    """Gridlines NaN in every frame of every clip of a speaker are refilled by postprocess as
+    copies of their neighbours: they carry no data and make the VTD covariance singular
+    (before the fix PWCCA either aborted or weighted rounding noise). They are dropped, and
+    the value equals PWCCA with those columns removed by hand."""
+    import logging
+
+    from codecprobe.articulatory import pwcca_with_baseline
+
+    rng = np.random.default_rng(3)
+    clips = _speaker_with_refilled_ends(rng, "sub801")
+    vtd = _write_vtd(tmp_path / "sub801.h5", "sub801", clips)
+    utts, rate = _features_for(clips, rng)
+    feats = _write_features(tmp_path / "f.h5", utts, rate)
+    _, vt = read_vtd(vtd)
+    x = np.concatenate([vt[n][1] for n, _, _ in clips]).astype(float)
+    assert np.linalg.matrix_rank(x - x.mean(0)) == 35  # the 5 refilled columns add nothing
+    y = np.concatenate([utts[n][1][0] for n, _, _ in clips])
+    by_hand = pwcca_with_baseline(x[:, 2:37], y, 3)  # without gridlines 0, 1, 37, 38, 39
+    with caplog.at_level(logging.INFO, logger="codecprobe.artstage"):
+        res = codec_pwcca("syn", feats, [vtd], n_shuffles=3)
+    assert res.pwcca[0] == pytest.approx(by_hand["pwcca"], abs=1e-9)
+    assert res.pwcca_release[0] == pytest.approx(by_hand["pwcca_release"], abs=1e-9)
+    assert list(res.layer) == [1, 2] and (res.n_gridlines == 35).all() and np.isfinite(res.pwcca).all()
+    assert "5 of 40 gridlines hold no measurement" in caplog.text and "0-1, 37-39" in caplog.text
+    assert res.pwcca[0] > res.shuffled_mean[0] + 0.3
+    try:  # with the refilled columns kept the value is wrong, or there is none
+        assert abs(pwcca_with_baseline(x, y, 3)["pwcca"] - by_hand["pwcca"]) > 1e-3
+    except CodecprobeError as e:
+        assert "linearly dependent" in str(e)
+
+
+def test_reviewer_case_fixture_vtd_in_30_clips(tmp_path):
+    """The reviewer's case: the real fixture's VTD (gridlines 0, 1, 116-119 beyond the lips and
+    larynx in all 117 frames) as 30 jittered clips of one speaker. Before the fix PWCCA
+    aborted ("canonical directions are linearly dependent"); now it matches PWCCA with the 6
+    refilled columns removed by hand (reviewer: 0.791)."""
+    from codecprobe.articulatory import pwcca_with_baseline
+    from codecprobe.rtmri import FRAME_RATE, frame_time, load_track
+    from codecprobe.vtd import grid_from_tracks, postprocess, vtd_track
+
+    track = load_track(FIXTURE)
+    grid, _ = grid_from_tracks([track])
+    res0 = vtd_track(track, grid)
+    assert np.nonzero(res0.dropped)[0].tolist() == [0, 1, 116, 117, 118, 119]
+    rng = np.random.default_rng(0)
+    clips = []
+    for c in range(30):
+        raw = res0.px[rng.permutation(len(res0.px))] + 0.3 * rng.standard_normal(res0.px.shape)
+        raw[:, [0, 1, 116, 117, 118, 119]] = np.nan
+        px, info = postprocess(raw)
+        clips.append((f"sub802_2drt_{c + 10:02d}_topic", px, info["dropped"]))
+    x64 = np.concatenate([px for _, px, _ in clips])
+    y = x64[:, 10:80] @ rng.standard_normal((70, 128)) + rng.standard_normal((len(x64), 128))
+    vtd = _write_vtd(tmp_path / "sub802.h5", "sub802", clips)
+    t = frame_time(np.arange(1, 118))
+    off = np.arange(0, len(y) + 1, 117)
+    per_clip = {n: (t, y[None, off[i] : off[i + 1]]) for i, (n, _, _) in enumerate(clips)}
+    feats = _write_features(tmp_path / "f.h5", per_clip, FRAME_RATE)
+    res = codec_pwcca("syn", feats, [vtd], n_shuffles=3)
+    assert len(res) == 1 and res.n_gridlines[0] == 114 and res.n_frames[0] == 30 * 117
+    assert res.pwcca[0] == pytest.approx(0.791, abs=2e-3)
+    x = np.concatenate([read_vtd(vtd)[1][n][1] for n, _, _ in clips]).astype(float)
+    assert res.pwcca[0] == pytest.approx(pwcca_with_baseline(x[:, 2:116], y, 3)["pwcca"], abs=1e-9)
+
+
+def test_degenerate_speaker_is_skipped_and_counted(tmp_path, caplog):
+    """A speaker whose CCA is degenerate is skipped with a warning naming it and the reason;
+    the others are kept; when every speaker fails the error says why."""
+    import logging
+
+    rng = np.random.default_rng(5)
+    good = _speaker_with_refilled_ends(rng, "sub803", n_clips=10)
+    bad = [(n.replace("sub803", "sub804"), np.full_like(px, 4.0), d) for n, px, d in good]  # VTD never moves
+    files = [_write_vtd(tmp_path / "sub803.h5", "sub803", good), _write_vtd(tmp_path / "sub804.h5", "sub804", bad)]
+    u_good, rate = _features_for(good, rng)
+    u_bad, _ = _features_for(bad, rng)
+    feats = _write_features(tmp_path / "f.h5", {**u_good, **u_bad}, rate)
+    with caplog.at_level(logging.INFO, logger="codecprobe.artstage"):
+        res = codec_pwcca("syn", feats, files, n_shuffles=3)
+    assert set(res.speaker) == {"sub803"} and list(res.layer) == [1, 2]
+    warn = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("sub804" in m and "layer 1" in m and "constant" in m and "skipped" in m for m in warn)
+    assert "1 speaker(s) used, 1 skipped; degenerate CCA: 1 (sub804)" in caplog.text
+    with pytest.raises(CodecprobeError, match="no speaker gave a PWCCA value.*degenerate: sub804"):
+        codec_pwcca("syn", feats, files[1:], n_shuffles=3)

@@ -286,3 +286,23 @@ def test_mismatched_frames_constant_inputs_and_bad_options():
         pwcca(x[:, 0], y)
     with pytest.raises(CodecprobeError, match="single block"):
         block_shuffle(50, 50, rng)
+
+
+def test_degenerate_input_raises_the_skippable_error():
+    """Degenerate data (constant dims, linearly dependent canonical directions) raise
+    ``DegenerateCCAError`` (a ``CodecprobeError``) so that a caller comparing many
+    speakers can skip the one that raised; bad arguments raise plain ``CodecprobeError``."""
+    from codecprobe.pwcca import DegenerateCCAError, projection_weights
+
+    rng = np.random.default_rng(17)
+    y = rng.standard_normal((500, 20))
+    with pytest.raises(DegenerateCCAError, match="constant"):
+        pwcca(np.ones((500, 10)), y)
+    # two identical direction time courses: D^T D is singular, its Cholesky fails
+    c = np.eye(3)
+    dirs = np.array([[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+    with pytest.raises(DegenerateCCAError, match="linearly dependent"):
+        projection_weights(c, np.zeros(3), dirs, np.eye(3), 500, "canonical")
+    with pytest.raises(CodecprobeError) as e:
+        pwcca(rng.standard_normal((500, 10)), y, weight_side="z")
+    assert not isinstance(e.value, DegenerateCCAError)

@@ -57,7 +57,7 @@ def test_fixture_loads(fixture_track):
     t = fixture_track
     assert t.n_frames == 117 == t.n_frames_in_file and t.n_bad == 0 and t.name == "cs_aba"
     assert t.frame_no[0] == 1540 and t.frame_no[-1] == 1656 and np.all(np.diff(t.frame_no) == 1)
-    np.testing.assert_allclose(t.times, (t.frame_no - 1) / 83.2778, rtol=1e-6)
+    np.testing.assert_allclose(t.times, (t.frame_no - 0.5) / 83.2778, rtol=1e-6)  # frame centres
     assert R.FRAME_RATE == pytest.approx(83.2778, abs=1e-4)
     assert t.inner.shape == (117, 60, 2) and t.outer.shape == (117, 90, 2)
     assert np.all(np.isfinite(t.inner)) and np.all(np.isfinite(t.outer))
@@ -117,7 +117,7 @@ def test_nan_frame_skipped_or_interpolated(tmp_path):
     assert ti.n_frames == 5 and ti.n_bad == 1 and ti.interpolated.tolist() == [False, False, True, False, False]
     np.testing.assert_allclose(ti.inner[2], (ti.inner[1] + ti.inner[3]) / 2)
     np.testing.assert_allclose(ti.sections[2][(1, 2)], (ti.sections[1][(1, 2)] + ti.sections[3][(1, 2)]) / 2)
-    np.testing.assert_allclose(ti.times[2], 11 / R.FRAME_RATE)
+    np.testing.assert_allclose(ti.times[2], 11.5 / R.FRAME_RATE)  # centre of frameNo 12
     with pytest.raises(ValueError):
         R.load_track(p, bad_frames="drop")
 
@@ -252,3 +252,12 @@ def test_list_tracks(tmp_path):
     assert R.load_track(tracks[0].track).n_frames == 1  # one-frame file (a bare struct, not a list)
     with pytest.raises(CodecprobeError, match="sub010"):
         R.list_tracks(a16, "sub010")
+
+
+def test_frame_time_is_the_frame_centre():
+    """Frame N (1-based) is acquired over [(N - 1) T, N T], T = 2 x 6.004 ms, and stamped at
+    its centre, like the codec frames ((i + 0.5) / rate)."""
+    assert R.frame_time(1) == pytest.approx(0.006004, abs=1e-12)
+    expected = np.array([0.5, 1.5, 1539.5, 1655.5]) * 0.012008
+    np.testing.assert_allclose(R.frame_time([1, 2, 1540, 1656]), expected, atol=1e-12)
+    assert R.frame_time(84) - R.frame_time(1) == pytest.approx(83 * 0.012008)

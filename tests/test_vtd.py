@@ -261,7 +261,7 @@ def test_real_fixture_grid_and_vtd(real, tmp_path):
 
     res = V.vtd_track(track, grid)
     assert res.px.shape == (117, 120) and np.all(np.isfinite(res.px))
-    np.testing.assert_allclose(res.times, (track.frame_no - 1) / 83.2778, rtol=1e-5)
+    np.testing.assert_allclose(res.times, (track.frame_no - 0.5) / 83.2778, rtol=1e-5)
     np.testing.assert_allclose(res.mm, res.px * 200 / 84)
     V.write_vtd(res, tmp_path / "clip_vtd.npz")
     with np.load(tmp_path / "clip_vtd.npz") as z:

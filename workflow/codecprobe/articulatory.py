@@ -5,6 +5,9 @@
   a zero-phase low-pass (Butterworth, cut-off at 0.45 x the codec frame rate) is
   applied first so that articulatory motion above the codec's Nyquist frequency does
   not alias into the resampled track.
+* :func:`nodata_gridlines`: the gridlines of a speaker that hold no measurement in any of
+  its utterances (refilled from their neighbours by :func:`codecprobe.vtd.postprocess`,
+  hence linearly dependent on them): they are dropped before CCA.
 * :func:`layer_pwcca`: for one speaker, the utterances' resampled VTD and the codec's
   accumulated features at layer k are concatenated over utterances (frames pooled), and
   PWCCA is computed per layer, with a block-shuffled baseline beside every value.
@@ -54,6 +57,39 @@ def resample_vtd(vtd: np.ndarray, t_mri: np.ndarray, t_codec: np.ndarray, codec_
     return out
 
 
+def nodata_gridlines(dropped: list[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Gridlines without a single measurement in any utterance of a speaker.
+
+    ``dropped``: one boolean ``[G]`` mask per utterance (``VTDResult.dropped``: the
+    gridline was NaN in every frame of that utterance and :func:`codecprobe.vtd.postprocess`
+    refilled it by interpolating across the gridline index). Returns a boolean ``[G]``,
+    True where every utterance refilled the gridline. Such a column is a copy or a linear
+    mix of its neighbours in every frame, so it carries no data of its own and makes the
+    VTD covariance singular (PWCCA's canonical directions become linearly dependent):
+    drop it before CCA. A gridline measured in at least one utterance is kept.
+    """
+    d = np.atleast_2d(np.asarray(dropped, dtype=bool))
+    if d.size == 0 or d.shape[0] == 0:
+        raise CodecprobeError("nodata_gridlines: no utterance masks given")
+    return d.all(axis=0)
+
+
+def index_runs(idx) -> str:
+    """``[0, 1, 116, 117, 118, 119]`` -> ``"0-1, 116-119"`` (for log messages)."""
+    idx = sorted(int(i) for i in idx)
+    if not idx:
+        return "none"
+    runs, start, prev = [], idx[0], idx[0]
+    for i in idx[1:] + [None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        runs.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if i is not None:
+            start = prev = i
+    return ", ".join(runs)
+
+
 def layer_pwcca(
     vtds: list[np.ndarray],
     features: list[np.ndarray],
@@ -88,13 +124,21 @@ def pwcca_with_baseline(
 ) -> dict:  # fmt: skip
     """PWCCA of frame-aligned ``x [F, G]`` (VTD) and ``y [F, D]`` (``variates`` as in
     :func:`codecprobe.pwcca.pwcca`) beside its block-shuffled baseline, plus the value the
-    seed paper's release formula gives on the same CCA (``pwcca_release``, for comparing
-    with its numbers): ``{n_frames, pwcca, pwcca_release, shuffled_mean, shuffled_sd}``."""
+    seed paper's release weighting gives on the same CCA (``pwcca_release``; see the
+    module docstring of :mod:`codecprobe.pwcca` for how it differs from the numbers that
+    release's shipped code printed): ``{n_frames, n_gridlines, pwcca, pwcca_release,
+    shuffled_mean, shuffled_sd}``, ``n_gridlines`` = the columns of ``x`` CCA kept.
+
+    Raises :class:`codecprobe.pwcca.DegenerateCCAError` when the data cannot give a value
+    (e.g. linearly dependent columns of ``x``: drop :func:`nodata_gridlines` first)."""
     res = cca(x, y)
     obs = pwcca_from_cca(res, weight_side, variates).pwcca
     rel = obs if variates == "release" else pwcca_from_cca(res, weight_side, "release").pwcca
     sh = pwcca_shuffled(x, y, np.random.default_rng(seed), n=n_shuffles, block_len=block_len, weight_side=weight_side, variates=variates)
-    return {"n_frames": len(x), "pwcca": obs, "pwcca_release": rel, "shuffled_mean": sh.mean, "shuffled_sd": sh.sd}
+    return {
+        "n_frames": len(x), "n_gridlines": int(res.x_kept.sum()), "pwcca": obs, "pwcca_release": rel,
+        "shuffled_mean": sh.mean, "shuffled_sd": sh.sd,
+    }  # fmt: skip
 
 
 def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:

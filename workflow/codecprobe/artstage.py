@@ -3,8 +3,10 @@
 ``python -m codecprobe.artstage vtd|utterances|pwcca|figures ...`` (see ``--help``).
 
 * ``vtd``: one HDF5 per speaker: ``/vtd`` ``[frames, 120]`` float32 (pixels; x 2.381 for mm),
-  ``/times`` (s, (frameNo - 1) / 83.2778), ``/frame_no``, ``/utterances/{name, offset,
-  n_frames}``, ``/grid`` ``[120, 2, 2]`` (inner-side end, outer-side end, image pixels),
+  ``/times`` (s, frame centres (frameNo - 0.5) / 83.2778), ``/frame_no``, ``/utterances/{name,
+  offset, n_frames, dropped}`` (``dropped [utterances, 120]``: gridline NaN in every frame of
+  that utterance, refilled across the gridline index), ``/grid`` ``[120, 2, 2]``
+  (inner-side end, outer-side end, image pixels),
   ``/midline``; attributes: speaker, frame rate, mm per pixel, NaN policy, counts. Plus a
   debug PNG (one frame with contours, midline and gridlines).
 * ``utterances``: the table the encode stage reads in feature slicing mode (one "token"
@@ -12,7 +14,10 @@
   more than a tolerance are skipped and counted.
 * ``pwcca``: per speaker and layer, PWCCA between VTD (resampled to the codec's frame
   times) and the codec's accumulated features, rebuilt from the stored codes and
-  codebook tables one layer at a time (memory: frames x D); ``--variant without_first``
+  codebook tables one layer at a time (memory: frames x D). Gridlines that hold no
+  measurement in any utterance of a speaker (refilled copies of their neighbours) are
+  dropped before CCA (logged; ``n_gridlines`` in the table); a speaker whose CCA is
+  degenerate all the same is skipped with a warning and counted. ``--variant without_first``
   adds, for split codecs such as MIMI, layer 1 alone and the accumulated layers 2..k
   without layer 1 (Fig. 4).
 """
@@ -26,8 +31,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .articulatory import pwcca_with_baseline, resample_vtd, summarize_speakers
+from .articulatory import index_runs, nodata_gridlines, pwcca_with_baseline, resample_vtd, summarize_speakers
 from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table
+from .pwcca import DegenerateCCAError
+from .rtmri import FRAME_RATE
 
 log = logging.getLogger("codecprobe.artstage")
 
@@ -36,9 +43,7 @@ log = logging.getLogger("codecprobe.artstage")
 def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: list[str], grid_path: str | None,
                 n_gridlines: int = 120, nan_policy: str = "interpolate", bad_frames: str = "skip") -> dict:  # fmt: skip
     """Build the grid (or load it), compute VTD for every kept track, write HDF5 + debug PNG."""
-    import h5py
-
-    from .rtmri import FRAME_RATE, MM_PER_PIXEL, list_tracks, load_track
+    from .rtmri import list_tracks, load_track
     from .vtd import debug_figure, grid_from_tracks, load_grid, orient_grid, vtd, vtd_track
 
     files = [t for t in list_tracks(annot16, speaker) if not any(s in t.name for s in skip_tasks)]
@@ -52,19 +57,13 @@ def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: l
         grid, midline = grid_from_tracks(tracks, n=n_gridlines)
     results = [vtd_track(t, grid, nan_policy=nan_policy) for t in tracks]
     counts["gridlines dropped (NaN in every frame), summed over tracks"] = int(sum(r.dropped.sum() for r in results))
-    n = np.array([len(r.px) for r in results])
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
-        h["vtd"] = np.concatenate([r.px for r in results]).astype(np.float32)
-        h["times"] = np.concatenate([r.times for r in results])
-        h["frame_no"] = np.concatenate([r.frame_no for r in results])
-        h["utterances/name"] = np.array([r.name for r in results], dtype="S")
-        h["utterances/n_frames"] = n
-        h["utterances/offset"] = np.concatenate([[0], np.cumsum(n)[:-1]])
-        h["grid"] = grid
-        if midline is not None:
-            h["midline"] = midline
-        h.attrs.update(speaker=speaker, frame_rate=FRAME_RATE, mm_per_pixel=MM_PER_PIXEL, unit="pixel",
-                       nan_policy=nan_policy, bad_frames=bad_frames, counts=json.dumps(counts))  # fmt: skip
+    nodata = nodata_gridlines([r.dropped for r in results])
+    counts["gridlines with no measurement in any track"] = int(nodata.sum())
+    if nodata.any():
+        log.info("%s: gridline(s) %s hold no measurement in any track (refilled; dropped before CCA)",
+                 speaker, index_runs(np.nonzero(nodata)[0]))  # fmt: skip
+    write_speaker_vtd(out, speaker, results, grid, midline, nan_policy=nan_policy, bad_frames=bad_frames,
+                      counts=json.dumps(counts))  # fmt: skip
     # the debug figure shows the two walls VTD is measured between (not the raw sections,
     # whose names differ between contour templates) and the crossings of every gridline
     t0, mid = tracks[0], len(tracks[0].frame_no) // 2
@@ -78,6 +77,30 @@ def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: l
     return counts
 
 
+def write_speaker_vtd(
+    out: str, speaker: str, results, grid: np.ndarray, midline: np.ndarray | None = None, **attrs
+) -> None:
+    """Write one speaker's :class:`codecprobe.vtd.VTDResult` list as the ``vtd`` HDF5 (module
+    docstring); ``attrs`` are added to the file's attributes."""
+    import h5py
+
+    from .rtmri import MM_PER_PIXEL
+
+    n = np.array([len(r.px) for r in results])
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
+        h["vtd"] = np.concatenate([r.px for r in results]).astype(np.float32)
+        h["times"] = np.concatenate([r.times for r in results])
+        h["frame_no"] = np.concatenate([r.frame_no for r in results])
+        h["utterances/name"] = np.array([r.name for r in results], dtype="S")
+        h["utterances/n_frames"] = n
+        h["utterances/offset"] = np.concatenate([[0], np.cumsum(n)[:-1]])
+        h["utterances/dropped"] = np.stack([np.asarray(r.dropped, bool) for r in results])
+        h["grid"] = grid
+        if midline is not None:
+            h["midline"] = midline
+        h.attrs.update(speaker=speaker, frame_rate=FRAME_RATE, mm_per_pixel=MM_PER_PIXEL, unit="pixel", **attrs)
+
+
 def read_vtd(path: str) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """``(speaker, {utterance name: (times [F], vtd [F, G])})`` from a ``vtd`` HDF5 file."""
     import h5py
@@ -88,6 +111,20 @@ def read_vtd(path: str) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
         off, n = h["utterances/offset"][:], h["utterances/n_frames"][:]
         spk = str(h.attrs["speaker"])
     return spk, {nm: (t[o : o + k], v[o : o + k]) for nm, o, k in zip(names, off, n)}
+
+
+def read_vtd_dropped(path: str) -> dict[str, np.ndarray] | None:
+    """``{utterance name: dropped [G]}`` of a ``vtd`` HDF5 file (gridlines NaN in every frame
+    of that utterance, refilled across the gridline index); ``None`` for a file written
+    before the masks were stored."""
+    import h5py
+
+    with h5py.File(path, "r") as h:
+        if "utterances/dropped" not in h:
+            return None
+        d = h["utterances/dropped"][:].astype(bool)
+        names = [x.decode() for x in h["utterances/name"][:]]
+    return dict(zip(names, d))
 
 
 # ----------------------------------------------------------------------------- utterances
@@ -111,7 +148,7 @@ def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> 
                 log.warning("%s: no audio %s, skipped", name, p)
                 continue
             dur = sf.info(str(p)).duration
-            span = t[-1] + 0.5 / 83.2778 if len(t) else 0.0
+            span = t[-1] + 0.5 / FRAME_RATE if len(t) else 0.0  # times are frame centres
             if abs(dur - span) > tolerance:
                 counts["length mismatch"] += 1
                 log.warning("%s: audio %.2f s but track spans %.2f s (tolerance %.2f s), skipped", name, dur, span, tolerance)
@@ -142,11 +179,24 @@ def _codec_utterances(path: str) -> tuple[dict, list[np.ndarray], dict[str, tupl
 
 def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = "accumulated",
                 n_shuffles: int = 10, block_len: int = 25, seed: int = 0, variates: str = "canonical") -> pd.DataFrame:  # fmt: skip
-    """Rows ``codec, speaker, variant, layer, n_frames, pwcca, pwcca_release, shuffled_mean,
-    shuffled_sd, variates``."""
+    """Rows ``codec, speaker, variant, layer, n_frames, n_gridlines, pwcca, shuffled_mean,
+    shuffled_sd, pwcca_release, variates, random_weights``.
+
+    Per speaker, the gridlines that hold no measurement in any of the utterances used
+    (``/utterances/dropped`` of the VTD file, see :func:`codecprobe.articulatory.nodata_gridlines`)
+    are dropped before CCA; ``n_gridlines`` is the number of VTD columns CCA used. A
+    speaker with too few frames, or whose CCA is degenerate all the same
+    (:class:`codecprobe.pwcca.DegenerateCCAError` at any layer), is skipped with a warning
+    and counted; when no speaker is left, :class:`CodecprobeError` says why.
+    """
     attrs, tabs, utts = _codec_utterances(features)
     rate = float(attrs["frame_rate"])
-    out, skipped = [], []
+    dim = tabs[0].shape[1]
+    variants = {"accumulated": range(len(tabs))}
+    if variant == "without_first":
+        variants = {"layer1_only": range(1), "without_layer1": range(1, len(tabs))}
+    out: list[dict] = []
+    skipped: dict[str, list[str]] = {"too few frames": [], "degenerate CCA": []}
     for f in vtd_files:
         spk, vt = read_vtd(f)
         common = [u for u in vt if u in utts]
@@ -156,32 +206,72 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
         # only codec frames inside the span of the MRI frames (no extrapolated VTD)
         keep = {u: (utts[u][1] >= vt[u][0][0]) & (utts[u][1] <= vt[u][0][-1]) for u in common}
         common = [u for u in common if keep[u].sum() > 1]
+        if not common:
+            log.warning("%s %s: no codec frame inside the MRI span of any utterance, speaker skipped", codec, spk)
+            skipped["too few frames"].append(spk)
+            continue
         vtds = [resample_vtd(vt[u][1], vt[u][0], utts[u][1][keep[u]], rate) for u in common]
+        x = np.concatenate(vtds)  # frames of all utterances, aligned with the columns of `codes`
+        dropped = read_vtd_dropped(f)
+        if dropped is None:
+            log.warning("%s: %s was written by an older version (no /utterances/dropped masks; its /times are frame "
+                        "starts, half an MRI frame early): refilled gridlines cannot be dropped; rerun rtmri_vtd",
+                        spk, f)  # fmt: skip
+            nodata = np.zeros(x.shape[1], bool)
+        else:
+            nodata = nodata_gridlines([dropped[u] for u in common])
+        if nodata.all():
+            log.warning("%s %s: no gridline holds a measurement, speaker skipped", codec, spk)
+            skipped["degenerate CCA"].append(spk)
+            continue
+        if nodata.any():
+            x = x[:, ~nodata]
+            log.info("%s %s: %d of %d gridlines hold no measurement in any of its %d utterances (refilled from "
+                     "their neighbours), dropped before CCA: %s", codec, spk, int(nodata.sum()), len(nodata),
+                     len(common), index_runs(np.nonzero(nodata)[0]))  # fmt: skip
         codes = np.concatenate([utts[u][0][:, keep[u]] for u in common], axis=1)  # [K, F_total]
-        dim = tabs[0].shape[1]
-        if codes.shape[1] <= max(dim, vtds[0].shape[1]):
+        if codes.shape[1] <= max(dim, x.shape[1]):
             log.warning(
                 "%s %s: %d frames at %.1f Hz for %d-dim features: too few for CCA (needs more frames "
                 "than dimensions), speaker skipped", codec, spk, codes.shape[1], rate, dim,
             )  # fmt: skip
-            skipped.append(spk)
+            skipped["too few frames"].append(spk)
             continue
-        variants = {"accumulated": range(len(tabs))}
-        if variant == "without_first":
-            variants = {"layer1_only": range(1), "without_layer1": range(1, len(tabs))}
-        x = np.concatenate(vtds)  # frames of all utterances, aligned with the columns of `codes`
-        for name, layers in variants.items():
-            acc = np.zeros((codes.shape[1], tabs[0].shape[1]), np.float64)
-            for k in layers:
-                acc += tabs[k][codes[k]]  # accumulated feature of layer k, one layer at a time
-                row = pwcca_with_baseline(x, acc, n_shuffles, block_len, seed + k, variates=variates)
-                row.update(codec=codec, speaker=spk, variant=name, layer=k + 1)
-                out.append(row)
-                log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f)", codec, spk, name, k + 1, row["pwcca"], row["shuffled_mean"])
+        rows = []
+        try:
+            for name, layers in variants.items():
+                acc = np.zeros((codes.shape[1], dim), np.float64)
+                for k in layers:
+                    acc += tabs[k][codes[k]]  # accumulated feature of layer k, one layer at a time
+                    try:
+                        row = pwcca_with_baseline(x, acc, n_shuffles, block_len, seed + k, variates=variates)
+                    except DegenerateCCAError as e:
+                        raise DegenerateCCAError(f"{name} layer {k + 1}: {e}") from e
+                    row.update(codec=codec, speaker=spk, variant=name, layer=k + 1)
+                    rows.append(row)
+                    log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f), %d gridlines", codec, spk, name, k + 1,
+                             row["pwcca"], row["shuffled_mean"], row["n_gridlines"])  # fmt: skip
+        except DegenerateCCAError as e:
+            # one speaker's data cannot give a value: skip the speaker (all its layers, so
+            # that every layer's mean is over the same speakers), keep the others
+            log.warning("%s %s: PWCCA failed (%s); speaker skipped", codec, spk, e)
+            skipped["degenerate CCA"].append(spk)
+            continue
+        out.extend(rows)
+    n_used = len({r["speaker"] for r in out})
+    n_skipped = sum(len(v) for v in skipped.values())
+    log.info("%s: %d speaker(s) used, %d skipped%s", codec, n_used, n_skipped,
+             "".join(f"; {k}: {len(v)} ({', '.join(v)})" for k, v in skipped.items() if v))  # fmt: skip
     if not out:
-        why = f" ({len(skipped)} speaker(s) with fewer frames than feature dimensions)" if skipped else ""
-        raise CodecprobeError(f"{codec}: no speaker with both VTD and enough codec frames{why}")
-    cols = ["codec", "speaker", "variant", "layer", "n_frames", "pwcca", "shuffled_mean", "shuffled_sd", "pwcca_release"]
+        why = []
+        if skipped["too few frames"]:
+            why.append(f"{len(skipped['too few frames'])} speaker(s) with fewer frames than feature dimensions")
+        if skipped["degenerate CCA"]:
+            why.append(f"{len(skipped['degenerate CCA'])} speaker(s) whose CCA is degenerate: "
+                       f"{', '.join(skipped['degenerate CCA'])}; see the warnings in the log")  # fmt: skip
+        raise CodecprobeError(f"{codec}: no speaker gave a PWCCA value" + (f" ({'; '.join(why)})" if why else ""))
+    cols = ["codec", "speaker", "variant", "layer", "n_frames", "n_gridlines", "pwcca", "shuffled_mean", "shuffled_sd",
+            "pwcca_release"]  # fmt: skip
     df = pd.DataFrame(out)[cols]
     df["variates"] = variates
     df["random_weights"] = bool(attrs.get("random_weights", False))

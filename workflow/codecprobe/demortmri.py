@@ -19,7 +19,7 @@ Model
 * Every ARPAbet phone (stress removed) has a target vector (:data:`TARGETS`); silence is
   a rest shape. Parameter trajectories go piecewise-linearly between phone midpoints,
   are smoothed by a Gaussian (sigma 15 ms, about a 30 ms kernel) and sampled at the MRI
-  frame times ``(frameNo - 1) / 83.2778``.
+  frame centres, ``(frameNo - 0.5) / 83.2778`` (``rtmri.frame_time``).
 * Per speaker: a scale about the image centre, an offset and a width factor; per frame
   a little Gaussian "tracking" noise on every point. All randomness is seeded from the
   speaker and utterance names (CRC-32), so regeneration is bit-identical.
@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import CodecprobeError, run_cli, setup_logging
-from .rtmri import CENTRE_PX, FRAME_RATE
+from .rtmri import CENTRE_PX, FRAME_RATE, frame_time
 
 log = logging.getLogger("codecprobe.demortmri")
 
@@ -325,7 +325,7 @@ def synth_frames(phones, duration: float, speaker: str, name: str, tract: Tract 
     tract = make_tract() if tract is None else tract
     n = max(1, int(round(duration * FRAME_RATE)))
     frame_no = np.arange(1, n + 1)
-    times = (frame_no - 1) / FRAME_RATE
+    times = frame_time(frame_no)
     params = trajectories(phones, times, duration)
     sh = speaker_shape(speaker)
     d = cross_distance(tract, params) * sh.width
@@ -452,7 +452,7 @@ Made by `python -m codecprobe.demortmri --out resources/demo_rtmri` (determinist
   resampled 16 -> 20 kHz with soxr (16-bit PCM), like the 75-Speaker corpus's audio.
 * `annot16/subNNN/track/<name>_track.mat`: MATLAB `trackdata` struct array as in Annot-16,
   one element per MRI frame at 83.2778 frames/s covering the audio (frame count
-  `round(duration x 83.2778)`; `frameNo` 1-based, frame N at `(N - 1) / 83.2778` s); 4
+  `round(duration x 83.2778)`; `frameNo` 1-based, frame N at its centre, `(N - 0.5) / 83.2778` s); 4
   segments with `v` (centred coordinates, y up), `i` (section ids) and `mu`. Sections:
   segment 1: 1 epiglottis, 2 tongue, 3 tongue-tip underside, 4 lower lip, 5 chin,
   6 larynx; segment 2: 1 arytenoid, 2 pharyngeal wall, 3 neck outline, 4 lower posterior

@@ -17,8 +17,13 @@ Coordinates and time
 --------------------
 The tracks store centred coordinates with y up; image pixels (84 x 84 image, origin
 top-left, y down) are ``x = v[:, 0] + 42`` and ``y = -v[:, 1] + 42``. A frame lasts
-2 TRs of 6.004 ms, so the frame rate is ``1 / (2 * 6.004 ms) = 83.2778`` frames/s
-and frame ``frameNo`` (1-based) is stamped ``t = (frameNo - 1) / 83.2778`` s.
+2 TRs of 6.004 ms, so the frame rate is ``1 / (2 * 6.004 ms) = 83.2778`` frames/s.
+Frame ``frameNo`` (1-based) is acquired over ``[(frameNo - 1) T, frameNo T]`` with
+``T = 12.008 ms`` (0-based frame ``i`` sits at about ``(i + 0.5) T``) and is stamped at its
+**centre**, ``t = (frameNo - 0.5) / 83.2778`` s (:func:`frame_time`), the same convention
+as the codec frame times (``(i + 0.5) / rate``), so that resampling VTD to the codec frames
+pairs each codec frame with the MRI frames nearest in time. (Annot-16's hand labels write
+``t = (N - 1) / 83.28``, the frame's start; they are matched by frame number ``N``.)
 A pixel is 200 mm / 84 = 2.381 mm (:data:`MM_PER_PIXEL`).
 
 The two walls (after the seed paper's release, ``src/vtd/extraction.py``)
@@ -100,8 +105,9 @@ BAD_FRAME_POLICIES = ("skip", "interpolate")
 
 
 def frame_time(frame_no: np.ndarray | int) -> np.ndarray:
-    """Time stamp in seconds of 1-based MRI frame number(s): ``(frameNo - 1) / 83.2778``."""
-    return (np.asarray(frame_no, dtype=float) - 1.0) / FRAME_RATE
+    """Time in seconds of the centre of 1-based MRI frame number(s): ``(frameNo - 0.5) / 83.2778``
+    (frame 1 spans 0 - 12.008 ms and is stamped 6.004 ms)."""
+    return (np.asarray(frame_no, dtype=float) - 0.5) / FRAME_RATE
 
 
 def to_image(v: np.ndarray) -> np.ndarray:

@@ -35,7 +35,12 @@ NaN policy (:func:`postprocess`, per clip)
    below the larynx) are dropped and then refilled by linear interpolation across the
    gridline index from the nearest kept gridlines (constant beyond the first/last kept
    one), so that every clip keeps ``n`` columns and column ``g`` stays one place in the
-   tract. This is the release's ``vtd_trim_interpolation``.
+   tract. This is the release's ``vtd_trim_interpolation``. Such a column is a copy or a
+   linear mix of its neighbours and carries no data: ``VTDResult.dropped`` flags it (the
+   speaker's HDF5 stores the flags as ``/utterances/dropped``), and a gridline flagged in
+   every utterance of a speaker is dropped before CCA
+   (:func:`codecprobe.articulatory.nodata_gridlines`), since it makes the VTD covariance
+   singular.
 2. The remaining NaNs (a wall missed in some frames): ``nan_policy="interpolate"``
    (default) interpolates each gridline linearly over time (constant at the clip edges);
    ``"zero"`` sets them to 0, as the release does (this reads a missed wall as a
@@ -620,7 +625,7 @@ class VTDResult:
 
     name: str
     frame_no: np.ndarray  # [F] 1-based MRI frame numbers
-    times: np.ndarray  # [F] seconds, (frameNo - 1) / 83.2778
+    times: np.ndarray  # [F] seconds, frame centres (frameNo - 0.5) / 83.2778
     px: np.ndarray  # [F, n] cleaned VTD in pixels
     raw_px: np.ndarray  # [F, n] before the NaN policy
     dropped: np.ndarray  # [n] gridlines NaN in every frame
