@@ -196,6 +196,32 @@ def test_mimo_audio_config_and_shape_errors(mimo_dir, tmp_path):
         load_llm_input(LLMSpec("mimo_audio", str(d)))
 
 
+def test_mimo_audio_rope_scaling_is_refused_not_ignored(mimo_dir):
+    """qwen2_stack computes plain rotary positions: a config.json asking for RoPE scaling
+    stops with the file and the key named; null / default loads and gives the same vectors."""
+    d, _, _ = mimo_dir
+    base = json.loads((d / "config.json").read_text())
+    codes = np.vstack([np.arange(2 * 6).reshape(2, 6) % 1024, np.arange(6 * 6).reshape(6, 6) % 128])
+    want = load_llm_input(LLMSpec("mimo_audio", str(d))).speech(codes)
+    for ok in ({"rope_scaling": None}, {"rope_scaling": {}}, {"rope_scaling": {"rope_type": "default"}},
+               {"rope_parameters": {"rope_theta": base["rope_theta"]}}, {"rope_parameters": {"rope_type": "default", "rope_theta": base["rope_theta"]}}):  # fmt: skip
+        (d / "config.json").write_text(json.dumps(base | ok))
+        np.testing.assert_array_equal(load_llm_input(LLMSpec("mimo_audio", str(d))).speech(codes), want)
+    for key, bad, kind in (("rope_scaling", {"type": "linear", "factor": 2.0}, "linear"),
+                           ("rope_scaling", {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}, "yarn"),
+                           ("rope_scaling", {"factor": 2.0}, "None"),
+                           ("rope_parameters", {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0}, "dynamic")):  # fmt: skip
+        (d / "config.json").write_text(json.dumps(base | {key: bad}))
+        with pytest.raises(CodecprobeError, match=rf"config\.json: {key} = .*type '?{kind}'? is not implemented") as e:
+            load_llm_input(LLMSpec("mimo_audio", str(d)))
+        assert str(d / "config.json") in str(e.value)
+    (d / "config.json").write_text(json.dumps(base | {"rope_scaling": "linear"}))
+    with pytest.raises(CodecprobeError, match="rope_scaling = 'linear': expected a mapping or null"):
+        load_llm_input(LLMSpec("mimo_audio", str(d)))
+    with pytest.raises(CodecprobeError, match=r"dims: rope_scaling = .*'linear' is not implemented"):
+        load_llm_input(LLMSpec("mimo_audio", "random", dims={"rope_scaling": {"type": "linear", "factor": 2.0}}))
+
+
 def test_real_names_and_shapes():
     """The key names and shapes listed in the README, from the released configs' sizes."""
     real = MIMO_AUDIO_TINY | {"hidden_size": 4096, "vocab_size": 151680, "local_dim": 1024, "local_attn_heads": 64, "input_local_layers": 6}

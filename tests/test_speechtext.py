@@ -1,5 +1,6 @@
-"""Speech-text CKA stage (codecprobe.speechtext): known answers on synthetic vectors, the
-stage end to end on a random-weight MIMI + tiny Moshi, summary table / LaTeX / figure."""
+"""Speech-text CKA stage (codecprobe.speechtext): known answers on synthetic vectors, one
+row per word type (regression: per-token rows inflate CKA), the stage end to end on a
+random-weight MIMI + tiny Moshi, summary table / LaTeX / figure."""
 
 import json
 
@@ -7,10 +8,21 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-
+from codecprobe import speechtext
+from codecprobe.cka import cka_permutation
 from codecprobe.io import CodecprobeError, read_table
+from codecprobe.llm import LLMSpec
 from codecprobe.manifest import build_manifest
-from codecprobe.speechtext import CKAConfig, cka_rows, latex_table, main, token_codes
+from codecprobe.speechtext import (
+    CKAConfig,
+    cka_rows,
+    embed_types,
+    latex_table,
+    main,
+    select_types,
+    token_codes,
+    usable_tokens,
+)
 from codecprobe.words import WordFilter, build_word_table, index_textgrids
 
 
@@ -18,25 +30,173 @@ def test_cka_rows_known_answers():
     """Speech = text rotated and scaled: linear CKA 1 and p at its floor; independent
     speech: debiased CKA near 0, null around it, gap CI covering 0."""
     rng = np.random.default_rng(0)
-    words = np.array([f"w{i % 150}" for i in range(300)])
-    types = {w: rng.standard_normal(20) for w in set(words)}
-    text = np.stack([types[w] for w in words])
+    words = np.array([f"w{i}" for i in range(300)])
+    text = rng.standard_normal((300, 20))
     q, _ = np.linalg.qr(rng.standard_normal((20, 20)))
     cfg = CKAConfig(n_permutations=99, n_bootstrap=50, bootstrap_permutations=5, estimators=("linear", "debiased", "rbf"))
-    rows = {r["estimator"]: r for r in cka_rows(3.0 * text @ q, text, words, cfg)}
+    rows = {r["estimator"]: r for r in cka_rows(3.0 * text @ q, text, words, cfg, n_tokens=np.full(300, 2))}
     assert rows["linear"]["cka"] == pytest.approx(1.0, abs=1e-10)
     assert rows["debiased"]["cka"] == pytest.approx(1.0, abs=1e-10)
     assert rows["rbf"]["cka"] == pytest.approx(1.0, abs=1e-10)  # distances scale with the bandwidth
     assert rows["linear"]["p_value"] == pytest.approx(1 / 100)
-    assert rows["linear"]["n_types"] == 150 and rows["linear"]["n_words"] == 300
+    assert rows["linear"]["n_types"] == rows["linear"]["n_words"] == 300 and rows["linear"]["n_tokens"] == 600
     assert rows["debiased"]["gap_ci_low"] > 0.5
     indep = {r["estimator"]: r for r in cka_rows(rng.standard_normal((300, 20)), text, words, cfg)}
     d = indep["debiased"]
     assert abs(d["cka"]) < 0.05 and abs(d["null_mean"]) < 0.02 and d["p_value"] > 0.01
     assert d["gap_ci_low"] < 0 < d["gap_ci_high"]
     assert indep["linear"]["cka"] > indep["debiased"]["cka"]  # plain CKA's upward bias
+    assert d["n_tokens"] == 300
     with pytest.raises(CodecprobeError, match="unknown"):
         cka_rows(text, text, words, CKAConfig(estimators=("cosine",)))
+    with pytest.raises(CodecprobeError, match="one row per word type"):  # per-token rows are refused
+        cka_rows(text, text, np.array([f"w{i % 150}" for i in range(300)]), cfg)
+
+
+# ----------------------------------------------------------------------------- one row per word type
+class FakeLLM:
+    """``speech(codes [1, F]) = table[codes[0]]`` and ``text(word) = vectors[word]`` (None if absent)."""
+
+    family = "fake"
+
+    class tokenizer:
+        kind = "fake"
+
+    def __init__(self, table: np.ndarray, vectors: dict[str, np.ndarray]):
+        self.table, self.vectors = table, vectors
+
+    def text(self, word):
+        return self.vectors.get(word)
+
+    def speech(self, codes):
+        return self.table[np.asarray(codes)[0]]
+
+    def metadata(self):
+        return {"llm_family": self.family}
+
+
+def _write_features(path, words: list[str], n_frames: list[int], family: str = "fake") -> list[np.ndarray]:
+    """An encode-stage-like HDF5 (feature slicing layout): one codebook whose code at global
+    frame f is f; token i has ``n_frames[i]`` frames; token ids 100, 101, ..."""
+    n_frames = np.asarray(n_frames, np.int64)
+    offsets = np.concatenate([[0], np.cumsum(n_frames)[:-1]]).astype(np.int64)
+    with h5py.File(path, "w") as h:
+        h.attrs["family"] = family
+        h["codes"] = np.arange(int(n_frames.sum()), dtype=np.int64)[None, :]
+        t = h.create_group("tokens")
+        t["token_id"] = np.arange(100, 100 + len(words))
+        t["word"] = np.array([w.encode() for w in words])
+        t["utt_id"] = np.array([b"u0"] * len(words))
+        t["n_frames"] = n_frames
+        t["frame_offset"] = offsets
+    return [np.arange(o, o + n)[None, :] for o, n in zip(offsets, n_frames)]
+
+
+def _independent_types(seed: int = 0, n_types: int = 300, n_tok: int = 1200, dim: int = 32):
+    """Zipf-distributed word tokens; text = a random vector per type; speech frames = a
+    random prototype per type (independent of the text) + noise; 2 frames per token."""
+    rng = np.random.default_rng(seed)
+    p = 1 / np.arange(1, n_types + 1)
+    typ = rng.choice(n_types, n_tok, p=p / p.sum())
+    text_proto, speech_proto = rng.standard_normal((n_types, dim)), rng.standard_normal((n_types, dim))
+    frames = np.repeat(speech_proto[typ], 2, axis=0) + rng.standard_normal((2 * n_tok, dim))  # frame 2i, 2i+1: token i
+    words = [f"w{t:03d}" for t in typ]
+    return words, typ, frames, {f"w{t:03d}": text_proto[t] for t in range(n_types)}
+
+
+def test_repeated_word_types_do_not_inflate_cka(tmp_path, monkeypatch):
+    """Reviewer's finding as a regression: speech independent of text, many tokens per type.
+    Per-token rows: a large spurious gap (p at its floor). The stage (one row per type):
+    gap near 0, p not significant, n = number of types."""
+    words, typ, frames, vectors = _independent_types()
+    _write_features(tmp_path / "f.h5", words, [2] * len(words))
+    fake = FakeLLM(frames, vectors)
+    monkeypatch.setattr(speechtext, "load_llm_input", lambda spec, device="cpu": fake)
+    # the defect: one row per token (identical text rows within a type)
+    tok_speech = frames.reshape(len(words), 2, -1).mean(axis=1)
+    tok_text = np.stack([vectors[w] for w in words])
+    per_token = cka_permutation(tok_speech, tok_text, 99, np.random.default_rng(1), debiased=True)
+    assert per_token.gap > 0.15 and per_token.p_value == pytest.approx(0.01)
+    # the stage: one row per word type
+    cfg = CKAConfig(max_words=10_000, n_permutations=199, n_bootstrap=30, bootstrap_permutations=3, seed=0)
+    t = speechtext.run("fake", str(tmp_path / "f.h5"), LLMSpec("fake"), cfg, str(tmp_path / "cka.csv"), str(tmp_path / "emb.h5"))
+    n_types = len(np.unique(typ))
+    assert (t["n_words"] == n_types).all() and (t["n_types"] == n_types).all()
+    for _, r in t.iterrows():
+        assert abs(r["gap"]) < 0.05 and r["p_value"] > 0.1, r.to_dict()
+    deb = t[t["estimator"] == "debiased"].iloc[0]
+    assert deb["gap_ci_low"] < 0 < deb["gap_ci_high"] and deb["gap_ci_high"] < per_token.gap / 2
+    # one token per type: the same
+    cfg1 = CKAConfig(max_words=10_000, n_permutations=199, n_bootstrap=0, seed=0, per_type="one")
+    t1 = speechtext.run("fake", str(tmp_path / "f.h5"), LLMSpec("fake"), cfg1, str(tmp_path / "cka1.csv"))
+    assert (t1["n_words"] == n_types).all() and (t1["n_tokens"] == n_types).all()
+    assert (t1["gap"].abs() < 0.05).all() and (t1["p_value"] > 0.1).all()
+
+
+def test_per_type_mean_pools_exactly_its_tokens(tmp_path, monkeypatch):
+    """Known answer: a type's speech row is the mean over its usable tokens of the
+    per-token frame pooling; skipped tokens and types are counted; the embeddings file
+    lists each row's word and token ids."""
+    words = ["b", "a", "b", "c", "a", "b", "", "c", "d"]
+    n_frames = [2, 1, 3, 2, 2, 1, 2, 0, 0]  # token 7 (c) and 8 (d) have no frame; "" has no text
+    codes = _write_features(tmp_path / "f.h5", words, n_frames)
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((sum(n_frames), 5))
+    vectors = {w: rng.standard_normal(5) for w in "abcd"}
+    fake = FakeLLM(table, vectors)
+    keep, counts = usable_tokens(fake, words, codes)
+    np.testing.assert_array_equal(keep, [1, 1, 1, 1, 1, 1, 0, 0, 0])
+    assert counts == {
+        "tokens skipped: word tokenizes to nothing": 1, "tokens skipped: no frame": 2,
+        "types skipped: word tokenizes to nothing": 1, "types skipped: no token with a frame": 1,
+    }  # fmt: skip
+    types, members = select_types(words, keep, 100)
+    assert types == ["a", "b", "c"]
+    assert [m.tolist() for m in members] == [[1, 4], [0, 2, 5], [3]]
+    frame_mean = [table[c[0]].mean(axis=0) for c in codes[:6]]
+    centre = [table[c[0]][c.shape[1] // 2] for c in codes[:6]]
+    for pooling, per_tok in (("mean", frame_mean), ("center", centre)):
+        speech, text = embed_types(fake, types, members, codes, pooling)
+        want = np.stack([(per_tok[1] + per_tok[4]) / 2, (per_tok[0] + per_tok[2] + per_tok[5]) / 3, per_tok[3]])
+        np.testing.assert_allclose(speech, want, rtol=1e-12)
+        np.testing.assert_array_equal(text, np.stack([vectors[w] for w in types]))
+    with pytest.raises(CodecprobeError, match="no word token left"):
+        select_types(words, np.zeros(len(words), bool), 10)
+    # through the stage: the embeddings file (4 types needed; add one)
+    words2 = words + ["e", "e"]
+    codes = _write_features(tmp_path / "g.h5", words2, n_frames + [1, 1])
+    monkeypatch.setattr(speechtext, "load_llm_input", lambda spec, device="cpu": FakeLLM(np.vstack([table, table[:2] + 1]), vectors | {"e": np.ones(5)}))
+    cfg = CKAConfig(n_permutations=5, n_bootstrap=0)
+    t = speechtext.run("fake", str(tmp_path / "g.h5"), LLMSpec("fake"), cfg, str(tmp_path / "c.csv"), str(tmp_path / "e.h5"))
+    assert (t["n_words"] == 4).all() and (t["n_tokens"] == 8).all() and (t["n_skipped"] == 3).all()
+    assert (t["n_types_available"] == 4).all() and (t["per_type"] == "mean").all()
+    with h5py.File(tmp_path / "e.h5") as h:
+        assert h["word"][:].astype(str).tolist() == ["a", "b", "c", "e"]
+        assert h["n_tokens"][:].tolist() == [2, 3, 1, 2] and h["token_offset"][:].tolist() == [0, 2, 5, 6]
+        assert h["token_id"][:].tolist() == [101, 104, 100, 102, 105, 103, 109, 110]
+        np.testing.assert_allclose(h["speech"][0], (frame_mean[1] + frame_mean[4]) / 2, rtol=1e-6)
+        assert "token_offset" in h.attrs["layout"]
+
+
+def test_max_words_caps_types_with_a_fixed_seed():
+    words = [f"w{i % 50:02d}" for i in range(150)]  # 50 types, 3 tokens each
+    keep = np.ones(150, bool)
+    types, members = select_types(words, keep, 10, seed=3)
+    assert len(types) == 10 == len(set(types)) and types == sorted(types)
+    for w, m in zip(types, members):
+        assert m.tolist() == [i for i in range(150) if words[i] == w]  # all its tokens
+    again = select_types(words, keep, 10, seed=3)
+    assert again[0] == types and all(np.array_equal(a, b) for a, b in zip(again[1], members))
+    assert select_types(words, keep, 10, seed=4)[0] != types
+    assert len(select_types(words, keep, 100, seed=3)[0]) == 50  # cap above the number of types
+    one_types, one = select_types(words, keep, 10, per_type="one", seed=3)
+    assert one_types == types  # the same types; then one of each type's tokens
+    assert all(len(m) == 1 and words[m[0]] == w for w, m in zip(one_types, one))
+    assert [m.tolist() for m in select_types(words, keep, 10, per_type="one", seed=3)[1]] == [m.tolist() for m in one]
+    with pytest.raises(CodecprobeError, match="per_type"):
+        select_types(words, keep, 10, per_type="first")
+    with pytest.raises(CodecprobeError, match="per_type"):
+        CKAConfig(per_type="median").check()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +205,6 @@ def mimi_words(tmp_path_factory):
     pytest.importorskip("torch")
     from codecprobe.codecs import CodecSpec, load_codec
     from codecprobe.encode import EncodeConfig, run
-
     from conftest import make_corpus
 
     tmp_path = tmp_path_factory.mktemp("mimi")
@@ -62,42 +221,57 @@ def test_stage_end_to_end_on_random_weights(mimi_words, tmp_path):
     tokens, codes, attrs = token_codes(str(h5))
     assert len(tokens) == len(words) and attrs["family"] == "mimi"
     assert all(c.shape[0] == 8 and c.shape[1] >= 1 for c in codes)
+    n_types = tokens["word"].nunique()
+    assert n_types == 5 and len(tokens) == 9
     out, emb = tmp_path / "cka" / "mimi.csv", tmp_path / "cka" / "mimi.h5"
-    cfg = {"max_words": 7, "n_permutations": 50, "n_bootstrap": 20, "bootstrap_permutations": 3, "seed": 1}
+    cfg = {"max_words": 4, "n_permutations": 50, "n_bootstrap": 20, "bootstrap_permutations": 3, "seed": 1}
     argv = ["run", "--codec", "mimi", "--features", str(h5), "--llm", json.dumps({"family": "moshi", "weights": "random"}),
             "--out", str(out), "--embeddings", str(emb), "--config", json.dumps(cfg)]  # fmt: skip
     main(argv)
     t = read_table(out)
     assert list(t["estimator"]) == ["linear", "debiased"]
-    assert (t["n_words"] == 7).all() and t["codec_random"].all() and t["llm_random"].all()
+    assert (t["n_words"] == 4).all() and (t["n_types"] == 4).all() and (t["n_types_available"] == 5).all()
+    assert t["codec_random"].all() and t["llm_random"].all() and (t["per_type"] == "mean").all()
     assert ((t["p_value"] > 0) & (t["p_value"] <= 1)).all() and t["null_sd"].gt(0).all()
+    assert t["gap_ci_low"].isna().all() and (t["n_bootstrap"] == 0).all()  # 4 types: too few to bootstrap
     with h5py.File(emb) as h:
-        assert h["speech"].shape == (7, 64) and h["text"].shape == (7, 64)
+        assert h["speech"].shape == (4, 64) and h["text"].shape == (4, 64)
         assert "RANDOM WEIGHTS" in h.attrs["note"]
-        ids = h["token_id"][:]
-    # the same seed draws the same 7 tokens
+        kept = h["word"][:].astype(str)
+        ids, n_tok = h["token_id"][:], h["n_tokens"][:]
+    assert len(set(kept)) == 4 and len(ids) == n_tok.sum() == t["n_tokens"].iloc[0]
+    word_of = dict(zip(tokens["token_id"], tokens["word"]))
+    assert [word_of[i] for i in ids] == [w for w, k in zip(kept, n_tok) for _ in range(k)]
+    assert sorted(ids) == sorted(tokens["token_id"][tokens["word"].isin(kept)])  # all tokens of each drawn type
+    # the same seed draws the same 4 types
     main(argv)
     with h5py.File(emb) as h:
         np.testing.assert_array_equal(h["token_id"][:], ids)
+    # one token per type
+    main(argv[:-1] + [json.dumps(cfg | {"per_type": "one"})])
+    t = read_table(out)
+    assert (t["n_tokens"] == 4).all() and (t["per_type"] == "one").all()
     # an LLM that reads another codec's codes: a clear error
     with pytest.raises(CodecprobeError, match="reads mimo codes"):
         main(["run", "--codec", "mimi", "--features", str(h5), "--llm", json.dumps({"family": "mimo_audio", "weights": "random"}), "--out", str(out)])
 
 
-def test_words_that_tokenize_to_nothing_are_skipped_and_counted(mimi_words, caplog):
-    from codecprobe.llm import LLMSpec, load_llm_input
-    from codecprobe.speechtext import embed_tokens
+def test_words_that_tokenize_to_nothing_are_skipped_and_counted(mimi_words):
+    from codecprobe.llm import load_llm_input
 
     h5, _ = mimi_words
     tokens, codes, _ = token_codes(str(h5))
     llm = load_llm_input(LLMSpec("moshi", "random"))
     words = tokens["word"].tolist()
     words[0] = ""
-    speech, text, keep, counts = embed_tokens(llm, words, codes)
-    assert counts["skipped: word tokenizes to nothing"] == 1 and not keep[0] and keep[1:].all()
-    assert speech.shape == text.shape == (len(words) - 1, 64)
+    keep, counts = usable_tokens(llm, words, codes)
+    assert counts["tokens skipped: word tokenizes to nothing"] == 1 and not keep[0] and keep[1:].all()
+    assert counts["types skipped: word tokenizes to nothing"] == 1
+    types, members = select_types(words, keep, 100)
+    speech, text = embed_types(llm, types, members, codes)
+    assert "" not in types and speech.shape == text.shape == (len(set(words)) - 1, 64)
     with pytest.raises(CodecprobeError, match="no word token left"):
-        embed_tokens(llm, [""] * len(words), codes)
+        select_types(words, usable_tokens(llm, [""] * len(words), codes)[0], 100)
 
 
 def test_summary_latex_and_figure(tmp_path):

@@ -27,7 +27,8 @@ and shapes of the real checkpoints are listed in the README):
     ``group_size`` (4; the word's last group padded with empty tokens), each group
     through ``input_local_transformer`` (a Qwen2 stack: 6 layers, dim 1024, 64 heads,
     FFN 4096, RMSNorm, rotary positions 0..3, q/k/v bias; causal unless the config's
-    ``input_full_attention`` is true, as upstream) and ``speech_group_downcast``
+    ``input_full_attention`` is true, as upstream; a config ``rope_scaling`` other than
+    null / ``default`` is refused, not ignored) and ``speech_group_downcast``
     (Linear ``4 x 1024 -> 4096``, no bias): ``[ceil(F / 4), 4096]`` at 6.25 Hz.
 
 Only these tensors are read, by key name, from the safetensors shards (the index file
@@ -341,6 +342,8 @@ class MimoAudioInput(LLMInput):
         import torch
 
         cfg = MIMO_AUDIO_TINY | spec.dims if spec.random else self._read_config()
+        if spec.random:
+            check_rope_scaling(cfg, f"{self.where}: dims")
         self.cfg = cfg
         self.n_codebooks = int(cfg["audio_channels"])
         vocab = _parse_list(cfg["speech_vocab_size"], self.n_codebooks)
@@ -377,6 +380,7 @@ class MimoAudioInput(LLMInput):
         missing = [k for k in need if k not in cfg]
         if missing:
             raise CodecprobeError(f"{self.where}: {path}: no {', '.join(missing)} (not a MiMo-Audio config?)")
+        check_rope_scaling(cfg, f"{self.where}: {path}")
         return cfg
 
     def speech(self, codes: np.ndarray) -> np.ndarray:
@@ -439,12 +443,42 @@ def mimo_audio_shapes(cfg: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     return out
 
 
+#: RoPE variants :func:`qwen2_stack` implements (transformers' name for plain rotary positions)
+ROPE_TYPES = ("default",)
+
+
+def check_rope_scaling(cfg: dict[str, Any], source: str) -> None:
+    """Refuse a config whose rotary positions :func:`qwen2_stack` would compute wrongly.
+
+    Accepted: ``rope_scaling`` absent, null or ``{}``, or of type (``rope_type`` / ``type``)
+    ``default``; ``rope_parameters`` (newer transformers) absent, without ``rope_type``, or
+    ``default``. Anything else (``linear``, ``dynamic``, ``yarn``, ``llama3``, ...) raises
+    ``CodecprobeError`` naming ``source`` (the config file) and the key; scaling types are
+    not implemented, and silently ignoring one would change the speech vectors.
+    """
+    for key in ("rope_scaling", "rope_parameters"):
+        v = cfg.get(key)
+        if v is None or v == {}:
+            continue
+        if not isinstance(v, dict):
+            raise CodecprobeError(f"{source}: {key} = {v!r}: expected a mapping or null")
+        kind = v.get("rope_type", v.get("type"))
+        if key == "rope_parameters" and kind is None:
+            continue  # only rope_theta
+        if kind not in ROPE_TYPES:
+            raise CodecprobeError(
+                f"{source}: {key} = {json.dumps(v, default=str)}: RoPE scaling type {kind!r} is not implemented "
+                f"(codecprobe's Qwen2 stack computes plain rotary positions only: {key} null or rope_type 'default')"
+            )
+
+
 def qwen2_stack(x, w: dict, prefix: str, n_layers: int, heads: int, theta: float, eps: float, causal: bool):
     """A Qwen2 decoder stack (no embedding) on ``x [B, T, D]`` with positions 0..T-1 per row.
 
     Per layer: ``x += o(attn(rmsnorm(x)))``, ``x += down(silu(gate(h)) * up(h))`` with
     ``h = rmsnorm(x)``; q/k/v with bias, o without; rotary positions (rotate-half layout,
-    ``inv_freq = theta^(-2i / head_dim)``) on q and k; then the final ``norm``.
+    ``inv_freq = theta^(-2i / head_dim)``, no RoPE scaling: configs asking for one are
+    refused by :func:`check_rope_scaling`) on q and k; then the final ``norm``.
     """
     import torch
     import torch.nn.functional as F

@@ -1,19 +1,41 @@
 """Speech-text alignment (paper Sec. 2.5, 3.3): CKA between a codec's speech tokens and
 its LLM's text tokens, both as the LLM embeds them before its transformer.
 
-Per word token of the codec's feature file (``results/features/<codec>/words.h5``):
-speech = the LLM's audio input path applied to the word's codes (:mod:`codecprobe.llm`),
-pooled over the word; text = the mean input embedding of the word's sub-word tokens.
-Tokens whose word tokenizes to nothing, or that have no frame, are skipped and counted.
-Up to ``max_words`` tokens are drawn (seeded) before embedding.
+**One row per word type.** The word tokens of the codec's feature file
+(``results/features/<codec>/words.h5``, i.e. the tokens of the word pairs) are grouped by
+their word text. Per type: text = the mean input embedding of the word's sub-word tokens;
+speech = the LLM's audio input path applied to each token's codes (:mod:`codecprobe.llm`),
+pooled over the token's frames (``pooling``: mean, or the middle vector), then over the
+type's tokens (``per_type``: ``mean`` of all its tokens, the default, or ``one`` token
+drawn with the seed, close to the paper release's first token per word).
+Why not one row per token: all tokens of a type share one identical text row while their
+speech rows are similar, so the text Gram has a block structure that the speech Gram
+reproduces whatever the embeddings mean; the permutation null destroys it, so CKA, its
+gap and the p-value are inflated (random text vectors independent of the speech side,
+3000 tokens of 534 Zipf-distributed types: linear CKA 0.754 against a null of 0.017,
+p = 0.005; pooled per type: 0.321 against 0.322, p = 0.63).
+Tokens whose word tokenizes to nothing, or that have no frame, are skipped and counted
+(tokens and types, ``usable_tokens``); then up to ``max_words`` word **types** are drawn
+with ``seed`` (``select_types``) before embedding (``embed_types``).
 
-CKA (:mod:`codecprobe.cka`) of speech ``[n, H]`` against text ``[n, H]``, per estimator:
-``linear`` (Kornblith et al. 2019; the paper's number), ``debiased`` (unbiased HSIC),
-optional ``rbf``; each against ``n_permutations`` row permutations of the speech side
-(mean, sd, p-value), and for ``debiased`` a bootstrap CI of the gap (CKA - null mean)
-over word tokens (permutations, in the baseline and in each resample, move rows freely
-across all words; ``codecprobe.cka``'s grouped mode would permute only within word types
-and is not used here).
+CKA (:mod:`codecprobe.cka`) of speech ``[n, H]`` against text ``[n, H]``, n = number of
+word types, per estimator: ``linear`` (Kornblith et al. 2019; the paper's number),
+``debiased`` (unbiased HSIC), optional ``rbf``; each against ``n_permutations`` row
+permutations of the speech side (mean, sd, p-value), and for ``debiased`` a bootstrap CI
+of the gap (CKA - null mean) over word types (rows resampled with replacement; copies
+of a drawn type are treated like the diagonal, see ``cka_gap_bootstrap``).
+
+Table columns (``cka_rows``, one row per estimator): ``n_words`` = ``n_types`` = n, the
+rows of the CKA (word types; ``max_words`` caps it); ``n_tokens``: the word tokens pooled
+into those rows (= n for ``per_type: one``); ``n_types_available``: usable types before
+the draw; ``n_skipped``: word tokens skipped (no text tokens or no frame).
+
+Embeddings HDF5 (``--embeddings``), one row per word type, the same row order throughout:
+``speech [n, H]`` and ``text [n, H]`` (float32), ``word [n]`` (UTF-8 bytes),
+``n_tokens [n]`` (int64, tokens pooled into the row), ``token_offset [n]`` (int64) and
+``token_id [sum(n_tokens)]`` (the encode stage's token ids; row i's are
+``token_id[token_offset[i] : token_offset[i] + n_tokens[i]]``, ascending); attributes: the
+table's metadata, the LLM's, and the skip counts (JSON).
 
 CLI: ``python -m codecprobe.speechtext run ...`` (one codec) and ``... summary ...``
 (all codecs: combined table, figure, LaTeX table in the layout of the paper's Sec. 3.3).
@@ -24,8 +46,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,18 +57,33 @@ import pandas as pd
 from . import __version__
 from .cka import cka_gap_bootstrap, cka_permutation
 from .encode import resolve_device
-from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table, write_text
-from .llm import LLM_CODEC, LLMInput, LLMSpec, load_llm_input
+from .io import (
+    CodecprobeError,
+    atomic_path,
+    read_table,
+    run_cli,
+    save_figure,
+    setup_logging,
+    write_table,
+    write_text,
+)
+from .llm import LLM_CODEC, LLMSpec, load_llm_input
 
 log = logging.getLogger("codecprobe.speechtext")
 
 ESTIMATORS = ("linear", "debiased", "rbf")
 SPEECH_POOLINGS = ("mean", "center")
+PER_TYPE = ("mean", "one")
+#: fewer word types than this: no bootstrap CI of the gap (a resample of very few types
+#: often holds fewer than 4 distinct ones, and the debiased CKA is then undefined)
+MIN_BOOTSTRAP_TYPES = 20
 
 
 @dataclass(frozen=True)
 class CKAConfig:
-    """The config's ``cka`` section."""
+    """The config's ``cka`` section. ``max_words``: word TYPES drawn (seeded), i.e. rows
+    of the CKA; ``pooling``: over a token's frames; ``per_type``: over a type's tokens
+    (``mean`` of all, or ``one`` drawn with ``seed``)."""
 
     max_words: int = 2000
     n_permutations: int = 1000
@@ -52,7 +91,20 @@ class CKAConfig:
     bootstrap_permutations: int = 10
     estimators: tuple[str, ...] = ("linear", "debiased")
     pooling: str = "mean"
+    per_type: str = "mean"
     seed: int = 0
+
+    def check(self) -> None:
+        """Raise ``CodecprobeError`` for an unknown estimator, pooling or per_type, or max_words < 4."""
+        bad = set(self.estimators) - set(ESTIMATORS)
+        if bad:
+            raise CodecprobeError(f"cka.estimators: unknown {sorted(bad)} (known: {', '.join(ESTIMATORS)})")
+        if self.pooling not in SPEECH_POOLINGS:
+            raise CodecprobeError(f"cka.pooling: {self.pooling!r} is not one of {', '.join(SPEECH_POOLINGS)}")
+        if self.per_type not in PER_TYPE:
+            raise CodecprobeError(f"cka.per_type: {self.per_type!r} is not one of {', '.join(PER_TYPE)}")
+        if self.max_words < 4:
+            raise CodecprobeError(f"cka.max_words: need at least 4 word types, got {self.max_words}")
 
 
 def token_codes(path: str) -> tuple[pd.DataFrame, list[np.ndarray], dict]:
@@ -83,40 +135,111 @@ def token_codes(path: str) -> tuple[pd.DataFrame, list[np.ndarray], dict]:
     return tokens, [codes[:, s : s + k] for s, k in zip(start, n)], attrs
 
 
-def embed_tokens(llm: LLMInput, words: list[str], codes: list[np.ndarray], pooling: str = "mean") -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Speech ``[n_kept, H]`` and text ``[n_kept, H]`` vectors, the kept mask ``[n]`` and skip counts."""
+def usable_tokens(llm: Any, words: Sequence[str], codes: Sequence[np.ndarray]) -> tuple[np.ndarray, dict[str, int]]:
+    """Mask ``[n]`` of the tokens that can be embedded (the word has text tokens, the token
+    at least one frame) and the skip counts, in tokens and in types (a type is skipped
+    when none of its tokens is usable)."""
+    words = [str(w) for w in words]
+    has_text = {w: llm.text(w) is not None for w in dict.fromkeys(words)}
+    text_ok = np.array([has_text[w] for w in words], bool)
+    frame_ok = np.array([c.shape[1] > 0 for c in codes], bool)
+    keep = text_ok & frame_ok
+    kept_types = {w for w, k in zip(words, keep) if k}
+    counts = {
+        "tokens skipped: word tokenizes to nothing": int((~text_ok).sum()),
+        "tokens skipped: no frame": int((text_ok & ~frame_ok).sum()),
+        "types skipped: word tokenizes to nothing": sum(not v for v in has_text.values()),
+        "types skipped: no token with a frame": sum(v and w not in kept_types for w, v in has_text.items()),
+    }  # fmt: skip
+    return keep, counts
+
+
+def select_types(words: Sequence[str], usable: np.ndarray, max_types: int, per_type: str = "mean", seed: int = 0) -> tuple[list[str], list[np.ndarray]]:
+    """Word types (sorted by their text) and each one's token indices (ascending).
+
+    Only ``usable`` tokens count. When there are more than ``max_types`` types, that many
+    are drawn without replacement with ``np.random.default_rng(seed)``; ``per_type='one'``
+    then keeps one token per type, drawn with the same generator (``'mean'`` keeps all).
+    """
+    if per_type not in PER_TYPE:
+        raise CodecprobeError(f"cka.per_type: {per_type!r} is not one of {', '.join(PER_TYPE)}")
+    if max_types < 1:
+        raise CodecprobeError(f"cka.max_words: need at least 1 word type, got {max_types}")
+    words = np.asarray([str(w) for w in words], dtype=object)
+    usable = np.asarray(usable, bool)
+    if usable.shape != (len(words),):
+        raise CodecprobeError(f"usable: expected a mask of {len(words)} tokens, got shape {usable.shape}")
+    idx = np.flatnonzero(usable)
+    if idx.size == 0:
+        raise CodecprobeError("no word token left to embed (all skipped: see the counts in the log)")
+    types, inv = np.unique(words[idx].astype(str), return_inverse=True)
+    members = np.split(idx[np.argsort(inv, kind="stable")], np.cumsum(np.bincount(inv))[:-1])
+    rng = np.random.default_rng(seed)
+    if len(types) > max_types:
+        pick = np.sort(rng.choice(len(types), max_types, replace=False))
+        types, members = types[pick], [members[i] for i in pick]
+    if per_type == "one":
+        members = [m[[int(rng.integers(len(m)))]] for m in members]
+    return [str(t) for t in types], members
+
+
+def embed_types(llm: Any, types: Sequence[str], members: Sequence[np.ndarray], codes: Sequence[np.ndarray], pooling: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """Speech ``[n_types, H]`` and text ``[n_types, H]`` (float64), one row per type.
+
+    Speech row of a type: ``mean over its tokens i in members`` of the token's vectors
+    ``llm.speech(codes[i]) [T_i, H]`` pooled over frames (``pooling``: mean, or the middle
+    vector ``T_i // 2``). Text row: ``llm.text(word)``.
+    """
     if pooling not in SPEECH_POOLINGS:
         raise CodecprobeError(f"cka.pooling: {pooling!r} is not one of {', '.join(SPEECH_POOLINGS)}")
-    text_cache: dict[str, np.ndarray | None] = {}
-    speech, text, keep = [], [], np.zeros(len(words), bool)
-    counts = {"skipped: word tokenizes to nothing": 0, "skipped: no frame": 0}
-    for i, (w, c) in enumerate(zip(words, codes)):
-        if w not in text_cache:
-            text_cache[w] = llm.text(w)
-        if text_cache[w] is None:
-            counts["skipped: word tokenizes to nothing"] += 1
-            continue
-        if c.shape[1] == 0:
-            counts["skipped: no frame"] += 1
-            continue
-        s = llm.speech(c)
-        speech.append(s.mean(axis=0) if pooling == "mean" else s[s.shape[0] // 2])
-        text.append(text_cache[w])
-        keep[i] = True
-        if (i + 1) % 1000 == 0:
-            log.info("embedded %d/%d tokens", i + 1, len(words))
+    if len(types) != len(members):
+        raise CodecprobeError(f"{len(types)} types but {len(members)} token lists")
+    speech, text = [], []
+    for j, (w, m) in enumerate(zip(types, members)):
+        t = llm.text(w)
+        if t is None:
+            raise CodecprobeError(f"word {w!r} tokenizes to nothing (filter with usable_tokens first)")
+        if len(m) == 0:
+            raise CodecprobeError(f"word {w!r}: no token to embed")
+        per_token = []
+        for i in m:
+            if codes[i].shape[1] == 0:
+                raise CodecprobeError(f"word {w!r}: token {i} has no frame (filter with usable_tokens first)")
+            s = np.asarray(llm.speech(codes[i]), np.float64)
+            per_token.append(s.mean(axis=0) if pooling == "mean" else s[s.shape[0] // 2])
+        speech.append(np.mean(per_token, axis=0))
+        text.append(np.asarray(t, np.float64))
+        if (j + 1) % 500 == 0:
+            log.info("embedded %d/%d word types", j + 1, len(types))
     if not speech:
-        raise CodecprobeError("no word token left to embed (all skipped: see the counts in the log)")
-    return np.asarray(speech, np.float64), np.asarray(text, np.float64), keep, counts
+        raise CodecprobeError("no word type to embed")
+    return np.asarray(speech, np.float64), np.asarray(text, np.float64)
 
 
-def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKAConfig) -> list[dict]:
+def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKAConfig, n_tokens: np.ndarray | None = None) -> list[dict]:
     """One row per estimator: CKA, permutation null (mean, sd, p), gap and, for
-    ``debiased``, its bootstrap CI over word tokens."""
+    ``debiased``, its bootstrap CI over the rows (word types; none, NaN, below
+    ``MIN_BOOTSTRAP_TYPES`` rows).
+
+    Rows must be word types (``words`` unique): repeated types would give the text Gram a
+    block structure that inflates CKA against its permutation null (module docstring).
+    ``n_words`` = ``n_types`` = rows; ``n_tokens`` = tokens pooled into them (``n_tokens
+    [n]`` per row, default one each).
+    """
     bad = set(cfg.estimators) - set(ESTIMATORS)
     if bad:
         raise CodecprobeError(f"cka.estimators: unknown {sorted(bad)} (known: {', '.join(ESTIMATORS)})")
+    words = np.asarray(words)
     n = len(speech)
+    if words.shape != (n,):
+        raise CodecprobeError(f"words: expected one word per row ({n}), got shape {words.shape}")
+    n_types = len(set(words.tolist()))
+    if n_types < n:
+        raise CodecprobeError(
+            f"{n} rows but only {n_types} word types: CKA needs one row per word type "
+            "(pool each type's tokens first: select_types / embed_types)"
+        )
+    n_tok = n if n_tokens is None else int(np.sum(n_tokens))
     dtype = np.float64 if n <= 5000 else np.float32
     rows = []
     for est in cfg.estimators:
@@ -124,53 +247,66 @@ def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKACo
         kernel, debiased = ("rbf", False) if est == "rbf" else ("linear", est == "debiased")
         res = cka_permutation(speech, text, cfg.n_permutations, rng, kernel=kernel, debiased=debiased, dtype=dtype)
         row = {
-            "estimator": est, "n_words": n, "n_types": len(set(words)), "cka": res.observed,
+            "estimator": est, "n_words": n, "n_types": n_types, "n_tokens": n_tok, "cka": res.observed,
             "null_mean": res.null_mean, "null_sd": res.null_sd, "p_value": res.p_value,
             "n_permutations": cfg.n_permutations, "gap": res.gap, "gap_ci_low": np.nan, "gap_ci_high": np.nan,
             "n_bootstrap": 0,
         }  # fmt: skip
-        if est == "debiased" and cfg.n_bootstrap >= 2:
+        if est == "debiased" and cfg.n_bootstrap >= 2 and n < MIN_BOOTSTRAP_TYPES:
+            log.warning("no bootstrap CI of the gap: %d word types (< %d)", n, MIN_BOOTSTRAP_TYPES)
+        elif est == "debiased" and cfg.n_bootstrap >= 2:
             boot = cka_gap_bootstrap(speech, text, cfg.n_bootstrap, rng, n_perm=cfg.bootstrap_permutations, dtype=dtype)
             row |= {"gap_ci_low": boot.ci_low, "gap_ci_high": boot.ci_high, "n_bootstrap": cfg.n_bootstrap}
-        log.info("%s CKA %.4f, permutation null %.4f +- %.4f (p = %.4g)", est, res.observed, res.null_mean, res.null_sd, res.p_value)
+        log.info("%s CKA %.4f, permutation null %.4f +- %.4f (p = %.4g), %d word types", est, res.observed, res.null_mean, res.null_sd, res.p_value, n)
         rows.append(row)
     return rows
 
 
 def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: str, embeddings: str | None = None, device: str = "cpu") -> pd.DataFrame:
-    """The whole stage for one codec: codes -> LLM input vectors -> CKA table (atomic)."""
+    """The whole stage for one codec: codes -> per-type LLM input vectors -> CKA table (atomic)."""
+    cfg.check()
     tokens, codes, attrs = token_codes(features)
     family = attrs.get("family")
     want = LLM_CODEC.get(llm_spec.family)
     if want is not None and family != want:
         raise CodecprobeError(f"{features}: codec family {family!r}, but llm family {llm_spec.family!r} reads {want} codes")
-    if len(tokens) > cfg.max_words:
-        pick = np.sort(np.random.default_rng(cfg.seed).choice(len(tokens), cfg.max_words, replace=False))
-        log.info("%d of %d word tokens drawn (cka.max_words, seed %d)", cfg.max_words, len(tokens), cfg.seed)
-        tokens, codes = tokens.iloc[pick].reset_index(drop=True), [codes[i] for i in pick]
     llm = load_llm_input(llm_spec, device)
-    speech, text, keep, counts = embed_tokens(llm, tokens["word"].tolist(), codes, cfg.pooling)
+    keep, counts = usable_tokens(llm, tokens["word"].tolist(), codes)
     for k, v in counts.items():
         log.info("%s: %d", k, v)
-    words = tokens["word"].to_numpy()[keep]
-    rows = cka_rows(speech, text, words, cfg)
+    n_available = len(set(tokens["word"].to_numpy()[keep].tolist()))
+    types, members = select_types(tokens["word"].tolist(), keep, cfg.max_words, cfg.per_type, cfg.seed)
+    log.info(
+        "%d of %d word types (cka.max_words %d, seed %d), %d word tokens (cka.per_type %s)",
+        len(types), n_available, cfg.max_words, cfg.seed, sum(len(m) for m in members), cfg.per_type,
+    )  # fmt: skip
+    speech, text = embed_types(llm, types, members, codes, cfg.pooling)
+    n_tokens = np.array([len(m) for m in members], np.int64)
+    rows = cka_rows(speech, text, np.asarray(types), cfg, n_tokens)
     codec_random = bool(attrs.get("random_weights", False))
     meta = {
         "codec": codec_name, "codec_family": family, "codec_random": codec_random, "llm_family": llm.family,
         "llm_weights": llm_spec.weights, "llm_random": llm_spec.random, "tokenizer": llm.tokenizer.kind,
-        "pooling": cfg.pooling, "seed": cfg.seed, "speech_dim": speech.shape[1], "text_dim": text.shape[1],
-        "n_skipped": int((~keep).sum()),
+        "pooling": cfg.pooling, "per_type": cfg.per_type, "seed": cfg.seed, "speech_dim": speech.shape[1],
+        "text_dim": text.shape[1], "n_types_available": n_available, "n_skipped": int((~keep).sum()),
     }  # fmt: skip
     table = pd.DataFrame([meta | r for r in rows])
     if embeddings:
         import h5py
 
+        token_id = tokens["token_id"].to_numpy()
         with atomic_path(embeddings) as tmp, h5py.File(tmp, "w") as h:
             h["speech"] = speech.astype(np.float32)
             h["text"] = text.astype(np.float32)
-            h["token_id"] = tokens["token_id"].to_numpy()[keep]
-            h["word"] = words.astype("S")
-            for k, v in (meta | llm.metadata() | {"counts": counts, "codecprobe": __version__}).items():
+            h["word"] = np.array([w.encode("utf-8") for w in types])
+            h["n_tokens"] = n_tokens
+            h["token_offset"] = np.concatenate([[0], np.cumsum(n_tokens)[:-1]]).astype(np.int64)
+            h["token_id"] = np.concatenate([token_id[m] for m in members])
+            layout = (
+                "one row per word type: speech/text/word/n_tokens/token_offset [n]; row i's token ids: "
+                "token_id[token_offset[i] : token_offset[i] + n_tokens[i]]"
+            )
+            for k, v in (meta | llm.metadata() | {"counts": counts, "layout": layout, "codecprobe": __version__}).items():
                 h.attrs[k] = v if isinstance(v, (bool, int, float, str)) else json.dumps(v, default=str)
             h.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             if codec_random or llm_spec.random:
