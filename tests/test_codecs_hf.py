@@ -223,3 +223,91 @@ def test_folder_with_other_architecture_is_refused(tmp_path):
     (tmp_path / "config.json").unlink()  # no name to go by: the tensors do not fit
     with pytest.raises(CodecprobeError, match="cannot load weights"):
         load_codec(CodecSpec("x", "dac", weights=str(tmp_path)))
+
+
+# -- DAC's vectors option: decoded (default, 1024-d z_q) or release_8d (raw 8-d rows) -------
+def get_dac_release():
+    """Random DAC of seed 0 (the same weights as get_codec("dac")) with ``vectors: release_8d``,
+    4 layers."""
+    if "dac-release" not in _CACHE:
+        _CACHE["dac-release"] = load_codec(
+            CodecSpec(
+                "test-dac-release", "dac", weights="random", seed=0, n_layers=4, options={"vectors": "release_8d"}
+            )
+        )
+    return _CACHE["dac-release"]
+
+
+def test_dac_release_8d_vectors_are_the_raw_codebook_rows():
+    rel_codec = get_dac_release()
+    assert rel_codec.dim == 8 and rel_codec.n_layers == 4
+    meta = rel_codec.metadata()
+    assert meta["vectors"] == "release_8d" and meta["dim"] == 8 and "release" in meta["vectors_note"]
+    for k in range(4):
+        raw = rel_codec.model.quantizer.quantizers[k].codebook.weight
+        got = rel_codec.codebook_vectors(k)
+        assert got.shape == (1024, 8)
+        assert torch.equal(got, raw.detach())  # raw rows: not L2-normalized, not projected
+    # the layer-k feature is the hand sum of the raw rows of layers 1..k
+    codes = torch.randint(0, 1024, (2, 4, 7), generator=torch.Generator().manual_seed(1))
+    acc = accumulated(rel_codec, codes)
+    assert acc.shape == (2, 4, 7, 8)
+    books = [rel_codec.model.quantizer.quantizers[j].codebook.weight.detach() for j in range(4)]
+    for k in range(4):
+        hand = sum(books[j][codes[:, j]] for j in range(k + 1))
+        torch.testing.assert_close(acc[:, k], hand, rtol=0, atol=1e-7)
+    # quantized() is still the codec's own 1024-d z_q (= the default's accumulated layer 4)
+    default = get_codec("dac")  # same seed: same weights
+    q = rel_codec.quantized(codes)
+    assert q.shape == (2, 7, 1024)
+    assert torch.equal(q, default.quantized(codes))
+    assert rel(accumulated(default, codes)[:, 3], q) < 1e-5
+
+
+def test_dac_default_vectors_are_the_projected_codebook_rows():
+    codec = get_codec("dac")
+    meta = codec.metadata()
+    assert meta["vectors"] == "decoded" and "vectors_note" not in meta and codec.dim == 1024
+    for k in (0, 31):
+        q = codec.model.quantizer.quantizers[k]
+        hand = q.codebook.weight @ q.out_proj.weight[:, :, 0].T + q.out_proj.bias  # out_proj(row) + bias
+        torch.testing.assert_close(codec.codebook_vectors(k), hand.detach(), rtol=1e-5, atol=1e-7)
+
+
+def test_dac_unknown_vectors_is_a_clear_error():
+    with pytest.raises(CodecprobeError, match=r"codec 'x': vectors '8d' is not one of decoded, release_8d"):
+        load_codec(CodecSpec("x", "dac", options={"vectors": "8d"}))
+
+
+def test_encode_stage_with_dac_release_8d(corpus, tmp_path):
+    """The encode stage, given the entry as the rule passes it: pooled [N, K, 8], 8-d
+    codebooks, ``vectors`` in the HDF5 attributes, features rebuilt from codes + codebooks."""
+    import json
+
+    import h5py
+    import numpy as np
+
+    from codecprobe.encode import EncodeConfig, run, spec_from_json
+    from codecprobe.manifest import build_manifest
+    from codecprobe.words import WordFilter, build_word_table, index_textgrids
+
+    spec = spec_from_json(json.dumps({"name": "dac8", "family": "dac", "n_layers": 4, "vectors": "release_8d"}))
+    assert spec.options == {"vectors": "release_8d"}
+    m, _ = build_manifest(corpus[0], ["dev-clean"])
+    words = build_word_table(m, index_textgrids(corpus[1]), WordFilter())[0].iloc[:3]
+    out = tmp_path / "dac8.h5"
+    run(get_dac_release(), words, None, str(out), EncodeConfig(pooling=("mean", "centroid")))
+    with h5py.File(out) as h:
+        assert h.attrs["vectors"] == "release_8d" and h.attrs["dim"] == 8
+        pooled = h["pooled/mean"][:]
+        assert h["pooled/centroid"].shape == (3, 4, 8)
+        codes, off, n = h["codes"][:], h["tokens/frame_offset"][:], h["tokens/n_frames"][:]
+        tables = [h[f"codebooks/layer_{k:02d}"][:] for k in range(1, 5)]
+    assert pooled.shape == (3, 4, 8) and all(t.shape == (1024, 8) for t in tables)
+    books = [get_dac_release().model.quantizer.quantizers[k].codebook.weight.detach().numpy() for k in range(4)]
+    for t, b in zip(tables, books):
+        np.testing.assert_array_equal(t, b)
+    for i in range(3):
+        c = codes[:, off[i] : off[i] + n[i]]
+        rebuilt = np.cumsum(np.stack([books[k][c[k]] for k in range(4)]), axis=0).mean(1)
+        np.testing.assert_allclose(pooled[i], rebuilt, rtol=1e-5, atol=1e-6)

@@ -322,3 +322,29 @@ def test_encode_stage_runs_with_the_package_backend(corpus, tmp_path):
     c = codes[:, off[1] : off[1] + n[1]]
     rebuilt = np.cumsum(np.stack([tables[k][c[k]] for k in range(4)]), axis=0).mean(1)
     np.testing.assert_allclose(pooled[1], rebuilt, rtol=1e-5, atol=1e-5)
+
+
+def test_dac_release_8d_vectors_with_the_package_backend(clips):
+    """``vectors: release_8d``: the raw 8-d codebook rows (the package's from_codes z_p, as the
+    seed release accumulated them); quantized() stays the package's z_q; bad values refused."""
+    default = get_codec("dac")
+    opts = {"backend": "package", "vectors": "release_8d"}
+    rel_codec = load_codec(CodecSpec("pkg-dac", "dac", weights="random", n_layers=4, options=opts))
+    assert rel_codec.dim == 8 and rel_codec.metadata()["vectors"] == "release_8d"
+    assert default.metadata()["vectors"] == "decoded" and default.dim == 1024
+    for k in range(4):
+        raw = rel_codec.quantizers[k].codebook.weight.detach()
+        assert torch.equal(rel_codec.codebook_vectors(k), raw)
+        assert torch.equal(raw, default.quantizers[k].codebook.weight.detach())  # same seed
+        q = default.quantizers[k]
+        hand = raw @ q.out_proj.weight[:, :, 0].T + q.out_proj.bias
+        torch.testing.assert_close(default.codebook_vectors(k), hand.detach(), rtol=1e-5, atol=1e-7)
+    codes = rel_codec.encode(clips[:1])
+    acc = torch.cumsum(rel_codec.layer_vectors(codes), dim=1)  # [1, 4, F, 8]
+    with torch.no_grad():
+        _, z_p, _ = rel_codec.model.quantizer.from_codes(codes)  # the release's source: [1, 4 * 8, F]
+    release = torch.cumsum(z_p[0].view(4, 8, -1), dim=0).transpose(1, 2)  # its accumulation
+    torch.testing.assert_close(acc[0], release, rtol=0, atol=1e-7)
+    assert torch.equal(rel_codec.quantized(codes), default.quantized(codes))
+    with pytest.raises(CodecprobeError, match=r"codec 'pkg-dac': vectors '8d' is not one of decoded, release_8d"):
+        load_codec(CodecSpec("pkg-dac", "dac", options={"backend": "package", "vectors": "8d"}))

@@ -110,3 +110,73 @@ def test_codec_backend_selects_the_env_and_is_checked():
     c["codecs"] = [{"name": "e", "family": "encodec", "backend": "pakage"}]
     with pytest.raises(CodecprobeError, match="backend"):
         check_config(c, REPO)
+
+
+def test_codec_vectors_is_dac_only_and_checked():
+    import json
+
+    from codecprobe.config import codec_json
+
+    c = copy.deepcopy(DEMO)
+    c["codecs"] = [
+        {"name": "d", "family": "dac", "vectors": "release_8d"},
+        {"name": "dp", "family": "dac", "backend": "package", "vectors": "release_8d"},
+        {"name": "e", "family": "encodec", "vectors": "decoded"},
+    ]
+    assert schema_errors(c) == []
+    check_config(c, REPO)
+    assert json.loads(codec_json(c, "d"))["vectors"] == "release_8d"
+    assert "vectors" not in json.loads(codec_json(c, "e"))  # the default is left out of the job's params
+    # snakemake's validate fills the default into every entry; the encode jobs' params (the
+    # entry's JSON) stay as before the key existed, so existing results are not rerun
+    from snakemake.utils import validate
+
+    p = copy.deepcopy(PAPER)
+    validate(p, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    assert {e["vectors"] for e in p["codecs"]} == {"decoded"}
+    assert all("vectors" not in json.loads(codec_json(p, e["name"])) for e in p["codecs"])
+    for fam in ("encodec", "mimi", "mimo", "melrvq"):
+        c["codecs"] = [{"name": "x", "family": fam, "vectors": "release_8d"}]
+        with pytest.raises(
+            CodecprobeError, match=rf"^config: codecs\[x\]\.vectors: release_8d is DAC's release variant, not for family {fam}$"
+        ):
+            check_config(c, REPO)
+    c["codecs"] = [{"name": "d", "family": "dac", "vectors": "8d"}]
+    assert any(e.startswith("config: codecs[0].vectors: '8d' is not one of ['decoded', 'release_8d']") for e in schema_errors(c))
+    with pytest.raises(CodecprobeError, match="vectors"):
+        check_config(c, REPO)
+
+
+def test_encode_job_spec_of_every_paper_codec_is_accepted_by_its_codec():
+    """The JSON each encode job passes (after snakemake's validate fills the schema's
+    defaults into every entry) holds only what the codec reads: no `llm` (the CKA rule's),
+    no `codebook_size` except for melrvq. MiMo refuses unknown options, so before this it
+    failed on config/paper.yaml with "unknown option(s) codebook_size, llm"."""
+    import json
+
+    from snakemake.utils import validate
+
+    from codecprobe.codecs.mimo import OPTIONS
+    from codecprobe.config import codec_json
+    from codecprobe.encode import spec_from_json
+
+    p = copy.deepcopy(PAPER)
+    validate(p, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    for e in p["codecs"]:
+        d = json.loads(codec_json(p, e["name"]))
+        assert "llm" not in d
+        assert ("codebook_size" in d) == (e["family"] == "melrvq")
+        spec = spec_from_json(codec_json(p, e["name"]))
+        if e["family"] == "mimo":
+            assert set(spec.options) <= OPTIONS, spec.options
+
+
+def test_pwcca_args_block_seconds():
+    from codecprobe.config import pwcca_args
+
+    c = copy.deepcopy(PAPER)
+    assert "--block-seconds 0.5" in pwcca_args(c, "dac")
+    c["rtmri"]["block_seconds"] = None
+    assert "--block-seconds" not in pwcca_args(c, "dac") and "--block-len 25" in pwcca_args(c, "dac")
+    c["rtmri"]["block_seconds"] = 0
+    assert any("block_seconds" in e for e in schema_errors(c))

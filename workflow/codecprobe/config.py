@@ -161,7 +161,8 @@ def codecs_by_name(config: dict) -> dict[str, dict]:
 
 
 def check_codecs(config: dict, base: str | Path = ".") -> None:
-    """Local weights paths must exist (hub ids are checked when loaded)."""
+    """Local weights paths must exist (hub ids are checked when loaded); backend, weights
+    and vectors must suit the family."""
     for c in codecs_by_name(config).values():
         w = str(c.get("weights", "random"))
         if w == "fit" and c["family"] != "melrvq":
@@ -172,6 +173,11 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
             raise CodecprobeError(
                 f"config: codecs[{c['name']}].backend: family {c['family']} has no backend {backend!r} "
                 f"(known: {', '.join(known)})"
+            )
+        vectors = c.get("vectors", "decoded")
+        if vectors != "decoded" and c["family"] != "dac":
+            raise CodecprobeError(
+                f"config: codecs[{c['name']}].vectors: {vectors} is DAC's release variant, not for family {c['family']}"
             )
         if w == "pretrained" and backend != "package":
             raise CodecprobeError(
@@ -203,6 +209,14 @@ def codec_json(config: dict, name: str, results: str = "results") -> str:
 
     c = dict(codecs_by_name(config)[name])
     c.setdefault("weights", "random")
+    if c.get("vectors") == "decoded":  # the schema's default: left out, so that the encode
+        del c["vectors"]  # jobs' params stay as before the key existed (no rerun)
+    # read by other rules, not by the codec: `llm` by the CKA rule (changing it must not
+    # rerun the encode jobs), `codebook_size` by fit_melrvq (the schema fills it into every
+    # entry; MiMo refuses options it does not know)
+    c.pop("llm", None)
+    if c["family"] != "melrvq":
+        c.pop("codebook_size", None)
     if c["weights"] == "fit":
         c["weights"] = melrvq_model_path(results, name)
     return json.dumps(c, sort_keys=True)
@@ -264,4 +278,6 @@ def pwcca_args(config: dict, family: str) -> str:
     args = ["--n-shuffles", str(rt.get("n_shuffles", 10)), "--block-len", str(rt.get("block_len", 25))]
     args += ["--seed", str(rt.get("seed", 0)), "--variant", "without_first" if family == "mimi" else "accumulated"]
     args += ["--variates", rt.get("variates", "canonical")]
+    if rt.get("block_seconds") is not None:
+        args += ["--block-seconds", str(rt["block_seconds"])]
     return shlex.join(args)

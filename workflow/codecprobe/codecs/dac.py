@@ -7,6 +7,15 @@ the residual in (``in_proj``, 1024 -> 8), finds the nearest code by cosine simil
 uses the *raw* codebook rows, so the decoded vector of code c at layer k is
 ``out_proj_k(codebook_k.weight[c])`` including out_proj's bias, once per layer.
 
+Option ``vectors`` (config ``codecs[].vectors``, :func:`vectors_option`): ``decoded`` (the
+default, above: the layer-k feature is the accumulated 1024-d z_q, the paper's definition)
+or ``release_8d``, the seed release's variant, kept only to reproduce its numbers: the
+decoded vector is the raw 8-d row ``codebook_k.weight[c]`` (what ``quantizer.from_codes``
+returns as ``z_p``, before ``out_proj``; not L2-normalized), so ``dim`` = 8 and the layer-k
+feature is the sum of the 8-d rows of layers 1..k. Each layer has its own ``in_proj``, so
+the 8-d spaces differ per layer and that sum has no meaning as a representation.
+:meth:`DacCodec.quantized` is the codec's own z_q (1024-d) either way.
+
 Like the original package's ``DAC.preprocess``, the audio is right-padded with zeros to a
 multiple of the hop, so F = ceil(T / 320).
 
@@ -21,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..io import CodecprobeError
 from . import _torchutil as tu
 from .base import Codec, CodecSpec, register
 
@@ -34,6 +44,25 @@ DAC_24KHZ = dict(
     codebook_dim=8,
     sampling_rate=24000,
 )
+# codecs[].vectors: what codebook_vectors() returns (see the module docstring)
+VECTORS = ("decoded", "release_8d")
+RELEASE_8D_NOTE = (
+    "release_8d: layer-k feature = sum of the raw 8-d codebook rows of layers 1..k (the seed "
+    "release's DAC variant; the 8-d spaces differ per layer: for reproducing its numbers only)"
+)
+
+
+def vectors_option(spec: CodecSpec) -> str:
+    """``spec.options["vectors"]`` (default ``"decoded"``), checked; shared by both DAC backends."""
+    v = spec.options.get("vectors", "decoded")
+    if v not in VECTORS:
+        raise CodecprobeError(f"codec {spec.name!r}: vectors {v!r} is not one of {', '.join(VECTORS)}")
+    return v
+
+
+def raw_codebook(quantizer):
+    """``[C, 8]`` copy of a DAC quantizer's raw codebook rows (``release_8d``'s decoded vectors)."""
+    return quantizer.codebook.weight.detach().float().clone().contiguous()
 
 
 @register
@@ -49,6 +78,7 @@ class DacCodec(tu.HFCodecMixin, Codec):
         from transformers import DacConfig, DacModel
 
         self.spec = spec
+        self.vectors = vectors_option(spec)
         self.device = tu.resolve_device(spec, device)
         if spec.random:
             config = DacConfig(**DAC_24KHZ)
@@ -64,6 +94,8 @@ class DacCodec(tu.HFCodecMixin, Codec):
         self.hop_length = int(cfg.hop_length)
         self.frame_rate = self.sample_rate / self.hop_length
         self.dim = int(cfg.hidden_size)
+        if self.vectors == "release_8d":
+            self.dim = int(self.model.quantizer.quantizers[0].codebook.weight.shape[1])
 
     def encode(self, wav, lengths=None):
         """``[B, T]`` -> ``[B, K, F]`` codes, one clip at a time, each right-padded with zeros
@@ -80,14 +112,18 @@ class DacCodec(tu.HFCodecMixin, Codec):
             return tu.encode_each(tu.as_batch(wav, self.device), one, lengths, self.n_frames).long()
 
     def codebook_vectors(self, layer: int):
+        """``[C, 1024]`` ``out_proj(codebook[c])`` (``decoded``) or ``[C, 8]`` raw rows (``release_8d``)."""
         import torch
 
         q = self.model.quantizer.quantizers[layer]
+        if self.vectors == "release_8d":
+            return raw_codebook(q)
         with torch.no_grad(), tu.full_fp32(self.device):
             raw = q.codebook.weight  # [C, 8], as from_codes looks it up (not normalized)
             return q.out_proj(raw.t()[None])[0].t().detach().float().contiguous()  # [C, 1024]
 
     def quantized(self, codes):
+        """The codec's own z_q ``[B, F, 1024]``, whatever ``vectors`` is."""
         import torch
 
         codes = torch.as_tensor(codes, device=self.device).long()
@@ -98,4 +134,7 @@ class DacCodec(tu.HFCodecMixin, Codec):
     def metadata(self) -> dict[str, Any]:
         meta = self._hf_metadata(super().metadata())
         meta["padding"] = "right-padded with zeros to a multiple of hop_length"
+        meta["vectors"] = self.vectors
+        if self.vectors == "release_8d":
+            meta["vectors_note"] = RELEASE_8D_NOTE
         return meta

@@ -4,7 +4,10 @@ Same model and features as :mod:`codecprobe.codecs.dac` (the transformers port; 
 give identical codes and features for the same weights, tests/test_codecs_package.py):
 1024-d latent at 75 Hz (hop 320), 32 RVQ layers of 1024 codes of dim 8. The decoded vector
 of code c at layer k is ``quantizers[k].out_proj(codebook_k.weight[c])`` (bias included,
-once per layer), which is what ``quantizer.from_codes`` sums.
+once per layer), which is what ``quantizer.from_codes`` sums. Option ``vectors:
+release_8d`` (the seed release's variant, for reproducing its numbers only) makes it the raw
+8-d row ``codebook_k.weight[c]`` instead (``dim`` = 8), exactly as
+:mod:`codecprobe.codecs.dac` does.
 
 Weights:
 
@@ -32,6 +35,7 @@ from ..io import CodecprobeError
 from . import _package as pk
 from . import _torchutil as tu
 from .base import Codec, CodecSpec, register
+from .dac import RELEASE_8D_NOTE, raw_codebook, vectors_option
 
 PAPER_LAYERS = 32  # 24 kbps
 DAC_24KHZ = dict(  # the kwargs stored in the released 24 kHz checkpoint
@@ -83,6 +87,7 @@ class DacPackageCodec(Codec):
     pays_for_padding = False  # each clip is encoded alone (encode_each)
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
+        self.vectors = vectors_option(spec)
         dac = pk.import_package(spec, "dac", "descript-audio-codec")
         self.spec = spec
         self.device = tu.resolve_device(spec, device)
@@ -116,6 +121,8 @@ class DacPackageCodec(Codec):
         self.hop_length = int(self.model.hop_length)
         self.frame_rate = self.sample_rate / self.hop_length
         self.dim = int(self.model.latent_dim)
+        if self.vectors == "release_8d":
+            self.dim = int(self.quantizers[0].codebook.weight.shape[1])
 
     def encode(self, wav, lengths=None):
         """``[B, T]`` -> ``[B, K, F]`` codes, one clip at a time through ``DAC.preprocess`` +
@@ -131,13 +138,17 @@ class DacPackageCodec(Codec):
             return tu.encode_each(tu.as_batch(wav, self.device), one, lengths, self.n_frames).long()
 
     def codebook_vectors(self, layer: int):
+        """``[C, D]`` ``out_proj(codebook[c])`` (``decoded``) or ``[C, 8]`` raw rows (``release_8d``)."""
         import torch
 
         q = self.quantizers[layer]
+        if self.vectors == "release_8d":
+            return raw_codebook(q)
         with torch.no_grad(), tu.full_fp32(self.device):
             return q.out_proj(q.codebook.weight.t()[None])[0].t().detach().float().contiguous()  # [C, D]
 
     def quantized(self, codes):
+        """The codec's own z_q ``[B, F, latent_dim]`` (1024-d), whatever ``vectors`` is."""
         import torch
 
         codes = torch.as_tensor(codes, device=self.device).long()
@@ -151,6 +162,9 @@ class DacPackageCodec(Codec):
         meta["backend"] = "package"
         meta["model_class"] = "dac.DAC"
         meta["padding"] = "right-padded with zeros to a multiple of hop_length (DAC.preprocess)"
+        meta["vectors"] = self.vectors
+        if self.vectors == "release_8d":
+            meta["vectors_note"] = RELEASE_8D_NOTE
         if self._weights_file is not None:
             meta["weights_sha256"] = pk.cached_sha256(self._weights_file)
             meta["weights_file"] = str(self._weights_file)
