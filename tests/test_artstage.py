@@ -62,6 +62,21 @@ def test_vtd_utterances_encode_pwcca(layout, tmp_path):
     t0, t1 = 1539.5 / 83.2778, 1655.5 / 83.2778
     centres = 0.005 + np.arange(1990) / 100
     assert (acc.n_frames == ((centres >= t0) & (centres <= t1)).sum()).all()
+    assert (acc.block_len == 25).all()  # frames, without block_seconds
+    timed = codec_pwcca("mel", str(feats), [str(out)], n_shuffles=3, block_seconds=0.3)
+    assert (timed.block_len == 30).all()  # 0.3 s at 100 Hz
+    np.testing.assert_allclose(timed.pwcca, acc.pwcca)  # only the baseline depends on the blocks
+
+
+def test_shuffle_block_frames_is_the_same_duration_for_every_codec():
+    from codecprobe.artstage import shuffle_block_frames
+
+    assert [shuffle_block_frames(r, block_seconds=0.5) for r in (75.0, 12.5, 25.0, 100.0)] == [38, 6, 12, 50]
+    assert shuffle_block_frames(12.5, block_seconds=0.05) == 2  # at least 2 frames
+    assert shuffle_block_frames(75.0, block_len=25) == 25  # frames when no duration is given
+    for bad in ({"block_seconds": 0.0}, {"block_seconds": -1.0}, {"block_len": 0}):
+        with pytest.raises(CodecprobeError, match="rtmri.block_"):
+            shuffle_block_frames(75.0, **bad)
 
 
 def test_length_mismatch_and_missing_audio_are_counted(layout, tmp_path):

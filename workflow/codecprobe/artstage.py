@@ -177,10 +177,25 @@ def _codec_utterances(path: str) -> tuple[dict, list[np.ndarray], dict[str, tupl
     return attrs, tabs, {nm: (codes[:, o : o + k], times[o : o + k]) for nm, o, k in zip(names, off, n)}
 
 
+def shuffle_block_frames(rate: float, block_len: int = 25, block_seconds: float | None = None) -> int:
+    """Block length, in codec frames, of the shuffled-VTD baseline: ``block_seconds`` at the
+    codec's frame ``rate`` (Hz), rounded, at least 2 frames, when given (the same duration
+    for every codec, so that their baselines are comparable); else ``block_len`` frames."""
+    if block_seconds is None:
+        if block_len < 1:
+            raise CodecprobeError(f"rtmri.block_len must be >= 1 frame, got {block_len}")
+        return int(block_len)
+    if not block_seconds > 0:
+        raise CodecprobeError(f"rtmri.block_seconds must be > 0, got {block_seconds}")
+    return max(2, int(round(block_seconds * rate)))
+
+
 def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = "accumulated",
-                n_shuffles: int = 10, block_len: int = 25, seed: int = 0, variates: str = "canonical") -> pd.DataFrame:  # fmt: skip
+                n_shuffles: int = 10, block_len: int = 25, seed: int = 0, variates: str = "canonical",
+                block_seconds: float | None = None) -> pd.DataFrame:  # fmt: skip
     """Rows ``codec, speaker, variant, layer, n_frames, n_gridlines, pwcca, shuffled_mean,
-    shuffled_sd, pwcca_release, variates, random_weights``.
+    shuffled_sd, pwcca_release, block_len, variates, random_weights`` (``block_len``: the shuffle
+    block in codec frames, :func:`shuffle_block_frames`).
 
     Per speaker, the gridlines that hold no measurement in any of the utterances used
     (``/utterances/dropped`` of the VTD file, see :func:`codecprobe.articulatory.nodata_gridlines`)
@@ -191,6 +206,8 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
     """
     attrs, tabs, utts = _codec_utterances(features)
     rate = float(attrs["frame_rate"])
+    block_len = shuffle_block_frames(rate, block_len, block_seconds)
+    log.info("%s: shuffled baseline in blocks of %d frames (%.3f s at %.2f Hz)", codec, block_len, block_len / rate, rate)
     dim = tabs[0].shape[1]
     variants = {"accumulated": range(len(tabs))}
     if variant == "without_first":
@@ -273,6 +290,7 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
     cols = ["codec", "speaker", "variant", "layer", "n_frames", "n_gridlines", "pwcca", "shuffled_mean", "shuffled_sd",
             "pwcca_release"]  # fmt: skip
     df = pd.DataFrame(out)[cols]
+    df["block_len"] = block_len
     df["variates"] = variates
     df["random_weights"] = bool(attrs.get("random_weights", False))
     return df
@@ -336,7 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--variant", default="accumulated", choices=["accumulated", "without_first"])
     p.add_argument("--n-shuffles", type=int, default=10)
-    p.add_argument("--block-len", type=int, default=25)
+    p.add_argument("--block-len", type=int, default=25, help="shuffle block in codec frames (without --block-seconds)")
+    p.add_argument("--block-seconds", type=float, default=None, help="shuffle block in seconds, the same for every codec")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--variates", default="canonical", choices=["canonical", "svcca", "release"])
     f = sub.add_parser("figures")
@@ -359,7 +378,8 @@ def main(argv: list[str] | None = None) -> None:
         write_table(table, args.out)
     elif args.cmd == "pwcca":
         t = pd.concat(
-            [codec_pwcca(args.codec, args.features, args.vtd, v, args.n_shuffles, args.block_len, args.seed, args.variates)
+            [codec_pwcca(args.codec, args.features, args.vtd, v, args.n_shuffles, args.block_len, args.seed, args.variates,
+                         args.block_seconds)
              for v in (["accumulated", "without_first"] if args.variant == "without_first" else ["accumulated"])],
             ignore_index=True,
         )  # fmt: skip
