@@ -692,3 +692,12 @@ def test_every_token_skipped_writes_an_empty_counted_file(melrvq, words, tmp_pat
         assert h.attrs["n_tokens"] == 0 and json.loads(h.attrs["counts"]) == {"skipped: zero samples": len(words)}
         assert h["codes"].shape == (4, 0) and h["pooled/mean"].shape == h["pooled/centroid"].shape == (0, 4, 80)
         assert h["tokens/token_id"].shape == (0,) and len(h["codebooks"]) == 4 and h.attrs["weights_sha256"] != "random"
+
+
+def test_random_melrvq_takes_the_configured_codebook_size():
+    """weights: random builds codebook_size codes per layer (the entry's option; 256 by default)."""
+    c = load_codec(CodecSpec("m", "melrvq", weights="random", n_layers=3, options={"codebook_size": 16}))
+    assert c.codebooks.shape == (3, 16, 80) and c.codebook_vectors(2).shape == (16, 80)
+    assert load_codec(CodecSpec("m", "melrvq", weights="random")).codebooks.shape == (8, 256, 80)
+    with pytest.raises(CodecprobeError, match="codebook_size must be at least 2"):
+        load_codec(CodecSpec("m", "melrvq", weights="random", options={"codebook_size": 1}))

@@ -155,8 +155,10 @@ class MelRVQ(Codec):
         self.device = "cpu"
         if spec.random:
             rng = np.random.default_rng(spec.seed)
-            k = spec.n_layers or 8
-            self.codebooks = (rng.standard_normal((k, 256, N_MELS)) / np.sqrt(np.arange(1, k + 1))[:, None, None]).astype(np.float32)
+            k, size = spec.n_layers or 8, int(spec.options.get("codebook_size", 256))
+            if size < 2:
+                raise CodecprobeError(f"codec {spec.name!r}: codebook_size must be at least 2, got {size}")
+            self.codebooks = (rng.standard_normal((k, size, N_MELS)) / np.sqrt(np.arange(1, k + 1))[:, None, None]).astype(np.float32)
             self.mean, self.std = np.zeros(N_MELS, np.float32), np.ones(N_MELS, np.float32)
         else:
             p = Path(spec.weights)
