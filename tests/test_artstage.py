@@ -58,9 +58,9 @@ def test_vtd_utterances_encode_pwcca(layout, tmp_path):
     assert list(acc.layer) == [1, 2, 3] and acc.pwcca.between(0, 1).all() and acc.random_weights.all()
     assert (acc.n_gridlines == 114).all()  # the 6 refilled gridlines are not given to CCA
     # the track's frame centres run 18.49-19.88 s of the 19.9 s audio: only the codec frames
-    # (100 Hz, centres at 0.005 + i / 100) inside that span are used
+    # (100 Hz, window centres at 0.0125 + i / 100) inside that span are used
     t0, t1 = 1539.5 / 83.2778, 1655.5 / 83.2778
-    centres = 0.005 + np.arange(1990) / 100
+    centres = 0.0125 + np.arange(1990) / 100
     assert (acc.n_frames == ((centres >= t0) & (centres <= t1)).sum()).all()
     assert (acc.block_len == 25).all()  # frames, without block_seconds
     timed = codec_pwcca("mel", str(feats), [str(out)], n_shuffles=3, block_seconds=0.3)

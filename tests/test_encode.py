@@ -118,7 +118,8 @@ def test_run_audio_slicing_hdf5(melrvq, words, tmp_path):
 
 def test_run_feature_slicing_and_short_words(melrvq, words, tmp_path):
     w = words.copy()
-    w.loc[0, "end"] = w.loc[0, "start"] + 0.004  # shorter than one 10 ms frame, between centres
+    # shorter than one 10 ms frame, between the window centres 0.2025 and 0.2125 s
+    w.loc[0, "start"], w.loc[0, "end"] = 0.2035, 0.2075
     out = tmp_path / "feat.h5"
     run(melrvq, w, None, str(out), EncodeConfig(slicing="feature"))
     with h5py.File(out) as h:
@@ -126,8 +127,10 @@ def test_run_feature_slicing_and_short_words(melrvq, words, tmp_path):
         assert h["tokens/nearest_frame"][:].tolist()[0] is True
         assert h["tokens/n_frames"][0] == 1
         assert len(h["utterances/utt_id"]) == 4
-        # token 1 ('the', 0.50-0.60 s) has frames with centres 0.505 .. 0.595 -> 10 frames from index 50
-        assert h["tokens/utt_frame_start"][1] == 50 and h["tokens/n_frames"][1] == 10
+        assert h["tokens/utt_frame_start"][0] == 19  # the nearest centre, 0.2025 s
+        # token 1 ('the', 0.50-0.60 s) has frames with window centres 0.5025 .. 0.5925 -> 10
+        # frames from index 49 (centres at 0.0125 + i / 100)
+        assert h["tokens/utt_frame_start"][1] == 49 and h["tokens/n_frames"][1] == 10
 
 
 def test_random_weights_marked(words, tmp_path):
@@ -701,3 +704,55 @@ def test_random_melrvq_takes_the_configured_codebook_size():
     assert load_codec(CodecSpec("m", "melrvq", weights="random")).codebooks.shape == (8, 256, 80)
     with pytest.raises(CodecprobeError, match="codebook_size must be at least 2"):
         load_codec(CodecSpec("m", "melrvq", weights="random", options={"codebook_size": 1}))
+
+
+def test_chunked_codes_stay_on_the_utterance_clock():
+    """Long utterances are encoded in chunks (1 s of left context each). A stand-in codec
+    whose code is the absolute frame index it sees, and which, like MiMo, gives one frame
+    more than ``T // hop`` (a frame past the end): the chunked codes must be the frame
+    indices 0..n-1 in order. Before the fix each chunk kept its extra frame, and every
+    chunk after the first was one frame late."""
+    from codecprobe.codecs.base import Codec
+    from codecprobe.encode import chunked_codes
+
+    class Clock(Codec):
+        family, uses_torch, pad_invariant, hop_length, sample_rate, n_layers, dim = "clock", False, True, 10, 100, 1, 1
+
+        def __init__(self):
+            self.device = "cpu"
+
+        def n_frames(self, n_samples):
+            return n_samples // self.hop_length + 1
+
+        def encode(self, wav):
+            wav = np.atleast_2d(np.asarray(wav))
+            t = np.minimum(np.arange(self.n_frames(wav.shape[1])) * self.hop_length, wav.shape[1] - 1)
+            return np.rint(wav[:, t])[:, None, :].astype(np.int64)
+
+        def codebook_vectors(self, layer):  # pragma: no cover
+            raise NotImplementedError
+
+        def quantized(self, codes):  # pragma: no cover
+            raise NotImplementedError
+
+    codec = Clock()
+    for n_samples in (1000, 1234, 2000):  # 2.5 s chunks: 4 to 8 of them, the last partial or not
+        wav = (np.arange(n_samples) // 10).astype(np.float32)  # sample t holds its frame index
+        cfg = EncodeConfig(chunk_seconds=2.5)
+        got = chunked_codes(codec, wav, cfg)[0]
+        want = np.minimum(np.arange(codec.n_frames(n_samples)), (n_samples - 1) // 10)
+        np.testing.assert_array_equal(got, want)
+        assert cfg.counts["utterances encoded in chunks"] == 1
+
+
+def test_melrvq_frame_times_are_window_centres(melrvq):
+    """An impulse lands in the frame whose window is centred nearest to it: the frame
+    stamped within half a hop (5 ms) of the impulse. The base class's (i + 0.5) / 100
+    stamps melrvq's frames 7.5 ms early and fails this."""
+    for pos in (1603, 2500, 4081, 7777):
+        wav = np.zeros(16000, np.float32)
+        wav[pos] = 1.0
+        energy = np.exp(log_mel(wav)).sum(axis=1)
+        t = melrvq.frame_times(len(energy))
+        assert abs(t[int(energy.argmax())] - pos / 16000) <= 0.005 + 1e-9, pos
+    np.testing.assert_allclose(melrvq.frame_times(3), [0.0125, 0.0225, 0.0325])

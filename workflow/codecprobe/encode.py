@@ -637,7 +637,10 @@ def chunked_codes(codec: Codec, wav: np.ndarray, cfg: EncodeConfig) -> np.ndarra
     for a in range(0, len(wav), chunk):
         lo = max(0, a - ctx)
         c = encode_batch(codec, [wav[lo : a + chunk]])[0]
-        parts.append(c[:, (a - lo) // hop :])
+        k0 = (a - lo) // hop
+        # a chunk covers chunk // hop frames of the utterance; an encoder may give more
+        # (MiMo: one frame past the end), which belong to the next chunk
+        parts.append(c[:, k0:] if a + chunk >= len(wav) else c[:, k0 : k0 + chunk // hop])
     cfg.counts["utterances encoded in chunks"] = cfg.counts.get("utterances encoded in chunks", 0) + 1
     return np.concatenate(parts, axis=1)[:, : codec.n_frames(len(wav))]
 

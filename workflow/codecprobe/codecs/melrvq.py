@@ -194,6 +194,12 @@ class MelRVQ(Codec):
             res = res - self.codebooks[k][codes[k]]
         return codes.reshape(self.n_layers, b, f).transpose(1, 0, 2).copy()
 
+    def frame_times(self, n_frames: int) -> np.ndarray:
+        """Centre (s) of each frame's window: frame i covers samples ``[i * hop, i * hop + n_fft)``,
+        so its centre is ``(i * 160 + 200) / 16000`` = ``(i + 1.25) / 100`` (not the base
+        class's ``(i + 0.5) / 100``, 7.5 ms earlier)."""
+        return (np.arange(n_frames) * HOP + N_FFT / 2) / SAMPLE_RATE
+
     def codebook_vectors(self, layer: int) -> np.ndarray:
         return self.codebooks[layer]
 
