@@ -68,6 +68,28 @@ def test_real_format_textgrid_in_word_table(corpus):
     assert w.iloc[0].phones == "AH0 K S EH1 P T" and (w.iloc[0].start, w.iloc[0].end) == (0.31, 0.72)
 
 
+def test_the_word_silence_is_a_word():
+    """'SILENCE' in a transcript is aligned as the word 'silence' (in CMUdict, with WordNet
+    synonyms): it stays a token, and the utterance is not skipped as a mismatch. Before,
+    the word tier's silence labels included 'silence', so such utterances were dropped."""
+    from codecprobe.textgrid import Interval, TextGrid, Tier
+    from codecprobe.words import aligned_tokens, transcript_words
+
+    spans = [("", 0.0, 0.1), ("there", 0.1, 0.4), ("was", 0.4, 0.6), ("silence", 0.6, 1.2), ("sil", 1.2, 1.3)]
+    pron = {"there": "DH EH1 R", "was": "W AH0 Z", "silence": "S AY1 L AH0 N S"}
+    phones = []
+    for w, a, b in spans:
+        ph = pron.get(w, "sil").split()
+        step = (b - a) / len(ph)
+        phones += [Interval(round(a + i * step, 6), round(a + (i + 1) * step, 6), p) for i, p in enumerate(ph)]
+    phones.append(Interval(1.3, 1.4, "silence"))  # as a phone label, silence is silence
+    words = Tier("words", 0.0, 1.4, [Interval(a, b, w) for w, a, b in spans] + [Interval(1.3, 1.4, "")])
+    toks = aligned_tokens(TextGrid(0.0, 1.4, [words, Tier("phones", 0.0, 1.4, phones)]))
+    assert [t[0] for t in toks] == ["there", "was", "silence"]
+    assert toks[2][1:] == (0.6, 1.2, "S AY1 L AH0 N S")
+    assert matches_transcript([t[0] for t in toks], transcript_words("THERE WAS SILENCE"))
+
+
 def test_filters():
     import pandas as pd
 

@@ -26,7 +26,11 @@ import pandas as pd
 from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
 from .textgrid import TextGrid, TextGridError, read_textgrid
 
-SILENCE = {"", "sil", "sp", "<eps>", "<sil>", "silence"}
+# Silence labels of aligners' word tiers (MFA 1.x and 3: "", "sil", "sp", "<eps>"). The English
+# word "silence" is a word (it is in CMUdict and has WordNet synonyms): only a phones tier
+# may use it as a label.
+SILENCE = {"", "sil", "sp", "<eps>", "<sil>"}
+PHONE_SILENCE = SILENCE | {"silence"}
 UNKNOWN = {"<unk>", "spn", "<spn>", "[unk]", "<oov>"}
 WORD_COLUMNS = [
     "token_id", "utt_id", "subset", "speaker", "chapter", "word", "start", "end", "duration",
@@ -82,7 +86,7 @@ def aligned_tokens(tg: TextGrid) -> list[tuple[str, float, float, str]]:
     """
     words = tg.tier("words").intervals
     try:
-        phones = [p for p in tg.tier("phones").intervals if p.text.strip().lower() not in SILENCE]
+        phones = [p for p in tg.tier("phones").intervals if p.text.strip().lower() not in PHONE_SILENCE]
     except KeyError:
         phones = []
     out = []
