@@ -307,7 +307,8 @@ def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
     assert g.loc["synonym", "ci_method"] == "bootstrap over pairs" and g.loc["synonym", "n_seeds"] == 1
     assert g.loc["random", "ci_method"] == "t over seeds" and g.loc["random", "n_seeds"] == 2
     rnd3 = mixed[(mixed.pair_type == "random") & (mixed.seed == 3)]
-    f = h5py.File(path, "r")["pooled/mean"][:]
+    with h5py.File(path, "r") as h:
+        f = h["pooled/mean"][:]
     syn3 = one[one.pair_type == "synonym"]
     want = (
         pair_distances(f, syn3.token_a.to_numpy(), syn3.token_b.to_numpy())[:, 0].mean()
