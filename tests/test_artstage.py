@@ -295,3 +295,17 @@ def test_degenerate_speaker_is_skipped_and_counted(tmp_path, caplog):
     assert "1 speaker(s) used, 1 skipped; degenerate CCA: 1 (sub804)" in caplog.text
     with pytest.raises(CodecprobeError, match="no speaker gave a PWCCA value.*degenerate: sub804"):
         codec_pwcca("syn", feats, files[1:], n_shuffles=3)
+
+
+def test_vtd_file_from_before_the_masks_is_refused(tmp_path):
+    """A VTD file without /utterances/dropped (written before session 8, with frame-start
+    times) is not silently used half a frame off: a clear error says to rebuild it."""
+    rng = np.random.default_rng(3)
+    clips = _speaker_with_refilled_ends(rng, "sub801")
+    vtd = _write_vtd(tmp_path / "sub801.h5", "sub801", clips)
+    with h5py.File(vtd, "a") as h:
+        del h["utterances/dropped"]
+    utts, rate = _features_for(clips, rng)
+    feats = _write_features(tmp_path / "f.h5", utts, rate)
+    with pytest.raises(CodecprobeError, match=r"sub801\.h5: VTD file written by codecprobe before session 8.*--forcerun rtmri_vtd"):
+        codec_pwcca("syn", feats, [vtd], n_shuffles=3)

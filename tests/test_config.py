@@ -127,8 +127,8 @@ def test_codec_vectors_is_dac_only_and_checked():
     check_config(c, REPO)
     assert json.loads(codec_json(c, "d"))["vectors"] == "release_8d"
     assert "vectors" not in json.loads(codec_json(c, "e"))  # the default is left out of the job's params
-    # snakemake's validate fills the default into every entry; the encode jobs' params (the
-    # entry's JSON) stay as before the key existed, so existing results are not rerun
+    # snakemake's validate fills the default into every entry; it is left out of the encode
+    # jobs' params (the entry's JSON), so the key alone reruns nothing
     from snakemake.utils import validate
 
     p = copy.deepcopy(PAPER)

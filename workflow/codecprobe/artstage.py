@@ -231,12 +231,11 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
         x = np.concatenate(vtds)  # frames of all utterances, aligned with the columns of `codes`
         dropped = read_vtd_dropped(f)
         if dropped is None:
-            log.warning("%s: %s was written by an older version (no /utterances/dropped masks; its /times are frame "
-                        "starts, half an MRI frame early): refilled gridlines cannot be dropped; rerun rtmri_vtd",
-                        spk, f)  # fmt: skip
-            nodata = np.zeros(x.shape[1], bool)
-        else:
-            nodata = nodata_gridlines([dropped[u] for u in common])
+            raise CodecprobeError(
+                f"{f}: VTD file written by codecprobe before session 8 (no /utterances/dropped masks, and its "
+                "/times are frame starts, half an MRI frame early): rebuild it (snakemake --forcerun rtmri_vtd)"
+            )
+        nodata = nodata_gridlines([dropped[u] for u in common])
         if nodata.all():
             log.warning("%s %s: no gridline holds a measurement, speaker skipped", codec, spk)
             skipped["degenerate CCA"].append(spk)

@@ -209,11 +209,12 @@ def codec_json(config: dict, name: str, results: str = "results") -> str:
 
     c = dict(codecs_by_name(config)[name])
     c.setdefault("weights", "random")
-    if c.get("vectors") == "decoded":  # the schema's default: left out, so that the encode
-        del c["vectors"]  # jobs' params stay as before the key existed (no rerun)
+    if c.get("vectors") == "decoded":  # the schema's default: left out, so that the key
+        del c["vectors"]  # alone changes no encode job's params
     # read by other rules, not by the codec: `llm` by the CKA rule (changing it must not
     # rerun the encode jobs), `codebook_size` by fit_melrvq (the schema fills it into every
-    # entry; MiMo refuses options it does not know)
+    # entry; MiMo refuses options it does not know). Dropping them (session 8) changed the
+    # params of every encode job but melrvq's once, so results made before rerun once.
     c.pop("llm", None)
     if c["family"] != "melrvq":
         c.pop("codebook_size", None)

@@ -496,7 +496,7 @@ def vocabulary_relations(vocab: Iterable[str], cmu: dict, wn) -> pd.DataFrame:
     """:func:`codecprobe.pairs.word_relations` over the eligible words of ``vocab``.
 
     Eligible, as in :func:`codecprobe.pairs.eligible_tokens`: in CMUdict and with at
-    least one WordNet synonym. Columns ``word_a, word_b, relation, phonetic_distance``.
+    least one WordNet synonym. Columns ``word_a, word_b, relation, phonetic_distance, a_to_b, b_to_a``.
     """
     pron, syn = {}, {}
     for w in sorted(set(vocab)):

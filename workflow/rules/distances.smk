@@ -1,5 +1,5 @@
 rule distances:
-    """Per-layer word-pair distances for one codec: per-seed means, mean and t-interval over seeds."""
+    """Per-layer word-pair distances for one codec, aggregated as distances.aggregate says."""
     input:
         features=f"{RESULTS}/features/{{codec}}/words.h5",
         pairs=f"{RESULTS}/pairs/pairs.parquet",
