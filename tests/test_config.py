@@ -180,3 +180,18 @@ def test_pwcca_args_block_seconds():
     assert "--block-seconds" not in pwcca_args(c, "dac") and "--block-len 25" in pwcca_args(c, "dac")
     c["rtmri"]["block_seconds"] = 0
     assert any("block_seconds" in e for e in schema_errors(c))
+
+
+def test_paper_config_never_inherits_the_demo_alignments():
+    """--configfile config/paper.yaml is merged over config.yaml; with alignment.source
+    switched to textgrids but no folder given, the run must stop, not read the demo's
+    TextGrids (config.yaml's alignment.textgrids)."""
+    import yaml
+    from snakemake.utils import update_config
+
+    merged = yaml.safe_load((REPO / "config.yaml").read_text())
+    paper = copy.deepcopy(PAPER)
+    paper["alignment"]["source"] = "textgrids"
+    update_config(merged, paper)
+    assert merged["alignment"]["textgrids"] is None
+    assert any("textgrids" in e for e in schema_errors(merged))
