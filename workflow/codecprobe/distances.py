@@ -184,38 +184,6 @@ def t_interval(x: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarr
     return m, m - half, m + half
 
 
-def _summarize_pooled(
-    dist: dict[str, np.ndarray], n_boot: int, seed: int, alpha: float, seeds: dict[str, np.ndarray] | None
-) -> pd.DataFrame:  # fmt: skip
-    """``aggregate="pooled"``: all pairs pooled, percentile bootstrap over pairs (earlier behaviour)."""
-    rng = np.random.default_rng(seed)
-    boots = {t: bootstrap_means(d, n_boot, rng) for t, d in dist.items() if len(d)}
-    rows = []
-    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
-    for t, d in dist.items():
-        if not len(d):
-            continue
-        k = d.shape[1]
-        lo, hi = np.percentile(boots[t], q, axis=0)
-        if "random" in boots:
-            nb = boots[t] - boots["random"]
-            nlo, nhi = np.percentile(nb, q, axis=0)
-            nmean = d.mean(0) - dist["random"].mean(0)
-        else:
-            nlo = nhi = nmean = np.full(k, np.nan)
-        n_seeds = len(np.unique(seeds[t])) if seeds is not None else 1
-        for layer in range(k):
-            rows.append(
-                {
-                    "layer": layer + 1, "pair_type": t, "n": len(d), "mean": d[:, layer].mean(),
-                    "median": float(np.median(d[:, layer])), "ci_low": lo[layer], "ci_high": hi[layer],
-                    "norm_mean": nmean[layer], "norm_ci_low": nlo[layer], "norm_ci_high": nhi[layer],
-                    "n_seeds": n_seeds, "ci_method": CI_BOOT, "aggregation": "pooled",
-                }  # fmt: skip
-            )
-    return pd.DataFrame(rows)
-
-
 def summarize(
     dist: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
     seeds: dict[str, np.ndarray] | None = None, aggregate: str = "seeds",
@@ -245,8 +213,10 @@ def summarize(
     for t, d in dist.items():
         if len(seeds.get(t, ())) != len(d):
             raise ValueError(f"summarize: seeds[{t!r}] must give the seed of each of its {len(d)} pairs")
-    if aggregate == "pooled":
-        return _summarize_pooled(dist, n_boot, seed, alpha, seeds)
+    if aggregate == "pooled":  # every pair as if from one seed: the bootstrap over all pairs
+        pooled = summarize(dist, n_boot, seed, alpha, {t: np.zeros(len(d), int) for t, d in dist.items()})
+        n_seeds = {t: len(np.unique(s)) for t, s in seeds.items()}
+        return pooled.assign(n_seeds=pooled["pair_type"].map(n_seeds), aggregation="pooled")
     dist = {t: d for t, d in dist.items() if len(d)}
     rng = np.random.default_rng(seed)
     q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
@@ -260,7 +230,7 @@ def summarize(
             boots[t, s] = bootstrap_means(dist[t][seeds[t] == s], n_boot, rng)
         return boots[t, s]
 
-    for t in dist:  # one-seed types first, in order: a one-seed run draws as aggregate="pooled"
+    for t in dist:  # one-seed types first, in order (as the earlier pooled bootstrap drew them)
         if len(seed_ids[t]) == 1:
             boot(t, seed_ids[t][0])
     rows = []
