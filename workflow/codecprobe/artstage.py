@@ -31,6 +31,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .arrays import offsets
 from .articulatory import index_runs, nodata_gridlines, pwcca_with_baseline, resample_vtd, summarize_speakers
 from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table
 from .pwcca import DegenerateCCAError
@@ -93,7 +94,7 @@ def write_speaker_vtd(
         h["frame_no"] = np.concatenate([r.frame_no for r in results])
         h["utterances/name"] = np.array([r.name for r in results], dtype="S")
         h["utterances/n_frames"] = n
-        h["utterances/offset"] = np.concatenate([[0], np.cumsum(n)[:-1]])
+        h["utterances/offset"] = offsets(n)
         h["utterances/dropped"] = np.stack([np.asarray(r.dropped, bool) for r in results])
         h["grid"] = grid
         if midline is not None:

@@ -41,6 +41,7 @@ from typing import Iterable
 
 import numpy as np
 
+from .arrays import group_positions
 from .io import CodecprobeError
 
 KERNELS = ("linear", "rbf")
@@ -468,7 +469,7 @@ def cka_gap_bootstrap(
         for b in range(n_boot):
             values[b] = gap_of(rng.integers(0, n, n), None)
     else:
-        members = np.split(np.argsort(codes, kind="stable"), np.cumsum(np.bincount(codes))[:-1])
+        members = group_positions(codes)
         n_groups = len(members)
         for b in range(n_boot):
             drawn = rng.integers(0, n_groups, n_groups)

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .arrays import group_positions, offsets
 from .cka import cka_gap_bootstrap, cka_permutation
 from .encode import resolve_device
 from .io import (
@@ -173,7 +174,7 @@ def select_types(words: Sequence[str], usable: np.ndarray, max_types: int, per_t
     if idx.size == 0:
         raise CodecprobeError("no word token left to embed (all skipped: see the counts in the log)")
     types, inv = np.unique(words[idx].astype(str), return_inverse=True)
-    members = np.split(idx[np.argsort(inv, kind="stable")], np.cumsum(np.bincount(inv))[:-1])
+    members = [idx[g] for g in group_positions(inv, len(types))]
     rng = np.random.default_rng(seed)
     if len(types) > max_types:
         pick = np.sort(rng.choice(len(types), max_types, replace=False))
@@ -300,7 +301,7 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
             h["text"] = text.astype(np.float32)
             h["word"] = np.array([w.encode("utf-8") for w in types])
             h["n_tokens"] = n_tokens
-            h["token_offset"] = np.concatenate([[0], np.cumsum(n_tokens)[:-1]]).astype(np.int64)
+            h["token_offset"] = offsets(n_tokens)
             h["token_id"] = np.concatenate([token_id[m] for m in members])
             layout = (
                 "one row per word type: speech/text/word/n_tokens/token_offset [n]; row i's token ids: "
