@@ -330,3 +330,86 @@ def test_distances_cli_aggregate(tmp_path):
         main([*args, "--n-boot", "50", "--aggregate", agg])
         t = pd.read_csv(out)
         assert list(t.columns) == TABLE_COLUMNS and (t.ci_method == method).all() and (t.n_seeds == 2).all()
+
+
+def test_word_type_means_known_answer():
+    from codecprobe.distances import word_type_means
+
+    d = np.array([[1.0, 10], [3.0, 30], [5.0, 50], [7.0, 70], [2.0, 20]])
+    reps = np.array([0, 0, 0, 1, 0])
+    wa = np.array(["big", "big", "large", "big", "big"])
+    wb = np.array(["large", "large", "big", "large", "huge"])
+    means, r, n = word_type_means(d, reps, wa, wb)
+    # groups sorted by (rep, a, b): (0,big,huge) (0,big,large) (0,large,big) (1,big,large)
+    np.testing.assert_array_equal(means, [[2, 20], [2, 20], [5, 50], [7, 70]])
+    np.testing.assert_array_equal(r, [0, 0, 0, 1])
+    np.testing.assert_array_equal(n, [1, 2, 1, 1])
+    m0, r0, n0 = word_type_means(np.zeros((0, 2)), np.zeros(0, int), np.zeros(0, str), np.zeros(0, str))
+    assert m0.shape == (0, 2) and len(r0) == 0 and len(n0) == 0
+
+
+def test_aggregate_word_types_known_answer(tmp_path):
+    # 1-d, one layer: token i sits at values[i]; distances are differences
+    path = _features_file(tmp_path, [0, 1, 0, 4, 0, 2, 0, 6, 0, 10])
+    rows = [  # seed, type, a, b, word_a, word_b
+        *[(0, "synonym", 0, 1, "x", "y")] * 3,  # word pair x->y: three token pairs at 1
+        (0, "synonym", 2, 3, "x", "z"),  # x->z: one at 4
+        (1, "synonym", 4, 5, "x", "y"),  # seed 1: x->y at 2
+        *[(1, "synonym", 6, 7, "y", "x")] * 2,  # y->x (the other order: its own word pair) at 6
+        (0, "random", 8, 9, "p", "q"),  # random: 10 in both seeds
+        (1, "random", 8, 9, "p", "q"),
+    ]
+    pairs = pd.DataFrame(rows, columns=["seed", "pair_type", "token_a", "token_b", "word_a", "word_b"])
+    t, _ = codec_distances("toy", path, pairs, n_boot=100, aggregate="word_types")
+    syn = t.set_index("pair_type").loc["synonym"]
+    per_seed = np.array([(1 + 4) / 2, (2 + 6) / 2])  # word pairs weigh the same: 2.5 and 4
+    assert syn["mean"] == pytest.approx(per_seed.mean())  # 3.25; token-pair means would give 1.75, 4.67
+    half = stats.t.ppf(0.975, 1) * per_seed.std(ddof=1) / np.sqrt(2)
+    assert (syn.ci_low, syn.ci_high) == pytest.approx((3.25 - half, 3.25 + half))
+    assert syn.norm_mean == pytest.approx(3.25 - 10)
+    assert syn["n"] == 7 and syn["n_seeds"] == 2  # n counts token pairs
+    assert syn["median"] == pytest.approx(np.median([1, 4, 2, 6]))  # over word-type pairs' means
+    assert syn["ci_method"] == "t over seeds" and syn["aggregation"] == "word_types"
+    # the default (seeds) weighs token pairs: seed 0 (3 + 4) / 4, seed 1 (2 + 12) / 3
+    ts, _ = codec_distances("toy", path, pairs, n_boot=100)
+    assert ts.set_index("pair_type").loc["synonym", "mean"] == pytest.approx((7 / 4 + 14 / 3) / 2)
+    # one seed: the bootstrap is over word-type pairs
+    t1, _ = codec_distances("toy", path, pairs[pairs.seed == 0], n_boot=100, aggregate="word_types")
+    assert (t1.ci_method == "bootstrap over word pairs").all()
+    assert t1.set_index("pair_type").loc["synonym", "mean"] == pytest.approx(2.5)
+    with pytest.raises(CodecprobeError, match="word_a"):
+        codec_distances("toy", path, pairs.drop(columns="word_a"), aggregate="word_types")
+
+
+def test_over_speakers(tmp_path):
+    path = _features_file(tmp_path, [0, 1, 0, 3, 0, 5, 0, 9])
+    rows = [  # speaker, type, a, b: speaker s1 synonym 1, random 5; s2 synonym 3, random 9
+        ("s1", "synonym", 0, 1), ("s1", "random", 4, 5), ("s2", "synonym", 2, 3), ("s2", "random", 6, 7),
+    ]  # fmt: skip
+    pairs = pd.DataFrame(rows, columns=["speaker_a", "pair_type", "token_a", "token_b"])
+    pairs = pairs.assign(speaker_b=pairs.speaker_a, seed=0, word_a="w", word_b="v")
+    t, _ = codec_distances("toy", path, pairs, n_boot=100, over="speaker")
+    syn = t.set_index("pair_type").loc["synonym"]
+    half = stats.t.ppf(0.975, 1) * np.std([1.0, 3.0], ddof=1) / np.sqrt(2)
+    assert syn["mean"] == pytest.approx(2.0) and (syn.ci_low, syn.ci_high) == pytest.approx((2 - half, 2 + half))
+    assert syn.norm_mean == pytest.approx(((1 - 5) + (3 - 9)) / 2)
+    assert syn["n_seeds"] == 2 and syn["ci_method"] == "t over speakers"
+    # the same table over seeds has one seed: bootstrap over pairs
+    t0, _ = codec_distances("toy", path, pairs, n_boot=100)
+    assert (t0.ci_method == "bootstrap over pairs").all() and (t0.n_seeds == 1).all()
+    crossed = pairs.assign(speaker_b=["s2", "s1", "s2", "s2"])
+    with pytest.raises(CodecprobeError, match="within one speaker"):
+        codec_distances("toy", path, crossed, over="speaker")
+    with pytest.raises(CodecprobeError, match="replicate"):
+        codec_distances("toy", path, pairs, over="utterance")
+
+
+def test_fig2_title_says_how_the_bands_are_made():
+    from codecprobe.figures import band_text
+
+    assert band_text("t over speakers") == "mean over speakers, 95% t-interval over speakers"
+    assert band_text("t over seeds") == "mean over seeds, 95% t-interval over seeds"
+    assert band_text("bootstrap over word pairs") == "mean, 95% bootstrap CI over word pairs"
+    assert band_text("t over seeds; normalized: bootstrap over pairs") == (
+        "mean over seeds, 95% t-interval over seeds; normalized: mean, 95% bootstrap CI over pairs"
+    )

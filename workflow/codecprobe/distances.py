@@ -16,7 +16,20 @@ words' pooled accumulated layer-k features. Aggregated per codec, layer and pair
   resamples, fixed seed); normalized = pooled mean minus pooled random mean, its CI from
   the same bootstrap, both sets of pairs resampled independently in each iteration.
 
-``n`` counts pairs (all seeds) and ``median`` is over all pairs in both.
+* ``word_types`` (Choi et al.'s aggregation): first the mean over the token pairs of each
+  ordered word-type pair (``word_a``, ``word_b``) within a seed, then per seed the mean
+  over its word-type pairs (each word-type pair weighs the same, however many tokens its
+  words have), then the mean and t-interval over seeds as in ``seeds``. With a single
+  seed the bootstrap is over word-type pairs (``bootstrap over word pairs``).
+
+``n`` counts token pairs (all seeds); ``median`` is over all token pairs (``seeds``,
+``pooled``) or over the word-type pairs' means (``word_types``).
+
+Replicates (``over``): the unit over which the intervals are computed is the pair
+sampling seed (``seed``, the default: the pairs table's ``seed`` column) or, for Choi et
+al.'s speaker-dependent variant (:func:`codecprobe.pairs.build_speaker_pairs`), the
+speaker (``speaker``: every pair lies within one speaker, and that speaker is the
+replicate). ``n_seeds`` then counts speakers and ``ci_method`` says ``t over speakers``.
 
 Options: ``metric: cosine`` (1 - cosine similarity) and ``standardize: true`` (z-score
 each feature dimension per layer over the encoded tokens before distances), since
@@ -43,9 +56,8 @@ TABLE_COLUMNS = [
     "norm_mean", "norm_ci_low", "norm_ci_high", "n_boot", "boot_seed", "metric", "random_weights",
     "n_seeds", "ci_method", "aggregation",
 ]  # fmt: skip
-AGGREGATES = ("seeds", "pooled")
-CI_T = "t over seeds"
-CI_BOOT = "bootstrap over pairs"
+AGGREGATES = ("seeds", "pooled", "word_types")
+REPLICATES = {"seed": "seed", "speaker": "speaker_a"}  # ``over`` -> the pairs table's column
 
 
 def default_threads(cap: int = 4) -> int:
@@ -186,7 +198,7 @@ def t_interval(x: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarr
 
 def summarize(
     dist: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
-    seeds: dict[str, np.ndarray] | None = None, aggregate: str = "seeds",
+    seeds: dict[str, np.ndarray] | None = None, aggregate: str = "seeds", unit: str = "seed", rows: str = "pairs",
 ) -> pd.DataFrame:  # fmt: skip
     """Per pair type and layer: n, mean, median, CI, and the normalized mean and CI.
 
@@ -204,8 +216,13 @@ def summarize(
     ``aggregate="pooled"``). ``aggregate="pooled"``: the earlier behaviour, all seeds'
     pairs pooled and bootstrapped. ``n`` = pairs over all seeds, ``median`` over all
     pairs; ``n_seeds``, ``ci_method`` (``t over seeds`` / ``bootstrap over pairs``) and
-    ``aggregation`` (the ``aggregate`` used) say how each row was made.
+    ``aggregation`` (the ``aggregate`` used) say how each row was made. ``unit`` and
+    ``rows`` only name the replicates and the rows in ``ci_method`` (``t over {unit}s``,
+    ``bootstrap over {rows}``): :func:`codec_distances` passes speakers, and word-type
+    pairs' means as rows for ``aggregate="word_types"``, which is ``seeds`` here.
     """
+    if aggregate == "word_types":
+        aggregate = "seeds"  # the rows are word-type pairs' means already (codec_distances)
     if aggregate not in AGGREGATES:
         raise CodecprobeError(f"distances.aggregate: unknown {aggregate!r} ({', '.join(AGGREGATES)})")
     if seeds is None:
@@ -214,10 +231,12 @@ def summarize(
         if len(seeds.get(t, ())) != len(d):
             raise ValueError(f"summarize: seeds[{t!r}] must give the seed of each of its {len(d)} pairs")
     if aggregate == "pooled":  # every pair as if from one seed: the bootstrap over all pairs
-        pooled = summarize(dist, n_boot, seed, alpha, {t: np.zeros(len(d), int) for t, d in dist.items()})
+        one = {t: np.zeros(len(d), int) for t, d in dist.items()}
+        pooled = summarize(dist, n_boot, seed, alpha, one, unit=unit, rows=rows)
         n_seeds = {t: len(np.unique(s)) for t, s in seeds.items()}
         return pooled.assign(n_seeds=pooled["pair_type"].map(n_seeds), aggregation="pooled")
     dist = {t: d for t, d in dist.items() if len(d)}
+    ci_t, ci_boot = f"t over {unit}s", f"bootstrap over {rows}"
     rng = np.random.default_rng(seed)
     q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
     seed_ids = {t: np.unique(seeds[t]) for t in dist}
@@ -239,25 +258,25 @@ def summarize(
         per_seed = np.stack([means[t][s] for s in seed_ids[t]])
         if len(per_seed) >= 2:
             mean, lo, hi = t_interval(per_seed, alpha)
-            method = CI_T
+            method = ci_t
         else:
             mean = per_seed[0]
             lo, hi = np.percentile(boot(t, seed_ids[t][0]), q, axis=0)
-            method = CI_BOOT
+            method = ci_boot
         common = [s for s in seed_ids[t] if "random" in dist and s in means["random"]]
         if len(common) >= 2:
             nmean, nlo, nhi = t_interval(np.stack([means[t][s] - means["random"][s] for s in common]), alpha)
-            nmethod = CI_T
+            nmethod = ci_t
         elif len(common) == 1:
             s = common[0]
             nmean = means[t][s] - means["random"][s]
             nlo, nhi = np.percentile(boot(t, s) - boot("random", s), q, axis=0)
-            nmethod = CI_BOOT
+            nmethod = ci_boot
         else:
             nmean = nlo = nhi = np.full(k, np.nan)
             nmethod = method
         if nmethod != method:
-            log.warning("%s: %d seed(s) with pairs, %d with random pairs too", t, len(per_seed), len(common))
+            log.warning("%s: %d %s(s) with pairs, %d with random pairs too", t, len(per_seed), unit, len(common))
         for layer in range(k):
             rows.append(
                 {
@@ -270,6 +289,27 @@ def summarize(
                 }  # fmt: skip
             )
     return pd.DataFrame(rows)
+
+
+def word_type_means(
+    d: np.ndarray, reps: np.ndarray, word_a: np.ndarray, word_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Mean distance of each ordered word-type pair within each replicate.
+
+    ``d [P, K]`` distances of ``P`` token pairs; ``reps [P]`` their replicate (seed or
+    speaker); ``word_a``, ``word_b`` ``[P]`` their words. Returns ``(means [G, K],
+    reps [G], counts [G])`` for the ``G`` distinct ``(rep, word_a, word_b)``, sorted by
+    them: ``(a, b)`` and ``(b, a)`` are different word-type pairs, as in Choi et al.
+    """
+    if not len(d):
+        return np.zeros((0,) + d.shape[1:]), np.asarray(reps)[:0], np.zeros(0, np.int64)
+    key = pd.DataFrame({"r": reps, "a": word_a, "b": word_b})
+    codes = key.groupby(["r", "a", "b"], sort=True).ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sums = np.add.reduceat(np.asarray(d, np.float64)[order], starts, axis=0)
+    return sums / counts[:, None], np.asarray(reps)[order][starts], counts
 
 
 def load_pooled(path: str, pooling: str = "mean") -> tuple[np.ndarray, np.ndarray, dict]:
@@ -288,16 +328,27 @@ def load_pooled(path: str, pooling: str = "mean") -> tuple[np.ndarray, np.ndarra
 def codec_distances(
     codec: str, features_path: str, pairs: pd.DataFrame, metric: str = "euclidean", std: bool = False,
     pooling: str = "mean", n_boot: int = 1000, seed: int = 0, threads: int | None = None,
-    aggregate: str = "seeds",
+    aggregate: str = "seeds", over: str = "seed",
 ) -> tuple[pd.DataFrame, dict[str, int]]:  # fmt: skip
     """The tidy table for one codec, and counts of dropped pairs (``threads``: see :func:`pair_distances`).
 
     ``aggregate``: ``seeds`` (default; per-seed means, then mean and t-interval over the
-    pairs table's ``seed`` column) or ``pooled`` (earlier behaviour): see :func:`summarize`.
-    A pairs table without a ``seed`` column counts as one seed.
+    pairs table's ``seed`` column), ``pooled`` (earlier behaviour) or ``word_types``
+    (Choi et al.: per seed, the mean over ordered word-type pairs of each one's mean; needs
+    ``word_a``/``word_b``): see :func:`summarize` and :func:`word_type_means`. ``over``:
+    the replicates, ``seed`` or ``speaker`` (the speaker-dependent pairs table, every pair
+    within one speaker). A pairs table without a ``seed`` column counts as one seed.
     """
     if aggregate not in AGGREGATES:
         raise CodecprobeError(f"distances.aggregate: unknown {aggregate!r} ({', '.join(AGGREGATES)})")
+    if over not in REPLICATES:
+        raise CodecprobeError(f"distances: unknown replicate {over!r} ({', '.join(REPLICATES)})")
+    need = {"word_a", "word_b"} if aggregate == "word_types" else set()
+    need |= {"speaker_a", "speaker_b"} if over == "speaker" else set()
+    if need - set(pairs.columns):
+        raise CodecprobeError(f"the pairs table has no {sorted(need - set(pairs.columns))} column(s), needed here")
+    if over == "speaker" and (pairs["speaker_a"].astype(str) != pairs["speaker_b"].astype(str)).any():
+        raise CodecprobeError("over speaker: the pairs must lie within one speaker (the by-speaker pairs table)")
     ids, feats, attrs = load_pooled(features_path, pooling)
     if std:
         feats = standardize(feats)
@@ -310,15 +361,21 @@ def codec_distances(
     if "seed" not in p.columns:
         log.info("%s: the pairs table has no seed column: all pairs count as one seed", codec)
         p = p.assign(seed=0)
-    dist, seeds = {}, {}
+    dist, seeds, n_pairs = {}, {}, {}
     for t, g in p.groupby("pair_type", sort=False):
         d = pair_distances(feats, row[g["token_a"]].to_numpy(), row[g["token_b"]].to_numpy(), metric, threads=threads)
         finite = np.isfinite(d).all(axis=1)
         if not finite.all():
             counts[f"dropped: non-finite distance ({t})"] = int((~finite).sum())
-        dist[t] = d[finite]
-        seeds[t] = g["seed"].to_numpy()[finite]
-    table = summarize(dist, n_boot, seed, seeds=seeds, aggregate=aggregate)
+        dist[t], seeds[t], n_pairs[t] = d[finite], g[REPLICATES[over]].to_numpy()[finite], int(finite.sum())
+        if aggregate == "word_types":
+            wa, wb = g["word_a"].to_numpy()[finite], g["word_b"].to_numpy()[finite]
+            dist[t], seeds[t], _ = word_type_means(dist[t], seeds[t], wa, wb)
+            log.info("%s: %s: %d token pairs in %d (replicate, ordered word-type pair) groups", codec, t, n_pairs[t], len(dist[t]))
+    rows = "word pairs" if aggregate == "word_types" else "pairs"
+    table = summarize(dist, n_boot, seed, seeds=seeds, aggregate=aggregate, unit=over, rows=rows)
+    if aggregate == "word_types":  # n counts token pairs; the median is over the word-type pairs' means
+        table = table.assign(n=table["pair_type"].map(n_pairs), aggregation="word_types")
     table.insert(0, "codec", codec)
     table["n_boot"], table["boot_seed"], table["metric"] = n_boot, seed, metric + ("+std" if std else "")
     table["random_weights"] = bool(attrs.get("random_weights", False))
@@ -339,7 +396,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--aggregate", default="seeds", choices=list(AGGREGATES),
         help="seeds: per-seed means, then mean and t-interval over seeds (default); "
-        "pooled: all seeds' pairs pooled and bootstrapped (earlier behaviour)",
+        "pooled: all seeds' pairs pooled and bootstrapped (earlier behaviour); "
+        "word_types: per seed the mean over ordered word-type pairs of their means (Choi et al.)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--over", default="seed", choices=list(REPLICATES),
+        help="replicates for the intervals: seed (default) or speaker (the by-speaker pairs table)",
     )  # fmt: skip
     ap.add_argument("--threads", type=int, default=None, help="pair-distance worker threads (default: CPUs, at most 4)")
     ap.add_argument("--log", default=None)
@@ -347,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(a.log)
     table, counts = codec_distances(
         a.codec, a.features, read_table(a.pairs), a.metric, a.standardize, a.pooling, a.n_boot, a.seed, a.threads,
-        a.aggregate,
+        a.aggregate, a.over,
     )  # fmt: skip
     log.info("counts: %s", json.dumps(counts))
     write_table(table, a.out)

@@ -22,7 +22,22 @@ PAIR_STYLE = {
 }
 
 
-def fig2(table: pd.DataFrame, pdf: str, png: str, title_note: str = "") -> None:
+def band_text(method: str) -> str:
+    """What a ``ci_method`` of the distance table means, for a figure title."""
+    if "; normalized: " in method:
+        plain, norm = method.split("; normalized: ", 1)
+        return f"{band_text(plain)}; normalized: {band_text(norm)}"
+    if method.startswith("t over "):
+        unit = method.removeprefix("t over ")
+        return f"mean over {unit}, 95% t-interval over {unit}"
+    if method.startswith("bootstrap over "):
+        return f"mean, 95% bootstrap CI over {method.removeprefix('bootstrap over ')}"
+    return method
+
+
+def fig2(
+    table: pd.DataFrame, pdf: str, png: str, title_note: str = "", title: str = "Word-pair distances per codebook layer"
+) -> None:  # fmt: skip
     """Draw Fig. 2 from the combined distance table (columns of ``distances.TABLE_COLUMNS``)."""
     import matplotlib
 
@@ -53,8 +68,10 @@ def fig2(table: pd.DataFrame, pdf: str, png: str, title_note: str = "") -> None:
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
     methods = sorted(set(table["ci_method"])) if "ci_method" in table else ["bootstrap over pairs"]
-    band = {"t over seeds": "mean over seeds, 95% t-interval over seeds", "bootstrap over pairs": "mean, 95% bootstrap CI over pairs"}
-    sup = f"Word-pair distances per codebook layer ({'; '.join(band.get(m, m) for m in methods)})"
+    how = "; ".join(map(band_text, methods))
+    if "aggregation" in table and (table["aggregation"] == "word_types").any():
+        how = f"word-type pairs weighted equally; {how}"
+    sup = f"{title} ({how})" if len(title) + len(how) <= 90 else f"{title}\n({how})"  # an 8.5-inch figure
     if title_note:
         sup += f"\n{title_note}"
     fig.suptitle(sup, fontsize=11)
@@ -69,12 +86,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pdf", required=True)
     ap.add_argument("--png", required=True)
     ap.add_argument("--note", default="", help="a line under the title (e.g. synthetic demo data)")
+    ap.add_argument("--title", default="Word-pair distances per codebook layer")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     setup_logging(a.log)
     table = pd.concat([read_table(p) for p in a.tables], ignore_index=True)
     write_table(table, a.combined)
-    fig2(table, a.pdf, a.png, a.note)
+    fig2(table, a.pdf, a.png, a.note, a.title)
 
 
 if __name__ == "__main__":
