@@ -3,6 +3,8 @@
 * Word pairs: with the melrvq baseline, near-homophone pairs are closer than random pairs
   at every layer (95 % CI of the normalized distance below 0), and same-word pairs are
   the closest of all.
+* Word pairs within single speakers (when built): the same, with the intervals over the
+  speakers.
 * Articulatory (when present): melrvq features correlate with the synthetic VTD well
   above the time-shuffled baseline at every layer (mean over speakers, and the lower
   end of its 95 % interval above the shuffled mean).
@@ -23,6 +25,18 @@ for layer, g in m.groupby("layer"):
     g = g.set_index("pair_type")
     assert g.loc["same_word", "mean"] == g["mean"].min(), f"layer {layer}: same-word pairs are not the closest"
 print(f"word pairs: melrvq near-homophone - random = {hom.norm_mean.min():.3f} .. {hom.norm_mean.max():.3f} over {len(hom)} layers")
+
+by_speaker = results / "distances" / "by_speaker" / "all_codecs.csv"
+if by_speaker.exists():
+    b = pd.read_csv(by_speaker)
+    b = b[b.codec == "melrvq"]
+    assert (b.ci_method == "t over speakers").all() and (b.n_seeds >= 2).all(), f"not over speakers:\n{b}"
+    bh = b[b.pair_type == "near_homophone"]
+    assert len(bh) > 0 and (bh.norm_ci_high < 0).all(), f"within speakers, near-homophone not below random:\n{bh}"
+    for layer, g in b.groupby("layer"):
+        g = g.set_index("pair_type")
+        assert g.loc["same_word", "mean"] == g["mean"].min(), f"by speaker, layer {layer}: same-word not the closest"
+    print(f"within speakers: near-homophone - random = {bh.norm_mean.min():.3f} .. {bh.norm_mean.max():.3f}")
 
 summary = results / "rtmri" / "pwcca_summary.csv"
 if summary.exists():

@@ -756,3 +756,21 @@ def test_melrvq_frame_times_are_window_centres(melrvq):
         t = melrvq.frame_times(len(energy))
         assert abs(t[int(energy.argmax())] - pos / 16000) <= 0.005 + 1e-9, pos
     np.testing.assert_allclose(melrvq.frame_times(3), [0.0125, 0.0225, 0.0325])
+
+
+def test_cli_encodes_the_union_of_pairs_tables(words, tmp_path):
+    """--pairs takes several tables (Fig. 2's and the by-speaker one): their tokens' union is encoded."""
+    from codecprobe.encode import main
+
+    ids = words["token_id"].to_numpy()
+    p1 = pd.DataFrame({"token_a": [ids[0]], "token_b": [ids[1]], "pair_type": ["random"]})
+    p2 = pd.DataFrame({"token_a": [ids[1], ids[3]], "token_b": [ids[3], ids[1]], "pair_type": ["synonym"] * 2})
+    words.to_csv(tmp_path / "w.csv", index=False)
+    p1.to_csv(tmp_path / "p1.csv", index=False)
+    p2.to_parquet(tmp_path / "p2.parquet")
+    spec = json.dumps({"name": "m", "family": "melrvq", "weights": "random", "n_layers": 2})
+    out = tmp_path / "f.h5"
+    args = ["--codec", spec, "--words", str(tmp_path / "w.csv"), "--out", str(out), "--device", "cpu"]
+    main([*args, "--pairs", str(tmp_path / "p1.csv"), str(tmp_path / "p2.parquet")])
+    with h5py.File(out) as h:
+        assert sorted(h["tokens/token_id"][:].tolist()) == sorted([ids[0], ids[1], ids[3]])

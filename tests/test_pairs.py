@@ -224,3 +224,50 @@ def test_cli(corpus, tmp_path):
     main([*args, "--relations", str(tmp_path / "r.csv"), "--seeds", "0", "--unordered", "--lowercase-lemmas"])
     assert 2 * (read_table(out).pair_type == "synonym").sum() == n_syn
     assert {"a_to_b", "b_to_a"} <= set(read_table(tmp_path / "r.csv").columns)
+
+
+def _speaker_words():
+    """Two speakers (ids as integers, as read from a CSV): 101 says big x2, large, accept,
+    except, the; 202 says big, large, accept."""
+    rows = [
+        (101, "big"), (101, "big"), (101, "large"), (101, "accept"), (101, "except"), (101, "the"),
+        (202, "big"), (202, "large"), (202, "accept"),
+    ]  # fmt: skip
+    w = pd.DataFrame(rows, columns=["speaker", "word"])
+    return w.assign(token_id=np.arange(len(w)) + 1000, utt_id=[f"u{i}" for i in range(len(w))])
+
+
+def test_build_speaker_pairs_known_answer(cmu, wordnet):
+    from codecprobe.pairs import build_speaker_pairs
+
+    words = _speaker_words()
+    cfg = PairConfig(n_tokens=2, seeds=(7, 8))  # n_tokens unused: every eligible token of a speaker
+    pairs, summary, _ = build_speaker_pairs(words, cfg, ["101", "202"], cmu, wordnet)
+    assert (pairs.speaker_a == pairs.speaker_b).all() and (pairs.seed == 7).all()
+    s = summary.set_index(["speaker", "pair_type"])
+    # 101: big x2 <-> large x1 both ways = 4; accept <-> except = 2; 202: big <-> large = 2, no homophone
+    assert s.loc[("101", "synonym"), "n_pairs"] == 4 and s.loc[("101", "near_homophone"), "n_pairs"] == 2
+    assert s.loc[("202", "synonym"), "n_pairs"] == 2 and s.loc[("202", "near_homophone"), "n_pairs"] == 0
+    assert s.loc[("101", "synonym"), "n_sampled_tokens"] == 5  # "the" has no synonym
+    assert "same_speaker" not in set(summary.pair_type) and "same_speaker" not in set(pairs.pair_type)
+    spk_of = dict(zip(words.token_id, words.speaker))
+    assert all(spk_of[a] == spk_of[b] for a, b in zip(pairs.token_a, pairs.token_b))  # random: within speakers
+    assert ((pairs.pair_type == "random") & (pairs.speaker_a == 202)).sum() >= 2
+    with pytest.raises(CodecprobeError, match=r"\['303'\] not in the word table"):
+        build_speaker_pairs(words, cfg, ["101", "303"], cmu, wordnet)
+    # a speaker without two eligible tokens is skipped; none left is an error
+    few = pd.concat([words, pd.DataFrame({"speaker": [303], "word": ["big"], "token_id": [1], "utt_id": ["x"]})])
+    _, s3, _ = build_speaker_pairs(few, cfg, ["101", "303"], cmu, wordnet)
+    assert set(s3.speaker) == {"101"}
+    with pytest.raises(CodecprobeError, match="no listed speaker"):
+        build_speaker_pairs(few, cfg, ["303"], cmu, wordnet)
+
+
+def test_cli_by_speaker(tmp_path):
+    w = tmp_path / "w.csv"
+    _speaker_words().to_csv(w, index=False)
+    out, summ = tmp_path / "p.parquet", tmp_path / "s.csv"
+    main(["--words", str(w), "--pairs", str(out), "--summary", str(summ), "--by-speaker", "101", "202", "--seeds", "3"])
+    p, s = read_table(out), read_table(summ)
+    assert set(p.speaker_a) == {101, 202} and (p.seed == 3).all()
+    assert list(s.columns[:2]) == ["speaker", "seed"] and not (tmp_path / "r.csv").exists()

@@ -43,6 +43,7 @@ def test_demo_dag():
     assert r.returncode == 0, r.stderr
     assert jobs_of(r.stdout) == {
         "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1,
+        "pairs_by_speaker": 1, "distances_by_speaker": 1, "fig2_by_speaker": 1,
         "rtmri_vtd": 4, "rtmri_utterances": 1, "encode_rtmri": 1, "rtmri_pwcca": 1, "fig3": 1, "all": 1,
     }  # fmt: skip
 
@@ -122,6 +123,7 @@ def _tiny_config(root: Path, codecs: list[dict]) -> Path:
     cfg["librispeech"]["root"] = str(ls)
     cfg["alignment"]["textgrids"] = str(al)
     cfg["codecs"] = codecs
+    cfg["pairs"]["by_speaker"] = [11, 22]  # the test corpus's speakers
     cfg.pop("rtmri")  # word pairs only
     (root / "config.yaml").write_text(yaml.safe_dump(cfg))
     return root
@@ -161,6 +163,9 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert (wd / "results/features/mel/words.h5").is_file()
     assert (wd / "results/figures/fig2_word_pairs.png").is_file()
+    by_spk = pd.read_csv(wd / "results/distances/by_speaker/all_codecs.csv")
+    assert (by_spk.ci_method == "t over speakers").all() and (by_spk.n_seeds == 2).all()
+    assert "same_speaker" not in set(by_spk.pair_type) and (wd / "results/figures/fig2_word_pairs_by_speaker.png").is_file()
     # nothing left to do
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
     assert "Nothing to be done" in r.stdout + r.stderr
@@ -175,7 +180,10 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
     assert r.returncode == 0, r.stdout + r.stderr
     # ... and the figure, which depends on every codec
-    assert jobs_of(r.stdout) == {"fit_melrvq": 1, "encode": 2, "distances": 2, "fig2": 1, "all": 1}
+    assert jobs_of(r.stdout) == {
+        "fit_melrvq": 1, "encode": 2, "distances": 2, "fig2": 1, "distances_by_speaker": 2, "fig2_by_speaker": 1,
+        "all": 1,
+    }  # fmt: skip
     assert "results/features/mel2/words.h5" in r.stdout and "results/features/melr/words.h5" in r.stdout
     assert "output: results/features/mel/words.h5" not in r.stdout  # the old codec is not re-encoded
     assert "output: results/features/mel2/words.h5" in r.stdout

@@ -130,6 +130,11 @@ def pairs_args(config: dict) -> str:
     return shlex.join(args)
 
 
+def by_speaker(config: dict) -> list[str]:
+    """The speakers of the speaker-dependent variant (``pairs.by_speaker``), as text; [] = none."""
+    return [str(s) for s in config.get("pairs", {}).get("by_speaker") or []]
+
+
 # ----------------------------------------------------------------------------- codecs
 CODEC_ENVS = {
     "encodec": "codec-hf.yaml",

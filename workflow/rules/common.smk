@@ -1,3 +1,4 @@
+import shlex
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ shell.prefix(
 )
 
 from codecprobe.config import (  # noqa: E402
+    by_speaker,
     check_config,
     cka_json,
     codec_env,
@@ -50,6 +52,7 @@ BENCH = f"{RESULTS}/benchmarks"
 CODECS = codecs_by_name(config)
 CKA_CODECS = [name for name, c in CODECS.items() if c.get("llm")]
 RTMRI_SPEAKERS = config["rtmri"]["speakers"] if config.get("rtmri") else []
+BY_SPEAKER = by_speaker(config)  # Choi et al.'s speaker-dependent variant; [] = not built
 
 
 def textgrid_dir():
@@ -63,8 +66,10 @@ def encode_inputs(wildcards):
     """Inputs of rule encode; melrvq codecs with weights 'fit' also need their fitted model."""
     inputs = {
         "words": f"{RESULTS}/words/words.csv",
-        "pairs": f"{RESULTS}/pairs/pairs.parquet",
+        "pairs": [f"{RESULTS}/pairs/pairs.parquet"],
     }
+    if BY_SPEAKER:  # its tokens need features too (every eligible token of those speakers)
+        inputs["pairs"].append(f"{RESULTS}/pairs/by_speaker/pairs.parquet")
     c = CODECS[wildcards.codec]
     if c["family"] == "melrvq" and c.get("weights") == "fit":
         inputs["model"] = melrvq_model_path(RESULTS, wildcards.codec)
@@ -89,6 +94,11 @@ def all_targets():
     ]
     if CODECS:
         targets += [f"{RESULTS}/figures/fig2_word_pairs.pdf", f"{RESULTS}/distances/all_codecs.csv"]
+    if CODECS and BY_SPEAKER:
+        targets += [
+            f"{RESULTS}/figures/fig2_word_pairs_by_speaker.pdf",
+            f"{RESULTS}/distances/by_speaker/all_codecs.csv",
+        ]
     if CKA_CODECS:
         targets += [f"{RESULTS}/figures/cka_speech_text.pdf", f"{RESULTS}/tables/cka.tex"]
     if CODECS and RTMRI_SPEAKERS:

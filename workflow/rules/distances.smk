@@ -47,3 +47,57 @@ rule fig2:
     shell:
         "python -m codecprobe.figures --tables {input:q} --combined {output.table:q}"
         " --pdf {output.pdf:q} --png {output.png:q} --note {params.note:q} --log {log:q}"
+
+
+rule distances_by_speaker:
+    """Per-layer distances of the by-speaker pairs for one codec; speakers are the replicates."""
+    input:
+        features=f"{RESULTS}/features/{{codec}}/words.h5",
+        pairs=f"{RESULTS}/pairs/by_speaker/pairs.parquet",
+    output:
+        f"{RESULTS}/distances/by_speaker/{{codec}}.csv",
+    log:
+        f"{LOGS}/distances_by_speaker/{{codec}}.log",
+    benchmark:
+        f"{BENCH}/distances_by_speaker/{{codec}}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 2
+    params:
+        args=distances_args(config),
+    shell:
+        "python -m codecprobe.distances --codec {wildcards.codec} --features {input.features:q}"
+        " --pairs {input.pairs:q} --out {output:q} {params.args} --over speaker --threads {threads}"
+        " --log {log:q}"
+
+
+rule fig2_by_speaker:
+    """Fig. 2 within single speakers (Choi et al.'s speaker-dependent variant), every codec."""
+    input:
+        expand(f"{RESULTS}/distances/by_speaker/{{codec}}.csv", codec=list(CODECS)),
+    output:
+        table=report(
+            f"{RESULTS}/distances/by_speaker/all_codecs.csv",
+            caption="../report/distances_by_speaker.rst",
+            category="Word pairs by speaker",
+        ),
+        pdf=f"{RESULTS}/figures/fig2_word_pairs_by_speaker.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig2_word_pairs_by_speaker.png",
+            caption="../report/fig2_by_speaker.rst",
+            category="Word pairs by speaker",
+        ),
+    log:
+        f"{LOGS}/fig2_by_speaker.log",
+    benchmark:
+        f"{BENCH}/fig2_by_speaker.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        note=config.get("data_label", ""),
+        title="Word-pair distances per codebook layer, within single speakers",
+    shell:
+        "python -m codecprobe.figures --tables {input:q} --combined {output.table:q}"
+        " --pdf {output.pdf:q} --png {output.png:q} --note {params.note:q}"
+        " --title {params.title:q} --log {log:q}"

@@ -22,3 +22,29 @@ rule pairs:
     shell:
         "python -m codecprobe.pairs --words {input.words:q} --pairs {output.pairs:q}"
         " --summary {output.summary:q} --relations {output.relations:q} {params.args} --log {log:q}"
+
+
+rule pairs_by_speaker:
+    """Choi et al.'s speaker-dependent variant: pairs within each of pairs.by_speaker."""
+    input:
+        words=f"{RESULTS}/words/words.csv",
+    output:
+        pairs=f"{RESULTS}/pairs/by_speaker/pairs.parquet",
+        summary=report(
+            f"{RESULTS}/pairs/by_speaker/pair_summary.csv",
+            caption="../report/pair_summary_by_speaker.rst",
+            category="Word pairs by speaker",
+        ),
+    log:
+        f"{LOGS}/pairs_by_speaker.log",
+    benchmark:
+        f"{BENCH}/pairs_by_speaker.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        args=pairs_args(config),
+        speakers=shlex.join(BY_SPEAKER),
+    shell:
+        "python -m codecprobe.pairs --words {input.words:q} --pairs {output.pairs:q}"
+        " --summary {output.summary:q} {params.args} --by-speaker {params.speakers} --log {log:q}"
