@@ -243,6 +243,9 @@ def test_aggregate_over_seeds_known_answer(tmp_path):
     half = stats.t.ppf(0.975, 1) * np.std([1.0, 3.0], ddof=1) / np.sqrt(2)  # 12.706 * sqrt(2) / sqrt(2)
     assert (syn.ci_low, syn.ci_high) == pytest.approx((2.0 - half, 2.0 + half))
     assert (syn.norm_ci_low, syn.norm_ci_high) == pytest.approx((-3.0 - half, -3.0 + half))
+    # relative: 1/5 - 1 and 3/5 - 1 per seed, then over seeds
+    rhalf = stats.t.ppf(0.975, 1) * np.std([-0.8, -0.4], ddof=1) / np.sqrt(2)
+    assert (syn.rel_mean, syn.rel_ci_low, syn.rel_ci_high) == pytest.approx((-0.6, -0.6 - rhalf, -0.6 + rhalf))
     rnd = t.set_index("pair_type").loc["random"]
     assert (rnd["mean"], rnd.ci_low, rnd.ci_high) == (5, 5, 5)
     assert (rnd.norm_mean, rnd.norm_ci_low, rnd.norm_ci_high) == (0, 0, 0)
@@ -367,6 +370,7 @@ def test_aggregate_word_types_known_answer(tmp_path):
     half = stats.t.ppf(0.975, 1) * per_seed.std(ddof=1) / np.sqrt(2)
     assert (syn.ci_low, syn.ci_high) == pytest.approx((3.25 - half, 3.25 + half))
     assert syn.norm_mean == pytest.approx(3.25 - 10)
+    assert syn.rel_mean == pytest.approx(((2.5 / 10 - 1) + (4 / 10 - 1)) / 2)
     assert syn["n"] == 7 and syn["n_seeds"] == 2  # n counts token pairs
     assert syn["median"] == pytest.approx(np.median([1, 4, 2, 6]))  # over word-type pairs' means
     assert syn["ci_method"] == "t over seeds" and syn["aggregation"] == "word_types"
@@ -413,3 +417,20 @@ def test_fig2_title_says_how_the_bands_are_made():
     assert band_text("t over seeds; normalized: bootstrap over pairs") == (
         "mean over seeds, 95% t-interval over seeds; normalized: mean, 95% bootstrap CI over pairs"
     )
+
+
+def test_relative_distance_one_seed_and_zero_random(tmp_path):
+    rng = np.random.default_rng(5)
+    x = {"random": rng.normal(4.0, 0.5, (400, 2)), "synonym": rng.normal(3.0, 0.5, (300, 2))}
+    t = summarize(x, n_boot=300, seed=2).set_index(["pair_type", "layer"])
+    row = t.loc[("synonym", 1)]
+    assert row.rel_mean == pytest.approx(x["synonym"][:, 0].mean() / x["random"][:, 0].mean() - 1)
+    assert row.rel_ci_low < row.rel_mean < row.rel_ci_high and -0.35 < row.rel_mean < -0.15
+    # the bootstrap ratio's interval: about the delta-method half-width
+    sd = row.rel_mean + 1
+    se = sd * np.sqrt((0.5 / 3.0) ** 2 / 300 + (0.5 / 4.0) ** 2 / 400)
+    assert (row.rel_ci_high - row.rel_ci_low) / 2 == pytest.approx(1.96 * se, rel=0.2)
+    assert t.loc[("random", 2), "rel_mean"] == 0
+    z = summarize({"random": np.zeros((5, 1)), "synonym": np.ones((5, 1))}, n_boot=100)
+    assert np.isinf(z.set_index("pair_type").loc["synonym", "rel_mean"])
+    assert np.isnan(z.set_index("pair_type").loc["random", "rel_mean"])  # 0 / 0

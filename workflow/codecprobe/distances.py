@@ -22,6 +22,11 @@ words' pooled accumulated layer-k features. Aggregated per codec, layer and pair
   words have), then the mean and t-interval over seeds as in ``seeds``. With a single
   seed the bootstrap is over word-type pairs (``bootstrap over word pairs``).
 
+The relative distance (``rel_*``) is the type's mean over the random pairs' mean, minus
+1 (``-0.23``: 23 % closer than random pairs), per seed, then as the normalized one; it
+compares codecs whose distance scales differ by orders of magnitude (MIMI's features
+are about 1e-3 of MiMo's). A random mean of 0 gives NaN there.
+
 ``n`` counts token pairs (all seeds); ``median`` is over all token pairs (``seeds``,
 ``pooled``) or over the word-type pairs' means (``word_types``).
 
@@ -53,7 +58,8 @@ from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
 log = logging.getLogger("codecprobe.distances")
 TABLE_COLUMNS = [
     "codec", "layer", "pair_type", "n", "mean", "median", "ci_low", "ci_high",
-    "norm_mean", "norm_ci_low", "norm_ci_high", "n_boot", "boot_seed", "metric", "random_weights",
+    "norm_mean", "norm_ci_low", "norm_ci_high", "rel_mean", "rel_ci_low", "rel_ci_high",
+    "n_boot", "boot_seed", "metric", "random_weights",
     "n_seeds", "ci_method", "aggregation",
 ]  # fmt: skip
 AGGREGATES = ("seeds", "pooled", "word_types")
@@ -249,6 +255,18 @@ def summarize(
             boots[t, s] = bootstrap_means(dist[t][seeds[t] == s], n_boot, rng)
         return boots[t, s]
 
+    def versus_random(t: str, common: list, f) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``f(type t's mean, random mean)`` per seed in ``common``: its mean and interval, as the
+        type's own (t over seeds; one seed: bootstrap over its pairs; none: NaN)."""
+        if len(common) >= 2:
+            return t_interval(np.stack([f(means[t][s], means["random"][s]) for s in common]), alpha)
+        if len(common) == 1:
+            s = common[0]
+            lo_hi = np.percentile(f(boot(t, s), boot("random", s)), q, axis=0)
+            return f(means[t][s], means["random"][s]), lo_hi[0], lo_hi[1]
+        nan = np.full(dist[t].shape[1], np.nan)
+        return nan, nan, nan
+
     for t in dist:  # one-seed types first, in order (as the earlier pooled bootstrap drew them)
         if len(seed_ids[t]) == 1:
             boot(t, seed_ids[t][0])
@@ -264,17 +282,10 @@ def summarize(
             lo, hi = np.percentile(boot(t, seed_ids[t][0]), q, axis=0)
             method = ci_boot
         common = [s for s in seed_ids[t] if "random" in dist and s in means["random"]]
-        if len(common) >= 2:
-            nmean, nlo, nhi = t_interval(np.stack([means[t][s] - means["random"][s] for s in common]), alpha)
-            nmethod = ci_t
-        elif len(common) == 1:
-            s = common[0]
-            nmean = means[t][s] - means["random"][s]
-            nlo, nhi = np.percentile(boot(t, s) - boot("random", s), q, axis=0)
-            nmethod = ci_boot
-        else:
-            nmean = nlo = nhi = np.full(k, np.nan)
-            nmethod = method
+        nmean, nlo, nhi = versus_random(t, common, np.subtract)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a random mean of 0: NaN (or inf)
+            rmean, rlo, rhi = versus_random(t, common, lambda x, r: x / r - 1.0)
+        nmethod = ci_t if len(common) >= 2 else ci_boot if common else method
         if nmethod != method:
             log.warning("%s: %d %s(s) with pairs, %d with random pairs too", t, len(per_seed), unit, len(common))
         for layer in range(k):
@@ -283,6 +294,7 @@ def summarize(
                     "layer": layer + 1, "pair_type": t, "n": len(d), "mean": mean[layer],
                     "median": float(np.median(d[:, layer])), "ci_low": lo[layer], "ci_high": hi[layer],
                     "norm_mean": nmean[layer], "norm_ci_low": nlo[layer], "norm_ci_high": nhi[layer],
+                    "rel_mean": rmean[layer], "rel_ci_low": rlo[layer], "rel_ci_high": rhi[layer],
                     "n_seeds": len(per_seed),
                     "ci_method": method if nmethod == method else f"{method}; normalized: {nmethod}",
                     "aggregation": "seeds",
