@@ -204,7 +204,8 @@ def t_interval(x: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarr
 
 def summarize(
     dist: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
-    seeds: dict[str, np.ndarray] | None = None, aggregate: str = "seeds", unit: str = "seed", rows: str = "pairs",
+    seeds: dict[str, np.ndarray] | None = None, aggregate: str = "seeds", replicate: str = "seed",
+    boot_over: str = "pairs",
 ) -> pd.DataFrame:  # fmt: skip
     """Per pair type and layer: n, mean, median, CI, and the normalized mean and CI.
 
@@ -222,9 +223,9 @@ def summarize(
     ``aggregate="pooled"``). ``aggregate="pooled"``: the earlier behaviour, all seeds'
     pairs pooled and bootstrapped. ``n`` = pairs over all seeds, ``median`` over all
     pairs; ``n_seeds``, ``ci_method`` (``t over seeds`` / ``bootstrap over pairs``) and
-    ``aggregation`` (the ``aggregate`` used) say how each row was made. ``unit`` and
-    ``rows`` only name the replicates and the rows in ``ci_method`` (``t over {unit}s``,
-    ``bootstrap over {rows}``): :func:`codec_distances` passes speakers, and word-type
+    ``aggregation`` (the ``aggregate`` used) say how each row was made. ``replicate`` and
+    ``boot_over`` only name the seeds and the rows in ``ci_method`` (``t over
+    {replicate}s``, ``bootstrap over {boot_over}``): :func:`codec_distances` passes speakers, and word-type
     pairs' means as rows for ``aggregate="word_types"``, which is ``seeds`` here.
     """
     if aggregate == "word_types":
@@ -238,11 +239,11 @@ def summarize(
             raise ValueError(f"summarize: seeds[{t!r}] must give the seed of each of its {len(d)} pairs")
     if aggregate == "pooled":  # every pair as if from one seed: the bootstrap over all pairs
         one = {t: np.zeros(len(d), int) for t, d in dist.items()}
-        pooled = summarize(dist, n_boot, seed, alpha, one, unit=unit, rows=rows)
+        pooled = summarize(dist, n_boot, seed, alpha, one, replicate=replicate, boot_over=boot_over)
         n_seeds = {t: len(np.unique(s)) for t, s in seeds.items()}
         return pooled.assign(n_seeds=pooled["pair_type"].map(n_seeds), aggregation="pooled")
     dist = {t: d for t, d in dist.items() if len(d)}
-    ci_t, ci_boot = f"t over {unit}s", f"bootstrap over {rows}"
+    ci_t, ci_boot = f"t over {replicate}s", f"bootstrap over {boot_over}"
     rng = np.random.default_rng(seed)
     q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
     seed_ids = {t: np.unique(seeds[t]) for t in dist}
@@ -287,7 +288,7 @@ def summarize(
             rmean, rlo, rhi = versus_random(t, common, lambda x, r: x / r - 1.0)
         nmethod = ci_t if len(common) >= 2 else ci_boot if common else method
         if nmethod != method:
-            log.warning("%s: %d %s(s) with pairs, %d with random pairs too", t, len(per_seed), unit, len(common))
+            log.warning("%s: %d %s(s) with pairs, %d with random pairs too", t, len(per_seed), replicate, len(common))
         for layer in range(k):
             rows.append(
                 {
@@ -384,8 +385,8 @@ def codec_distances(
             wa, wb = g["word_a"].to_numpy()[finite], g["word_b"].to_numpy()[finite]
             dist[t], seeds[t], _ = word_type_means(dist[t], seeds[t], wa, wb)
             log.info("%s: %s: %d token pairs in %d (replicate, ordered word-type pair) groups", codec, t, n_pairs[t], len(dist[t]))
-    rows = "word pairs" if aggregate == "word_types" else "pairs"
-    table = summarize(dist, n_boot, seed, seeds=seeds, aggregate=aggregate, unit=over, rows=rows)
+    boot_over = "word pairs" if aggregate == "word_types" else "pairs"
+    table = summarize(dist, n_boot, seed, seeds=seeds, aggregate=aggregate, replicate=over, boot_over=boot_over)
     if aggregate == "word_types":  # n counts token pairs; the median is over the word-type pairs' means
         table = table.assign(n=table["pair_type"].map(n_pairs), aggregation="word_types")
     table.insert(0, "codec", codec)
