@@ -1,9 +1,14 @@
 import pandas as pd
 import pytest
-
 from codecprobe.io import CodecprobeError
 from codecprobe.lexicon import (
-    find_wordnet, levenshtein, parse_cmudict, phonetic_distance, pronunciation, strip_stress, synonyms,
+    find_wordnet,
+    levenshtein,
+    parse_cmudict,
+    phonetic_distance,
+    pronunciation,
+    strip_stress,
+    synonyms,
 )  # fmt: skip
 from codecprobe.pairs import is_near_homophone
 
@@ -125,3 +130,21 @@ def test_synonyms_case_sensitive_real_wordnet(wordnet, cmu):
         pairs = set(zip(rel.word_a, rel.word_b, rel.relation))
         assert (("america", "us", "synonym") in pairs) is america_us
         assert ("big", "large", "synonym") in pairs
+
+
+def test_levenshtein_many_equals_levenshtein():
+    import numpy as np
+    from codecprobe.lexicon import levenshtein, levenshtein_many, phone_codes
+
+    rng = np.random.default_rng(3)
+    seqs = [tuple(rng.choice(["AH", "K", "S", "EH", "P", "T"], rng.integers(0, 10))) for _ in range(300)]
+    codes, lengths = phone_codes(seqs)
+    assert codes.shape == (300, max(map(len, seqs))) and lengths.tolist() == [len(x) for x in seqs]
+    assert (codes[lengths == 0] == -1).all()
+    for i in range(0, 300, 11):
+        got = levenshtein_many(codes[i, : lengths[i]], codes, lengths)
+        assert got.tolist() == [levenshtein(seqs[i], s) for s in seqs]
+    # hand-worked: accept vs except (one substitution), and against the empty sequence
+    acc, exc = ("AH", "K", "S", "EH", "P", "T"), ("IH", "K", "S", "EH", "P", "T")
+    c, n = phone_codes([acc, exc, ()])
+    assert levenshtein_many(c[0], c, n).tolist() == [0, 1, 6]

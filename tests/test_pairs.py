@@ -271,3 +271,47 @@ def test_cli_by_speaker(tmp_path):
     p, s = read_table(out), read_table(summ)
     assert set(p.speaker_a) == {101, 202} and (p.seed == 3).all()
     assert list(s.columns[:2]) == ["speaker", "seed"] and not (tmp_path / "r.csv").exists()
+
+
+def _relations_reference(vocab, pron, syn, threshold=0.4, inclusive=True):
+    """The definition, pair by pair with the scalar distance (no length shortcut)."""
+    from itertools import combinations
+
+    from codecprobe.lexicon import phonetic_distance
+    from codecprobe.pairs import is_near_homophone
+
+    rows = []
+    for a, b in combinations(sorted(set(vocab)), 2):
+        ab, ba = b in syn.get(a, ()), a in syn.get(b, ())
+        d = phonetic_distance(pron[a], pron[b])
+        if (ab or ba) and d > threshold:
+            rows.append((a, b, "synonym", d, ab, ba))
+        elif not (ab or ba) and is_near_homophone(d, threshold, inclusive):
+            rows.append((a, b, "near_homophone", d, True, True))
+    return pd.DataFrame(rows, columns=["word_a", "word_b", "relation", "phonetic_distance", "a_to_b", "b_to_a"])
+
+
+@pytest.mark.parametrize("threshold,inclusive", [(0.4, True), (0.4, False), (0.25, True), (0.5, False)])
+def test_word_relations_equal_the_pairwise_definition(threshold, inclusive):
+    """Random phone strings over a small alphabet (many near ties, lengths 0-7) and random
+    one-way and mutual synonym maps: the vectorized table equals the definition row for row,
+    distances bit for bit."""
+    rng = np.random.default_rng(int(threshold * 100) + inclusive)
+    vocab = [f"w{i:03d}" for i in range(160)]
+    pron = {w: tuple(rng.choice(["AA", "B", "K", "S", "T"], rng.integers(0, 8))) for w in vocab}
+    syn = {w: {vocab[j] for j in rng.choice(len(vocab), rng.integers(0, 4))} - {w} for w in vocab}
+    got = word_relations(vocab, pron, syn, threshold, inclusive)
+    want = _relations_reference(vocab, pron, syn, threshold, inclusive)
+    assert len(want) > 200 and set(want.relation) == {"synonym", "near_homophone"}
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.astype({"a_to_b": bool, "b_to_a": bool}))
+
+
+def test_word_relations_real_cmudict_sample(cmu):
+    from codecprobe.lexicon import pronunciation
+
+    words = [w for w in sorted(cmu)[::97] if w.isalpha()][:300] + ["accept", "except", "big", "large"]
+    pron = {w: pronunciation(w, cmu) for w in words}
+    syn = {"big": {"large"}, "large": {"big"}}
+    got = word_relations(list(pron), pron, syn)
+    pd.testing.assert_frame_equal(got, _relations_reference(list(pron), pron, syn).astype({"a_to_b": bool, "b_to_a": bool}))
+    assert ("accept", "except") in set(zip(got.word_a, got.word_b))

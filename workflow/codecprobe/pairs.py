@@ -35,13 +35,12 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
 from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
-from .lexicon import load_cmudict, open_wordnet, phonetic_distance, pronunciation, synonyms
+from .lexicon import levenshtein_many, load_cmudict, open_wordnet, phone_codes, pronunciation, synonyms
 
 PAIR_TYPES = ("random", "synonym", "near_homophone", "same_word", "same_speaker")
 PAIR_COLUMNS = [
@@ -89,21 +88,44 @@ def word_relations(
     ``phonetic_distance``, and the directions in which the relation holds: ``a_to_b``
     (``word_b in syn[word_a]``) and ``b_to_a`` (``word_a in syn[word_b]``) for synonyms,
     both true for near-homophones (a symmetric relation). A pair is a synonym pair when
-    either direction holds and a near-homophone only when neither does.
+    either direction holds and a near-homophone only when neither does. Each word's
+    distances to all later words are computed at once (:func:`codecprobe.lexicon.levenshtein_many`),
+    skipping pairs whose lengths alone rule out a near-homophone.
     """
     vocab = sorted(set(vocab))
+    index = {w: i for i, w in enumerate(vocab)}
+    codes, lengths = phone_codes([pron[w] for w in vocab])
+    forward = [{index[b] for b in syn.get(a, ()) if b in index} for a in vocab]  # a -> b
+    backward: list[set[int]] = [set() for _ in vocab]  # b -> a, indexed by a
+    for i, targets in enumerate(forward):
+        for j in targets:
+            backward[j].add(i)
     rows = []
-    for a, b in combinations(vocab, 2):
-        ab, ba = b in syn.get(a, ()), a in syn.get(b, ())
-        is_syn = ab or ba
-        la, lb = len(pron[a]), len(pron[b])
-        if not is_syn and abs(la - lb) > threshold * max(la, lb):
-            continue  # d >= |la - lb| / max(la, lb) > threshold: cannot be a near-homophone
-        d = phonetic_distance(pron[a], pron[b])
-        if is_syn and d > threshold:
-            rows.append((a, b, "synonym", d, ab, ba))
-        elif not is_syn and is_near_homophone(d, threshold, inclusive):
-            rows.append((a, b, "near_homophone", d, True, True))
+    for i, a in enumerate(vocab):
+        rest = np.arange(i + 1, len(vocab))
+        if not rest.size:
+            break
+        ab = np.isin(rest, list(forward[i]))
+        ba = np.isin(rest, list(backward[i]))
+        is_syn = ab | ba
+        la, lb = lengths[i], lengths[rest]
+        longest = np.maximum(la, lb)
+        # d >= |la - lb| / max(la, lb) > threshold: cannot be a near-homophone, so no need to compute it
+        cand = np.flatnonzero(is_syn | ~(np.abs(la - lb) > threshold * longest))
+        if not cand.size:
+            continue
+        lev = levenshtein_many(codes[i, :la], codes[rest[cand]], lb[cand])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            d = np.where(longest[cand] == 0, 0.0, lev / longest[cand])
+        syn_c = is_syn[cand]
+        homophone = (d > 0) & ((d <= threshold) if inclusive else (d < threshold))
+        keep = (syn_c & (d > threshold)) | (~syn_c & homophone)
+        for k in np.flatnonzero(keep):
+            c = cand[k]
+            if syn_c[k]:
+                rows.append((a, vocab[rest[c]], "synonym", float(d[k]), bool(ab[c]), bool(ba[c])))
+            else:
+                rows.append((a, vocab[rest[c]], "near_homophone", float(d[k]), True, True))
     return pd.DataFrame(rows, columns=RELATION_COLUMNS).astype({"a_to_b": bool, "b_to_a": bool})
 
 
