@@ -13,3 +13,13 @@ def measure(fn, *args, **kwargs):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return r, dt, peak
+
+
+def warm_medians(run, repeats: int, keys) -> tuple[dict, list]:
+    """``run(tag)`` once untimed (``tag="warmup"``), then ``repeats`` times (``tag="run"``):
+    ``({key: median of run()[key] over the repeats}, the repeats' results)``."""
+    import statistics
+
+    run("warmup")
+    runs = [run("run") for _ in range(repeats)]
+    return {k: statistics.median(r[k] for r in runs) for k in keys}, runs

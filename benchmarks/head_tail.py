@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _measure import warm_medians  # noqa: E402
 from encode import fresh_path, stage_config, synthetic_words  # noqa: E402
 
 import codecprobe.encode as stage  # noqa: E402
@@ -86,6 +87,11 @@ def head_tail(codec, words, out: str, cfg) -> tuple[float, float, float]:
     return first[0] - t0, t1 - asks[-1], t1 - t0
 
 
+def run_once(codec, words, root: Path, cfg, tag: str) -> tuple[float, float, float]:
+    """:func:`head_tail` into a fresh file named after ``tag``."""
+    return head_tail(codec, words, fresh_path(root, tag), cfg)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--families", nargs="+", default=["mimo"])
@@ -103,9 +109,8 @@ def main() -> None:
                 (root / f"w{n}").mkdir()
                 words = synthetic_words(root / f"w{n}", n)
                 cfg = stage_config()
-                head_tail(codec, words, fresh_path(root, "warmup"), cfg)
-                runs = [head_tail(codec, words, fresh_path(root, fam), cfg) for _ in range(a.repeats)]
-                head, tail, total = (statistics.median(r[i] for r in runs) for i in range(3))
+                med, _ = warm_medians(partial(run_once, codec, words, root, cfg), a.repeats, range(3))
+                head, tail, total = med[0], med[1], med[2]
                 share = (head + tail) / (n * a.bare_ms_per_word / 1000)
                 print(
                     f"{fam}: {n} words, head {1000 * head:.1f} ms, tail {1000 * tail:.1f} ms (medians of {a.repeats}; "

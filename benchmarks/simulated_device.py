@@ -37,11 +37,11 @@ import argparse
 import contextlib
 import logging
 import queue
-import statistics
 import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _measure import warm_medians  # noqa: E402
 from encode import fresh_path, stage_config, synthetic_words, word_clips  # noqa: E402
 
 import codecprobe.encode as stage  # noqa: E402
@@ -201,6 +202,11 @@ def bare_model(codec: SimCodec, words, cfg) -> tuple[float, int]:
     return device, len(batches)
 
 
+def run_once(codec: SimCodec, words, root: Path, cfg, tag: str) -> dict:
+    """:func:`simulate` into a fresh file named after ``tag``."""
+    return simulate(codec, words, fresh_path(root, tag), cfg)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--codec", choices=sorted(SHAPES), default="mimo")
@@ -221,9 +227,8 @@ def main() -> None:
             words = synthetic_words(Path(tmp) / f"w{n}", n)
             cfg = stage_config()
             bare, bare_batches = bare_model(codec, words, cfg)
-            simulate(codec, words, fresh_path(Path(tmp), "warmup"), cfg)
-            runs = [simulate(codec, words, fresh_path(Path(tmp), "sim"), cfg) for _ in range(a.repeats)]
-            med = {k: statistics.median(r[k] for r in runs) for k in ("stage", "head", "busy", "idle", "tail")}
+            keys = ("stage", "head", "busy", "idle", "tail")
+            med, runs = warm_medians(partial(run_once, codec, words, Path(tmp), cfg), a.repeats, keys)
             print(
                 f"{a.codec}, {n} words: stage/bare {bare / med['stage']:.3f} (model: bare {1000 * bare:.0f} ms, stage {1000 * med['stage']:.0f} ms; "
                 f"medians of {a.repeats}); batches {sorted({r['batches'] for r in runs})} against {bare_batches}; "
