@@ -253,6 +253,9 @@ def test_build_speaker_pairs_known_answer(cmu, wordnet):
     spk_of = dict(zip(words.token_id, words.speaker))
     assert all(spk_of[a] == spk_of[b] for a, b in zip(pairs.token_a, pairs.token_b))  # random: within speakers
     assert ((pairs.pair_type == "random") & (pairs.speaker_a == 202)).sum() >= 2
+    # relations among the listed speakers' words only: 202 never says "except"
+    _, _, rel202 = build_speaker_pairs(words, cfg, [202], cmu, wordnet)
+    assert set(zip(rel202.word_a, rel202.word_b)) == {("big", "large")}
     with pytest.raises(CodecprobeError, match=r"\['303'\] not in the word table"):
         build_speaker_pairs(words, cfg, ["101", "303"], cmu, wordnet)
     # a speaker without two eligible tokens is skipped; none left is an error

@@ -295,7 +295,8 @@ def build_speaker_pairs(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Pairs within each of ``speakers`` (ids as in the word table's ``speaker``, compared
     as text), from all of that speaker's eligible tokens. Returns ``(pairs, summary,
-    relations)`` as :func:`build_pairs`; ``pairs.seed`` is the shuffle seed
+    relations)`` as :func:`build_pairs` (relations among the listed speakers' eligible words
+    only); ``pairs.seed`` is the shuffle seed
     (``cfg.seeds[0]``) and ``summary`` has a ``speaker`` column. ``cfg.n_tokens`` and the
     other seeds are not used. A speaker missing from the word table is an error (a
     config typo); one with fewer than two eligible tokens is skipped with a warning.
@@ -316,8 +317,9 @@ def build_speaker_pairs(
     seed = cfg.seeds[0]
     pool, pron, syn, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)
     log.info("%d of %d tokens eligible (all speakers; %s)", len(pool), len(words), dropped)
-    relations = word_relations(list(pron), pron, syn, cfg.homophone_threshold, cfg.homophone_inclusive)
     spk = pool["speaker"].astype(str)
+    vocab = pool.loc[spk.isin(list(map(str, speakers))), "word"].unique().tolist()  # only these words pair
+    relations = word_relations(vocab, pron, syn, cfg.homophone_threshold, cfg.homophone_inclusive)
     all_pairs, summary = [], []
     for s in map(str, speakers):
         sample = pool[spk == s]
