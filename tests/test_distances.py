@@ -434,3 +434,58 @@ def test_relative_distance_one_seed_and_zero_random(tmp_path):
     z = summarize({"random": np.zeros((5, 1)), "synonym": np.ones((5, 1))}, n_boot=100)
     assert np.isinf(z.set_index("pair_type").loc["synonym", "rel_mean"])
     assert np.isnan(z.set_index("pair_type").loc["random", "rel_mean"])  # 0 / 0
+
+
+def test_split_first_layer_known_answer(tmp_path):
+    """Two layers, 1-d: layer 1 (accumulated) at u, layer 2 at u + v, so layers 2..k
+    without layer 1 are v: the split's distances are |du| and |dv|, all layers |du + dv|."""
+    u = np.array([0.0, 1.0, 0.0, 5.0, 0.0, 2.0])
+    v = np.array([0.0, 10.0, 0.0, -1.0, 0.0, 30.0])
+    path = tmp_path / "two.h5"
+    with h5py.File(path, "w") as h:
+        h["tokens/token_id"] = np.arange(6)
+        h["pooled/mean"] = np.stack([u, u + v], axis=1).reshape(6, 2, 1).astype(np.float32)
+        h.attrs["random_weights"] = True
+    pairs = pd.DataFrame({"seed": [0, 0, 0], "pair_type": ["synonym", "near_homophone", "random"],
+                          "token_a": [0, 2, 4], "token_b": [1, 3, 5]})  # fmt: skip
+    plain, _ = codec_distances("mimi", str(path), pairs, n_boot=50)
+    t, _ = codec_distances("mimi", str(path), pairs, n_boot=50, split_first=True)
+    got = {(r.variant, r.pair_type, r.layer): r["mean"] for _, r in t.iterrows()}
+    assert got[("layer1_only", "synonym", 1)] == pytest.approx(1) and got[("without_layer1", "synonym", 2)] == pytest.approx(10)
+    assert got[("layer1_only", "near_homophone", 1)] == pytest.approx(5)
+    assert got[("without_layer1", "near_homophone", 2)] == pytest.approx(1)
+    assert got[("accumulated", "near_homophone", 2)] == pytest.approx(4)  # |5 - 1|
+    assert got[("without_layer1", "random", 2)] == pytest.approx(30)
+    n = t[(t.variant == "without_layer1") & (t.pair_type == "near_homophone")]
+    assert n.norm_mean.iloc[0] == pytest.approx(1 - 30) and n.rel_mean.iloc[0] == pytest.approx(1 / 30 - 1)
+    # the accumulated rows are those without the split, number for number
+    acc = t[t.variant == "accumulated"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(acc, plain)
+    assert (plain.variant == "accumulated").all() and list(t.columns) == TABLE_COLUMNS
+    # centroid pooling does not commute with the sum over layers: no split
+    with h5py.File(path, "a") as h:
+        h["pooled/centroid"] = h["pooled/mean"][:]
+    tc, _ = codec_distances("mimi", str(path), pairs, n_boot=50, pooling="centroid", split_first=True)
+    assert set(tc.variant) == {"accumulated"}
+
+
+def test_fig2_split_draws_only_split_rows(tmp_path):
+    from codecprobe.figures import fig2_split
+
+    path, pairs = _synthetic(tmp_path, n_words=10)
+    t, _ = codec_distances("mimi", str(path), pairs.assign(seed=0), n_boot=50, split_first=True)
+    fig2_split(t, str(tmp_path / "s.pdf"), str(tmp_path / "s.png"), "note")
+    assert (tmp_path / "s.png").stat().st_size > 5000
+    from codecprobe import figures
+
+    drawn = {}
+    real_save = figures.save_figure
+    figures.save_figure = lambda fig, pdf, png: drawn.setdefault("fig", fig)
+    try:
+        fig2(t, str(tmp_path / "f.pdf"), str(tmp_path / "f.png"))  # Fig. 2 draws the accumulated rows only
+    finally:
+        figures.save_figure = real_save
+    lines = drawn["fig"].axes[0].get_lines()
+    assert lines and all(list(ln.get_xdata()) == [1, 2, 3] for ln in lines)
+    with pytest.raises(ValueError, match="split"):
+        fig2_split(t[t.variant == "accumulated"], str(tmp_path / "x.pdf"), str(tmp_path / "x.png"))

@@ -89,7 +89,7 @@ from stubs import paper_config_on_stub
 BIN = Path(sys.executable).parent
 CONFIGS = ["demo", "paper"]
 # rules without a job in the demo: alignment.source is textgrids (no MFA), no codec has an llm
-NOT_IN_DEMO = {"mfa_corpus", "speech_text_cka", "cka_summary"}
+NOT_IN_DEMO = {"mfa_corpus", "speech_text_cka", "cka_summary", "fig2_split"}  # the demo has no MIMI
 NOT_IN_PAPER = {"pairs_by_speaker", "distances_by_speaker", "fig2_by_speaker"}  # pairs.by_speaker: [] there
 STAGE = re.compile(r"^python -m (codecprobe(?:\.\w+)+)(?: (\w+))?")
 # (module, subcommand) whose main() runs past the parse (stopped at the codec/LLM weights)

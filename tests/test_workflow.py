@@ -56,7 +56,7 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
     assert jobs_of(r.stdout) == {
         "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 5,
         "distances": 5, "fig2": 1, "rtmri_vtd": 16, "rtmri_utterances": 1, "encode_rtmri": 5, "rtmri_pwcca": 5,
-        "fig3": 1, "speech_text_cka": 2, "cka_summary": 1, "all": 1,
+        "fig3": 1, "speech_text_cka": 2, "cka_summary": 1, "fig2_split": 1, "all": 1,
     }  # fmt: skip
     for name in ("mimi", "mimo"):  # the codecs with an LLM input path
         assert f"output: results/cka/{name}.csv, results/cka/{name}_embeddings.h5" in out
@@ -69,6 +69,8 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
         assert f"output: results/rtmri/features/{name}.h5" in out
     assert "--speaker sub009" in out and "--skip-tasks vcv bvt" in out
     assert "--variant without_first" in out  # MIMI's Fig. 4 split
+    assert len(re.findall(r"codecprobe.distances --codec \S+ .*--split-first", out)) == 1  # and its word-pair analogue, mimi only
+    assert re.search(r"codecprobe.distances --codec mimi .*--split-first", out)
     assert "mfa model download acoustic english_us_arpa" in out
     assert (
         "mfa align --clean --output_format long_textgrid -j 8 --temporary_directory results/alignment/mfa_tmp "
@@ -146,8 +148,15 @@ def test_speech_text_cka_runs_end_to_end_on_random_weights(tmp_path):
     cfg = yaml.safe_load((wd / "config.yaml").read_text())
     cfg["cka"] = {"n_permutations": 20, "n_bootstrap": 5, "bootstrap_permutations": 2}
     (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
-    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--cores", "2", "results/tables/cka.tex", cwd=wd)
+    targets = ["results/tables/cka.tex", "results/figures/fig2_first_layer_split.pdf"]
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--cores", "2", *targets, cwd=wd)
     assert r.returncode == 0, r.stdout + r.stderr
+    # the word-pair analogue of Fig. 4: MIMI's layer 1 alone and layers 2..8 beside all layers
+    d = pd.read_csv(wd / "results/distances/mimi.csv")
+    assert d.groupby("variant").layer.agg(["min", "max"]).to_dict("index") == {
+        "accumulated": {"min": 1, "max": 8}, "layer1_only": {"min": 1, "max": 1}, "without_layer1": {"min": 2, "max": 8},
+    }  # fmt: skip
+    assert (wd / "results/figures/fig2_first_layer_split.png").stat().st_size > 5000
     tex = (wd / "results/tables/cka.tex").read_text()
     assert "MIMI (random weights) &" in tex
     table = pd.read_csv(wd / "results/cka/cka_all_codecs.csv")

@@ -36,6 +36,10 @@ al.'s speaker-dependent variant (:func:`codecprobe.pairs.build_speaker_pairs`), 
 speaker (``speaker``: every pair lies within one speaker, and that speaker is the
 replicate). ``n_seeds`` then counts speakers and ``ci_method`` says ``t over speakers``.
 
+``variant``: ``accumulated`` (the features of layers 1..k); with ``split_first`` (MIMI)
+also ``layer1_only`` and ``without_layer1`` (layers 2..k, ``layer`` = k), see
+:func:`codec_distances`.
+
 Options: ``metric: cosine`` (1 - cosine similarity) and ``standardize: true`` (z-score
 each feature dimension per layer over the encoded tokens before distances), since
 absolute Euclidean scales differ across layers and codecs. Off by default.
@@ -60,7 +64,7 @@ TABLE_COLUMNS = [
     "codec", "layer", "pair_type", "n", "mean", "median", "ci_low", "ci_high",
     "norm_mean", "norm_ci_low", "norm_ci_high", "rel_mean", "rel_ci_low", "rel_ci_high",
     "n_boot", "boot_seed", "metric", "random_weights",
-    "n_seeds", "ci_method", "aggregation",
+    "n_seeds", "ci_method", "aggregation", "variant",
 ]  # fmt: skip
 AGGREGATES = ("seeds", "pooled", "word_types")
 REPLICATES = {"seed": "seed", "speaker": "speaker_a"}  # ``over`` -> the pairs table's column
@@ -341,7 +345,7 @@ def load_pooled(path: str, pooling: str = "mean") -> tuple[np.ndarray, np.ndarra
 def codec_distances(
     codec: str, features_path: str, pairs: pd.DataFrame, metric: str = "euclidean", std: bool = False,
     pooling: str = "mean", n_boot: int = 1000, seed: int = 0, threads: int | None = None,
-    aggregate: str = "seeds", over: str = "seed",
+    aggregate: str = "seeds", over: str = "seed", split_first: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, int]]:  # fmt: skip
     """The tidy table for one codec, and counts of dropped pairs (``threads``: see :func:`pair_distances`).
 
@@ -351,6 +355,10 @@ def codec_distances(
     ``word_a``/``word_b``): see :func:`summarize` and :func:`word_type_means`. ``over``:
     the replicates, ``seed`` or ``speaker`` (the speaker-dependent pairs table, every pair
     within one speaker). A pairs table without a ``seed`` column counts as one seed.
+    ``split_first`` (MIMI, as Fig. 4 for the rt-MRI): rows for layer 1 alone
+    (``variant`` ``layer1_only``) and for the accumulated layers 2..k without layer 1
+    (``without_layer1``, ``layer`` = k) beside the usual ones (``accumulated``); not with
+    centroid pooling.
     """
     if aggregate not in AGGREGATES:
         raise CodecprobeError(f"distances.aggregate: unknown {aggregate!r} ({', '.join(AGGREGATES)})")
@@ -363,8 +371,6 @@ def codec_distances(
     if over == "speaker" and (pairs["speaker_a"].astype(str) != pairs["speaker_b"].astype(str)).any():
         raise CodecprobeError("over speaker: the pairs must lie within one speaker (the by-speaker pairs table)")
     ids, feats, attrs = load_pooled(features_path, pooling)
-    if std:
-        feats = standardize(feats)
     row = pd.Series(np.arange(len(ids)), index=ids)
     ok = pairs["token_a"].isin(row.index) & pairs["token_b"].isin(row.index)
     counts = {"pairs": len(pairs), "dropped: token without features": int((~ok).sum())}
@@ -374,25 +380,47 @@ def codec_distances(
     if "seed" not in p.columns:
         log.info("%s: the pairs table has no seed column: all pairs count as one seed", codec)
         p = p.assign(seed=0)
+    variants = {"accumulated": (feats, 1)}  # name -> (features [N, K', D], number of the first layer)
+    if split_first and pooling == "centroid":
+        log.warning("%s: no first-layer split with centroid pooling (it does not commute with the sum)", codec)
+    elif split_first and feats.shape[1] > 1:
+        # mean and center pooling commute with the sum over layers: pooled(acc_k) - pooled(acc_1) = pooled(sum 2..k)
+        variants["layer1_only"] = (feats[:, :1], 1)
+        variants["without_layer1"] = (feats[:, 1:] - feats[:, :1], 2)
+    tables = []
+    for variant, (f, first) in variants.items():
+        t = _variant_table(f if not std else standardize(f), p, row, metric, threads, over, aggregate, n_boot, seed,
+                           counts, "" if variant == "accumulated" else f" [{variant}]", codec)  # fmt: skip
+        tables.append(t.assign(layer=t["layer"] + first - 1, variant=variant))
+    table = pd.concat(tables, ignore_index=True)
+    table.insert(0, "codec", codec)
+    table["n_boot"], table["boot_seed"], table["metric"] = n_boot, seed, metric + ("+std" if std else "")
+    table["random_weights"] = bool(attrs.get("random_weights", False))
+    return table[TABLE_COLUMNS], counts
+
+
+def _variant_table(
+    feats: np.ndarray, p: pd.DataFrame, row: pd.Series, metric: str, threads: int | None, over: str, aggregate: str,
+    n_boot: int, seed: int, counts: dict[str, int], tag: str, codec: str,
+) -> pd.DataFrame:  # fmt: skip
+    """:func:`summarize`'s table for one set of features ``[N, K, D]`` (rows of ``row``'s
+    token ids) over the pairs ``p``; non-finite distances are dropped and counted in ``counts``."""
     dist, seeds, n_pairs = {}, {}, {}
     for t, g in p.groupby("pair_type", sort=False):
         d = pair_distances(feats, row[g["token_a"]].to_numpy(), row[g["token_b"]].to_numpy(), metric, threads=threads)
         finite = np.isfinite(d).all(axis=1)
         if not finite.all():
-            counts[f"dropped: non-finite distance ({t})"] = int((~finite).sum())
+            counts[f"dropped: non-finite distance ({t}){tag}"] = int((~finite).sum())
         dist[t], seeds[t], n_pairs[t] = d[finite], g[REPLICATES[over]].to_numpy()[finite], int(finite.sum())
         if aggregate == "word_types":
             wa, wb = g["word_a"].to_numpy()[finite], g["word_b"].to_numpy()[finite]
             dist[t], seeds[t], _ = word_type_means(dist[t], seeds[t], wa, wb)
-            log.info("%s: %s: %d token pairs in %d (replicate, ordered word-type pair) groups", codec, t, n_pairs[t], len(dist[t]))
+            log.info("%s%s: %s: %d token pairs in %d (replicate, ordered word-type pair) groups", codec, tag, t, n_pairs[t], len(dist[t]))
     boot_over = "word pairs" if aggregate == "word_types" else "pairs"
     table = summarize(dist, n_boot, seed, seeds=seeds, aggregate=aggregate, replicate=over, boot_over=boot_over)
     if aggregate == "word_types":  # n counts token pairs; the median is over the word-type pairs' means
         table = table.assign(n=table["pair_type"].map(n_pairs), aggregation="word_types")
-    table.insert(0, "codec", codec)
-    table["n_boot"], table["boot_seed"], table["metric"] = n_boot, seed, metric + ("+std" if std else "")
-    table["random_weights"] = bool(attrs.get("random_weights", False))
-    return table[TABLE_COLUMNS], counts
+    return table
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -416,13 +444,17 @@ def main(argv: list[str] | None = None) -> None:
         "--over", default="seed", choices=list(REPLICATES),
         help="replicates for the intervals: seed (default) or speaker (the by-speaker pairs table)",
     )  # fmt: skip
+    ap.add_argument(
+        "--split-first", action="store_true",
+        help="also layer 1 alone and layers 2..k without layer 1 (MIMI's split, as Fig. 4)",
+    )  # fmt: skip
     ap.add_argument("--threads", type=int, default=None, help="pair-distance worker threads (default: CPUs, at most 4)")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     setup_logging(a.log)
     table, counts = codec_distances(
         a.codec, a.features, read_table(a.pairs), a.metric, a.standardize, a.pooling, a.n_boot, a.seed, a.threads,
-        a.aggregate, a.over,
+        a.aggregate, a.over, a.split_first,
     )  # fmt: skip
     log.info("counts: %s", json.dumps(counts))
     write_table(table, a.out)

@@ -1,4 +1,5 @@
-"""Figures. Fig. 2: per-layer word-pair distances, absolute (top) and normalized (bottom)."""
+"""Figures. Fig. 2: per-layer word-pair distances, absolute (top) and normalized (bottom);
+its first-layer split for MIMI (the word-pair analogue of Fig. 4)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def fig2(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if "variant" in table:  # MIMI's split rows are drawn by fig2_split
+        table = table[table["variant"].fillna("accumulated") == "accumulated"]
     codecs = list(dict.fromkeys(table["codec"]))
     fig, axes = plt.subplots(2, len(codecs), figsize=(max(3.6 * len(codecs) + 0.8, 8.5), 6.4), squeeze=False, sharex="col")
     for j, codec in enumerate(codecs):
@@ -79,10 +82,62 @@ def fig2(
     save_figure(fig, pdf, png)
 
 
+def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "") -> None:
+    """The word-pair analogue of Fig. 4: for each codec with split rows (MIMI), the accumulated
+    layers 2..k without layer 1 (solid), layer 1 alone (open marker at layer 1, its interval
+    as a bar) and all layers (thin dashed); absolute (top) and normalized (bottom)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    split = table[table["variant"].isin(["layer1_only", "without_layer1"])] if "variant" in table else table.iloc[:0]
+    codecs = list(dict.fromkeys(split["codec"]))
+    if not codecs:
+        raise ValueError("fig2_split: no rows of variant layer1_only / without_layer1 (distances --split-first)")
+    fig, axes = plt.subplots(2, len(codecs), figsize=(max(4.2 * len(codecs) + 0.8, 8.5), 6.4), squeeze=False, sharex="col")
+    cols = (("mean", "ci_low", "ci_high"), ("norm_mean", "norm_ci_low", "norm_ci_high"))
+    for j, codec in enumerate(codecs):
+        t = table[table["codec"] == codec]
+        for t_name, (color, label) in PAIR_STYLE.items():
+            of_type = t[t["pair_type"] == t_name]
+            g = {v: of_type[of_type["variant"] == v].sort_values("layer") for v in ("accumulated", "without_layer1", "layer1_only")}
+            if g["without_layer1"].empty:
+                continue
+            for r, (m, lo, hi) in enumerate(cols):
+                ax = axes[r, j]
+                w = g["without_layer1"]
+                ax.plot(w["layer"], w[m], color=color, label=label, lw=1.6, marker="o", ms=2.5)
+                ax.fill_between(w["layer"], w[lo], w[hi], color=color, alpha=0.2, lw=0)
+                ax.plot(g["accumulated"]["layer"], g["accumulated"][m], color=color, lw=0.8, ls="--", alpha=0.6)
+                one = g["layer1_only"]
+                if len(one):
+                    err = [one[m] - one[lo], one[hi] - one[m]]
+                    ax.errorbar(one["layer"], one[m], yerr=err, color=color, marker="o", mfc="white", ms=6, capsize=3, lw=1)
+        rnd = " (RANDOM WEIGHTS)" if t["random_weights"].any() else ""
+        axes[0, j].set_title(f"{codec}{rnd}", fontsize=10, color="red" if rnd else "black")
+        axes[1, j].axhline(0.0, color=PAIR_STYLE["random"][0], lw=1, ls="--")
+        axes[1, j].set_xlabel("codebook layer (open marker: layer 1 alone; solid: layers 2..k; dashed: 1..k)")
+        k = int(t["layer"].max())
+        axes[1, j].set_xticks(np.unique(np.linspace(1, k, min(k, 8)).round().astype(int)))
+    axes[0, 0].set_ylabel(f"distance ({table['metric'].iloc[0]})")
+    axes[1, 0].set_ylabel("distance - random")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
+    how = "; ".join(map(band_text, sorted(set(split["ci_method"]))))
+    sup = f"Word pairs: first layer vs layers 2..k (as Fig. 4)\n({how})"
+    if title_note:
+        sup += f"\n{title_note}"
+    fig.suptitle(sup, fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    save_figure(fig, pdf, png)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Fig. 2 from per-codec distance tables.")
     ap.add_argument("--tables", nargs="+", required=True)
-    ap.add_argument("--combined", required=True, help="output: all codecs' table (CSV)")
+    ap.add_argument("--combined", default=None, help="output: all codecs' table (CSV)")
+    ap.add_argument("--split", action="store_true", help="draw the first-layer split (fig2_split) instead of Fig. 2")
     ap.add_argument("--pdf", required=True)
     ap.add_argument("--png", required=True)
     ap.add_argument("--note", default="", help="a line under the title (e.g. synthetic demo data)")
@@ -91,8 +146,12 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     setup_logging(a.log)
     table = pd.concat([read_table(p) for p in a.tables], ignore_index=True)
-    write_table(table, a.combined)
-    fig2(table, a.pdf, a.png, a.note, a.title)
+    if a.combined:
+        write_table(table, a.combined)
+    if a.split:
+        fig2_split(table, a.pdf, a.png, a.note)
+    else:
+        fig2(table, a.pdf, a.png, a.note, a.title)
 
 
 if __name__ == "__main__":

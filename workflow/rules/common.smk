@@ -51,6 +51,7 @@ LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 CODECS = codecs_by_name(config)
 CKA_CODECS = [name for name, c in CODECS.items() if c.get("llm")]
+MIMI_CODECS = [name for name, c in CODECS.items() if c["family"] == "mimi"]  # split RVQ: layer 1 vs 2..k
 RTMRI_SPEAKERS = config["rtmri"]["speakers"] if config.get("rtmri") else []
 BY_SPEAKER = by_speaker(config)  # Choi et al.'s speaker-dependent variant; [] = not built
 
@@ -94,6 +95,8 @@ def all_targets():
     ]
     if CODECS:
         targets += [f"{RESULTS}/figures/fig2_word_pairs.pdf", f"{RESULTS}/distances/all_codecs.csv"]
+    if MIMI_CODECS:
+        targets.append(f"{RESULTS}/figures/fig2_first_layer_split.pdf")
     if CODECS and BY_SPEAKER:
         targets += [
             f"{RESULTS}/figures/fig2_word_pairs_by_speaker.pdf",

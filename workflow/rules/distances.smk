@@ -14,9 +14,11 @@ rule distances:
     threads: 2
     params:
         args=distances_args(config),
+        split=lambda wc: "--split-first" if CODECS[wc.codec]["family"] == "mimi" else "",
     shell:
         "python -m codecprobe.distances --codec {wildcards.codec} --features {input.features:q}"
-        " --pairs {input.pairs:q} --out {output:q} {params.args} --threads {threads} --log {log:q}"
+        " --pairs {input.pairs:q} --out {output:q} {params.args} {params.split} --threads {threads}"
+        " --log {log:q}"
 
 
 rule fig2:
@@ -101,3 +103,28 @@ rule fig2_by_speaker:
         "python -m codecprobe.figures --tables {input:q} --combined {output.table:q}"
         " --pdf {output.pdf:q} --png {output.png:q} --note {params.note:q}"
         " --title {params.title:q} --log {log:q}"
+
+
+rule fig2_split:
+    """MIMI's first layer vs layers 2..k on the word pairs (the word-pair analogue of Fig. 4)."""
+    input:
+        expand(f"{RESULTS}/distances/{{codec}}.csv", codec=MIMI_CODECS),
+    output:
+        pdf=f"{RESULTS}/figures/fig2_first_layer_split.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig2_first_layer_split.png",
+            caption="../report/fig2_split.rst",
+            category="Word pairs",
+        ),
+    log:
+        f"{LOGS}/fig2_split.log",
+    benchmark:
+        f"{BENCH}/fig2_split.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        note=config.get("data_label", ""),
+    shell:
+        "python -m codecprobe.figures --split --tables {input:q} --pdf {output.pdf:q}"
+        " --png {output.png:q} --note {params.note:q} --log {log:q}"
