@@ -489,3 +489,28 @@ def test_fig2_split_draws_only_split_rows(tmp_path):
     assert lines and all(list(ln.get_xdata()) == [1, 2, 3] for ln in lines)
     with pytest.raises(ValueError, match="split"):
         fig2_split(t[t.variant == "accumulated"], str(tmp_path / "x.pdf"), str(tmp_path / "x.png"))
+
+
+def test_fig2_relative_bottom_row(tmp_path):
+    from codecprobe import figures
+
+    path, pairs = _synthetic(tmp_path, n_words=10)
+    t, _ = codec_distances("syn", str(path), pairs.assign(seed=0), n_boot=50)
+    drawn = []
+    real_save = figures.save_figure
+    figures.save_figure = lambda fig, pdf, png: drawn.append(fig)
+    try:
+        fig2(t, "a.pdf", "a.png", normalized="relative")
+        fig2(t, "b.pdf", "b.png")
+    finally:
+        figures.save_figure = real_save
+    syn = t[t.pair_type == "synonym"].sort_values("layer")
+    rel = {ln.get_label(): list(ln.get_ydata()) for ln in drawn[0].axes[1].get_lines()}
+    diff = {ln.get_label(): list(ln.get_ydata()) for ln in drawn[1].axes[1].get_lines()}
+    assert rel["synonym"] == pytest.approx(list(100 * syn.rel_mean))
+    assert diff["synonym"] == pytest.approx(list(syn.norm_mean))
+    assert drawn[0].axes[1].get_ylabel() == "distance / random - 1 (%)"
+    with pytest.raises(ValueError, match="forcerun distances"):
+        fig2(t.drop(columns=["rel_mean", "rel_ci_low", "rel_ci_high"]), "c.pdf", "c.png", normalized="relative")
+    with pytest.raises(ValueError, match="not one of"):
+        fig2(t, "c.pdf", "c.png", normalized="ratio")

@@ -36,8 +36,28 @@ def band_text(method: str) -> str:
     return method
 
 
+NORMALIZED = {
+    "difference": (("norm_mean", "norm_ci_low", "norm_ci_high"), "distance - random"),
+    "relative": (("rel_mean", "rel_ci_low", "rel_ci_high"), "distance / random - 1 (%)"),
+}
+
+
+def normalized_view(table: pd.DataFrame, normalized: str) -> tuple[pd.DataFrame, tuple[str, str, str], str]:
+    """The bottom row's columns and axis label for ``normalized`` (``difference``, the
+    paper's, or ``relative`` in percent), and the table with them (relative scaled by 100)."""
+    if normalized not in NORMALIZED:
+        raise ValueError(f"normalized: {normalized!r} is not one of {', '.join(NORMALIZED)}")
+    cols, label = NORMALIZED[normalized]
+    if normalized == "relative":
+        if not set(cols) <= set(table.columns):
+            raise ValueError("normalized: relative needs the rel_* columns: rebuild the distance tables (--forcerun distances)")
+        table = table.assign(**{c: 100 * table[c] for c in cols})
+    return table, cols, label
+
+
 def fig2(
-    table: pd.DataFrame, pdf: str, png: str, title_note: str = "", title: str = "Word-pair distances per codebook layer"
+    table: pd.DataFrame, pdf: str, png: str, title_note: str = "", title: str = "Word-pair distances per codebook layer",
+    normalized: str = "difference",
 ) -> None:  # fmt: skip
     """Draw Fig. 2 from the combined distance table (columns of ``distances.TABLE_COLUMNS``)."""
     import matplotlib
@@ -47,6 +67,7 @@ def fig2(
 
     if "variant" in table:  # MIMI's split rows are drawn by fig2_split
         table = table[table["variant"].fillna("accumulated") == "accumulated"]
+    table, norm_cols, norm_label = normalized_view(table, normalized)
     codecs = list(dict.fromkeys(table["codec"]))
     fig, axes = plt.subplots(2, len(codecs), figsize=(max(3.6 * len(codecs) + 0.8, 8.5), 6.4), squeeze=False, sharex="col")
     for j, codec in enumerate(codecs):
@@ -56,7 +77,7 @@ def fig2(
             if g.empty:
                 continue
             x = g["layer"].to_numpy()
-            for row, (m, lo, hi) in enumerate((("mean", "ci_low", "ci_high"), ("norm_mean", "norm_ci_low", "norm_ci_high"))):
+            for row, (m, lo, hi) in enumerate((("mean", "ci_low", "ci_high"), norm_cols)):
                 ax = axes[row, j]
                 ax.plot(x, g[m], color=color, label=label, lw=1.6, marker="o", ms=2.5)
                 ax.fill_between(x, g[lo], g[hi], color=color, alpha=0.2, lw=0)
@@ -67,7 +88,7 @@ def fig2(
         k = int(t["layer"].max())
         axes[1, j].set_xticks(np.unique(np.linspace(1, k, min(k, 8)).round().astype(int)))
     axes[0, 0].set_ylabel(f"distance ({table['metric'].iloc[0]})")
-    axes[1, 0].set_ylabel("distance - random")
+    axes[1, 0].set_ylabel(norm_label)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
     methods = sorted(set(table["ci_method"])) if "ci_method" in table else ["bootstrap over pairs"]
@@ -82,7 +103,7 @@ def fig2(
     save_figure(fig, pdf, png)
 
 
-def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "") -> None:
+def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", normalized: str = "difference") -> None:
     """The word-pair analogue of Fig. 4: for each codec with split rows (MIMI), the accumulated
     layers 2..k without layer 1 (solid), layer 1 alone (open marker at layer 1, its interval
     as a bar) and all layers (thin dashed); absolute (top) and normalized (bottom)."""
@@ -96,7 +117,8 @@ def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "") ->
     if not codecs:
         raise ValueError("fig2_split: no rows of variant layer1_only / without_layer1 (distances --split-first)")
     fig, axes = plt.subplots(2, len(codecs), figsize=(max(4.2 * len(codecs) + 0.8, 8.5), 6.4), squeeze=False, sharex="col")
-    cols = (("mean", "ci_low", "ci_high"), ("norm_mean", "norm_ci_low", "norm_ci_high"))
+    table, norm_cols, norm_label = normalized_view(table, normalized)
+    cols = (("mean", "ci_low", "ci_high"), norm_cols)
     for j, codec in enumerate(codecs):
         t = table[table["codec"] == codec]
         for t_name, (color, label) in PAIR_STYLE.items():
@@ -121,7 +143,7 @@ def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "") ->
         k = int(t["layer"].max())
         axes[1, j].set_xticks(np.unique(np.linspace(1, k, min(k, 8)).round().astype(int)))
     axes[0, 0].set_ylabel(f"distance ({table['metric'].iloc[0]})")
-    axes[1, 0].set_ylabel("distance - random")
+    axes[1, 0].set_ylabel(norm_label)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
     how = "; ".join(map(band_text, sorted(set(split["ci_method"]))))
@@ -142,6 +164,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--png", required=True)
     ap.add_argument("--note", default="", help="a line under the title (e.g. synthetic demo data)")
     ap.add_argument("--title", default="Word-pair distances per codebook layer")
+    ap.add_argument(
+        "--normalized", default="difference", choices=list(NORMALIZED),
+        help="bottom row: the type minus random (the paper) or the type over random - 1, in percent",
+    )  # fmt: skip
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     setup_logging(a.log)
@@ -149,9 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     if a.combined:
         write_table(table, a.combined)
     if a.split:
-        fig2_split(table, a.pdf, a.png, a.note)
+        fig2_split(table, a.pdf, a.png, a.note, a.normalized)
     else:
-        fig2(table, a.pdf, a.png, a.note, a.title)
+        fig2(table, a.pdf, a.png, a.note, a.title, a.normalized)
 
 
 if __name__ == "__main__":

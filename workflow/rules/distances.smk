@@ -46,9 +46,11 @@ rule fig2:
     threads: 1
     params:
         note=config.get("data_label", ""),
+        normalized=config.get("distances", {}).get("normalized", "difference"),
     shell:
         "python -m codecprobe.figures --tables {input:q} --combined {output.table:q}"
-        " --pdf {output.pdf:q} --png {output.png:q} --note {params.note:q} --log {log:q}"
+        " --pdf {output.pdf:q} --png {output.png:q} --note {params.note:q}"
+        " --normalized {params.normalized} --log {log:q}"
 
 
 rule distances_by_speaker:
@@ -98,11 +100,12 @@ rule fig2_by_speaker:
     threads: 1
     params:
         note=config.get("data_label", ""),
+        normalized=config.get("distances", {}).get("normalized", "difference"),
         title="Word-pair distances per codebook layer, within single speakers",
     shell:
         "python -m codecprobe.figures --tables {input:q} --combined {output.table:q}"
         " --pdf {output.pdf:q} --png {output.png:q} --note {params.note:q}"
-        " --title {params.title:q} --log {log:q}"
+        " --title {params.title:q} --normalized {params.normalized} --log {log:q}"
 
 
 rule fig2_split:
@@ -125,6 +128,8 @@ rule fig2_split:
     threads: 1
     params:
         note=config.get("data_label", ""),
+        normalized=config.get("distances", {}).get("normalized", "difference"),
     shell:
         "python -m codecprobe.figures --split --tables {input:q} --pdf {output.pdf:q}"
-        " --png {output.png:q} --note {params.note:q} --log {log:q}"
+        " --png {output.png:q} --note {params.note:q} --normalized {params.normalized}"
+        " --log {log:q}"
