@@ -104,6 +104,16 @@ def write_speaker_vtd(
 
 def read_vtd(path: str) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """``(speaker, {utterance name: (times [F], vtd [F, G])})`` from a ``vtd`` HDF5 file."""
+    spk, utts, _ = read_vtd_with_dropped(path)
+    return spk, utts
+
+
+def read_vtd_with_dropped(
+    path: str,
+) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray] | None]:
+    """:func:`read_vtd`'s ``(speaker, utterances)`` and ``{utterance name: dropped [G]}``
+    (gridlines NaN in every frame of that utterance, refilled across the gridline index),
+    ``None`` for a file written before the masks were stored; one opening of the file."""
     import h5py
 
     with h5py.File(path, "r") as h:
@@ -111,21 +121,8 @@ def read_vtd(path: str) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
         names = [x.decode() for x in h["utterances/name"][:]]
         off, n = h["utterances/offset"][:], h["utterances/n_frames"][:]
         spk = str(h.attrs["speaker"])
-    return spk, {nm: (t[o : o + k], v[o : o + k]) for nm, o, k in zip(names, off, n)}
-
-
-def read_vtd_dropped(path: str) -> dict[str, np.ndarray] | None:
-    """``{utterance name: dropped [G]}`` of a ``vtd`` HDF5 file (gridlines NaN in every frame
-    of that utterance, refilled across the gridline index); ``None`` for a file written
-    before the masks were stored."""
-    import h5py
-
-    with h5py.File(path, "r") as h:
-        if "utterances/dropped" not in h:
-            return None
-        d = h["utterances/dropped"][:].astype(bool)
-        names = [x.decode() for x in h["utterances/name"][:]]
-    return dict(zip(names, d))
+        dropped = dict(zip(names, h["utterances/dropped"][:].astype(bool))) if "utterances/dropped" in h else None
+    return spk, {nm: (t[o : o + k], v[o : o + k]) for nm, o, k in zip(names, off, n)}, dropped
 
 
 # ----------------------------------------------------------------------------- utterances
@@ -216,7 +213,12 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
     out: list[dict] = []
     skipped: dict[str, list[str]] = {"too few frames": [], "degenerate CCA": []}
     for f in vtd_files:
-        spk, vt = read_vtd(f)
+        spk, vt, dropped = read_vtd_with_dropped(f)
+        if dropped is None:
+            raise CodecprobeError(
+                f"{f}: VTD file written by codecprobe before session 8 (no /utterances/dropped masks, and its "
+                "/times are frame starts, half an MRI frame early): rebuild it (snakemake --forcerun rtmri_vtd)"
+            )
         common = [u for u in vt if u in utts]
         if not common:
             log.warning("%s: no utterance with codec features, skipped", spk)
@@ -230,12 +232,6 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
             continue
         vtds = [resample_vtd(vt[u][1], vt[u][0], utts[u][1][keep[u]], rate) for u in common]
         x = np.concatenate(vtds)  # frames of all utterances, aligned with the columns of `codes`
-        dropped = read_vtd_dropped(f)
-        if dropped is None:
-            raise CodecprobeError(
-                f"{f}: VTD file written by codecprobe before session 8 (no /utterances/dropped masks, and its "
-                "/times are frame starts, half an MRI frame early): rebuild it (snakemake --forcerun rtmri_vtd)"
-            )
         nodata = nodata_gridlines([dropped[u] for u in common])
         if nodata.all():
             log.warning("%s %s: no gridline holds a measurement, speaker skipped", codec, spk)
