@@ -57,6 +57,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from .arrays import offsets
 from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
 
 log = logging.getLogger("codecprobe.distances")
@@ -324,7 +325,7 @@ def word_type_means(
     codes = key.groupby(["r", "a", "b"], sort=True).ngroup().to_numpy()
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    starts = offsets(counts)
     sums = np.add.reduceat(np.asarray(d, np.float64)[order], starts, axis=0)
     return sums / counts[:, None], np.asarray(reps)[order][starts], counts
 

@@ -249,6 +249,29 @@ def cap_pairs(pairs: pd.DataFrame, max_per_type: int | None, seed: int) -> pd.Da
     return pd.concat(out).sort_index().reset_index(drop=True)
 
 
+def check_types(types) -> None:
+    """A clear error for a pair type not in :data:`PAIR_TYPES` (a config typo)."""
+    bad = set(types) - set(PAIR_TYPES)
+    if bad:
+        raise CodecprobeError(f"pairs.types: unknown pair type(s) {sorted(bad)}; known: {list(PAIR_TYPES)}")
+
+
+def type_counts(p: pd.DataFrame, types, n_sampled: int, **key) -> list[dict]:
+    """One summary row per pair type of the pairs ``p`` of one sample: ``key`` (seed,
+    speaker), ``pair_type``, ``n_pairs``, ``n_word_pairs`` (distinct unordered word-type
+    pairs), ``n_tokens`` (distinct tokens involved) and ``n_sampled_tokens``; logged."""
+    rows = []
+    for t in types:
+        g = p[p["pair_type"] == t]
+        wp = {tuple(sorted(x)) for x in zip(g["word_a"], g["word_b"])}
+        n_tok = len(set(g["token_a"]) | set(g["token_b"]))
+        rows.append({**key, "pair_type": t, "n_pairs": len(g), "n_word_pairs": len(wp), "n_tokens": n_tok,
+                     "n_sampled_tokens": n_sampled})  # fmt: skip
+        where = " ".join(f"{k} {v}" for k, v in key.items())
+        log.info("%s: %-14s %7d pairs over %5d word pairs", where, t, len(g), len(wp))
+    return rows
+
+
 def build_pairs(
     words: pd.DataFrame, cfg: PairConfig, cmu: dict, wn
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -258,9 +281,7 @@ def build_pairs(
     unordered word-type pairs), ``n_tokens`` (distinct tokens involved). ``cfg.ordered`` and
     ``cfg.lowercase_lemmas``: see :func:`token_pairs` and :func:`codecprobe.lexicon.synonyms`.
     """
-    bad = set(cfg.types) - set(PAIR_TYPES)
-    if bad:
-        raise CodecprobeError(f"pairs.types: unknown pair type(s) {sorted(bad)}; known: {list(PAIR_TYPES)}")
+    check_types(cfg.types)
     pool, pron, syn, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)
     log.info(
         "%d of %d tokens eligible (%d not in CMUdict, %d without a WordNet synonym)",
@@ -277,16 +298,7 @@ def build_pairs(
         sample = pool.sample(n=n, random_state=seed)
         p = cap_pairs(token_pairs(sample, relations, seed, cfg.types, cfg.ordered), cfg.max_pairs_per_type, seed)
         all_pairs.append(p)
-        for t in cfg.types:
-            g = p[p["pair_type"] == t]
-            wp = {tuple(sorted(x)) for x in zip(g["word_a"], g["word_b"])}
-            summary.append(
-                {
-                    "seed": seed, "pair_type": t, "n_pairs": len(g), "n_word_pairs": len(wp),
-                    "n_tokens": len(set(g["token_a"]) | set(g["token_b"])), "n_sampled_tokens": n,
-                }  # fmt: skip
-            )
-            log.info("seed %d: %-14s %7d pairs over %5d word pairs", seed, t, len(g), len(wp))
+        summary += type_counts(p, cfg.types, n, seed=seed)
     return pd.concat(all_pairs, ignore_index=True), pd.DataFrame(summary), relations
 
 
@@ -301,9 +313,7 @@ def build_speaker_pairs(
     other seeds are not used. A speaker missing from the word table is an error (a
     config typo); one with fewer than two eligible tokens is skipped with a warning.
     """
-    bad = set(cfg.types) - set(PAIR_TYPES)
-    if bad:
-        raise CodecprobeError(f"pairs.types: unknown pair type(s) {sorted(bad)}; known: {list(PAIR_TYPES)}")
+    check_types(cfg.types)
     if not speakers:
         raise CodecprobeError("pairs.by_speaker: no speaker given")
     known = words["speaker"].astype(str)
@@ -330,13 +340,7 @@ def build_speaker_pairs(
         log.info("speaker %s: %d eligible tokens of %d", s, len(sample), n_all)
         p = cap_pairs(token_pairs(sample, relations, seed, types, cfg.ordered), cfg.max_pairs_per_type, seed)
         all_pairs.append(p)
-        for t in types:
-            g = p[p["pair_type"] == t]
-            wp = {tuple(sorted(x)) for x in zip(g["word_a"], g["word_b"])}
-            n_tok = len(set(g["token_a"]) | set(g["token_b"]))
-            row = {"speaker": s, "seed": seed, "pair_type": t, "n_pairs": len(g), "n_word_pairs": len(wp)}
-            summary.append({**row, "n_tokens": n_tok, "n_sampled_tokens": len(sample)})
-            log.info("speaker %s: %-14s %7d pairs over %5d word pairs", s, t, len(g), len(wp))
+        summary += type_counts(p, types, len(sample), speaker=s, seed=seed)
     if not all_pairs:
         raise CodecprobeError(f"pairs.by_speaker: no listed speaker has two eligible tokens ({list(map(str, speakers))})")
     return pd.concat(all_pairs, ignore_index=True), pd.DataFrame(summary), relations
