@@ -55,6 +55,34 @@ def normalized_view(table: pd.DataFrame, normalized: str) -> tuple[pd.DataFrame,
     return table, cols, label
 
 
+def _band(ax, x, g: pd.DataFrame, m: str, lo: str, hi: str, color: str, label: str | None) -> None:
+    """One pair type's line ``g[m]`` over ``x`` with its interval ``g[lo]..g[hi]`` as a band."""
+    ax.plot(x, g[m], color=color, label=label, lw=1.6, marker="o", ms=2.5)
+    ax.fill_between(x, g[lo], g[hi], color=color, alpha=0.2, lw=0)
+
+
+def _codec_column(axes, j: int, codec: str, t: pd.DataFrame, xlabel: str) -> None:
+    """Column ``j``'s title (RANDOM WEIGHTS in red), the zero line of the normalized row,
+    the x label and up to 8 layer ticks."""
+    rnd = " (RANDOM WEIGHTS)" if t["random_weights"].any() else ""
+    axes[0, j].set_title(f"{codec}{rnd}", fontsize=10, color="red" if rnd else "black")
+    axes[1, j].axhline(0.0, color=PAIR_STYLE["random"][0], lw=1, ls="--")
+    axes[1, j].set_xlabel(xlabel)
+    k = int(t["layer"].max())
+    axes[1, j].set_xticks(np.unique(np.linspace(1, k, min(k, 8)).round().astype(int)))
+
+
+def _finish(fig, axes, metric: str, norm_label: str, sup: str, title_note: str, pdf: str, png: str) -> None:
+    """Row labels, the pair-type legend, the title (and ``title_note`` under it), saved."""
+    axes[0, 0].set_ylabel(f"distance ({metric})")
+    axes[1, 0].set_ylabel(norm_label)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
+    fig.suptitle(f"{sup}\n{title_note}" if title_note else sup, fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    save_figure(fig, pdf, png)
+
+
 def fig2(
     table: pd.DataFrame, pdf: str, png: str, title_note: str = "", title: str = "Word-pair distances per codebook layer",
     normalized: str = "difference",
@@ -77,30 +105,15 @@ def fig2(
             if g.empty:
                 continue
             x = g["layer"].to_numpy()
-            for row, (m, lo, hi) in enumerate((("mean", "ci_low", "ci_high"), norm_cols)):
-                ax = axes[row, j]
-                ax.plot(x, g[m], color=color, label=label, lw=1.6, marker="o", ms=2.5)
-                ax.fill_between(x, g[lo], g[hi], color=color, alpha=0.2, lw=0)
-        rnd = " (RANDOM WEIGHTS)" if t["random_weights"].any() else ""
-        axes[0, j].set_title(f"{codec}{rnd}", fontsize=10, color="red" if rnd else "black")
-        axes[1, j].axhline(0.0, color=PAIR_STYLE["random"][0], lw=1, ls="--")
-        axes[1, j].set_xlabel("codebook layer")
-        k = int(t["layer"].max())
-        axes[1, j].set_xticks(np.unique(np.linspace(1, k, min(k, 8)).round().astype(int)))
-    axes[0, 0].set_ylabel(f"distance ({table['metric'].iloc[0]})")
-    axes[1, 0].set_ylabel(norm_label)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
+            for row, cols in enumerate((("mean", "ci_low", "ci_high"), norm_cols)):
+                _band(axes[row, j], x, g, *cols, color, label)
+        _codec_column(axes, j, codec, t, "codebook layer")
     methods = sorted(set(table["ci_method"])) if "ci_method" in table else ["bootstrap over pairs"]
     how = "; ".join(map(band_text, methods))
     if "aggregation" in table and (table["aggregation"] == "word_types").any():
         how = f"word-type pairs weighted equally; {how}"
     sup = f"{title} ({how})" if len(title) + len(how) <= 90 else f"{title}\n({how})"  # an 8.5-inch figure
-    if title_note:
-        sup += f"\n{title_note}"
-    fig.suptitle(sup, fontsize=11)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    save_figure(fig, pdf, png)
+    _finish(fig, axes, table["metric"].iloc[0], norm_label, sup, title_note, pdf, png)
 
 
 def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", normalized: str = "difference") -> None:
@@ -129,30 +142,16 @@ def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", no
             for r, (m, lo, hi) in enumerate(cols):
                 ax = axes[r, j]
                 w = g["without_layer1"]
-                ax.plot(w["layer"], w[m], color=color, label=label, lw=1.6, marker="o", ms=2.5)
-                ax.fill_between(w["layer"], w[lo], w[hi], color=color, alpha=0.2, lw=0)
+                _band(ax, w["layer"], w, m, lo, hi, color, label)
                 ax.plot(g["accumulated"]["layer"], g["accumulated"][m], color=color, lw=0.8, ls="--", alpha=0.6)
                 one = g["layer1_only"]
                 if len(one):
                     err = [one[m] - one[lo], one[hi] - one[m]]
                     ax.errorbar(one["layer"], one[m], yerr=err, color=color, marker="o", mfc="white", ms=6, capsize=3, lw=1)
-        rnd = " (RANDOM WEIGHTS)" if t["random_weights"].any() else ""
-        axes[0, j].set_title(f"{codec}{rnd}", fontsize=10, color="red" if rnd else "black")
-        axes[1, j].axhline(0.0, color=PAIR_STYLE["random"][0], lw=1, ls="--")
-        axes[1, j].set_xlabel("codebook layer (open marker: layer 1 alone; solid: layers 2..k; dashed: 1..k)")
-        k = int(t["layer"].max())
-        axes[1, j].set_xticks(np.unique(np.linspace(1, k, min(k, 8)).round().astype(int)))
-    axes[0, 0].set_ylabel(f"distance ({table['metric'].iloc[0]})")
-    axes[1, 0].set_ylabel(norm_label)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
+        _codec_column(axes, j, codec, t, "codebook layer (open marker: layer 1 alone; solid: layers 2..k; dashed: 1..k)")
     how = "; ".join(map(band_text, sorted(set(split["ci_method"]))))
     sup = f"Word pairs: first layer vs layers 2..k (as Fig. 4)\n({how})"
-    if title_note:
-        sup += f"\n{title_note}"
-    fig.suptitle(sup, fontsize=11)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    save_figure(fig, pdf, png)
+    _finish(fig, axes, table["metric"].iloc[0], norm_label, sup, title_note, pdf, png)
 
 
 def main(argv: list[str] | None = None) -> None:
