@@ -317,9 +317,10 @@ def build_speaker_pairs(
     if not speakers:
         raise CodecprobeError("pairs.by_speaker: no speaker given")
     known = words["speaker"].astype(str)
-    missing = [s for s in map(str, speakers) if s not in set(known)]
+    ids = set(known)
+    missing = [s for s in map(str, speakers) if s not in ids]
     if missing:
-        eg = ", ".join(sorted(set(known))[:8])
+        eg = ", ".join(sorted(ids)[:8])
         raise CodecprobeError(
             f"pairs.by_speaker: speaker(s) {missing} not in the word table ({known.nunique()} speakers, e.g. {eg})"
         )
