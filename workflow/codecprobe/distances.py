@@ -388,9 +388,15 @@ def codec_distances(
         # mean and center pooling commute with the sum over layers: pooled(acc_k) - pooled(acc_1) = pooled(sum 2..k)
         variants["layer1_only"] = (feats[:, :1], 1)
         variants["without_layer1"] = (feats[:, 1:] - feats[:, :1], 2)
+    # per pair type, once for every variant: feature rows of both tokens, replicate, words (word_types)
+    by_type = [
+        (t, row[g["token_a"]].to_numpy(), row[g["token_b"]].to_numpy(), g[REPLICATES[over]].to_numpy(),
+         (g["word_a"].to_numpy(), g["word_b"].to_numpy()) if aggregate == "word_types" else None)
+        for t, g in p.groupby("pair_type", sort=False)
+    ]  # fmt: skip
     tables = []
     for variant, (f, first) in variants.items():
-        t = _variant_table(f if not std else standardize(f), p, row, metric, threads, over, aggregate, n_boot, seed,
+        t = _variant_table(f if not std else standardize(f), by_type, metric, threads, over, aggregate, n_boot, seed,
                            counts, "" if variant == "accumulated" else f" [{variant}]", codec)  # fmt: skip
         tables.append(t.assign(layer=t["layer"] + first - 1, variant=variant))
     table = pd.concat(tables, ignore_index=True)
@@ -401,21 +407,21 @@ def codec_distances(
 
 
 def _variant_table(
-    feats: np.ndarray, p: pd.DataFrame, row: pd.Series, metric: str, threads: int | None, over: str, aggregate: str,
+    feats: np.ndarray, by_type: list, metric: str, threads: int | None, over: str, aggregate: str,
     n_boot: int, seed: int, counts: dict[str, int], tag: str, codec: str,
 ) -> pd.DataFrame:  # fmt: skip
-    """:func:`summarize`'s table for one set of features ``[N, K, D]`` (rows of ``row``'s
-    token ids) over the pairs ``p``; non-finite distances are dropped and counted in ``counts``."""
+    """:func:`summarize`'s table for one set of features ``[N, K, D]``; ``by_type``: per pair
+    type ``(type, rows a [P], rows b [P], replicate [P], (word_a, word_b) [P] or None)``.
+    Non-finite distances are dropped and counted in ``counts``."""
     dist, seeds, n_pairs = {}, {}, {}
-    for t, g in p.groupby("pair_type", sort=False):
-        d = pair_distances(feats, row[g["token_a"]].to_numpy(), row[g["token_b"]].to_numpy(), metric, threads=threads)
+    for t, a, b, reps, words in by_type:
+        d = pair_distances(feats, a, b, metric, threads=threads)
         finite = np.isfinite(d).all(axis=1)
         if not finite.all():
             counts[f"dropped: non-finite distance ({t}){tag}"] = int((~finite).sum())
-        dist[t], seeds[t], n_pairs[t] = d[finite], g[REPLICATES[over]].to_numpy()[finite], int(finite.sum())
-        if aggregate == "word_types":
-            wa, wb = g["word_a"].to_numpy()[finite], g["word_b"].to_numpy()[finite]
-            dist[t], seeds[t], _ = word_type_means(dist[t], seeds[t], wa, wb)
+        dist[t], seeds[t], n_pairs[t] = d[finite], reps[finite], int(finite.sum())
+        if words is not None:  # aggregate == "word_types"
+            dist[t], seeds[t], _ = word_type_means(dist[t], seeds[t], words[0][finite], words[1][finite])
             log.info("%s%s: %s: %d token pairs in %d (replicate, ordered word-type pair) groups", codec, tag, t, n_pairs[t], len(dist[t]))
     boot_over = "word pairs" if aggregate == "word_types" else "pairs"
     table = summarize(dist, n_boot, seed, seeds=seeds, aggregate=aggregate, replicate=over, boot_over=boot_over)
