@@ -66,12 +66,13 @@ class PairConfig:
     lowercase_lemmas: bool = False  # True: lower-cased WordNet lemma names (earlier behaviour)
 
 
-def is_near_homophone(d: float, threshold: float = 0.4, inclusive: bool = True) -> bool:
-    """True for 0 < d <= threshold (``inclusive``) or 0 < d < threshold.
+def is_near_homophone(d, threshold: float = 0.4, inclusive: bool = True):
+    """True for 0 < d <= threshold (``inclusive``) or 0 < d < threshold; ``d`` a number or
+    an array (element-wise).
 
     Identical pronunciations (d = 0, true homophones) are excluded.
     """
-    return d > 0 and (d <= threshold if inclusive else d < threshold)
+    return (d > 0) & ((d <= threshold) if inclusive else (d < threshold))
 
 
 def word_relations(
@@ -118,7 +119,7 @@ def word_relations(
         with np.errstate(invalid="ignore", divide="ignore"):
             d = np.where(longest[cand] == 0, 0.0, lev / longest[cand])
         syn_c = is_syn[cand]
-        homophone = (d > 0) & ((d <= threshold) if inclusive else (d < threshold))
+        homophone = is_near_homophone(d, threshold, inclusive)
         keep = (syn_c & (d > threshold)) | (~syn_c & homophone)
         for k in np.flatnonzero(keep):
             c = cand[k]
