@@ -95,6 +95,7 @@ report beside every value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,9 +116,9 @@ class DegenerateCCAError(CodecprobeError):
 class CcaResult:
     """Canonical correlation analysis of ``x [n, n_x]`` and ``y [n, n_y]`` (see module docstring).
 
-    ``rhos [k]`` with ``k = min(kept x, kept y)``, decreasing, in [0, 1]. ``u [kx, kx]`` and
-    ``vt [ky, ky]``: singular vectors of ``A`` (columns of ``u``, rows of ``vt``), i.e. the
-    canonical directions in whitened coordinates. ``inv_sqrt_xx [kx, kx]``,
+    ``rhos [k]`` with ``k = min(kept x, kept y)``, decreasing, in [0, 1]. ``u [kx, k]`` and
+    ``vt [k, ky]``: the singular vectors of ``A`` that have a singular value (columns of ``u``,
+    rows of ``vt``), i.e. the canonical directions in whitened coordinates. ``inv_sqrt_xx [kx, kx]``,
     ``inv_sqrt_yy [ky, ky]``: inverse square roots of the scaled, regularized covariances.
     ``x_kept [n_x]``, ``y_kept [n_y]``: boolean masks of the dimensions kept in step 3.
     ``x_mean [n_x]``, ``y_mean [n_y]``: column means. ``cxx [kx, kx]``, ``cyy [ky, ky]``:
@@ -215,15 +216,17 @@ def _column_mean(a: np.ndarray) -> np.ndarray:
 
 
 def _centred_cov(
-    x: np.ndarray, y: np.ndarray, mx: np.ndarray, my: np.ndarray, cross_only: bool = False, chunk_bytes: int = 1 << 25
-):
+    x: np.ndarray, y: np.ndarray, mx: np.ndarray, my: np.ndarray, cross_only: bool = False, chunk_bytes: int = 1 << 25,
+    skip_yy: bool = False,
+):  # fmt: skip
     """``Xc^T Xc, Xc^T Yc, Yc^T Yc`` (unnormalized), accumulated in float64 over row chunks.
 
     Chunks of about ``chunk_bytes`` (32 MiB) keep the float64 centred copies small when the
-    inputs are large or float32. ``cross_only``: only ``Xc^T Yc`` (the others are None).
+    inputs are large or float32. ``cross_only``: only ``Xc^T Yc`` (the others are None);
+    ``skip_yy``: no ``Yc^T Yc`` (None).
     """
     sxx = None if cross_only else np.zeros((x.shape[1], x.shape[1]))
-    syy = None if cross_only else np.zeros((y.shape[1], y.shape[1]))
+    syy = None if cross_only or skip_yy else np.zeros((y.shape[1], y.shape[1]))
     sxy = np.zeros((x.shape[1], y.shape[1]))
     step = max(1, chunk_bytes // (8 * (x.shape[1] + y.shape[1])))
     for s in range(0, x.shape[0], step):
@@ -232,8 +235,9 @@ def _centred_cov(
         xc -= mx
         yc -= my
         sxy += xc.T @ yc
-        if not cross_only:
+        if sxx is not None:
             sxx += xc.T @ xc
+        if syy is not None:
             syy += yc.T @ yc
     return sxx, sxy, syy
 
@@ -261,10 +265,38 @@ def cca(x: np.ndarray, y: np.ndarray, epsilon: float = 1e-10) -> CcaResult:
     return cca_from_cov(sxx, sxy, syy, mx, my, x.shape[0], epsilon)
 
 
+@dataclass(frozen=True)
+class Whitened:
+    """One side of a CCA after steps 2-4: ``kept [n_dims]`` (dimensions kept in step 3),
+    ``cov [kd, kd]`` (the unnormalized centred cross-product of the kept dimensions),
+    ``inv_sqrt [kd, kd]`` (inverse square root of the max-scaled, regularized covariance)
+    and ``scale`` (the max used to scale). Depends on that side's frames only, so a CCA
+    that changes the other side (time lags, shuffles) reuses it."""
+
+    kept: np.ndarray
+    cov: np.ndarray
+    inv_sqrt: np.ndarray
+    scale: float
+
+
+def whiten(s: np.ndarray, name: str, n_frames: int, epsilon: float = 1e-10) -> Whitened:
+    """Steps 2-4 and the inverse square root for one side, from its ``Xc^T Xc [d, d]`` (unnormalized).
+
+    Raises :class:`DegenerateCCAError` when every dimension is constant or below ``epsilon``."""
+    smax = float(np.abs(s).max())
+    if smax == 0.0:
+        raise DegenerateCCAError(f"{name}: all {s.shape[0]} dimensions are constant over the {n_frames} frames")
+    kept = np.diag(s) >= epsilon * smax
+    if not kept.any():
+        raise DegenerateCCAError(f"{name}: every dimension has variance below epsilon={epsilon} (after max-scaling)")
+    c = s[np.ix_(kept, kept)]
+    return Whitened(kept=kept, cov=c, inv_sqrt=inv_sqrt_psd(c / smax + epsilon * np.eye(c.shape[0])), scale=smax)
+
+
 def cca_from_cov(
-    sxx: np.ndarray,
+    sxx: np.ndarray | Whitened,
     sxy: np.ndarray,
-    syy: np.ndarray,
+    syy: np.ndarray | Whitened,
     mx: np.ndarray,
     my: np.ndarray,
     n_frames: int,
@@ -272,34 +304,26 @@ def cca_from_cov(
 ) -> CcaResult:
     """Steps 2-6 from the unnormalized centred cross-products ``Xc^T Xc [n_x, n_x]``, ``Xc^T Yc``, ``Yc^T Yc``.
 
+    Either side may be given already whitened (:func:`whiten`, with the same ``epsilon``).
     ``mx [n_x]``, ``my [n_y]``: column means (kept for the weights of ``"svcca"`` and
     ``"release"``). The inputs are not modified.
     """
-    xmax, ymax = float(np.abs(sxx).max()), float(np.abs(syy).max())
-    for name, m, d in (("x", xmax, sxx.shape[0]), ("y", ymax, syy.shape[0])):
-        if m == 0.0:
-            raise DegenerateCCAError(f"{name}: all {d} dimensions are constant over the {n_frames} frames")
-    x_kept = np.diag(sxx) >= epsilon * xmax
-    y_kept = np.diag(syy) >= epsilon * ymax
-    for name, kept in (("x", x_kept), ("y", y_kept)):
-        if not kept.any():
-            raise DegenerateCCAError(f"{name}: every dimension has variance below epsilon={epsilon} (after max-scaling)")
-    cxx, cyy = sxx[np.ix_(x_kept, x_kept)], syy[np.ix_(y_kept, y_kept)]
-    ixx = inv_sqrt_psd(cxx / xmax + epsilon * np.eye(cxx.shape[0]))
-    iyy = inv_sqrt_psd(cyy / ymax + epsilon * np.eye(cyy.shape[0]))
-    u, s, vt = np.linalg.svd(ixx @ (sxy[np.ix_(x_kept, y_kept)] / np.sqrt(xmax * ymax)) @ iyy)
+    wx = sxx if isinstance(sxx, Whitened) else whiten(sxx, "x", n_frames, epsilon)
+    wy = syy if isinstance(syy, Whitened) else whiten(syy, "y", n_frames, epsilon)
+    a = wx.inv_sqrt @ (sxy[np.ix_(wx.kept, wy.kept)] / np.sqrt(wx.scale * wy.scale)) @ wy.inv_sqrt
+    u, s, vt = np.linalg.svd(a, full_matrices=False)  # the k = min(kx, ky) directions that have a rho
     return CcaResult(
         rhos=np.clip(s, 0.0, 1.0),
         u=u,
         vt=vt,
-        inv_sqrt_xx=ixx,
-        inv_sqrt_yy=iyy,
-        x_kept=x_kept,
-        y_kept=y_kept,
+        inv_sqrt_xx=wx.inv_sqrt,
+        inv_sqrt_yy=wy.inv_sqrt,
+        x_kept=wx.kept,
+        y_kept=wy.kept,
         x_mean=mx,
         y_mean=my,
-        cxx=cxx,
-        cyy=cyy,
+        cxx=wx.cov,
+        cyy=wy.cov,
         n_frames=n_frames,
     )
 
@@ -370,6 +394,36 @@ def pwcca(
     Returns ``PwccaResult`` with the value in [0, 1], the rhos and the weights.
     """
     return pwcca_from_cca(cca(x, y, epsilon=epsilon), weight_side, variates)
+
+
+def pwcca_each_x(
+    xs: Sequence[np.ndarray],
+    y: np.ndarray,
+    epsilon: float = 1e-10,
+    weight_side: str = "smaller",
+    variates: str = "canonical",
+) -> np.ndarray:
+    """PWCCA of each ``xs[i] [n_frames, n_x_i]`` against the same ``y [n_frames, n_y]``: ``[len(xs)]``.
+
+    The same values as ``[pwcca(x, y, ...).pwcca for x in xs]`` up to rounding (arguments as
+    in :func:`pwcca`), with y's mean, ``Yc^T Yc`` and its whitening (:func:`whiten`) computed
+    once: the costly part when y is wide (a 1024-dim codec layer against 120 gridlines),
+    e.g. for VTD read at several time lags against one layer's features.
+    """
+    if epsilon < 0:
+        raise CodecprobeError(f"epsilon must be >= 0, got {epsilon}")
+    if len(xs) == 0:
+        raise CodecprobeError("pwcca_each_x: no x given")
+    y = check_frames(y, "y")
+    my, wy = _column_mean(y), None
+    out = np.empty(len(xs))
+    for i, x in enumerate(xs):
+        x, _ = check_pair(x, y)
+        mx = _column_mean(x)
+        sxx, sxy, syy = _centred_cov(x, y, mx, my, skip_yy=wy is not None)
+        wy = whiten(syy, "y", y.shape[0], epsilon) if wy is None else wy
+        out[i] = pwcca_from_cca(cca_from_cov(sxx, sxy, wy, mx, my, x.shape[0], epsilon), weight_side, variates).pwcca
+    return out
 
 
 def pwcca_from_cca(res: CcaResult, weight_side: str = "smaller", variates: str = "canonical") -> PwccaResult:
@@ -447,8 +501,9 @@ def pwcca_shuffled(
     ``block_len`` in frames: choose it longer than x's autocorrelation (VTD is smooth over
     tens of ms) and much shorter than ``n_frames``. Other arguments as in ``pwcca``.
     Permuting x's frames leaves the means, ``Xc^T Xc`` and ``Yc^T Yc`` unchanged, so they are
-    computed once and each shuffle only recomputes ``Xc[perm]^T Yc`` (the same values as
-    ``pwcca(x[perm], y)`` up to rounding, several times faster when y is wide).
+    computed and whitened (:func:`whiten`) once and each shuffle only recomputes ``Xc[perm]^T
+    Yc`` and one SVD (the same values as ``pwcca(x[perm], y)`` up to rounding, several times
+    faster when y is wide).
     """
     x, y = check_pair(x, y)
     if n < 2:
@@ -457,9 +512,10 @@ def pwcca_shuffled(
         raise CodecprobeError(f"epsilon must be >= 0, got {epsilon}")
     mx, my = _column_mean(x), _column_mean(y)
     sxx, _, syy = _centred_cov(x, y, mx, my)
+    wx, wy = whiten(sxx, "x", x.shape[0], epsilon), whiten(syy, "y", y.shape[0], epsilon)
     vals = np.empty(n)
     for i in range(n):
         xp = x[block_shuffle(x.shape[0], block_len, rng)]
         sxy = _centred_cov(xp, y, mx, my, cross_only=True)[1]
-        vals[i] = pwcca_from_cca(cca_from_cov(sxx, sxy, syy, mx, my, x.shape[0], epsilon), weight_side, variates).pwcca
+        vals[i] = pwcca_from_cca(cca_from_cov(wx, sxy, wy, mx, my, x.shape[0], epsilon), weight_side, variates).pwcca
     return ShuffleBaseline(mean=float(vals.mean()), sd=float(vals.std(ddof=1)), values=vals)
