@@ -45,4 +45,14 @@ if summary.exists():
     assert len(s) > 0, "no melrvq PWCCA rows"
     assert (s.ci_low > s.shuffled_mean + 0.05).all(), f"PWCCA not above the shuffled baseline:\n{s}"
     print(f"articulatory: melrvq PWCCA {s.pwcca.min():.3f} .. {s.pwcca.max():.3f} vs shuffled {s.shuffled_mean.max():.3f}")
+lag = results / "rtmri" / "lag_best.csv"
+if lag.exists():  # melrvq's frames are centred on their analysis windows: no lag to find
+    b = pd.read_csv(lag)
+    b = b[b.codec == "melrvq"]
+    assert len(b) > 0 and (b.best_lag_s.abs() <= 0.02).all() and not b.at_edge.any(), f"melrvq's best lag not at 0:\n{b}"
+    curve = pd.read_csv(results / "rtmri" / "lag_summary.csv")
+    far = curve[(curve.codec == "melrvq") & (curve.lag_s.abs() == curve.lag_s.abs().max())]
+    assert (far.pwcca < b.best_pwcca.min() - 0.03).all(), f"PWCCA at the largest lags not below the peak:\n{far}"
+    print(f"time lag: melrvq best lag {b.best_lag_s.abs().max() * 1000:.0f} ms, PWCCA {b.best_pwcca.min():.3f} .. "
+          f"{b.best_pwcca.max():.3f}, {far.pwcca.max():.3f} at +-{1000 * far.lag_s.abs().max():.0f} ms")
 print("demo check passed")

@@ -195,3 +195,27 @@ def test_paper_config_never_inherits_the_demo_alignments():
     update_config(merged, paper)
     assert merged["alignment"]["textgrids"] is None
     assert any("textgrids" in e for e in schema_errors(merged))
+
+
+def test_rtmri_lag_is_checked_and_passed_on():
+    from codecprobe.config import lag_args, lag_config
+
+    assert lag_args(PAPER) == "--max-seconds 0.16 --step-seconds 0.02 --layers 1 -1 --variates canonical"
+    c = copy.deepcopy(DEMO)
+    c["rtmri"]["lag"] = None
+    assert lag_config(c) is None and schema_errors(c) == []
+    del c["rtmri"]["lag"]
+    assert lag_config(c) is None and schema_errors(c) == []
+    for key, value, msg in (
+        ("layers", [1, 0], "config: rtmri.lag.layers[1]: 0 should not be valid"),
+        ("step_seconds", 0, "config: rtmri.lag.step_seconds: 0 is less than or equal to the minimum of 0"),
+        ("max_secs", 0.1, "config: rtmri.lag: unknown key 'max_secs' (did you mean 'max_seconds'?)"),
+    ):
+        c = copy.deepcopy(DEMO)
+        c["rtmri"]["lag"][key] = value
+        errs = schema_errors(c)
+        assert any(e.startswith(msg) for e in errs), errs
+    c = copy.deepcopy(DEMO)
+    c["rtmri"]["lag"].update(max_seconds=5.0, step_seconds=0.001)  # valid values, but 10,001 lags
+    with pytest.raises(CodecprobeError, match=r"^config: rtmri.lag: 10001 lags .* at most 401"):
+        check_config(c, REPO)

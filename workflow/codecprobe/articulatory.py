@@ -12,6 +12,11 @@
   accumulated features at layer k are concatenated over utterances (frames pooled), and
   PWCCA is computed per layer, with a block-shuffled baseline beside every value.
 * :func:`summarize_speakers`: mean over speakers with a t-interval.
+* Time lag (beyond the paper): :func:`lag_grid` (symmetric lags in s), :func:`pick_layers`
+  (the config's layer list, ``-1`` = last) and :func:`best_lags` (the lag of the highest
+  mean PWCCA per codec and layer, flagged when it sits at the grid's edge). Causal
+  encoders (EnCodec, MIMI) see only the audio up to each frame's end, so their frames may
+  match the VTD of an earlier time best; ``artstage lag`` measures it.
 """
 
 from __future__ import annotations
@@ -43,7 +48,15 @@ def resample_vtd(vtd: np.ndarray, t_mri: np.ndarray, t_codec: np.ndarray, codec_
 
     Low-passed at 0.45 x ``codec_rate`` first when ``codec_rate < mri_rate`` (anti-aliasing);
     codec frames outside the MRI time span take the nearest MRI value (no extrapolation).
+    The two steps are :func:`antialias_vtd` and :func:`interp_vtd`.
     """
+    return interp_vtd(antialias_vtd(vtd, t_mri, codec_rate, mri_rate), t_mri, t_codec)
+
+
+def antialias_vtd(vtd: np.ndarray, t_mri: np.ndarray, codec_rate: float, mri_rate: float = MRI_FRAME_RATE) -> np.ndarray:
+    """VTD ``[F_mri, G]`` (float64), low-passed at 0.45 x ``codec_rate`` when that is below
+    ``mri_rate`` (zero-phase Butterworth, along time), else unchanged. Checks the shapes
+    against ``t_mri [F_mri]`` and that every value is finite."""
     vtd = np.asarray(vtd, dtype=np.float64)
     if vtd.ndim != 2 or len(vtd) != len(t_mri):
         raise CodecprobeError(f"VTD of shape {vtd.shape} does not match {len(t_mri)} MRI frame times")
@@ -51,9 +64,15 @@ def resample_vtd(vtd: np.ndarray, t_mri: np.ndarray, t_codec: np.ndarray, codec_
         raise CodecprobeError(f"VTD holds {int((~np.isfinite(vtd)).sum())} non-finite values: post-process it first")
     if codec_rate < mri_rate:
         vtd = lowpass(vtd, mri_rate, 0.45 * codec_rate)
-    out = np.empty((len(t_codec), vtd.shape[1]))
+    return vtd
+
+
+def interp_vtd(vtd: np.ndarray, t_mri: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``vtd [F_mri, G]`` at ``t_mri`` (s) linearly interpolated per gridline to ``t [n]`` (s):
+    ``[n, G]``; times outside the MRI span take the nearest MRI value."""
+    out = np.empty((len(t), vtd.shape[1]))
     for g in range(vtd.shape[1]):
-        out[:, g] = np.interp(t_codec, t_mri, vtd[:, g])
+        out[:, g] = np.interp(t, t_mri, vtd[:, g])
     return out
 
 
@@ -141,23 +160,69 @@ def pwcca_with_baseline(
     }  # fmt: skip
 
 
-def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Mean PWCCA over speakers per codec and layer with a t-interval.
+def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05, by: tuple[str, ...] = ("codec", "layer")) -> pd.DataFrame:
+    """Mean PWCCA over speakers per ``by`` group (codec and layer; the lag table adds
+    ``lag_s``) with a t-interval.
 
-    ``table`` columns: ``codec, speaker, layer, pwcca, shuffled_mean``.
+    ``table`` columns: ``by``, ``speaker, pwcca`` and, when present, ``shuffled_mean`` and
+    ``pwcca_release`` (averaged over the speakers too).
     """
     from scipy.stats import t as student_t
 
     rows = []
-    for (codec, layer), g in table.groupby(["codec", "layer"], sort=False):
+    for key, g in table.groupby(list(by), sort=False):
         n = len(g)
         m, sd = g["pwcca"].mean(), g["pwcca"].std(ddof=1) if n > 1 else np.nan
         half = student_t.ppf(1 - alpha / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
         rows.append(
-            {
-                "codec": codec, "layer": layer, "n_speakers": n, "pwcca": m, "ci_low": m - half,
-                "ci_high": m + half, "shuffled_mean": g["shuffled_mean"].mean(),
-            }  # fmt: skip
-            | ({"pwcca_release": g["pwcca_release"].mean()} if "pwcca_release" in g else {})
-        )
+            dict(zip(by, key)) | {"n_speakers": n, "pwcca": m, "ci_low": m - half, "ci_high": m + half}
+            | {c: g[c].mean() for c in ("shuffled_mean", "pwcca_release") if c in g}
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- time lag
+def lag_grid(max_seconds: float, step_seconds: float, max_lags: int = 401) -> np.ndarray:
+    """Time lags (s) ``-max_seconds .. +max_seconds`` in steps of ``step_seconds``, 0 included
+    and exact (multiples of the step, rounded to 1 us): ``[2 m + 1]``, ``m = floor(max / step)``."""
+    if not step_seconds > 0:
+        raise CodecprobeError(f"rtmri.lag.step_seconds must be > 0, got {step_seconds}")
+    if not max_seconds >= 0:
+        raise CodecprobeError(f"rtmri.lag.max_seconds must be >= 0, got {max_seconds}")
+    m = int(np.floor(max_seconds / step_seconds + 1e-9))
+    if 2 * m + 1 > max_lags:
+        raise CodecprobeError(f"rtmri.lag: {2 * m + 1} lags (max {max_seconds} s in steps of {step_seconds} s); at most {max_lags}")
+    return np.round(np.arange(-m, m + 1) * step_seconds, 6) + 0.0  # + 0.0: no -0.0
+
+
+def pick_layers(layers: list[int], n_layers: int, codec: str = "") -> list[int]:
+    """1-based layers from the config's list (negative counts from the end: -1 = the last of
+    ``n_layers``), sorted, each once. An entry out of range raises :class:`CodecprobeError`."""
+    out = set()
+    for k in layers:
+        j = k if k > 0 else n_layers + 1 + k
+        if k == 0 or not 1 <= j <= n_layers:
+            raise CodecprobeError(f"rtmri.lag.layers: layer {k} does not exist in {codec or 'a codec'} with {n_layers} layers "
+                                  "(1 .. n, or -1 for the last)")  # fmt: skip
+        out.add(j)
+    if not out:
+        raise CodecprobeError("rtmri.lag.layers: no layer given")
+    return sorted(out)
+
+
+def best_lags(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per codec and layer of a lag summary (:func:`summarize_speakers` with ``by=("codec",
+    "layer", "lag_s")``): the lag of the highest mean PWCCA (``best_lag_s``, ``best_pwcca``), the
+    value at lag 0 (``pwcca_lag0``, NaN when 0 is not in the grid), and ``at_edge``: the best lag
+    is the first or last of the grid, so the true peak may lie beyond it (widen ``max_seconds``)."""
+    rows = []
+    for (codec, layer), g in summary.groupby(["codec", "layer"], sort=False):
+        g = g.sort_values("lag_s")
+        i = int(np.argmax(g["pwcca"].to_numpy()))
+        zero = g.loc[g["lag_s"] == 0, "pwcca"]
+        rows.append({
+            "codec": codec, "layer": layer, "best_lag_s": float(g["lag_s"].iloc[i]), "best_pwcca": float(g["pwcca"].iloc[i]),
+            "pwcca_lag0": float(zero.iloc[0]) if len(zero) else np.nan, "n_lags": len(g),
+            "at_edge": bool(len(g) > 1 and i in (0, len(g) - 1)), "n_speakers": int(g["n_speakers"].max()),
+        })  # fmt: skip
     return pd.DataFrame(rows)

@@ -1,6 +1,6 @@
 """Articulatory probing stage CLIs: VTD per speaker, the rt-MRI utterance table, PWCCA per codec, Fig. 3/4.
 
-``python -m codecprobe.artstage vtd|utterances|pwcca|figures ...`` (see ``--help``).
+``python -m codecprobe.artstage vtd|utterances|pwcca|figures|lag|lag-figure ...`` (see ``--help``).
 
 * ``vtd``: one HDF5 per speaker: ``/vtd`` ``[frames, 120]`` float32 (pixels; x 2.381 for mm),
   ``/times`` (s, frame centres (frameNo - 0.5) / 83.2778), ``/frame_no``, ``/utterances/{name,
@@ -20,6 +20,9 @@
   degenerate all the same is skipped with a warning and counted. ``--variant without_first``
   adds, for split codecs such as MIMI, layer 1 alone and the accumulated layers 2..k
   without layer 1 (Fig. 4).
+* ``lag``: PWCCA of chosen layers against VTD read at time lags (``lag_s > 0``: the codec
+  frame at ``t`` against the VTD at ``t - lag_s``), per speaker; ``lag-figure``: the mean
+  over speakers per lag, the best lag per codec and layer, and the figure.
 """
 
 from __future__ import annotations
@@ -27,14 +30,26 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import textwrap
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .arrays import offsets
-from .articulatory import index_runs, nodata_gridlines, pwcca_with_baseline, resample_vtd, summarize_speakers
+from .articulatory import (
+    antialias_vtd,
+    best_lags,
+    index_runs,
+    interp_vtd,
+    lag_grid,
+    nodata_gridlines,
+    pick_layers,
+    pwcca_with_baseline,
+    summarize_speakers,
+)
 from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table
-from .pwcca import DegenerateCCAError
+from .pwcca import DegenerateCCAError, pwcca_each_x
 from .rtmri import FRAME_RATE
 
 log = logging.getLogger("codecprobe.artstage")
@@ -188,6 +203,93 @@ def shuffle_block_frames(rate: float, block_len: int = 25, block_seconds: float 
     return max(2, int(round(block_seconds * rate)))
 
 
+class LaggedVTD(Sequence):
+    """One speaker's VTD read at each time lag, built when asked for (one lag in memory at a
+    time): ``self[i] [F, G']`` = every utterance's anti-aliased VTD interpolated to its codec
+    frame times minus ``lags[i]`` (s), utterances concatenated, columns ``cols [G]`` kept.
+
+    ``parts``: per utterance ``(t_mri [F_mri], antialiased VTD [F_mri, G], codec frame times [F_u])``.
+    """
+
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], lags: np.ndarray, cols: np.ndarray):
+        self.parts, self.lags, self.cols = parts, np.asarray(lags, np.float64), np.asarray(cols, bool)
+
+    def __len__(self) -> int:
+        return len(self.lags)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        lag = self.lags[i]  # IndexError past the end ends iteration
+        return np.concatenate([interp_vtd(v, tm, tc - lag) for tm, v, tc in self.parts])[:, self.cols]
+
+
+def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, dim: int, skipped: dict[str, list[str]],
+                    lags: np.ndarray | None = None):  # fmt: skip
+    """Per speaker whose data can give a PWCCA value: ``(speaker, xs, codes)``.
+
+    ``codes [K, F]``: the codec's codes of the speaker's utterances, pooled, at the codec
+    frames whose centres ``t`` lie inside the span of the MRI frame centres for every lag
+    (``t - lag`` within it; ``lags`` in s, default ``[0]``); ``xs[i] [F, G']`` (a
+    :class:`LaggedVTD`): the VTD resampled to ``t - lags[i]``, without the gridlines that hold
+    no measurement in any of the utterances used (logged). A speaker left out is logged and named in ``skipped``
+    (``"too few frames"`` or ``"degenerate CCA"``).
+    """
+    lags = np.zeros(1) if lags is None else np.asarray(lags, np.float64)
+    for f in vtd_files:
+        spk, vt, dropped = read_vtd_with_dropped(f)
+        if dropped is None:
+            raise CodecprobeError(
+                f"{f}: VTD file written by codecprobe before session 8 (no /utterances/dropped masks, and its "
+                "/times are frame starts, half an MRI frame early): rebuild it (snakemake --forcerun rtmri_vtd)"
+            )
+        common = [u for u in vt if u in utts]
+        if not common:
+            log.warning("%s: no utterance with codec features, skipped", spk)
+            continue
+        # only codec frames inside the span of the MRI frames at every lag (no extrapolated VTD)
+        keep = {u: (utts[u][1] - lags.max() >= vt[u][0][0]) & (utts[u][1] - lags.min() <= vt[u][0][-1]) for u in common}
+        common = [u for u in common if keep[u].sum() > 1]
+        if not common:
+            log.warning("%s %s: no codec frame inside the MRI span of any utterance, speaker skipped", codec, spk)
+            skipped["too few frames"].append(spk)
+            continue
+        nodata = nodata_gridlines([dropped[u] for u in common])
+        if nodata.all():
+            log.warning("%s %s: no gridline holds a measurement, speaker skipped", codec, spk)
+            skipped["degenerate CCA"].append(spk)
+            continue
+        parts = [(vt[u][0], antialias_vtd(vt[u][1], vt[u][0], rate), utts[u][1][keep[u]]) for u in common]
+        xs = LaggedVTD(parts, lags, ~nodata)  # frames of all utterances, aligned with the columns of `codes`
+        if nodata.any():
+            log.info("%s %s: %d of %d gridlines hold no measurement in any of its %d utterances (refilled from "
+                     "their neighbours), dropped before CCA: %s", codec, spk, int(nodata.sum()), len(nodata),
+                     len(common), index_runs(np.nonzero(nodata)[0]))  # fmt: skip
+        codes = np.concatenate([utts[u][0][:, keep[u]] for u in common], axis=1)  # [K, F_total]
+        if codes.shape[1] <= max(dim, int((~nodata).sum())):
+            log.warning(
+                "%s %s: %d frames at %.1f Hz for %d-dim features: too few for CCA (needs more frames "
+                "than dimensions), speaker skipped", codec, spk, codes.shape[1], rate, dim,
+            )  # fmt: skip
+            skipped["too few frames"].append(spk)
+            continue
+        yield spk, xs, codes
+
+
+def _speakers_used(codec: str, out: list[dict], skipped: dict[str, list[str]]) -> None:
+    """Log the speakers used and skipped; raise :class:`CodecprobeError` saying why when none is left."""
+    n_used = len({r["speaker"] for r in out})
+    n_skipped = sum(len(v) for v in skipped.values())
+    log.info("%s: %d speaker(s) used, %d skipped%s", codec, n_used, n_skipped,
+             "".join(f"; {k}: {len(v)} ({', '.join(v)})" for k, v in skipped.items() if v))  # fmt: skip
+    if not out:
+        why = []
+        if skipped["too few frames"]:
+            why.append(f"{len(skipped['too few frames'])} speaker(s) with fewer frames than feature dimensions")
+        if skipped["degenerate CCA"]:
+            why.append(f"{len(skipped['degenerate CCA'])} speaker(s) whose CCA is degenerate: "
+                       f"{', '.join(skipped['degenerate CCA'])}; see the warnings in the log")  # fmt: skip
+        raise CodecprobeError(f"{codec}: no speaker gave a PWCCA value" + (f" ({'; '.join(why)})" if why else ""))
+
+
 def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = "accumulated",
                 n_shuffles: int = 10, block_len: int = 25, seed: int = 0, variates: str = "canonical",
                 block_seconds: float | None = None) -> pd.DataFrame:  # fmt: skip
@@ -212,44 +314,7 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
         variants = {"layer1_only": range(1), "without_layer1": range(1, len(tabs))}
     out: list[dict] = []
     skipped: dict[str, list[str]] = {"too few frames": [], "degenerate CCA": []}
-    for f in vtd_files:
-        spk, vt, dropped = read_vtd_with_dropped(f)
-        if dropped is None:
-            raise CodecprobeError(
-                f"{f}: VTD file written by codecprobe before session 8 (no /utterances/dropped masks, and its "
-                "/times are frame starts, half an MRI frame early): rebuild it (snakemake --forcerun rtmri_vtd)"
-            )
-        common = [u for u in vt if u in utts]
-        if not common:
-            log.warning("%s: no utterance with codec features, skipped", spk)
-            continue
-        # only codec frames inside the span of the MRI frames (no extrapolated VTD)
-        keep = {u: (utts[u][1] >= vt[u][0][0]) & (utts[u][1] <= vt[u][0][-1]) for u in common}
-        common = [u for u in common if keep[u].sum() > 1]
-        if not common:
-            log.warning("%s %s: no codec frame inside the MRI span of any utterance, speaker skipped", codec, spk)
-            skipped["too few frames"].append(spk)
-            continue
-        vtds = [resample_vtd(vt[u][1], vt[u][0], utts[u][1][keep[u]], rate) for u in common]
-        x = np.concatenate(vtds)  # frames of all utterances, aligned with the columns of `codes`
-        nodata = nodata_gridlines([dropped[u] for u in common])
-        if nodata.all():
-            log.warning("%s %s: no gridline holds a measurement, speaker skipped", codec, spk)
-            skipped["degenerate CCA"].append(spk)
-            continue
-        if nodata.any():
-            x = x[:, ~nodata]
-            log.info("%s %s: %d of %d gridlines hold no measurement in any of its %d utterances (refilled from "
-                     "their neighbours), dropped before CCA: %s", codec, spk, int(nodata.sum()), len(nodata),
-                     len(common), index_runs(np.nonzero(nodata)[0]))  # fmt: skip
-        codes = np.concatenate([utts[u][0][:, keep[u]] for u in common], axis=1)  # [K, F_total]
-        if codes.shape[1] <= max(dim, x.shape[1]):
-            log.warning(
-                "%s %s: %d frames at %.1f Hz for %d-dim features: too few for CCA (needs more frames "
-                "than dimensions), speaker skipped", codec, spk, codes.shape[1], rate, dim,
-            )  # fmt: skip
-            skipped["too few frames"].append(spk)
-            continue
+    for spk, (x,), codes in _speaker_inputs(codec, vtd_files, utts, rate, dim, skipped):
         rows = []
         try:
             for name, layers in variants.items():
@@ -271,18 +336,7 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
             skipped["degenerate CCA"].append(spk)
             continue
         out.extend(rows)
-    n_used = len({r["speaker"] for r in out})
-    n_skipped = sum(len(v) for v in skipped.values())
-    log.info("%s: %d speaker(s) used, %d skipped%s", codec, n_used, n_skipped,
-             "".join(f"; {k}: {len(v)} ({', '.join(v)})" for k, v in skipped.items() if v))  # fmt: skip
-    if not out:
-        why = []
-        if skipped["too few frames"]:
-            why.append(f"{len(skipped['too few frames'])} speaker(s) with fewer frames than feature dimensions")
-        if skipped["degenerate CCA"]:
-            why.append(f"{len(skipped['degenerate CCA'])} speaker(s) whose CCA is degenerate: "
-                       f"{', '.join(skipped['degenerate CCA'])}; see the warnings in the log")  # fmt: skip
-        raise CodecprobeError(f"{codec}: no speaker gave a PWCCA value" + (f" ({'; '.join(why)})" if why else ""))
+    _speakers_used(codec, out, skipped)
     cols = ["codec", "speaker", "variant", "layer", "n_frames", "n_gridlines", "pwcca", "shuffled_mean", "shuffled_sd",
             "pwcca_release"]  # fmt: skip
     df = pd.DataFrame(out)[cols]
@@ -290,6 +344,56 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
     df["variates"] = variates
     df["random_weights"] = bool(attrs.get("random_weights", False))
     return df
+
+
+LAG_COLUMNS = ["codec", "speaker", "layer", "lag_s", "n_frames", "n_gridlines", "pwcca", "variates", "random_weights"]
+
+
+def codec_lag_pwcca(codec: str, features: str, vtd_files: list[str], lags: np.ndarray, layers: list[int],
+                    variates: str = "canonical") -> pd.DataFrame:  # fmt: skip
+    """PWCCA of each chosen layer's accumulated features against VTD read ``lag_s`` earlier:
+    rows ``LAG_COLUMNS``, one per speaker, layer (1-based, :func:`pick_layers`) and lag (s).
+
+    ``lag_s > 0``: the codec frame centred at ``t`` is compared with the VTD at ``t - lag_s``
+    (the features trail the articulation, as a causal encoder's frames would); ``< 0``: with
+    the VTD at a later time. Per speaker, every lag uses the same codec frames (those with
+    ``t - lag`` inside the MRI span for all lags), so the curve's shape is the lag's alone;
+    these frames are slightly fewer than Fig. 3's, whose value at lag 0 can differ a little.
+    Skips and errors as :func:`codec_pwcca`. No shuffled baseline per lag: chance is Fig. 3's.
+    """
+    attrs, tabs, utts = _codec_utterances(features)
+    rate = float(attrs["frame_rate"])
+    lags = np.asarray(lags, np.float64)
+    layers = pick_layers(layers, len(tabs), codec)
+    log.info("%s: PWCCA at %d lags (%g .. %g s) for layers %s", codec, len(lags), lags.min(), lags.max(), layers)
+    dim = tabs[0].shape[1]
+    out: list[dict] = []
+    skipped: dict[str, list[str]] = {"too few frames": [], "degenerate CCA": []}
+    for spk, xs, codes in _speaker_inputs(codec, vtd_files, utts, rate, dim, skipped, lags):
+        rows = []
+        acc = np.zeros((codes.shape[1], dim), np.float64)
+        try:
+            for k in range(max(layers)):
+                acc += tabs[k][codes[k]]
+                if k + 1 not in layers:
+                    continue
+                try:
+                    vals = pwcca_each_x(xs, acc, weight_side="x", variates=variates)
+                except DegenerateCCAError as e:
+                    raise DegenerateCCAError(f"layer {k + 1}: {e}") from e
+                rows += [{"speaker": spk, "layer": k + 1, "lag_s": float(lag), "n_frames": codes.shape[1],
+                          "n_gridlines": int(xs.cols.sum()), "pwcca": float(v)} for lag, v in zip(lags, vals)]  # fmt: skip
+                i = int(np.argmax(vals))
+                log.info("%s %s layer %d: pwcca %.3f at lag 0, best %.3f at %+.3f s", codec, spk, k + 1,
+                         float(np.interp(0.0, lags, vals)), vals[i], lags[i])  # fmt: skip
+        except DegenerateCCAError as e:
+            log.warning("%s %s: PWCCA failed (%s); speaker skipped", codec, spk, e)
+            skipped["degenerate CCA"].append(spk)
+            continue
+        out.extend(rows)
+    _speakers_used(codec, out, skipped)
+    df = pd.DataFrame(out).assign(codec=codec, variates=variates, random_weights=bool(attrs.get("random_weights", False)))
+    return df[LAG_COLUMNS]
 
 
 # ----------------------------------------------------------------------------- figures
@@ -324,6 +428,36 @@ def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     save_figure(fig, pdf, png)
 
 
+def fig3_lag(summary: pd.DataFrame, best: pd.DataFrame, pdf: str, png: str, note: str = "", random: set[str] | None = None) -> None:
+    """PWCCA against time lag, one panel per codec, one line per layer (mean over speakers,
+    t-interval band), the best lag of each marked; x in ms (``lag_s x 1000``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    codecs = list(dict.fromkeys(summary["codec"]))
+    width = max(6.5, 4.6 * len(codecs))
+    fig, axes = plt.subplots(1, len(codecs), figsize=(width, 4.2), squeeze=False, sharey=True)
+    for ax, codec in zip(axes[0], codecs):
+        for layer, g in summary[summary["codec"] == codec].groupby("layer", sort=True):
+            g = g.sort_values("lag_s")
+            ms = 1000 * g["lag_s"].to_numpy()
+            line = ax.plot(ms, g["pwcca"], marker="o", ms=3, label=f"layer {layer}")[0]
+            ax.fill_between(ms, g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
+            b = best[(best["codec"] == codec) & (best["layer"] == layer)].iloc[0]
+            ax.plot([1000 * b["best_lag_s"]], [b["best_pwcca"]], marker="*", ms=11, color=line.get_color(), ls="none")
+        ax.axvline(0.0, color="0.5", lw=0.8, ls=":")
+        ax.set_xlabel("lag (ms; > 0: features trail VTD)")
+        ax.set_title(codec + (" (RANDOM WEIGHTS)" if random and codec in random else ""), fontsize=10)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("PWCCA (VTD vs codec features)")
+    note = textwrap.fill(note, width=int(13 * width)) if note else ""
+    fig.suptitle("Articulatory probing against time lag (star: best lag)" + (f"\n{note}" if note else ""), fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, pdf, png)
+
+
 # ----------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -354,6 +488,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--block-seconds", type=float, default=None, help="shuffle block in seconds, the same for every codec")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--variates", default="canonical", choices=["canonical", "svcca", "release"])
+    g = sub.add_parser("lag", help="PWCCA against the time lag between VTD and codec features")
+    g.add_argument("--codec", required=True)
+    g.add_argument("--features", required=True)
+    g.add_argument("--vtd", nargs="+", required=True)
+    g.add_argument("--out", required=True)
+    g.add_argument("--max-seconds", type=float, default=0.12, help="lags -max .. +max (s)")
+    g.add_argument("--step-seconds", type=float, default=0.02)
+    g.add_argument("--layers", type=int, nargs="+", default=[1, -1], help="1-based; negative from the end (-1: last)")
+    g.add_argument("--variates", default="canonical", choices=["canonical", "svcca", "release"])
+    gf = sub.add_parser("lag-figure")
+    gf.add_argument("--tables", nargs="+", required=True)
+    gf.add_argument("--combined", required=True)
+    gf.add_argument("--summary", required=True)
+    gf.add_argument("--best", required=True)
+    gf.add_argument("--pdf", required=True)
+    gf.add_argument("--png", required=True)
+    gf.add_argument("--note", default="")
     f = sub.add_parser("figures")
     f.add_argument("--tables", nargs="+", required=True)
     f.add_argument("--combined", required=True)
@@ -361,7 +512,7 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--pdf", required=True)
     f.add_argument("--png", required=True)
     f.add_argument("--note", default="")
-    for s in (a, u, p, f):
+    for s in (a, u, p, g, gf, f):
         s.add_argument("--log", default=None)
     args = ap.parse_args(argv)
     setup_logging(args.log)
@@ -380,6 +531,20 @@ def main(argv: list[str] | None = None) -> None:
             ignore_index=True,
         )  # fmt: skip
         write_table(t, args.out)
+    elif args.cmd == "lag":
+        lags = lag_grid(args.max_seconds, args.step_seconds)
+        write_table(codec_lag_pwcca(args.codec, args.features, args.vtd, lags, args.layers, args.variates), args.out)
+    elif args.cmd == "lag-figure":
+        t = pd.concat([read_table(x) for x in args.tables], ignore_index=True)
+        write_table(t, args.combined)
+        summary = summarize_speakers(t, by=("codec", "layer", "lag_s"))
+        best = best_lags(summary)
+        for r in best.itertuples():
+            log.info("%s layer %d: best lag %+.3f s (pwcca %.3f; %.3f at lag 0)%s", r.codec, r.layer, r.best_lag_s,
+                     r.best_pwcca, r.pwcca_lag0, "; AT THE EDGE of the lags: widen rtmri.lag.max_seconds" if r.at_edge else "")  # fmt: skip
+        write_table(summary, args.summary)
+        write_table(best, args.best)
+        fig3_lag(summary, best, args.pdf, args.png, args.note, set(t.loc[t["random_weights"].astype(bool), "codec"]))
     else:
         t = pd.concat([read_table(x) for x in args.tables], ignore_index=True)
         write_table(t, args.combined)

@@ -92,6 +92,13 @@ def check_config(config: dict, base: str | Path = ".") -> None:
             _need(Path(rt["annot16"]) / spk / "track", f"rtmri.speakers ({spk!r}: its Annot-16 track folder)", base, "dir")
         if rt.get("grid"):
             _need(rt["grid"], "rtmri.grid", base, "dir")
+        if lag_config(config):
+            from .articulatory import lag_grid
+
+            try:
+                lag_grid(rt["lag"].get("max_seconds", 0.12), rt["lag"].get("step_seconds", 0.02))
+            except CodecprobeError as e:
+                raise CodecprobeError(f"config: {e}") from None
 
 
 def words_args(config: dict) -> str:
@@ -127,6 +134,21 @@ def pairs_args(config: dict) -> str:
     args += ["--wordnet", str(lx.get("wordnet", "auto"))]
     if lx.get("cmudict"):
         args += ["--cmudict", str(lx["cmudict"])]
+    return shlex.join(args)
+
+
+def lag_config(config: dict) -> dict | None:
+    """The ``rtmri.lag`` section (PWCCA against time lag), or None when it is off (no
+    ``rtmri`` section, no ``lag`` key, or ``lag: null``)."""
+    return (config.get("rtmri") or {}).get("lag") or None
+
+
+def lag_args(config: dict) -> str:
+    """CLI arguments of ``codecprobe.artstage lag`` from ``rtmri.lag`` (and ``rtmri.variates``)."""
+    lag = lag_config(config) or {}
+    args = ["--max-seconds", str(lag.get("max_seconds", 0.12)), "--step-seconds", str(lag.get("step_seconds", 0.02))]
+    args += ["--layers", *[str(k) for k in lag.get("layers", [1, -1])]]
+    args += ["--variates", config["rtmri"].get("variates", "canonical")]
     return shlex.join(args)
 
 

@@ -122,3 +122,57 @@ rule fig3:
         "python -m codecprobe.artstage figures --tables {input:q} --combined {output.table:q}"
         " --summary {output.summary:q} --pdf {output.pdf:q} --png {output.png:q}"
         " --note {params.note:q} --log {log:q}"
+
+
+rule rtmri_lag:
+    """PWCCA of chosen layers against VTD at time lags, per speaker (rtmri.lag)."""
+    input:
+        features=f"{RESULTS}/rtmri/features/{{codec}}.h5",
+        vtd=expand(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", speaker=RTMRI_SPEAKERS),
+    output:
+        f"{RESULTS}/rtmri/lag/{{codec}}.csv",
+    log:
+        f"{LOGS}/rtmri_lag/{{codec}}.log",
+    benchmark:
+        f"{BENCH}/rtmri_lag/{{codec}}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        args=lag_args(config) if LAG else "",
+    shell:
+        "python -m codecprobe.artstage lag --codec {wildcards.codec} --features {input.features:q}"
+        " --vtd {input.vtd:q} --out {output:q} {params.args} --log {log:q}"
+
+
+rule fig3_lag:
+    """PWCCA against time lag: mean over speakers per lag, the best lag per codec and layer."""
+    input:
+        expand(f"{RESULTS}/rtmri/lag/{{codec}}.csv", codec=list(CODECS)),
+    output:
+        table=f"{RESULTS}/rtmri/lag_all_codecs.csv",
+        summary=f"{RESULTS}/rtmri/lag_summary.csv",
+        best=report(
+            f"{RESULTS}/rtmri/lag_best.csv",
+            caption="../report/lag_best.rst",
+            category="Articulatory",
+        ),
+        pdf=f"{RESULTS}/figures/fig3_lag.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig3_lag.png",
+            caption="../report/fig3_lag.rst",
+            category="Articulatory",
+        ),
+    log:
+        f"{LOGS}/fig3_lag.log",
+    benchmark:
+        f"{BENCH}/fig3_lag.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        note=config.get("data_label", ""),
+    shell:
+        "python -m codecprobe.artstage lag-figure --tables {input:q} --combined {output.table:q}"
+        " --summary {output.summary:q} --best {output.best:q} --pdf {output.pdf:q} --png {output.png:q}"
+        " --note {params.note:q} --log {log:q}"

@@ -30,6 +30,8 @@ from codecprobe.config import (  # noqa: E402
     codecs_by_name,
     distances_args,
     encode_args,
+    lag_args,
+    lag_config,
     llm_json,
     melrvq_model_path,
     pairs_args,
@@ -53,6 +55,7 @@ CODECS = codecs_by_name(config)
 CKA_CODECS = [name for name, c in CODECS.items() if c.get("llm")]
 MIMI_CODECS = [name for name, c in CODECS.items() if c["family"] == "mimi"]  # split RVQ: layer 1 vs 2..k
 RTMRI_SPEAKERS = config["rtmri"]["speakers"] if config.get("rtmri") else []
+LAG = lag_config(config)  # PWCCA against time lag (rtmri.lag); None = not built
 BY_SPEAKER = by_speaker(config)  # Choi et al.'s speaker-dependent variant; [] = not built
 
 
@@ -106,4 +109,6 @@ def all_targets():
         targets += [f"{RESULTS}/figures/cka_speech_text.pdf", f"{RESULTS}/tables/cka.tex"]
     if CODECS and RTMRI_SPEAKERS:
         targets += [f"{RESULTS}/figures/fig3_articulatory.pdf", f"{RESULTS}/rtmri/pwcca_summary.csv"]
+    if CODECS and RTMRI_SPEAKERS and LAG:
+        targets += [f"{RESULTS}/figures/fig3_lag.pdf", f"{RESULTS}/rtmri/lag_best.csv"]
     return targets
