@@ -52,6 +52,7 @@ def test_vtd_utterances_encode_pwcca(layout, tmp_path):
     with h5py.File(feats) as h:
         ft = h["utterances/frame_times"][:]
         assert len(ft) == h["utterances/n_frames"][0] and ft[1] - ft[0] == pytest.approx(0.01)
+        assert h.attrs["chunk_seconds"] == 60.0 and h.attrs["chunk_context_seconds"] == 1.0  # provenance of the chunking
     res = codec_pwcca("mel", str(feats), [str(out)], "without_first", n_shuffles=3)
     assert set(res.variant) == {"layer1_only", "without_layer1"}
     acc = codec_pwcca("mel", str(feats), [str(out)], n_shuffles=3)

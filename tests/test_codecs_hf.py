@@ -311,3 +311,19 @@ def test_encode_stage_with_dac_release_8d(corpus, tmp_path):
         c = codes[:, off[i] : off[i] + n[i]]
         rebuilt = np.cumsum(np.stack([books[k][c[k]] for k in range(4)]), axis=0).mean(1)
         np.testing.assert_allclose(pooled[i], rebuilt, rtol=1e-5, atol=1e-6)
+
+
+def test_dac_chunks_with_context_give_the_whole_utterance_codes():
+    """DAC's encoder is non-causal: a chunk's last frames see the audio after it. With
+    0.25 s of context on both sides every code of a chunked 4 s utterance (1.5 s chunks)
+    equals the whole utterance's. A left context alone (before session 10) left up to 6
+    frames before each chunk's right edge wrong (7 s in 2 s chunks: 14 of 525 frames)."""
+    import numpy as np
+    from codecprobe.encode import EncodeConfig, chunked_codes, encode_batch
+
+    codec = get_codec("dac")
+    wav = np.asarray(tu.probe_audio(4 * SR, SR, seed=1, batch=1)[0], np.float32)
+    whole = encode_batch(codec, [wav])[0]
+    cfg = EncodeConfig(chunk_seconds=1.5, chunk_context_seconds=0.25)
+    np.testing.assert_array_equal(chunked_codes(codec, wav, cfg), whole)
+    assert cfg.counts["utterances encoded in chunks"] == 1

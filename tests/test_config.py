@@ -86,6 +86,15 @@ def test_rule_arguments():
     assert "--aggregate pooled" in distances_args(d)
     d["distances"]["aggregate"] = "pooledd"
     assert any("aggregate" in e for e in schema_errors(d))
+    from codecprobe.config import encode_args
+
+    e = copy.deepcopy(PAPER)
+    assert "--chunk-context-seconds" not in encode_args(e)  # audio slicing: the key would only rerun its jobs
+    assert "--chunk-context-seconds 1.0 " in encode_args(e, feature=True)  # the rt-MRI job
+    e["encode"].update(slicing="feature", chunk_context_seconds=2.5)
+    assert "--chunk-context-seconds 2.5 " in encode_args(e)
+    e["encode"]["chunk_context_seconds"] = -1
+    assert any("chunk_context_seconds" in m for m in schema_errors(e))
 
 
 def test_codec_backend_selects_the_env_and_is_checked():

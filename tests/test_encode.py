@@ -745,6 +745,50 @@ def test_chunked_codes_stay_on_the_utterance_clock():
         assert cfg.counts["utterances encoded in chunks"] == 1
 
 
+def test_chunk_context_on_both_sides_gives_the_whole_utterance_codes():
+    """A non-causal stand-in codec whose frame i sums the samples within 25 samples (2.5
+    frames) on either side of its centre: with a chunk context of at least that (here 3
+    frames) on both sides the chunked codes equal the whole utterance's; without context
+    the frames next to every chunk edge differ (what a left context alone also gets wrong
+    at each chunk's right edge)."""
+    from codecprobe.codecs.base import Codec
+    from codecprobe.encode import chunked_codes
+
+    class Window(Codec):
+        family, uses_torch, pad_invariant, hop_length, sample_rate, n_layers, dim = "window", False, False, 10, 100, 1, 1
+
+        def __init__(self):
+            self.device = "cpu"
+
+        def n_frames(self, n_samples):
+            return n_samples // self.hop_length
+
+        def encode(self, wav):
+            wav = np.atleast_2d(np.asarray(wav, np.float64))
+            c = np.concatenate([np.zeros((len(wav), 1)), np.cumsum(wav, axis=1)], axis=1)
+            centre = np.arange(self.n_frames(wav.shape[1])) * 10 + 5
+            lo, hi = np.clip(centre - 25, 0, wav.shape[1]), np.clip(centre + 25, 0, wav.shape[1])
+            return np.rint(c[:, hi] - c[:, lo])[:, None, :].astype(np.int64)
+
+        def codebook_vectors(self, layer):  # pragma: no cover
+            raise NotImplementedError
+
+        def quantized(self, codes):  # pragma: no cover
+            raise NotImplementedError
+
+    codec = Window()
+    wav = np.random.default_rng(0).integers(0, 9, 1234).astype(np.float32)
+    whole = codec.encode(wav)[0]
+    for ctx in (0.3, 1.0):
+        np.testing.assert_array_equal(chunked_codes(codec, wav, EncodeConfig(chunk_seconds=2.5, chunk_context_seconds=ctx)), whole)
+    bare = chunked_codes(codec, wav, EncodeConfig(chunk_seconds=2.5, chunk_context_seconds=0.0))
+    assert bare.shape == whole.shape
+    wrong = np.flatnonzero(bare[0] != whole[0])
+    assert set(wrong) <= {f for edge in (25, 50, 75, 100) for f in range(edge - 3, edge + 3)} and len(wrong) >= 8
+    with pytest.raises(CodecprobeError, match="chunk_context_seconds must be >= 0"):
+        chunked_codes(codec, wav, EncodeConfig(chunk_seconds=2.5, chunk_context_seconds=-1.0))
+
+
 def test_melrvq_frame_times_are_window_centres(melrvq):
     """An impulse lands in the frame whose window is centred nearest to it: the frame
     stamped within half a hop (5 ms) of the impulse. The base class's (i + 0.5) / 100

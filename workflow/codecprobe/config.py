@@ -250,12 +250,16 @@ def codec_json(config: dict, name: str, results: str = "results") -> str:
     return json.dumps(c, sort_keys=True)
 
 
-def encode_args(config: dict) -> str:
-    """CLI arguments of ``codecprobe.encode`` from the ``encode`` section."""
+def encode_args(config: dict, feature: bool = False) -> str:
+    """CLI arguments of ``codecprobe.encode`` from the ``encode`` section. The chunk context
+    (feature slicing only) is passed when the job slices features (``feature``, the rt-MRI
+    job, or ``encode.slicing: feature``), so that it reruns no audio-slicing job."""
     e = config.get("encode", {})
     args = ["--slicing", e.get("slicing", "audio"), "--pooling", *e.get("pooling", ["mean"])]
     args += ["--batch-seconds", str(e.get("batch_seconds", 60)), "--max-batch", str(e.get("max_batch", 64))]
     args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", e.get("dtype", "float32")]
+    if feature or e.get("slicing", "audio") == "feature":
+        args += ["--chunk-context-seconds", str(e.get("chunk_context_seconds", 1.0))]
     args += ["--shard-words", str(e.get("shard_words", 1024))]
     args += ["--device", e.get("device", "auto")]
     return shlex.join(args)

@@ -78,6 +78,7 @@ class EncodeConfig:
     io_workers: int = 1  # threads reading and resampling audio (libsndfile and soxr release the GIL)
     shard_words: int = 1024  # audio slicing: words batched together (the first shards are smaller)
     hold_padding: float = HOLD_PADDING  # audio slicing: see plan_batches' tolerance
+    chunk_context_seconds: float = 1.0  # feature slicing: audio each chunk sees on either side (frames dropped)
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -625,20 +626,25 @@ def _collect_into(codec: Codec, queued: QueuedClips, codes: dict, writer: Pooled
 
 def chunked_codes(codec: Codec, wav: np.ndarray, cfg: EncodeConfig) -> np.ndarray:
     """Codes of a whole utterance; utterances over ``chunk_seconds`` are encoded in
-    frame-aligned chunks (each with the previous chunk's last second as left context,
-    whose frames are dropped)."""
+    frame-aligned chunks, each with ``chunk_context_seconds`` of the utterance's audio on
+    either side as context (whose frames are dropped), so that a codec whose frames see at
+    most that far back (causal convolutions) or to both sides (non-causal ones, as DAC's)
+    gives the codes of the whole utterance; a codec that looks further (MIMI's 20 s
+    attention window, EnCodec's LSTM) gets a truncated view near the chunk edges."""
     hop, sr = codec.hop_length, codec.sample_rate
     chunk = max(hop, int(cfg.chunk_seconds * sr) // hop * hop)
     if len(wav) <= chunk:
         return encode_batch(codec, [wav])[0]
-    ctx = max(hop, sr // hop * hop)
+    if cfg.chunk_context_seconds < 0:
+        raise CodecprobeError(f"encode.chunk_context_seconds must be >= 0, got {cfg.chunk_context_seconds}")
+    ctx = round(cfg.chunk_context_seconds * sr / hop) * hop  # whole frames, so chunks stay frame-aligned
     parts = []
     for a in range(0, len(wav), chunk):
         lo = max(0, a - ctx)
-        c = encode_batch(codec, [wav[lo : a + chunk]])[0]
+        c = encode_batch(codec, [wav[lo : a + chunk + ctx]])[0]
         k0 = (a - lo) // hop
         # a chunk covers chunk // hop frames of the utterance; an encoder may give more
-        # (MiMo: one frame past the end), which belong to the next chunk
+        # (MiMo: one frame past the end; the right context), which belong to the next chunk
         parts.append(c[:, k0:] if a + chunk >= len(wav) else c[:, k0 : k0 + chunk // hop])
     cfg.counts["utterances encoded in chunks"] = cfg.counts.get("utterances encoded in chunks", 0) + 1
     return np.concatenate(parts, axis=1)[:, : codec.n_frames(len(wav))]
@@ -812,6 +818,8 @@ def write_attrs(h5, known: dict, cfg: EncodeConfig, n_tokens: int) -> None:
         "slicing": cfg.slicing, "pooling": json.dumps(list(cfg.pooling)), "n_tokens": n_tokens,
         "counts": json.dumps(cfg.counts), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
+    if cfg.slicing == "feature":
+        meta |= {"chunk_seconds": float(cfg.chunk_seconds), "chunk_context_seconds": float(cfg.chunk_context_seconds)}
     for k, v in meta.items():
         h5.attrs[k] = attr_value(v)
 
@@ -849,6 +857,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-seconds", type=float, default=60.0)
     ap.add_argument("--max-batch", type=int, default=64)
     ap.add_argument("--chunk-seconds", type=float, default=60.0)
+    ap.add_argument("--chunk-context-seconds", type=float, default=1.0, help="feature slicing: context on either side of a chunk")
     ap.add_argument("--shard-words", type=int, default=1024, help="audio slicing: words batched together")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     ap.add_argument("--device", default="auto")
@@ -866,7 +875,8 @@ def main(argv: list[str] | None = None) -> None:
     spec = spec_from_json(a.codec)
     codec = load_codec(spec, resolve_device(a.device))
     cfg = EncodeConfig(a.slicing, tuple(a.pooling), a.batch_seconds, a.max_batch, a.chunk_seconds, a.dtype,
-                       io_workers=max(1, a.threads or 1), shard_words=a.shard_words)  # fmt: skip
+                       io_workers=max(1, a.threads or 1), shard_words=a.shard_words,
+                       chunk_context_seconds=a.chunk_context_seconds)  # fmt: skip
     pairs = pd.concat([read_table(p) for p in a.pairs], ignore_index=True) if a.pairs else None
     run(codec, read_table(a.words), pairs, a.out, cfg)
 

@@ -65,7 +65,7 @@ rule encode_rtmri:
         gpu=lambda wc: 0 if CODECS[wc.codec]["family"] == "melrvq" else 1,
     params:
         codec=lambda wc: codec_json(config, wc.codec, RESULTS),
-        args=encode_args(config),
+        args=encode_args(config, feature=True),
     shell:
         "python -m codecprobe.encode --codec {params.codec:q} --words {input.words:q}"
         " --out {output:q} {params.args} --slicing feature --threads {threads} --log {log:q}"
