@@ -55,4 +55,11 @@ if lag.exists():  # melrvq's frames are centred on their analysis windows: no la
     assert (far.pwcca < b.best_pwcca.min() - 0.03).all(), f"PWCCA at the largest lags not below the peak:\n{far}"
     print(f"time lag: melrvq best lag {b.best_lag_s.abs().max() * 1000:.0f} ms, PWCCA {b.best_pwcca.min():.3f} .. "
           f"{b.best_pwcca.max():.3f}, {far.pwcca.max():.3f} at +-{1000 * far.lag_s.abs().max():.0f} ms")
+regions = results / "rtmri" / "region_summary.csv"
+if regions.exists():  # every region of the synthetic tract moves with the phones: all above their baselines
+    r = pd.read_csv(regions)
+    r = r[r.codec == "melrvq"]
+    assert set(r.region) == {"lips", "palate", "velum", "pharynx"}, f"regions missing:\n{r}"
+    assert (r.ci_low > r.shuffled_mean + 0.05).all(), f"a region's PWCCA not above its baseline:\n{r}"
+    print(f"regions: melrvq PWCCA {r.pwcca.min():.3f} .. {r.pwcca.max():.3f} vs shuffled {r.shuffled_mean.max():.3f}")
 print("demo check passed")

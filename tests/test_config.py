@@ -228,3 +228,18 @@ def test_rtmri_lag_is_checked_and_passed_on():
     c["rtmri"]["lag"].update(max_seconds=5.0, step_seconds=0.001)  # valid values, but 10,001 lags
     with pytest.raises(CodecprobeError, match=r"^config: rtmri.lag: 10001 lags .* at most 401"):
         check_config(c, REPO)
+
+
+def test_rtmri_regions_args():
+    from codecprobe.config import region_args, regions_config
+
+    assert region_args(PAPER) == (
+        "--layers 1 -1 --n-shuffles 10 --block-len 25 --seed 0 --variates canonical --block-seconds 0.5"
+    )
+    c = copy.deepcopy(DEMO)
+    c["rtmri"]["regions"] = None
+    assert regions_config(c) is None and schema_errors(c) == []
+    c["rtmri"]["regions"] = {"layers": [0]}
+    assert any(e.startswith("config: rtmri.regions.layers[0]: 0 should not be valid") for e in schema_errors(c))
+    c["rtmri"]["regions"] = {"max_frame": 10}
+    assert "config: rtmri.regions: unknown key 'max_frame' (did you mean 'max_frames'?)" in schema_errors(c)

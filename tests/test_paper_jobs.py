@@ -329,12 +329,12 @@ def test_every_codecprobe_rule_has_its_jobs(runs, config):
     codecs = [c["name"] for c in cfg["codecs"]]
     by_rule = {r: sorted(j.wildcards.get("codec") or j.wildcards.get("speaker") for j in staged if j.rule == r)
                for r in ("encode", "encode_rtmri", "distances", "rtmri_pwcca", "fit_melrvq", "speech_text_cka",
-                         "rtmri_vtd", "rtmri_lag")}  # fmt: skip
-    for r in ("encode", "encode_rtmri", "distances", "rtmri_pwcca", "rtmri_lag"):
+                         "rtmri_vtd", "rtmri_lag", "rtmri_region_pwcca", "rtmri_regions")}  # fmt: skip
+    for r in ("encode", "encode_rtmri", "distances", "rtmri_pwcca", "rtmri_lag", "rtmri_region_pwcca"):
         assert by_rule[r] == sorted(codecs), (r, by_rule[r])
     assert by_rule["fit_melrvq"] == sorted(c["name"] for c in cfg["codecs"] if c.get("weights") == "fit")
     assert by_rule["speech_text_cka"] == sorted(c["name"] for c in cfg["codecs"] if c.get("llm"))
-    assert by_rule["rtmri_vtd"] == sorted(cfg["rtmri"]["speakers"])
+    assert by_rule["rtmri_vtd"] == by_rule["rtmri_regions"] == sorted(cfg["rtmri"]["speakers"])
 
 
 @pytest.mark.parametrize("config", CONFIGS)
@@ -356,7 +356,7 @@ def test_jobs_agree_with_each_other(runs, config):
             enc = ns["encode", codec]
             assert s["ns"].features == enc["ns"].out
             assert s["ns"].pooling in enc["cfg"].pooling, "distances pooling not stored by the encode job"
-        elif rule in ("rtmri_pwcca", "rtmri_lag"):
+        elif rule in ("rtmri_pwcca", "rtmri_lag", "rtmri_region_pwcca"):
             assert s["ns"].features == ns["encode_rtmri", codec]["ns"].out
         elif rule == "speech_text_cka":
             assert s["ns"].features == ns["encode", codec]["ns"].out

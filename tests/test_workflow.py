@@ -45,7 +45,7 @@ def test_demo_dag():
         "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1,
         "pairs_by_speaker": 1, "distances_by_speaker": 1, "fig2_by_speaker": 1,
         "rtmri_vtd": 4, "rtmri_utterances": 1, "encode_rtmri": 1, "rtmri_pwcca": 1, "fig3": 1, "rtmri_lag": 1,
-        "fig3_lag": 1, "all": 1,
+        "fig3_lag": 1, "rtmri_regions": 4, "rtmri_region_pwcca": 1, "fig3_regions": 1, "all": 1,
     }  # fmt: skip
 
 
@@ -57,7 +57,8 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
     assert jobs_of(r.stdout) == {
         "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 5,
         "distances": 5, "fig2": 1, "rtmri_vtd": 16, "rtmri_utterances": 1, "encode_rtmri": 5, "rtmri_pwcca": 5,
-        "fig3": 1, "rtmri_lag": 5, "fig3_lag": 1, "speech_text_cka": 2, "cka_summary": 1, "fig2_split": 1, "all": 1,
+        "fig3": 1, "rtmri_lag": 5, "fig3_lag": 1, "rtmri_regions": 16, "rtmri_region_pwcca": 5, "fig3_regions": 1,
+        "speech_text_cka": 2, "cka_summary": 1, "fig2_split": 1, "all": 1,
     }  # fmt: skip
     for name in ("mimi", "mimo"):  # the codecs with an LLM input path
         assert f"output: results/cka/{name}.csv, results/cka/{name}_embeddings.h5" in out

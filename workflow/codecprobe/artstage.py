@@ -1,6 +1,6 @@
 """Articulatory probing stage CLIs: VTD per speaker, the rt-MRI utterance table, PWCCA per codec, Fig. 3/4.
 
-``python -m codecprobe.artstage vtd|utterances|pwcca|figures|lag|lag-figure ...`` (see ``--help``).
+``python -m codecprobe.artstage vtd|utterances|pwcca|figures|lag|lag-figure|regions|region-pwcca|region-figure ...`` (see ``--help``).
 
 * ``vtd``: one HDF5 per speaker: ``/vtd`` ``[frames, 120]`` float32 (pixels; x 2.381 for mm),
   ``/times`` (s, frame centres (frameNo - 0.5) / 83.2778), ``/frame_no``, ``/utterances/{name,
@@ -23,6 +23,10 @@
 * ``lag``: PWCCA of chosen layers against VTD read at time lags (``lag_s > 0``: the codec
   frame at ``t`` against the VTD at ``t - lag_s``), per speaker; ``lag-figure``: the mean
   over speakers per lag, the best lag per codec and layer, and the figure.
+* ``regions``: the tract region (lips, palate, velum, pharynx) of each gridline of a
+  speaker, by the outer-wall section it crosses; ``region-pwcca``: PWCCA per speaker,
+  region and chosen layer, with shuffled baselines; ``region-figure``: the mean over
+  speakers and the figure.
 """
 
 from __future__ import annotations
@@ -396,6 +400,132 @@ def codec_lag_pwcca(codec: str, features: str, vtd_files: list[str], lags: np.nd
     return df[LAG_COLUMNS]
 
 
+# ----------------------------------------------------------------------------- regions
+def speaker_regions(annot16: str, speaker: str, vtd_file: str, out: str, skip_tasks: list[str],
+                    bad_frames: str = "skip", max_frames: int = 400, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """The tract region of each gridline of a speaker's grid (the ``/grid`` of its VTD file),
+    from its tracks (:func:`codecprobe.vtd.gridline_regions`): a table ``speaker, gridline
+    (0-based), region`` (a name of :data:`codecprobe.vtd.REGIONS`, or ``none``) ``, share``."""
+    import h5py
+
+    from .rtmri import list_tracks, load_track
+    from .vtd import REGIONS, gridline_regions
+
+    files = [t for t in list_tracks(annot16, speaker) if not any(s in t.name for s in skip_tasks)]
+    if not files:
+        raise CodecprobeError(f"{speaker}: no track left after skipping tasks {skip_tasks}")
+    with h5py.File(vtd_file, "r") as h:
+        if str(h.attrs.get("speaker")) != speaker:
+            raise CodecprobeError(f"{vtd_file}: VTD of speaker {h.attrs.get('speaker')!r}, not {speaker!r}")
+        grid = h["grid"][:]
+    region, share = gridline_regions([load_track(t.track, bad_frames=bad_frames) for t in files], grid, max_frames, seed)
+    names = np.array(list(REGIONS) + ["none"])[region]  # -1 -> "none"
+    table = pd.DataFrame({"speaker": speaker, "gridline": np.arange(len(grid)), "region": names, "share": share})
+    for name in [*REGIONS, "none"]:
+        idx = np.flatnonzero(names == name)
+        log.info("%s: %s: %d gridlines (%s)", speaker, name, len(idx), index_runs(idx))
+    write_table(table, out)
+    return table
+
+
+REGION_COLUMNS = ["codec", "speaker", "region", "layer", "n_frames", "n_gridlines", "pwcca", "shuffled_mean",
+                  "shuffled_sd", "variates", "random_weights"]  # fmt: skip
+
+
+def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_files: list[str], layers: list[int],
+                       n_shuffles: int = 10, block_len: int = 25, seed: int = 0, variates: str = "canonical",
+                       block_seconds: float | None = None) -> pd.DataFrame:  # fmt: skip
+    """PWCCA of each tract region's VTD (its gridlines, :func:`speaker_regions`) against the
+    accumulated features of the chosen layers, beside a block-shuffled baseline: rows
+    ``REGION_COLUMNS``, one per speaker, region and layer. Gridlines without a measurement in
+    any utterance are left out as in :func:`codec_pwcca`; a region with no gridline left in a
+    speaker is skipped for that speaker (logged). The baseline matters more here than in Fig.
+    3: regions have different numbers of gridlines, and chance rises with them."""
+    from .vtd import REGIONS
+
+    attrs, tabs, utts = _codec_utterances(features)
+    rate = float(attrs["frame_rate"])
+    block_len = shuffle_block_frames(rate, block_len, block_seconds)
+    layers = pick_layers(layers, len(tabs), codec)
+    labels = {}
+    for f in region_files:
+        t = read_table(f)
+        for spk, g in t.groupby("speaker"):
+            labels[str(spk)] = g.sort_values("gridline")["region"].astype(str).to_numpy()
+    dim = tabs[0].shape[1]
+    out: list[dict] = []
+    skipped: dict[str, list[str]] = {"too few frames": [], "degenerate CCA": []}
+    for spk, xs, codes in _speaker_inputs(codec, vtd_files, utts, rate, dim, skipped):
+        if spk not in labels:
+            raise CodecprobeError(f"{spk}: no gridline regions (give its table from 'artstage regions')")
+        lab = labels[spk]
+        if len(lab) != len(xs.cols):
+            raise CodecprobeError(f"{spk}: {len(lab)} gridline regions for {len(xs.cols)} gridlines of its VTD: rebuild the regions")
+        x, kept = xs[0], lab[xs.cols]  # x: the measured gridlines; kept: their regions
+        rows = []
+        acc = np.zeros((codes.shape[1], dim), np.float64)
+        try:
+            for k in range(max(layers)):
+                acc += tabs[k][codes[k]]
+                if k + 1 not in layers:
+                    continue
+                for r in REGIONS:
+                    cols = kept == r
+                    if not cols.any():
+                        if k + 1 == layers[0]:
+                            log.info("%s %s: no measured gridline in region %s, region skipped", codec, spk, r)
+                        continue
+                    try:
+                        row = pwcca_with_baseline(x[:, cols], acc, n_shuffles, block_len, seed + k, variates=variates)
+                    except DegenerateCCAError as e:
+                        raise DegenerateCCAError(f"{r} layer {k + 1}: {e}") from e
+                    rows.append(row | {"speaker": spk, "region": r, "layer": k + 1})
+                    log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f), %d gridlines", codec, spk, r, k + 1,
+                             row["pwcca"], row["shuffled_mean"], row["n_gridlines"])  # fmt: skip
+        except DegenerateCCAError as e:
+            log.warning("%s %s: PWCCA failed (%s); speaker skipped", codec, spk, e)
+            skipped["degenerate CCA"].append(spk)
+            continue
+        out.extend(rows)
+    _speakers_used(codec, out, skipped)
+    df = pd.DataFrame(out).assign(codec=codec, variates=variates, random_weights=bool(attrs.get("random_weights", False)))
+    return df[REGION_COLUMNS]
+
+
+def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "", random: set[str] | None = None) -> None:
+    """PWCCA per tract region (x, lips -> pharynx), one panel per codec, one marker series per
+    layer (mean over speakers, t-interval bars); hollow markers: the shuffled baseline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .vtd import REGIONS
+
+    codecs = list(dict.fromkeys(summary["codec"]))
+    width = max(6.5, 4.6 * len(codecs))
+    fig, axes = plt.subplots(1, len(codecs), figsize=(width, 4.2), squeeze=False, sharey=True)
+    for ax, codec in zip(axes[0], codecs):
+        t = summary[summary["codec"] == codec]
+        layers = sorted(set(t["layer"]))
+        for j, layer in enumerate(layers):
+            g = t[t["layer"] == layer].set_index("region").reindex([r for r in REGIONS if r in set(t["region"])])
+            x = np.array([REGIONS.index(r) for r in g.index]) + 0.12 * (j - (len(layers) - 1) / 2)
+            err = np.abs(np.vstack([g["pwcca"] - g["ci_low"], g["ci_high"] - g["pwcca"]]))
+            line = ax.errorbar(x, g["pwcca"], yerr=np.nan_to_num(err), fmt="o", ms=5, capsize=3, label=f"layer {layer}")
+            ax.plot(x, g["shuffled_mean"], ls="none", marker="o", mfc="none", color=line[0].get_color(), ms=5)
+        ax.set_xticks(range(len(REGIONS)), REGIONS)
+        ax.set_xlabel("tract region (gridlines by the outer wall they cross)")
+        ax.set_title(codec + (" (RANDOM WEIGHTS)" if random and codec in random else ""), fontsize=10)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("PWCCA (regional VTD vs codec features)")
+    note = textwrap.fill(note, width=int(13 * width)) if note else ""
+    fig.suptitle("Articulatory probing per tract region (hollow: time-shuffled baseline)" + (f"\n{note}" if note else ""),
+                 fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    save_figure(fig, pdf, png)
+
+
 # ----------------------------------------------------------------------------- figures
 def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     """PWCCA against codebook layer, one line per codec (mean over speakers, t-interval band),
@@ -505,6 +635,33 @@ def main(argv: list[str] | None = None) -> None:
     gf.add_argument("--pdf", required=True)
     gf.add_argument("--png", required=True)
     gf.add_argument("--note", default="")
+    rg = sub.add_parser("regions", help="the tract region of each gridline of a speaker")
+    rg.add_argument("--annot16", required=True)
+    rg.add_argument("--speaker", required=True)
+    rg.add_argument("--vtd", required=True, help="the speaker's VTD file (its /grid)")
+    rg.add_argument("--out", required=True)
+    rg.add_argument("--skip-tasks", nargs="*", default=["vcv", "bvt"])
+    rg.add_argument("--bad-frames", default="skip")
+    rg.add_argument("--max-frames", type=int, default=400)
+    rp = sub.add_parser("region-pwcca", help="PWCCA per tract region and layer")
+    rp.add_argument("--codec", required=True)
+    rp.add_argument("--features", required=True)
+    rp.add_argument("--vtd", nargs="+", required=True)
+    rp.add_argument("--regions", nargs="+", required=True)
+    rp.add_argument("--out", required=True)
+    rp.add_argument("--layers", type=int, nargs="+", default=[1, -1], help="1-based; negative from the end (-1: last)")
+    rp.add_argument("--n-shuffles", type=int, default=10)
+    rp.add_argument("--block-len", type=int, default=25)
+    rp.add_argument("--block-seconds", type=float, default=None)
+    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--variates", default="canonical", choices=["canonical", "svcca", "release"])
+    rf = sub.add_parser("region-figure")
+    rf.add_argument("--tables", nargs="+", required=True)
+    rf.add_argument("--combined", required=True)
+    rf.add_argument("--summary", required=True)
+    rf.add_argument("--pdf", required=True)
+    rf.add_argument("--png", required=True)
+    rf.add_argument("--note", default="")
     f = sub.add_parser("figures")
     f.add_argument("--tables", nargs="+", required=True)
     f.add_argument("--combined", required=True)
@@ -512,7 +669,7 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--pdf", required=True)
     f.add_argument("--png", required=True)
     f.add_argument("--note", default="")
-    for s in (a, u, p, g, gf, f):
+    for s in (a, u, p, g, gf, rg, rp, rf, f):
         s.add_argument("--log", default=None)
     args = ap.parse_args(argv)
     setup_logging(args.log)
@@ -531,6 +688,17 @@ def main(argv: list[str] | None = None) -> None:
             ignore_index=True,
         )  # fmt: skip
         write_table(t, args.out)
+    elif args.cmd == "regions":
+        speaker_regions(args.annot16, args.speaker, args.vtd, args.out, args.skip_tasks, args.bad_frames, args.max_frames)
+    elif args.cmd == "region-pwcca":
+        write_table(codec_region_pwcca(args.codec, args.features, args.vtd, args.regions, args.layers, args.n_shuffles,
+                                       args.block_len, args.seed, args.variates, args.block_seconds), args.out)  # fmt: skip
+    elif args.cmd == "region-figure":
+        t = pd.concat([read_table(x) for x in args.tables], ignore_index=True)
+        write_table(t, args.combined)
+        summary = summarize_speakers(t, by=("codec", "region", "layer"))
+        write_table(summary, args.summary)
+        fig3_regions(summary, args.pdf, args.png, args.note, set(t.loc[t["random_weights"].astype(bool), "codec"]))
     elif args.cmd == "lag":
         lags = lag_grid(args.max_seconds, args.step_seconds)
         write_table(codec_lag_pwcca(args.codec, args.features, args.vtd, lags, args.layers, args.variates), args.out)

@@ -152,6 +152,23 @@ def lag_args(config: dict) -> str:
     return shlex.join(args)
 
 
+def regions_config(config: dict) -> dict | None:
+    """The ``rtmri.regions`` section (PWCCA per tract region), or None when it is off."""
+    return (config.get("rtmri") or {}).get("regions") or None
+
+
+def region_args(config: dict) -> str:
+    """CLI arguments of ``codecprobe.artstage region-pwcca`` from ``rtmri.regions`` and the
+    baseline keys of ``rtmri`` (shuffles, blocks, seed, variates), as Fig. 3 uses them."""
+    rt = config["rtmri"]
+    args = ["--layers", *[str(k) for k in (regions_config(config) or {}).get("layers", [1, -1])]]
+    args += ["--n-shuffles", str(rt.get("n_shuffles", 10)), "--block-len", str(rt.get("block_len", 25))]
+    args += ["--seed", str(rt.get("seed", 0)), "--variates", rt.get("variates", "canonical")]
+    if rt.get("block_seconds") is not None:
+        args += ["--block-seconds", str(rt["block_seconds"])]
+    return shlex.join(args)
+
+
 def by_speaker(config: dict) -> list[str]:
     """The speakers of the speaker-dependent variant (``pairs.by_speaker``), as text; [] = none."""
     return [str(s) for s in config.get("pairs", {}).get("by_speaker") or []]

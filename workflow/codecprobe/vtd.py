@@ -659,6 +659,57 @@ def vtd_track(track, grid: np.ndarray, *, pick: str = "airway", nan_policy: str 
     )
 
 
+# ----------------------------------------------------------------------------- regions
+# Regions of the tract by the outer-wall section a gridline crosses. Segment 3's sections
+# (upper lip, hard palate, velum) are the same in Annot-16's dense tracks and the lab's older
+# template; segment 2's differ between them (arytenoid / pharyngeal wall, or one section
+# for the whole posterior wall), so all of segment 2 is one region.
+REGIONS = ("lips", "palate", "velum", "pharynx")
+OUTER_REGION = {(3, 5): 0, (3, 1): 1, (3, 2): 2}  # (segment, section) -> index in REGIONS; segment 2: 3
+
+
+def gridline_regions(tracks, grid: np.ndarray, max_frames: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The region of the tract each gridline measures: ``(region [G] int, share [G] float)``.
+
+    For up to ``max_frames`` frames drawn from ``tracks`` (:class:`codecprobe.rtmri.Track`;
+    ``np.random.default_rng(seed)``), the gridline's outer-wall crossing (as :func:`vtd`
+    picks it) is assigned to the outer section with the nearest contour point, and that
+    section to a region (:data:`REGIONS`: upper lip -> lips, hard palate -> palate,
+    velum -> velum, any section of segment 2 -> pharynx). ``region[g]`` is the index of the
+    region most of the frames give, or -1 when the gridline crosses the outer wall in
+    fewer than half of them (beyond the lips, below the larynx); ``share[g]``: the fraction
+    of the drawn frames that gave that region (0 for -1).
+    """
+    from .rtmri import OUTER_REVERSED_RUNS, OUTER_RUNS
+
+    g = check_grid(grid)
+    frames = [(i, f) for i, t in enumerate(tracks) for f in range(t.n_frames)]
+    if not frames:
+        raise CodecprobeError("gridline_regions: no frame in the tracks")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(frames), min(max_frames, len(frames)), replace=False)
+    keys = [(seg, sec) for seg, secs in OUTER_RUNS + OUTER_REVERSED_RUNS for sec in secs]
+    votes = np.zeros((len(g), len(REGIONS)), np.int64)
+    for j in np.sort(pick):
+        i, f = frames[j]
+        t = tracks[i]
+        _, _, pout = vtd(t.inner[f], t.outer[f], g, return_points=True)
+        hit = np.isfinite(pout).all(axis=1)
+        if not hit.any():
+            continue
+        pts = [t.sections[f][k] for k in keys]
+        owner = np.concatenate([np.full(len(p), OUTER_REGION.get(k, 3)) for k, p in zip(keys, pts)])
+        allp = np.concatenate(pts)
+        d = np.linalg.norm(pout[hit][:, None, :] - allp[None, :, :], axis=2)  # [hit, points]
+        votes[np.flatnonzero(hit), owner[d.argmin(axis=1)]] += 1
+    n = len(pick)
+    region = votes.argmax(axis=1)
+    share = votes.max(axis=1) / n
+    none = votes.sum(axis=1) < n / 2
+    region[none], share[none] = -1, 0.0
+    return region, share
+
+
 def write_vtd(result: VTDResult, path: str | os.PathLike) -> None:
     """Save a :class:`VTDResult` atomically as ``.npz`` (``px``, ``mm``, ``raw_px``,
     ``frame_no``, ``times``, ``dropped``, ``nan_mask``, ``grid``, ``frame_rate``,

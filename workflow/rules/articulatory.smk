@@ -176,3 +176,82 @@ rule fig3_lag:
         "python -m codecprobe.artstage lag-figure --tables {input:q} --combined {output.table:q}"
         " --summary {output.summary:q} --best {output.best:q} --pdf {output.pdf:q} --png {output.png:q}"
         " --note {params.note:q} --log {log:q}"
+
+
+rule rtmri_regions:
+    """The tract region (lips, palate, velum, pharynx) of each gridline of one speaker."""
+    input:
+        tracks=lambda wc: f"{config['rtmri']['annot16']}/{wc.speaker}/track",
+        vtd=f"{RESULTS}/rtmri/vtd/{{speaker}}.h5",
+    output:
+        f"{RESULTS}/rtmri/regions/{{speaker}}.csv",
+    log:
+        f"{LOGS}/rtmri_regions/{{speaker}}.log",
+    benchmark:
+        f"{BENCH}/rtmri_regions/{{speaker}}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        annot16=lambda wc: config["rtmri"]["annot16"],
+        skip=lambda wc: shlex.join(config["rtmri"].get("skip_tasks", ["vcv", "bvt"])),
+        bad=lambda wc: config["rtmri"].get("bad_frames", "skip"),
+        max_frames=lambda wc: (REGIONS or {}).get("max_frames", 400),
+    shell:
+        "python -m codecprobe.artstage regions --annot16 {params.annot16:q} --speaker {wildcards.speaker}"
+        " --vtd {input.vtd:q} --out {output:q} --skip-tasks {params.skip} --bad-frames {params.bad}"
+        " --max-frames {params.max_frames} --log {log:q}"
+
+
+rule rtmri_region_pwcca:
+    """PWCCA per tract region and chosen layer, per speaker, with shuffled baselines."""
+    input:
+        features=f"{RESULTS}/rtmri/features/{{codec}}.h5",
+        vtd=expand(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", speaker=RTMRI_SPEAKERS),
+        regions=expand(f"{RESULTS}/rtmri/regions/{{speaker}}.csv", speaker=RTMRI_SPEAKERS),
+    output:
+        f"{RESULTS}/rtmri/region_pwcca/{{codec}}.csv",
+    log:
+        f"{LOGS}/rtmri_region_pwcca/{{codec}}.log",
+    benchmark:
+        f"{BENCH}/rtmri_region_pwcca/{{codec}}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        args=region_args(config) if REGIONS else "",
+    shell:
+        "python -m codecprobe.artstage region-pwcca --codec {wildcards.codec} --features {input.features:q}"
+        " --vtd {input.vtd:q} --regions {input.regions:q} --out {output:q} {params.args} --log {log:q}"
+
+
+rule fig3_regions:
+    """PWCCA per tract region: mean over speakers per codec, region and layer, and the figure."""
+    input:
+        expand(f"{RESULTS}/rtmri/region_pwcca/{{codec}}.csv", codec=list(CODECS)),
+    output:
+        table=f"{RESULTS}/rtmri/region_pwcca_all_codecs.csv",
+        summary=report(
+            f"{RESULTS}/rtmri/region_summary.csv",
+            caption="../report/region_summary.rst",
+            category="Articulatory",
+        ),
+        pdf=f"{RESULTS}/figures/fig3_regions.pdf",
+        png=report(
+            f"{RESULTS}/figures/fig3_regions.png",
+            caption="../report/fig3_regions.rst",
+            category="Articulatory",
+        ),
+    log:
+        f"{LOGS}/fig3_regions.log",
+    benchmark:
+        f"{BENCH}/fig3_regions.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        note=config.get("data_label", ""),
+    shell:
+        "python -m codecprobe.artstage region-figure --tables {input:q} --combined {output.table:q}"
+        " --summary {output.summary:q} --pdf {output.pdf:q} --png {output.png:q}"
+        " --note {params.note:q} --log {log:q}"

@@ -36,6 +36,8 @@ from codecprobe.config import (  # noqa: E402
     melrvq_model_path,
     pairs_args,
     pwcca_args,
+    region_args,
+    regions_config,
     vtd_args,
     words_args,
 )
@@ -56,6 +58,7 @@ CKA_CODECS = [name for name, c in CODECS.items() if c.get("llm")]
 MIMI_CODECS = [name for name, c in CODECS.items() if c["family"] == "mimi"]  # split RVQ: layer 1 vs 2..k
 RTMRI_SPEAKERS = config["rtmri"]["speakers"] if config.get("rtmri") else []
 LAG = lag_config(config)  # PWCCA against time lag (rtmri.lag); None = not built
+REGIONS = regions_config(config)  # PWCCA per tract region (rtmri.regions); None = not built
 BY_SPEAKER = by_speaker(config)  # Choi et al.'s speaker-dependent variant; [] = not built
 
 
@@ -111,4 +114,6 @@ def all_targets():
         targets += [f"{RESULTS}/figures/fig3_articulatory.pdf", f"{RESULTS}/rtmri/pwcca_summary.csv"]
     if CODECS and RTMRI_SPEAKERS and LAG:
         targets += [f"{RESULTS}/figures/fig3_lag.pdf", f"{RESULTS}/rtmri/lag_best.csv"]
+    if CODECS and RTMRI_SPEAKERS and REGIONS:
+        targets += [f"{RESULTS}/figures/fig3_regions.pdf", f"{RESULTS}/rtmri/region_summary.csv"]
     return targets
