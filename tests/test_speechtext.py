@@ -165,9 +165,17 @@ def test_per_type_mean_pools_exactly_its_tokens(tmp_path, monkeypatch):
     # through the stage: the embeddings file (4 types needed; add one)
     words2 = words + ["e", "e"]
     codes = _write_features(tmp_path / "g.h5", words2, n_frames + [1, 1])
-    monkeypatch.setattr(speechtext, "load_llm_input", lambda spec, device="cpu": FakeLLM(np.vstack([table, table[:2] + 1]), vectors | {"e": np.ones(5)}))
+    calls = []
+
+    class Counting(FakeLLM):
+        def text(self, word):
+            calls.append(word)
+            return super().text(word)
+
+    monkeypatch.setattr(speechtext, "load_llm_input", lambda spec, device="cpu": Counting(np.vstack([table, table[:2] + 1]), vectors | {"e": np.ones(5)}))
     cfg = CKAConfig(n_permutations=5, n_bootstrap=0)
     t = speechtext.run("fake", str(tmp_path / "g.h5"), LLMSpec("fake"), cfg, str(tmp_path / "c.csv"), str(tmp_path / "e.h5"))
+    assert sorted(calls) == sorted(set(words2))  # each word type's text once (it was twice before session 10)
     assert (t["n_words"] == 4).all() and (t["n_tokens"] == 8).all() and (t["n_skipped"] == 3).all()
     assert (t["n_types_available"] == 4).all() and (t["per_type"] == "mean").all()
     with h5py.File(tmp_path / "e.h5") as h:

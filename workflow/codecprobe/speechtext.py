@@ -136,12 +136,22 @@ def token_codes(path: str) -> tuple[pd.DataFrame, list[np.ndarray], dict]:
     return tokens, [codes[:, s : s + k] for s, k in zip(start, n)], attrs
 
 
-def usable_tokens(llm: Any, words: Sequence[str], codes: Sequence[np.ndarray]) -> tuple[np.ndarray, dict[str, int]]:
+def text_vectors(llm: Any, words: Sequence[str]) -> dict[str, np.ndarray | None]:
+    """``{word: llm.text(word)}`` for each distinct word (None: it tokenizes to nothing),
+    computed once and shared by :func:`usable_tokens` and :func:`embed_types`."""
+    return {w: llm.text(w) for w in dict.fromkeys(str(x) for x in words)}
+
+
+def usable_tokens(
+    llm: Any, words: Sequence[str], codes: Sequence[np.ndarray], texts: dict[str, np.ndarray | None] | None = None
+) -> tuple[np.ndarray, dict[str, int]]:
     """Mask ``[n]`` of the tokens that can be embedded (the word has text tokens, the token
     at least one frame) and the skip counts, in tokens and in types (a type is skipped
-    when none of its tokens is usable)."""
+    when none of its tokens is usable). ``texts``: :func:`text_vectors` of these words, if
+    already computed."""
     words = [str(w) for w in words]
-    has_text = {w: llm.text(w) is not None for w in dict.fromkeys(words)}
+    texts = text_vectors(llm, words) if texts is None else texts
+    has_text = {w: texts[w] is not None for w in dict.fromkeys(words)}
     text_ok = np.array([has_text[w] for w in words], bool)
     frame_ok = np.array([c.shape[1] > 0 for c in codes], bool)
     keep = text_ok & frame_ok
@@ -184,12 +194,14 @@ def select_types(words: Sequence[str], usable: np.ndarray, max_types: int, per_t
     return [str(t) for t in types], members
 
 
-def embed_types(llm: Any, types: Sequence[str], members: Sequence[np.ndarray], codes: Sequence[np.ndarray], pooling: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+def embed_types(llm: Any, types: Sequence[str], members: Sequence[np.ndarray], codes: Sequence[np.ndarray], pooling: str = "mean",
+                texts: dict[str, np.ndarray | None] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Speech ``[n_types, H]`` and text ``[n_types, H]`` (float64), one row per type.
 
     Speech row of a type: ``mean over its tokens i in members`` of the token's vectors
     ``llm.speech(codes[i]) [T_i, H]`` pooled over frames (``pooling``: mean, or the middle
-    vector ``T_i // 2``). Text row: ``llm.text(word)``.
+    vector ``T_i // 2``). Text row: ``llm.text(word)``, read from ``texts``
+    (:func:`text_vectors`) when given.
     """
     if pooling not in SPEECH_POOLINGS:
         raise CodecprobeError(f"cka.pooling: {pooling!r} is not one of {', '.join(SPEECH_POOLINGS)}")
@@ -197,7 +209,7 @@ def embed_types(llm: Any, types: Sequence[str], members: Sequence[np.ndarray], c
         raise CodecprobeError(f"{len(types)} types but {len(members)} token lists")
     speech, text = [], []
     for j, (w, m) in enumerate(zip(types, members)):
-        t = llm.text(w)
+        t = texts[w] if texts is not None and w in texts else llm.text(w)
         if t is None:
             raise CodecprobeError(f"word {w!r} tokenizes to nothing (filter with usable_tokens first)")
         if len(m) == 0:
@@ -272,7 +284,8 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
     if want is not None and family != want:
         raise CodecprobeError(f"{features}: codec family {family!r}, but llm family {llm_spec.family!r} reads {want} codes")
     llm = load_llm_input(llm_spec, device)
-    keep, counts = usable_tokens(llm, tokens["word"].tolist(), codes)
+    texts = text_vectors(llm, tokens["word"].tolist())  # one tokenizer call per word type
+    keep, counts = usable_tokens(llm, tokens["word"].tolist(), codes, texts)
     for k, v in counts.items():
         log.info("%s: %d", k, v)
     n_available = len(set(tokens["word"].to_numpy()[keep].tolist()))
@@ -281,7 +294,7 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
         "%d of %d word types (cka.max_words %d, seed %d), %d word tokens (cka.per_type %s)",
         len(types), n_available, cfg.max_words, cfg.seed, sum(len(m) for m in members), cfg.per_type,
     )  # fmt: skip
-    speech, text = embed_types(llm, types, members, codes, cfg.pooling)
+    speech, text = embed_types(llm, types, members, codes, cfg.pooling, texts)
     n_tokens = np.array([len(m) for m in members], np.int64)
     rows = cka_rows(speech, text, np.asarray(types), cfg, n_tokens)
     codec_random = bool(attrs.get("random_weights", False))
