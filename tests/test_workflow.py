@@ -174,6 +174,8 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert (wd / "results/features/mel/words.h5").is_file()
     assert (wd / "results/figures/fig2_word_pairs.png").is_file()
+    tex = (wd / "results/tables/word_pairs.tex").read_text().splitlines()
+    assert any(line.startswith("MEL (K = 2) & near-homophone & ") for line in tex), tex
     by_spk = pd.read_csv(wd / "results/distances/by_speaker/all_codecs.csv")
     assert (by_spk.ci_method == "t over speakers").all() and (by_spk.n_seeds == 2).all()
     assert "same_speaker" not in set(by_spk.pair_type) and (wd / "results/figures/fig2_word_pairs_by_speaker.png").is_file()

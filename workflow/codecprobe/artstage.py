@@ -52,7 +52,7 @@ from .articulatory import (
     pwcca_with_baseline,
     summarize_speakers,
 )
-from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table
+from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table, write_text
 from .pwcca import DegenerateCCAError, pwcca_each_x
 from .rtmri import FRAME_RATE
 
@@ -588,6 +588,39 @@ def fig3_lag(summary: pd.DataFrame, best: pd.DataFrame, pdf: str, png: str, note
     save_figure(fig, pdf, png)
 
 
+def latex_table(table: pd.DataFrame) -> str:
+    """Fig. 3 in numbers, as a LaTeX tabular: per codec (accumulated features), PWCCA with its
+    95 % t-interval over speakers at layer 1, at the last layer and at the best layer, and the
+    shuffled baseline's mean at the last layer; for a split codec (MIMI, Fig. 4) a second row
+    with layer 1 alone and layers 2..K without layer 1. ``table``: per-speaker rows
+    (:func:`codec_pwcca`)."""
+    def cell(s: pd.DataFrame, layer: int) -> str:
+        r = s[s["layer"] == layer].iloc[0]
+        return f"{r['pwcca']:.3f}" + (f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if np.isfinite(r["ci_low"]) else "")
+
+    lines = [
+        "% codecprobe: PWCCA between VTD and codec features (paper Fig. 3, 4); generated, do not edit",
+        r"\begin{tabular}{lccccc}",
+        r"\toprule",
+        r"Codec & Layer 1 & Last layer & Best layer & Shuffled (last) & Speakers \\",
+        r"\midrule",
+    ]
+    for codec, g in table.groupby("codec", sort=False):
+        name = str(codec).replace("_", r"\_").upper() + (" (random weights)" if g["random_weights"].astype(bool).any() else "")
+        acc = summarize_speakers(g[g["variant"] == "accumulated"])
+        last, best = int(acc["layer"].max()), int(acc.loc[acc["pwcca"].idxmax(), "layer"])
+        base = acc.loc[acc["layer"] == last, "shuffled_mean"].iloc[0]
+        n = int(acc["n_speakers"].max())
+        lines.append(f"{name} (K = {last}) & {cell(acc, 1)} & {cell(acc, last)} & {best}: {cell(acc, best)} & {base:.3f} & {n} \\\\")
+        split = g[g["variant"] == "without_layer1"]
+        if len(split):
+            one = summarize_speakers(g[g["variant"] == "layer1_only"])
+            rest = summarize_speakers(split)
+            lines.append(f"\\quad layer 1 alone / 2..K & {cell(one, 1)} & {cell(rest, last)} & & & \\\\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -669,6 +702,7 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--pdf", required=True)
     f.add_argument("--png", required=True)
     f.add_argument("--note", default="")
+    f.add_argument("--latex", default=None, help="output: Fig. 3's numbers (LaTeX)")
     for s in (a, u, p, g, gf, rg, rp, rf, f):
         s.add_argument("--log", default=None)
     args = ap.parse_args(argv)
@@ -718,6 +752,8 @@ def main(argv: list[str] | None = None) -> None:
         write_table(t, args.combined)
         acc = t[t["variant"] == "accumulated"]
         write_table(summarize_speakers(acc), args.summary)
+        if args.latex:
+            write_text(latex_table(t), args.latex)
         fig3(t, args.pdf, args.png, args.note)
 
 

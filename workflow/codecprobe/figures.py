@@ -9,7 +9,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .io import read_table, run_cli, save_figure, setup_logging, write_table
+from .io import read_table, run_cli, save_figure, setup_logging, write_table, write_text
 
 log = logging.getLogger("codecprobe.figures")
 
@@ -154,6 +154,39 @@ def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", no
     _finish(fig, axes, table["metric"].iloc[0], norm_label, sup, title_note, pdf, png)
 
 
+def _interval(m: float, lo: float, hi: float, fmt: str = "+.3f") -> str:
+    if not np.isfinite(m):
+        return "--"
+    return f"{m:{fmt}}" + (f" [{lo:{fmt}}, {hi:{fmt}}]" if np.isfinite(lo) and np.isfinite(hi) else "")
+
+
+def latex_table(table: pd.DataFrame, types: tuple[str, ...] = ("synonym", "near_homophone", "same_word")) -> str:
+    """Fig. 2 in numbers, as a LaTeX tabular: per codec and pair type, the type's mean distance
+    minus random's (``norm_mean``, 95 % interval) at layer 1 and at the codec's last layer, and
+    the relative distance there (``rel_mean``, %; ``--`` for tables without it). Accumulated
+    features only; codecs with random weights are marked."""
+    t = table[table["variant"] == "accumulated"] if "variant" in table else table
+    lines = [
+        "% codecprobe: word-pair distances (paper Fig. 2), type minus random; generated, do not edit",
+        r"\begin{tabular}{llccc}",
+        r"\toprule",
+        r"Codec & Pair type & $\Delta$ layer 1 [95\% CI] & $\Delta$ last layer [95\% CI] & last layer vs random \\",
+        r"\midrule",
+    ]
+    for codec, g in t.groupby("codec", sort=False):
+        last = int(g["layer"].max())
+        name = str(codec).replace("_", r"\_").upper() + (" (random weights)" if g["random_weights"].astype(bool).any() else "")
+        for ty in types:
+            rows = g[g["pair_type"] == ty].set_index("layer")
+            if rows.empty:
+                continue
+            cells = [_interval(*rows.loc[k, ["norm_mean", "norm_ci_low", "norm_ci_high"]]) for k in (1, last)]
+            rel = f"{100 * rows.loc[last, 'rel_mean']:+.1f}\\%" if "rel_mean" in rows and np.isfinite(rows.loc[last, "rel_mean"]) else "--"
+            lines.append(f"{name} (K = {last}) & {ty.replace('_', '-')} & {cells[0]} & {cells[1]} & {rel} \\\\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Fig. 2 from per-codec distance tables.")
     ap.add_argument("--tables", nargs="+", required=True)
@@ -167,12 +200,15 @@ def main(argv: list[str] | None = None) -> None:
         "--normalized", default="difference", choices=list(NORMALIZED),
         help="bottom row: the type minus random (the paper) or the type over random - 1, in percent",
     )  # fmt: skip
+    ap.add_argument("--latex", default=None, help="output: Fig. 2's numbers at layer 1 and the last layer (LaTeX)")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     setup_logging(a.log)
     table = pd.concat([read_table(p) for p in a.tables], ignore_index=True)
     if a.combined:
         write_table(table, a.combined)
+    if a.latex:
+        write_text(latex_table(table), a.latex)
     if a.split:
         fig2_split(table, a.pdf, a.png, a.note, a.normalized)
     else:

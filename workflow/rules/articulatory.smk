@@ -109,6 +109,7 @@ rule fig3:
             caption="../report/fig3.rst",
             category="Articulatory",
         ),
+        latex=f"{RESULTS}/tables/pwcca.tex",
     log:
         f"{LOGS}/fig3.log",
     benchmark:
@@ -121,7 +122,7 @@ rule fig3:
     shell:
         "python -m codecprobe.artstage figures --tables {input:q} --combined {output.table:q}"
         " --summary {output.summary:q} --pdf {output.pdf:q} --png {output.png:q}"
-        " --note {params.note:q} --log {log:q}"
+        " --note {params.note:q} --latex {output.latex:q} --log {log:q}"
 
 
 rule rtmri_lag:

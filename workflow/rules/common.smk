@@ -100,7 +100,11 @@ def all_targets():
         f"{RESULTS}/pairs/pair_summary.csv",
     ]
     if CODECS:
-        targets += [f"{RESULTS}/figures/fig2_word_pairs.pdf", f"{RESULTS}/distances/all_codecs.csv"]
+        targets += [
+            f"{RESULTS}/figures/fig2_word_pairs.pdf",
+            f"{RESULTS}/distances/all_codecs.csv",
+            f"{RESULTS}/tables/word_pairs.tex",
+        ]
     if MIMI_CODECS:
         targets.append(f"{RESULTS}/figures/fig2_first_layer_split.pdf")
     if CODECS and BY_SPEAKER:
@@ -111,7 +115,11 @@ def all_targets():
     if CKA_CODECS:
         targets += [f"{RESULTS}/figures/cka_speech_text.pdf", f"{RESULTS}/tables/cka.tex"]
     if CODECS and RTMRI_SPEAKERS:
-        targets += [f"{RESULTS}/figures/fig3_articulatory.pdf", f"{RESULTS}/rtmri/pwcca_summary.csv"]
+        targets += [
+            f"{RESULTS}/figures/fig3_articulatory.pdf",
+            f"{RESULTS}/rtmri/pwcca_summary.csv",
+            f"{RESULTS}/tables/pwcca.tex",
+        ]
     if CODECS and RTMRI_SPEAKERS and LAG:
         targets += [f"{RESULTS}/figures/fig3_lag.pdf", f"{RESULTS}/rtmri/lag_best.csv"]
     if CODECS and RTMRI_SPEAKERS and REGIONS:

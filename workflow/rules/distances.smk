@@ -37,6 +37,7 @@ rule fig2:
             caption="../report/fig2.rst",
             category="Word pairs",
         ),
+        latex=f"{RESULTS}/tables/word_pairs.tex",
     log:
         f"{LOGS}/fig2.log",
     benchmark:
@@ -50,7 +51,7 @@ rule fig2:
     shell:
         "python -m codecprobe.figures --tables {input:q} --combined {output.table:q}"
         " --pdf {output.pdf:q} --png {output.png:q} --note {params.note:q}"
-        " --normalized {params.normalized} --log {log:q}"
+        " --normalized {params.normalized} --latex {output.latex:q} --log {log:q}"
 
 
 rule distances_by_speaker:
