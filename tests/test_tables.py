@@ -3,7 +3,6 @@ hand-made tables in, the exact lines out."""
 
 import numpy as np
 import pandas as pd
-
 from codecprobe import artstage, figures
 
 
