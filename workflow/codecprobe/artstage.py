@@ -278,8 +278,21 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
         yield spk, xs, codes
 
 
-def _speakers_used(codec: str, out: list[dict], skipped: dict[str, list[str]]) -> None:
-    """Log the speakers used and skipped; raise :class:`CodecprobeError` saying why when none is left."""
+def _over_speakers(codec: str, vtd_files: list[str], utts: dict, rate: float, dim: int, speaker_rows,
+                   lags: np.ndarray | None = None) -> list[dict]:  # fmt: skip
+    """The rows ``speaker_rows(speaker, xs, codes)`` gives for every speaker whose data can give
+    PWCCA values (:func:`_speaker_inputs`). A :class:`DegenerateCCAError` at any of a speaker's
+    values skips the speaker, all its rows (so that every mean is over the same speakers),
+    with a warning; the speakers used and skipped are logged, and when none is left
+    :class:`CodecprobeError` says why."""
+    out: list[dict] = []
+    skipped: dict[str, list[str]] = {"too few frames": [], "degenerate CCA": []}
+    for spk, xs, codes in _speaker_inputs(codec, vtd_files, utts, rate, dim, skipped, lags):
+        try:
+            out.extend(speaker_rows(spk, xs, codes))
+        except DegenerateCCAError as e:
+            log.warning("%s %s: PWCCA failed (%s); speaker skipped", codec, spk, e)
+            skipped["degenerate CCA"].append(spk)
     n_used = len({r["speaker"] for r in out})
     n_skipped = sum(len(v) for v in skipped.values())
     log.info("%s: %d speaker(s) used, %d skipped%s", codec, n_used, n_skipped,
@@ -292,6 +305,17 @@ def _speakers_used(codec: str, out: list[dict], skipped: dict[str, list[str]]) -
             why.append(f"{len(skipped['degenerate CCA'])} speaker(s) whose CCA is degenerate: "
                        f"{', '.join(skipped['degenerate CCA'])}; see the warnings in the log")  # fmt: skip
         raise CodecprobeError(f"{codec}: no speaker gave a PWCCA value" + (f" ({'; '.join(why)})" if why else ""))
+    return out
+
+
+def _accumulated(tabs: list[np.ndarray], codes: np.ndarray, first: int, last: int):
+    """``(layer, feature [F, D] float64)`` for layers ``first .. last`` (1-based), where the
+    feature sums the decoded vectors of layers ``first .. layer`` (``codes [K, F]``, ``tabs[k]
+    [C_k, D]``), built one layer at a time in one buffer (yielded, not copied)."""
+    acc = np.zeros((codes.shape[1], tabs[0].shape[1]), np.float64)
+    for k in range(first - 1, last):
+        acc += tabs[k][codes[k]]
+        yield k + 1, acc
 
 
 def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = "accumulated",
@@ -312,35 +336,24 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
     rate = float(attrs["frame_rate"])
     block_len = shuffle_block_frames(rate, block_len, block_seconds)
     log.info("%s: shuffled baseline in blocks of %d frames (%.3f s at %.2f Hz)", codec, block_len, block_len / rate, rate)
-    dim = tabs[0].shape[1]
-    variants = {"accumulated": range(len(tabs))}
+    variants = {"accumulated": (1, len(tabs))}  # first and last layer summed
     if variant == "without_first":
-        variants = {"layer1_only": range(1), "without_layer1": range(1, len(tabs))}
-    out: list[dict] = []
-    skipped: dict[str, list[str]] = {"too few frames": [], "degenerate CCA": []}
-    for spk, (x,), codes in _speaker_inputs(codec, vtd_files, utts, rate, dim, skipped):
-        rows = []
-        try:
-            for name, layers in variants.items():
-                acc = np.zeros((codes.shape[1], dim), np.float64)
-                for k in layers:
-                    acc += tabs[k][codes[k]]  # accumulated feature of layer k, one layer at a time
-                    try:
-                        row = pwcca_with_baseline(x, acc, n_shuffles, block_len, seed + k, variates=variates)
-                    except DegenerateCCAError as e:
-                        raise DegenerateCCAError(f"{name} layer {k + 1}: {e}") from e
-                    row.update(codec=codec, speaker=spk, variant=name, layer=k + 1)
-                    rows.append(row)
-                    log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f), %d gridlines", codec, spk, name, k + 1,
-                             row["pwcca"], row["shuffled_mean"], row["n_gridlines"])  # fmt: skip
-        except DegenerateCCAError as e:
-            # one speaker's data cannot give a value: skip the speaker (all its layers, so
-            # that every layer's mean is over the same speakers), keep the others
-            log.warning("%s %s: PWCCA failed (%s); speaker skipped", codec, spk, e)
-            skipped["degenerate CCA"].append(spk)
-            continue
-        out.extend(rows)
-    _speakers_used(codec, out, skipped)
+        variants = {"layer1_only": (1, 1), "without_layer1": (2, len(tabs))}
+
+    def speaker_rows(spk, xs, codes):
+        x, rows = xs[0], []  # the VTD at lag 0, built once for every layer
+        for name, (first, last) in variants.items():
+            for layer, acc in _accumulated(tabs, codes, first, last):
+                try:
+                    row = pwcca_with_baseline(x, acc, n_shuffles, block_len, seed + layer - 1, variates=variates)
+                except DegenerateCCAError as e:
+                    raise DegenerateCCAError(f"{name} layer {layer}: {e}") from e
+                rows.append(row | {"codec": codec, "speaker": spk, "variant": name, "layer": layer})
+                log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f), %d gridlines", codec, spk, name, layer,
+                         row["pwcca"], row["shuffled_mean"], row["n_gridlines"])  # fmt: skip
+        return rows
+
+    out = _over_speakers(codec, vtd_files, utts, rate, tabs[0].shape[1], speaker_rows)
     cols = ["codec", "speaker", "variant", "layer", "n_frames", "n_gridlines", "pwcca", "shuffled_mean", "shuffled_sd",
             "pwcca_release"]  # fmt: skip
     df = pd.DataFrame(out)[cols]
@@ -370,32 +383,24 @@ def codec_lag_pwcca(codec: str, features: str, vtd_files: list[str], lags: np.nd
     lags = np.asarray(lags, np.float64)
     layers = pick_layers(layers, len(tabs), codec)
     log.info("%s: PWCCA at %d lags (%g .. %g s) for layers %s", codec, len(lags), lags.min(), lags.max(), layers)
-    dim = tabs[0].shape[1]
-    out: list[dict] = []
-    skipped: dict[str, list[str]] = {"too few frames": [], "degenerate CCA": []}
-    for spk, xs, codes in _speaker_inputs(codec, vtd_files, utts, rate, dim, skipped, lags):
+
+    def speaker_rows(spk, xs, codes):
         rows = []
-        acc = np.zeros((codes.shape[1], dim), np.float64)
-        try:
-            for k in range(max(layers)):
-                acc += tabs[k][codes[k]]
-                if k + 1 not in layers:
-                    continue
-                try:
-                    vals = pwcca_each_x(xs, acc, weight_side="x", variates=variates)
-                except DegenerateCCAError as e:
-                    raise DegenerateCCAError(f"layer {k + 1}: {e}") from e
-                rows += [{"speaker": spk, "layer": k + 1, "lag_s": float(lag), "n_frames": codes.shape[1],
-                          "n_gridlines": int(xs.cols.sum()), "pwcca": float(v)} for lag, v in zip(lags, vals)]  # fmt: skip
-                i = int(np.argmax(vals))
-                log.info("%s %s layer %d: pwcca %.3f at lag 0, best %.3f at %+.3f s", codec, spk, k + 1,
-                         float(np.interp(0.0, lags, vals)), vals[i], lags[i])  # fmt: skip
-        except DegenerateCCAError as e:
-            log.warning("%s %s: PWCCA failed (%s); speaker skipped", codec, spk, e)
-            skipped["degenerate CCA"].append(spk)
-            continue
-        out.extend(rows)
-    _speakers_used(codec, out, skipped)
+        for layer, acc in _accumulated(tabs, codes, 1, max(layers)):
+            if layer not in layers:
+                continue
+            try:
+                vals = pwcca_each_x(xs, acc, weight_side="x", variates=variates)
+            except DegenerateCCAError as e:
+                raise DegenerateCCAError(f"layer {layer}: {e}") from e
+            rows += [{"speaker": spk, "layer": layer, "lag_s": float(lag), "n_frames": codes.shape[1],
+                      "n_gridlines": int(xs.cols.sum()), "pwcca": float(v)} for lag, v in zip(lags, vals)]  # fmt: skip
+            i = int(np.argmax(vals))
+            log.info("%s %s layer %d: pwcca %.3f at lag 0, best %.3f at %+.3f s", codec, spk, layer,
+                     float(np.interp(0.0, lags, vals)), vals[i], lags[i])  # fmt: skip
+        return rows
+
+    out = _over_speakers(codec, vtd_files, utts, rate, tabs[0].shape[1], speaker_rows, lags)
     df = pd.DataFrame(out).assign(codec=codec, variates=variates, random_weights=bool(attrs.get("random_weights", False)))
     return df[LAG_COLUMNS]
 
@@ -452,61 +457,70 @@ def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_f
         t = read_table(f)
         for spk, g in t.groupby("speaker"):
             labels[str(spk)] = g.sort_values("gridline")["region"].astype(str).to_numpy()
-    dim = tabs[0].shape[1]
-    out: list[dict] = []
-    skipped: dict[str, list[str]] = {"too few frames": [], "degenerate CCA": []}
-    for spk, xs, codes in _speaker_inputs(codec, vtd_files, utts, rate, dim, skipped):
+
+    def speaker_rows(spk, xs, codes):
         if spk not in labels:
             raise CodecprobeError(f"{spk}: no gridline regions (give its table from 'artstage regions')")
         lab = labels[spk]
         if len(lab) != len(xs.cols):
             raise CodecprobeError(f"{spk}: {len(lab)} gridline regions for {len(xs.cols)} gridlines of its VTD: rebuild the regions")
         x, kept = xs[0], lab[xs.cols]  # x: the measured gridlines; kept: their regions
+        for r in REGIONS:
+            if not (kept == r).any():
+                log.info("%s %s: no measured gridline in region %s, region skipped", codec, spk, r)
         rows = []
-        acc = np.zeros((codes.shape[1], dim), np.float64)
-        try:
-            for k in range(max(layers)):
-                acc += tabs[k][codes[k]]
-                if k + 1 not in layers:
+        for layer, acc in _accumulated(tabs, codes, 1, max(layers)):
+            if layer not in layers:
+                continue
+            for r in REGIONS:
+                cols = kept == r
+                if not cols.any():
                     continue
-                for r in REGIONS:
-                    cols = kept == r
-                    if not cols.any():
-                        if k + 1 == layers[0]:
-                            log.info("%s %s: no measured gridline in region %s, region skipped", codec, spk, r)
-                        continue
-                    try:
-                        row = pwcca_with_baseline(x[:, cols], acc, n_shuffles, block_len, seed + k, variates=variates)
-                    except DegenerateCCAError as e:
-                        raise DegenerateCCAError(f"{r} layer {k + 1}: {e}") from e
-                    rows.append(row | {"speaker": spk, "region": r, "layer": k + 1})
-                    log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f), %d gridlines", codec, spk, r, k + 1,
-                             row["pwcca"], row["shuffled_mean"], row["n_gridlines"])  # fmt: skip
-        except DegenerateCCAError as e:
-            log.warning("%s %s: PWCCA failed (%s); speaker skipped", codec, spk, e)
-            skipped["degenerate CCA"].append(spk)
-            continue
-        out.extend(rows)
-    _speakers_used(codec, out, skipped)
+                try:
+                    row = pwcca_with_baseline(x[:, cols], acc, n_shuffles, block_len, seed + layer - 1, variates=variates)
+                except DegenerateCCAError as e:
+                    raise DegenerateCCAError(f"{r} layer {layer}: {e}") from e
+                rows.append(row | {"speaker": spk, "region": r, "layer": layer})
+                log.info("%s %s %s layer %d: pwcca %.3f (shuffled %.3f), %d gridlines", codec, spk, r, layer,
+                         row["pwcca"], row["shuffled_mean"], row["n_gridlines"])  # fmt: skip
+        return rows
+
+    out = _over_speakers(codec, vtd_files, utts, rate, tabs[0].shape[1], speaker_rows)
     df = pd.DataFrame(out).assign(codec=codec, variates=variates, random_weights=bool(attrs.get("random_weights", False)))
     return df[REGION_COLUMNS]
 
 
-def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "", random: set[str] | None = None) -> None:
-    """PWCCA per tract region (x, lips -> pharynx), one panel per codec, one marker series per
-    layer (mean over speakers, t-interval bars); hollow markers: the shuffled baseline."""
+def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: str, pdf: str, png: str, note: str = "",
+                  random: set[str] | None = None) -> None:  # fmt: skip
+    """One panel per codec of ``summary`` (sharing y), each filled by ``draw(ax, rows of that
+    codec)``, titled with the codec (``RANDOM WEIGHTS`` for those in ``random``); ``title`` and
+    the wrapped ``note`` above them; saved as PDF and PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .vtd import REGIONS
-
     codecs = list(dict.fromkeys(summary["codec"]))
     width = max(6.5, 4.6 * len(codecs))
     fig, axes = plt.subplots(1, len(codecs), figsize=(width, 4.2), squeeze=False, sharey=True)
     for ax, codec in zip(axes[0], codecs):
-        t = summary[summary["codec"] == codec]
+        draw(ax, summary[summary["codec"] == codec])
+        ax.set_xlabel(xlabel)
+        ax.set_title(codec + (" (RANDOM WEIGHTS)" if random and codec in random else ""), fontsize=10)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel(ylabel)
+    note = textwrap.fill(note, width=int(13 * width)) if note else ""
+    fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, pdf, png)
+
+
+def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "", random: set[str] | None = None) -> None:
+    """PWCCA per tract region (x, lips -> pharynx), one panel per codec, one marker series per
+    layer (mean over speakers, t-interval bars); hollow markers: the shuffled baseline."""
+    from .vtd import REGIONS
+
+    def draw(ax, t: pd.DataFrame) -> None:
         layers = sorted(set(t["layer"]))
         for j, layer in enumerate(layers):
             g = t[t["layer"] == layer].set_index("region").reindex([r for r in REGIONS if r in set(t["region"])])
@@ -515,15 +529,9 @@ def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "", rand
             line = ax.errorbar(x, g["pwcca"], yerr=np.nan_to_num(err), fmt="o", ms=5, capsize=3, label=f"layer {layer}")
             ax.plot(x, g["shuffled_mean"], ls="none", marker="o", mfc="none", color=line[0].get_color(), ms=5)
         ax.set_xticks(range(len(REGIONS)), REGIONS)
-        ax.set_xlabel("tract region (gridlines by the outer wall they cross)")
-        ax.set_title(codec + (" (RANDOM WEIGHTS)" if random and codec in random else ""), fontsize=10)
-        ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("PWCCA (regional VTD vs codec features)")
-    note = textwrap.fill(note, width=int(13 * width)) if note else ""
-    fig.suptitle("Articulatory probing per tract region (hollow: time-shuffled baseline)" + (f"\n{note}" if note else ""),
-                 fontsize=10)  # fmt: skip
-    fig.tight_layout()
-    save_figure(fig, pdf, png)
+
+    _codec_panels(summary, draw, "tract region (gridlines by the outer wall they cross)", "PWCCA (regional VTD vs codec features)",
+                  "Articulatory probing per tract region (hollow: time-shuffled baseline)", pdf, png, note, random)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- figures
@@ -561,31 +569,19 @@ def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
 def fig3_lag(summary: pd.DataFrame, best: pd.DataFrame, pdf: str, png: str, note: str = "", random: set[str] | None = None) -> None:
     """PWCCA against time lag, one panel per codec, one line per layer (mean over speakers,
     t-interval band), the best lag of each marked; x in ms (``lag_s x 1000``)."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    codecs = list(dict.fromkeys(summary["codec"]))
-    width = max(6.5, 4.6 * len(codecs))
-    fig, axes = plt.subplots(1, len(codecs), figsize=(width, 4.2), squeeze=False, sharey=True)
-    for ax, codec in zip(axes[0], codecs):
-        for layer, g in summary[summary["codec"] == codec].groupby("layer", sort=True):
+    def draw(ax, t: pd.DataFrame) -> None:
+        for layer, g in t.groupby("layer", sort=True):
             g = g.sort_values("lag_s")
             ms = 1000 * g["lag_s"].to_numpy()
             line = ax.plot(ms, g["pwcca"], marker="o", ms=3, label=f"layer {layer}")[0]
             ax.fill_between(ms, g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
-            b = best[(best["codec"] == codec) & (best["layer"] == layer)].iloc[0]
+            b = best[(best["codec"] == g["codec"].iloc[0]) & (best["layer"] == layer)].iloc[0]
             ax.plot([1000 * b["best_lag_s"]], [b["best_pwcca"]], marker="*", ms=11, color=line.get_color(), ls="none")
         ax.axvline(0.0, color="0.5", lw=0.8, ls=":")
-        ax.set_xlabel("lag (ms; > 0: features trail VTD)")
-        ax.set_title(codec + (" (RANDOM WEIGHTS)" if random and codec in random else ""), fontsize=10)
-        ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("PWCCA (VTD vs codec features)")
-    note = textwrap.fill(note, width=int(13 * width)) if note else ""
-    fig.suptitle("Articulatory probing against time lag (star: best lag)" + (f"\n{note}" if note else ""), fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, pdf, png)
+
+    _codec_panels(summary, draw, "lag (ms; > 0: features trail VTD)", "PWCCA (VTD vs codec features)",
+                  "Articulatory probing against time lag (star: best lag)", pdf, png, note, random)  # fmt: skip
 
 
 def latex_table(table: pd.DataFrame) -> str:
@@ -622,6 +618,37 @@ def latex_table(table: pd.DataFrame) -> str:
 
 
 # ----------------------------------------------------------------------------- CLI
+VARIATES = ["canonical", "svcca", "release"]
+LAYERS_HELP = "1-based; negative from the end (-1: last)"
+
+
+def _codec_job_args(s: argparse.ArgumentParser) -> None:
+    """One codec's PWCCA job: its feature file, the speakers' VTD files, the table it writes, the weighting."""
+    s.add_argument("--codec", required=True)
+    s.add_argument("--features", required=True)
+    s.add_argument("--vtd", nargs="+", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--variates", default="canonical", choices=VARIATES)
+
+
+def _baseline_args(s: argparse.ArgumentParser) -> None:
+    """The block-shuffled VTD baseline."""
+    s.add_argument("--n-shuffles", type=int, default=10)
+    s.add_argument("--block-len", type=int, default=25, help="shuffle block in codec frames (without --block-seconds)")
+    s.add_argument("--block-seconds", type=float, default=None, help="shuffle block in seconds, the same for every codec")
+    s.add_argument("--seed", type=int, default=0)
+
+
+def _figure_args(s: argparse.ArgumentParser) -> None:
+    """All codecs' tables in; the combined table, the summary and the figure out."""
+    s.add_argument("--tables", nargs="+", required=True)
+    s.add_argument("--combined", required=True)
+    s.add_argument("--summary", required=True)
+    s.add_argument("--pdf", required=True)
+    s.add_argument("--png", required=True)
+    s.add_argument("--note", default="")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -641,33 +668,17 @@ def main(argv: list[str] | None = None) -> None:
     u.add_argument("--out", required=True)
     u.add_argument("--tolerance", type=float, default=0.2)
     p = sub.add_parser("pwcca")
-    p.add_argument("--codec", required=True)
-    p.add_argument("--features", required=True)
-    p.add_argument("--vtd", nargs="+", required=True)
-    p.add_argument("--out", required=True)
+    _codec_job_args(p)
+    _baseline_args(p)
     p.add_argument("--variant", default="accumulated", choices=["accumulated", "without_first"])
-    p.add_argument("--n-shuffles", type=int, default=10)
-    p.add_argument("--block-len", type=int, default=25, help="shuffle block in codec frames (without --block-seconds)")
-    p.add_argument("--block-seconds", type=float, default=None, help="shuffle block in seconds, the same for every codec")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--variates", default="canonical", choices=["canonical", "svcca", "release"])
     g = sub.add_parser("lag", help="PWCCA against the time lag between VTD and codec features")
-    g.add_argument("--codec", required=True)
-    g.add_argument("--features", required=True)
-    g.add_argument("--vtd", nargs="+", required=True)
-    g.add_argument("--out", required=True)
+    _codec_job_args(g)
     g.add_argument("--max-seconds", type=float, default=0.12, help="lags -max .. +max (s)")
     g.add_argument("--step-seconds", type=float, default=0.02)
-    g.add_argument("--layers", type=int, nargs="+", default=[1, -1], help="1-based; negative from the end (-1: last)")
-    g.add_argument("--variates", default="canonical", choices=["canonical", "svcca", "release"])
+    g.add_argument("--layers", type=int, nargs="+", default=[1, -1], help=LAYERS_HELP)
     gf = sub.add_parser("lag-figure")
-    gf.add_argument("--tables", nargs="+", required=True)
-    gf.add_argument("--combined", required=True)
-    gf.add_argument("--summary", required=True)
+    _figure_args(gf)
     gf.add_argument("--best", required=True)
-    gf.add_argument("--pdf", required=True)
-    gf.add_argument("--png", required=True)
-    gf.add_argument("--note", default="")
     rg = sub.add_parser("regions", help="the tract region of each gridline of a speaker")
     rg.add_argument("--annot16", required=True)
     rg.add_argument("--speaker", required=True)
@@ -677,31 +688,14 @@ def main(argv: list[str] | None = None) -> None:
     rg.add_argument("--bad-frames", default="skip")
     rg.add_argument("--max-frames", type=int, default=400)
     rp = sub.add_parser("region-pwcca", help="PWCCA per tract region and layer")
-    rp.add_argument("--codec", required=True)
-    rp.add_argument("--features", required=True)
-    rp.add_argument("--vtd", nargs="+", required=True)
+    _codec_job_args(rp)
+    _baseline_args(rp)
     rp.add_argument("--regions", nargs="+", required=True)
-    rp.add_argument("--out", required=True)
-    rp.add_argument("--layers", type=int, nargs="+", default=[1, -1], help="1-based; negative from the end (-1: last)")
-    rp.add_argument("--n-shuffles", type=int, default=10)
-    rp.add_argument("--block-len", type=int, default=25)
-    rp.add_argument("--block-seconds", type=float, default=None)
-    rp.add_argument("--seed", type=int, default=0)
-    rp.add_argument("--variates", default="canonical", choices=["canonical", "svcca", "release"])
+    rp.add_argument("--layers", type=int, nargs="+", default=[1, -1], help=LAYERS_HELP)
     rf = sub.add_parser("region-figure")
-    rf.add_argument("--tables", nargs="+", required=True)
-    rf.add_argument("--combined", required=True)
-    rf.add_argument("--summary", required=True)
-    rf.add_argument("--pdf", required=True)
-    rf.add_argument("--png", required=True)
-    rf.add_argument("--note", default="")
+    _figure_args(rf)
     f = sub.add_parser("figures")
-    f.add_argument("--tables", nargs="+", required=True)
-    f.add_argument("--combined", required=True)
-    f.add_argument("--summary", required=True)
-    f.add_argument("--pdf", required=True)
-    f.add_argument("--png", required=True)
-    f.add_argument("--note", default="")
+    _figure_args(f)
     f.add_argument("--latex", default=None, help="output: Fig. 3's numbers (LaTeX)")
     for s in (a, u, p, g, gf, rg, rp, rf, f):
         s.add_argument("--log", default=None)
