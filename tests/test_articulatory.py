@@ -72,6 +72,8 @@ def test_summarize_speakers_t_interval():
     # mean 0.6, sd 0.1, t(0.975, 2) = 4.302653 -> half-width 0.1 * 4.302653 / sqrt(3)
     assert s.pwcca == pytest.approx(0.6)
     assert s.ci_high - s.pwcca == pytest.approx(0.1 * 4.302653 / np.sqrt(3), rel=1e-5)
+    assert s.pwcca - s.ci_low == pytest.approx(0.1 * 4.302653 / np.sqrt(3), rel=1e-5)
+    assert s.shuffled_mean == pytest.approx(0.3)
     assert s.n_speakers == 3
 
 
@@ -116,3 +118,8 @@ def test_codec_frames_read_the_mri_frame_nearest_in_time():
     t75 = (np.arange(10, 250) + 0.5) / 75.0
     r75 = resample_vtd(ramp, t_mri, t75, 75.0)
     assert abs(np.mean(r75[20:-20, 0] - t75[20:-20])) < 1e-4
+
+
+def test_mri_frame_rate_of_the_75_speaker_corpus():
+    """TR 6.004 ms and 2 spiral arms per frame (the corpus paper): 83.2778 frames/s."""
+    assert MRI_FRAME_RATE == pytest.approx(83.2778, abs=5e-5)

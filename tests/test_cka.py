@@ -224,6 +224,47 @@ def test_gap_bootstrap_of_related_data_with_groups():
     assert abs(res.gap - debiased_cka(x, y)) < 0.1
 
 
+
+def _ucentre_reference(g: np.ndarray) -> np.ndarray:
+    """U-centring by its formula (Szekely & Rizzo 2014), element by element."""
+    n = g.shape[0]
+    a = g.copy()
+    np.fill_diagonal(a, 0)
+    row, total = a.sum(1), a.sum()
+    out = np.zeros_like(a)
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                out[i, j] = a[i, j] - row[i] / (n - 2) - row[j] / (n - 2) + total / ((n - 1) * (n - 2))
+    return out
+
+
+def test_resampled_gram_zeroes_every_pair_of_copies_of_one_word():
+    """The bootstrap's Gram of a resample: pairs of copies of the same word (not only the
+    diagonal) are zeroed before U-centring; copies in any order, groups of 1 to 3 copies."""
+    from codecprobe.cka import _masked_ucentre
+
+    rng = np.random.default_rng(21)
+    origin = np.array([4, 0, 7, 4, 2, 7, 9, 4, 0, 5])  # words 4 (x3), 0 (x2), 7 (x2), 2, 9, 5
+    x = rng.standard_normal((10, 6))
+    x[origin == 4] = x[np.flatnonzero(origin == 4)[0]]  # copies have equal rows, as in a resample
+    x[origin == 0] = x[np.flatnonzero(origin == 0)[0]]
+    x[origin == 7] = x[np.flatnonzero(origin == 7)[0]]
+    g = gram_linear(x)
+    masked = g.copy()
+    masked[origin[:, None] == origin[None, :]] = 0
+    np.testing.assert_allclose(_masked_ucentre(g.copy(), origin), _ucentre_reference(masked), atol=1e-12)
+
+
+def test_gap_bootstrap_interval_is_the_percentiles_of_its_values():
+    rng = np.random.default_rng(22)
+    x, y = related(rng, n=60, noise=2.0)
+    res = cka_gap_bootstrap(x, y, 30, np.random.default_rng(2), n_perm=3, ci=0.5)
+    assert res.ci_low == pytest.approx(np.percentile(res.values, 25))
+    assert res.ci_high == pytest.approx(np.percentile(res.values, 75))
+    assert res.ci_low < res.ci_high
+
+
 # ---------------------------------------------------------------- bad input
 
 

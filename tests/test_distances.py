@@ -195,6 +195,22 @@ def test_ci_covers_true_mean_in_most_repeats(tmp_path):
     assert hits >= 34  # 95% nominal; binomial(40, .95) >= 34 with prob > 0.99
 
 
+
+def test_one_seed_bootstrap_interval_has_its_nominal_width():
+    """One seed: the interval is the (alpha/2, 1 - alpha/2) percentiles of the bootstrap
+    means; at alpha = 0.5 the half-width of a mean of n N(0, 1) draws is 0.6745 / sqrt(n),
+    and that of the difference to random (independent pairs) sqrt(2) times that."""
+    rng = np.random.default_rng(5)
+    n = 2500
+    x = {"random": rng.normal(0, 1, size=(n, 1)), "synonym": rng.normal(0, 1, size=(n, 1))}
+    row = summarize(x, n_boot=4000, seed=1, alpha=0.5).set_index("pair_type").loc["synonym"]
+    se = x["synonym"].std() / np.sqrt(n)
+    assert (row.ci_high - row.ci_low) / 2 == pytest.approx(0.6745 * se, rel=0.1)
+    assert row.ci_low < row["mean"] < row.ci_high
+    se_diff = np.sqrt(x["synonym"].var() / n + x["random"].var() / n)
+    assert (row.norm_ci_high - row.norm_ci_low) / 2 == pytest.approx(0.6745 * se_diff, rel=0.1)
+
+
 def test_missing_tokens_dropped_and_counted(tmp_path):
     path, pairs = _synthetic(tmp_path, n_words=10)
     extra = pd.DataFrame({"pair_type": ["synonym", "random"], "token_a": [0, 99999], "token_b": [88888, 1]})

@@ -35,3 +35,35 @@ def test_pool_methods_hand_values():
         pool(f, "max")
     with pytest.raises(ValueError, match="expected"):
         pool(np.zeros((2, 0, 3)), "mean")
+
+
+def test_word_frames_interval_is_closed_at_start_and_open_at_end():
+    # 4 Hz frames centred at 0.125, 0.375, 0.625, 0.875 s (exact in binary)
+    centres = (np.arange(4) + 0.5) / 4.0
+    idx, near = word_frames(0.375, 0.875, centres)  # a centre on each bound: [start, end)
+    assert idx.tolist() == [1, 2] and not near
+    idx, near = word_frames(0.125, 0.375, centres)
+    assert idx.tolist() == [0] and not near
+
+
+def _centroid_reference(f: np.ndarray) -> np.ndarray:
+    """Choi et al.'s centroid frame, by its definition, one layer and frame at a time."""
+    out = []
+    for layer in f:
+        scores = []
+        for i, a in enumerate(layer):
+            cos = [a @ b / (np.linalg.norm(a) * np.linalg.norm(b)) for j, b in enumerate(layer) if j != i]
+            scores.append(np.mean(cos))
+        out.append(layer[int(np.argmax(scores))])
+    return np.array(out)
+
+
+def test_centroid_pooling_uses_cosine_similarity_per_layer():
+    rng = np.random.default_rng(3)
+    # frames of very different norms, so that cosine and dot product pick different frames
+    f = rng.standard_normal((3, 7, 5)) * rng.uniform(0.1, 20.0, size=(3, 7, 1))
+    np.testing.assert_array_equal(pool(f, "centroid"), _centroid_reference(f))
+    # the data tell the two apart: the dot product's pick differs in at least one layer
+    dots = np.einsum("kfd,kgd->kfg", f, f)
+    by_dot = (dots.sum(-1) - np.einsum("kff->kf", dots)).argmax(1)
+    assert np.any(f[np.arange(3), by_dot] != pool(f, "centroid"))

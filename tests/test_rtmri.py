@@ -116,10 +116,31 @@ def test_nan_frame_skipped_or_interpolated(tmp_path):
     ti = R.load_track(p, bad_frames="interpolate")
     assert ti.n_frames == 5 and ti.n_bad == 1 and ti.interpolated.tolist() == [False, False, True, False, False]
     np.testing.assert_allclose(ti.inner[2], (ti.inner[1] + ti.inner[3]) / 2)
+    np.testing.assert_allclose(ti.outer[2], (ti.outer[1] + ti.outer[3]) / 2)
     np.testing.assert_allclose(ti.sections[2][(1, 2)], (ti.sections[1][(1, 2)] + ti.sections[3][(1, 2)]) / 2)
     np.testing.assert_allclose(ti.times[2], 11.5 / R.FRAME_RATE)  # centre of frameNo 12
     with pytest.raises(ValueError):
         R.load_track(p, bad_frames="drop")
+
+
+def test_frame_without_frame_number_is_numbered_from_its_nearest_neighbour(tmp_path):
+    frames = [synth_frame(k) for k in range(20, 26)]
+    frames[0]["frameNo"] = np.zeros((0, 0))  # first frame: from frame 21 after it
+    frames[3]["frameNo"] = np.nan  # between 22 and 24
+    frames[5]["frameNo"] = np.zeros((0, 0))  # last frame: from frame 24 before it
+    p = write_track(tmp_path / "frameno.mat", frames)
+    t = R.load_track(p)  # such a frame is bad (its time is a guess): skipped, named by its number
+    assert t.frame_no.tolist() == [21, 22, 24]
+    assert t.bad == {20: "frameNo missing", 23: "frameNo missing", 25: "frameNo missing"}
+    assert R.load_track(p, bad_frames="interpolate").frame_no.tolist() == [20, 21, 22, 23, 24, 25]
+    # across a jump in the numbering (frames not tracked), from the nearest numbered frame
+    jump = [synth_frame(k) for k in (20, 21, 30, 31, 32)]
+    jump[3]["frameNo"] = np.nan
+    t = R.load_track(write_track(tmp_path / "jump.mat", jump), bad_frames="interpolate")
+    assert t.frame_no.tolist() == [20, 21, 30, 31, 32] and list(t.bad) == [31]
+    frames[1]["frameNo"] = frames[2]["frameNo"] = frames[4]["frameNo"] = np.nan
+    with pytest.raises(CodecprobeError, match="no frame has a usable 'frameNo'"):
+        R.load_track(write_track(tmp_path / "no_frameno.mat", frames))
 
 
 def test_malformed_frames_are_counted(tmp_path):

@@ -71,3 +71,31 @@ def test_unreadable_path(tmp_path):
 def test_fill_gaps_rejects_overlap():
     with pytest.raises(ValueError, match="overlapping"):
         fill_gaps([Interval(0, 1, "a"), Interval(0.5, 2, "b")], 0, 2)
+
+
+
+def test_touching_intervals_get_no_empty_gap():
+    ivs = [Interval(0.2, 0.5, "a"), Interval(0.5, 0.9, "b")]
+    assert fill_gaps(ivs, 0.0, 1.0) == [Interval(0.0, 0.2, ""), *ivs, Interval(0.9, 1.0, "")]
+    assert fill_gaps(ivs, 0.2, 0.9) == ivs
+
+
+def test_point_tier_and_unknown_tier_class(tmp_path):
+    """A TextTier (points, e.g. added by hand beside MFA's tiers) is read as zero-length
+    intervals; an unknown tier class is an error naming the file and the class."""
+    head = 'File type = "ooTextFile"\nObject class = "TextGrid"\n0\n1\n<exists>\n1\n'
+    tg = parse_textgrid(head + '"TextTier"\n"events"\n0\n1\n2\n0.25\n"click"\n0.75\n"pop"\n')
+    assert tg.tier("events").intervals == [Interval(0.25, 0.25, "click"), Interval(0.75, 0.75, "pop")]
+    p = tmp_path / "odd.TextGrid"
+    for items in ('1\n0.5\n"y"\n', "0\n"):  # with or without items
+        p.write_text(head + '"SplineTier"\n"x"\n0\n1\n' + items)
+        with pytest.raises(TextGridError, match="unknown tier class 'SplineTier'") as e:
+            read_textgrid(p)
+        assert str(p) in str(e.value)
+
+
+def test_utf16_without_byte_order_mark(tmp_path):
+    text = format_textgrid(TextGrid(0, 1.0, [Tier("words", 0, 1.0, [Interval(0, 1.0, "caf\u00e9")])]))
+    p = tmp_path / "nobom.TextGrid"
+    p.write_bytes(text.encode("utf-16-le"))
+    assert read_textgrid(p).tier("words").intervals == [Interval(0, 1.0, "caf\u00e9")]

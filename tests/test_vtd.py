@@ -146,11 +146,36 @@ def test_missing_wall_is_nan_and_multiple_crossings():
     np.testing.assert_allclose(pout[:, 1], W, atol=1e-9)
 
 
+
+def test_gridline_too_short_to_reach_a_wall_gives_nan():
+    """A wall crossed only on the gridline's extension (beyond its ends) is not crossed."""
+    inner, outer, mid = straight_tube()  # inner y = 0, outer y = 4
+    low = mid - [0, 0.5]  # midline at y = 1.5: gridlines from y = -0.5 to 3.5 (half length 2)
+    g = V.gridlines(low, n=120, half_length=2.0, inner=inner)
+    assert np.all(np.isnan(V.vtd(inner, outer, g)))
+    np.testing.assert_allclose(V.vtd(inner, outer, V.gridlines(low, n=120, half_length=2.6, inner=inner)), W, atol=1e-9)
+
+
+@pytest.mark.parametrize("width, half_length", [(8.0, 12.0), (2.0, 6.0), (12.0, 15.0)])
+def test_default_half_length_is_three_half_widths_clipped(width, half_length):
+    """``build_grid(half_length=None)``: 3 x the 95th percentile of the half width along the
+    midline (here width / 2 everywhere), clipped to [6, 15] px."""
+    inner, outer, mid = straight_tube(w=width)
+    g, _ = V.build_grid(inner, outer, midline=mid)
+    np.testing.assert_allclose(np.hypot(*(g[:, 1] - g[:, 0]).T), 2 * half_length, rtol=1e-9)
+
+
 def test_precomputed_grid_and_orientation(tmp_path):
     inner, outer, mid = straight_tube()
     g = V.gridlines(mid, n=120, half_length=3 * W, inner=inner)
     flipped = g[::-1, ::-1]  # larynx -> lips, ends swapped (as a toolbox grid may come)
     np.testing.assert_allclose(V.orient_grid(flipped, inner), g)
+    for theta, shift in [(0.3, (200.0, 300.0)), (-2.0, (-150.0, 40.0))]:  # anywhere in the plane
+        rg = rot(g.reshape(-1, 2), theta, shift).reshape(g.shape)
+        ri = rot(inner, theta, shift)
+        np.testing.assert_allclose(V.orient_grid(rg[::-1, ::-1], ri), rg, atol=1e-9)
+        np.testing.assert_allclose(V.orient_grid(rg[::-1], ri), rg, atol=1e-9)
+        np.testing.assert_allclose(V.orient_grid(rg[:, ::-1], ri), rg, atol=1e-9)
     np.save(tmp_path / "g.npy", flipped)
     np.testing.assert_allclose(V.load_grid(tmp_path / "g.npy"), flipped)
     import scipy.io

@@ -42,6 +42,20 @@ def test_unknown_tokens_excluded_and_counted(corpus):
     assert dict(zip(counts["what"], counts["n"]))["unknown word (<unk>/spn) excluded"] == 1
 
 
+def test_word_aligned_as_spoken_noise_is_excluded_and_counted(corpus):
+    """MFA keeps an out-of-dictionary word's label in the words tier and aligns it to the
+    phone ``spn``: it has no phones to compare, so it is excluded and counted like <unk>."""
+    _, al = corpus
+    write_utt_textgrid(
+        al / "dev-clean/11/100/11-100-0000.TextGrid",
+        [("accept", 0.1, 0.5, "AH0 K S EH1 P T"), ("the", 0.5, 0.6, "DH AH0"), ("big", 0.7, 1.0, "spn")],
+    )
+    words, skipped, counts = _table(corpus)
+    assert skipped.empty and len(words) == 8
+    assert not ((words["utt_id"] == "11-100-0000") & (words["word"] == "big")).any()
+    assert dict(zip(counts["what"], counts["n"]))["unknown word (<unk>/spn) excluded"] == 1
+
+
 def test_missing_empty_and_mismatched_textgrids_are_skipped_with_reasons(corpus):
     ls, al = corpus
     (al / "dev-clean/11/100/11-100-0001.TextGrid").unlink()
@@ -103,6 +117,9 @@ def test_filters():
     assert counts == {
         "shorter than 0.1 s": 1, "not alphabetic": 1, "stop-word": 1, "word seen fewer than 2 times": 1,
     }  # fmt: skip
+    # "shorter than": a word of exactly the minimum duration stays
+    kept, counts = apply_filters(df, WordFilter(min_duration=0.25))
+    assert list(kept["duration"]) == [0.3, 0.3, 0.25, 0.4] and counts == {"shorter than 0.25 s": 2}
 
 
 def test_matches_transcript():

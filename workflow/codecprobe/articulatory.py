@@ -26,8 +26,9 @@ import pandas as pd
 
 from .io import CodecprobeError
 from .pwcca import cca, pwcca_from_cca, pwcca_shuffled
+from .rtmri import FRAME_RATE as MRI_FRAME_RATE
 
-MRI_FRAME_RATE = 1.0 / (2 * 6.004e-3)  # 83.2778 frames/s (TR 6.004 ms, 2 spiral arms)
+# MRI_FRAME_RATE: 83.2778 frames/s (TR 6.004 ms, 2 spiral arms per frame), one value with rtmri's
 
 
 def lowpass(x: np.ndarray, rate: float, cutoff: float, order: int = 4) -> np.ndarray:

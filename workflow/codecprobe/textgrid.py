@@ -136,6 +136,8 @@ def parse_textgrid(text: str, path: str | os.PathLike = "<string>") -> TextGrid:
     n_tiers = int(s.num("tier count"))
     for _ in range(n_tiers):
         cls = s.string("tier class")
+        if cls not in ("IntervalTier", "TextTier"):
+            raise TextGridError(f"{path}: unknown tier class {cls!r}")
         name = s.string("tier name")
         tier = Tier(name, s.num("tier xmin"), s.num("tier xmax"))
         n = int(s.num("interval count"))
@@ -145,11 +147,9 @@ def parse_textgrid(text: str, path: str | os.PathLike = "<string>") -> TextGrid:
                 if b < a:
                     raise TextGridError(f"{path}: tier {name!r} has an interval ending before it starts ({a} > {b})")
                 tier.intervals.append(Interval(a, b, s.string("interval text")))
-            elif cls == "TextTier":
+            else:  # TextTier: points
                 t = s.num("point time")
                 tier.intervals.append(Interval(t, t, s.string("point mark")))
-            else:
-                raise TextGridError(f"{path}: unknown tier class {cls!r}")
         tg.tiers.append(tier)
     return tg
 
