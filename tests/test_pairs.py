@@ -318,3 +318,32 @@ def test_word_relations_real_cmudict_sample(cmu):
     got = word_relations(list(pron), pron, syn)
     pd.testing.assert_frame_equal(got, _relations_reference(list(pron), pron, syn).astype({"a_to_b": bool, "b_to_a": bool}))
     assert ("accept", "except") in set(zip(got.word_a, got.word_b))
+
+
+def test_near_homophone_and_synonym_at_the_threshold():
+    """Hand values at the boundary: d = 2/5 = 0.4 is a near-homophone with the release's
+    ``<=`` (the default) and not with the paper's ``<``; a synonym needs d > 0.4; identical
+    pronunciations (d = 0) are neither."""
+    from codecprobe.pairs import is_near_homophone
+
+    assert is_near_homophone(2 / 5) and not is_near_homophone(2 / 5, inclusive=False)
+    assert is_near_homophone(0.39, inclusive=False) and not is_near_homophone(0.0) and not is_near_homophone(3 / 7)
+    np.testing.assert_array_equal(is_near_homophone(np.array([0.0, 0.2, 0.4, 0.41])), [False, True, True, False])
+    assert PairConfig().homophone_threshold == 0.4 and PairConfig().homophone_inclusive
+    pron = {
+        "aa": ("AA", "B", "K", "S", "T"),
+        "bb": ("AA", "B", "K", "T", "S"),  # 2 of 5 substituted: d = 0.4 from aa and from cc
+        "cc": ("AA", "B", "K", "S", "T"),  # the phones of aa: d = 0
+        "dd": ("AA", "S", "S", "S", "S"),  # 3 of 5 substituted: d = 0.6 from each of the others
+    }
+    from codecprobe.lexicon import phonetic_distance
+
+    assert [phonetic_distance(pron["aa"], pron[w]) for w in ("bb", "cc", "dd")] == [0.4, 0.0, 0.6]
+    syn = {"aa": {"dd", "bb"}}  # one way: aa -> dd, aa -> bb
+    got = word_relations(list(pron), pron, syn)
+    # aa-bb: synonyms at d = 0.4, so neither a synonym pair (needs d > 0.4) nor a near-homophone
+    # (needs no synonymy); aa-cc: d = 0; bb-cc: d = 0.4, not synonyms
+    assert list(zip(got.word_a, got.word_b, got.relation)) == [("aa", "dd", "synonym"), ("bb", "cc", "near_homophone")]
+    assert got.a_to_b.tolist() == [True, True] and got.b_to_a.tolist() == [False, True]
+    strict = word_relations(list(pron), pron, syn, 0.4, False)
+    assert list(zip(strict.word_a, strict.word_b)) == [("aa", "dd")]

@@ -222,6 +222,17 @@ def test_block_shuffle_moves_whole_blocks():
         assert not any(b == slot for slot, b in enumerate(order))  # no block stays in its slot
 
 
+
+def test_block_shuffle_bounds():
+    rng = np.random.default_rng(14)
+    assert block_shuffle(7, 4, rng).tolist() == [4, 5, 6, 0, 1, 2, 3]  # two blocks: the one derangement
+    assert sorted(block_shuffle(5, 1, rng).tolist()) == list(range(5))  # one-frame blocks: a derangement
+    with pytest.raises(CodecprobeError, match="single block"):
+        block_shuffle(4, 4, rng)
+    with pytest.raises(CodecprobeError, match="block_len must be >= 1"):
+        block_shuffle(4, 0, rng)
+
+
 def test_shuffled_baseline_is_below_the_aligned_value_and_reproducible():
     rng = np.random.default_rng(13)
     n = 3000
@@ -306,3 +317,32 @@ def test_degenerate_input_raises_the_skippable_error():
     with pytest.raises(CodecprobeError) as e:
         pwcca(rng.standard_normal((500, 10)), y, weight_side="z")
     assert not isinstance(e.value, DegenerateCCAError)
+
+
+
+def test_inv_sqrt_psd_drops_the_same_directions_at_any_scale():
+    """Eigenvalues at or below ``rcond`` x the largest count as 0, whatever the scale."""
+    from codecprobe.pwcca import inv_sqrt_psd
+
+    q, _ = np.linalg.qr(np.random.default_rng(15).standard_normal((4, 4)))
+    w = np.array([4.0, 1.0, 1e-10, 0.0])  # with rcond 1e-12: 1e-10 is kept, 0 (rounded to ~1e-16) dropped
+    want = (q * np.r_[0.5, 1.0, 1e5, 0.0]) @ q.T
+    for c in (1e-12, 1.0, 1e12):
+        got = inv_sqrt_psd((q * (c * w)) @ q.T, rcond=1e-12)
+        np.testing.assert_allclose(got * np.sqrt(c), want, rtol=1e-6, atol=1e-6 * 1e5)
+
+
+def test_epsilon_zero_is_allowed():
+    """``epsilon = 0`` (the reference implementation's default): no ridge, nothing dropped."""
+    x, y = related(np.random.default_rng(16), n=500, p=5, q=8)
+    assert pwcca(x, y, epsilon=0.0).pwcca == pytest.approx(pwcca(x, y, epsilon=1e-14).pwcca, abs=1e-9)
+    from codecprobe.pwcca import pwcca_each_x
+
+    assert pwcca_each_x([x], y, epsilon=0.0)[0] == pytest.approx(pwcca(x, y, epsilon=0.0).pwcca, abs=1e-9)
+    for call in (
+        lambda: pwcca(x, y, epsilon=-1e-9),
+        lambda: pwcca_each_x([x], y, epsilon=-1e-9),
+        lambda: pwcca_shuffled(x, y, np.random.default_rng(0), n=2, epsilon=-1e-9),
+    ):
+        with pytest.raises(CodecprobeError, match="epsilon must be >= 0"):
+            call()

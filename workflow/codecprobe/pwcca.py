@@ -242,6 +242,11 @@ def _centred_cov(
     return sxx, sxy, syy
 
 
+def _check_epsilon(epsilon: float) -> None:
+    if epsilon < 0:
+        raise CodecprobeError(f"epsilon must be >= 0, got {epsilon}")
+
+
 def inv_sqrt_psd(s: np.ndarray, rcond: float = 1e-15) -> np.ndarray:
     """``S^-1/2`` of a symmetric positive semi-definite ``s [d, d]``; eigenvalues <= rcond x max count as 0."""
     w, v = np.linalg.eigh(s)
@@ -258,8 +263,7 @@ def cca(x: np.ndarray, y: np.ndarray, epsilon: float = 1e-10) -> CcaResult:
     diagonal ridge; the seed paper's release used 1e-6, the reference default is 0.
     """
     x, y = check_pair(x, y)
-    if epsilon < 0:
-        raise CodecprobeError(f"epsilon must be >= 0, got {epsilon}")
+    _check_epsilon(epsilon)
     mx, my = _column_mean(x), _column_mean(y)
     sxx, sxy, syy = _centred_cov(x, y, mx, my)
     return cca_from_cov(sxx, sxy, syy, mx, my, x.shape[0], epsilon)
@@ -410,8 +414,7 @@ def pwcca_each_x(
     once: the costly part when y is wide (a 1024-dim codec layer against 120 gridlines),
     e.g. for VTD read at several time lags against one layer's features.
     """
-    if epsilon < 0:
-        raise CodecprobeError(f"epsilon must be >= 0, got {epsilon}")
+    _check_epsilon(epsilon)
     if len(xs) == 0:
         raise CodecprobeError("pwcca_each_x: no x given")
     y = check_frames(y, "y")
@@ -508,8 +511,7 @@ def pwcca_shuffled(
     x, y = check_pair(x, y)
     if n < 2:
         raise CodecprobeError(f"n must be >= 2 shuffles for a mean and sd, got {n}")
-    if epsilon < 0:
-        raise CodecprobeError(f"epsilon must be >= 0, got {epsilon}")
+    _check_epsilon(epsilon)
     mx, my = _column_mean(x), _column_mean(y)
     sxx, _, syy = _centred_cov(x, y, mx, my)
     wx, wy = whiten(sxx, "x", x.shape[0], epsilon), whiten(syy, "y", y.shape[0], epsilon)
