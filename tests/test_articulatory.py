@@ -123,3 +123,18 @@ def test_codec_frames_read_the_mri_frame_nearest_in_time():
 def test_mri_frame_rate_of_the_75_speaker_corpus():
     """TR 6.004 ms and 2 spiral arms per frame (the corpus paper): 83.2778 frames/s."""
     assert MRI_FRAME_RATE == pytest.approx(83.2778, abs=5e-5)
+
+
+def test_lowpass_is_scipys_zero_phase_filter_and_handles_short_clips():
+    from scipy.signal import butter, sosfiltfilt
+
+    from codecprobe.articulatory import lowpass
+
+    x = np.random.default_rng(4).standard_normal((400, 3))
+    sos = butter(4, 5.0, fs=MRI_FRAME_RATE, output="sos")
+    np.testing.assert_allclose(lowpass(x, MRI_FRAME_RATE, 5.0), sosfiltfilt(sos, x, axis=0), atol=1e-12)
+    for n in (2, 5, 15):  # shorter than scipy's default padding: padded as far as the clip allows
+        np.testing.assert_allclose(lowpass(np.full((n, 2), 3.0), MRI_FRAME_RATE, 5.0), 3.0, atol=1e-9)
+    one = np.ones((1, 2))
+    assert lowpass(one, MRI_FRAME_RATE, 5.0) is one
+    assert lowpass(x, MRI_FRAME_RATE, MRI_FRAME_RATE / 2) is x  # cutoff at Nyquist: nothing to do

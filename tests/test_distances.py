@@ -530,3 +530,27 @@ def test_fig2_relative_bottom_row(tmp_path):
         fig2(t.drop(columns=["rel_mean", "rel_ci_low", "rel_ci_high"]), "c.pdf", "c.png", normalized="relative")
     with pytest.raises(ValueError, match="not one of"):
         fig2(t, "c.pdf", "c.png", normalized="ratio")
+
+
+def test_type_in_more_seeds_than_random_is_normalized_over_the_common_seeds(caplog):
+    """Synonym pairs from seeds 0, 1, 2 and random pairs from 0 and 1 only: the type's own
+    interval is over its three seeds, its normalized one over the two seeds both have."""
+    from scipy import stats
+
+    syn = {0: [1.0, 2.0], 1: [4.0, 6.0], 2: [10.0]}
+    rnd = {0: [0.5, 0.5], 1: [1.0, 3.0]}
+    dist = {
+        "synonym": np.array([v for s in syn for v in syn[s]])[:, None],
+        "random": np.array([v for s in rnd for v in rnd[s]])[:, None],
+    }
+    seeds = {"synonym": np.array([s for s in syn for _ in syn[s]]), "random": np.array([s for s in rnd for _ in rnd[s]])}
+    with caplog.at_level("WARNING"):
+        row = summarize(dist, n_boot=50, seeds=seeds).set_index("pair_type").loc["synonym"]
+    means = np.array([1.5, 5.0, 10.0])
+    assert row["mean"] == pytest.approx(means.mean()) and row.n_seeds == 3
+    assert row.ci_high - row["mean"] == pytest.approx(stats.t.ppf(0.975, 2) * means.std(ddof=1) / np.sqrt(3))
+    nm = np.array([1.5 - 0.5, 5.0 - 2.0])  # seeds 0 and 1
+    assert row.norm_mean == pytest.approx(nm.mean())
+    assert row.norm_ci_high - row.norm_mean == pytest.approx(stats.t.ppf(0.975, 1) * nm.std(ddof=1) / np.sqrt(2))
+    assert row.ci_method == "t over seeds"
+    assert "synonym: 3 seed(s) with pairs, 2 with random pairs too" in caplog.text

@@ -314,6 +314,21 @@ def test_real_fixture_rigid_motion_invariance(real):
     np.testing.assert_allclose(V.vtd(ri, ro, rg), ref, atol=1e-9)
 
 
+def test_midline_of_a_straight_tube():
+    """A vertical tube (walls x = 0 and x = 6, lips at y = 0, larynx at y = 100): the midline is
+    x = 3, from the lips end to the larynx end, extended by 3 px at both ends by default,
+    spaced 0.25 px; with anchors given and no extension, it runs from one anchor to the other."""
+    y = np.linspace(0, 100, 201)
+    inner, outer = np.column_stack((np.zeros_like(y), y)), np.column_stack((np.full_like(y, 6.0), y))
+    m = V.midline_from_contours(inner, outer)
+    np.testing.assert_allclose(m[:, 0], 3.0, atol=1e-9)
+    np.testing.assert_allclose(m[[0, -1], 1], [-3.0, 103.0], atol=0.05)
+    np.testing.assert_allclose(np.hypot(*np.diff(m, axis=0).T), 0.25, atol=0.01)
+    m = V.midline_from_contours(inner, outer, lips=(3.0, 10.0), larynx=(3.0, 60.0), extend=(0.0, 0.0))
+    np.testing.assert_allclose(m[[0, -1]], [[3.0, 10.0], [3.0, 60.0]], atol=0.05)
+    np.testing.assert_allclose(m[:, 0], 3.0, atol=1e-9)
+
+
 def test_midline_errors():
     with pytest.raises(CodecprobeError):
         V.midline_from_contours(np.full((5, 2), np.nan), np.zeros((5, 2)))

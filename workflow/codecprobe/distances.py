@@ -292,7 +292,7 @@ def summarize(
         with np.errstate(divide="ignore", invalid="ignore"):  # a random mean of 0: NaN (or inf)
             rmean, rlo, rhi = versus_random(t, common, lambda x, r: x / r - 1.0)
         nmethod = ci_t if len(common) >= 2 else ci_boot if common else method
-        if nmethod != method:
+        if len(common) != len(per_seed):  # the normalized columns rest on fewer replicates
             log.warning("%s: %d %s(s) with pairs, %d with random pairs too", t, len(per_seed), replicate, len(common))
         for layer in range(k):
             rows.append(
