@@ -126,9 +126,8 @@ def test_mri_frame_rate_of_the_75_speaker_corpus():
 
 
 def test_lowpass_is_scipys_zero_phase_filter_and_handles_short_clips():
-    from scipy.signal import butter, sosfiltfilt
-
     from codecprobe.articulatory import lowpass
+    from scipy.signal import butter, sosfiltfilt
 
     x = np.random.default_rng(4).standard_normal((400, 3))
     sos = butter(4, 5.0, fs=MRI_FRAME_RATE, output="sos")
