@@ -67,7 +67,8 @@ def test_missing_empty_and_mismatched_textgrids_are_skipped_with_reasons(corpus)
     assert "22-200-0000.TextGrid: empty TextGrid file" in reasons["22-200-0000"]
     assert "do not match the transcript" in reasons["22-200-0001"] and "'accept' vs 'except'" in reasons["22-200-0001"]
     assert set(words["utt_id"]) == {"11-100-0000"}
-    assert dict(zip(counts["what"], counts["n"]))["skipped"] == 3
+    c = dict(zip(counts["what"], counts["n"]))
+    assert c["skipped"] == 3 and c["unknown word (<unk>/spn) excluded"] == 0  # skipped: nothing counted as unknown
     with pytest.raises(CodecprobeError, match="utterance 11-100-0001: no TextGrid"):
         _table(corpus, strict=True)
 
