@@ -273,6 +273,14 @@ def test_list_tracks(tmp_path):
     assert R.load_track(tracks[0].track).n_frames == 1  # one-frame file (a bare struct, not a list)
     with pytest.raises(CodecprobeError, match="sub010"):
         R.list_tracks(a16, "sub010")
+    # the config's skip_tasks: a file whose name holds any of them is left out
+    write_track(a16 / "sub009" / "track" / "sub009_2drt_01_vcv1_r1_track.mat", [synth_frame(1)])
+    assert len(R.list_tracks(a16, "sub009")) == 3
+    kept = R.list_tracks(a16, "sub009", skip_tasks=["vcv", "bvt"])
+    assert [t.name for t in kept] == ["sub009_2drt_07_grandfather1_r1", "sub009_2drt_12_picture1"]
+    assert [t.name for t in R.list_tracks(a16, "sub009", ["grandfather", "vcv"])] == ["sub009_2drt_12_picture1"]
+    with pytest.raises(CodecprobeError, match=r"sub009: no track left after skipping tasks \['2drt'\]"):
+        R.list_tracks(a16, "sub009", ["2drt"])
 
 
 def test_frame_time_is_the_frame_centre():

@@ -264,6 +264,28 @@ def test_stage_end_to_end_on_random_weights(mimi_words, tmp_path):
         main(["run", "--codec", "mimi", "--features", str(h5), "--llm", json.dumps({"family": "mimo_audio", "weights": "random"}), "--out", str(out)])
 
 
+
+def test_a_random_llm_marks_the_output_even_with_trained_codec_features(mimi_words, tmp_path):
+    """Either side random is enough: features marked as from trained weights (attribute
+    changed on a copy) read by a random-weight LLM still give a RANDOM WEIGHTS output."""
+    import shutil
+
+    h5, _ = mimi_words
+    real = tmp_path / "trained.h5"
+    shutil.copy(h5, real)
+    with h5py.File(real, "a") as h:
+        h.attrs["random_weights"] = False
+    out, emb = tmp_path / "cka.csv", tmp_path / "emb.h5"
+    cfg = {"max_words": 4, "n_permutations": 5, "n_bootstrap": 0, "seed": 1}
+    main(["run", "--codec", "mimi", "--features", str(real), "--llm", json.dumps({"family": "moshi", "weights": "random"}),
+          "--out", str(out), "--embeddings", str(emb), "--config", json.dumps(cfg)])  # fmt: skip
+    t = read_table(out)
+    assert not t["codec_random"].any() and t["llm_random"].all()
+    with h5py.File(emb) as h:
+        assert "RANDOM WEIGHTS" in h.attrs["note"]
+    assert "(random weights)" in latex_table(t)
+
+
 def test_words_that_tokenize_to_nothing_are_skipped_and_counted(mimi_words):
     from codecprobe.llm import load_llm_input
 

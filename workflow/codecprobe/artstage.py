@@ -66,9 +66,7 @@ def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: l
     from .rtmri import list_tracks, load_track
     from .vtd import debug_figure, grid_from_tracks, load_grid, orient_grid, vtd, vtd_track
 
-    files = [t for t in list_tracks(annot16, speaker) if not any(s in t.name for s in skip_tasks)]
-    if not files:
-        raise CodecprobeError(f"{speaker}: no track left after skipping tasks {skip_tasks}")
+    files = list_tracks(annot16, speaker, skip_tasks)
     tracks = [load_track(t.track, bad_frames=bad_frames) for t in files]
     counts = {"tracks": len(tracks), "bad frames": int(sum(t.n_bad for t in tracks))}
     if grid_path:
@@ -416,9 +414,7 @@ def speaker_regions(annot16: str, speaker: str, vtd_file: str, out: str, skip_ta
     from .rtmri import list_tracks, load_track
     from .vtd import REGIONS, gridline_regions
 
-    files = [t for t in list_tracks(annot16, speaker) if not any(s in t.name for s in skip_tasks)]
-    if not files:
-        raise CodecprobeError(f"{speaker}: no track left after skipping tasks {skip_tasks}")
+    files = list_tracks(annot16, speaker, skip_tasks)
     with h5py.File(vtd_file, "r") as h:
         if str(h.attrs.get("speaker")) != speaker:
             raise CodecprobeError(f"{vtd_file}: VTD of speaker {h.attrs.get('speaker')!r}, not {speaker!r}")

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,18 +227,23 @@ def _alignment_dirs(annot16: Path, speaker: str) -> list[Path]:
     return [annot16 / speaker / "alignment", annot16 / "alignment" / speaker, annot16 / "alignment"]
 
 
-def list_tracks(annot16: str | Path, speaker: str) -> list[TrackFile]:
+def list_tracks(annot16: str | Path, speaker: str, skip_tasks: Sequence[str] = ()) -> list[TrackFile]:
     """Track files of ``speaker`` under the Annot-16 root, sorted by name, each with its
     ``<name>_text.TextGrid`` (looked up in ``<root>/<spk>/alignment``, ``<root>/alignment/<spk>``
-    and ``<root>/alignment``; ``None`` when absent).
+    and ``<root>/alignment``; ``None`` when absent). A file whose name contains any of
+    ``skip_tasks`` (e.g. ``vcv``, ``bvt``: the config's ``rtmri.skip_tasks``) is left out.
 
-    Raises :class:`CodecprobeError` when the speaker or its ``track`` folder is missing or empty.
+    Raises :class:`CodecprobeError` when the speaker or its ``track`` folder is missing or
+    empty, or when no file is left after skipping.
     """
     annot16 = Path(annot16)
     tdir = _speaker_subdir(annot16, speaker, "track", "Annot-16")
     tracks = sorted(tdir.glob("*_track.mat"))
     if not tracks:
         raise CodecprobeError(f"{tdir}: no *_track.mat files")
+    tracks = [p for p in tracks if not any(s in p.name[: -len("_track.mat")] for s in skip_tasks)]
+    if not tracks:
+        raise CodecprobeError(f"{speaker}: no track left after skipping tasks {list(skip_tasks)} in {tdir}")
     dirs = [d for d in _alignment_dirs(annot16, speaker) if d.is_dir()]
     out = []
     for p in tracks:
