@@ -363,3 +363,7 @@ def test_jobs_agree_with_each_other(runs, config):
     for (rule, codec), s in ns.items():
         if rule == "speech_text_cka":
             assert llm.LLM_CODEC[s["llm"].family] == fam[codec], (codec, s["llm"])
+        if rule == "rtmri_pwcca":  # Fig. 4: MIMI's first layer against its others, for MIMI only
+            assert s["ns"].variant == ("without_first" if fam[codec] == "mimi" else "accumulated"), (codec, s["ns"])
+    if config == "paper":
+        assert "mimi" in fam.values() and any(r == "rtmri_pwcca" and fam[c] == "mimi" for r, c in ns)

@@ -43,9 +43,7 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
                 hint = difflib.get_close_matches(k, allowed, n=1)
                 tip = f" (did you mean {hint[0]!r}?)" if hint else f" (known keys: {', '.join(allowed)})"
                 out.append(f"config: {where}: unknown key {k!r}{tip}")
-        elif err.validator == "required":
-            out.append(f"config: {where}: {err.message}")
-        else:
+        else:  # required, type, enum, ...: jsonschema's message, at its key path
             out.append(f"config: {where}: {err.message}")
     return out
 
