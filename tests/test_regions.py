@@ -126,3 +126,11 @@ def test_cli_region_figure_draws_every_region(tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()] == list(REGIONS)
     means = [ln for ln in ax.get_lines() if ln.get_linestyle() == "None" and ln.get_markerfacecolor() != "none"]
     assert any(np.allclose(ln.get_ydata(), [0.5105, 0.6105, 0.7105, 0.8105]) for ln in means)
+    # the error bars run from ci_low to ci_high of the summary (two speakers 0.001 apart)
+    from matplotlib.collections import LineCollection
+
+    bars = [seg for c in ax.collections if isinstance(c, LineCollection) for seg in c.get_segments()]
+    want = s[["ci_low", "ci_high"]].to_numpy()
+    got = np.array([[seg[0, 1], seg[1, 1]] for seg in bars])
+    assert len(got) == len(want) == 8
+    np.testing.assert_allclose(got[np.lexsort(got.T[::-1])], want[np.lexsort(want.T[::-1])])  # rows by (low, high)
