@@ -207,6 +207,12 @@ def test_mimo_audio_rope_scaling_is_refused_not_ignored(mimo_dir):
                {"rope_parameters": {"rope_theta": base["rope_theta"]}}, {"rope_parameters": {"rope_type": "default", "rope_theta": base["rope_theta"]}}):  # fmt: skip
         (d / "config.json").write_text(json.dumps(base | ok))
         np.testing.assert_array_equal(load_llm_input(LLMSpec("mimo_audio", str(d))).speech(codes), want)
+    # transformers 5 writes rope_theta inside rope_parameters only: it is read from there
+    no_top = {k: v for k, v in base.items() if k != "rope_theta"}
+    (d / "config.json").write_text(json.dumps(no_top | {"rope_parameters": {"rope_theta": base["rope_theta"]}}))
+    np.testing.assert_array_equal(load_llm_input(LLMSpec("mimo_audio", str(d))).speech(codes), want)
+    (d / "config.json").write_text(json.dumps(no_top | {"rope_parameters": {"rope_theta": base["rope_theta"] / 50}}))
+    assert not np.allclose(load_llm_input(LLMSpec("mimo_audio", str(d))).speech(codes), want, atol=1e-4)
     for key, bad, kind in (("rope_scaling", {"type": "linear", "factor": 2.0}, "linear"),
                            ("rope_scaling", {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}, "yarn"),
                            ("rope_scaling", {"factor": 2.0}, "None"),
