@@ -818,3 +818,25 @@ def test_cli_encodes_the_union_of_pairs_tables(words, tmp_path):
     main([*args, "--pairs", str(tmp_path / "p1.csv"), str(tmp_path / "p2.parquet")])
     with h5py.File(out) as h:
         assert sorted(h["tokens/token_id"][:].tolist()) == sorted([ids[0], ids[1], ids[3]])
+
+
+def test_a_clip_shorter_than_the_codec_minimum_is_zero_padded_at_its_end(melrvq, words, tmp_path, monkeypatch):
+    """A codec that needs ``min_samples`` (MiMo: 481) gets short word clips zero-padded after
+    their last sample; the padding is counted in the file's counts."""
+    from codecprobe.audio import cut, load_audio
+
+    w = words.iloc[[0, 1]].copy()
+    w.loc[w.index[0], "end"] = w.iloc[0]["start"] + 0.05  # 800 samples at 16 kHz
+    monkeypatch.setattr(type(melrvq), "min_samples", 1500)
+    out = tmp_path / "short.h5"
+    run(melrvq, w, None, str(out), EncodeConfig())
+    r = w.iloc[0]
+    clip = cut(load_audio(r.path, 16000), 16000, r.start, r.end)
+    assert len(clip) == 800
+    want = melrvq.encode(np.pad(clip, (0, 700))[None])[0]
+    with h5py.File(out) as h:
+        counts = json.loads(h.attrs["counts"])
+        n, off = h["tokens/n_frames"][:], h["tokens/frame_offset"][:]
+        got = h["codes"][:, off[0] : off[0] + n[0]]
+    assert counts["clips zero-padded to the codec's minimum of 1500 samples"] == 1
+    np.testing.assert_array_equal(got, want)
