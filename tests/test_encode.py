@@ -840,3 +840,38 @@ def test_a_clip_shorter_than_the_codec_minimum_is_zero_padded_at_its_end(melrvq,
         got = h["codes"][:, off[0] : off[0] + n[0]]
     assert counts["clips zero-padded to the codec's minimum of 1500 samples"] == 1
     np.testing.assert_array_equal(got, want)
+
+
+def test_base_codec_frame_times_are_frame_centres():
+    """EnCodec, DAC and MIMI use the base class: frame i covers samples [i hop, (i + 1) hop),
+    so its centre is (i + 0.5) / frame_rate (75 Hz: 6.67, 20, 33.3 ms)."""
+    from codecprobe.codecs.base import Codec
+
+    stub = type("Stub", (Codec,), {"encode": None, "codebook_vectors": None, "quantized": None, "frame_rate": 75.0})
+    np.testing.assert_allclose(Codec.frame_times(stub.__new__(stub), 3), [0.5 / 75, 1.5 / 75, 2.5 / 75])
+
+
+def test_melrvq_assigns_each_frame_its_nearest_centroid():
+    from codecprobe.codecs.melrvq import assign
+
+    rng = np.random.default_rng(7)
+    x, c = rng.standard_normal((300, 6)), rng.standard_normal((20, 6)) * rng.uniform(0.2, 3.0, (20, 1))
+    want = np.linalg.norm(x[:, None] - c[None], axis=2).argmin(1)
+    np.testing.assert_array_equal(assign(x, c), want)
+
+
+def test_weights_sha256_of_a_folder_covers_its_weight_files_in_name_order(tmp_path):
+    import hashlib
+
+    from codecprobe.codecs.base import weights_sha256
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "b.safetensors").write_bytes(b"bbb")
+    (tmp_path / "config.json").write_bytes(b"{}")
+    (tmp_path / "sub" / "a.bin").write_bytes(b"aa")
+    (tmp_path / "README.md").write_text("not weights")
+    (tmp_path / "sub" / "notes.txt").write_text("nor this")
+    want = hashlib.sha256(b"bbb" + b"{}" + b"aa").hexdigest()  # b.safetensors, config.json, sub/a.bin
+    assert weights_sha256(str(tmp_path)) == want
+    assert weights_sha256(str(tmp_path / "b.safetensors")) == hashlib.sha256(b"bbb").hexdigest()
+    assert weights_sha256("random") == "random" and weights_sha256("kyutai/mimi") == "hub:kyutai/mimi"
