@@ -442,11 +442,11 @@ def test_hub_failure_is_a_codecprobe_error(monkeypatch):
         (dict(options={"dtype": "float16"}), "dtype"),
         (dict(options={"segment_frames": 6001}), "segment_frames"),
         (dict(options={"config": {"ln_type": "BatchNorm"}}), "ln_type"),
-        (dict(options={"config": {"encoder_skip_layer_id": 33}}), "encoder_skip_layer_id 33 outside 1..32"),
-        (dict(options={"config": {"encoder_skip_layer_id": 0}}), "encoder_skip_layer_id 0 outside 1..32"),
-        (dict(options={"config": {"num_quantizers": 0}}), "num_quantizers must be >= 1"),
-        (dict(options={"config": {"encoder_attention_heads": 3}}), "must be an even integer"),
-        (dict(options={"config": {"encoder_attn_window_size": [-1]}}), r"\[left, right\]"),
+        ({"options": {"config": {"encoder_skip_layer_id": 33}}}, "encoder_skip_layer_id 33 outside 1..32"),
+        ({"options": {"config": {"encoder_skip_layer_id": 0}}}, "encoder_skip_layer_id 0 outside 1..32"),
+        ({"options": {"config": {"num_quantizers": 0}}}, "num_quantizers must be >= 1"),
+        ({"options": {"config": {"encoder_attention_heads": 3}}}, "must be an even integer"),
+        ({"options": {"config": {"encoder_attn_window_size": [-1]}}}, r"\[left, right\]"),
     ],
 )
 def test_spec_errors(spec, message):
