@@ -401,6 +401,16 @@ def test_aggregate_word_types_known_answer(tmp_path):
         codec_distances("toy", path, pairs.drop(columns="word_a"), aggregate="word_types")
 
 
+
+def test_word_type_pairs_are_keyed_by_both_words(tmp_path):
+    """x->y and w->y are two word-type pairs (a key on word_b alone would merge them)."""
+    path = _features_file(tmp_path, [0, 1, 0, 4, 0, 10])
+    rows = [*[(0, "synonym", 0, 1, "x", "y")] * 3, (0, "synonym", 2, 3, "w", "y"), (0, "random", 4, 5, "p", "q")]
+    pairs = pd.DataFrame(rows, columns=["seed", "pair_type", "token_a", "token_b", "word_a", "word_b"])
+    t, _ = codec_distances("toy", path, pairs, n_boot=50, aggregate="word_types")
+    assert t.set_index("pair_type").loc["synonym", "mean"] == pytest.approx((1 + 4) / 2)  # not (1 + 1 + 1 + 4) / 4
+
+
 def test_over_speakers(tmp_path):
     path = _features_file(tmp_path, [0, 1, 0, 3, 0, 5, 0, 9])
     rows = [  # speaker, type, a, b: speaker s1 synonym 1, random 5; s2 synonym 3, random 9

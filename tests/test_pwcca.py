@@ -346,3 +346,13 @@ def test_epsilon_zero_is_allowed():
     ):
         with pytest.raises(CodecprobeError, match="epsilon must be >= 0"):
             call()
+
+
+def test_near_constant_dimensions_are_dropped_at_any_scale():
+    """A column whose variance is below ``epsilon`` x the largest is dropped (steps 2-3),
+    whether the data are in pixels, millimetres or micrometres."""
+    x, y = related(np.random.default_rng(17), n=800, p=4, q=6)
+    x[:, 2] = x[:, 0].mean() + 1e-7 * np.random.default_rng(18).standard_normal(800)  # variance ~1e-14 of the others
+    for scale in (1e-6, 1.0, 1e6):
+        res = cca(scale * x, y)
+        assert res.x_kept.tolist() == [True, True, False, True] and res.y_kept.all()

@@ -112,6 +112,22 @@ def test_gridlines_perpendicular_to_midline():
     assert np.ptp(np.diff(np.r_[0, s])) < 0.01
 
 
+
+def test_gridline_direction_from_a_chord_window():
+    """``window``: the direction is the chord over ``window`` px of arc length centred on the
+    gridline; on a circle that chord is parallel to the tangent there, so away from the
+    clamped ends the gridlines are those of the local tangent."""
+    r = 20.0
+    a = np.linspace(0.2, 1.8, 400)
+    m = np.column_stack((r * np.cos(a), r * np.sin(a)))
+    g0 = V.gridlines(m, n=120, half_length=5)
+    g2 = V.gridlines(m, n=120, half_length=5, window=2.0)
+    s = np.linspace(0, r * 1.6, 120)
+    inside = (s > 1.0) & (s < r * 1.6 - 1.0)
+    np.testing.assert_allclose(g2[inside], g0[inside], atol=1e-4)
+    assert np.abs(g2[0] - g0[0]).max() > 1e-3  # at the ends the chord is one-sided
+
+
 def test_curved_tube_gives_radius_difference():
     r1, r2 = 10.0, 16.0
     a = np.linspace(-0.3, np.pi / 2 + 0.3, 20001)  # walls reach past the midline's ends
