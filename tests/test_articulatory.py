@@ -64,6 +64,8 @@ def test_layer_pwcca_signal_vs_shuffled():
     assert abs(l1.pwcca - l1.shuffled_mean) < 5 * l1.shuffled_sd + 0.05
     with pytest.raises(CodecprobeError, match="VTD frames but"):
         layer_pwcca([np.zeros((5, 2))], [np.zeros((1, 6, 3))])
+    with pytest.raises(CodecprobeError, match="non-zero number"):
+        layer_pwcca([], [])
 
 
 def test_summarize_speakers_t_interval():

@@ -345,6 +345,26 @@ def test_midline_of_a_straight_tube():
     np.testing.assert_allclose(m[:, 0], 3.0, atol=1e-9)
 
 
+
+def test_lips_anchor_is_the_midpoint_of_the_closest_lip_points():
+    lower = np.array([[0.0, 12.0], [3.0, 10.0], [6.0, 12.0]])  # tips at (3, 10) and (3.5, 6), 4.03 px apart
+    upper = np.array([[0.0, 4.0], [3.5, 6.0], [7.0, 4.0]])
+    np.testing.assert_allclose(V.lips_midpoint(lower, upper), [3.25, 8.0], atol=0.05)
+    np.testing.assert_allclose(V.lips_midpoint(lower + [50, -20], upper + [50, -20]), [53.25, -12.0], atol=0.05)
+
+
+def test_grid_files_npz(tmp_path):
+    inner, _, mid = straight_tube()
+    g = V.gridlines(mid, n=120, half_length=3 * W, inner=inner)
+    np.savez(tmp_path / "two.npz", other=np.zeros(3), grid=g)
+    np.savez(tmp_path / "one.npz", g)
+    np.savez(tmp_path / "bad.npz", a=g, b=g)
+    np.testing.assert_array_equal(V.load_grid(tmp_path / "two.npz"), g)  # the array named grid
+    np.testing.assert_array_equal(V.load_grid(tmp_path / "one.npz"), g)  # the only array
+    with pytest.raises(CodecprobeError, match=r"bad\.npz: no array 'grid' \(arrays: a, b\)"):
+        V.load_grid(tmp_path / "bad.npz")
+
+
 def test_midline_errors():
     with pytest.raises(CodecprobeError):
         V.midline_from_contours(np.full((5, 2), np.nan), np.zeros((5, 2)))

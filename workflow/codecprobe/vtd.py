@@ -309,12 +309,19 @@ def midline_from_tracks(tracks, **kw) -> np.ndarray:
         lo = [s[LOWER_LIP] for t in tracks for s in t.sections if LOWER_LIP in s]
         up = [s[UPPER_LIP] for t in tracks for s in t.sections if UPPER_LIP in s]
         n_lo, n_up = np.bincount([len(a) for a in lo]).argmax(), np.bincount([len(a) for a in up]).argmax()
-        lo = _densify(np.mean([a for a in lo if len(a) == n_lo], axis=0), 0.1)
-        up = _densify(np.mean([a for a in up if len(a) == n_up], axis=0), 0.1)
-        d = np.hypot(lo[:, None, 0] - up[None, :, 0], lo[:, None, 1] - up[None, :, 1])
-        i, j = np.unravel_index(np.argmin(d), d.shape)
-        kw["lips"] = (lo[i] + up[j]) / 2
+        kw["lips"] = lips_midpoint(
+            np.mean([a for a in lo if len(a) == n_lo], axis=0), np.mean([a for a in up if len(a) == n_up], axis=0)
+        )
     return midline_from_contours(inner, outer, **kw)
+
+
+def lips_midpoint(lower_lip: np.ndarray, upper_lip: np.ndarray) -> np.ndarray:
+    """Midpoint ``[2]`` of the closest pair of points between two lip polylines ``[P, 2]``
+    (each densified to 0.1 px first): the lips anchor of the midline."""
+    lo, up = _densify(lower_lip, 0.1), _densify(upper_lip, 0.1)
+    d = np.hypot(lo[:, None, 0] - up[None, :, 0], lo[:, None, 1] - up[None, :, 1])
+    i, j = np.unravel_index(np.argmin(d), d.shape)
+    return (lo[i] + up[j]) / 2
 
 
 # ---------------------------------------------------------------------------------------
