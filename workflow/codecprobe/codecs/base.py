@@ -165,7 +165,8 @@ class Codec(ABC):
 
 
 def weights_sha256(weights: str) -> str:
-    """sha256 of a local weights file (or of every file in a folder, in name order);
+    """sha256 of a local weights file (or of a folder's weight and config files, ``.safetensors
+    .th .pth .bin .pt .json``, in subfolders too, concatenated in path order);
     ``"random"`` for random weights; ``"hub:<id>"`` when the weights come from a model hub
     and are resolved by the library's cache (the adapter records the resolved file's hash
     when it can)."""
