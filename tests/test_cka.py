@@ -224,7 +224,6 @@ def test_gap_bootstrap_of_related_data_with_groups():
     assert abs(res.gap - debiased_cka(x, y)) < 0.1
 
 
-
 def _ucentre_reference(g: np.ndarray) -> np.ndarray:
     """U-centring by its formula (Szekely & Rizzo 2014), element by element."""
     n = g.shape[0]

@@ -195,7 +195,6 @@ def test_ci_covers_true_mean_in_most_repeats(tmp_path):
     assert hits >= 34  # 95% nominal; binomial(40, .95) >= 34 with prob > 0.99
 
 
-
 def test_one_seed_bootstrap_interval_has_its_nominal_width():
     """One seed: the interval is the (alpha/2, 1 - alpha/2) percentiles of the bootstrap
     means; at alpha = 0.5 the half-width of a mean of n N(0, 1) draws is 0.6745 / sqrt(n),
@@ -399,7 +398,6 @@ def test_aggregate_word_types_known_answer(tmp_path):
     assert t1.set_index("pair_type").loc["synonym", "mean"] == pytest.approx(2.5)
     with pytest.raises(CodecprobeError, match="word_a"):
         codec_distances("toy", path, pairs.drop(columns="word_a"), aggregate="word_types")
-
 
 
 def test_word_type_pairs_are_keyed_by_both_words(tmp_path):

@@ -264,7 +264,6 @@ def test_stage_end_to_end_on_random_weights(mimi_words, tmp_path):
         main(["run", "--codec", "mimi", "--features", str(h5), "--llm", json.dumps({"family": "mimo_audio", "weights": "random"}), "--out", str(out)])
 
 
-
 def test_a_random_llm_marks_the_output_even_with_trained_codec_features(mimi_words, tmp_path):
     """Either side random is enough: features marked as from trained weights (attribute
     changed on a copy) read by a random-weight LLM still give a RANDOM WEIGHTS output."""

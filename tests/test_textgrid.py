@@ -73,7 +73,6 @@ def test_fill_gaps_rejects_overlap():
         fill_gaps([Interval(0, 1, "a"), Interval(0.5, 2, "b")], 0, 2)
 
 
-
 def test_touching_intervals_get_no_empty_gap():
     ivs = [Interval(0.2, 0.5, "a"), Interval(0.5, 0.9, "b")]
     assert fill_gaps(ivs, 0.0, 1.0) == [Interval(0.0, 0.2, ""), *ivs, Interval(0.9, 1.0, "")]

@@ -112,7 +112,6 @@ def test_gridlines_perpendicular_to_midline():
     assert np.ptp(np.diff(np.r_[0, s])) < 0.01
 
 
-
 def test_gridline_direction_from_a_chord_window():
     """``window``: the direction is the chord over ``window`` px of arc length centred on the
     gridline; on a circle that chord is parallel to the tangent there, so away from the
@@ -160,7 +159,6 @@ def test_missing_wall_is_nan_and_multiple_crossings():
     _, pin, pout = V.vtd(inner, outer2, g, return_points=True)
     np.testing.assert_allclose(pin[:, 1], 0, atol=1e-9)
     np.testing.assert_allclose(pout[:, 1], W, atol=1e-9)
-
 
 
 def test_gridline_too_short_to_reach_a_wall_gives_nan():
@@ -343,7 +341,6 @@ def test_midline_of_a_straight_tube():
     m = V.midline_from_contours(inner, outer, lips=(3.0, 10.0), larynx=(3.0, 60.0), extend=(0.0, 0.0))
     np.testing.assert_allclose(m[[0, -1]], [[3.0, 10.0], [3.0, 60.0]], atol=0.05)
     np.testing.assert_allclose(m[:, 0], 3.0, atol=1e-9)
-
 
 
 def test_lips_anchor_is_the_midpoint_of_the_closest_lip_points():
