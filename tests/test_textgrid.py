@@ -98,3 +98,45 @@ def test_utf16_without_byte_order_mark(tmp_path):
     p = tmp_path / "nobom.TextGrid"
     p.write_bytes(text.encode("utf-16-le"))
     assert read_textgrid(p).tier("words").intervals == [Interval(0, 1.0, "caf\u00e9")]
+
+
+def test_written_layout_is_praats_long_text_format():
+    """The exact long layout Praat writes: items and intervals numbered from 1, quotes doubled."""
+    tg = TextGrid(0, 2.0, [
+        Tier("words", 0, 2.0, [Interval(0, 0.5, ""), Interval(0.5, 2.0, 'say "hi"')]),
+        Tier("phones", 0, 2.0, [Interval(0, 2.0, "AH0")]),
+    ])  # fmt: skip
+    want = """File type = "ooTextFile"
+Object class = "TextGrid"
+
+xmin = 0
+xmax = 2.0
+tiers? <exists>
+size = 2
+item []:
+    item [1]:
+        class = "IntervalTier"
+        name = "words"
+        xmin = 0
+        xmax = 2.0
+        intervals: size = 2
+        intervals [1]:
+            xmin = 0
+            xmax = 0.5
+            text = ""
+        intervals [2]:
+            xmin = 0.5
+            xmax = 2.0
+            text = "say ""hi\"""
+    item [2]:
+        class = "IntervalTier"
+        name = "phones"
+        xmin = 0
+        xmax = 2.0
+        intervals: size = 1
+        intervals [1]:
+            xmin = 0
+            xmax = 2.0
+            text = "AH0"
+"""
+    assert format_textgrid(tg) == want
