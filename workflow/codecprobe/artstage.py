@@ -52,6 +52,7 @@ from .articulatory import (
     pwcca_with_baseline,
     summarize_speakers,
 )
+from .figures import latex_codec_name, latex_interval
 from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table, write_text
 from .pwcca import DegenerateCCAError, pwcca_each_x
 from .rtmri import FRAME_RATE
@@ -588,7 +589,7 @@ def latex_table(table: pd.DataFrame) -> str:
     (:func:`codec_pwcca`)."""
     def cell(s: pd.DataFrame, layer: int) -> str:
         r = s[s["layer"] == layer].iloc[0]
-        return f"{r['pwcca']:.3f}" + (f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if np.isfinite(r["ci_low"]) else "")
+        return latex_interval(r["pwcca"], r["ci_low"], r["ci_high"], ".3f")
 
     lines = [
         "% codecprobe: PWCCA between VTD and codec features (paper Fig. 3, 4); generated, do not edit",
@@ -598,7 +599,7 @@ def latex_table(table: pd.DataFrame) -> str:
         r"\midrule",
     ]
     for codec, g in table.groupby("codec", sort=False):
-        name = str(codec).replace("_", r"\_").upper() + (" (random weights)" if g["random_weights"].astype(bool).any() else "")
+        name = latex_codec_name(codec, g["random_weights"].astype(bool).any())
         acc = summarize_speakers(g[g["variant"] == "accumulated"])
         last, best = int(acc["layer"].max()), int(acc.loc[acc["pwcca"].idxmax(), "layer"])
         base = acc.loc[acc["layer"] == last, "shuffled_mean"].iloc[0]

@@ -154,10 +154,16 @@ def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", no
     _finish(fig, axes, table["metric"].iloc[0], norm_label, sup, title_note, pdf, png)
 
 
-def _interval(m: float, lo: float, hi: float, fmt: str = "+.3f") -> str:
+def latex_interval(m: float, lo: float, hi: float, fmt: str = "+.3f") -> str:
+    """A LaTeX table cell ``m [lo, hi]`` (``fmt``); ``m`` alone without a finite interval, ``--`` without ``m``."""
     if not np.isfinite(m):
         return "--"
     return f"{m:{fmt}}" + (f" [{lo:{fmt}}, {hi:{fmt}}]" if np.isfinite(lo) and np.isfinite(hi) else "")
+
+
+def latex_codec_name(codec: str, random: bool) -> str:
+    """A codec's row label in the LaTeX tables: upper case, ``_`` escaped, ``(random weights)`` when so."""
+    return str(codec).replace("_", r"\_").upper() + (" (random weights)" if random else "")
 
 
 def latex_table(table: pd.DataFrame, types: tuple[str, ...] = ("synonym", "near_homophone", "same_word")) -> str:
@@ -175,12 +181,12 @@ def latex_table(table: pd.DataFrame, types: tuple[str, ...] = ("synonym", "near_
     ]
     for codec, g in t.groupby("codec", sort=False):
         last = int(g["layer"].max())
-        name = str(codec).replace("_", r"\_").upper() + (" (random weights)" if g["random_weights"].astype(bool).any() else "")
+        name = latex_codec_name(codec, g["random_weights"].astype(bool).any())
         for ty in types:
             rows = g[g["pair_type"] == ty].set_index("layer")
             if rows.empty:
                 continue
-            cells = [_interval(*rows.loc[k, ["norm_mean", "norm_ci_low", "norm_ci_high"]]) for k in (1, last)]
+            cells = [latex_interval(*rows.loc[k, ["norm_mean", "norm_ci_low", "norm_ci_high"]]) for k in (1, last)]
             rel = f"{100 * rows.loc[last, 'rel_mean']:+.1f}\\%" if "rel_mean" in rows and np.isfinite(rows.loc[last, "rel_mean"]) else "--"
             lines.append(f"{name} (K = {last}) & {ty.replace('_', '-')} & {cells[0]} & {cells[1]} & {rel} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]

@@ -58,6 +58,7 @@ from . import __version__
 from .arrays import group_positions, offsets
 from .cka import cka_gap_bootstrap, cka_permutation
 from .encode import resolve_device
+from .figures import latex_codec_name
 from .io import (
     CodecprobeError,
     atomic_path,
@@ -346,8 +347,7 @@ def latex_table(table: pd.DataFrame) -> str:
     for codec, t in table.groupby("codec", sort=False):
         lin = t[t["estimator"] == "linear"]
         deb = t[t["estimator"] == "debiased"]
-        rnd = " (random weights)" if (t["codec_random"].any() or t["llm_random"].any()) else ""
-        name = str(codec).replace("_", r"\_").upper() + rnd
+        name = latex_codec_name(codec, t["codec_random"].any() or t["llm_random"].any())
         cka = f"{lin['cka'].iloc[0]:.3f}" if len(lin) else "--"
         base = f"{lin['null_mean'].iloc[0]:.3f} $\\pm$ {lin['null_sd'].iloc[0]:.3f}" if len(lin) else "--"
         gap = f"{lin['gap'].iloc[0]:+.3f}" if len(lin) else "--"
