@@ -462,19 +462,17 @@ def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_f
         if len(lab) != len(xs.cols):
             raise CodecprobeError(f"{spk}: {len(lab)} gridline regions for {len(xs.cols)} gridlines of its VTD: rebuild the regions")
         x, kept = xs[0], lab[xs.cols]  # x: the measured gridlines; kept: their regions
+        present = [r for r in REGIONS if (kept == r).any()]
         for r in REGIONS:
-            if not (kept == r).any():
+            if r not in present:
                 log.info("%s %s: no measured gridline in region %s, region skipped", codec, spk, r)
         rows = []
         for layer, acc in _accumulated(tabs, codes, 1, max(layers)):
             if layer not in layers:
                 continue
-            for r in REGIONS:
-                cols = kept == r
-                if not cols.any():
-                    continue
+            for r in present:
                 try:
-                    row = pwcca_with_baseline(x[:, cols], acc, n_shuffles, block_len, seed + layer - 1, variates=variates)
+                    row = pwcca_with_baseline(x[:, kept == r], acc, n_shuffles, block_len, seed + layer - 1, variates=variates)
                 except DegenerateCCAError as e:
                     raise DegenerateCCAError(f"{r} layer {layer}: {e}") from e
                 rows.append(row | {"speaker": spk, "region": r, "layer": layer})
@@ -615,6 +613,17 @@ def latex_table(table: pd.DataFrame) -> str:
 
 
 # ----------------------------------------------------------------------------- CLI
+def _combined(tables: list[str], combined: str) -> pd.DataFrame:
+    """Every codec's table, concatenated and written to ``combined``."""
+    t = pd.concat([read_table(x) for x in tables], ignore_index=True)
+    write_table(t, combined)
+    return t
+
+
+def _random_codecs(t: pd.DataFrame) -> set[str]:
+    return set(t.loc[t["random_weights"].astype(bool), "codec"])
+
+
 VARIATES = ["canonical", "svcca", "release"]
 LAYERS_HELP = "1-based; negative from the end (-1: last)"
 
@@ -719,17 +728,15 @@ def main(argv: list[str] | None = None) -> None:
         write_table(codec_region_pwcca(args.codec, args.features, args.vtd, args.regions, args.layers, args.n_shuffles,
                                        args.block_len, args.seed, args.variates, args.block_seconds), args.out)  # fmt: skip
     elif args.cmd == "region-figure":
-        t = pd.concat([read_table(x) for x in args.tables], ignore_index=True)
-        write_table(t, args.combined)
+        t = _combined(args.tables, args.combined)
         summary = summarize_speakers(t, by=("codec", "region", "layer"))
         write_table(summary, args.summary)
-        fig3_regions(summary, args.pdf, args.png, args.note, set(t.loc[t["random_weights"].astype(bool), "codec"]))
+        fig3_regions(summary, args.pdf, args.png, args.note, _random_codecs(t))
     elif args.cmd == "lag":
         lags = lag_grid(args.max_seconds, args.step_seconds)
         write_table(codec_lag_pwcca(args.codec, args.features, args.vtd, lags, args.layers, args.variates), args.out)
     elif args.cmd == "lag-figure":
-        t = pd.concat([read_table(x) for x in args.tables], ignore_index=True)
-        write_table(t, args.combined)
+        t = _combined(args.tables, args.combined)
         summary = summarize_speakers(t, by=("codec", "layer", "lag_s"))
         best = best_lags(summary)
         for r in best.itertuples():
@@ -737,10 +744,9 @@ def main(argv: list[str] | None = None) -> None:
                      r.best_pwcca, r.pwcca_lag0, "; AT THE EDGE of the lags: widen rtmri.lag.max_seconds" if r.at_edge else "")  # fmt: skip
         write_table(summary, args.summary)
         write_table(best, args.best)
-        fig3_lag(summary, best, args.pdf, args.png, args.note, set(t.loc[t["random_weights"].astype(bool), "codec"]))
+        fig3_lag(summary, best, args.pdf, args.png, args.note, _random_codecs(t))
     else:
-        t = pd.concat([read_table(x) for x in args.tables], ignore_index=True)
-        write_table(t, args.combined)
+        t = _combined(args.tables, args.combined)
         acc = t[t["variant"] == "accumulated"]
         write_table(summarize_speakers(acc), args.summary)
         if args.latex:
