@@ -94,7 +94,7 @@ def check_config(config: dict, base: str | Path = ".") -> None:
             from .articulatory import lag_grid
 
             try:
-                lag_grid(rt["lag"].get("max_seconds", 0.12), rt["lag"].get("step_seconds", 0.02))
+                lag_grid(*_lag_span(config))
             except CodecprobeError as e:
                 raise CodecprobeError(f"config: {e}") from None
 
@@ -141,11 +141,17 @@ def lag_config(config: dict) -> dict | None:
     return (config.get("rtmri") or {}).get("lag") or None
 
 
+def _lag_span(config: dict) -> tuple[float, float]:
+    """``(max_seconds, step_seconds)`` of ``rtmri.lag``, with the schema's defaults."""
+    lag = lag_config(config) or {}
+    return lag.get("max_seconds", 0.12), lag.get("step_seconds", 0.02)
+
+
 def lag_args(config: dict) -> str:
     """CLI arguments of ``codecprobe.artstage lag`` from ``rtmri.lag`` (and ``rtmri.variates``)."""
-    lag = lag_config(config) or {}
-    args = ["--max-seconds", str(lag.get("max_seconds", 0.12)), "--step-seconds", str(lag.get("step_seconds", 0.02))]
-    args += ["--layers", *[str(k) for k in lag.get("layers", [1, -1])]]
+    max_seconds, step_seconds = _lag_span(config)
+    args = ["--max-seconds", str(max_seconds), "--step-seconds", str(step_seconds)]
+    args += ["--layers", *[str(k) for k in (lag_config(config) or {}).get("layers", [1, -1])]]
     args += ["--variates", config["rtmri"].get("variates", "canonical")]
     return shlex.join(args)
 
