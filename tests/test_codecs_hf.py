@@ -327,3 +327,61 @@ def test_dac_chunks_with_context_give_the_whole_utterance_codes():
     cfg = EncodeConfig(chunk_seconds=1.5, chunk_context_seconds=0.25)
     np.testing.assert_array_equal(chunked_codes(codec, wav, cfg), whole)
     assert cfg.counts["utterances encoded in chunks"] == 1
+
+
+def test_dac_pads_the_end_with_zeros_to_a_multiple_of_the_hop(clips):
+    """Like the package's ``DAC.preprocess``: a clip 100 samples short of 48 hops is encoded
+    as the clip followed by 100 zeros (48 frames), nothing added before it."""
+    codec = get_codec("dac")
+    x = clips[:1, : 48 * 320 - 100]
+    padded = torch.nn.functional.pad(x, (0, 100))
+    with torch.inference_mode():
+        want = codec.model.encode(padded[:, None], n_quantizers=codec.n_layers).audio_codes
+    got = codec.encode(x)
+    assert got.shape == (1, 32, 48)
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"chunk_length_s": 1.0, "overlap": 0.01}, {"audio_channels": 2}],
+    ids=["chunked", "stereo"],
+)
+def test_encodec_chunked_or_stereo_weights_are_refused(tmp_path, changes):
+    """Only the 24 kHz mono, unchunked EnCodec is supported (the 48 kHz model is both
+    chunked and stereo; either alone is refused)."""
+    from transformers import EncodecConfig, EncodecModel
+
+    small = {"num_filters": 4, "hidden_size": 16, "codebook_size": 8, "num_lstm_layers": 1}
+    EncodecModel(EncodecConfig(**small, **changes)).save_pretrained(tmp_path)
+    with pytest.raises(CodecprobeError, match="chunked or multi-channel EnCodec .*only the 24 kHz mono"):
+        load_codec(CodecSpec("x", "encodec", weights=str(tmp_path)))
+
+
+@pytest.mark.parametrize(("fam", "audio_s"), [("encodec", 8.0), ("mimi", 16.0)])
+def test_codebook_fill_is_the_codebook_the_model_quantizes_with(monkeypatch, fam, audio_s):
+    """``weights: random``: every layer's codebook, as the model reads it when it encodes
+    (MIMI divides ``embed_sum`` by ``cluster_usage``), is exactly the rows the fill drew for
+    it, and the fill is recorded in the metadata (2 clips of 4 s / 8 s, 32 layers)."""
+    drawn = []
+    original = tu.fill_rvq_codebooks
+
+    def recording(frames, sizes, set_codebook, *args, **kwargs):
+        def record(j, vectors):
+            drawn.append(vectors.detach().clone())
+            set_codebook(j, vectors)
+
+        return original(frames, sizes, record, *args, **kwargs)
+
+    monkeypatch.setattr(tu, "fill_rvq_codebooks", recording)
+    codec = load_codec(CodecSpec(f"fill-{fam}", fam, weights="random", seed=0))
+    q = codec.model.quantizer
+    if fam == "encodec":
+        layers = list(q.layers)
+    else:  # the semantic layer, then the acoustic ones (the global layer order)
+        layers = [*q.semantic_residual_vector_quantizer.layers, *q.acoustic_residual_vector_quantizer.layers]
+    assert len(drawn) == len(layers) == 32
+    for vectors, layer in zip(drawn, layers):
+        assert torch.equal(layer.codebook.embed, vectors)
+    fill = codec.metadata()["codebook_fill"]
+    assert fill["audio_s"] == audio_s and fill["jitter"] == 0.5 and len(fill["residual_rms"]) == 32
