@@ -200,6 +200,32 @@ def test_encodec_local_file_roundtrip_and_hash(tmp_path, clips):
     assert meta["random_weights"] is False and meta["weights_sha256"] == encodec_package.pk.file_sha256(path)
 
 
+def test_encodec_pretrained_is_read_from_the_torch_hub_cache(tmp_path, monkeypatch, clips):
+    """``weights: pretrained`` loads what the package loads (the torch hub cache, where a
+    cached file is not downloaded again) and records that file's sha256 and path."""
+    pkg = get_codec("encodec")
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path))
+    cached = tmp_path / "checkpoints" / encodec_package.CHECKPOINT
+    cached.parent.mkdir()
+    torch.save(pkg.model.state_dict(), cached)
+    loaded = load_codec(spec("encodec", "pretrained"))
+    assert torch.equal(loaded.encode(clips[:1]), pkg.encode(clips[:1]))
+    meta = loaded.metadata()
+    assert meta["weights_file"] == str(cached)
+    assert meta["weights_sha256"] == encodec_package.pk.file_sha256(cached)
+
+
+def test_checkpoint_that_is_not_a_state_dict_is_refused(tmp_path):
+    """A list of tensors, or a DAC checkpoint (state dict nested under ``state_dict``) given
+    as EnCodec weights: named as not a state dict."""
+    torch.save([torch.zeros(1)], tmp_path / "list.th")
+    nested = {"state_dict": get_codec("encodec").model.state_dict(), "metadata": {"kwargs": {}}}
+    torch.save(nested, tmp_path / "nested.th")
+    for name in ("list.th", "nested.th"):
+        with pytest.raises(CodecprobeError, match=f"weights '.*{name}' do not fit .*expected a dict of tensors"):
+            load_codec(spec("encodec", str(tmp_path / name)))
+
+
 def test_encodec_folder_needs_the_package_file_name_and_checksum(tmp_path):
     with pytest.raises(CodecprobeError, match="encodec_24khz-d7cc33bc.th"):
         load_codec(spec("encodec", str(tmp_path)))
