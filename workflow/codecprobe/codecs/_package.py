@@ -8,19 +8,18 @@ a torch of the same release. Nothing here imports transformers.
   into a :class:`~codecprobe.io.CodecprobeError` naming the codec and the file.
 - :func:`load_strict`: ``load_state_dict`` that refuses missing, unexpected or wrongly
   shaped tensors (``dac.DAC.load`` loads with ``strict=False`` and would keep random values).
-- :func:`file_sha256`, :func:`package_versions`: provenance.
+- :func:`cached_sha256` (of :func:`.base.file_sha256`), :func:`package_versions`: provenance.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 from ..io import CodecprobeError
-from .base import CodecSpec
+from .base import CodecSpec, file_sha256
 
 # ``weights:`` value meaning "the package's own released checkpoint, downloaded and cached
 # by the package" (torch hub cache for encodec, ~/.cache/descript/dac for DAC).
@@ -71,14 +70,6 @@ def load_strict(spec: CodecSpec, model, state: Any, source: str) -> None:
 def cached_sha256(path: Path) -> str:
     """:func:`file_sha256`, computed once per path and process."""
     return file_sha256(path)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def package_versions(*distributions: str) -> dict[str, str]:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..io import CodecprobeError
-from .base import CodecSpec
+from .base import CodecSpec, file_sha256
 
 
 def resolve_device(spec: CodecSpec, device: str | None) -> str:
@@ -342,11 +341,7 @@ def hub_weights_sha256(repo_id: str, revision: str | None = None) -> tuple[str, 
             except Exception:
                 path = None
             if isinstance(path, str) and Path(path).is_file():
-                h = hashlib.sha256()
-                with open(path, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        h.update(block)
-                return h.hexdigest(), Path(path).parent.name  # .../snapshots/<revision>/<file>
+                return file_sha256(path), Path(path).parent.name  # .../snapshots/<revision>/<file>
     return None
 
 

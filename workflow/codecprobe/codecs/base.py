@@ -181,10 +181,21 @@ def weights_sha256(weights: str) -> str:
         return f"hub:{weights}"
     h = hashlib.sha256()
     for f in files:
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        _hash_file(h, f)
     return h.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 (hex) of one file's bytes, read in 1 MiB blocks."""
+    return _hash_file(hashlib.sha256(), path).hexdigest()
+
+
+def _hash_file(h, path: str | Path):
+    """Feed ``path``'s bytes to the hash ``h`` in 1 MiB blocks; returns ``h``."""
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h
 
 
 def load_codec(spec: CodecSpec, device: str = "cpu") -> Codec:

@@ -93,7 +93,6 @@ batch x heads x frames^2 budget per encoder call).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -101,7 +100,7 @@ import logging
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -109,8 +108,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..io import CodecprobeError
-from ._torchutil import to_device
-from .base import Codec, CodecSpec, register
+from ._torchutil import full_fp32, to_device
+from .base import Codec, CodecSpec, file_sha256, register
 
 log = logging.getLogger("codecprobe.codecs.mimo")
 
@@ -604,24 +603,6 @@ def fill_audio(seconds: float, sample_rate: int, seed: int, clip_seconds: float 
 
 
 # ----------------------------------------------------------------------------- adapter
-@contextlib.contextmanager
-def exact_float32(device: str) -> Iterator[None]:
-    """No TF32 in matmuls/convolutions on CUDA while encoding (codes are argmins)."""
-    if not str(device).startswith("cuda"):
-        yield
-        return
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @register
 class MimoCodec(Codec):
     """MiMo-Audio-Tokenizer encoder + RVQ (see the module docstring)."""
@@ -671,7 +652,7 @@ class MimoCodec(Codec):
             folder, files = self._resolve_weights(spec.weights)
             self.config_path = folder / "config.json"
             self.cfg, _ = read_config(self.config_path, self.where)
-            self.config_sha256 = _sha256(self.config_path)
+            self.config_sha256 = file_sha256(self.config_path)
 
         cfg = self.cfg
         n = spec.n_layers if spec.n_layers is not None else DEFAULT_LAYERS
@@ -807,7 +788,7 @@ class MimoCodec(Codec):
         size of its distance to the nearest other frame, which is what the next layer's
         rows should look like."""
         wav = fill_audio(self.fill_seconds, self.sample_rate, seed).to(self.device)
-        with exact_float32(self.device):
+        with full_fp32(self.device):
             lat, lens = self.model.features(self.mel(wav), [self._mel_frames(wav.shape[1])] * wav.shape[0])
         x = torch.cat([lat[b, :n] for b, n in enumerate(lens)]).float()
         n = len(x)
@@ -921,7 +902,7 @@ class MimoCodec(Codec):
         the real frames."""
         mel = self.mel.padded(wav, lens)
         mel_lens = [self._mel_frames(v) for v in lens]
-        with exact_float32(self.device):
+        with full_fp32(self.device):
             lat, flens = self.model.features(mel, mel_lens)
         return lat.float(), flens
 
@@ -929,7 +910,7 @@ class MimoCodec(Codec):
         """General path (clips over one mel segment, batches over the attention budget): run
         ``fn`` on the latents of every segment; join each clip's segments along ``dim``."""
         seqs = self._sequences(wav, lens)
-        with exact_float32(self.device):
+        with full_fp32(self.device):
             parts = fn(self._latents([m for _, m in seqs]))
         per_clip: list[list[torch.Tensor]] = [[] for _ in lens]
         for (b, _), p in zip(seqs, parts):
@@ -947,7 +928,7 @@ class MimoCodec(Codec):
         if self._one_pass(lens, t):
             lat, flens = self._padded_latents(wav, lens)  # [B, F, D]
             rows = PackedRows(flens, lat.shape[1], lat.device)  # the RVQ sees each clip's frames only
-            with exact_float32(self.device):
+            with full_fp32(self.device):
                 codes = self.model.quantizer.encode(rows.pack(lat), self.n_layers)  # [K, N]
             return rows.unpack(codes.t()).permute(0, 2, 1).contiguous()  # [B, K, F], 0 past each clip
 
