@@ -7,6 +7,7 @@ The real-size model (638 M encoder parameters, 32 layers) is built once per modu
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -294,6 +295,83 @@ def test_packed_rows_known_answer():
     assert PackedRows.of([3, 3], 3, "cpu") is None  # no padding, nothing to pack
 
 
+def test_rms_norm_matches_torch():
+    """``ln_type: RMSNorm``: x / sqrt(mean(x^2 over the feature axis) + 1e-6) * weight,
+    against torch's own ``rms_norm``, on rows of very different sizes."""
+    from codecprobe.codecs.mimo import RMSNorm, make_norm
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 5, 8, generator=g) * torch.tensor([0.01, 1.0, 10.0, 100.0, 1.0])[None, :, None]
+    norm = RMSNorm(8)
+    with torch.no_grad():
+        norm.weight.copy_(torch.linspace(0.5, 2.0, 8))
+    want = torch.nn.functional.rms_norm(x, (8,), norm.weight, eps=1e-6)
+    torch.testing.assert_close(norm(x), want, rtol=1e-6, atol=1e-7)
+    cfg = MimoConfig.from_dict(dict(json.loads(RESOURCE_CONFIG.read_text()), **SMALL, ln_type="RMSNorm"), "test")
+    assert isinstance(make_norm(cfg), RMSNorm)
+    assert isinstance(make_norm(MimoConfig.from_dict(json.loads(RESOURCE_CONFIG.read_text()), "test")), torch.nn.LayerNorm)
+
+
+def test_rope_known_answer_small():
+    """Rotary angles: position p, frequency i of a head of d dims is p * theta^(-2i / d)
+    (theta 10000, d = 64 / 4 = 16: i = 1 is 10^(-1/2), i = 7 is 10^(-7/2)); cos and sin of
+    each angle fill both halves of the head."""
+    c = small_codec()
+    cos, sin = c.model.rope(4, "cpu", torch.float32)
+    assert cos.shape == sin.shape == (1, 4, 1, 16)
+    inv = 10000.0 ** (-np.arange(0, 16, 2) / 16)
+    assert inv[1] == pytest.approx(10**-0.5) and inv[7] == pytest.approx(10**-3.5)
+    angle = np.arange(4)[:, None] * np.concatenate([inv, inv])[None, :]  # [4, 16]
+    np.testing.assert_allclose(cos[0, :, 0].numpy(), np.cos(angle), atol=1e-6)
+    np.testing.assert_allclose(sin[0, :, 0].numpy(), np.sin(angle), atol=1e-6)
+
+
+def test_attention_mask_known_answer_small():
+    """``encoder_attn_window_size [left, right]``: query i sees keys i - left .. i + right of
+    its own clip; a padding row sees every key (kept finite, never used). Causal: keys <= i.
+    No window, no padding: no mask."""
+    model = small_codec(config=dict(SMALL, encoder_attn_window_size=[1, 2])).model
+    mask = model.attention_mask([5, 3], 5, "cpu")
+    assert mask.shape == (2, 1, 5, 5)
+    full = [[1, 1, 1, 0, 0], [1, 1, 1, 1, 0], [0, 1, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0, 1, 1]]
+    short = [[1, 1, 1, 0, 0], [1, 1, 1, 0, 0], [0, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1]]
+    assert mask[0, 0].int().tolist() == full
+    assert mask[1, 0].int().tolist() == short
+    causal = small_codec(config=dict(SMALL, encoder_causal=True)).model.attention_mask([3], 3, "cpu")
+    assert causal[0, 0].int().tolist() == [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    plain = small_codec().model
+    assert plain.attention_mask([4, 4], 4, "cpu") is None
+    assert plain.attention_mask([4, 2], 4, "cpu")[:, 0, 0].int().tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+
+
+def test_full_fp32_turns_tf32_off_on_cuda_only():
+    """The codecs' encode calls (MiMo's too) turn TF32 off inside on a CUDA device and restore
+    it after; on the CPU they touch nothing. Flags only: no GPU needed."""
+    from codecprobe.codecs._torchutil import full_fp32
+
+    def flags():
+        return torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+
+    saved = flags()
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        with full_fp32("cpu"):
+            assert flags() == (True, True)
+        with full_fp32("cuda:0"):
+            assert flags() == (False, False)
+        assert flags() == (True, True)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@pytest.mark.parametrize("lengths", [[960], [960, 960, 960], [0, 960], [960, 961]])
+def test_lengths_that_do_not_fit_the_batch_are_refused_small(lengths):
+    """One length per clip, each in 1..T: too few, too many, an empty clip, a clip longer
+    than the batch (each alone is enough)."""
+    with pytest.raises(CodecprobeError, match=r"lengths \[.*\] do not fit a batch of shape \(2, 960\)"):
+        small_codec().encode(word_batch([960, 960]), lengths=lengths)
+
+
 def _rows_seen(c, wav, lens) -> dict[str, int]:
     """Rows that the first MLP layer and the first RVQ layer receive while ``c`` encodes."""
     seen = {}
@@ -420,6 +498,9 @@ def test_save_pretrained_round_trip_small(tmp_path):
     wav = torch.from_numpy(chirp_noise(0.7))[None]
     assert torch.equal(again.encode(wav), c.encode(wav))
     assert json.loads((tmp_path / "frozen" / "config.json").read_text())["d_model"] == 64
+    meta = again.metadata()  # provenance: the files' own hashes
+    assert meta["config_sha256"] == hashlib.sha256((tmp_path / "frozen" / "config.json").read_bytes()).hexdigest()
+    assert meta["weights_sha256"] != c.metadata()["weights_sha256"] == "random"
 
 
 def test_hub_failure_is_a_codecprobe_error(monkeypatch):
@@ -447,6 +528,8 @@ def test_hub_failure_is_a_codecprobe_error(monkeypatch):
         ({"options": {"config": {"num_quantizers": 0}}}, "num_quantizers must be >= 1"),
         ({"options": {"config": {"encoder_attention_heads": 3}}}, "must be an even integer"),
         ({"options": {"config": {"encoder_attn_window_size": [-1]}}}, r"\[left, right\]"),
+        ({"options": {"config": {"avg_pooler": 0}}}, "avg_pooler and stride_size must be >= 1"),
+        ({"options": {"config": {"stride_size": 0}}}, "avg_pooler and stride_size must be >= 1"),
     ],
 )
 def test_spec_errors(spec, message):

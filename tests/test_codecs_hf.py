@@ -385,3 +385,31 @@ def test_codebook_fill_is_the_codebook_the_model_quantizes_with(monkeypatch, fam
         assert torch.equal(layer.codebook.embed, vectors)
     fill = codec.metadata()["codebook_fill"]
     assert fill["audio_s"] == audio_s and fill["jitter"] == 0.5 and len(fill["residual_rms"]) == 32
+
+
+def test_hub_weights_sha256_reads_the_hub_cache(tmp_path, monkeypatch):
+    """The hash and snapshot revision of the weights file the Hugging Face cache holds
+    (``model.safetensors``, else ``pytorch_model.bin``), asked at the given revision first;
+    None when the cache has neither."""
+    import hashlib
+
+    import huggingface_hub
+
+    snap = tmp_path / "snapshots" / "0123abc"
+    snap.mkdir(parents=True)
+    (snap / "pytorch_model.bin").write_bytes(b"weights")
+    asked = []
+
+    def cache(repo_id, filename, revision=None):
+        asked.append((filename, revision))
+        p = snap / filename
+        return str(p) if p.is_file() else None
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", cache)
+    want = (hashlib.sha256(b"weights").hexdigest(), "0123abc")
+    assert tu.hub_weights_sha256("org/model", "0123abc") == want
+    assert asked == [("model.safetensors", "0123abc"), ("model.safetensors", None), ("pytorch_model.bin", "0123abc")]
+    (snap / "model.safetensors").write_bytes(b"other")
+    assert tu.hub_weights_sha256("org/model") == (hashlib.sha256(b"other").hexdigest(), "0123abc")
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+    assert tu.hub_weights_sha256("org/model") is None
