@@ -295,6 +295,19 @@ def test_packed_rows_known_answer():
     assert PackedRows.of([3, 3], 3, "cpu") is None  # no padding, nothing to pack
 
 
+def test_config_requires_the_encoder_keys_and_defaults_the_optional_ones():
+    """A config.json without an optional key (upstream's config-class default applies) is
+    read; one without a required key is refused, naming exactly the required keys missing."""
+    raw = json.loads(RESOURCE_CONFIG.read_text())
+    for key in ("fmin", "rope_theta", "ln_type", "encoder_skip_layer_id"):
+        del raw[key]
+    cfg = MimoConfig.from_dict(raw, "test")
+    assert (cfg.fmin, cfg.rope_theta, cfg.ln_type, cfg.encoder_skip_layer_id) == (0, 10000.0, "LayerNorm", None)
+    del raw["n_mels"], raw["codebook_size"]
+    with pytest.raises(CodecprobeError, match=r"^test: missing key\(s\) n_mels, codebook_size$"):
+        MimoConfig.from_dict(raw, "test")
+
+
 def test_rms_norm_matches_torch():
     """``ln_type: RMSNorm``: x / sqrt(mean(x^2 over the feature axis) + 1e-6) * weight,
     against torch's own ``rms_norm``, on rows of very different sizes."""
