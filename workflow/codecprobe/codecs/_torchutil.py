@@ -302,6 +302,18 @@ def full_fp32(device: str):
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = old
 
 
+class EncodesEachClip:
+    """Batching flags of an adapter that encodes every clip alone (:func:`encode_each`):
+    right-padding would change a clip's last frames (``pad_invariant`` False), so a padded
+    batch comes with ``lengths`` and each clip is cut back to its own length
+    (``accepts_lengths``); padding then costs no encoder work (``pays_for_padding`` False).
+    EnCodec, DAC and MIMI, in both backends. Put it before :class:`~.base.Codec` in the bases."""
+
+    pad_invariant = False
+    accepts_lengths = True
+    pays_for_padding = False
+
+
 def encode_each(x, encode_one, lengths=None, n_frames: Callable[[int], int] | None = None):
     """Encode the clips of a ``[B, 1, T]`` batch one at a time and stack the ``[1, K, F]`` codes.
 

@@ -66,13 +66,8 @@ def raw_codebook(quantizer):
 
 
 @register
-class DacCodec(tu.HFCodecMixin, Codec):
-    family = "dac"
-    # Non-causal convolutions: right-padding changes the last ~6 frames, so padded
-    # batches go through ``lengths`` (each clip cut back and encoded alone).
-    pad_invariant = False
-    accepts_lengths = True
-    pays_for_padding = False  # each clip is encoded alone (encode_each)
+class DacCodec(tu.EncodesEachClip, tu.HFCodecMixin, Codec):
+    family = "dac"  # non-causal convolutions: right-padding changes the last ~6 frames
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         from transformers import DacConfig, DacModel

@@ -79,12 +79,9 @@ def read_dac_checkpoint(spec: CodecSpec, path: Path, trusted: bool) -> tuple[dic
 
 
 @register
-class DacPackageCodec(Codec):
-    family = "dac"
+class DacPackageCodec(tu.EncodesEachClip, Codec):
+    family = "dac"  # non-causal: right-padding changes the last frames
     backend = "package"
-    pad_invariant = False  # non-causal: right-padding changes the last frames
-    accepts_lengths = True
-    pays_for_padding = False  # each clip is encoded alone (encode_each)
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         self.vectors = vectors_option(spec)

@@ -80,13 +80,8 @@ def fill_codebooks(encoder, books: list, seed: int, sample_rate: int, device: st
 
 
 @register
-class EncodecCodec(tu.HFCodecMixin, Codec):
-    family = "encodec"
-    # Right-padding changes the last, partial frame (reflect padding at the end), so
-    # padded batches go through ``lengths``: each clip is cut back and encoded alone.
-    pad_invariant = False
-    accepts_lengths = True
-    pays_for_padding = False  # each clip is encoded alone (encode_each)
+class EncodecCodec(tu.EncodesEachClip, tu.HFCodecMixin, Codec):
+    family = "encodec"  # right-padding changes the last, partial frame (reflect padding at the end)
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         import torch

@@ -56,12 +56,9 @@ def checkpoint_file(spec: CodecSpec) -> Path:
 
 
 @register
-class EncodecPackageCodec(Codec):
-    family = "encodec"
+class EncodecPackageCodec(tu.EncodesEachClip, Codec):
+    family = "encodec"  # the last, partial frame changes with right-padding
     backend = "package"
-    pad_invariant = False  # the last, partial frame changes with right-padding
-    accepts_lengths = True
-    pays_for_padding = False  # each clip is encoded alone (encode_each)
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         import torch

@@ -43,13 +43,8 @@ def _reset_codebook_caches(model) -> None:
 
 
 @register
-class MimiCodec(tu.HFCodecMixin, Codec):
-    family = "mimi"
-    # Causal, but the last (partial) frame changes with right-padding, so padded batches
-    # go through ``lengths`` (each clip cut back and encoded alone).
-    pad_invariant = False
-    accepts_lengths = True
-    pays_for_padding = False  # each clip is encoded alone (encode_each)
+class MimiCodec(tu.EncodesEachClip, tu.HFCodecMixin, Codec):
+    family = "mimi"  # causal, but the last (partial) frame changes with right-padding
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         import torch
