@@ -413,3 +413,34 @@ def test_hub_weights_sha256_reads_the_hub_cache(tmp_path, monkeypatch):
     assert tu.hub_weights_sha256("org/model") == (hashlib.sha256(b"other").hexdigest(), "0123abc")
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
     assert tu.hub_weights_sha256("org/model") is None
+
+
+def test_is_hub_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert tu.is_hub_id("kyutai/mimi") and tu.is_hub_id("facebook/encodec_24khz")
+    for local in ("random", "/abs/model", "./model", "../model", "~/model", "a/b/c"):
+        assert not tu.is_hub_id(local), local
+    (tmp_path / "org" / "model").mkdir(parents=True)  # an existing folder of the hub-id shape
+    assert not tu.is_hub_id("org/model")
+
+
+def test_resolve_device(monkeypatch):
+    """auto picks CUDA when present; a CUDA or MPS device that is absent, a CUDA index past
+    the devices, or a device torch does not know is a clear error naming the codec."""
+    spec = CodecSpec("x", "dac")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert tu.resolve_device(spec, None) == tu.resolve_device(spec, "auto") == "cpu"
+    assert tu.resolve_device(spec, "cpu") == "cpu"
+    with pytest.raises(CodecprobeError, match="codec 'x': device 'cuda' requested but CUDA is not available"):
+        tu.resolve_device(spec, "cuda")
+    with pytest.raises(CodecprobeError, match="codec 'x': invalid device 'gpu'"):
+        tu.resolve_device(spec, "gpu")
+    if not torch.backends.mps.is_available():
+        with pytest.raises(CodecprobeError, match="device 'mps' requested but MPS is not available"):
+            tu.resolve_device(spec, "mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert tu.resolve_device(spec, "auto") == "cuda"
+    assert tu.resolve_device(spec, "cuda:1") == "cuda:1"
+    with pytest.raises(CodecprobeError, match=r"device 'cuda:2' requested but only 2 CUDA device\(s\)"):
+        tu.resolve_device(spec, "cuda:2")

@@ -365,7 +365,9 @@ def library_versions() -> dict[str, str]:
 
 
 def is_hub_id(weights: str) -> bool:
-    return weights != "random" and not _looks_like_path(weights) and not Path(os.path.expanduser(weights)).exists()
+    """``weights`` names a model hub repository: not ``random``, not a path (absolute, ``./``,
+    ``../``, ``~``, two or more ``/``, or existing here)."""
+    return weights != "random" and not _looks_like_path(weights)
 
 
 class HFCodecMixin:
