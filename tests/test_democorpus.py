@@ -245,6 +245,27 @@ def test_phone_bounds():
     assert dc.phone_bounds(0, 90, [], 3).tolist() == [0, 30, 60, 90]
     b = dc.phone_bounds(5, 95, [5, 30, 31, 60, 80], 3)
     assert b[0] == 5 and b[-1] == 95 and np.all(np.diff(b) > 0)
+    with pytest.raises(ValueError, match="at least one phone"):
+        dc.phone_bounds(0, 90, [], 0)
+
+
+def test_increasing_phone_bounds():
+    """Sample boundaries: kept when strictly increasing; otherwise the word is split evenly
+    (each phone at least one sample); fewer samples than phones is an error naming the word."""
+    assert dc._increasing(np.array([0.0, 2.4, 2.6, 10.0]), "w").tolist() == [0, 2, 3, 10]
+    assert dc._increasing(np.array([0.0, 5.0, 5.2, 10.0]), "w").tolist() == [0, 3, 7, 10]  # 5, 5: even split
+    with pytest.raises(CodecprobeError, match="utt word 'x': 2 phones in 1 samples"):
+        dc._increasing(np.array([0.0, 1.0, 1.0]), "utt word 'x'")
+
+
+def test_vocabulary_relations_of_the_eligible_words(cmu, wordnet):
+    """The demo README's pair counts: words in CMUdict with a WordNet synonym only, each once
+    ("that" has no synonym, so no near-homophone pair with "hat"; "zzqx" no pronunciation)."""
+    vocab = ["ship", "big", "that", "large", "zzqx", "chip", "hat", "big"]
+    rel = dc.vocabulary_relations(vocab, cmu, wordnet)
+    got = rel[["word_a", "word_b", "relation"]].values.tolist()
+    assert got == [["big", "large", "synonym"], ["chip", "ship", "near_homophone"]]
+    assert rel["phonetic_distance"].tolist() == pytest.approx([1.0, 1 / 3])  # /CH IH P/ -> /SH IH P/
 
 
 def test_speakers_txt_and_transcript_format():

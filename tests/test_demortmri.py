@@ -129,6 +129,14 @@ def test_regeneration_is_deterministic(tmp_path):
         assert np.array_equal(a.frame_no, other.frame_no)
         assert np.array_equal(a.inner, other.inner, equal_nan=True)
         assert np.array_equal(a.outer, other.outer, equal_nan=True)
+    # the audio is the source utterance at the corpus's 20 kHz, to 16-bit precision
+    from codecprobe.audio import load_audio
+
+    wav_rel = Path("75-speaker") / sub / "2drt" / "audio" / f"{name}_audio.wav"
+    written, rate = sf.read(str(tmp_path / wav_rel), dtype="float32")
+    source = load_audio(flac, D.WAV_RATE)
+    assert rate == D.WAV_RATE and written.shape == source.shape and np.abs(source).max() > 0.1
+    np.testing.assert_allclose(written, source, rtol=0, atol=1 / 32768 + 1e-6)
 
 
 def test_targets_cover_arpabet():
