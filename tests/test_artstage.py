@@ -46,6 +46,7 @@ def test_vtd_utterances_encode_pwcca(layout, tmp_path):
     assert (tmp_path / "grid.png").stat().st_size > 1000
     table, c = utterance_table(str(layout / "75-speaker"), [str(out)])
     assert len(table) == 1 and c == {"missing audio": 0, "length mismatch": 0}
+    assert table.start[0] == 0.0 and table.end[0] == pytest.approx(19.9, abs=0.05)  # the whole utterance
     codec = load_codec(CodecSpec("mel", "melrvq", weights="random", n_layers=3))
     feats = tmp_path / "mel.h5"
     run(codec, table, None, str(feats), EncodeConfig(slicing="feature"))
@@ -240,6 +241,47 @@ def test_gridlines_refilled_in_every_clip_are_dropped_before_cca(tmp_path, caplo
         assert abs(pwcca_with_baseline(x, y, 3)["pwcca"] - by_hand["pwcca"]) > 1e-3
     except CodecprobeError as e:
         assert "linearly dependent" in str(e)
+
+
+def test_fig4_split_sums_layers_by_hand(tmp_path):
+    """``--variant without_first`` (Fig. 4, MIMI): ``layer1_only`` is layer 1's decoded vector
+    alone, ``without_layer1`` at layer k the sum of layers 2..k (layer 1 left out), each
+    equal to PWCCA of that sum computed by hand."""
+    from codecprobe.articulatory import pwcca_with_baseline
+
+    rng = np.random.default_rng(5)
+    clips = _speaker_with_refilled_ends(rng, "sub802", n_clips=12)
+    vtd = _write_vtd(tmp_path / "sub802.h5", "sub802", clips)
+    utts, rate = _features_for(clips, rng, n_layers=3)
+    feats = _write_features(tmp_path / "f.h5", utts, rate)
+    res = codec_pwcca("syn", feats, [vtd], "without_first", n_shuffles=2)
+    assert list(zip(res.variant, res.layer)) == [("layer1_only", 1), ("without_layer1", 2), ("without_layer1", 3)]
+    _, vt = read_vtd(vtd)
+    x = np.concatenate([vt[n][1] for n, _, _ in clips]).astype(float)[:, 2:37]  # refilled ends dropped
+    inc = np.concatenate([utts[n][1] for n, _, _ in clips], axis=1)  # [3, F, D]
+    for (variant, layer), y in ((("layer1_only", 1), inc[0]), (("without_layer1", 2), inc[1]),
+                                (("without_layer1", 3), inc[1] + inc[2])):  # fmt: skip
+        row = res[(res.variant == variant) & (res.layer == layer)].iloc[0]
+        assert row.pwcca == pytest.approx(pwcca_with_baseline(x, y, 2)["pwcca"], abs=1e-9), (variant, layer)
+
+
+def test_feature_file_without_utterances_is_refused(tmp_path):
+    """The PWCCA stage reads whole utterances: a file sliced by words, or a feature-sliced
+    file without its ``utterances`` group (truncated), is named and refused."""
+    rng = np.random.default_rng(6)
+    clips = _speaker_with_refilled_ends(rng, "sub803", n_clips=2)
+    vtd = _write_vtd(tmp_path / "sub803.h5", "sub803", clips)
+    utts, rate = _features_for(clips, rng)
+    feats = _write_features(tmp_path / "f.h5", utts, rate)
+    with h5py.File(feats, "a") as h:
+        del h["utterances"]
+    with pytest.raises(CodecprobeError, match=r"f\.h5: not a feature-sliced \(whole-utterance\) codec file"):
+        codec_pwcca("syn", feats, [vtd], n_shuffles=2)
+    words = _write_features(tmp_path / "w.h5", utts, rate)
+    with h5py.File(words, "a") as h:
+        h.attrs["slicing"] = "audio"
+    with pytest.raises(CodecprobeError, match=r"w\.h5: not a feature-sliced"):
+        codec_pwcca("syn", words, [vtd], n_shuffles=2)
 
 
 def test_reviewer_case_fixture_vtd_in_30_clips(tmp_path):
