@@ -63,6 +63,34 @@ def test_missing_paths_name_the_key(tmp_path):
     c["lexicon"]["cmudict"] = "no/such/cmudict.dict"
     with pytest.raises(CodecprobeError, match="config: lexicon.cmudict: no/such/cmudict.dict does not exist"):
         check_config(c, REPO)
+    c = copy.deepcopy(DEMO)
+    c["librispeech"]["root"] = "config.yaml"  # a file where a folder is needed
+    with pytest.raises(CodecprobeError, match="config: librispeech.root: config.yaml is a file, not a folder"):
+        check_config(c, REPO)
+    c = copy.deepcopy(DEMO)
+    c["lexicon"]["cmudict"] = c["librispeech"]["root"]  # a folder where a file is needed
+    with pytest.raises(CodecprobeError, match=r"config: lexicon.cmudict: \S+ is a folder, not a file"):
+        check_config(c, REPO)
+
+
+def test_local_weights_paths_are_checked_at_start_up(tmp_path):
+    """A codec's or its LLM's weights given as a path must exist (a file or a folder); hub
+    ids are resolved later by the libraries."""
+    from codecprobe.config import check_codecs
+
+    p = copy.deepcopy(PAPER)
+    check_codecs(p, REPO)  # hub ids only
+    entry = next(c for c in p["codecs"] if c.get("llm"))
+    entry["weights"] = str(tmp_path / "none")
+    with pytest.raises(CodecprobeError, match=rf"config: codecs\[{entry['name']}\]\.weights: .*none does not exist"):
+        check_codecs(p, REPO)
+    (tmp_path / "w.safetensors").write_bytes(b"")
+    for weights in (str(tmp_path), str(tmp_path / "w.safetensors")):  # a folder or a file
+        entry["weights"] = weights
+        check_codecs(p, REPO)
+    entry["llm"]["weights"] = "./no/such/llm"
+    with pytest.raises(CodecprobeError, match=rf"config: codecs\[{entry['name']}\]\.llm\.weights: ./no/such/llm does not"):
+        check_codecs(p, REPO)
 
 
 def test_rule_arguments():

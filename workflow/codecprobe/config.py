@@ -48,13 +48,18 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
     return out
 
 
-def _need(path: Any, key: str, base: Path, kind: str = "path") -> None:
-    p = Path(str(path))
+def _need(path: Any, key: str, base: Path, kind: str = "any") -> None:
+    """``path`` (relative to ``base``) must exist and be a ``kind``: ``"file"``, ``"dir"`` or
+    ``"any"`` (weights: a file or a folder)."""
+    p = Path(str(path)).expanduser()
     if not p.is_absolute():
         p = base / p
-    ok = p.is_dir() if kind == "dir" else p.exists()
-    if not ok:
+    if not p.exists():
         raise CodecprobeError(f"config: {key}: {path} does not exist")
+    if kind == "dir" and not p.is_dir():
+        raise CodecprobeError(f"config: {key}: {path} is a file, not a folder")
+    if kind == "file" and p.is_dir():
+        raise CodecprobeError(f"config: {key}: {path} is a folder, not a file")
 
 
 def check_config(config: dict, base: str | Path = ".") -> None:
@@ -75,10 +80,10 @@ def check_config(config: dict, base: str | Path = ".") -> None:
         _need(al["textgrids"], "alignment.textgrids", base, "dir")
     w = config.get("words", {})
     if w.get("drop_stopwords"):
-        _need(w.get("stopwords", "resources/stopwords_en.txt"), "words.stopwords", base)
+        _need(w.get("stopwords", "resources/stopwords_en.txt"), "words.stopwords", base, "file")
     lx = config.get("lexicon", {})
     if lx.get("cmudict"):
-        _need(lx["cmudict"], "lexicon.cmudict", base)
+        _need(lx["cmudict"], "lexicon.cmudict", base, "file")
     if lx.get("wordnet", "auto") != "auto":
         _need(lx["wordnet"], "lexicon.wordnet", base, "dir")
     check_codecs(config, base)
@@ -232,7 +237,7 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
                 f"config: codecs[{c['name']}].weights: 'pretrained' (the package's own download) needs backend: package"
             )
         if w.startswith(("/", "./", "../", "~")):
-            _need(Path(w).expanduser(), f"codecs[{c['name']}].weights", Path(base))
+            _need(w, f"codecs[{c['name']}].weights", Path(base))
         llm = c.get("llm")
         if llm:
             from .llm import LLM_CODEC
@@ -244,7 +249,7 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
                 )
             lw = str(llm.get("weights", "random"))
             if lw.startswith(("/", "./", "../", "~")):
-                _need(Path(lw).expanduser(), f"codecs[{c['name']}].llm.weights", Path(base))
+                _need(lw, f"codecs[{c['name']}].llm.weights", Path(base))
 
 
 def melrvq_model_path(results: str, name: str) -> str:
