@@ -260,3 +260,14 @@ def test_corrupt_checkpoint_and_provenance(moshi_dir, tmp_path):
     (bad / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{trunc")
     with pytest.raises(CodecprobeError, match=r"model.safetensors: not a readable safetensors file"):
         load_llm_input(LLMSpec("moshi", str(bad), tokenizer=str(d / "tokenizer_spm_32k_3.model")))
+
+
+def test_llm_hub_id_is_org_slash_name_and_not_a_local_folder(tmp_path, monkeypatch):
+    from codecprobe import llm
+
+    monkeypatch.chdir(tmp_path)
+    assert llm._is_hub_id("kyutai/moshiko-pytorch-bf16") and llm._is_hub_id("XiaomiMiMo/MiMo-Audio-7B-Base")
+    for local in ("random", "moshi", "/abs/model", "./org/model", "a/b/c"):
+        assert not llm._is_hub_id(local), local
+    (tmp_path / "org" / "model").mkdir(parents=True)  # an existing folder of the hub-id shape
+    assert not llm._is_hub_id("org/model")
