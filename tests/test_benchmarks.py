@@ -5,6 +5,7 @@ checked here, on the CPU, so that a change to the stage cannot break them unseen
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import time
 import types
@@ -60,7 +61,10 @@ def test_timeline_splits_the_whole_stage(bench, small_mimo, tmp_path):
     )
     assert min(head, busy, idle, tail) >= 0 and busy > 0
     assert head + busy + idle + tail == pytest.approx(total, rel=1e-6)
-    assert f"{n} batches" in split and n >= 2 and gaps.startswith("after 0")
+    assert f"{n} batches" in split and n >= 2
+    # the 6 longest of the n - 1 gaps, in batch order (which 6 depends on timing)
+    after = [int(m) for m in re.findall(r"after (\d+) \(", gaps)]
+    assert len(after) == min(6, n - 1) and after == sorted(set(after)) and after[-1] <= n - 2
 
 
 def test_head_tail_times_both_ends(bench, small_mimo, tmp_path):
