@@ -320,3 +320,44 @@ def test_summary_latex_and_figure(tmp_path):
     out = {k: tmp_path / f"cka.{k}" for k in ("csv", "pdf", "png", "tex")}
     main(["summary", "--tables", *map(str, paths), "--combined", str(out["csv"]), "--pdf", str(out["pdf"]), "--png", str(out["png"]), "--latex", str(out["tex"])])
     assert len(read_table(out["csv"])) == 3 and out["png"].stat().st_size > 5000 and out["tex"].read_text() == tex
+
+
+def test_cka_figure_draws_the_values_of_its_table(tmp_path, monkeypatch):
+    """Bars at each CKA, the grey band from null_mean - 2 sd to null_mean + 2 sd over the
+    bar's slot, the paper's value as a dot for trained weights only."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from codecprobe.speechtext import cka_figure
+    from matplotlib.axes import Axes
+
+    drawn = {"bar": [], "band": [], "dot": []}
+    bar, band, plot = Axes.bar, Axes.fill_between, Axes.plot
+
+    def rec_bar(self, x, h, *a, **k):
+        drawn["bar"].append((float(x), float(h)))
+        return bar(self, x, h, *a, **k)
+
+    def rec_band(self, xs, lo, hi, *a, **k):
+        drawn["band"].append((list(xs), float(lo), float(hi)))
+        return band(self, xs, lo, hi, *a, **k)
+
+    def rec_plot(self, *a, **k):
+        if len(a) == 3 and a[2] == "kD":
+            drawn["dot"].append((float(a[0]), float(a[1])))
+        return plot(self, *a, **k)
+
+    monkeypatch.setattr(Axes, "bar", rec_bar)
+    monkeypatch.setattr(Axes, "fill_between", rec_band)
+    monkeypatch.setattr(Axes, "plot", rec_plot)
+    table = pd.DataFrame([
+        {"codec": "mimi", "estimator": "linear", "cka": 0.4, "null_mean": 0.1, "null_sd": 0.02,
+         "codec_family": "mimi", "codec_random": False, "llm_random": False},
+        {"codec": "mimo", "estimator": "linear", "cka": 0.2, "null_mean": 0.05, "null_sd": 0.01,
+         "codec_family": "mimo", "codec_random": True, "llm_random": False},
+    ])  # fmt: skip
+    cka_figure(table, str(tmp_path / "f.pdf"), str(tmp_path / "f.png"))
+    assert drawn["bar"] == [(0.0, 0.4), (1.0, 0.2)]
+    assert drawn["band"][0] == ([-0.4, 0.4], pytest.approx(0.06), pytest.approx(0.14))
+    assert drawn["band"][1] == ([0.6, 1.4], pytest.approx(0.03), pytest.approx(0.07))
+    assert drawn["dot"] == [(0.0, 0.329)]  # mimo's random weights: no paper dot
