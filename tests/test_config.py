@@ -64,6 +64,10 @@ def test_missing_paths_name_the_key(tmp_path):
     with pytest.raises(CodecprobeError, match="config: lexicon.cmudict: no/such/cmudict.dict does not exist"):
         check_config(c, REPO)
     c = copy.deepcopy(DEMO)
+    c["librispeech"]["root"] = "~/" + c["librispeech"]["root"]  # data paths are read literally
+    with pytest.raises(CodecprobeError, match="config: librispeech.root: ~/.* does not exist"):
+        check_config(c, REPO)
+    c = copy.deepcopy(DEMO)
     c["librispeech"]["root"] = "config.yaml"  # a file where a folder is needed
     with pytest.raises(CodecprobeError, match="config: librispeech.root: config.yaml is a file, not a folder"):
         check_config(c, REPO)
@@ -73,7 +77,7 @@ def test_missing_paths_name_the_key(tmp_path):
         check_config(c, REPO)
 
 
-def test_local_weights_paths_are_checked_at_start_up(tmp_path):
+def test_local_weights_paths_are_checked_at_start_up(tmp_path, monkeypatch):
     """A codec's or its LLM's weights given as a path must exist (a file or a folder); hub
     ids are resolved later by the libraries."""
     from codecprobe.config import check_codecs
@@ -88,6 +92,9 @@ def test_local_weights_paths_are_checked_at_start_up(tmp_path):
     for weights in (str(tmp_path), str(tmp_path / "w.safetensors")):  # a folder or a file
         entry["weights"] = weights
         check_codecs(p, REPO)
+    monkeypatch.setenv("HOME", str(tmp_path))  # ~ is the home folder for weights
+    entry["weights"] = "~/w.safetensors"
+    check_codecs(p, REPO)
     entry["llm"]["weights"] = "./no/such/llm"
     with pytest.raises(CodecprobeError, match=rf"config: codecs\[{entry['name']}\]\.llm\.weights: ./no/such/llm does not"):
         check_codecs(p, REPO)

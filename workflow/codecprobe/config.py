@@ -48,10 +48,13 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
     return out
 
 
-def _need(path: Any, key: str, base: Path, kind: str = "any") -> None:
+def _need(path: Any, key: str, base: Path, kind: str = "any", expand_user: bool = False) -> None:
     """``path`` (relative to ``base``) must exist and be a ``kind``: ``"file"``, ``"dir"`` or
-    ``"any"`` (weights: a file or a folder)."""
-    p = Path(str(path)).expanduser()
+    ``"any"`` (weights: a file or a folder). ``expand_user``: ``~`` is the home folder (as the
+    weights loaders read it; the data paths are taken literally, as the stages read them)."""
+    p = Path(str(path))
+    if expand_user:
+        p = p.expanduser()
     if not p.is_absolute():
         p = base / p
     if not p.exists():
@@ -237,7 +240,7 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
                 f"config: codecs[{c['name']}].weights: 'pretrained' (the package's own download) needs backend: package"
             )
         if w.startswith(("/", "./", "../", "~")):
-            _need(w, f"codecs[{c['name']}].weights", Path(base))
+            _need(w, f"codecs[{c['name']}].weights", Path(base), expand_user=True)
         llm = c.get("llm")
         if llm:
             from .llm import LLM_CODEC
@@ -249,7 +252,7 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
                 )
             lw = str(llm.get("weights", "random"))
             if lw.startswith(("/", "./", "../", "~")):
-                _need(lw, f"codecs[{c['name']}].llm.weights", Path(base))
+                _need(lw, f"codecs[{c['name']}].llm.weights", Path(base), expand_user=True)
 
 
 def melrvq_model_path(results: str, name: str) -> str:
