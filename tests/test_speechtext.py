@@ -350,6 +350,14 @@ def test_cka_figure_draws_the_values_of_its_table(tmp_path, monkeypatch):
     monkeypatch.setattr(Axes, "bar", rec_bar)
     monkeypatch.setattr(Axes, "fill_between", rec_band)
     monkeypatch.setattr(Axes, "plot", rec_plot)
+    titles = []
+    set_title = Axes.set_title
+
+    def rec_title(self, t, *a, **k):
+        titles.append(t)
+        return set_title(self, t, *a, **k)
+
+    monkeypatch.setattr(Axes, "set_title", rec_title)
     table = pd.DataFrame([
         {"codec": "mimi", "estimator": "linear", "cka": 0.4, "null_mean": 0.1, "null_sd": 0.02,
          "codec_family": "mimi", "codec_random": False, "llm_random": False},
@@ -361,3 +369,4 @@ def test_cka_figure_draws_the_values_of_its_table(tmp_path, monkeypatch):
     assert drawn["band"][0] == ([-0.4, 0.4], pytest.approx(0.06), pytest.approx(0.14))
     assert drawn["band"][1] == ([0.6, 1.4], pytest.approx(0.03), pytest.approx(0.07))
     assert drawn["dot"] == [(0.0, 0.329)]  # mimo's random weights: no paper dot
+    assert "RANDOM WEIGHTS: mimo (plumbing only)" in titles[0]  # mimo's, not mimi's
