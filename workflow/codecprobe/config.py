@@ -65,6 +65,13 @@ def _need(path: Any, key: str, base: Path, kind: str = "any", expand_user: bool 
         raise CodecprobeError(f"config: {key}: {path} is a folder, not a file")
 
 
+def _need_local_weights(weights: str, key: str, base: Path) -> None:
+    """Weights given as a path (``/``, ``./``, ``../``, ``~``) must exist, a file or a folder;
+    hub ids, ``random`` and ``pretrained`` are resolved later by the loaders."""
+    if weights.startswith(("/", "./", "../", "~")):
+        _need(weights, key, base, expand_user=True)
+
+
 def check_config(config: dict, base: str | Path = ".") -> None:
     """Raise :class:`CodecprobeError` on the first schema violation or missing input path.
 
@@ -239,8 +246,7 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
             raise CodecprobeError(
                 f"config: codecs[{c['name']}].weights: 'pretrained' (the package's own download) needs backend: package"
             )
-        if w.startswith(("/", "./", "../", "~")):
-            _need(w, f"codecs[{c['name']}].weights", Path(base), expand_user=True)
+        _need_local_weights(w, f"codecs[{c['name']}].weights", Path(base))
         llm = c.get("llm")
         if llm:
             from .llm import LLM_CODEC
@@ -250,9 +256,7 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
                     f"config: codecs[{c['name']}].llm: {llm['family']} reads {LLM_CODEC[llm['family']]} codes, "
                     f"not {c['family']} (codecs with an LLM input path: {', '.join(sorted(set(LLM_CODEC.values())))})"
                 )
-            lw = str(llm.get("weights", "random"))
-            if lw.startswith(("/", "./", "../", "~")):
-                _need(lw, f"codecs[{c['name']}].llm.weights", Path(base), expand_user=True)
+            _need_local_weights(str(llm.get("weights", "random")), f"codecs[{c['name']}].llm.weights", Path(base))
 
 
 def melrvq_model_path(results: str, name: str) -> str:
