@@ -36,6 +36,11 @@ def chirp_noise(seconds: float, seed: int = 1) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def resource_config(**overrides) -> MimoConfig:
+    """The bundled tokenizer config (resources/mimo_tokenizer_config.json), keys overridden."""
+    return MimoConfig.from_dict({**json.loads(RESOURCE_CONFIG.read_text()), **overrides}, "test")
+
+
 def small_codec(**options) -> object:
     opts = {"config": dict(SMALL), "fill_seconds": 4.0}
     opts.update(options)
@@ -185,7 +190,7 @@ def numpy_log_mel(x: np.ndarray, sr=SR, n_fft=960, hop=240, n_mels=128) -> np.nd
 
 
 def test_log_mel_matches_numpy_reference():
-    cfg = MimoConfig.from_dict(json.loads(RESOURCE_CONFIG.read_text()), "test")
+    cfg = resource_config()
     x = chirp_noise(1.0) + 0.2 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR).astype(np.float32)
     x[: SR // 4] *= 1e-4  # a quiet stretch: values near the 1e-7 floor too
     ours = LogMel(cfg)(torch.from_numpy(x)[None])[0].numpy()
@@ -232,7 +237,7 @@ EDGE_LENGTHS = [481, 482, 719, 720, 721, 959, 960, 961, 5000, 7211, 24000]
 def test_log_mel_padded_batch_equals_each_clip_alone():
     """One STFT over the batch, each clip reflect-padded at its own end: the frames of
     clip b are those of :class:`LogMel` on the clip alone, later frames are 0."""
-    cfg = MimoConfig.from_dict(json.loads(RESOURCE_CONFIG.read_text()), "test")
+    cfg = resource_config()
     mel = LogMel(cfg)
     wav = word_batch(EDGE_LENGTHS)
     batch = mel.padded(wav, EDGE_LENGTHS)
@@ -320,9 +325,9 @@ def test_rms_norm_matches_torch():
         norm.weight.copy_(torch.linspace(0.5, 2.0, 8))
     want = torch.nn.functional.rms_norm(x, (8,), norm.weight, eps=1e-6)
     torch.testing.assert_close(norm(x), want, rtol=1e-6, atol=1e-7)
-    cfg = MimoConfig.from_dict(dict(json.loads(RESOURCE_CONFIG.read_text()), **SMALL, ln_type="RMSNorm"), "test")
+    cfg = resource_config(**SMALL, ln_type="RMSNorm")
     assert isinstance(make_norm(cfg), RMSNorm)
-    assert isinstance(make_norm(MimoConfig.from_dict(json.loads(RESOURCE_CONFIG.read_text()), "test")), torch.nn.LayerNorm)
+    assert isinstance(make_norm(resource_config()), torch.nn.LayerNorm)
 
 
 def test_rope_known_answer_small():
