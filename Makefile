@@ -19,15 +19,20 @@ $(BIN)/.installed-codecs: requirements-codecs.txt $(BIN)/.installed
 	$(BIN)/pip install -q -r requirements-codecs.txt
 	touch $@
 
-# The original encodec / descript-audio-codec packages (codecs[].backend: package) need
-# torchaudio, which loads only beside torch of its own release (2.9.1): a venv of their own.
+# The original encodec / descript-audio-codec packages (codecs[].backend: package), for
+# tests/test_codecs_package.py: the main env's CPU torch 2.13.0 and torchaudio's Python part
+# (requirements-packages.txt says why). Without its compiled extension, built for another
+# torch, torchaudio imports and runs in Python; the last line checks that it does.
 PKG_VENV ?= .venv-pkg
-$(PKG_VENV)/bin/.installed: requirements-packages.txt
+$(PKG_VENV)/bin/.installed: requirements-packages.txt requirements-packages-nodeps.txt
 	bash scripts/system_deps.sh
 	$(PYTHON) -m venv $(PKG_VENV)
 	$(PKG_VENV)/bin/pip install -q --upgrade pip
 	$(PKG_VENV)/bin/pip install -q -r requirements-packages.txt
+	$(PKG_VENV)/bin/pip install -q --no-deps -r requirements-packages-nodeps.txt
+	find $(PKG_VENV) -path '*/site-packages/torchaudio/lib/*.so' -delete
 	$(PKG_VENV)/bin/pip install -q --no-deps -e .
+	$(PKG_VENV)/bin/python -c "import torchaudio, encodec, dac"
 	touch $@
 
 setup: $(BIN)/.installed

@@ -2,7 +2,9 @@
 
 The ``encodec`` and ``descript-audio-codec`` packages each live in their own env
 (``envs/codec-encodec.yaml``, ``envs/codec-dac.yaml``): both import torchaudio, which needs
-a torch of the same release. Nothing here imports transformers.
+a torch of the same release (the test venv, ``make test-packages``, uses torchaudio's Python
+part beside the main env's torch instead; see requirements-packages.txt). Nothing here
+imports transformers.
 
 - :func:`read_checkpoint`: ``torch.load`` of a local weights file with every failure turned
   into a :class:`~codecprobe.io.CodecprobeError` naming the codec and the file.
