@@ -20,7 +20,7 @@ $(BIN)/.installed-codecs: requirements-codecs.txt $(BIN)/.installed
 	touch $@
 
 # The original encodec / descript-audio-codec packages (codecs[].backend: package), for
-# tests/test_codecs_package.py: the main env's CPU torch 2.13.0 and torchaudio's Python part
+# tests/test_codecs_package.py: the main env's torch 2.13.0 and torchaudio's Python part
 # (requirements-packages.txt says why). Without its compiled extension, built for another
 # torch, torchaudio imports and runs in Python; the last line checks that it does.
 PKG_VENV ?= .venv-pkg
