@@ -105,11 +105,12 @@ def check_config(config: dict, base: str | Path = ".") -> None:
             _need(Path(rt["annot16"]) / spk / "track", f"rtmri.speakers ({spk!r}: its Annot-16 track folder)", base, "dir")
         if rt.get("grid"):
             _need(rt["grid"], "rtmri.grid", base, "dir")
-        if lag_config(config):
+        lag = lag_config(config)
+        if lag:
             from .articulatory import lag_grid
 
             try:
-                lag_grid(*_lag_span(config))
+                lag_grid(*_lag_span(lag))
             except CodecprobeError as e:
                 raise CodecprobeError(f"config: {e}") from None
 
@@ -156,17 +157,17 @@ def lag_config(config: dict) -> dict | None:
     return (config.get("rtmri") or {}).get("lag") or None
 
 
-def _lag_span(config: dict) -> tuple[float, float]:
-    """``(max_seconds, step_seconds)`` of ``rtmri.lag``, with the schema's defaults."""
-    lag = lag_config(config) or {}
+def _lag_span(lag: dict) -> tuple[float, float]:
+    """``(max_seconds, step_seconds)`` of the ``rtmri.lag`` section, with the schema's defaults."""
     return lag.get("max_seconds", 0.12), lag.get("step_seconds", 0.02)
 
 
 def lag_args(config: dict) -> str:
     """CLI arguments of ``codecprobe.artstage lag`` from ``rtmri.lag`` (and ``rtmri.variates``)."""
-    max_seconds, step_seconds = _lag_span(config)
+    lag = lag_config(config) or {}
+    max_seconds, step_seconds = _lag_span(lag)
     args = ["--max-seconds", str(max_seconds), "--step-seconds", str(step_seconds)]
-    args += ["--layers", *[str(k) for k in (lag_config(config) or {}).get("layers", [1, -1])]]
+    args += ["--layers", *[str(k) for k in lag.get("layers", [1, -1])]]
     args += ["--variates", config["rtmri"].get("variates", "canonical")]
     return shlex.join(args)
 
