@@ -109,13 +109,19 @@ def test_rule_arguments():
     p["pairs"].update(homophone_inclusive=False, max_pairs_per_type=500)
     assert pairs_args(p) == (
         "--n-tokens 10000 --threshold 0.4 --seeds 0 1 2 3 4 "
-        "--types random synonym near_homophone same_word same_speaker --exclusive --max-pairs-per-type 500 --wordnet auto"
+        "--types random synonym near_homophone same_word same_speaker --exclusive --max-pairs-per-type 500 "
+        "--max-word-pairs 1001 --wordnet auto"
     )
     p["pairs"]["ordered"], p["lexicon"]["lowercase_lemmas"] = False, True
-    assert pairs_args(p).endswith("--max-pairs-per-type 500 --unordered --lowercase-lemmas --wordnet auto")
+    p["pairs"]["max_word_pairs"], p["pairs"]["distinct_partners"] = None, False
+    assert pairs_args(p).endswith("--max-pairs-per-type 500 --unordered --any-partner --lowercase-lemmas --wordnet auto")
+    p["pairs"]["max_word_pairs"] = 0
+    assert any("max_word_pairs" in e for e in schema_errors(p))
     from codecprobe.config import distances_args
 
-    assert distances_args(DEMO) == "--metric euclidean --pooling mean --n-boot 1000 --seed 0 --aggregate seeds"
+    # both configs aggregate as Choi et al.'s script, which made the paper's Fig. 2
+    assert distances_args(DEMO) == "--metric euclidean --pooling mean --n-boot 1000 --seed 0 --aggregate word_types"
+    assert distances_args(PAPER).endswith("--aggregate word_types")
     d = copy.deepcopy(DEMO)
     d["distances"]["aggregate"] = "pooled"
     assert "--aggregate pooled" in distances_args(d)

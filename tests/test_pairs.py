@@ -224,6 +224,11 @@ def test_cli(corpus, tmp_path):
     main([*args, "--relations", str(tmp_path / "r.csv"), "--seeds", "0", "--unordered", "--lowercase-lemmas"])
     assert 2 * (read_table(out).pair_type == "synonym").sum() == n_syn
     assert {"a_to_b", "b_to_a"} <= set(read_table(tmp_path / "r.csv").columns)
+    main([*args, "--seeds", "0", "--exclusive", "--max-word-pairs", "2", "--any-partner"])
+    capped = read_table(out)
+    for t, g in capped.groupby("pair_type"):  # two ordered word-type pairs per type, the second once
+        assert len(set(zip(g["word_a"], g["word_b"]))) == min(2, len(set(zip(*p.loc[p.pair_type == t, ["word_a", "word_b"]].T.values))))
+    assert (capped.groupby("pair_type").size() < p.groupby("pair_type").size()).any()
 
 
 def _speaker_words():
@@ -347,3 +352,104 @@ def test_near_homophone_and_synonym_at_the_threshold():
     assert got.a_to_b.tolist() == [True, True] and got.b_to_a.tolist() == [False, True]
     strict = word_relations(list(pron), pron, syn, 0.4, False)
     assert list(zip(strict.word_a, strict.word_b)) == [("aa", "dd")]
+
+
+def _random_sample(n: int, seed: int) -> pd.DataFrame:
+    """``n`` tokens of the PRON words over 3 speakers and n // 3 utterances, shuffled."""
+    rng = np.random.default_rng(seed)
+    words = np.array(sorted(PRON))
+    df = pd.DataFrame({
+        "token_id": np.arange(1000, 1000 + n),
+        "word": words[rng.integers(0, len(words), n)],
+        "speaker": rng.choice(["s1", "s2", "s3"], n),
+        "utt_id": rng.choice([f"u{i}" for i in range(max(1, n // 3))], n),
+    })  # fmt: skip
+    return df
+
+
+def _choi_loop(pairs: list[tuple[int, int]], word_of: dict, cap: int) -> list[tuple[int, int]]:
+    """Choi et al.'s reading of a sampler: append each pair's word-type key, stop once
+    there are ``cap`` keys (their ``if len(accumulator) > 1000: break`` is cap 1001)."""
+    acc: dict = {}
+    out = []
+    for a, b in pairs:
+        acc.setdefault((word_of[a], word_of[b]), []).append(1)
+        out.append((a, b))
+        if len(acc) >= cap:
+            break
+    return out
+
+
+@pytest.mark.parametrize("cap", [1, 2, 5, 9, 1000])
+def test_max_word_pairs_reads_relations_as_choi_samplers(cap):
+    s = _random_sample(40, seed=3)
+    rel = word_relations(list(PRON), PRON, SYN)
+    got = token_pairs(s, rel, seed=0, types=("synonym", "near_homophone"), max_word_pairs=cap)
+    word_of = dict(zip(s["token_id"], s["word"]))
+    for name, rmap in (("synonym", "synonym"), ("near_homophone", "near_homophone")):
+        related: dict = {}
+        for r in rel[rel["relation"] == rmap].itertuples():
+            if r.a_to_b:
+                related.setdefault(r.word_a, set()).add(r.word_b)
+            if r.b_to_a:
+                related.setdefault(r.word_b, set()).add(r.word_a)
+        # Choi's sampler: every token l in sample order, every r in sample order whose word relates
+        toks = list(s["token_id"])
+        gen = [(l, r) for l in toks for r in toks if word_of[r] in related.get(word_of[l], set()) and l != r]
+        want = _choi_loop(gen, word_of, cap)
+        g = got[got["pair_type"] == name]
+        assert list(zip(g["token_a"], g["token_b"])) == want, name
+        if cap == 1000:  # more than there are: every pair, as without the cap
+            full = token_pairs(s, rel, seed=0, types=(name,))
+            assert sorted(zip(full["token_a"], full["token_b"])) == sorted(want)
+
+
+@pytest.mark.parametrize("cap", [1, 3, 7])
+def test_max_word_pairs_on_shuffled_types_keeps_choi_order(cap):
+    s = _random_sample(60, seed=4)
+    rel = word_relations(list(PRON), PRON, SYN)
+    types = ("random", "same_word", "same_speaker")
+    full = token_pairs(s, rel, seed=2, types=types)  # the cap does not change the shuffles
+    got = token_pairs(s, rel, seed=2, types=types, max_word_pairs=cap)
+    word_of = dict(zip(s["token_id"], s["word"]))
+    pos = {t: i for i, t in enumerate(s["token_id"])}
+    first = {}
+    for col in ("word", "speaker"):
+        first[col] = {v: i for i, v in reversed(list(enumerate(s[col])))}
+    spk_of = dict(zip(s["token_id"], s["speaker"]))
+    keys = {
+        "random": lambda p: pos[p[0]],
+        "same_word": lambda p: (first["word"][word_of[p[0]]], pos[p[0]]),
+        "same_speaker": lambda p: (first["speaker"][spk_of[p[0]]], pos[p[0]]),
+    }
+    for name in types:
+        f = full[full["pair_type"] == name]
+        want = _choi_loop(sorted(zip(f["token_a"], f["token_b"]), key=keys[name]), word_of, cap)
+        g = got[got["pair_type"] == name]
+        assert list(zip(g["token_a"], g["token_b"])) == want, name
+        assert len({(word_of[a], word_of[b]) for a, b in want}) == min(cap, len(set(zip(f["word_a"], f["word_b"]))))
+
+
+def test_distinct_partners_switch_and_counts(caplog):
+    s = _sample()  # two "dog" tokens in one utterance (u4), s1 speaks both "big" and "dog"
+    rel = word_relations(["big", "large", "accept", "except", "dog"], PRON, SYN)
+    types = ("same_word", "same_speaker")
+    with caplog.at_level("INFO", logger="codecprobe.pairs"):  # seed 5: the dogs swap, s1's shuffle meets a word twice
+        strict = token_pairs(s, rel, seed=5, types=types)
+    loose = token_pairs(s, rel, seed=5, types=types, distinct_partners=False)
+    utt = dict(zip(s["token_id"], s["utt_id"]))
+    word = dict(zip(s["token_id"], s["word"]))
+    sw, lw = (t[t["pair_type"] == "same_word"] for t in (strict, loose))
+    assert all(utt[a] != utt[b] for a, b in zip(sw["token_a"], sw["token_b"]))
+    # the two dog tokens share u4: only Choi's rule pairs them
+    dogs = set(s.loc[s["word"] == "dog", "token_id"])
+    assert {(a, b) for a, b in zip(lw["token_a"], lw["token_b"])} >= {tuple(dogs), tuple(sorted(dogs, reverse=True))}
+    assert not dogs & set(sw["token_a"])
+    ss, ls = (t[t["pair_type"] == "same_speaker"] for t in (strict, loose))
+    assert all(word[a] != word[b] for a, b in zip(ss["token_a"], ss["token_b"]))
+    assert len(ls) > len(ss) and all(a != b for a, b in zip(ls["token_a"], ls["token_b"]))
+    # the log counts what the strict rules dropped: loose pairs minus strict pairs, per type
+    for name, what, a, b in (("same_word", "same utterance", lw, sw), ("same_speaker", "same word", ls, ss)):
+        line = next(r.getMessage() for r in caplog.records if f": {name}:" in r.getMessage())
+        assert f"{len(a) - len(b)} partners dropped ({what})" in line
+        assert f"{len(s) - len(a)} fixed points dropped" in line

@@ -143,6 +143,10 @@ def pairs_args(config: dict) -> str:
         args += ["--max-pairs-per-type", str(p["max_pairs_per_type"])]
     if not p.get("ordered", True):
         args.append("--unordered")
+    if p.get("max_word_pairs"):
+        args += ["--max-word-pairs", str(p["max_word_pairs"])]
+    if not p.get("distinct_partners", True):
+        args.append("--any-partner")
     if lx.get("lowercase_lemmas", False):
         args.append("--lowercase-lemmas")
     args += ["--wordnet", str(lx.get("wordnet", "auto"))]

@@ -4,9 +4,10 @@ For every pair (token a, token b) and layer k: the Euclidean distance between th
 words' pooled accumulated layer-k features. Aggregated per codec, layer and pair type
 (``aggregate``):
 
-* ``seeds`` (default; the seed paper's Fig. 2 cache, and Choi et al.'s intervals): per
-  pair-sampling seed, the mean over that seed's pairs of the type; ``mean`` = the mean of
-  these over seeds, with a 95 % Student-t interval over seeds (``t over seeds``). The
+* ``seeds`` (the function default; the seed release's notebook 01, and Choi et al.'s
+  intervals): per pair-sampling seed, the mean over that seed's token pairs of the
+  type; ``mean`` = the mean of these over seeds, with a 95 % Student-t interval over
+  seeds (``t over seeds``). The
   normalized distance is computed per seed (the type's mean minus that seed's random
   pairs' mean at the same layer), then averaged over seeds, with its t-interval. With a
   single seed the interval is the percentile bootstrap over pairs below (``bootstrap
@@ -16,11 +17,12 @@ words' pooled accumulated layer-k features. Aggregated per codec, layer and pair
   resamples, fixed seed); normalized = pooled mean minus pooled random mean, its CI from
   the same bootstrap, both sets of pairs resampled independently in each iteration.
 
-* ``word_types`` (Choi et al.'s aggregation): first the mean over the token pairs of each
-  ordered word-type pair (``word_a``, ``word_b``) within a seed, then per seed the mean
-  over its word-type pairs (each word-type pair weighs the same, however many tokens its
-  words have), then the mean and t-interval over seeds as in ``seeds``. With a single
-  seed the bootstrap is over word-type pairs (``bootstrap over word pairs``).
+* ``word_types`` (Choi et al.'s script, which made the seed paper's Fig. 2 cache; both
+  configs use it): first the mean over the token pairs of each ordered word-type pair
+  (``word_a``, ``word_b``) within a seed, then per seed the mean over its word-type
+  pairs (each word-type pair weighs the same, however many tokens its words have), then
+  the mean and t-interval over seeds as in ``seeds``. With a single seed the bootstrap
+  is over word-type pairs (``bootstrap over word pairs``).
 
 The relative distance (``rel_*``) is the type's mean over the random pairs' mean, minus
 1 (``-0.23``: 23 % closer than random pairs), per seed, then as the normalized one; it
@@ -218,7 +220,7 @@ def summarize(
     pair-sampling seed of each pair ``[P]`` (None: all pairs from one seed). Needs
     ``random`` for the normalized columns (NaN otherwise).
 
-    ``aggregate="seeds"`` (default, as the seed paper's Fig. 2): per seed the mean over
+    ``aggregate="seeds"`` (default): per seed the mean over
     that seed's pairs, and the normalized mean = that minus the same seed's random mean;
     ``mean``/``norm_mean`` = their means over seeds (the normalized one over the seeds
     that have random pairs too), ``ci_*``/``norm_ci_*`` = Student-t ``1 - alpha``

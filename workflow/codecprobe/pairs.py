@@ -13,6 +13,15 @@ by default, with at least one WordNet synonym), then
 * **same-word**: the same within each word's tokens, partner from a different utterance;
 * **same-speaker**: the same within each speaker's tokens, partner a different word.
 
+The last two rules (``distinct_partners=True``, the default) keep the types apart; with
+``distinct_partners=False`` the shuffles drop only a token paired with itself, as Choi
+et al.'s samplers do. Every dropped partner is counted in the log.
+
+``max_word_pairs`` (Choi et al.'s script: 1,001; default: no cap): per seed and type,
+the token pairs in Choi et al.'s sampler order (:func:`choi_order`) up to the first pair
+of the ``max_word_pairs``-th distinct ordered word-type pair, as their loop
+``if len(accumulator) > 1000: break`` reads them.
+
 Token pairs are ordered, as Choi et al.'s samplers make them (default, ``ordered=True``):
 a relation ``a -> b`` pairs every token of ``a`` (``token_a``) with every token of ``b``
 (``token_b``). A synonym relation holds from ``a`` to ``b`` when ``b`` is among ``a``'s
@@ -64,6 +73,8 @@ class PairConfig:
     types: tuple[str, ...] = PAIR_TYPES
     ordered: bool = True  # False: each word-type pair once (earlier behaviour)
     lowercase_lemmas: bool = False  # True: lower-cased WordNet lemma names (earlier behaviour)
+    max_word_pairs: int | None = None  # Choi et al.'s script: 1001 (see choi_order, first_word_pairs)
+    distinct_partners: bool = True  # False: shuffles drop only a token paired with itself (Choi et al.)
 
 
 def is_near_homophone(d, threshold: float = 0.4, inclusive: bool = True):
@@ -166,9 +177,32 @@ def _shuffle_pairs(idx: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarra
     return idx[keep], perm[keep]
 
 
+def choi_order(name: str, a: np.ndarray, b: np.ndarray, word: np.ndarray, speaker: np.ndarray) -> np.ndarray:
+    """The order in which Choi et al.'s samplers yield the token pairs ``(a, b)`` of type
+    ``name`` (``a``, ``b``: ``[P]`` positions in the sample; ``word``, ``speaker``: ``[N]``
+    per position). ``random``: by ``a``; ``synonym``/``near_homophone``: by ``a``, then
+    ``b``; ``same_word``/``same_speaker``: by the group's first position in the sample
+    (``df.text.unique()`` / ``df.speaker.unique()``), then ``a``. Returns ``[P]`` indices.
+    """
+    if name in ("same_word", "same_speaker"):
+        group = pd.factorize(word if name == "same_word" else speaker)[0]  # codes in order of first position
+        return np.lexsort((a, group[a]))
+    return np.lexsort((b, a))
+
+
+def first_word_pairs(a: np.ndarray, b: np.ndarray, word: np.ndarray, n: int) -> int:
+    """How many of the token pairs ``(a, b)`` (``[P]`` positions, in sampler order) Choi et
+    al.'s loop reads with a cap of ``n`` word-type pairs: up to and including the first
+    pair of the ``n``-th distinct ordered pair ``(word[a], word[b])``; all when fewer."""
+    codes = pd.factorize(word)[0].astype(np.int64)
+    key = pd.factorize(codes[a] * (codes.max(initial=0) + 1) + codes[b])[0]  # rank of first appearance
+    nth = np.flatnonzero(key == n - 1)
+    return int(nth[0]) + 1 if nth.size else len(a)
+
+
 def token_pairs(
     sample: pd.DataFrame, relations: pd.DataFrame, seed: int, types: tuple[str, ...] = PAIR_TYPES,
-    ordered: bool = True,
+    ordered: bool = True, max_word_pairs: int | None = None, distinct_partners: bool = True,
 ) -> pd.DataFrame:  # fmt: skip
     """All token pairs of every type for one sample of tokens.
 
@@ -178,6 +212,10 @@ def token_pairs(
     (``a_to_b``/``b_to_a``): a mutual synonym pair and every near-homophone pair give
     their token pairs twice, once each way; a one-way synonym relation once.
     ``ordered=False``: once per word-type pair, ``word_a < word_b`` (earlier behaviour).
+    ``distinct_partners`` (default): a same-word partner from another utterance, a
+    same-speaker partner another word; ``False``: any partner but the token itself (Choi
+    et al.). ``max_word_pairs``: each type's pairs in :func:`choi_order`, cut by
+    :func:`first_word_pairs`; ``None``: all pairs, in the order they are made.
     Returns :data:`PAIR_COLUMNS` (``phonetic_distance`` is NaN for shuffle-based types).
     """
     rng = np.random.default_rng(seed)
@@ -190,6 +228,7 @@ def token_pairs(
 
     if "random" in types:
         a, b = _shuffle_pairs(pos, rng)
+        log.info("seed %s: random: %d fixed points dropped", seed, len(pos) - len(a))
         parts.append(("random", a, b, np.full(len(a), np.nan)))
     by_word = {w: np.flatnonzero(word == w) for w in np.unique(word)}
     if ordered and not relations.empty and not {"a_to_b", "b_to_a"} <= set(relations.columns):
@@ -213,18 +252,34 @@ def token_pairs(
                 dd.append(np.full(ga.size, r.phonetic_distance))
         cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
         parts.append((rel, cat(aa, int), cat(bb, int), cat(dd, float)))
-    for name, groups, differ in (("same_word", word, utt), ("same_speaker", spk, word)):
+    for name, groups, differ, what in (
+        ("same_word", word, utt, "same utterance"), ("same_speaker", spk, word, "same word"),
+    ):  # fmt: skip
         if name not in types:
             continue
-        aa, bb = [], []
+        aa, bb, n_shuffled = [], [], 0
         for g in np.unique(groups):
             a, b = _shuffle_pairs(np.flatnonzero(groups == g), rng)
-            keep = differ[a] != differ[b]
+            keep = differ[a] != differ[b] if distinct_partners else np.ones(len(a), bool)
+            n_shuffled += len(a)
             aa.append(a[keep])
             bb.append(b[keep])
         a = np.concatenate(aa) if aa else np.zeros(0, int)
         b = np.concatenate(bb) if bb else np.zeros(0, int)
+        log.info(
+            "seed %s: %s: %d fixed points dropped (tokens alone in their group included), %d partners dropped (%s)",
+            seed, name, len(groups) - n_shuffled, n_shuffled - len(a), what,
+        )  # fmt: skip
         parts.append((name, a, b, np.full(len(a), np.nan)))
+    if max_word_pairs:
+        capped = []
+        for name, a, b, d in parts:
+            o = choi_order(name, a, b, word, spk)
+            o = o[: first_word_pairs(a[o], b[o], word, max_word_pairs)]
+            log.info("seed %s: %s: %d of %d token pairs within the first %d word-type pairs",
+                     seed, name, len(o), len(a), max_word_pairs)  # fmt: skip
+            capped.append((name, a[o], b[o], d[o]))
+        parts = capped
 
     frames = [
         pd.DataFrame(
@@ -297,7 +352,8 @@ def build_pairs(
         if n < cfg.n_tokens:
             log.warning("seed %d: only %d eligible tokens, fewer than n_tokens=%d: using all", seed, n, cfg.n_tokens)
         sample = pool.sample(n=n, random_state=seed)
-        p = cap_pairs(token_pairs(sample, relations, seed, cfg.types, cfg.ordered), cfg.max_pairs_per_type, seed)
+        p = token_pairs(sample, relations, seed, cfg.types, cfg.ordered, cfg.max_word_pairs, cfg.distinct_partners)
+        p = cap_pairs(p, cfg.max_pairs_per_type, seed)
         all_pairs.append(p)
         summary += type_counts(p, cfg.types, n, seed=seed)
     return pd.concat(all_pairs, ignore_index=True), pd.DataFrame(summary), relations
@@ -340,7 +396,8 @@ def build_speaker_pairs(
             log.warning("speaker %s: %d eligible tokens of %d: skipped", s, len(sample), n_all)
             continue
         log.info("speaker %s: %d eligible tokens of %d", s, len(sample), n_all)
-        p = cap_pairs(token_pairs(sample, relations, seed, types, cfg.ordered), cfg.max_pairs_per_type, seed)
+        p = token_pairs(sample, relations, seed, types, cfg.ordered, cfg.max_word_pairs, cfg.distinct_partners)
+        p = cap_pairs(p, cfg.max_pairs_per_type, seed)
         all_pairs.append(p)
         summary += type_counts(p, types, len(sample), speaker=s, seed=seed)
     if not all_pairs:
@@ -360,6 +417,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--exclusive", action="store_true", help="near-homophone: d < threshold (default <=)")
     ap.add_argument("--no-require-synonym", action="store_true")
     ap.add_argument("--max-pairs-per-type", type=int, default=None)
+    ap.add_argument(
+        "--max-word-pairs", type=int, default=None, metavar="N",
+        help="per seed and type, the pairs in Choi et al.'s sampler order up to the first of the N-th distinct "
+        "word-type pair (their script: 1001; default: all)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--any-partner", action="store_true",
+        help="same-word and same-speaker shuffles drop only a token paired with itself (Choi et al.; default: "
+        "a same-word partner from another utterance, a same-speaker partner another word)",
+    )  # fmt: skip
     ap.add_argument("--types", nargs="+", default=list(PAIR_TYPES))
     ap.add_argument(
         "--unordered", action="store_true",
@@ -381,7 +448,8 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(a.log)
     cfg = PairConfig(
         a.n_tokens, tuple(a.seeds), a.threshold, not a.exclusive, not a.no_require_synonym,
-        a.max_pairs_per_type, tuple(a.types), not a.unordered, a.lowercase_lemmas,
+        a.max_pairs_per_type, tuple(a.types), not a.unordered, a.lowercase_lemmas, a.max_word_pairs,
+        not a.any_partner,
     )  # fmt: skip
     words = read_table(a.words)
     cmu, wn = load_cmudict(a.cmudict), open_wordnet(a.wordnet)
