@@ -35,6 +35,29 @@ def test_resample_up_is_plain_interpolation():
     np.testing.assert_allclose(r[~inside, 0], v[-1, 0])
 
 
+def test_antialias_over_skipped_frames_runs_on_the_regular_grid():
+    """Bad frames skipped leave gaps in the MRI times; the low-pass runs on the regular MRI
+    grid (gaps filled linearly), so on tracks that are linear over the gaps the result at
+    the kept frames equals that of the complete track. Treating the kept frames as
+    contiguous (before session 14) puts a step at each gap, and the filter rings there."""
+    from codecprobe.articulatory import antialias_vtd, lowpass
+
+    t = np.arange(400) / MRI_FRAME_RATE
+    v = np.stack([3 * t + 1, -2 * t + 0.5 * np.sin(2 * np.pi * 0.5 * t)], axis=1)
+    keep = np.ones(len(t), bool)
+    keep[100:104] = False  # frames 100-103 skipped (t = 1.20-1.24 s)
+    keep[250:262] = False  # and 12 more (t = 3.00-3.15 s)
+    near_gaps = ((t > 1.0) & (t < 1.4)) | ((t > 2.9) & (t < 3.3))
+    v[:, 1] = np.where(near_gaps, -2 * t, v[:, 1])  # linear across both gaps
+    full = antialias_vtd(v, t, codec_rate=12.5)
+    got = antialias_vtd(v[keep], t[keep], codec_rate=12.5)
+    np.testing.assert_allclose(got, full[keep], atol=1e-9)
+    contiguous = lowpass(v[keep], MRI_FRAME_RATE, 0.45 * 12.5)
+    assert np.abs(contiguous - full[keep]).max() > 0.05  # the test sees the difference
+    with pytest.raises(CodecprobeError, match="do not increase"):
+        antialias_vtd(v[:3], t[[0, 2, 1]], codec_rate=12.5)
+
+
 def test_resample_errors():
     t = np.arange(10) / MRI_FRAME_RATE
     with pytest.raises(CodecprobeError, match="does not match"):

@@ -352,3 +352,24 @@ def test_vtd_file_from_before_the_masks_is_refused(tmp_path):
     feats = _write_features(tmp_path / "f.h5", utts, rate)
     with pytest.raises(CodecprobeError, match=r"sub801\.h5: VTD file written by codecprobe before session 8.*--forcerun rtmri_vtd"):
         codec_pwcca("syn", feats, [vtd], n_shuffles=3)
+
+
+def test_utterances_left_out_are_counted(tmp_path, caplog):
+    """An utterance with VTD but no codec features, and one whose codec frames lie outside
+    the MRI span, are left out, counted in the log, and the value is that of the others."""
+    import logging
+
+    rng = np.random.default_rng(7)
+    clips = _speaker_with_refilled_ends(rng, "sub805", n_clips=12)
+    vtd = _write_vtd(tmp_path / "sub805.h5", "sub805", clips)
+    utts, rate = _features_for(clips, rng)
+    kept = {k: v for k, v in utts.items() if k not in (clips[0][0], clips[1][0])}
+    t, inc = utts[clips[1][0]]
+    moved = {**kept, clips[1][0]: (t + 100.0, inc)}  # clip 1: every frame after the MRI ends
+    with caplog.at_level(logging.INFO, logger="codecprobe.artstage"):
+        res = codec_pwcca("syn", _write_features(tmp_path / "f.h5", moved, rate), [vtd], n_shuffles=2)
+    assert ("sub805: 10 of 12 utterances used (1 without codec features, 1 with at most one codec frame "
+            "inside the MRI span)") in caplog.text
+    ref = codec_pwcca("syn", _write_features(tmp_path / "g.h5", kept, rate), [_write_vtd(
+        tmp_path / "ref.h5", "sub805", clips[2:])], n_shuffles=2)
+    assert res.pwcca.tolist() == pytest.approx(ref.pwcca.tolist(), abs=1e-12)

@@ -34,6 +34,7 @@ def test_typo_names_the_key_and_suggests():
         (("pairs", "types"), ["synonyms"], "config: pairs.types[0]: 'synonyms' is not one of"),
         (("alignment", "source"), "nfa", "config: alignment.source: 'nfa' is not one of"),
         (("pairs", "seeds"), "0", "config: pairs.seeds: '0' is not of type 'array'"),
+        (("rtmri", "nan_policy"), "keep", "config: rtmri.nan_policy: 'keep' is not one of"),  # PWCCA needs finite VTD
     ],
 )
 def test_bad_values(path, value, msg):

@@ -208,7 +208,7 @@ def test_precomputed_grid_and_orientation(tmp_path):
         V.check_grid(np.zeros((3, 2, 2)))
 
 
-def test_postprocess_nan_policy():
+def test_postprocess_nan_policy(monkeypatch):
     raw = np.array(
         [
             [np.nan, 1.0, 2.0, np.nan, np.nan],
@@ -231,6 +231,22 @@ def test_postprocess_nan_policy():
     assert np.isnan(k[1, 1]) and k[1, 0] == 4.0  # dropped lines refilled from the finite kept ones
     with pytest.raises(CodecprobeError):
         V.postprocess(np.full((3, 4), np.nan))
+    # a gap filled over the frame numbers: frames 3-9 skipped as bad, frame 10 missed a wall
+    fno = np.array([1, 2, 10, 11, 12])
+    lin = np.stack([2.0 * fno, 2.0 * fno], axis=1)
+    lin[2, 1] = np.nan
+    g, _ = V.postprocess(lin, frame_no=fno)
+    assert g[2, 1] == pytest.approx(20.0)  # 2 x 10; over the row index it would be 12
+    assert V.postprocess(lin)[0][2, 1] == pytest.approx(13.0)
+    with pytest.raises(CodecprobeError, match="frame numbers"):
+        V.postprocess(lin, frame_no=fno[:4])
+    # vtd_track fills over the track's own frame numbers
+    from types import SimpleNamespace
+
+    track = SimpleNamespace(inner=None, outer=None, frame_no=fno, times=(fno - 0.5) / 83.2778, n_bad=7,
+                            policy="skip", name="x")  # fmt: skip
+    monkeypatch.setattr(V, "vtd", lambda inner, outer, grid, pick: lin)
+    assert V.vtd_track(track, np.zeros((2, 2, 2))).px[2, 1] == pytest.approx(20.0)
     np.testing.assert_allclose(V.normalize_by_max(np.array([[1.0, 0], [2.0, 0]])), [[0.5, 0], [1, 0]])
 
 

@@ -57,13 +57,24 @@ def resample_vtd(vtd: np.ndarray, t_mri: np.ndarray, t_codec: np.ndarray, codec_
 def antialias_vtd(vtd: np.ndarray, t_mri: np.ndarray, codec_rate: float, mri_rate: float = MRI_FRAME_RATE) -> np.ndarray:
     """VTD ``[F_mri, G]`` (float64), low-passed at 0.45 x ``codec_rate`` when that is below
     ``mri_rate`` (zero-phase Butterworth, along time), else unchanged. Checks the shapes
-    against ``t_mri [F_mri]`` and that every value is finite."""
+    against ``t_mri [F_mri]`` and that every value is finite.
+
+    Where frames are missing (bad frames skipped: ``t_mri`` steps by more than one MRI
+    frame), the filter runs on the regular MRI frame grid, the gaps filled linearly, and
+    the result is read back at ``t_mri``; the filter's taps assume evenly spaced samples."""
     vtd = np.asarray(vtd, dtype=np.float64)
     if vtd.ndim != 2 or len(vtd) != len(t_mri):
         raise CodecprobeError(f"VTD of shape {vtd.shape} does not match {len(t_mri)} MRI frame times")
     if not np.isfinite(vtd).all():
         raise CodecprobeError(f"VTD holds {int((~np.isfinite(vtd)).sum())} non-finite values: post-process it first")
     if codec_rate < mri_rate:
+        k = np.rint((np.asarray(t_mri, np.float64) - t_mri[0]) * mri_rate).astype(np.int64) if len(vtd) else []
+        if len(k) > 1 and (np.diff(k) != 1).any():
+            if (np.diff(k) < 1).any():
+                raise CodecprobeError("MRI frame times do not increase by at least one frame")
+            grid = np.arange(k[-1] + 1)
+            full = np.stack([np.interp(grid, k, vtd[:, g]) for g in range(vtd.shape[1])], axis=1)
+            return lowpass(full, mri_rate, 0.45 * codec_rate)[k]
         vtd = lowpass(vtd, mri_rate, 0.45 * codec_rate)
     return vtd
 

@@ -250,7 +250,12 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
             continue
         # only codec frames inside the span of the MRI frames at every lag (no extrapolated VTD)
         keep = {u: (utts[u][1] - lags.max() >= vt[u][0][0]) & (utts[u][1] - lags.min() <= vt[u][0][-1]) for u in common}
+        n_features = len(common)
         common = [u for u in common if keep[u].sum() > 1]
+        if len(common) < len(vt):
+            log.info("%s %s: %d of %d utterances used (%d without codec features, %d with at most one codec frame "
+                     "inside the MRI span)", codec, spk, len(common), len(vt), len(vt) - n_features,
+                     n_features - len(common))  # fmt: skip
         if not common:
             log.warning("%s %s: no codec frame inside the MRI span of any utterance, speaker skipped", codec, spk)
             skipped["too few frames"].append(spk)

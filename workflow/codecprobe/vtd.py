@@ -574,18 +574,23 @@ def vtd(
     return out, pin, pout
 
 
-def _interp_nan_1d(y: np.ndarray) -> np.ndarray:
+def _interp_nan_1d(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     ok = np.isfinite(y)
     if ok.all() or not ok.any():
         return y
-    x = np.arange(len(y))
     y = y.copy()
     y[~ok] = np.interp(x[~ok], x[ok], y[ok])
     return y
 
 
-def postprocess(raw: np.ndarray, nan_policy: str = "interpolate") -> tuple[np.ndarray, dict]:
+def postprocess(
+    raw: np.ndarray, nan_policy: str = "interpolate", frame_no: np.ndarray | None = None
+) -> tuple[np.ndarray, dict]:
     """Clean one clip's raw VTD ``[F, n]`` (see the module docstring's NaN policy).
+
+    ``frame_no [F]``: the MRI frame numbers of the rows (default ``0..F-1``); ``interpolate``
+    fills a gap over them, so a frame next to a skipped bad frame is filled at its place in
+    time, not as if the frames were contiguous.
 
     Returns ``(vtd [F, n], info)`` with ``info["dropped"]`` (bool ``[n]``: gridlines NaN in
     every frame, refilled across the gridline index), ``info["nan_mask"]`` (bool ``[F, n]``:
@@ -604,7 +609,10 @@ def postprocess(raw: np.ndarray, nan_policy: str = "interpolate") -> tuple[np.nd
     kept = np.nonzero(~dropped)[0]
     sub = v[:, kept]
     if nan_policy == "interpolate":
-        sub = np.apply_along_axis(_interp_nan_1d, 0, sub)
+        x = np.arange(len(v), dtype=float) if frame_no is None else np.asarray(frame_no, dtype=float)
+        if x.shape != (len(v),):
+            raise CodecprobeError(f"postprocess: {x.shape} frame numbers for {len(v)} frames")
+        sub = np.apply_along_axis(_interp_nan_1d, 0, sub, x)
     elif nan_policy == "zero":
         sub = np.where(np.isfinite(sub), sub, 0.0)
     out = np.empty_like(v)
@@ -651,7 +659,7 @@ class VTDResult:
 def vtd_track(track, grid: np.ndarray, *, pick: str = "airway", nan_policy: str = "interpolate") -> VTDResult:
     """VTD of one :class:`codecprobe.rtmri.Track` on ``grid``, post-processed per clip."""
     raw = vtd(track.inner, track.outer, grid, pick=pick)
-    px, info = postprocess(raw, nan_policy)
+    px, info = postprocess(raw, nan_policy, track.frame_no)
     return VTDResult(
         name=track.name,
         frame_no=np.asarray(track.frame_no),
