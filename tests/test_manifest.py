@@ -38,6 +38,39 @@ def test_corrupt_audio_and_missing_transcript_are_named_and_counted(corpus, capl
     assert "3 skipped" in caplog.text
 
 
+def test_truncated_audio_with_a_good_header_is_skipped_here(corpus, caplog):
+    """A FLAC cut short keeps a header promising all its samples; the manifest decodes each
+    file to its end, so the cut file is skipped and counted here, not met by the encoder."""
+    import soundfile as sf
+
+    ls, _ = corpus
+    f = ls / "dev-clean" / "11" / "100" / "11-100-0001.flac"
+    data = f.read_bytes()
+    f.write_bytes(data[: len(data) // 2])
+    assert sf.info(str(f)).frames == 22400  # the header still reads well
+    with caplog.at_level(logging.INFO, logger="codecprobe"):
+        m, skipped = build_manifest(ls, ["dev-clean"])
+    assert "11-100-0001" not in set(m["utt_id"]) and len(m) == 3
+    (reason,) = skipped.loc[skipped["utt_id"] == "11-100-0001", "reason"]
+    assert reason.startswith(("unreadable audio after", "truncated audio:")) and "of 22400" in reason
+    assert "11-100-0001.flac" in caplog.text
+    m, skipped = build_manifest(ls, ["dev-clean"], verify=False)  # the header alone passes it
+    assert "11-100-0001" in set(m["utt_id"]) and skipped.empty
+
+
+
+def test_decode_problem_counts_samples(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from codecprobe.manifest import decode_problem
+
+    p = tmp_path / "a.wav"
+    sf.write(p, np.zeros(100_000, np.float32), 16000)
+    assert decode_problem(p, 100_000) is None
+    assert decode_problem(p, 100_001, block=4096) == "truncated audio: 100000 of the header's 100001 samples decode"
+
+
 def test_missing_transcript_file(corpus):
     ls, _ = corpus
     (ls / "dev-clean" / "22" / "200" / "22-200.trans.txt").unlink()
