@@ -1,8 +1,12 @@
 # codecprobe: layer-wise semantic and phonetic probing of speech codecs.
-# Default config = the bundled demo; the paper's setup: --configfile config/paper.yaml
+# Default config = the bundled demo; the paper's setup: --configfile config/paper.yaml.
+# A --configfile replaces config.yaml (not merged over it): a section it leaves out is
+# not built, rather than taken from the demo.
 
 
-configfile: "config.yaml"
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 report: "workflow/report/workflow.rst"

@@ -234,9 +234,10 @@ def test_pwcca_args_block_seconds():
 
 
 def test_paper_config_never_inherits_the_demo_alignments():
-    """--configfile config/paper.yaml is merged over config.yaml; with alignment.source
-    switched to textgrids but no folder given, the run must stop, not read the demo's
-    TextGrids (config.yaml's alignment.textgrids)."""
+    """Should config/paper.yaml be merged over config.yaml (``snakemake --configfile
+    config.yaml config/paper.yaml``; a lone --configfile replaces config.yaml), with
+    alignment.source switched to textgrids but no folder given, the run must stop, not
+    read the demo's TextGrids (config.yaml's alignment.textgrids)."""
     import yaml
     from snakemake.utils import update_config
 
@@ -285,3 +286,20 @@ def test_rtmri_regions_args():
     assert any(e.startswith("config: rtmri.regions.layers[0]: 0 should not be valid") for e in schema_errors(c))
     c["rtmri"]["regions"] = {"max_frame": 10}
     assert "config: rtmri.regions: unknown key 'max_frame' (did you mean 'max_frames'?)" in schema_errors(c)
+
+
+def test_corpus_roots_of_both_configs():
+    from codecprobe.config import corpus_roots
+
+    assert corpus_roots(DEMO, "librispeech") == ["resources/demo/LibriSpeech/dev-clean"]
+    assert corpus_roots(PAPER, "librispeech") == [
+        f"{PAPER['librispeech']['root']}/dev-clean", f"{PAPER['librispeech']['root']}/test-clean",
+    ]  # fmt: skip
+    assert corpus_roots(DEMO, "textgrids") == [DEMO["alignment"]["textgrids"]]
+    assert corpus_roots(PAPER, "textgrids") == []  # MFA writes them: a workflow output
+    assert corpus_roots(PAPER, "annot16", "sub009") == [f"{PAPER['rtmri']['annot16']}/sub009/track"]
+    assert corpus_roots(DEMO, "rtmri_audio") == [
+        f"{DEMO['rtmri']['root']}/{s}/2drt/audio" for s in DEMO["rtmri"]["speakers"]
+    ]
+    with pytest.raises(ValueError, match="unknown kind"):
+        corpus_roots(DEMO, "flac")

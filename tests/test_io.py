@@ -36,3 +36,39 @@ def test_atomic_path_leaves_the_old_output_on_error(tmp_path):
         with atomic_path(out):
             raise RuntimeError("boom")
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_tree_fingerprint_follows_the_files_a_rule_reads(tmp_path):
+    import os
+
+    from codecprobe.io import tree_fingerprint
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    f = tmp_path / "a" / "b" / "1.flac"
+    f.write_bytes(b"x" * 10)
+    (tmp_path / "a" / "b" / "1.trans.txt").write_text("1 HELLO\n")
+    fp = lambda: tree_fingerprint([tmp_path / "a"], ("*.flac", "*.trans.txt"))  # noqa: E731
+    base = fp()
+    assert fp() == base and len(base) == 16
+    (tmp_path / "a" / "notes.md").write_text("not read")  # a file no pattern matches
+    assert fp() == base
+    st = f.stat()
+    f.write_bytes(b"y" * 10)  # same size, same time: content is not read (names, sizes, times)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert fp() == base
+    f.write_bytes(b"y" * 9)  # truncated, old time kept
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert fp() != base
+    f.write_bytes(b"x" * 10)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # touched
+    assert fp() != base
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert fp() == base
+    f.rename(f.with_name("2.flac"))  # renamed
+    assert fp() != base
+    f.with_name("2.flac").rename(f)
+    (tmp_path / "a" / "b" / "3.flac").write_bytes(b"")  # added
+    assert fp() != base
+    (tmp_path / "empty").mkdir()
+    assert tree_fingerprint([tmp_path / "missing"], ("*",)) == tree_fingerprint([tmp_path / "empty"], ("*",)) != base
+

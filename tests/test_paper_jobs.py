@@ -9,7 +9,7 @@ the rules build to the stages that read them.
 What: for config.yaml (the demo) and config/paper.yaml (its corpus paths pointed at the
 stub trees of ``tests/stubs.py``), Snakemake itself builds every job's command:
 ``snakemake -n -p --forceall`` runs the Snakefile as a real run does (``check_config``,
-``validate`` filling defaults, ``--configfile`` merged over config.yaml, the rules'
+``validate`` filling defaults, ``--configfile`` in place of config.yaml, the rules'
 params, the helpers of ``codecprobe.config``, wildcards from the config's own codec
 names and speakers, ``{threads}``) and prints each job's shell command. Each command that
 runs ``python -m codecprobe.<module> ...`` is split with ``shlex`` (as the shell does) and

@@ -91,6 +91,20 @@ def test_paper_dag_with_imported_alignments(tmp_path):
     assert jobs_of(r.stdout)["words"] == 1 and "mfa_align" not in jobs_of(r.stdout)
 
 
+def test_configfile_replaces_the_demo_config(tmp_path):
+    """A --configfile is the whole config: a section it leaves out (here rtmri and
+    pairs.by_speaker) is not built, rather than taken from config.yaml's demo."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    del cfg["rtmri"], cfg["pairs"]["by_speaker"]
+    p = tmp_path / "mine.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    r = snakemake("-n", "--forceall", "--configfile", str(p))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert jobs_of(r.stdout) == {
+        "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1, "all": 1,
+    }  # fmt: skip
+
+
 def test_slurm_profile_dry_run(tmp_path):
     cfg = paper_config_on_stub(tmp_path)
     r = snakemake("--profile", "profiles/slurm", "-n", "--forceall", "--configfile", str(cfg))
@@ -182,14 +196,29 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     # nothing left to do
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
     assert "Nothing to be done" in r.stdout + r.stderr
+    # a corpus file edited, even with its old modification time kept, reruns what reads it
+    cfg = yaml.safe_load((wd / "config.yaml").read_text())
+    for root, pattern, rule in ((cfg["librispeech"]["root"], "*.trans.txt", "manifest"),
+                                (cfg["alignment"]["textgrids"], "*.TextGrid", "words")):  # fmt: skip
+        f = sorted(Path(root).rglob(pattern))[0]
+        st, text = f.stat(), f.read_bytes()
+        f.write_bytes(text + b"\n")
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+        r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
+        assert rule in jobs_of(r.stdout) and "Params have changed" in r.stdout, (rule, r.stdout)
+        f.write_bytes(text)
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+        r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
+        assert "Nothing to be done" in r.stdout + r.stderr, (rule, r.stdout)
     # one self-contained HTML report with the figure and the tables, captions filled from the config
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--report", "report.html", cwd=wd)
     assert r.returncode == 0, r.stdout + r.stderr
     html = (wd / "report.html").read_text()
     assert "fig2_word_pairs.png" in html and "all_codecs.csv" in html and "pair_summary.csv" in html
     assert "SYNTHETIC DEMO DATA" in html
-    # a second codec: only its fit + encode jobs (and the aggregate target)
-    _tiny_config(tmp_path, [mel, dict(mel, name="mel2", seed=1), {"name": "melr", "family": "melrvq", "weights": "random"}])
+    # a second codec: only its fit + encode jobs (and the aggregate target); the corpus untouched
+    cfg["codecs"] = [mel, dict(mel, name="mel2", seed=1), {"name": "melr", "family": "melrvq", "weights": "random"}]
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
     assert r.returncode == 0, r.stdout + r.stderr
     # ... and the figure, which depends on every codec

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from .codecs.base import DEFAULT_BACKEND, OTHER_BACKENDS
-from .io import CodecprobeError
+from .io import CodecprobeError, tree_fingerprint
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -153,6 +153,38 @@ def pairs_args(config: dict) -> str:
     if lx.get("cmudict"):
         args += ["--cmudict", str(lx["cmudict"])]
     return shlex.join(args)
+
+
+CORPUS_FILES = {  # what each corpus-reading rule reads: file name patterns
+    "librispeech": ("*.flac", "*.trans.txt"),
+    "textgrids": ("*.TextGrid",),
+    "annot16": ("*.mat",),
+    "rtmri_audio": ("*.wav",),
+}
+
+
+def corpus_roots(config: dict, kind: str, speaker: str | None = None) -> list[str]:
+    """The folders holding the corpus files of ``kind`` (:data:`CORPUS_FILES`) that a rule
+    reads: ``librispeech`` the configured subsets; ``textgrids`` the imported TextGrid
+    folder (none when MFA writes them: that folder is a workflow output); ``annot16`` one
+    speaker's track folder; ``rtmri_audio`` the audio folders of the configured speakers."""
+    if kind == "librispeech":
+        ls = config["librispeech"]
+        return [f"{ls['root']}/{s}" for s in ls["subsets"]]
+    if kind == "textgrids":
+        al = config["alignment"]
+        return [al["textgrids"]] if al.get("source") == "textgrids" else []
+    if kind == "annot16":
+        return [f"{config['rtmri']['annot16']}/{speaker}/track"]
+    if kind == "rtmri_audio":
+        return [f"{config['rtmri']['root']}/{s}/2drt/audio" for s in config["rtmri"]["speakers"]]
+    raise ValueError(f"corpus_roots: unknown kind {kind!r} ({', '.join(CORPUS_FILES)})")
+
+
+def corpus_fingerprint(config: dict, kind: str, speaker: str | None = None) -> str:
+    """A rule param that changes whenever a corpus file the rule reads is added, removed,
+    replaced or edited (:func:`codecprobe.io.tree_fingerprint`), so Snakemake reruns it."""
+    return tree_fingerprint(corpus_roots(config, kind, speaker), CORPUS_FILES[kind])
 
 
 def lag_config(config: dict) -> dict | None:

@@ -111,6 +111,29 @@ def setup_logging(log_file: str | os.PathLike | None = None, name: str = "codecp
     return logger
 
 
+def tree_fingerprint(roots: list[str | os.PathLike], patterns: tuple[str, ...]) -> str:
+    """A short hex digest of the files under ``roots`` (recursively) whose names match any
+    of ``patterns`` (``fnmatch``, e.g. ``"*.flac"``): their paths relative to their root,
+    sizes (bytes) and modification times (ns). A rule passes it as a param, so that a
+    file added, removed, replaced or edited in a corpus reruns the rule (Snakemake's
+    params trigger), however old its modification time. A missing root counts as empty.
+    """
+    import fnmatch
+    import hashlib
+
+    h = hashlib.sha1()
+    for i, root in enumerate(roots):
+        rows = []
+        for d, _, files in os.walk(root):
+            for f in files:
+                if any(fnmatch.fnmatch(f, p) for p in patterns):
+                    st = os.stat(os.path.join(d, f))
+                    rows.append(f"{os.path.relpath(os.path.join(d, f), root)}\t{st.st_size}\t{st.st_mtime_ns}")
+        h.update(f"{i}\n".encode())
+        h.update("\n".join(sorted(rows)).encode())
+    return h.hexdigest()[:16]
+
+
 def run_cli(main) -> None:  # pragma: no cover - thin wrapper
     """Run a stage's ``main()``; turn :class:`CodecprobeError` into one clear line and exit 1."""
     try:

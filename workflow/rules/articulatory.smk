@@ -22,6 +22,7 @@ rule rtmri_vtd:
     params:
         annot16=lambda wc: config["rtmri"]["annot16"],
         args=lambda wc: vtd_args(config, wc.speaker),
+        files=lambda wc: corpus_fingerprint(config, "annot16", wc.speaker),
     shell:
         "python -m codecprobe.artstage vtd --annot16 {params.annot16:q} --speaker {wildcards.speaker}"
         " --out {output.vtd:q} --figure {output.figure:q} {params.args} --log {log:q}"
@@ -43,6 +44,7 @@ rule rtmri_utterances:
     params:
         root=lambda wc: config["rtmri"]["root"],
         tol=lambda wc: config["rtmri"].get("length_tolerance", 0.2),
+        files=lambda wc: corpus_fingerprint(config, "rtmri_audio"),
     shell:
         "python -m codecprobe.artstage utterances --root {params.root:q} --vtd {input.vtd:q}"
         " --out {output:q} --tolerance {params.tol} --log {log:q}"
@@ -196,6 +198,7 @@ rule rtmri_regions:
     params:
         annot16=lambda wc: config["rtmri"]["annot16"],
         skip=lambda wc: shlex.join(config["rtmri"].get("skip_tasks", ["vcv", "bvt"])),
+        files=lambda wc: corpus_fingerprint(config, "annot16", wc.speaker),
         bad=lambda wc: config["rtmri"].get("bad_frames", "skip"),
         max_frames=lambda wc: (REGIONS or {}).get("max_frames", 400),
     shell:

@@ -28,6 +28,7 @@ from codecprobe.config import (  # noqa: E402
     codec_env,
     codec_json,
     codecs_by_name,
+    corpus_fingerprint,
     distances_args,
     encode_args,
     lag_args,

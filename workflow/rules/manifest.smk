@@ -13,6 +13,7 @@ rule manifest:
     params:
         root=config["librispeech"]["root"],
         subsets=config["librispeech"]["subsets"],
+        files=lambda wc: corpus_fingerprint(config, "librispeech"),
     shell:
         "python -m codecprobe.manifest --root {params.root:q} --subsets {params.subsets:q}"
         " --out {output.table:q} --skipped {output.skipped:q} --log {log:q}"

@@ -16,6 +16,7 @@ rule words:
     threads: 1
     params:
         filters=words_args(config),
+        files=lambda wc: corpus_fingerprint(config, "textgrids"),
     shell:
         "python -m codecprobe.words --manifest {input.manifest:q} --textgrids {input.textgrids:q}"
         " --out {output.table:q} --skipped {output.skipped:q} --counts {output.counts:q}"
