@@ -373,3 +373,35 @@ def test_utterances_left_out_are_counted(tmp_path, caplog):
     ref = codec_pwcca("syn", _write_features(tmp_path / "g.h5", kept, rate), [_write_vtd(
         tmp_path / "ref.h5", "sub805", clips[2:])], n_shuffles=2)
     assert res.pwcca.tolist() == pytest.approx(ref.pwcca.tolist(), abs=1e-12)
+
+
+def test_unusable_track_file_is_left_out_and_counted(layout, tmp_path, caplog):
+    """A track file that cannot be read is left out of the speaker's VTD and regions with a
+    warning naming it (rtmri.bad_tracks: skip), or stops the job (error); the good tracks
+    give the same VTD as without the bad file."""
+    import logging
+
+    from codecprobe.artstage import speaker_regions
+
+    annot = layout / "annot16"
+    ref = tmp_path / "ref.h5"
+    speaker_vtd(str(annot), "sub901", str(ref), str(tmp_path / "ref.png"), ["vcv"], None)
+    bad = annot / "sub901" / "track" / "sub901_2drt_13_picture2_track.mat"
+    bad.write_bytes(b"")  # 0 bytes, as an interrupted download
+    out = tmp_path / "v.h5"
+    with caplog.at_level(logging.INFO, logger="codecprobe.artstage"):
+        counts = speaker_vtd(str(annot), "sub901", str(out), str(tmp_path / "g.png"), ["vcv"], None)
+    assert counts["tracks"] == 1 and counts["unusable track files"] == 1
+    assert any(r.levelno == logging.WARNING and bad.name in r.getMessage() and "cannot read as a MATLAB file"
+               in r.getMessage() for r in caplog.records)  # fmt: skip
+    with h5py.File(out) as a, h5py.File(ref) as b:
+        assert np.array_equal(a["vtd"][:], b["vtd"][:])
+    regions = speaker_regions(str(annot), "sub901", str(out), str(tmp_path / "r.csv"), ["vcv"])
+    assert len(regions) == 120
+    with pytest.raises(CodecprobeError, match=f"{bad.name}.*cannot read as a MATLAB file"):
+        speaker_vtd(str(annot), "sub901", str(out), str(tmp_path / "g.png"), ["vcv"], None, bad_tracks="error")
+    with pytest.raises(CodecprobeError, match=f"{bad.name}.*cannot read"):
+        speaker_regions(str(annot), "sub901", str(out), str(tmp_path / "r.csv"), ["vcv"], bad_tracks="error")
+    (annot / "sub901" / "track" / f"{NAME}_track.mat").write_bytes(b"not a mat file")
+    with pytest.raises(CodecprobeError, match="none of its track files .* is usable \\(2 left out\\)"):
+        speaker_vtd(str(annot), "sub901", str(out), str(tmp_path / "g.png"), ["vcv"], None)

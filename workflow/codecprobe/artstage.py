@@ -61,15 +61,42 @@ log = logging.getLogger("codecprobe.artstage")
 
 
 # ----------------------------------------------------------------------------- VTD
-def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: list[str], grid_path: str | None,
-                n_gridlines: int = 120, nan_policy: str = "interpolate", bad_frames: str = "skip") -> dict:  # fmt: skip
-    """Build the grid (or load it), compute VTD for every kept track, write HDF5 + debug PNG."""
+BAD_TRACK_POLICIES = ("skip", "error")
+
+
+def speaker_tracks(annot16: str, speaker: str, skip_tasks: list[str], bad_frames: str = "skip",
+                   bad_tracks: str = "skip") -> tuple[list, int]:  # fmt: skip
+    """The speaker's kept tracks (:func:`codecprobe.rtmri.load_track`) and how many track
+    files were left out as unreadable. ``bad_tracks="skip"``: a file that is not a usable
+    track (unreadable, no ``trackdata``, no good frame) is left out with a warning naming
+    it and the problem; ``"error"``: it stops the job. No usable track at all is an error."""
     from .rtmri import list_tracks, load_track
+
+    if bad_tracks not in BAD_TRACK_POLICIES:
+        raise ValueError(f"bad_tracks must be one of {BAD_TRACK_POLICIES}, got {bad_tracks!r}")
+    tracks, n_bad = [], 0
+    for t in list_tracks(annot16, speaker, skip_tasks):
+        try:
+            tracks.append(load_track(t.track, bad_frames=bad_frames))
+        except CodecprobeError as e:
+            if bad_tracks == "error":
+                raise
+            n_bad += 1
+            log.warning("%s: track file left out: %s", speaker, e)
+    if not tracks:
+        raise CodecprobeError(f"{speaker}: none of its track files under {annot16} is usable ({n_bad} left out)")
+    return tracks, n_bad
+
+
+def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: list[str], grid_path: str | None,
+                n_gridlines: int = 120, nan_policy: str = "interpolate", bad_frames: str = "skip",
+                bad_tracks: str = "skip") -> dict:  # fmt: skip
+    """Build the grid (or load it), compute VTD for every kept track, write HDF5 + debug PNG.
+    ``bad_tracks``: see :func:`speaker_tracks`."""
     from .vtd import debug_figure, grid_from_tracks, load_grid, orient_grid, vtd, vtd_track
 
-    files = list_tracks(annot16, speaker, skip_tasks)
-    tracks = [load_track(t.track, bad_frames=bad_frames) for t in files]
-    counts = {"tracks": len(tracks), "bad frames": int(sum(t.n_bad for t in tracks))}
+    tracks, n_bad_files = speaker_tracks(annot16, speaker, skip_tasks, bad_frames, bad_tracks)
+    counts = {"tracks": len(tracks), "unusable track files": n_bad_files, "bad frames": int(sum(t.n_bad for t in tracks))}
     if grid_path:
         grid, midline = orient_grid(load_grid(grid_path), tracks[0].inner[0]), None
     else:
@@ -411,21 +438,22 @@ def codec_lag_pwcca(codec: str, features: str, vtd_files: list[str], lags: np.nd
 
 # ----------------------------------------------------------------------------- regions
 def speaker_regions(annot16: str, speaker: str, vtd_file: str, out: str, skip_tasks: list[str],
-                    bad_frames: str = "skip", max_frames: int = 400, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+                    bad_frames: str = "skip", max_frames: int = 400, seed: int = 0,
+                    bad_tracks: str = "skip") -> pd.DataFrame:  # fmt: skip
     """The tract region of each gridline of a speaker's grid (the ``/grid`` of its VTD file),
     from its tracks (:func:`codecprobe.vtd.gridline_regions`): a table ``speaker, gridline
-    (0-based), region`` (a name of :data:`codecprobe.vtd.REGIONS`, or ``none``) ``, share``."""
+    (0-based), region`` (a name of :data:`codecprobe.vtd.REGIONS`, or ``none``) ``, share``.
+    ``bad_tracks``: see :func:`speaker_tracks`."""
     import h5py
 
-    from .rtmri import list_tracks, load_track
     from .vtd import REGIONS, gridline_regions
 
-    files = list_tracks(annot16, speaker, skip_tasks)
     with h5py.File(vtd_file, "r") as h:
         if str(h.attrs.get("speaker")) != speaker:
             raise CodecprobeError(f"{vtd_file}: VTD of speaker {h.attrs.get('speaker')!r}, not {speaker!r}")
         grid = h["grid"][:]
-    region, share = gridline_regions([load_track(t.track, bad_frames=bad_frames) for t in files], grid, max_frames, seed)
+    tracks, _ = speaker_tracks(annot16, speaker, skip_tasks, bad_frames, bad_tracks)
+    region, share = gridline_regions(tracks, grid, max_frames, seed)
     names = np.array(list(REGIONS) + ["none"])[region]  # -1 -> "none"
     table = pd.DataFrame({"speaker": speaker, "gridline": np.arange(len(grid)), "region": names, "share": share})
     for name in [*REGIONS, "none"]:
@@ -673,6 +701,7 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--n-gridlines", type=int, default=120)
     a.add_argument("--nan-policy", default="interpolate")
     a.add_argument("--bad-frames", default="skip")
+    a.add_argument("--bad-tracks", default="skip", choices=BAD_TRACK_POLICIES)
     u = sub.add_parser("utterances")
     u.add_argument("--root", required=True)
     u.add_argument("--vtd", nargs="+", required=True)
@@ -697,6 +726,7 @@ def main(argv: list[str] | None = None) -> None:
     rg.add_argument("--out", required=True)
     rg.add_argument("--skip-tasks", nargs="*", default=["vcv", "bvt"])
     rg.add_argument("--bad-frames", default="skip")
+    rg.add_argument("--bad-tracks", default="skip", choices=BAD_TRACK_POLICIES)
     rg.add_argument("--max-frames", type=int, default=400)
     rp = sub.add_parser("region-pwcca", help="PWCCA per tract region and layer")
     _codec_job_args(rp)
@@ -714,7 +744,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(args.log)
     if args.cmd == "vtd":
         speaker_vtd(args.annot16, args.speaker, args.out, args.figure, args.skip_tasks, args.grid,
-                    args.n_gridlines, args.nan_policy, args.bad_frames)  # fmt: skip
+                    args.n_gridlines, args.nan_policy, args.bad_frames, args.bad_tracks)  # fmt: skip
     elif args.cmd == "utterances":
         table, counts = utterance_table(args.root, args.vtd, args.tolerance)
         log.info("utterances: %d kept, %s", len(table), json.dumps(counts))
@@ -728,7 +758,8 @@ def main(argv: list[str] | None = None) -> None:
         )  # fmt: skip
         write_table(t, args.out)
     elif args.cmd == "regions":
-        speaker_regions(args.annot16, args.speaker, args.vtd, args.out, args.skip_tasks, args.bad_frames, args.max_frames)
+        speaker_regions(args.annot16, args.speaker, args.vtd, args.out, args.skip_tasks, args.bad_frames, args.max_frames,
+                        bad_tracks=args.bad_tracks)  # fmt: skip
     elif args.cmd == "region-pwcca":
         write_table(codec_region_pwcca(args.codec, args.features, args.vtd, args.regions, args.layers, args.n_shuffles,
                                        args.block_len, args.seed, args.variates, args.block_seconds), args.out)  # fmt: skip

@@ -200,10 +200,12 @@ rule rtmri_regions:
         skip=lambda wc: shlex.join(config["rtmri"].get("skip_tasks", ["vcv", "bvt"])),
         files=lambda wc: corpus_fingerprint(config, "annot16", wc.speaker),
         bad=lambda wc: config["rtmri"].get("bad_frames", "skip"),
+        bad_tracks=lambda wc: config["rtmri"].get("bad_tracks", "skip"),
         max_frames=lambda wc: (REGIONS or {}).get("max_frames", 400),
     shell:
         "python -m codecprobe.artstage regions --annot16 {params.annot16:q} --speaker {wildcards.speaker}"
         " --vtd {input.vtd:q} --out {output:q} --skip-tasks {params.skip} --bad-frames {params.bad}"
+        " --bad-tracks {params.bad_tracks}"
         " --max-frames {params.max_frames} --log {log:q}"
 
 
