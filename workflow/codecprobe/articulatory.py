@@ -172,12 +172,19 @@ def pwcca_with_baseline(
     }  # fmt: skip
 
 
+def _random_weights(g: pd.DataFrame) -> dict[str, bool]:
+    """``{"random_weights": any of g's}`` when ``g`` has the column, else ``{}``: the flag a
+    summary row carries from the rows it is built from."""
+    return {"random_weights": bool(g["random_weights"].astype(bool).any())} if "random_weights" in g else {}
+
+
 def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05, by: tuple[str, ...] = ("codec", "layer")) -> pd.DataFrame:
     """Mean PWCCA over speakers per ``by`` group (codec and layer; the lag table adds
     ``lag_s``) with a t-interval.
 
     ``table`` columns: ``by``, ``speaker, pwcca`` and, when present, ``shuffled_mean`` and
-    ``pwcca_release`` (averaged over the speakers too).
+    ``pwcca_release`` (averaged over the speakers too) and ``random_weights`` (carried: true
+    when any of the group's rows is, so that a random-weight codec's summary says so).
     """
     from scipy.stats import t as student_t
 
@@ -189,6 +196,7 @@ def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05, by: tuple[str, 
         rows.append(
             dict(zip(by, key)) | {"n_speakers": n, "pwcca": m, "ci_low": m - half, "ci_high": m + half}
             | {c: g[c].mean() for c in ("shuffled_mean", "pwcca_release") if c in g}
+            | _random_weights(g)
         )  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -226,7 +234,8 @@ def best_lags(summary: pd.DataFrame) -> pd.DataFrame:
     """Per codec and layer of a lag summary (:func:`summarize_speakers` with ``by=("codec",
     "layer", "lag_s")``): the lag of the highest mean PWCCA (``best_lag_s``, ``best_pwcca``), the
     value at lag 0 (``pwcca_lag0``, NaN when 0 is not in the grid), and ``at_edge``: the best lag
-    is the first or last of the grid, so the true peak may lie beyond it (widen ``max_seconds``)."""
+    is the first or last of the grid, so the true peak may lie beyond it (widen ``max_seconds``);
+    ``random_weights`` carried from the summary when it has the column."""
     rows = []
     for (codec, layer), g in summary.groupby(["codec", "layer"], sort=False):
         g = g.sort_values("lag_s")
@@ -236,5 +245,5 @@ def best_lags(summary: pd.DataFrame) -> pd.DataFrame:
             "codec": codec, "layer": layer, "best_lag_s": float(g["lag_s"].iloc[i]), "best_pwcca": float(g["pwcca"].iloc[i]),
             "pwcca_lag0": float(zero.iloc[0]) if len(zero) else np.nan, "n_lags": len(g),
             "at_edge": bool(len(g) > 1 and i in (0, len(g) - 1)), "n_speakers": int(g["n_speakers"].max()),
-        })  # fmt: skip
+        } | _random_weights(g))  # fmt: skip
     return pd.DataFrame(rows)

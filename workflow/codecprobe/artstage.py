@@ -52,7 +52,7 @@ from .articulatory import (
     pwcca_with_baseline,
     summarize_speakers,
 )
-from .figures import latex_codec_name, latex_interval
+from .figures import RANDOM_MARK, has_random_weights, latex_codec_name, latex_decimals, latex_interval, set_marked_title
 from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table, write_text
 from .pwcca import DegenerateCCAError, pwcca_each_x
 from .rtmri import FRAME_RATE
@@ -518,10 +518,10 @@ def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_f
     return df[REGION_COLUMNS]
 
 
-def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: str, pdf: str, png: str, note: str = "",
-                  random: set[str] | None = None) -> None:  # fmt: skip
+def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: str, pdf: str, png: str, note: str = "") -> None:
     """One panel per codec of ``summary`` (sharing y), each filled by ``draw(ax, rows of that
-    codec)``, titled with the codec (``RANDOM WEIGHTS`` for those in ``random``); ``title`` and
+    codec)``, titled with the codec (RANDOM WEIGHTS in red for a codec whose rows have
+    ``random_weights``, as in Fig. 2: :func:`codecprobe.figures.set_marked_title`); ``title`` and
     the wrapped ``note`` above them; saved as PDF and PNG."""
     import matplotlib
 
@@ -532,9 +532,10 @@ def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: 
     width = max(6.5, 4.6 * len(codecs))
     fig, axes = plt.subplots(1, len(codecs), figsize=(width, 4.2), squeeze=False, sharey=True)
     for ax, codec in zip(axes[0], codecs):
-        draw(ax, summary[summary["codec"] == codec])
+        rows = summary[summary["codec"] == codec]
+        draw(ax, rows)
         ax.set_xlabel(xlabel)
-        ax.set_title(codec + (" (RANDOM WEIGHTS)" if random and codec in random else ""), fontsize=10)
+        set_marked_title(ax, codec, rows)
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel(ylabel)
     note = textwrap.fill(note, width=int(13 * width)) if note else ""
@@ -543,9 +544,10 @@ def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: 
     save_figure(fig, pdf, png)
 
 
-def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "", random: set[str] | None = None) -> None:
+def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     """PWCCA per tract region (x, lips -> pharynx), one panel per codec, one marker series per
-    layer (mean over speakers, t-interval bars); hollow markers: the shuffled baseline."""
+    layer (mean over speakers, t-interval bars); hollow markers: the shuffled baseline.
+    ``summary``: :func:`summarize_speakers` by codec, region and layer, with ``random_weights``."""
     from .vtd import REGIONS
 
     def draw(ax, t: pd.DataFrame) -> None:
@@ -559,14 +561,15 @@ def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "", rand
         ax.set_xticks(range(len(REGIONS)), REGIONS)
 
     _codec_panels(summary, draw, "tract region (gridlines by the outer wall they cross)", "PWCCA (regional VTD vs codec features)",
-                  "Articulatory probing per tract region (hollow: time-shuffled baseline)", pdf, png, note, random)  # fmt: skip
+                  "Articulatory probing per tract region (hollow: time-shuffled baseline)", pdf, png, note)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- figures
 def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     """PWCCA against codebook layer, one line per codec (mean over speakers, t-interval band),
     shuffled baseline dashed. Fig. 4 (MIMI split) is drawn the same way from the
-    ``layer1_only``/``without_layer1`` rows when present."""
+    ``layer1_only``/``without_layer1`` rows when present. A panel drawing a random-weight
+    codec is titled RANDOM WEIGHTS in red (as in Fig. 2), and the codec's legend entry too."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -580,23 +583,24 @@ def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
         for key, g in t.groupby(["codec", "variant"], sort=False):
             s = summarize_speakers(g.assign(codec="|".join(key)))
             lab = key[0] if key[1] == "accumulated" else f"{key[0]}: {key[1].replace('_', ' ')}"
-            if g["random_weights"].any():
-                lab += " (RANDOM WEIGHTS)"
+            if has_random_weights(g):
+                lab += RANDOM_MARK
             line = ax.plot(s["layer"], s["pwcca"], marker="o", ms=3, label=lab)[0]
             ax.fill_between(s["layer"], s["ci_low"], s["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
             ax.plot(s["layer"], s["shuffled_mean"], ls="--", lw=1, color=line.get_color())
         ax.set_xlabel("codebook layer")
         ax.set_ylabel("PWCCA (VTD vs codec features)")
-        ax.set_title(title, fontsize=10)
+        set_marked_title(ax, title, t)
         ax.legend(fontsize=8)
     fig.suptitle("Articulatory probing (dashed: time-shuffled VTD baseline)" + (f"\n{note}" if note else ""), fontsize=10)
     fig.tight_layout()
     save_figure(fig, pdf, png)
 
 
-def fig3_lag(summary: pd.DataFrame, best: pd.DataFrame, pdf: str, png: str, note: str = "", random: set[str] | None = None) -> None:
+def fig3_lag(summary: pd.DataFrame, best: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     """PWCCA against time lag, one panel per codec, one line per layer (mean over speakers,
-    t-interval band), the best lag of each marked; x in ms (``lag_s x 1000``)."""
+    t-interval band), the best lag of each marked; x in ms (``lag_s x 1000``). ``summary``:
+    :func:`summarize_speakers` by codec, layer and lag, with ``random_weights``."""
 
     def draw(ax, t: pd.DataFrame) -> None:
         for layer, g in t.groupby("layer", sort=True):
@@ -609,7 +613,34 @@ def fig3_lag(summary: pd.DataFrame, best: pd.DataFrame, pdf: str, png: str, note
         ax.axvline(0.0, color="0.5", lw=0.8, ls=":")
 
     _codec_panels(summary, draw, "lag (ms; > 0: features trail VTD)", "PWCCA (VTD vs codec features)",
-                  "Articulatory probing against time lag (star: best lag)", pdf, png, note, random)  # fmt: skip
+                  "Articulatory probing against time lag (star: best lag)", pdf, png, note)  # fmt: skip
+
+
+def _pwcca_cell(s: pd.DataFrame, layer: int, fmt: str) -> str:
+    """The cell of ``layer`` in a speaker summary: PWCCA with its t-interval (``fmt``)."""
+    r = s[s["layer"] == layer].iloc[0]
+    return latex_interval(r["pwcca"], r["ci_low"], r["ci_high"], fmt)
+
+
+def _pwcca_rows(codec: str, g: pd.DataFrame) -> list[str]:
+    """One codec's rows of :func:`latex_table` from its per-speaker rows ``g``; every number
+    with the decimals :func:`latex_decimals` picks from the numbers shown."""
+    name = latex_codec_name(codec, has_random_weights(g))
+    acc = summarize_speakers(g[g["variant"] == "accumulated"])
+    last, best = int(acc["layer"].max()), int(acc.loc[acc["pwcca"].idxmax(), "layer"])
+    base = acc.loc[acc["layer"] == last, "shuffled_mean"].iloc[0]
+    n = int(acc["n_speakers"].max())
+    cells = [(acc, 1), (acc, last), (acc, best)]
+    split = g[g["variant"] == "without_layer1"]
+    if len(split):
+        cells += [(summarize_speakers(g[g["variant"] == "layer1_only"]), 1), (summarize_speakers(split), last)]
+    shown = [base] + [v for s, k in cells for v in s.loc[s["layer"] == k, ["pwcca", "ci_low", "ci_high"]].to_numpy().ravel()]
+    fmt = f".{latex_decimals(shown)}f"
+    c = [_pwcca_cell(s, k, fmt) for s, k in cells]
+    rows = [f"{name} (K = {last}) & {c[0]} & {c[1]} & {best}: {c[2]} & {base:{fmt}} & {n} \\\\"]
+    if len(split):
+        rows.append(f"\\quad layer 1 alone / 2..K & {c[3]} & {c[4]} & & & \\\\")
+    return rows
 
 
 def latex_table(table: pd.DataFrame) -> str:
@@ -617,11 +648,8 @@ def latex_table(table: pd.DataFrame) -> str:
     95 % t-interval over speakers at layer 1, at the last layer and at the best layer, and the
     shuffled baseline's mean at the last layer; for a split codec (MIMI, Fig. 4) a second row
     with layer 1 alone and layers 2..K without layer 1. ``table``: per-speaker rows
-    (:func:`codec_pwcca`)."""
-    def cell(s: pd.DataFrame, layer: int) -> str:
-        r = s[s["layer"] == layer].iloc[0]
-        return latex_interval(r["pwcca"], r["ci_low"], r["ci_high"], ".3f")
-
+    (:func:`codec_pwcca`). Decimals per codec as in Fig. 2's table (:func:`latex_decimals`:
+    3 for values of 0.1 and above, more when a codec's largest value is smaller)."""
     lines = [
         "% codecprobe: PWCCA between VTD and codec features (paper Fig. 3, 4); generated, do not edit",
         r"\begin{tabular}{lccccc}",
@@ -630,17 +658,7 @@ def latex_table(table: pd.DataFrame) -> str:
         r"\midrule",
     ]
     for codec, g in table.groupby("codec", sort=False):
-        name = latex_codec_name(codec, g["random_weights"].astype(bool).any())
-        acc = summarize_speakers(g[g["variant"] == "accumulated"])
-        last, best = int(acc["layer"].max()), int(acc.loc[acc["pwcca"].idxmax(), "layer"])
-        base = acc.loc[acc["layer"] == last, "shuffled_mean"].iloc[0]
-        n = int(acc["n_speakers"].max())
-        lines.append(f"{name} (K = {last}) & {cell(acc, 1)} & {cell(acc, last)} & {best}: {cell(acc, best)} & {base:.3f} & {n} \\\\")
-        split = g[g["variant"] == "without_layer1"]
-        if len(split):
-            one = summarize_speakers(g[g["variant"] == "layer1_only"])
-            rest = summarize_speakers(split)
-            lines.append(f"\\quad layer 1 alone / 2..K & {cell(one, 1)} & {cell(rest, last)} & & & \\\\")
+        lines += _pwcca_rows(str(codec), g)
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 
@@ -651,10 +669,6 @@ def _combined(tables: list[str], combined: str) -> pd.DataFrame:
     t = pd.concat([read_table(x) for x in tables], ignore_index=True)
     write_table(t, combined)
     return t
-
-
-def _random_codecs(t: pd.DataFrame) -> set[str]:
-    return set(t.loc[t["random_weights"].astype(bool), "codec"])
 
 
 VARIATES = ["canonical", "svcca", "release"]
@@ -767,7 +781,7 @@ def main(argv: list[str] | None = None) -> None:
         t = _combined(args.tables, args.combined)
         summary = summarize_speakers(t, by=("codec", "region", "layer"))
         write_table(summary, args.summary)
-        fig3_regions(summary, args.pdf, args.png, args.note, _random_codecs(t))
+        fig3_regions(summary, args.pdf, args.png, args.note)
     elif args.cmd == "lag":
         lags = lag_grid(args.max_seconds, args.step_seconds)
         write_table(codec_lag_pwcca(args.codec, args.features, args.vtd, lags, args.layers, args.variates), args.out)
@@ -780,7 +794,7 @@ def main(argv: list[str] | None = None) -> None:
                      r.best_pwcca, r.pwcca_lag0, "; AT THE EDGE of the lags: widen rtmri.lag.max_seconds" if r.at_edge else "")  # fmt: skip
         write_table(summary, args.summary)
         write_table(best, args.best)
-        fig3_lag(summary, best, args.pdf, args.png, args.note, _random_codecs(t))
+        fig3_lag(summary, best, args.pdf, args.png, args.note)
     else:
         t = _combined(args.tables, args.combined)
         acc = t[t["variant"] == "accumulated"]

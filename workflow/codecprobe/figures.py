@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -61,11 +62,31 @@ def _band(ax, x, g: pd.DataFrame, m: str, lo: str, hi: str, color: str, label: s
     ax.fill_between(x, g[lo], g[hi], color=color, alpha=0.2, lw=0)
 
 
+RANDOM_MARK = " (RANDOM WEIGHTS)"
+
+
+def has_random_weights(table: pd.DataFrame) -> bool:
+    """Whether any row of ``table`` (its ``random_weights`` column) comes from a random-weight codec."""
+    return bool(table["random_weights"].astype(bool).any())
+
+
+def marked_title(title: str, random: bool) -> tuple[str, str]:
+    """A panel title and its color: ``title`` with `` (RANDOM WEIGHTS)`` in red when ``random``
+    (a random-weight codec tests plumbing, not a result), as is in black otherwise. Every
+    figure's panels take their titles from here (Fig. 2 and its split, Fig. 3/4, lag, regions)."""
+    return (title + RANDOM_MARK, "red") if random else (title, "black")
+
+
+def set_marked_title(ax, title: str, table: pd.DataFrame, fontsize: float = 10) -> None:
+    """Title ``ax`` with :func:`marked_title`, marked when ``table`` (the rows the panel draws) has random weights."""
+    text, color = marked_title(title, has_random_weights(table))
+    ax.set_title(text, fontsize=fontsize, color=color)
+
+
 def _codec_column(axes, j: int, codec: str, t: pd.DataFrame, xlabel: str) -> None:
     """Column ``j``'s title (RANDOM WEIGHTS in red), the zero line of the normalized row,
     the x label and up to 8 layer ticks."""
-    rnd = " (RANDOM WEIGHTS)" if t["random_weights"].any() else ""
-    axes[0, j].set_title(f"{codec}{rnd}", fontsize=10, color="red" if rnd else "black")
+    set_marked_title(axes[0, j], codec, t)
     axes[1, j].axhline(0.0, color=PAIR_STYLE["random"][0], lw=1, ls="--")
     axes[1, j].set_xlabel(xlabel)
     k = int(t["layer"].max())
@@ -154,6 +175,18 @@ def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", no
     _finish(fig, axes, table["metric"].iloc[0], norm_label, sup, title_note, pdf, png)
 
 
+def latex_decimals(values: Iterable[float], sig: int = 3, least: int = 3, most: int = 9) -> int:
+    """Decimals for one codec's block of LaTeX cells: enough to give the largest finite
+    magnitude among ``values`` ``sig`` significant digits, but at least ``least`` (so values of
+    0.1 and above print with 3 decimals, as always) and at most ``most``; ``least`` when no
+    value is finite and non-zero. E.g. ``[-0.5, 0.02] -> 3``, ``[-2.1e-3, 1e-4] -> 5``."""
+    a = np.abs(np.asarray(list(values), dtype=float))
+    a = a[np.isfinite(a) & (a > 0)]
+    if not a.size:
+        return least
+    return int(min(most, max(least, sig - 1 - np.floor(np.log10(a.max())))))
+
+
 def latex_interval(m: float, lo: float, hi: float, fmt: str = "+.3f") -> str:
     """A LaTeX table cell ``m [lo, hi]`` (``fmt``); ``m`` alone without a finite interval, ``--`` without ``m``."""
     if not np.isfinite(m):
@@ -166,12 +199,24 @@ def latex_codec_name(codec: str, random: bool) -> str:
     return str(codec).replace("_", r"\_").upper() + (" (random weights)" if random else "")
 
 
+def _percent(rows: pd.DataFrame, layer: int, decimals: int) -> str:
+    """The relative-distance cell (``rel_mean`` at ``layer`` in percent, ``decimals``); ``--`` without it."""
+    if "rel_mean" not in rows or not np.isfinite(rows.loc[layer, "rel_mean"]):
+        return "--"
+    return f"{100 * rows.loc[layer, 'rel_mean']:+.{decimals}f}\\%"
+
+
 def latex_table(table: pd.DataFrame, types: tuple[str, ...] = ("synonym", "near_homophone", "same_word")) -> str:
     """Fig. 2 in numbers, as a LaTeX tabular: per codec and pair type, the type's mean distance
     minus random's (``norm_mean``, 95 % interval) at layer 1 and at the codec's last layer, and
     the relative distance there (``rel_mean``, %; ``--`` for tables without it). Accumulated
-    features only; codecs with random weights are marked."""
+    features only; codecs with random weights are marked.
+
+    Decimals are chosen per codec (:func:`latex_decimals`) so that its cells are readable at
+    its own scale and line up: the differences get 3 significant digits of the codec's largest
+    one (3 decimals at least, as for distances of order 0.1-10), the percentages 2 (1 decimal at least)."""
     t = table[table["variant"] == "accumulated"] if "variant" in table else table
+    norm = ["norm_mean", "norm_ci_low", "norm_ci_high"]
     lines = [
         "% codecprobe: word-pair distances (paper Fig. 2), type minus random; generated, do not edit",
         r"\begin{tabular}{llccc}",
@@ -181,14 +226,16 @@ def latex_table(table: pd.DataFrame, types: tuple[str, ...] = ("synonym", "near_
     ]
     for codec, g in t.groupby("codec", sort=False):
         last = int(g["layer"].max())
-        name = latex_codec_name(codec, g["random_weights"].astype(bool).any())
+        name = latex_codec_name(codec, has_random_weights(g))
+        shown = g[g["pair_type"].isin(types) & g["layer"].isin([1, last])]
+        fmt = f"+.{latex_decimals(shown[norm].to_numpy().ravel())}f"
+        pct = latex_decimals(100 * shown.loc[shown["layer"] == last, "rel_mean"], 2, 1) if "rel_mean" in shown else 1
         for ty in types:
             rows = g[g["pair_type"] == ty].set_index("layer")
             if rows.empty:
                 continue
-            cells = [latex_interval(*rows.loc[k, ["norm_mean", "norm_ci_low", "norm_ci_high"]]) for k in (1, last)]
-            rel = f"{100 * rows.loc[last, 'rel_mean']:+.1f}\\%" if "rel_mean" in rows and np.isfinite(rows.loc[last, "rel_mean"]) else "--"
-            lines.append(f"{name} (K = {last}) & {ty.replace('_', '-')} & {cells[0]} & {cells[1]} & {rel} \\\\")
+            cells = [latex_interval(*rows.loc[k, norm], fmt) for k in (1, last)]
+            lines.append(f"{name} (K = {last}) & {ty.replace('_', '-')} & {cells[0]} & {cells[1]} & {_percent(rows, last, pct)} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 

@@ -58,7 +58,7 @@ from . import __version__
 from .arrays import group_positions, offsets
 from .cka import cka_gap_bootstrap, cka_permutation
 from .encode import resolve_device
-from .figures import latex_codec_name
+from .figures import latex_codec_name, latex_decimals, latex_interval
 from .io import (
     CodecprobeError,
     atomic_path,
@@ -334,9 +334,26 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
 PAPER = {"mimi": 0.329, "mimo": 0.122}  # the paper's Sec. 3.3 CKA values, by codec family
 
 
+def _cka_row(codec: str, t: pd.DataFrame) -> str:
+    """One codec's row of :func:`latex_table` from its rows ``t`` (one per estimator); every
+    number with the decimals :func:`codecprobe.figures.latex_decimals` picks from those shown."""
+    lin = t[t["estimator"] == "linear"].iloc[:1]
+    deb = t[t["estimator"] == "debiased"].iloc[:1]
+    shown = [*lin[["cka", "null_mean", "null_sd", "gap"]].to_numpy().ravel(), *deb[["gap", "gap_ci_low", "gap_ci_high"]].to_numpy().ravel()]
+    d = latex_decimals(shown)
+    name = latex_codec_name(codec, t["codec_random"].any() or t["llm_random"].any())
+    cka, base, gap = "--", "--", "--"
+    if len(lin):
+        r = lin.iloc[0]
+        cka, base, gap = f"{r['cka']:.{d}f}", f"{r['null_mean']:.{d}f} $\\pm$ {r['null_sd']:.{d}f}", f"{r['gap']:+.{d}f}"
+    dgap = latex_interval(*deb[["gap", "gap_ci_low", "gap_ci_high"]].iloc[0], f"+.{d}f") if len(deb) else "--"
+    return f"{name} & {cka} & {base} & {gap} & {dgap} \\\\"
+
+
 def latex_table(table: pd.DataFrame) -> str:
     """The paper's Sec. 3.3 numbers as a LaTeX tabular: per codec, linear CKA, its
-    permutation baseline (mean +- sd), the gap, and the debiased CKA gap with its CI."""
+    permutation baseline (mean +- sd), the gap, and the debiased CKA gap with its CI.
+    Decimals per codec as in the other tables (3 when its largest number is 0.1 or more)."""
     lines = [
         "% codecprobe: speech-text CKA (paper Sec. 3.3); generated, do not edit",
         r"\begin{tabular}{lcccc}",
@@ -344,21 +361,7 @@ def latex_table(table: pd.DataFrame) -> str:
         r"Codec & CKA & Permutation baseline & $\Delta$ & Debiased $\Delta$ [95\% CI] \\",
         r"\midrule",
     ]
-    for codec, t in table.groupby("codec", sort=False):
-        lin = t[t["estimator"] == "linear"]
-        deb = t[t["estimator"] == "debiased"]
-        name = latex_codec_name(codec, t["codec_random"].any() or t["llm_random"].any())
-        cka = f"{lin['cka'].iloc[0]:.3f}" if len(lin) else "--"
-        base = f"{lin['null_mean'].iloc[0]:.3f} $\\pm$ {lin['null_sd'].iloc[0]:.3f}" if len(lin) else "--"
-        gap = f"{lin['gap'].iloc[0]:+.3f}" if len(lin) else "--"
-        if len(deb) and np.isfinite(deb["gap_ci_low"].iloc[0]):
-            d = deb.iloc[0]
-            dgap = f"{d['gap']:+.3f} [{d['gap_ci_low']:+.3f}, {d['gap_ci_high']:+.3f}]"
-        elif len(deb):
-            dgap = f"{deb['gap'].iloc[0]:+.3f}"
-        else:
-            dgap = "--"
-        lines.append(f"{name} & {cka} & {base} & {gap} & {dgap} \\\\")
+    lines += [_cka_row(str(codec), t) for codec, t in table.groupby("codec", sort=False)]
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 
