@@ -786,8 +786,10 @@ def debug_figure(
             pts = np.asarray(pts, float).reshape(-1, 2)
             ax.plot(pts[:, 0], pts[:, 1], "-", lw=1.2, color=cmap(k % 20), label=str(label))
         for j, (a, b) in enumerate(g):
-            ax.plot([a[0], b[0]], [a[1], b[1]], "-", lw=1.2 if j == 0 else 0.5, color="red" if j == 0 else "0.55")
-        ax.plot(g[:, 0, 0], g[:, 0, 1], ".", ms=2, color="tab:orange")  # inner-side ends
+            label = ("gridline 0 (lips)" if j == 0 else "gridlines") if j < 2 else None
+            ax.plot([a[0], b[0]], [a[1], b[1]], "-", lw=1.2 if j == 0 else 0.5, color="red" if j == 0 else "0.55",
+                    label=label)  # fmt: skip
+        ax.plot(g[:, 0, 0], g[:, 0, 1], ".", ms=2, color="tab:orange", label="gridline ends, inner side")
         if midline is not None:
             m = np.asarray(midline, float)
             ax.plot(m[:, 0], m[:, 1], "-", lw=1.5, color="k", label="midline")
