@@ -140,3 +140,82 @@ item []:
             text = "AH0"
 """
     assert format_textgrid(tg) == want
+
+
+def _grid(ivs, tier=(0.0, 3.0), file=(0.0, 3.0)) -> str:
+    """Long-layout text of a one-tier ("words") TextGrid; the times are not checked."""
+    return format_textgrid(TextGrid(*file, [Tier("words", *tier, [Interval(a, b, t) for a, b, t in ivs])]))
+
+
+FIFTY = [(0.0, 0.4, ""), (0.4, 50.0, "a"), (0.8, 3.0, "")]  # one word's xmax 50.0 in a 3 s file
+
+
+@pytest.mark.parametrize(
+    "ivs, tier, file, want",
+    [
+        (FIFTY, (0.0, 3.0), (0.0, 3.0), "tier 'words', interval 2 [0.4, 50.0] s, line 20: outside the tier's range [0.0, 3.0] s"),
+        (FIFTY, (0.0, 50.0), (0.0, 50.0), "tier 'words', interval 3 [0.8, 3.0] s, line 24: starts before the previous interval [0.4, 50.0] s ends (overlapping or out of order)"),
+        ([(0.4, 0.8, "a"), (0.0, 0.4, "")], (0.0, 3.0), (0.0, 3.0), "tier 'words', interval 2 [0.0, 0.4] s, line 20: starts before the previous interval [0.4, 0.8] s ends (overlapping or out of order)"),
+        ([(-0.5, 0.4, ""), (0.4, 3.0, "a")], (0.0, 3.0), (0.0, 3.0), "tier 'words', interval 1 [-0.5, 0.4] s, line 16: outside the tier's range [0.0, 3.0] s"),
+        ([(0.0, 0.4, ""), (0.9, 0.8, "a")], (0.0, 3.0), (0.0, 3.0), "tier 'words', interval 2 [0.9, 0.8] s, line 20: xmax < xmin (ending before it starts)"),
+        ([(0.0, 3.5, "a")], (0.0, 3.5), (0.0, 3.0), "tier 'words' [0.0, 3.5] s, line 13: outside the file's range [0.0, 3.0] s"),
+        ([(0.0, 3.0, "a")], (0.0, 3.0), (3.0, 0.0), "file range [3.0, 0.0] s, line 5: xmax < xmin (ending before it starts)"),
+    ],
+)  # fmt: skip
+def test_bad_times_are_malformed_naming_file_tier_interval_and_problem(tmp_path, ivs, tier, file, want):
+    p = tmp_path / "times.TextGrid"
+    p.write_text(_grid(ivs, tier, file))
+    with pytest.raises(TextGridError) as e:
+        read_textgrid(p)
+    assert str(e.value) == f"{p}: malformed TextGrid ({want})"
+
+
+def test_times_within_the_tolerance_are_read_unchanged():
+    """Times printed as decimals may miss by far less than a microsecond: accepted as written."""
+    ivs = [(0.0, 0.4000001, ""), (0.4, 3.0000005, "a")]
+    assert parse_textgrid(_grid(ivs)).tier("words").intervals == [Interval(*iv) for iv in ivs]
+    with pytest.raises(TextGridError, match="overlapping"):
+        parse_textgrid(_grid([(0.0, 0.40001, ""), (0.4, 3.0, "a")]))
+    with pytest.raises(TextGridError, match="outside the tier's range"):
+        parse_textgrid(_grid([(0.0, 0.4, ""), (0.4, 3.00001, "a")]))
+
+
+def test_points_out_of_order_or_outside_their_tier():
+    head = 'File type = "ooTextFile"\nObject class = "TextGrid"\n0\n1\n<exists>\n1\n"TextTier"\n"events"\n0\n1\n2\n'
+    with pytest.raises(TextGridError) as e:
+        parse_textgrid(head + '0.75\n"click"\n0.25\n"pop"\n', "p.TextGrid")
+    assert str(e.value) == (
+        "p.TextGrid: malformed TextGrid (tier 'events', point 2 [0.25, 0.25] s, line 14: "
+        "starts before the previous point [0.75, 0.75] s ends (overlapping or out of order))"
+    )
+    with pytest.raises(TextGridError, match=r"point 2 \[1.5, 1.5\] s, line 14: outside the tier's range \[0.0, 1.0\] s"):
+        parse_textgrid(head + '0.25\n"click"\n1.5\n"pop"\n')
+
+
+@pytest.mark.parametrize(
+    "old, new, want",
+    [
+        ("xmin = 0.4\n", "xmin = abc\n", "line 20: xmin of interval 2 of tier 'words' is not a number: 'abc'"),
+        ("xmax = 0.8\n", "xmax = 1,5\n", "line 21: xmax of interval 2 of tier 'words' is not a number: '1,5'"),
+        ("xmax = 0.8\n", "xmax = 0.8.1\n", "line 21: xmax of interval 2 of tier 'words' is not a number: '0.8.1'"),
+        ("xmax = 3.0\n", "xmax = never\n", "line 5: file xmax is not a number: 'never'"),
+        ("size = 3\n", "size = 2.5\n", "line 14: interval count of tier 'words' is not a whole number >= 0: 2.5"),
+    ],
+)  # fmt: skip
+def test_malformed_number_names_the_field_and_the_line(old, new, want):
+    text = _grid([(0.0, 0.4, ""), (0.4, 0.8, "a"), (0.8, 3.0, "")])
+    assert old in text
+    with pytest.raises(TextGridError) as e:
+        parse_textgrid(text.replace(old, new, 1), "n.TextGrid")
+    assert str(e.value) == f"n.TextGrid: malformed TextGrid ({want})"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_malformed_number_in_the_short_layout(newline):
+    lines = (DATA / "mfa1_short.TextGrid").read_text().splitlines()
+    assert parse_textgrid(newline.join(lines)).tier("words").intervals[1] == Interval(0.2, 0.55, "big")
+    assert lines[16] == "0.55"  # line 17: xmax of interval 2 of the words tier
+    lines[16] = "0.55s"
+    with pytest.raises(TextGridError) as e:
+        parse_textgrid(newline.join(lines), "s.TextGrid")
+    assert str(e.value) == "s.TextGrid: malformed TextGrid (line 17: xmax of interval 2 of tier 'words' is not a number: '0.55s')"

@@ -8,6 +8,7 @@ Times are in seconds.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -58,11 +59,21 @@ class TextGrid:
         raise KeyError(f"no tier {name!r} (tiers: {names})")
 
 
-# A string ("" escapes a quote), a <flag>, a bracketed index such as [3] or [],
-# a number, or anything else (labels such as ``xmin =``, ignored).
+# Slack for comparing times printed as decimal text (s): Praat and MFA print times with up
+# to 15-17 significant digits, and other writers round; a tiling tier's shared ends agree
+# within far less than a microsecond.
+TIME_TOLERANCE = 1e-6
+
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+# A string ("" escapes a quote), a <flag>, a bracketed index such as [3] or [], a number,
+# or a value that is none of these: after ``=`` (long layout) or alone on its line (short
+# layout). Anything else (labels such as ``xmin =``) is ignored.
 _TOKEN = re.compile(
     r'"(?P<str>(?:[^"]|"")*)"|<(?P<flag>exists|absent)>|(?P<idx>\[\d*\])'
-    r"|(?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+    rf'|=[ \t]*(?P<bad>(?!{_NUM}(?:\s|$)|["<])\S+)'
+    rf'|^[ \t]*(?P<badline>(?!{_NUM}[ \t\r]*$)[^\s"<\[]\S*)[ \t\r]*$'
+    rf"|(?P<num>{_NUM})",
+    re.MULTILINE,
 )
 
 
@@ -80,34 +91,57 @@ def _decode(raw: bytes, path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    """``(kind, value, line)`` of each token of ``text``; ``line`` counts from 1."""
+    out: list[tuple[str, str, int]] = []
+    line, last = 1, 0
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup
         if kind == "idx":
             continue
+        line += text.count("\n", last, m.start())
+        last = m.start()
         if kind == "str":
-            out.append(("str", m.group("str").replace('""', '"')))
+            out.append(("str", m.group("str").replace('""', '"'), line))
+        elif kind in ("bad", "badline"):
+            out.append(("bad", m.group(kind), line))
         else:
-            out.append((kind, m.group(kind)))  # type: ignore[arg-type]
+            out.append((kind, m.group(kind), line))  # type: ignore[arg-type]
     return out
 
 
 class _Stream:
-    def __init__(self, tokens: list[tuple[str, str]], path: Path):
+    def __init__(self, tokens: list[tuple[str, str, int]], path: Path):
         self.tokens, self.pos, self.path = tokens, 0, path
+
+    @property
+    def line(self) -> int:
+        """Line of the token read last (1 before any)."""
+        return self.tokens[self.pos - 1][2] if self.pos else 1
+
+    def error(self, what: str) -> TextGridError:
+        return TextGridError(f"{self.path}: malformed TextGrid ({what})")
 
     def _next(self, kind: str, what: str) -> str:
         if self.pos >= len(self.tokens):
-            raise TextGridError(f"{self.path}: truncated TextGrid (expected {what})")
-        k, v = self.tokens[self.pos]
+            raise TextGridError(f"{self.path}: truncated TextGrid (expected {what} after line {self.line})")
+        k, v, line = self.tokens[self.pos]
         if k != kind:
-            raise TextGridError(f"{self.path}: malformed TextGrid (expected {what}, found {v!r})")
+            if kind == "num" and k == "bad":
+                raise self.error(f"line {line}: {what} is not a number: {v!r}")
+            raise self.error(f"line {line}: expected {what}, found {v!r}")
         self.pos += 1
         return v
 
     def num(self, what: str) -> float:
         return float(self._next("num", what))
+
+    def count(self, what: str) -> int:
+        """A number of items: a whole number >= 0."""
+        v = self.num(what)
+        if v < 0 or v != int(v):
+            raise self.error(f"line {self.line}: {what} is not a whole number >= 0: {v}")
+        return int(v)
 
     def string(self, what: str) -> str:
         return self._next("str", what)
@@ -119,8 +153,45 @@ class _Stream:
         return "exists"
 
 
+def span_problem(
+    xmin: float, xmax: float, lo: float = -math.inf, hi: float = math.inf, range_name: str = "",
+    tol: float = TIME_TOLERANCE,
+) -> str | None:  # fmt: skip
+    """Why ``[xmin, xmax]`` (s) is not a span (``xmin <= xmax``) inside ``[lo, hi]`` (s), or None.
+
+    ``range_name`` names ``[lo, hi]`` in the answer ("the tier's range"); ``tol`` (s) is the
+    slack allowed at each comparison.
+    """
+    if xmax < xmin - tol:
+        return "xmax < xmin (ending before it starts)"
+    if xmin < lo - tol or xmax > hi + tol:
+        return f"outside {range_name} [{lo}, {hi}] s"
+    return None
+
+
+def order_problem(
+    prev: Interval | None, iv: Interval, noun: str = "interval", tol: float = TIME_TOLERANCE
+) -> str | None:
+    """Why ``iv`` may not follow ``prev`` in a tier, or None.
+
+    A tier's intervals are sorted and do not overlap: each starts no earlier than ``tol``
+    seconds before the previous one ends (points: no earlier than the previous point).
+    ``noun`` ("interval" or "point") names ``prev`` in the answer.
+    """
+    if prev is not None and iv.xmin < prev.xmax - tol:
+        return f"starts before the previous {noun} [{prev.xmin}, {prev.xmax}] s ends (overlapping or out of order)"
+    return None
+
+
 def parse_textgrid(text: str, path: str | os.PathLike = "<string>") -> TextGrid:
-    """Parse TextGrid text (long or short layout)."""
+    """Parse TextGrid text (long or short layout).
+
+    Besides the layout, the times are checked: the file's and each tier's ``xmin <= xmax``,
+    each tier inside the file's range, each interval (point) inside its tier's range with
+    ``xmin <= xmax``, and a tier's intervals sorted and not overlapping, all within
+    :data:`TIME_TOLERANCE` seconds. A violation raises :class:`TextGridError` naming the
+    file, the tier, the interval (number from 1, times and line) and the problem.
+    """
     path = Path(path)
     if not text.strip():
         raise TextGridError(f"{path}: empty TextGrid file")
@@ -130,26 +201,38 @@ def parse_textgrid(text: str, path: str | os.PathLike = "<string>") -> TextGrid:
         raise TextGridError(f"{path}: not a Praat text file (file type {file_type!r})")
     if s.string("object class 'TextGrid'") != "TextGrid":
         raise TextGridError(f"{path}: object class is not TextGrid")
-    tg = TextGrid(s.num("xmin"), s.num("xmax"))
+    tg = TextGrid(s.num("file xmin"), s.num("file xmax"))
+    if problem := span_problem(tg.xmin, tg.xmax):
+        raise s.error(f"file range [{tg.xmin}, {tg.xmax}] s, line {s.line}: {problem}")
     if s.flag() == "absent":
         return tg
-    n_tiers = int(s.num("tier count"))
-    for _ in range(n_tiers):
-        cls = s.string("tier class")
+    n_tiers = s.count("tier count")
+    for i in range(1, n_tiers + 1):
+        cls = s.string(f"class of tier {i}")
         if cls not in ("IntervalTier", "TextTier"):
             raise TextGridError(f"{path}: unknown tier class {cls!r}")
-        name = s.string("tier name")
-        tier = Tier(name, s.num("tier xmin"), s.num("tier xmax"))
-        n = int(s.num("interval count"))
-        for _ in range(n):
+        name = s.string(f"name of tier {i}")
+        tier = Tier(name, s.num(f"xmin of tier {name!r}"), s.num(f"xmax of tier {name!r}"))
+        if problem := span_problem(tier.xmin, tier.xmax, tg.xmin, tg.xmax, "the file's range"):
+            raise s.error(f"tier {name!r} [{tier.xmin}, {tier.xmax}] s, line {s.line}: {problem}")
+        noun = "interval" if cls == "IntervalTier" else "point"
+        n = s.count(f"{noun} count of tier {name!r}")
+        for j in range(1, n + 1):
+            where = f"{noun} {j} of tier {name!r}"
             if cls == "IntervalTier":
-                a, b = s.num("interval xmin"), s.num("interval xmax")
-                if b < a:
-                    raise TextGridError(f"{path}: tier {name!r} has an interval ending before it starts ({a} > {b})")
-                tier.intervals.append(Interval(a, b, s.string("interval text")))
+                a = s.num(f"xmin of {where}")
+                line = s.line
+                b = s.num(f"xmax of {where}")
+                iv = Interval(a, b, s.string(f"text of {where}"))
             else:  # TextTier: points
-                t = s.num("point time")
-                tier.intervals.append(Interval(t, t, s.string("point mark")))
+                t = s.num(f"time of {where}")
+                line = s.line
+                iv = Interval(t, t, s.string(f"mark of {where}"))
+            prev = tier.intervals[-1] if tier.intervals else None
+            problem = span_problem(iv.xmin, iv.xmax, tier.xmin, tier.xmax, "the tier's range")
+            if problem := problem or order_problem(prev, iv, noun):
+                raise s.error(f"tier {name!r}, {noun} {j} [{iv.xmin}, {iv.xmax}] s, line {line}: {problem}")
+            tier.intervals.append(iv)
         tg.tiers.append(tier)
     return tg
 
