@@ -1,13 +1,15 @@
 import shutil
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from codecprobe.io import CodecprobeError
 from codecprobe.manifest import build_manifest
 from codecprobe.words import (
     WordFilter, apply_filters, build_word_table, index_textgrids, load_stopwords, matches_transcript,
 )  # fmt: skip
-from conftest import DATA, REPO, write_utt_textgrid
+from conftest import DATA, REPO, SR, write_utt_textgrid
 
 
 def _table(corpus, filt=WordFilter(), strict=False):
@@ -74,9 +76,11 @@ def test_missing_empty_and_mismatched_textgrids_are_skipped_with_reasons(corpus)
 
 
 def test_real_format_textgrid_in_word_table(corpus):
-    """The MFA-format fixture (with <unk>/spn) read through the word table."""
+    """The MFA-format fixture (with <unk>/spn) read through the word table; the audio is
+    made as long as the fixture (1.86 s), which the words stage checks."""
     ls, al = corpus
     shutil.copy(DATA / "mfa3_long.TextGrid", al / "dev-clean/11/100/11-100-0000.TextGrid")
+    sf.write(ls / "dev-clean/11/100/11-100-0000.flac", np.zeros(int(1.86 * SR), np.float32), SR)
     words, skipped, _ = _table(corpus)
     w = words[words["utt_id"] == "11-100-0000"]
     assert list(w["word"]) == ["accept", "the"]
@@ -137,3 +141,63 @@ def test_index_textgrids_duplicate_and_missing(tmp_path):
         shutil.copy(DATA / "mfa1_short.TextGrid", tmp_path / d / "1-2-0003.TextGrid")
     with pytest.raises(CodecprobeError, match="two TextGrids for utterance 1-2-0003"):
         index_textgrids(tmp_path)
+
+
+# 11-100-0000 is "ACCEPT THE BIG" in 1.4 s of audio (conftest.UTTS, DUR)
+ACCEPT_THE_BIG = [("accept", 0.10, 0.50, "AH0 K S EH1 P T"), ("the", 0.50, 0.60, "DH AH0")]
+
+
+def _skip_reason(corpus, utt="11-100-0000"):
+    """The one skipped utterance's reason; checks it is counted and has no word rows."""
+    words, skipped, counts = _table(corpus)
+    assert list(skipped["utt_id"]) == [utt]
+    assert dict(zip(counts["what"], counts["n"]))["skipped"] == 1
+    assert utt not in set(words["utt_id"]) and len(words) == 6
+    with pytest.raises(CodecprobeError, match=f"utterance {utt}: "):
+        _table(corpus, strict=True)
+    return skipped["reason"].iloc[0]
+
+
+def test_word_past_the_tiers_end_skips_the_utterance(corpus):
+    """The review's case: one word's xmax 50.0 (overlapping the next words) was read as a
+    49.6 s token; the reader now rejects the file as malformed."""
+    _, al = corpus
+    tg = al / "dev-clean/11/100/11-100-0000.TextGrid"
+    write_utt_textgrid(tg, [*ACCEPT_THE_BIG, ("big", 0.70, 1.00, "B IH1 G")])
+    text = tg.read_text()
+    tg.write_text(text.replace("xmax = 0.5\n", "xmax = 50.0\n", 1))  # the words tier comes first
+    assert _skip_reason(corpus) == (
+        f"{tg}: malformed TextGrid (tier 'words', interval 2 [0.1, 50.0] s, line 20: "
+        "outside the tier's range [0.0, 1.4] s)"
+    )
+
+
+@pytest.mark.parametrize(
+    "big, tg_end, want",
+    [
+        ((10.0, 10.5), 11.0, "word 'big' [10.0, 10.5] s lies entirely after the audio's end (1.4 s in the manifest) by more than 0.05 s"),
+        ((0.7, 1.5), 1.5, "word 'big' [0.7, 1.5] s ends after the audio's end (1.4 s in the manifest) by more than 0.05 s"),
+        ((0.7, 1.0), 2.0, "TextGrid ends at 2.0 s, after the audio's end (1.4 s in the manifest) by more than 0.05 s"),
+    ],
+)  # fmt: skip
+def test_alignment_ending_after_the_audio_skips_the_utterance(corpus, big, tg_end, want):
+    _, al = corpus
+    tg = al / "dev-clean/11/100/11-100-0000.TextGrid"
+    write_utt_textgrid(tg, [*ACCEPT_THE_BIG, ("big", *big, "B IH1 G")], dur=tg_end)
+    assert _skip_reason(corpus) == f"{tg}: {want}"
+
+
+def test_alignment_ending_within_the_tolerance_is_kept(corpus):
+    """A word and TextGrid ending 0.05 s after the 1.4 s audio: kept, times as written."""
+    _, al = corpus
+    write_utt_textgrid(al / "dev-clean/11/100/11-100-0000.TextGrid", [*ACCEPT_THE_BIG, ("big", 0.7, 1.45, "B IH1 G")], dur=1.45)
+    words, skipped, _ = _table(corpus)
+    assert skipped.empty and len(words) == 9
+    assert words.iloc[2][["word", "start", "end"]].tolist() == ["big", 0.7, 1.45]
+
+
+def test_manifest_without_durations_is_an_error(corpus):
+    ls, al = corpus
+    m, _ = build_manifest(ls, ["dev-clean"])
+    with pytest.raises(CodecprobeError, match="manifest has no column duration"):
+        build_word_table(m.drop(columns="duration"), index_textgrids(al), WordFilter())

@@ -9,8 +9,10 @@ name ``<utt_id>.TextGrid``. Output columns:
 (times in seconds from the start of the utterance's audio, ``phones`` space-separated
 ARPAbet labels of the phone intervals whose midpoint lies inside the word, ``path`` the
 audio file). Silences drop out; unknown-word tokens (``<unk>``, ``spn``) are excluded and
-counted; utterances without a TextGrid, with a broken one, or whose aligned words do not
-match the transcript are skipped, named in the log and counted.
+counted; utterances without a TextGrid, with a broken one (including bad times: see
+:func:`codecprobe.textgrid.parse_textgrid`), with a word or the TextGrid ending after the
+audio (the manifest's ``duration``) by more than :data:`AUDIO_END_TOLERANCE`, or whose
+aligned words do not match the transcript are skipped, named in the log and counted.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ WORD_COLUMNS = [
     "phones", "n_phones", "path",
 ]  # fmt: skip
 ALPHABETIC = re.compile(r"^[a-z]+$")
+# How far (s) a word or the TextGrid may end after the audio: 5 frames of MFA's 10 ms, room
+# for times rounded when written and for an aligner's last frame. A word inside it keeps its
+# times; the encode stage cuts its clip at the audio's end.
+AUDIO_END_TOLERANCE = 0.05
 log = logging.getLogger("codecprobe.words")
 
 
@@ -99,6 +105,25 @@ def aligned_tokens(tg: TextGrid) -> list[tuple[str, float, float, str]]:
     return out
 
 
+def audio_overrun(
+    tokens: list[tuple[str, float, float, str]], tg_end: float, duration: float, tol: float = AUDIO_END_TOLERANCE
+) -> str | None:
+    """Why an alignment does not fit its audio, or None.
+
+    ``tokens``: :func:`aligned_tokens` (times in s); ``tg_end``: the TextGrid's xmax (s);
+    ``duration``: the audio's length (s). The first word ending more than ``tol`` seconds
+    after the audio is named; else the TextGrid's end is checked the same way.
+    """
+    limit = f"the audio's end ({duration} s in the manifest) by more than {tol} s"
+    for word, start, end, _ in tokens:
+        if end > duration + tol:
+            where = "lies entirely after" if start >= duration else "ends after"
+            return f"word {word!r} [{start}, {end}] s {where} {limit}"
+    if tg_end > duration + tol:
+        return f"TextGrid ends at {tg_end} s, after {limit}"
+    return None
+
+
 def matches_transcript(aligned: list[str], expected: list[str]) -> bool:
     """True when the aligned words equal the transcript's, an unknown token matching any word."""
     return len(aligned) == len(expected) and all(a == e or a in UNKNOWN for a, e in zip(aligned, expected))
@@ -109,11 +134,14 @@ def utterance_words(utt: pd.Series, tg_path: Path | None) -> tuple[list[dict], s
     if tg_path is None:
         return [], "no TextGrid", 0
     try:
-        toks = aligned_tokens(read_textgrid(tg_path))
+        tg = read_textgrid(tg_path)
+        toks = aligned_tokens(tg)
     except TextGridError as e:
         return [], str(e), 0
     except KeyError as e:
         return [], f"{tg_path}: {e.args[0]}", 0
+    if overrun := audio_overrun(toks, tg.xmax, float(utt["duration"])):
+        return [], f"{tg_path}: {overrun}", 0
     if not toks:
         return [], f"{tg_path}: no words in the words tier", 0
     labels = [t[0] for t in toks]
@@ -173,6 +201,10 @@ def build_word_table(
 
     ``strict``: raise on the first skipped utterance instead of counting it.
     """
+    need = ["utt_id", "subset", "speaker", "chapter", "path", "transcript", "duration"]
+    missing = [c for c in need if c not in manifest.columns]
+    if missing:
+        raise CodecprobeError(f"manifest has no column {', '.join(missing)} (see codecprobe.manifest)")
     rows, skips = [], []
     n_unk = 0
     for i, (_, utt) in enumerate(manifest.iterrows(), 1):
