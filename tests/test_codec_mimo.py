@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -521,15 +522,20 @@ def test_save_pretrained_round_trip_small(tmp_path):
     assert meta["weights_sha256"] != c.metadata()["weights_sha256"] == "random"
 
 
-def test_hub_failure_is_a_codecprobe_error(monkeypatch):
+def test_hub_failure_is_a_codecprobe_error(monkeypatch, tmp_path):
+    """The error says both readings of an org/name string: no such local folder, the hub's error."""
     import huggingface_hub
 
     def offline(*args, **kwargs):
         raise OSError("no network")
 
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     with pytest.raises(CodecprobeError, match="cannot load weights 'XiaomiMiMo/MiMo-Audio-Tokenizer'"):
         load_codec(CodecSpec(name="mimo", family="mimo", weights="XiaomiMiMo/MiMo-Audio-Tokenizer"))
+    local = re.escape(str(tmp_path.resolve() / "weights" / "mimo"))
+    with pytest.raises(CodecprobeError, match=rf"'weights/mimo': not a local path \(no {local}\), and as a Hugging Face hub id.*OSError: no network"):
+        load_codec(CodecSpec(name="mimo", family="mimo", weights="weights/mimo"))
 
 
 @pytest.mark.parametrize(

@@ -418,10 +418,48 @@ def test_hub_weights_sha256_reads_the_hub_cache(tmp_path, monkeypatch):
 def test_is_hub_id(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert tu.is_hub_id("kyutai/mimi") and tu.is_hub_id("facebook/encodec_24khz")
-    for local in ("random", "/abs/model", "./model", "../model", "~/model", "a/b/c"):
+    for local in ("random", "/abs/model", "./model", "../model", "~/model", "a/b/c", ".hidden/model", "org/w.safetensors"):
         assert not tu.is_hub_id(local), local
     (tmp_path / "org" / "model").mkdir(parents=True)  # an existing folder of the hub-id shape
     assert not tu.is_hub_id("org/model")
+
+
+def test_hub_id_that_fails_to_load_says_it_is_no_local_path_either(tmp_path, monkeypatch):
+    """``weights/encodec_24khz`` (no such folder) is a valid hub id: when the hub fails, the
+    error names the local path that does not exist, the hub's error and offline mode."""
+    monkeypatch.chdir(tmp_path)
+
+    class Model:
+        @staticmethod
+        def from_pretrained(*a, **k):
+            raise OSError("We couldn't connect to 'https://huggingface.co' to load the files\nmore")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    with pytest.raises(CodecprobeError) as err:
+        tu.load_pretrained(Model, CodecSpec("e", "encodec", weights="weights/encodec_24khz"))
+    assert str(err.value) == (
+        f"codec 'e': cannot load weights 'weights/encodec_24khz': not a local path (no "
+        f"{tmp_path.resolve() / 'weights' / 'encodec_24khz'}), and as a Hugging Face hub id (HF_HUB_OFFLINE is set: "
+        f"only the cache {tmp_path / 'hf'} is read): OSError: We couldn't connect to 'https://huggingface.co' to load the files"
+    )
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    with pytest.raises(CodecprobeError, match=r"no .*encodec_24khz\), and as a Hugging Face hub id: OSError"):
+        tu.load_pretrained(Model, CodecSpec("e", "encodec", weights="weights/encodec_24khz"))
+    with pytest.raises(CodecprobeError, match=r"^codec 'e': cannot load weights 'w/e.safetensors': no such file or folder"):
+        tu.load_pretrained(Model, CodecSpec("e", "encodec", weights="w/e.safetensors"))  # a path: the hub is not asked
+
+
+def test_released_layer_counts_are_the_random_builds_architectures():
+    """RELEASES, which the start-up check reads, against the architectures the adapters build."""
+    from codecprobe.codecs.base import RELEASES
+    from codecprobe.codecs.dac import DAC_24KHZ
+    from transformers import DacConfig, EncodecConfig, MimiConfig
+
+    assert EncodecConfig().num_quantizers == RELEASES["encodec"].n_layers
+    assert DacConfig(**DAC_24KHZ).n_codebooks == RELEASES["dac"].n_layers
+    assert MimiConfig().num_quantizers == RELEASES["mimi"].n_layers
 
 
 def test_resolve_device(monkeypatch):

@@ -71,6 +71,15 @@ def codec(family):
     return get_codec(family)
 
 
+def test_released_layer_count_is_the_package_model_s(codec, family):
+    """RELEASES, which the start-up check reads (``pretrained``, and any EnCodec file: loaded
+    strictly into this model), against the package's model."""
+    from codecprobe.codecs.base import RELEASES
+
+    layers = codec.vq_layers if family == "encodec" else codec.quantizers
+    assert len(layers) == RELEASES[family].n_layers
+
+
 def test_adapter_class_attributes_and_metadata(codec, family):
     sr, fr, hop, k, dim = EXPECTED[family]
     assert type(codec).__name__ == {"encodec": "EncodecPackageCodec", "dac": "DacPackageCodec"}[family]

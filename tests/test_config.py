@@ -1,4 +1,6 @@
 import copy
+import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -303,3 +305,177 @@ def test_corpus_roots_of_both_configs():
     ]
     with pytest.raises(ValueError, match="unknown kind"):
         corpus_roots(DEMO, "flac")
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """No offline mode from the caller's environment."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def _codecs(*entries):
+    c = copy.deepcopy(DEMO)
+    c["codecs"] = list(entries)
+    return c
+
+
+@pytest.mark.parametrize(
+    "entry, msg",
+    [  # path-shaped: more than one '/', a leading '.', '~' or '/', a weights-file suffix
+        ({"family": "encodec", "weights": "weights/encodec/24khz"}, "weights/encodec/24khz does not exist"),
+        ({"family": "dac", "weights": ".cache/dac_24khz"}, ".cache/dac_24khz does not exist"),
+        ({"family": "mimi", "weights": "~/no/such/mimi"}, "~/no/such/mimi does not exist"),
+        ({"family": "encodec", "weights": "weights/encodec.safetensors"}, "weights/encodec.safetensors does not exist"),
+        ({"family": "mimo", "weights": "mimo/tokenizer.safetensors"}, "mimo/tokenizer.safetensors does not exist"),
+        # loaders without hub ids: every string is a path
+        ({"family": "encodec", "backend": "package", "weights": "weights/encodec"}, "weights/encodec does not exist"),
+        ({"family": "dac", "backend": "package", "weights": "dac_24khz"}, "dac_24khz does not exist"),
+        ({"family": "melrvq", "weights": "models/melrvq"}, "models/melrvq does not exist"),
+        # MiMo's hub ids are org/name (as the LLM loader's)
+        ({"family": "mimo", "weights": "mimo"}, "mimo does not exist (nor a hub id of the form org/name)"),
+    ],
+)
+def test_path_shaped_weights_must_exist_at_start_up(entry, msg, tmp_path, monkeypatch, online):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(CodecprobeError, match=rf"^config: codecs\[c\]\.weights: {re.escape(msg)}$"):
+        check_config(_codecs({"name": "c", **entry}), REPO)
+
+
+def test_hub_id_shaped_weights_pass_start_up_unless_offline_and_uncached(tmp_path, monkeypatch, online):
+    """`org/name` is a valid hub id, so a missing local folder of that shape is taken as one
+    (its loader says both when it fails); offline, the hub id must be in the HF cache."""
+    from codecprobe.config import check_codecs
+
+    for entry in (
+        {"name": "e", "family": "encodec", "weights": "weights/encodec_24khz"},
+        {"name": "e", "family": "encodec", "weights": "encodec_24khz"},  # from_pretrained takes a bare name
+        {"name": "m", "family": "mimo", "weights": "weights/mimo"},
+        {"name": "m", "family": "mimi", "weights": "kyutai/mimi", "llm": {"family": "moshi", "weights": "org/moshi"}},
+    ):
+        check_codecs(_codecs(entry), tmp_path)
+    llm = {"name": "m", "family": "mimi", "weights": "kyutai/mimi", "llm": {"family": "moshi", "weights": "moshi"}}
+    with pytest.raises(CodecprobeError, match=r"^config: codecs\[m\]\.llm\.weights: moshi does not exist \(nor a hub id"):
+        check_codecs(_codecs(llm), tmp_path)
+    (tmp_path / "weights" / "encodec_24khz").mkdir(parents=True)  # a local folder of that name is a path
+    check_codecs(_codecs({"name": "e", "family": "encodec", "weights": "weights/encodec_24khz"}), tmp_path)
+
+    cache = tmp_path / "hf"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    entry = {"name": "e", "family": "encodec", "weights": "weights/encodec_24khz"}
+    base = tmp_path / "run"
+    with pytest.raises(CodecprobeError) as err:
+        check_codecs(_codecs(entry), base)
+    assert str(err.value) == (
+        f"config: codecs[e].weights: weights/encodec_24khz is not a local path (no {base.resolve() / 'weights/encodec_24khz'}), "
+        f"and HF_HUB_OFFLINE is set but the Hugging Face cache {cache} holds no hub repo weights/encodec_24khz"
+    )
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    check_codecs(_codecs(entry), base)  # online: resolved when loaded
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "yes")  # huggingface_hub reads it too
+    with pytest.raises(CodecprobeError, match="TRANSFORMERS_OFFLINE is set"):
+        check_codecs(_codecs(entry), base)
+    (cache / "models--weights--encodec_24khz" / "snapshots" / "0123abc").mkdir(parents=True)
+    check_codecs(_codecs(entry), base)  # cached: loads offline
+
+
+def test_hub_id_forms_agree_with_the_loaders(tmp_path, monkeypatch):
+    """The start-up check reads a weights string as its loader does: the transformers
+    adapters take any non-path string as a hub id, the LLM (and MiMo) loader org/name only."""
+    from codecprobe import hub, llm
+    from codecprobe.codecs import _torchutil as tu
+
+    monkeypatch.chdir(tmp_path)
+    strings = [
+        "kyutai/mimi", "weights/encodec_24khz", "encodec_24khz", "Qwen/Qwen2.5-7B", "a/b/c", "./a/b", "../a",
+        ".a/b", "~/a", "/abs/a", "org/w.safetensors", "org/w.PTH", "w.npz", "random", "",
+    ]
+    for s in strings:
+        assert tu.is_hub_id(s) == hub.hub_id_shaped(s), s
+        assert llm._is_hub_id(s) == hub.org_name_shaped(s), s
+    assert [s for s in strings if hub.hub_id_shaped(s)] == ["kyutai/mimi", "weights/encodec_24khz", "encodec_24khz", "Qwen/Qwen2.5-7B"]
+    assert [s for s in strings if hub.org_name_shaped(s)] == ["kyutai/mimi", "weights/encodec_24khz", "Qwen/Qwen2.5-7B"]
+
+
+def test_hub_cache_dir_and_offline_mode_as_huggingface_hub_reads_them(tmp_path):
+    from codecprobe import hub
+
+    assert hub.hub_cache_dir({"HOME": "/h"}).parts[-3:] == (".cache", "huggingface", "hub")
+    assert hub.hub_cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/huggingface/hub")
+    assert hub.hub_cache_dir({"HF_HOME": "/hf", "XDG_CACHE_HOME": "/x"}) == Path("/hf/hub")
+    assert hub.hub_cache_dir({"HUGGINGFACE_HUB_CACHE": "/old", "HF_HOME": "/hf"}) == Path("/old")
+    assert hub.hub_cache_dir({"HF_HUB_CACHE": "/new", "HUGGINGFACE_HUB_CACHE": "/old"}) == Path("/new")
+    assert hub.offline_var({}) is None and hub.offline_var({"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "1"}) is None
+    assert hub.offline_var({"HF_HUB_OFFLINE": "true"}) == "HF_HUB_OFFLINE"
+    assert hub.offline_var({"HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": "ON"}) == "TRANSFORMERS_OFFLINE"
+    constants = pytest.importorskip("huggingface_hub.constants")
+    assert hub.hub_cache_dir() == Path(constants.HF_HUB_CACHE)  # both read this process's environment
+    assert (hub.offline_var() is not None) == constants.HF_HUB_OFFLINE
+
+
+def test_distances_pooling_must_be_written_by_encode():
+    c = copy.deepcopy(DEMO)
+    c["distances"]["pooling"] = "center"
+    with pytest.raises(
+        CodecprobeError,
+        match=r"^config: distances\.pooling: center is not one of encode\.pooling \(mean\): the encode stage writes no center features$",
+    ):
+        check_config(c, REPO)
+    c["encode"]["pooling"] = ["mean", "center"]
+    check_config(c, REPO)
+    del c["encode"], c["distances"]  # both defaults: mean
+    check_config(c, REPO)
+
+
+@pytest.mark.parametrize(
+    "entry, most",
+    [
+        ({"family": "encodec"}, 32),
+        ({"family": "encodec", "weights": "facebook/encodec_24khz"}, 32),
+        ({"family": "encodec", "backend": "package", "weights": "pretrained"}, 32),
+        ({"family": "dac", "weights": "descript/dac_24khz"}, 32),
+        ({"family": "dac", "backend": "package", "weights": "pretrained"}, 32),
+        ({"family": "mimi", "weights": "kyutai/mimi"}, 32),
+        ({"family": "mimo", "weights": "XiaomiMiMo/MiMo-Audio-Tokenizer"}, 20),
+    ],
+)
+def test_n_layers_beyond_the_model_stops_at_start_up(entry, most, online):
+    c = _codecs({"name": "c", "n_layers": most, **entry})
+    check_config(c, REPO)
+    c["codecs"][0]["n_layers"] = most + 1
+    weights = entry.get("weights", "random")
+    with pytest.raises(CodecprobeError) as err:
+        check_config(c, REPO)
+    assert str(err.value) == (
+        f"config: codecs[c].n_layers: {most + 1}, but the {entry['family']} model of weights {weights!r} "
+        f"has only {most} quantizer layers"
+    )
+
+
+def test_n_layers_unknown_before_loading_is_left_to_the_loader(tmp_path, online):
+    """A local checkpoint of another shape may have more layers; melrvq fits as many as asked.
+    An EnCodec file of backend: package is loaded strictly into the released model."""
+    from codecprobe.config import check_codecs
+
+    (tmp_path / "w.pth").write_bytes(b"")
+    for entry in (
+        {"family": "dac", "backend": "package", "weights": "w.pth"},
+        {"family": "dac", "weights": "other/dac_44khz"},
+        {"family": "mimi", "weights": "."},
+        {"family": "melrvq", "weights": "fit"},
+    ):
+        check_codecs(_codecs({"name": "c", "n_layers": 64, **entry}), tmp_path)
+    with pytest.raises(CodecprobeError, match=r"^config: codecs\[c\]\.n_layers: 33, but the encodec model of weights 'w.pth'"):
+        check_codecs(_codecs({"name": "c", "family": "encodec", "backend": "package", "n_layers": 33, "weights": "w.pth"}), tmp_path)
+
+
+def test_released_mimo_layers_are_the_random_build_s():
+    """RELEASES (the start-up check's layer counts) against MiMo's own architecture file
+    (the transformers families: tests/test_codecs_hf.py; the packages: test_codecs_package.py)."""
+    import json
+
+    from codecprobe.codecs.base import RELEASES
+
+    assert json.loads((REPO / "resources" / "mimo_tokenizer_config.json").read_text())["num_quantizers"] == RELEASES["mimo"].n_layers

@@ -267,7 +267,26 @@ def test_llm_hub_id_is_org_slash_name_and_not_a_local_folder(tmp_path, monkeypat
 
     monkeypatch.chdir(tmp_path)
     assert llm._is_hub_id("kyutai/moshiko-pytorch-bf16") and llm._is_hub_id("XiaomiMiMo/MiMo-Audio-7B-Base")
-    for local in ("random", "moshi", "/abs/model", "./org/model", "a/b/c"):
+    for local in ("random", "moshi", "/abs/model", "./org/model", "a/b/c", "org/model.safetensors"):
         assert not llm._is_hub_id(local), local
     (tmp_path / "org" / "model").mkdir(parents=True)  # an existing folder of the hub-id shape
     assert not llm._is_hub_id("org/model")
+
+
+def test_llm_hub_failure_says_it_is_no_local_path_either(tmp_path, monkeypatch):
+    import huggingface_hub
+    from codecprobe import llm
+
+    def fail(**kwargs):
+        raise OSError("cannot reach the hub")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fail)
+    with pytest.raises(CodecprobeError) as err:
+        llm._hub_file("weights/moshi", "model.safetensors", None, "llm moshi")
+    assert str(err.value) == (
+        "llm moshi: cannot get 'model.safetensors' for weights 'weights/moshi': not a local path "
+        f"(no {tmp_path.resolve() / 'weights' / 'moshi'}), and as a Hugging Face hub id: OSError: cannot reach the hub"
+    )

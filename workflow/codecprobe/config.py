@@ -4,19 +4,24 @@ The Snakefile validates the config against ``workflow/schemas/config.schema.yaml
 ``snakemake.utils.validate`` (which also fills defaults). Before that,
 :func:`check_config` runs the same schema itself so that a typo gives one short line
 naming the key (``config: librispeech: unknown key 'subets' (did you mean 'subsets'?)``)
-instead of a schema dump, then checks that the paths the run needs exist.
+instead of a schema dump, then checks that the paths the run needs exist (weights: a path
+or a hub id as each loader reads them, :mod:`codecprobe.hub`) and that settings a later job
+would trip over agree: ``distances.pooling`` among ``encode.pooling``, a codec's
+``n_layers`` within its model's layers where known before loading.
 """
 
 from __future__ import annotations
 
 import difflib
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .codecs.base import DEFAULT_BACKEND, OTHER_BACKENDS
+from . import hub
+from .codecs.base import DEFAULT_BACKEND, OTHER_BACKENDS, known_n_layers
 from .io import CodecprobeError, tree_fingerprint
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -65,11 +70,59 @@ def _need(path: Any, key: str, base: Path, kind: str = "any", expand_user: bool 
         raise CodecprobeError(f"config: {key}: {path} is a folder, not a file")
 
 
-def _need_local_weights(weights: str, key: str, base: Path) -> None:
-    """Weights given as a path (``/``, ``./``, ``../``, ``~``) must exist, a file or a folder;
-    hub ids, ``random`` and ``pretrained`` are resolved later by the loaders."""
-    if weights.startswith(("/", "./", "../", "~")):
-        _need(weights, key, base, expand_user=True)
+def codec_hub_rule(entry: dict) -> Callable[[str], bool] | None:
+    """The hub-id form of the loader that reads a codec entry's weights
+    (:mod:`codecprobe.hub`), or None when it reads local files only (``backend: package``,
+    melrvq)."""
+    if entry.get("backend") == "package" or entry["family"] == "melrvq":
+        return None
+    if entry["family"] == "mimo":
+        return hub.org_name_shaped  # codecs.mimo: org/name, as the LLM loader
+    return hub.hub_id_shaped  # codecs._torchutil.is_hub_id (from_pretrained)
+
+
+def _need_weights(weights: str, key: str, base: Path, hub_rule: Callable[[str], bool] | None) -> None:
+    """``weights`` must be ``random``, an existing file or folder (``~`` is the home folder),
+    or, where the loader takes hub ids (``hub_rule``), of that loader's hub-id form. A hub id
+    is resolved when loaded, except offline (:func:`codecprobe.hub.offline_var`), where it
+    must be in the Hugging Face cache already."""
+    if weights == "random":
+        return
+    local = hub.local_path(weights, base)
+    if local.exists():
+        return
+    if hub_rule is None or not hub_rule(weights):
+        form = "" if hub.path_shaped(weights) or hub_rule is None else " (nor a hub id of the form org/name)"
+        raise CodecprobeError(f"config: {key}: {weights} does not exist{form}")
+    var = hub.offline_var()
+    if var and not hub.in_hub_cache(weights):
+        raise CodecprobeError(
+            f"config: {key}: {weights} is {hub.not_local(weights, base)}, and {var} is set but the "
+            f"Hugging Face cache {hub.hub_cache_dir()} holds no hub repo {weights}"
+        )
+
+
+def _need_pooling(config: dict) -> None:
+    """The pooling the distances stage reads must be one that the encode stage writes."""
+    written = config.get("encode", {}).get("pooling", ["mean"])
+    read = config.get("distances", {}).get("pooling", "mean")
+    if read not in written:
+        raise CodecprobeError(
+            f"config: distances.pooling: {read} is not one of encode.pooling ({', '.join(written)}): "
+            f"the encode stage writes no {read} features"
+        )
+
+
+def _need_n_layers(entry: dict) -> None:
+    """A codec's ``n_layers`` must not exceed its model's layers, where known before loading
+    (:func:`codecprobe.codecs.base.known_n_layers`)."""
+    n, weights = entry.get("n_layers"), str(entry.get("weights", "random"))
+    most = known_n_layers(entry["family"], weights, entry.get("backend"))
+    if n is not None and most is not None and n > most:
+        raise CodecprobeError(
+            f"config: codecs[{entry['name']}].n_layers: {n}, but the {entry['family']} model of weights "
+            f"{weights!r} has only {most} quantizer layers"
+        )
 
 
 def check_config(config: dict, base: str | Path = ".") -> None:
@@ -88,6 +141,7 @@ def check_config(config: dict, base: str | Path = ".") -> None:
     al = config["alignment"]
     if al["source"] == "textgrids":
         _need(al["textgrids"], "alignment.textgrids", base, "dir")
+    _need_pooling(config)
     w = config.get("words", {})
     if w.get("drop_stopwords"):
         _need(w.get("stopwords", "resources/stopwords_en.txt"), "words.stopwords", base, "file")
@@ -261,8 +315,8 @@ def codecs_by_name(config: dict) -> dict[str, dict]:
 
 
 def check_codecs(config: dict, base: str | Path = ".") -> None:
-    """Local weights paths must exist (hub ids are checked when loaded); backend, weights
-    and vectors must suit the family."""
+    """Local weights paths must exist (hub ids are checked when loaded, or offline against
+    the cache); backend, weights, vectors and n_layers must suit the family."""
     for c in codecs_by_name(config).values():
         w = str(c.get("weights", "random"))
         if w == "fit" and c["family"] != "melrvq":
@@ -283,7 +337,9 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
             raise CodecprobeError(
                 f"config: codecs[{c['name']}].weights: 'pretrained' (the package's own download) needs backend: package"
             )
-        _need_local_weights(w, f"codecs[{c['name']}].weights", Path(base))
+        if w not in ("fit", "pretrained"):
+            _need_weights(w, f"codecs[{c['name']}].weights", Path(base), codec_hub_rule(c))
+        _need_n_layers(c)
         llm = c.get("llm")
         if llm:
             from .llm import LLM_CODEC
@@ -293,7 +349,8 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
                     f"config: codecs[{c['name']}].llm: {llm['family']} reads {LLM_CODEC[llm['family']]} codes, "
                     f"not {c['family']} (codecs with an LLM input path: {', '.join(sorted(set(LLM_CODEC.values())))})"
                 )
-            _need_local_weights(str(llm.get("weights", "random")), f"codecs[{c['name']}].llm.weights", Path(base))
+            key = f"codecs[{c['name']}].llm.weights"
+            _need_weights(str(llm.get("weights", "random")), key, Path(base), hub.org_name_shaped)  # as llm._is_hub_id
 
 
 def melrvq_model_path(results: str, name: str) -> str:

@@ -43,13 +43,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import hub
 from .io import CodecprobeError
 
 log = logging.getLogger("codecprobe.llm")
@@ -87,7 +87,9 @@ class LLMSpec:
 
 # ----------------------------------------------------------------------------- files
 def _is_hub_id(s: str) -> bool:
-    return re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", s) is not None and not Path(s).exists()
+    """``s`` names a hub repo: ``org/name`` (:func:`codecprobe.hub.org_name_shaped`: no
+    leading ``.``, ``~`` or ``/``, one ``/``, no weights-file suffix), not existing here."""
+    return hub.org_name_shaped(s) and not Path(s).exists()
 
 
 def _hub_file(repo: str, name: str, revision: str | None, where: str) -> Path:
@@ -96,8 +98,7 @@ def _hub_file(repo: str, name: str, revision: str | None, where: str) -> Path:
 
         return Path(hf_hub_download(repo_id=repo, filename=name, revision=revision))
     except Exception as e:  # network, auth, missing repo or file, missing package
-        first = str(e).splitlines()[0] if str(e) else ""
-        raise CodecprobeError(f"{where}: cannot get {name!r} from the hub repo {repo!r} ({type(e).__name__}: {first})") from None
+        raise CodecprobeError(f"{where}: cannot get {name!r} for weights {repo!r}: {hub.hub_failure(repo, e)}") from None
 
 
 def weight_files(spec: LLMSpec, names: list[str], where: str) -> dict[str, Path]:

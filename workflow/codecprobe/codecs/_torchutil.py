@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .. import hub
 from ..io import CodecprobeError
 from .base import CodecSpec, file_sha256
 
@@ -48,12 +49,8 @@ def resolve_device(spec: CodecSpec, device: str | None) -> str:
 
 
 def _looks_like_path(weights: str) -> bool:
-    return (
-        os.path.isabs(weights)
-        or weights.startswith(("./", "../", "~", ".\\"))
-        or weights.count("/") > 1
-        or Path(weights).exists()
-    )
+    """A path (:func:`codecprobe.hub.path_shaped`), or a name that exists here."""
+    return hub.path_shaped(weights) or Path(weights).exists()
 
 
 def _first_line(e: BaseException) -> str:
@@ -85,7 +82,8 @@ def load_pretrained(model_cls, spec: CodecSpec):
     try:
         model, info = model_cls.from_pretrained(weights, output_loading_info=True)
     except Exception as e:  # OSError (missing files, offline), ValueError (bad config), ...
-        raise CodecprobeError(f"{prefix}: {_first_line(e)}") from e
+        why = hub.hub_failure(spec.weights, e) if is_hub_id(spec.weights) else _first_line(e)
+        raise CodecprobeError(f"{prefix}: {why}") from e
     missing = sorted(info.get("missing_keys") or [])
     mismatched = sorted(str(m) for m in (info.get("mismatched_keys") or []))
     if missing or mismatched:
@@ -365,9 +363,10 @@ def library_versions() -> dict[str, str]:
 
 
 def is_hub_id(weights: str) -> bool:
-    """``weights`` names a model hub repository: not ``random``, not a path (absolute, ``./``,
-    ``../``, ``~``, two or more ``/``, or existing here)."""
-    return weights != "random" and not _looks_like_path(weights)
+    """``weights`` names a model hub repository: of the hub-id form
+    (:func:`codecprobe.hub.hub_id_shaped`: not ``random``, not absolute, not starting with
+    ``.``, ``~`` or ``/``, at most one ``/``, no weights-file suffix) and not existing here."""
+    return hub.hub_id_shaped(weights) and not Path(weights).exists()
 
 
 class HFCodecMixin:

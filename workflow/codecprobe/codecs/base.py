@@ -237,3 +237,36 @@ OTHER_BACKENDS = {
     "encodec": {"package": "encodec_package"},
     "dac": {"package": "dac_package"},
 }
+
+
+@dataclass(frozen=True)
+class Release:
+    """A family's released model: the architecture its adapter builds for ``weights: random``
+    (tests check ``n_layers`` against each adapter's architecture)."""
+
+    hub_id: str
+    n_layers: int  # quantizer (RVQ) layers
+
+
+# The one place the adapters' layer counts are written down for use before loading: the
+# start-up check (:func:`known_n_layers`), DAC's architecture kwargs, MiMo's hub id.
+RELEASES = {
+    "encodec": Release("facebook/encodec_24khz", 32),  # 24 kbps at 75 Hz x 10 bits
+    "dac": Release("descript/dac_24khz", 32),
+    "mimi": Release("kyutai/mimi", 32),
+    "mimo": Release("XiaomiMiMo/MiMo-Audio-Tokenizer", 20),
+}
+
+
+def known_n_layers(family: str, weights: str, backend: str | None = None) -> int | None:
+    """Quantizer layers of the model that ``weights`` selects, when known without loading it:
+    the released model's (:data:`RELEASES`) for ``random``, ``pretrained`` (the package's
+    download of that release) and the release's hub id, and for any EnCodec checkpoint of
+    ``backend: package`` (loaded strictly into the released architecture). None otherwise:
+    melrvq (as many layers as fitted), other checkpoints (read when loaded)."""
+    release = RELEASES.get(family)
+    if release is None:
+        return None
+    if weights in ("random", "pretrained", release.hub_id) or (family, backend) == ("encodec", "package"):
+        return release.n_layers
+    return None

@@ -32,14 +32,14 @@ from typing import Any
 
 from ..io import CodecprobeError
 from . import _torchutil as tu
-from .base import Codec, CodecSpec, register
+from .base import RELEASES, Codec, CodecSpec, register
 
 PAPER_LAYERS = 32  # 24 kbps
 DAC_24KHZ = dict(
     encoder_hidden_size=64,
     downsampling_ratios=[2, 4, 5, 8],
     decoder_hidden_size=1536,
-    n_codebooks=32,
+    n_codebooks=RELEASES["dac"].n_layers,
     codebook_size=1024,
     codebook_dim=8,
     sampling_rate=24000,

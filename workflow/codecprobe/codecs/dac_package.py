@@ -34,7 +34,7 @@ from typing import Any
 from ..io import CodecprobeError
 from . import _package as pk
 from . import _torchutil as tu
-from .base import Codec, CodecSpec, register
+from .base import RELEASES, Codec, CodecSpec, register
 from .dac import RELEASE_8D_NOTE, raw_codebook, vectors_option
 
 PAPER_LAYERS = 32  # 24 kbps
@@ -43,7 +43,7 @@ DAC_24KHZ = dict(  # the kwargs stored in the released 24 kHz checkpoint
     encoder_rates=[2, 4, 5, 8],
     decoder_dim=1536,
     decoder_rates=[8, 5, 4, 2],
-    n_codebooks=32,
+    n_codebooks=RELEASES["dac"].n_layers,
     codebook_size=1024,
     codebook_dim=8,
     sample_rate=24000,

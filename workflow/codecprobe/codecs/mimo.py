@@ -97,7 +97,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -107,13 +106,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import hub
 from ..io import CodecprobeError
 from ._torchutil import full_fp32, to_device
-from .base import Codec, CodecSpec, file_sha256, register
+from .base import RELEASES, Codec, CodecSpec, file_sha256, register
 
 log = logging.getLogger("codecprobe.codecs.mimo")
 
-HUB_ID = "XiaomiMiMo/MiMo-Audio-Tokenizer"
+HUB_ID = RELEASES["mimo"].hub_id
 RESOURCE_CONFIG = Path(__file__).resolve().parents[3] / "resources" / "mimo_tokenizer_config.json"
 HUB_PATTERNS = ["config.json", "*.safetensors", "*.safetensors.index.json"]
 DEFAULT_LAYERS = 8  # the paper's 1.55 kbps: 25 x (10 + 10 + 6 x 7)
@@ -688,16 +688,15 @@ class MimoCodec(Codec):
             folder, files = p.parent, [p]
         elif p.is_dir():
             folder, files = p, sorted(p.glob("*.safetensors"))
-        elif re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", weights):
+        elif hub.org_name_shaped(weights):  # org/name, as the LLM loader's hub ids
             try:
                 from huggingface_hub import snapshot_download
 
                 folder = Path(snapshot_download(repo_id=weights, allow_patterns=HUB_PATTERNS))
             except Exception as e:  # network, auth, missing repo, missing package
                 raise CodecprobeError(
-                    f"codec {self.spec.name!r}: cannot load weights {weights!r} (no such local folder; "
-                    f"Hugging Face hub: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); download "
-                    f"{HUB_ID} (config.json + *.safetensors) and set weights to that folder"
+                    f"codec {self.spec.name!r}: cannot load weights {weights!r}: {hub.hub_failure(weights, e)}; "
+                    f"download {HUB_ID} (config.json + *.safetensors) and set weights to that folder"
                 ) from None
             files = sorted(folder.glob("*.safetensors"))
         else:
