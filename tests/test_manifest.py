@@ -62,7 +62,6 @@ def test_truncated_audio_with_a_good_header_is_skipped_here(corpus, caplog):
 def test_decode_problem_counts_samples(tmp_path):
     import numpy as np
     import soundfile as sf
-
     from codecprobe.manifest import decode_problem
 
     p = tmp_path / "a.wav"

@@ -200,7 +200,7 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     cfg = yaml.safe_load((wd / "config.yaml").read_text())
     for root, pattern, rule in ((cfg["librispeech"]["root"], "*.trans.txt", "manifest"),
                                 (cfg["alignment"]["textgrids"], "*.TextGrid", "words")):  # fmt: skip
-        f = sorted(Path(root).rglob(pattern))[0]
+        f = min(Path(root).rglob(pattern))
         st, text = f.stat(), f.read_bytes()
         f.write_bytes(text + b"\n")
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))

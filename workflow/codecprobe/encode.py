@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 
 import numpy as np
@@ -816,7 +816,7 @@ def write_attrs(h5, known: dict, cfg: EncodeConfig, n_tokens: int) -> None:
     token count, counts, creation time)."""
     meta = known | {
         "slicing": cfg.slicing, "pooling": json.dumps(list(cfg.pooling)), "n_tokens": n_tokens,
-        "counts": json.dumps(cfg.counts), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "counts": json.dumps(cfg.counts), "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
     if cfg.slicing == "feature":
         meta |= {"chunk_seconds": float(cfg.chunk_seconds), "chunk_context_seconds": float(cfg.chunk_context_seconds)}

@@ -70,7 +70,7 @@ def decode_problem(path: Path, n_frames: int, block: int = 1 << 16) -> str | Non
                 if not len(x):
                     break
                 got += len(x)
-    except Exception as e:  # libsndfile raises various errors for corrupt data
+    except Exception as e:  # noqa: BLE001 - libsndfile raises various errors for corrupt data
         return f"unreadable audio after {got} of {n_frames} samples: {e}"
     return None if got == n_frames else f"truncated audio: {got} of the header's {n_frames} samples decode"
 

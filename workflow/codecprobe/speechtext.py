@@ -48,7 +48,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -323,7 +323,7 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
             )
             for k, v in (meta | llm.metadata() | {"counts": counts, "layout": layout, "codecprobe": __version__}).items():
                 h.attrs[k] = v if isinstance(v, (bool, int, float, str)) else json.dumps(v, default=str)
-            h.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            h.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
             if codec_random or llm_spec.random:
                 h.attrs["note"] = "RANDOM WEIGHTS: tests plumbing only, not a result"
     write_table(table, out)
