@@ -30,6 +30,13 @@ def melrvq(corpus, tmp_path):
     return load_codec(CodecSpec("mel", "melrvq", weights=str(out)))
 
 
+def test_melrvq_weights_under_home(melrvq, tmp_path, monkeypatch):
+    """``~`` in a melrvq model path is the home folder, as the start-up check reads it."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    again = load_codec(CodecSpec("mel", "melrvq", weights="~/melrvq.npz"))
+    assert np.array_equal(again.codebooks, melrvq.codebooks)
+
+
 def test_make_batches():
     lengths = np.array([5, 3, 5, 9, 3, 5])
     # pad-invariant: sorted 3,3,5,5,5,9; budget 16 samples: [3,3,5]: 3*5=15 ok, +5 -> 20 > 16

@@ -161,7 +161,7 @@ class MelRVQ(Codec):
             self.codebooks = (rng.standard_normal((k, size, N_MELS)) / np.sqrt(np.arange(1, k + 1))[:, None, None]).astype(np.float32)
             self.mean, self.std = np.zeros(N_MELS, np.float32), np.ones(N_MELS, np.float32)
         else:
-            p = Path(spec.weights)
+            p = Path(spec.weights).expanduser()
             if not p.is_file():
                 raise CodecprobeError(f"codec {spec.name!r}: melrvq model {p} does not exist (fit it with rule fit_melrvq)")
             try:
