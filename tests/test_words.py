@@ -71,6 +71,11 @@ def test_missing_empty_and_mismatched_textgrids_are_skipped_with_reasons(corpus)
     assert set(words["utt_id"]) == {"11-100-0000"}
     c = dict(zip(counts["what"], counts["n"]))
     assert c["skipped"] == 3 and c["unknown word (<unk>/spn) excluded"] == 0  # skipped: nothing counted as unknown
+    kinds = {"no TextGrid": 1, "broken TextGrid": 1, "words do not match the transcript": 1}
+    assert dict(zip(skipped["utt_id"], skipped["kind"])) == {
+        "11-100-0001": "no TextGrid", "22-200-0000": "broken TextGrid", "22-200-0001": "words do not match the transcript",
+    }  # fmt: skip
+    assert {k[len("skipped: "):]: n for k, n in c.items() if k.startswith("skipped: ")} == kinds
     with pytest.raises(CodecprobeError, match="utterance 11-100-0001: no TextGrid"):
         _table(corpus, strict=True)
 
@@ -147,11 +152,15 @@ def test_index_textgrids_duplicate_and_missing(tmp_path):
 ACCEPT_THE_BIG = [("accept", 0.10, 0.50, "AH0 K S EH1 P T"), ("the", 0.50, 0.60, "DH AH0")]
 
 
-def _skip_reason(corpus, utt="11-100-0000"):
-    """The one skipped utterance's reason; checks it is counted and has no word rows."""
+def _skip_reason(corpus, utt="11-100-0000", kind=None):
+    """The one skipped utterance's reason; checks it is counted (under ``kind`` too, when
+    given) and has no word rows."""
     words, skipped, counts = _table(corpus)
     assert list(skipped["utt_id"]) == [utt]
-    assert dict(zip(counts["what"], counts["n"]))["skipped"] == 1
+    c = dict(zip(counts["what"], counts["n"]))
+    assert c["skipped"] == 1
+    if kind:
+        assert list(skipped["kind"]) == [kind] and c[f"skipped: {kind}"] == 1
     assert utt not in set(words["utt_id"]) and len(words) == 6
     with pytest.raises(CodecprobeError, match=f"utterance {utt}: "):
         _table(corpus, strict=True)
@@ -166,7 +175,7 @@ def test_word_past_the_tiers_end_skips_the_utterance(corpus):
     write_utt_textgrid(tg, [*ACCEPT_THE_BIG, ("big", 0.70, 1.00, "B IH1 G")])
     text = tg.read_text()
     tg.write_text(text.replace("xmax = 0.5\n", "xmax = 50.0\n", 1))  # the words tier comes first
-    assert _skip_reason(corpus) == (
+    assert _skip_reason(corpus, kind="broken TextGrid") == (
         f"{tg}: malformed TextGrid (tier 'words', interval 2 [0.1, 50.0] s, line 20: "
         "outside the tier's range [0.0, 1.4] s)"
     )
@@ -184,7 +193,7 @@ def test_alignment_ending_after_the_audio_skips_the_utterance(corpus, big, tg_en
     _, al = corpus
     tg = al / "dev-clean/11/100/11-100-0000.TextGrid"
     write_utt_textgrid(tg, [*ACCEPT_THE_BIG, ("big", *big, "B IH1 G")], dur=tg_end)
-    assert _skip_reason(corpus) == f"{tg}: {want}"
+    assert _skip_reason(corpus, kind="alignment after the audio's end") == f"{tg}: {want}"
 
 
 def test_alignment_ending_within_the_tolerance_is_kept(corpus):

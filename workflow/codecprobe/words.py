@@ -129,29 +129,37 @@ def matches_transcript(aligned: list[str], expected: list[str]) -> bool:
     return len(aligned) == len(expected) and all(a == e or a in UNKNOWN for a, e in zip(aligned, expected))
 
 
-def utterance_words(utt: pd.Series, tg_path: Path | None) -> tuple[list[dict], str | None, int]:
-    """Word rows of one utterance. Returns ``(rows, skip_reason or None, n_unknown)``."""
+# Kinds of skipped utterances, counted apart in counts.csv ("skipped: <kind>").
+SKIP_KINDS = (
+    "no TextGrid", "broken TextGrid", "no words tier", "alignment after the audio's end", "no words",
+    "words do not match the transcript",
+)  # fmt: skip
+
+
+def utterance_words(utt: pd.Series, tg_path: Path | None) -> tuple[list[dict], tuple[str, str] | None, int]:
+    """Word rows of one utterance. Returns ``(rows, skip or None, n_unknown)``; ``skip`` is
+    ``(kind, reason)``, ``kind`` one of :data:`SKIP_KINDS`, ``reason`` naming the file."""
     if tg_path is None:
-        return [], "no TextGrid", 0
+        return [], ("no TextGrid", "no TextGrid"), 0
     try:
         tg = read_textgrid(tg_path)
         toks = aligned_tokens(tg)
     except TextGridError as e:
-        return [], str(e), 0
+        return [], ("broken TextGrid", str(e)), 0
     except KeyError as e:
-        return [], f"{tg_path}: {e.args[0]}", 0
+        return [], ("no words tier", f"{tg_path}: {e.args[0]}"), 0
     if overrun := audio_overrun(toks, tg.xmax, float(utt["duration"])):
-        return [], f"{tg_path}: {overrun}", 0
+        return [], ("alignment after the audio's end", f"{tg_path}: {overrun}"), 0
     if not toks:
-        return [], f"{tg_path}: no words in the words tier", 0
+        return [], ("no words", f"{tg_path}: no words in the words tier"), 0
     labels = [t[0] for t in toks]
     expected = transcript_words(str(utt["transcript"]))
     if not matches_transcript(labels, expected):
-        return [], (
+        return [], ("words do not match the transcript", (
             f"{tg_path}: aligned words do not match the transcript "
             f"({len(labels)} aligned vs {len(expected)} in the transcript; "
             f"first difference: {_first_diff(labels, expected)})"
-        ), 0
+        )), 0  # fmt: skip
     rows, n_unk = [], 0
     for word, start, end, phones in toks:
         if word in UNKNOWN or any(p.lower() in UNKNOWN for p in phones.split()):
@@ -208,12 +216,13 @@ def build_word_table(
     rows, skips = [], []
     n_unk = 0
     for i, (_, utt) in enumerate(manifest.iterrows(), 1):
-        r, reason, unk = utterance_words(utt, textgrids.get(str(utt["utt_id"])))
-        if reason:
+        r, skip, unk = utterance_words(utt, textgrids.get(str(utt["utt_id"])))
+        if skip:
+            kind, reason = skip
             if strict:
                 raise CodecprobeError(f"utterance {utt['utt_id']}: {reason}")
             log.warning("skipped utterance %s: %s", utt["utt_id"], reason)
-            skips.append({"utt_id": utt["utt_id"], "reason": reason})
+            skips.append({"utt_id": utt["utt_id"], "kind": kind, "reason": reason})
         rows += r
         n_unk += unk
         if i % 5000 == 0:
@@ -223,9 +232,11 @@ def build_word_table(
     words, dropped = apply_filters(words, filt)
     words = words.reset_index(drop=True)
     words.insert(0, "token_id", range(len(words)))
+    by_kind = pd.Series([s["kind"] for s in skips], dtype=object).value_counts()
     counts = [
         ("utterances", "in manifest", len(manifest)),
         ("utterances", "skipped", len(skips)),
+        *[("utterances", f"skipped: {k}", int(by_kind[k])) for k in SKIP_KINDS if k in by_kind],
         ("tokens", "aligned (known words)", n_aligned),
         ("tokens", "unknown word (<unk>/spn) excluded", n_unk),
     ]
@@ -236,7 +247,7 @@ def build_word_table(
         log.info("%-10s %-40s %d", *c)
     if words.empty:
         raise CodecprobeError("no word token left after alignment and filters (see the log for reasons)")
-    return words, pd.DataFrame(skips, columns=["utt_id", "reason"]), counts_df
+    return words, pd.DataFrame(skips, columns=["utt_id", "kind", "reason"]), counts_df
 
 
 def main(argv: list[str] | None = None) -> None:
