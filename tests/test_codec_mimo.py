@@ -522,6 +522,27 @@ def test_save_pretrained_round_trip_small(tmp_path):
     assert meta["weights_sha256"] != c.metadata()["weights_sha256"] == "random"
 
 
+def test_hub_weights_record_the_snapshot_read(monkeypatch, tmp_path):
+    """Weights given as a hub id: the metadata hashes the snapshot folder that
+    snapshot_download resolved (not the id string) and names its revision; random weights
+    record their seed."""
+    import huggingface_hub
+
+    from codecprobe.codecs.base import weights_sha256
+
+    c = small_codec()
+    assert c.metadata()["random_seed"] == c.spec.seed
+    snap = tmp_path / "models--org--tok" / "snapshots" / "0123abcd"
+    c.save_pretrained(snap)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, allow_patterns: str(snap))
+    monkeypatch.chdir(tmp_path)
+    meta = load_codec(CodecSpec(name="m", family="mimo", weights="org/tok")).metadata()
+    assert meta["weights_sha256"] == weights_sha256(str(snap)) != "hub:org/tok"
+    assert meta["weights_revision"] == "0123abcd" and "random_seed" not in meta
+    one = load_codec(CodecSpec(name="m", family="mimo", weights=str(snap / "model.safetensors"))).metadata()
+    assert one["weights_sha256"] == weights_sha256(str(snap / "model.safetensors")) and "weights_revision" not in one
+
+
 def test_hub_failure_is_a_codecprobe_error(monkeypatch, tmp_path):
     """The error says both readings of an org/name string: no such local folder, the hub's error."""
     import huggingface_hub

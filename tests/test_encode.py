@@ -37,6 +37,23 @@ def test_melrvq_weights_under_home(melrvq, tmp_path, monkeypatch):
     assert np.array_equal(again.codebooks, melrvq.codebooks)
 
 
+def test_attr_value_keeps_strings_plain():
+    """A str subclass (torch.__version__ is one) is stored as a plain string, not as JSON text."""
+    from codecprobe.encode import attr_value
+
+    class Version(str):
+        pass
+
+    assert attr_value(Version("2.13.0+cpu")) == "2.13.0+cpu" and type(attr_value(Version("x"))) is str
+    assert attr_value({"torch": Version("2.13.0")}) == '{"torch": "2.13.0"}'
+    assert attr_value(3) == 3 and attr_value(True) is True
+
+
+def test_random_melrvq_records_its_seed():
+    meta = load_codec(CodecSpec("m", "melrvq", weights="random", seed=7)).metadata()
+    assert meta["random_weights"] and meta["random_seed"] == 7
+
+
 def test_make_batches():
     lengths = np.array([5, 3, 5, 9, 3, 5])
     # pad-invariant: sorted 3,3,5,5,5,9; budget 16 samples: [3,3,5]: 3*5=15 ok, +5 -> 20 > 16

@@ -672,8 +672,11 @@ def feature_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
 
 
 def attr_value(v):
-    """An HDF5-storable attribute: scalars and strings as they are, anything else as JSON."""
-    if isinstance(v, (bool, int, float, np.integer, np.floating)) or type(v) is str:
+    """An HDF5-storable attribute: scalars and strings as they are (a ``str`` subclass, such
+    as ``torch.__version__``, as a plain string), anything else as JSON."""
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, (bool, int, float, np.integer, np.floating)):
         return v
     return json.dumps(v, default=str, sort_keys=True)
 

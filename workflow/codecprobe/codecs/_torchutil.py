@@ -386,6 +386,5 @@ class HFCodecMixin:
             if revision:
                 meta["weights_revision"] = revision
         if spec.random:
-            meta["random_seed"] = spec.seed
             meta["codebook_fill"] = getattr(self, "_fill_report", None)
         return meta

@@ -149,8 +149,9 @@ class Codec(ABC):
         return (np.arange(n_frames) + 0.5) / self.frame_rate
 
     def metadata(self) -> dict[str, Any]:
-        """Provenance written into every output of this codec."""
-        return {
+        """Provenance written into every output of this codec (``random_seed`` with random
+        weights: which random model it was)."""
+        meta = {
             "codec": self.spec.name,
             "family": self.family,
             "weights": self.spec.weights,
@@ -162,6 +163,9 @@ class Codec(ABC):
             "n_layers": self.n_layers,
             "dim": self.dim,
         }
+        if self.spec.random:
+            meta["random_seed"] = self.spec.seed
+        return meta
 
 
 def weights_sha256(weights: str) -> str:

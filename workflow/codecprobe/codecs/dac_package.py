@@ -165,6 +165,4 @@ class DacPackageCodec(tu.EncodesEachClip, Codec):
         if self._weights_file is not None:
             meta["weights_sha256"] = pk.cached_sha256(self._weights_file)
             meta["weights_file"] = str(self._weights_file)
-        if self.spec.random:
-            meta["random_seed"] = self.spec.seed
         return meta

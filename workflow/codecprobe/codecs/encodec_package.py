@@ -142,6 +142,5 @@ class EncodecPackageCodec(tu.EncodesEachClip, Codec):
             meta["weights_sha256"] = pk.cached_sha256(self._weights_file)
             meta["weights_file"] = str(self._weights_file)
         if self.spec.random:
-            meta["random_seed"] = self.spec.seed
             meta["codebook_fill"] = self._fill_report
         return meta

@@ -109,7 +109,7 @@ from torch import nn
 from .. import hub
 from ..io import CodecprobeError
 from ._torchutil import full_fp32, to_device
-from .base import RELEASES, Codec, CodecSpec, file_sha256, register
+from .base import RELEASES, Codec, CodecSpec, file_sha256, register, weights_sha256
 
 log = logging.getLogger("codecprobe.codecs.mimo")
 
@@ -681,6 +681,9 @@ class MimoCodec(Codec):
 
     # ------------------------------------------------------------------ weights
     def _resolve_weights(self, weights: str) -> tuple[Path, list[Path]]:
+        """The folder of the weights and their ``.safetensors`` files. Sets ``weights_path``
+        (the file or folder whose sha256 the metadata records) and, for a hub id,
+        ``weights_revision`` (the snapshot ``huggingface_hub`` resolved)."""
         p = Path(weights).expanduser()
         if p.is_file():
             if p.suffix != ".safetensors":
@@ -699,12 +702,14 @@ class MimoCodec(Codec):
                     f"download {HUB_ID} (config.json + *.safetensors) and set weights to that folder"
                 ) from None
             files = sorted(folder.glob("*.safetensors"))
+            self.weights_revision = folder.name  # .../snapshots/<commit>
         else:
             raise CodecprobeError(f"{self.where}: weights {weights!r}: no such file or folder (nor a hub id)")
         if not files:
             raise CodecprobeError(f"{self.where}: no *.safetensors file in {folder}")
         if not (folder / "config.json").is_file():
             raise CodecprobeError(f"{self.where}: no config.json beside the weights in {folder}")
+        self.weights_path = p if p.is_file() else folder
         return folder, files
 
     def _load(self, files: list[Path]) -> MimoEncoder:
@@ -993,8 +998,15 @@ class MimoCodec(Codec):
         (folder / "config.json").write_text(json.dumps(raw, indent=2))
         return folder
 
+    weights_path: Path | None = None  # set by _resolve_weights
+    weights_revision: str | None = None
+
     def metadata(self) -> dict[str, Any]:
         meta = super().metadata()
+        if self.weights_path is not None:  # the files read (a hub id: its downloaded snapshot), hashed
+            meta["weights_sha256"] = weights_sha256(str(self.weights_path))
+        if self.weights_revision:
+            meta["weights_revision"] = self.weights_revision
         meta.update(
             {
                 "config": str(self.config_path),
