@@ -21,6 +21,7 @@ include: "workflow/rules/encode.smk"
 include: "workflow/rules/distances.smk"
 include: "workflow/rules/articulatory.smk"
 include: "workflow/rules/cka.smk"
+include: "workflow/rules/compare.smk"
 
 
 rule all:

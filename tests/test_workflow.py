@@ -45,7 +45,7 @@ def test_demo_dag():
         "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1,
         "pairs_by_speaker": 1, "distances_by_speaker": 1, "fig2_by_speaker": 1,
         "rtmri_vtd": 4, "rtmri_utterances": 1, "encode_rtmri": 1, "rtmri_pwcca": 1, "fig3": 1, "rtmri_lag": 1,
-        "fig3_lag": 1, "rtmri_regions": 4, "rtmri_region_pwcca": 1, "fig3_regions": 1, "all": 1,
+        "fig3_lag": 1, "rtmri_regions": 4, "rtmri_region_pwcca": 1, "fig3_regions": 1, "paper_comparison": 1, "all": 1,
     }  # fmt: skip
 
 
@@ -58,7 +58,7 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
         "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 5,
         "distances": 5, "fig2": 1, "rtmri_vtd": 16, "rtmri_utterances": 1, "encode_rtmri": 5, "rtmri_pwcca": 5,
         "fig3": 1, "rtmri_lag": 5, "fig3_lag": 1, "rtmri_regions": 16, "rtmri_region_pwcca": 5, "fig3_regions": 1,
-        "speech_text_cka": 2, "cka_summary": 1, "fig2_split": 1, "all": 1,
+        "speech_text_cka": 2, "cka_summary": 1, "fig2_split": 1, "paper_comparison": 1, "all": 1,
     }  # fmt: skip
     for name in ("mimi", "mimo"):  # the codecs with an LLM input path
         assert f"output: results/cka/{name}.csv, results/cka/{name}_embeddings.h5" in out
@@ -69,6 +69,8 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
     for name in ("encodec", "dac", "mimi", "mimo", "melrvq"):
         assert f"output: results/features/{name}/words.h5" in out
         assert f"output: results/rtmri/features/{name}.h5" in out
+    assert re.search(r"codecprobe.reference --codecs .* --distances results/distances/all_codecs.csv "
+                     r"--pwcca results/rtmri/pwcca_summary.csv --cka results/cka/cka_all_codecs.csv", out)  # fmt: skip
     assert "--speaker sub009" in out and "--skip-tasks vcv bvt" in out
     assert "--variant without_first" in out  # MIMI's Fig. 4 split
     assert len(re.findall(r"codecprobe.distances --codec \S+ .*--split-first", out)) == 1  # and its word-pair analogue, mimi only
@@ -101,7 +103,8 @@ def test_configfile_replaces_the_demo_config(tmp_path):
     r = snakemake("-n", "--forceall", "--configfile", str(p))
     assert r.returncode == 0, r.stdout + r.stderr
     assert jobs_of(r.stdout) == {
-        "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1, "all": 1,
+        "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1,
+        "paper_comparison": 1, "all": 1,
     }  # fmt: skip
 
 
@@ -224,7 +227,7 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     # ... and the figure, which depends on every codec
     assert jobs_of(r.stdout) == {
         "fit_melrvq": 1, "encode": 2, "distances": 2, "fig2": 1, "distances_by_speaker": 2, "fig2_by_speaker": 1,
-        "all": 1,
+        "paper_comparison": 1, "all": 1,
     }  # fmt: skip
     assert "results/features/mel2/words.h5" in r.stdout and "results/features/melr/words.h5" in r.stdout
     assert "output: results/features/mel/words.h5" not in r.stdout  # the old codec is not re-encoded

@@ -1,3 +1,4 @@
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -93,6 +94,22 @@ def encode_rtmri_inputs(wildcards):
     return inputs
 
 
+# the paper's numbers, shipped with the workflow (found from any working directory)
+PAPER_REFERENCE = str(Path(workflow.basedir) / "resources" / "paper_reference.csv")
+
+
+def paper_comparison_inputs(wildcards):
+    """The summary tables the paper comparison reads, of the analyses this run builds."""
+    tables = {}
+    if CODECS:
+        tables["distances"] = f"{RESULTS}/distances/all_codecs.csv"
+    if CODECS and RTMRI_SPEAKERS:
+        tables["pwcca"] = f"{RESULTS}/rtmri/pwcca_summary.csv"
+    if CKA_CODECS:
+        tables["cka"] = f"{RESULTS}/cka/cka_all_codecs.csv"
+    return tables
+
+
 def all_targets():
     targets = [
         f"{RESULTS}/manifest/utterances.csv",
@@ -105,6 +122,7 @@ def all_targets():
             f"{RESULTS}/figures/fig2_word_pairs.pdf",
             f"{RESULTS}/distances/all_codecs.csv",
             f"{RESULTS}/tables/word_pairs.tex",
+            f"{RESULTS}/tables/paper_comparison.csv",
         ]
     if MIMI_CODECS:
         targets.append(f"{RESULTS}/figures/fig2_first_layer_split.pdf")

@@ -1,0 +1,107 @@
+"""This run's numbers beside the paper's: the shipped reference table and the comparison."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from codecprobe.io import CodecprobeError, read_table
+from codecprobe.reference import compare, layer_span, load_reference, main
+
+
+def test_shipped_reference_holds_the_notes_numbers():
+    ref = load_reference()
+    assert set(ref["family"]) == {"encodec", "dac", "mimi", "mimo"}
+    key = ref.set_index(["family", "quantity", "layers", "stat"])["value"]
+    assert key["encodec", "random_mean", "1", "value"] == 6.74 and key["encodec", "random_mean", "16", "value"] == 5.88
+    assert key["mimo", "near_homophone_minus_random", "1", "value"] == -6.0
+    assert key["dac", "random_mean", "32", "value"] == 8.87
+    assert key["mimi", "near_homophone_rel_percent", "1", "value"] == -23
+    assert key["mimi", "cka_linear", "", "value"] == 0.329 and key["mimo", "cka_gap", "", "value"] == 0.054
+    assert key["mimi", "pwcca", "32", "value"] == 0.674
+
+
+def test_layer_span():
+    assert layer_span("3") == [3] and layer_span("2-5") == [2, 3, 4, 5] and layer_span("") == []
+
+
+def _dist(codec: str, k: int, random: bool = False, aggregation: str = "word_types") -> pd.DataFrame:
+    """Distances of one codec over layers 1..k: random mean 6 + layer / 100; synonym minus
+    random = layer / 100; near-homophone minus random = -layer / 10 (rel: -layer %)."""
+    rows = []
+    for layer in range(1, k + 1):
+        rows += [
+            {"pair_type": "random", "mean": 6 + layer / 100, "norm_mean": 0.0, "rel_mean": 0.0},
+            {"pair_type": "synonym", "mean": 0.0, "norm_mean": layer / 100, "rel_mean": 0.0},
+            {"pair_type": "near_homophone", "mean": 0.0, "norm_mean": -layer / 10, "rel_mean": -layer / 100},
+        ]
+        for r in rows[-3:]:
+            r.update(codec=codec, layer=layer)
+    return pd.DataFrame(rows).assign(variant="accumulated", random_weights=random, aggregation=aggregation)
+
+
+def _row(out: pd.DataFrame, codec: str, quantity: str, layers: str, stat: str = "value") -> pd.Series:
+    (i,) = np.flatnonzero((out["codec"] == codec) & (out["quantity"] == quantity) & (out["layers"] == layers)
+                          & (out["stat"] == stat))  # fmt: skip
+    return out.iloc[i]
+
+
+def test_compare_values_and_what_compares():
+    ref = load_reference()
+    dist = pd.concat([
+        _dist("enc", 16), _dist("enc_rand", 16, random=True), _dist("dac_zq", 32), _dist("dac_8d", 32),
+        _dist("mimo8", 8), _dist("enc_tok", 16, aggregation="seeds"), _dist("mimi", 32),
+    ])  # fmt: skip
+    codecs = {
+        "enc": {"family": "encodec"}, "enc_rand": {"family": "encodec"}, "dac_zq": {"family": "dac"},
+        "dac_8d": {"family": "dac", "vectors": "release_8d"}, "mimo8": {"family": "mimo"},
+        "enc_tok": {"family": "encodec"}, "mimi": {"family": "mimi"}, "mel": {"family": "melrvq"},
+    }  # fmt: skip
+    out = compare(ref, codecs, dist=dist)
+    assert "mel" not in set(out["codec"])  # no reference numbers for melrvq
+    r = _row(out, "enc", "random_mean", "1")
+    assert (r.paper, r.ours, r.comparable) == (6.74, pytest.approx(6.01), "yes")
+    assert r.difference == pytest.approx(6.01 - 6.74)
+    assert _row(out, "enc", "random_mean", "16").ours == pytest.approx(6.16)
+    assert _row(out, "enc", "synonym_minus_random", "2-16", "min").ours == pytest.approx(0.02)
+    assert _row(out, "enc", "synonym_minus_random", "2-16", "max").ours == pytest.approx(0.16)
+    assert _row(out, "enc", "near_homophone_minus_random", "1").ours == pytest.approx(-0.1)
+    assert _row(out, "enc_rand", "random_mean", "1").comparable == "no: random weights (plumbing, not a result)"
+    assert _row(out, "dac_zq", "random_mean", "1").comparable.startswith("no: the release summed DAC's 8-d")
+    assert _row(out, "dac_8d", "random_mean", "32").comparable == "yes"
+    m = _row(out, "mimo8", "random_mean", "20")
+    assert m.comparable == "no: layer 20 not encoded (this run: layers 1-8)" and np.isnan(m.ours)
+    assert _row(out, "mimo8", "random_mean", "1").comparable == "yes"
+    assert _row(out, "mimo8", "synonym_minus_random", "1-20", "min").comparable.startswith("no: layer 9 not encoded")
+    assert _row(out, "enc_tok", "random_mean", "1").comparable == "approximately: aggregated as seeds; the paper's: word_types"
+    mi = _row(out, "mimi", "near_homophone_rel_percent", "1")
+    assert mi.ours == pytest.approx(-1.0) and mi.comparable.startswith("approximately: the release passed MIMI")
+    assert _row(out, "mimi", "synonym_rel_percent", "1-32").ours == pytest.approx(0.0)  # the mean over the layers
+
+
+def test_compare_pwcca_and_cka():
+    ref = load_reference()
+    pwcca = pd.DataFrame({"codec": "enc", "layer": [1, 2], "pwcca": [0.2, 0.3], "random_weights": False})
+    cka = pd.DataFrame({"codec": "mimi", "estimator": ["linear", "debiased"], "cka": [0.31, 0.2], "gap": [0.09, 0.05],
+                        "codec_random": False, "llm_random": False})  # fmt: skip
+    out = compare(ref, {"enc": {"family": "encodec"}, "mimi": {"family": "mimi"}}, pwcca=pwcca, cka=cka)
+    p = _row(out, "enc", "pwcca", "1")
+    assert (p.ours, p.paper) == (0.2, 0.176) and p.comparable.startswith("approximately: the release's PWCCA")
+    assert _row(out, "enc", "pwcca", "16").comparable == "no: layer 16 not encoded (this run: layers 1-2)"
+    c = _row(out, "mimi", "cka_linear", "")
+    assert (c.ours, c.paper) == (0.31, 0.329) and c.comparable.startswith("no: the release's speech side")
+    assert _row(out, "mimi", "cka_gap", "").ours == 0.09
+
+
+def test_cli_and_bad_reference(tmp_path):
+    d = tmp_path / "d.csv"
+    _dist("enc", 16).to_csv(d, index=False)
+    out = tmp_path / "cmp.csv"
+    main(["--codecs", json.dumps({"enc": {"family": "encodec"}}), "--distances", str(d), "--out", str(out)])
+    t = read_table(out)
+    assert set(t["analysis"]) == {"word_pairs"} and (t["comparable"] == "yes").all() and len(t) == 8
+    bad = tmp_path / "ref.csv"
+    load_reference().assign(settings="dac_16d").to_csv(bad, index=False)
+    with pytest.raises(CodecprobeError, match="unknown settings \\['dac_16d'\\]"):
+        load_reference(bad)

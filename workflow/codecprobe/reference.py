@@ -1,0 +1,183 @@
+"""This run's numbers beside the paper's (``results/tables/paper_comparison.csv``).
+
+The reference numbers (``resources/paper_reference.csv``) are those the seed paper's
+figures were drawn from: its release's caches for Fig. 2 (word-pair distances, 5 seeds x
+10,000 tokens) and Fig. 3 (PWCCA per layer), and the CKA values of its Sec. 3.3. One row
+per number: ``analysis`` (``word_pairs``, ``pwcca``, ``cka``), codec ``family``,
+``quantity``, ``layers`` (one layer, a range ``a-b``, or empty for CKA), ``stat``
+(``value``; ``min``/``max`` over the range's layers), ``value``, ``settings`` (what the
+release did that a run must match for the number to compare, see :data:`SETTINGS`) and
+``source``.
+
+Quantities: ``random_mean`` (the random pairs' mean distance), ``<type>_minus_random``
+(``norm_mean``), ``<type>_rel_percent`` (``rel_mean`` x 100; over a range: the mean over
+its layers), ``pwcca`` (the mean over speakers), ``cka_linear`` and ``cka_gap`` (linear
+CKA and its gap over the permutation baseline).
+
+For every codec of the run whose family has reference rows, :func:`compare` gives this
+run's value beside the paper's and says whether they compare (``comparable``: ``yes``,
+``approximately: <why>`` or ``no: <why>``): random weights, a layer the run did not
+encode, and each documented departure from the release (README, *Where codecprobe departs
+from the seed paper's release*) are named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
+
+REFERENCE = Path(__file__).resolve().parents[2] / "resources" / "paper_reference.csv"
+COLUMNS = ["analysis", "codec", "family", "quantity", "layers", "stat", "paper", "ours", "difference",
+           "comparable", "source"]  # fmt: skip
+# What the release did that this run may not: (test on the codec entry, why when it differs,
+# "no" or "approximately").
+SETTINGS = {
+    "dac_8d": (
+        lambda c: c.get("vectors") == "release_8d",
+        "the release summed DAC's 8-d codebook rows (vectors: release_8d); this run: decoded",
+        "no",
+    ),
+    "mimi_upsampled": (
+        lambda c: False,
+        "the release passed MIMI's features through the codec's upsampling layer (about a per-channel scaling)",
+        "approximately",
+    ),
+    "release_pwcca": (
+        lambda c: False,
+        "the release's PWCCA: buckets of clips, frame-start times (README: departures)",
+        "approximately",
+    ),
+    "cka_speech_side": (
+        lambda c: False,
+        "the release's speech side: the codec's last layer pooled, 500 words; this run: the LLM's input space",
+        "no",
+    ),
+}
+log = logging.getLogger("codecprobe.reference")
+
+
+def load_reference(path: str | Path = REFERENCE) -> pd.DataFrame:
+    """The reference table, checked: known analyses, stats and settings."""
+    ref = pd.read_csv(path, dtype={"layers": str, "settings": str}, keep_default_na=False)
+    bad = set(ref["settings"]) - set(SETTINGS) - {""}
+    if bad or not set(ref["stat"]) <= {"value", "min", "max"} or not set(ref["analysis"]) <= {"word_pairs", "pwcca", "cka"}:
+        raise CodecprobeError(f"{path}: unknown settings {sorted(bad)}, stat or analysis")
+    return ref
+
+
+def layer_span(layers: str) -> list[int]:
+    """``"3"`` -> ``[3]``; ``"2-16"`` -> ``[2, ..., 16]``; ``""`` -> ``[]``."""
+    if not layers:
+        return []
+    a, _, b = layers.partition("-")
+    return list(range(int(a), int(b or a) + 1))
+
+
+def _series(row: pd.Series, dist: pd.DataFrame | None, pwcca: pd.DataFrame | None, cka: pd.DataFrame | None,
+            codec: str) -> pd.Series | None:  # fmt: skip
+    """This run's values of the row's quantity, indexed by layer (CKA: one value, index 0)."""
+    q = row["quantity"]
+    if row["analysis"] == "word_pairs" and dist is not None:
+        d = dist[(dist["codec"] == codec) & (dist.get("variant", "accumulated") == "accumulated")]
+        if q == "random_mean":
+            t, col, scale = "random", "mean", 1.0
+        elif q.endswith("_minus_random"):
+            t, col, scale = q[: -len("_minus_random")], "norm_mean", 1.0
+        else:
+            t, col, scale = q[: -len("_rel_percent")], "rel_mean", 100.0
+        g = d[d["pair_type"] == t]
+        return None if g.empty or col not in g else pd.Series(g[col].to_numpy() * scale, index=g["layer"].to_numpy())
+    if row["analysis"] == "pwcca" and pwcca is not None:
+        g = pwcca[pwcca["codec"] == codec]
+        return None if g.empty else pd.Series(g["pwcca"].to_numpy(), index=g["layer"].to_numpy())
+    if row["analysis"] == "cka" and cka is not None:
+        g = cka[(cka["codec"] == codec) & (cka["estimator"] == "linear")]
+        col = "cka" if q == "cka_linear" else "gap"
+        return None if g.empty else pd.Series([float(g[col].iloc[0])], index=[0])
+    return None
+
+
+def _ours(row: pd.Series, values: pd.Series) -> float:
+    """The row's ``stat`` of this run's values over its layers (CKA: the one value)."""
+    span = layer_span(row["layers"]) or [0]
+    v = values.reindex(span).to_numpy(dtype=float)
+    if row["stat"] == "min":
+        return float(np.min(v))
+    if row["stat"] == "max":
+        return float(np.max(v))
+    return float(np.mean(v))  # one layer; a range: the mean over it
+
+
+def comparability(row: pd.Series, entry: dict, values: pd.Series, random: bool, aggregation: str | None) -> str:
+    """``yes``, or ``no: <why>`` / ``approximately: <why>`` for one reference row and one codec."""
+    if random:
+        return "no: random weights (plumbing, not a result)"
+    missing = [k for k in layer_span(row["layers"]) if k not in values.index]
+    if missing:
+        return f"no: layer {missing[0]} not encoded (this run: layers {int(values.index.min())}-{int(values.index.max())})"
+    why = []
+    if row["settings"]:
+        test, text, level = SETTINGS[row["settings"]]
+        if not test(entry):
+            if level == "no":
+                return f"no: {text}"
+            why.append(text)
+    if row["analysis"] == "word_pairs" and aggregation and aggregation != "word_types":
+        why.append(f"aggregated as {aggregation}; the paper's: word_types")
+    return f"approximately: {'; '.join(why)}" if why else "yes"
+
+
+def compare(ref: pd.DataFrame, codecs: dict[str, dict], dist: pd.DataFrame | None = None,
+            pwcca: pd.DataFrame | None = None, cka: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
+    """This run's numbers beside the paper's, one row per (codec of the run, reference row of
+    its family) whose quantity the run has; :data:`COLUMNS`. ``codecs``: name -> config entry."""
+    rows = []
+    for name, entry in codecs.items():
+        for _, r in ref[ref["family"] == entry["family"]].iterrows():
+            values = _series(r, dist, pwcca, cka, name)
+            if values is None:
+                continue
+            table = {"word_pairs": dist, "pwcca": pwcca, "cka": cka}[r["analysis"]]
+            mine = table[table["codec"] == name]
+            random = bool(mine[[c for c in ("random_weights", "codec_random", "llm_random") if c in mine]].astype(bool).any().any())
+            agg = str(mine["aggregation"].iloc[0]) if "aggregation" in mine and len(mine) else None
+            ok = comparability(r, entry, values, random, agg)
+            ours = _ours(r, values) if not ok.startswith("no: layer") else np.nan
+            rows.append({
+                "analysis": r["analysis"], "codec": name, "family": entry["family"], "quantity": r["quantity"],
+                "layers": r["layers"], "stat": r["stat"], "paper": float(r["value"]), "ours": ours,
+                "difference": ours - float(r["value"]), "comparable": ok, "source": r["source"],
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="This run's numbers beside the paper's.")
+    ap.add_argument("--codecs", required=True, help="JSON: codec name -> config entry")
+    ap.add_argument("--distances", default=None, help="results/distances/all_codecs.csv")
+    ap.add_argument("--pwcca", default=None, help="results/rtmri/pwcca_summary.csv")
+    ap.add_argument("--cka", default=None, help="results/cka/cka_all_codecs.csv")
+    ap.add_argument("--reference", default=str(REFERENCE))
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--log", default=None)
+    a = ap.parse_args(argv)
+    setup_logging(a.log)
+    tables = {k: read_table(p) if p else None for k, p in (("dist", a.distances), ("pwcca", a.pwcca), ("cka", a.cka))}
+    out = compare(load_reference(a.reference), json.loads(a.codecs), **tables)
+    for r in out.itertuples():
+        log.info("%s %s %s %s: paper %.4g, ours %.4g (%s)", r.analysis, r.codec, r.quantity, r.layers or "", r.paper,
+                 r.ours, r.comparable)  # fmt: skip
+    if out.empty:
+        log.info("no codec of this run has a family the paper reports (encodec, dac, mimi, mimo)")
+    write_table(out, a.out)
+
+
+if __name__ == "__main__":
+    run_cli(main)
