@@ -167,7 +167,7 @@ def test_speech_text_cka_runs_end_to_end_on_random_weights(tmp_path):
     cfg = yaml.safe_load((wd / "config.yaml").read_text())
     cfg["cka"] = {"n_permutations": 20, "n_bootstrap": 5, "bootstrap_permutations": 2}
     (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
-    targets = ["results/tables/cka.tex", "results/figures/fig2_first_layer_split.pdf"]
+    targets = ["results/tables/cka.tex", "results/figures/fig2_first_layer_split.pdf", "results/tables/paper_comparison.csv"]
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--cores", "2", *targets, cwd=wd)
     assert r.returncode == 0, r.stdout + r.stderr
     # the word-pair analogue of Fig. 4: MIMI's layer 1 alone and layers 2..8 beside all layers
@@ -182,6 +182,9 @@ def test_speech_text_cka_runs_end_to_end_on_random_weights(tmp_path):
     assert list(table["estimator"]) == ["linear", "debiased"] and table["llm_random"].all()
     assert (wd / "results/figures/cka_speech_text.png").stat().st_size > 5000
     assert "debiased CKA" in (wd / "results/logs/speech_text_cka/mimi.log").read_text()
+    cmp = pd.read_csv(wd / "results/tables/paper_comparison.csv")  # MIMI's numbers beside the paper's
+    assert set(cmp["analysis"]) == {"word_pairs", "cka"} and (cmp["comparable"].str.startswith("no: random weights")).all()
+    assert cmp.loc[cmp["quantity"] == "cka_linear", "paper"].tolist() == [0.329]
 
 
 def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
