@@ -527,7 +527,6 @@ def test_hub_weights_record_the_snapshot_read(monkeypatch, tmp_path):
     snapshot_download resolved (not the id string) and names its revision; random weights
     record their seed."""
     import huggingface_hub
-
     from codecprobe.codecs.base import weights_sha256
 
     c = small_codec()

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from codecprobe.io import CodecprobeError, read_table
 from codecprobe.reference import compare, layer_span, load_reference, main
 
