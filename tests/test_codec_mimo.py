@@ -542,6 +542,18 @@ def test_hub_weights_record_the_snapshot_read(monkeypatch, tmp_path):
     assert one["weights_sha256"] == weights_sha256(str(snap / "model.safetensors")) and "weights_revision" not in one
 
 
+def test_metadata_hashes_each_weights_file_once(monkeypatch, tmp_path):
+    from codecprobe.codecs import base
+
+    small_codec().save_pretrained(tmp_path / "w")  # model.safetensors + config.json
+    c = load_codec(CodecSpec(name="m", family="mimo", weights=str(tmp_path / "w")))
+    calls = []
+    real = base._hash_file
+    monkeypatch.setattr(base, "_hash_file", lambda h, path: calls.append(path) or real(h, path))
+    c.metadata()
+    assert sorted(p.name for p in calls) == ["config.json", "model.safetensors"]
+
+
 def test_hub_failure_is_a_codecprobe_error(monkeypatch, tmp_path):
     """The error says both readings of an org/name string: no such local folder, the hub's error."""
     import huggingface_hub

@@ -148,6 +148,12 @@ class Codec(ABC):
         """Centre time (s) of each frame: ``(i + 0.5) / frame_rate``."""
         return (np.arange(n_frames) + 0.5) / self.frame_rate
 
+    def weights_hash(self) -> str:
+        """The ``weights_sha256`` of :meth:`metadata`: of the weights as the config names them
+        (:func:`weights_sha256`). An adapter that resolves them to other files (a download,
+        a cache) hashes those instead, so that no file is hashed twice."""
+        return weights_sha256(self.spec.weights)
+
     def metadata(self) -> dict[str, Any]:
         """Provenance written into every output of this codec (``random_seed`` with random
         weights: which random model it was)."""
@@ -155,7 +161,7 @@ class Codec(ABC):
             "codec": self.spec.name,
             "family": self.family,
             "weights": self.spec.weights,
-            "weights_sha256": weights_sha256(self.spec.weights),
+            "weights_sha256": self.weights_hash(),
             "random_weights": self.spec.random,
             "sample_rate": self.sample_rate,
             "frame_rate": self.frame_rate,

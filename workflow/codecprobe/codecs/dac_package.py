@@ -163,6 +163,9 @@ class DacPackageCodec(tu.EncodesEachClip, Codec):
         if self.vectors == "release_8d":
             meta["vectors_note"] = RELEASE_8D_NOTE
         if self._weights_file is not None:
-            meta["weights_sha256"] = pk.cached_sha256(self._weights_file)
             meta["weights_file"] = str(self._weights_file)
         return meta
+
+    def weights_hash(self) -> str:
+        """Of the checkpoint file read (``pretrained``: the package's download), hashed once."""
+        return pk.cached_sha256(self._weights_file) if self._weights_file is not None else super().weights_hash()

@@ -132,6 +132,10 @@ class EncodecPackageCodec(tu.EncodesEachClip, Codec):
     def quantized(self, codes):
         return quantizer_output(self.model.quantizer, codes, self.device)
 
+    def weights_hash(self) -> str:
+        """Of the checkpoint file read (``pretrained``: the torch hub cache's), hashed once."""
+        return pk.cached_sha256(self._weights_file) if self._weights_file is not None else super().weights_hash()
+
     def metadata(self) -> dict[str, Any]:
         meta = super().metadata()
         meta.update(pk.package_versions("encodec"))
@@ -139,7 +143,6 @@ class EncodecPackageCodec(tu.EncodesEachClip, Codec):
         meta["model_class"] = "encodec.EncodecModel"
         meta["bandwidth_kbps"] = self.bandwidth
         if self._weights_file is not None:
-            meta["weights_sha256"] = pk.cached_sha256(self._weights_file)
             meta["weights_file"] = str(self._weights_file)
         if self.spec.random:
             meta["codebook_fill"] = self._fill_report

@@ -1001,10 +1001,12 @@ class MimoCodec(Codec):
     weights_path: Path | None = None  # set by _resolve_weights
     weights_revision: str | None = None
 
+    def weights_hash(self) -> str:
+        """Of the files read (a hub id: its downloaded snapshot)."""
+        return weights_sha256(str(self.weights_path)) if self.weights_path is not None else super().weights_hash()
+
     def metadata(self) -> dict[str, Any]:
         meta = super().metadata()
-        if self.weights_path is not None:  # the files read (a hub id: its downloaded snapshot), hashed
-            meta["weights_sha256"] = weights_sha256(str(self.weights_path))
         if self.weights_revision:
             meta["weights_revision"] = self.weights_revision
         meta.update(
