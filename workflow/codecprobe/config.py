@@ -53,13 +53,11 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
     return out
 
 
-def _need(path: Any, key: str, base: Path, kind: str = "any", expand_user: bool = False) -> None:
-    """``path`` (relative to ``base``) must exist and be a ``kind``: ``"file"``, ``"dir"`` or
-    ``"any"`` (weights: a file or a folder). ``expand_user``: ``~`` is the home folder (as the
-    weights loaders read it; the data paths are taken literally, as the stages read them)."""
+def _need(path: Any, key: str, base: Path, kind: str = "any") -> None:
+    """``path`` (relative to ``base``, taken literally, as the stages read the data paths)
+    must exist and be a ``kind``: ``"file"``, ``"dir"`` or ``"any"``. Weights paths, where
+    ``~`` is the home folder: :func:`_need_weights`."""
     p = Path(str(path))
-    if expand_user:
-        p = p.expanduser()
     if not p.is_absolute():
         p = base / p
     if not p.exists():
