@@ -148,8 +148,9 @@ def mimo_dir(tmp_path):
 
 
 def test_mimo_audio_speech_path_matches_an_independent_reference(mimo_dir):
-    """Embeddings summed per frame, groups of 4 (last one padded with the empty token),
-    transformers' Qwen2Model as the patch encoder, then the downcast: same numbers."""
+    """Embeddings summed per frame, groups of 4 (the last one filled by repeating the last
+    frame, as upstream's ``MimoAudio.preprocess_input`` pads an utterance), transformers'
+    Qwen2Model as the patch encoder, then the downcast: same numbers."""
     from transformers import Qwen2Config, Qwen2Model
 
     d, cfg, t = mimo_dir
@@ -164,13 +165,12 @@ def test_mimo_audio_speech_path_matches_an_independent_reference(mimo_dir):
     ref_model = Qwen2Model(qc).eval()
     pre = "input_local_transformer."
     ref_model.load_state_dict({k[len(pre) :]: v for k, v in t.items() if k.startswith(pre)} | {"embed_tokens.weight": torch.zeros(4, dl)})
-    pad = np.vstack([np.pad(codes[i], (0, 1), constant_values=[1024, 1024, 128, 128, 128, 128, 128, 128][i]) for i in range(8)])
+    pad = np.hstack([codes, codes[:, 6:7]])  # frame 8 repeats frame 7
     frames = []
     for f in range(8):
         v = np.zeros(dl, np.float32)
         for i in range(8):
-            if f < 7:  # the padded frame is the empty token in every channel: zero
-                v += t[f"speech_embeddings.{i}.weight"].numpy()[pad[i, f]]
+            v += t[f"speech_embeddings.{i}.weight"].numpy()[pad[i, f]]
         frames.append(v)
     emb = torch.as_tensor(np.stack(frames)).reshape(2, 4, dl)
     with torch.no_grad():

@@ -24,7 +24,8 @@ and shapes of the real checkpoints are listed in the README):
     word is tokenized with a leading space, as inside a sentence). Speech: 8 tables
     ``speech_embeddings.{i}.weight [1025|129, 1024]`` (the last row of each is the empty
     token, whose embedding is zeroed), summed per 25 Hz frame; frames in groups of
-    ``group_size`` (4; the word's last group padded with empty tokens), each group
+    ``group_size`` (4; the word's last group filled by repeating its last frame, as
+    upstream pads an utterance's), each group
     through ``input_local_transformer`` (a Qwen2 stack: 6 layers, dim 1024, 64 heads,
     FFN 4096, RMSNorm, rotary positions 0..3, q/k/v bias; causal unless the config's
     ``input_full_attention`` is true, as upstream; a config ``rope_scaling`` other than
@@ -393,7 +394,9 @@ class MimoAudioInput(LLMInput):
         n_groups = max(1, math.ceil(n_frames / self.group))
         with torch.no_grad():
             pad = np.empty((self.n_codebooks, n_groups * self.group), np.int64)
-            pad[:] = np.asarray(self.empty)[:, None]
+            # upstream (MimoAudio.preprocess_input) fills the last group by repeating the
+            # last frame; with no frame at all, the empty tokens (which embed to zero)
+            pad[:] = codes[:, -1:] if n_frames else np.asarray(self.empty)[:, None]
             pad[:, :n_frames] = codes
             ids = torch.as_tensor(pad, device=self.w["speech_group_downcast.weight"].device)
             x = sum(self.w[f"speech_embeddings.{i}.weight"][ids[i]] for i in range(self.n_codebooks))
