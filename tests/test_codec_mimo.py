@@ -314,6 +314,18 @@ def test_config_requires_the_encoder_keys_and_defaults_the_optional_ones():
         MimoConfig.from_dict(raw, "test")
 
 
+def test_config_of_a_hybrid_attention_tokenizer_is_refused():
+    """The later MiMo audio tokenizers' config.json (``hybrid_attention: true``, a causal
+    window on only some layers) reads like MiMo-Audio-Tokenizer's; read as it is, every layer
+    would get the window. It is refused; ``hybrid_attention: false`` is the v1 encoder."""
+    raw = json.loads(RESOURCE_CONFIG.read_text())
+    later = {**raw, "hybrid_attention": True, "swa_per_block": 2, "hybrid_block_size": 8,
+             "encoder_causal": True, "encoder_attn_window_size": [128, 0]}  # fmt: skip
+    with pytest.raises(CodecprobeError, match=r"^test: hybrid_attention is true: a later MiMo audio tokenizer"):
+        MimoConfig.from_dict(later, "test")
+    assert MimoConfig.from_dict({**raw, "hybrid_attention": False}, "test").hybrid_attention is False
+
+
 def test_rms_norm_matches_torch():
     """``ln_type: RMSNorm``: x / sqrt(mean(x^2 over the feature axis) + 1e-6) * weight,
     against torch's own ``rms_norm``, on rows of very different sizes."""

@@ -153,6 +153,9 @@ class MimoConfig:
     position_embedding_type: str = "rope"
     rope_theta: float = 10000.0
     rope_type: str = "default"
+    # not in MiMo-Audio-Tokenizer's config: the later MiMo audio tokenizers' per-layer
+    # attention schedule (only some layers windowed), which this encoder does not implement
+    hybrid_attention: bool = False
 
     @classmethod
     def from_dict(cls, d: dict, where: str) -> "MimoConfig":
@@ -169,6 +172,12 @@ class MimoConfig:
         def bad(msg: str) -> CodecprobeError:
             return CodecprobeError(f"{where}: {msg}")
 
+        if self.hybrid_attention:
+            raise bad(
+                "hybrid_attention is true: a later MiMo audio tokenizer (per-layer sliding-window "
+                "schedule), not MiMo-Audio-Tokenizer; codecprobe's encoder gives every layer the same "
+                "attention and would compute other features"
+            )
         if self.activation_function != "gelu":
             raise bad(f"activation_function {self.activation_function!r} is not supported (gelu)")
         if self.position_embedding_type != "rope" or self.rope_type != "default":
