@@ -79,6 +79,20 @@ def test_bad_audio_files_name_the_file(tmp_path):
         read_audio(empty)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_name_the_file_and_the_first_one(tmp_path, bad):
+    # a float WAV can hold NaN or infinity: soxr would spread them over the neighbouring
+    # samples and every feature of the utterance (and a melrvq fit over it) would be NaN
+    x = np.zeros(16000, np.float32)
+    x[8000] = bad
+    p = tmp_path / "nan.wav"
+    sf.write(p, np.stack([x, np.zeros_like(x)], 1), 16000, subtype="FLOAT")
+    with pytest.raises(CodecprobeError, match=r"nan.wav: 1 non-finite samples \(NaN or infinity\), the first at 0.500 s"):
+        read_audio(p)
+    with pytest.raises(CodecprobeError, match="nan.wav: 1 non-finite"):
+        load_audio(p, 24000)
+
+
 def test_cut_takes_start_to_end_rounded_to_samples():
     x = np.arange(100, dtype=np.float32)
     np.testing.assert_array_equal(cut(x, 10, 0.0, 0.5), np.arange(5))

@@ -1,7 +1,9 @@
 import logging
 
+import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from codecprobe.io import CodecprobeError, read_table
 from codecprobe.manifest import build_manifest, main
@@ -87,6 +89,55 @@ def test_malformed_transcript_lines(corpus):
     assert "malformed utterance id 'garbage'" in r and "duplicate utterance id 11-100-0000" in r
     assert "empty transcript for 11-100-0007" in r
     assert all(str(t) in p for p in skipped["path"] if "trans.txt" in p)
+
+
+def test_transcript_encoding_bom_and_crlf(corpus):
+    # a UTF-8 BOM (Windows editors) and CRLF line ends are read; a line in another encoding
+    # is skipped with its file, line and byte, not a UnicodeDecodeError for the whole corpus
+    ls, _ = corpus
+    t = ls / "dev-clean" / "11" / "100" / "11-100.trans.txt"
+    lines = t.read_text().splitlines()
+    t.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert skipped.empty and len(m) == 4
+    assert m.set_index("utt_id").loc["11-100-0000", "transcript"] == "ACCEPT THE BIG"
+    other = ls / "dev-clean" / "22" / "200" / "22-200.trans.txt"
+    first, rest = other.read_text().split("\n", 1)
+    other.write_bytes(first.encode() + " CAF\xc9\n".encode("latin-1") + rest.encode())
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert "22-200-0000" not in set(m["utt_id"]) and len(m) == 3
+    reasons = dict(zip(skipped["path"], skipped["reason"]))
+    assert reasons[f"{other}:1"] == f"not UTF-8 text (byte 0xc9 at column {len(first) + 5})"
+    assert reasons[str(other.parent / "22-200-0000.flac")] == "no transcript line"
+
+
+def test_two_audio_files_for_one_utterance_are_skipped_and_named(corpus):
+    ls, _ = corpus
+    d = ls / "dev-clean" / "11" / "100"
+    x, sr = sf.read(d / "11-100-0000.flac")
+    sf.write(d / "11-100-0000.wav", x, sr)
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert "11-100-0000" not in set(m["utt_id"]) and len(m) == 3
+    (row,) = skipped.itertuples()
+    assert row.utt_id == "11-100-0000"
+    assert row.reason == "several audio files for one utterance (11-100-0000.flac, 11-100-0000.wav)"
+
+
+def test_non_finite_samples_are_skipped_here(corpus):
+    ls, _ = corpus
+    d = ls / "dev-clean" / "22" / "200"
+    x, sr = sf.read(d / "22-200-0001.flac", dtype="float32")
+    x[1234] = np.nan
+    (d / "22-200-0001.flac").unlink()
+    sf.write(d / "22-200-0001.wav", x, sr, subtype="FLOAT")
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert "22-200-0001" not in set(m["utt_id"]) and len(m) == 3
+    assert list(skipped["reason"]) == ["non-finite samples (NaN or infinity), the first at sample 1234"]
+    # an integer file cannot hold NaN, and a finite float file passes
+    x[1234] = 0.0
+    sf.write(d / "22-200-0001.wav", x, sr, subtype="FLOAT")
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert skipped.empty and len(m) == 4
 
 
 def test_missing_root_and_subset(tmp_path, corpus):

@@ -30,7 +30,9 @@ def read_audio(path: str | Path, mono: bool = True) -> tuple[np.ndarray, int]:
     """Read an audio file as float32 at its own sample rate: ``(samples, rate)``.
 
     ``mono=True`` averages the channels (``[T]``); otherwise ``[T]`` or ``[T, C]``.
-    Raises :class:`CodecprobeError` naming the file when it is missing, unreadable or empty.
+    Raises :class:`CodecprobeError` naming the file when it is missing, unreadable, empty
+    or holds NaN or infinite samples (possible in a floating-point WAV; resampling would
+    spread them, and a codec or the melrvq fit would turn them into wrong features).
     """
     path = Path(path)
     if not path.is_file():
@@ -41,6 +43,13 @@ def read_audio(path: str | Path, mono: bool = True) -> tuple[np.ndarray, int]:
         raise CodecprobeError(f"{path}: cannot read audio ({e})") from e
     if x.size == 0:
         raise CodecprobeError(f"{path}: empty audio")
+    finite = np.isfinite(x)
+    if not finite.all():
+        n_bad = x.size - int(np.count_nonzero(finite))
+        first = int(np.argmax(~finite.reshape(len(x), -1).all(axis=1)))
+        raise CodecprobeError(
+            f"{path}: {n_bad} non-finite samples (NaN or infinity), the first at {first / sr:.3f} s (sample {first})"
+        )
     return (to_mono(x).astype(np.float32, copy=False) if mono else x), int(sr)
 
 

@@ -7,11 +7,13 @@ Layout (as released at openslr.org/12)::
 
 where each ``.trans.txt`` line is ``<utt_id> TRANSCRIPT``. The manifest has one row per
 usable utterance: ``utt_id, subset, speaker, chapter, path, transcript, duration`` (s),
-``sample_rate`` (Hz), ``n_samples``. Unreadable audio, audio without a transcript line and
-transcript lines without audio are skipped, each named in the log and counted in the
-skip table (``utt_id, path, reason``); nothing is dropped silently. Each audio file is
-decoded to its end (``verify``, the default), so a truncated or corrupt file whose
-header reads well is skipped here, not met by a later stage.
+``sample_rate`` (Hz), ``n_samples``. Unreadable audio, audio without a transcript line,
+transcript lines without audio or malformed (not UTF-8 among them), and utterances with
+several audio files are skipped, each named in the log and counted in the skip table
+(``utt_id, path, reason``); nothing is dropped silently. Each audio file is decoded to
+its end (``verify``, the default), so a truncated or corrupt file whose header reads
+well, or a float file with NaN or infinite samples, is skipped here, not met by a later
+stage.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import soundfile as sf
 
@@ -38,15 +41,24 @@ def read_transcripts(trans_file: Path) -> tuple[dict[str, str], list[tuple[str, 
     """Parse a ``.trans.txt`` file into ``utt_id -> transcript``.
 
     Returns the transcripts and a list of ``(line, reason)`` for malformed lines
-    (no transcript text, an id that is not ``spk-chapter-utt``, a duplicate id).
+    (not UTF-8 text, no transcript text, an id that is not ``spk-chapter-utt``, a
+    duplicate id). A UTF-8 byte-order mark at the start of the file (as some Windows
+    editors write) is ignored; each line is decoded alone, so that one line in another
+    encoding costs only its utterance.
     """
     out: dict[str, str] = {}
     bad: list[tuple[str, str]] = []
-    for n, line in enumerate(trans_file.read_text(encoding="utf-8").splitlines(), 1):
+    raw = trans_file.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    for n, raw_line in enumerate(raw.splitlines(), 1):
+        where = f"{trans_file}:{n}"
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            bad.append((where, f"not UTF-8 text (byte {raw_line[e.start]:#04x} at column {e.start + 1})"))
+            continue
         if not line.strip():
             continue
         parts = line.strip().split(maxsplit=1)
-        where = f"{trans_file}:{n}"
         if not UTT_ID.match(parts[0]):
             bad.append((where, f"malformed utterance id {parts[0]!r}"))
         elif len(parts) < 2:
@@ -58,17 +70,26 @@ def read_transcripts(trans_file: Path) -> tuple[dict[str, str], list[tuple[str, 
     return out, bad
 
 
+# Sample formats that can hold NaN or infinity (checked by decode_problem).
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+
+
 def decode_problem(path: Path, n_frames: int, block: int = 1 << 16) -> str | None:
     """Decode the audio file ``path`` to its end, ``block`` frames at a time; ``None`` when
     it yields the ``n_frames`` its header promises, else the reason (the decoder's error,
-    or the frames decoded against the header's)."""
+    the frames decoded against the header's, or, in a floating-point file, samples that
+    are NaN or infinite: every later stage would carry them into its features)."""
     got = 0
     try:
         with sf.SoundFile(str(path)) as f:
+            floating = f.subtype in FLOAT_SUBTYPES
             while True:
-                x = f.read(block, dtype="int16")
+                x = f.read(block, dtype="float32" if floating else "int16")
                 if not len(x):
                     break
+                if floating and not np.isfinite(x).all():
+                    first = got + int(np.argmax(~np.isfinite(x).reshape(len(x), -1).all(axis=1)))
+                    return f"non-finite samples (NaN or infinity), the first at sample {first}"
                 got += len(x)
     except Exception as e:  # noqa: BLE001 - libsndfile raises various errors for corrupt data
         return f"unreadable audio after {got} of {n_frames} samples: {e}"
@@ -87,7 +108,17 @@ def scan_chapter(chapter_dir: Path, subset: str, verify: bool = True) -> tuple[l
         skips += [{"utt_id": "", "path": w, "reason": r} for w, r in bad]
     else:
         transcripts = {}
-    audio = {p.stem: p for p in sorted(chapter_dir.iterdir()) if p.suffix.lower() in AUDIO_EXTS}
+    files: dict[str, list[Path]] = {}
+    for p in sorted(chapter_dir.iterdir()):
+        if p.suffix.lower() in AUDIO_EXTS:
+            files.setdefault(p.stem, []).append(p)
+    audio: dict[str, Path] = {}
+    for utt, paths in files.items():
+        if len(paths) > 1:  # e.g. a .flac and a .wav: which one is meant is not ours to guess
+            names = ", ".join(p.name for p in paths)
+            skips.append({"utt_id": utt, "path": str(paths[0]), "reason": f"several audio files for one utterance ({names})"})
+        else:
+            audio[utt] = paths[0]
     for utt, path in audio.items():
         if utt not in transcripts:
             why = "no transcript line" if trans_file.is_file() else f"missing transcript file {trans_file.name}"
@@ -114,7 +145,7 @@ def scan_chapter(chapter_dir: Path, subset: str, verify: bool = True) -> tuple[l
         )
         if info.channels != 1:
             log.warning("%s: %d channels; the codec stage mixes to mono", path, info.channels)
-    for utt in sorted(set(transcripts) - set(audio)):
+    for utt in sorted(set(transcripts) - set(files)):
         skips.append({"utt_id": utt, "path": str(trans_file), "reason": "transcript line without audio file"})
     return rows, skips
 
