@@ -72,3 +72,46 @@ def test_tree_fingerprint_follows_the_files_a_rule_reads(tmp_path):
     (tmp_path / "empty").mkdir()
     assert tree_fingerprint([tmp_path / "missing"], ("*",)) == tree_fingerprint([tmp_path / "empty"], ("*",)) != base
 
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_stage_stopped_by_a_signal_leaves_no_temporary_file(tmp_path, sig):
+    # kill, timeout and a batch scheduler send SIGTERM; by Python's default the process
+    # would end at once and leave the hidden temporary file (a whole feature file so far)
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    out = tmp_path / "out" / "features.h5"
+    ready = tmp_path / "ready"
+    script = tmp_path / "stage.py"
+    script.write_text(
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from codecprobe.io import atomic_path, run_cli\n"
+        "def main():\n"
+        f"    with atomic_path({str(out)!r}) as tmp:\n"
+        "        tmp.write_bytes(b'half written')\n"
+        f"        Path({str(ready)!r}).touch()\n"
+        "        time.sleep(60)\n"
+        "run_cli(main)\n"
+    )
+    pkg = str(Path(__file__).resolve().parents[1] / "workflow")
+    env = {**os.environ, "PYTHONPATH": pkg + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env)
+    try:
+        for _ in range(300):
+            if ready.exists():
+                break
+            time.sleep(0.05)
+        assert ready.exists(), "the stage did not start writing"
+        assert [p.name.startswith(".features.h5.") for p in out.parent.iterdir()] == [True]
+        proc.send_signal(getattr(signal, sig))
+        rc = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert rc == 128 + getattr(signal, sig)  # as the shell reports a process ended by the signal
+    assert list(out.parent.iterdir()) == []  # no temporary file, no output

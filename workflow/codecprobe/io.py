@@ -134,8 +134,36 @@ def tree_fingerprint(roots: list[str | os.PathLike], patterns: tuple[str, ...]) 
     return h.hexdigest()[:16]
 
 
+# Signals that end a stage as an exception (SystemExit), so that `atomic_path` removes its
+# temporary file: Python's default for SIGTERM (what `kill`, `timeout` and a batch
+# scheduler's time limit or cancel send) ends the process at once, leaving a hidden
+# ``.<name>.<random><suffix>`` file (for an encode job, the whole feature file written so
+# far) beside the output. SIGINT already raises KeyboardInterrupt.
+EXIT_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def exit_on_signals() -> None:
+    """Make :data:`EXIT_SIGNALS` raise ``SystemExit(128 + signal)`` in the main thread (the
+    shell's exit status for a process ended by that signal), so that every ``with`` block
+    unwinds: temporary files are removed, open HDF5 files closed. Called by :func:`run_cli`."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in EXIT_SIGNALS:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _exit_on_signal)
+
+
 def run_cli(main) -> None:  # pragma: no cover - thin wrapper
-    """Run a stage's ``main()``; turn :class:`CodecprobeError` into one clear line and exit 1."""
+    """Run a stage's ``main()``; turn :class:`CodecprobeError` into one clear line and exit 1.
+    SIGTERM and SIGHUP end it as an exception (:func:`exit_on_signals`)."""
+    exit_on_signals()
     try:
         main()
     except CodecprobeError as e:
