@@ -45,7 +45,7 @@ def test_vtd_utterances_encode_pwcca(layout, tmp_path):
     assert counts["gridlines with no measurement in any track"] == 6
     assert (tmp_path / "grid.png").stat().st_size > 1000
     table, c = utterance_table(str(layout / "75-speaker"), [str(out)])
-    assert len(table) == 1 and c == {"missing audio": 0, "length mismatch": 0}
+    assert len(table) == 1 and c == {"missing audio": 0, "unreadable audio": 0, "length mismatch": 0}
     assert table.start[0] == 0.0 and table.end[0] == pytest.approx(19.9, abs=0.05)  # the whole utterance
     codec = load_codec(CodecSpec("mel", "melrvq", weights="random", n_layers=3))
     feats = tmp_path / "mel.h5"
@@ -91,6 +91,36 @@ def test_length_mismatch_and_missing_audio_are_counted(layout, tmp_path):
     wav.unlink()
     with pytest.raises(CodecprobeError, match="no rt-MRI utterance"):
         utterance_table(str(layout / "75-speaker"), [str(out)])
+
+
+@pytest.mark.parametrize("bad", ["empty", "not audio", "truncated", "nan"])
+def test_unreadable_audio_is_skipped_named_and_counted(layout, tmp_path, caplog, bad):
+    # a second utterance of the same track: the good one is kept, the bad one counted
+    other = "sub901_2drt_13_picture2"
+    track = layout / "annot16/sub901/track"
+    shutil.copy(track / f"{NAME}_track.mat", track / f"{other}_track.mat")
+    audio = layout / "75-speaker/sub901/2drt/audio"
+    shutil.copy(audio / f"{NAME}_audio.wav", audio / f"{other}_audio.wav")
+    out = tmp_path / "v.h5"
+    speaker_vtd(str(layout / "annot16"), "sub901", str(out), str(tmp_path / "g.png"), [], None)
+    wav = audio / f"{other}_audio.wav"
+    if bad == "empty":
+        wav.write_bytes(b"")
+    elif bad == "not audio":
+        wav.write_text("not audio at all\n" * 100)
+    elif bad == "truncated":  # the header still promises 19.9 s
+        wav.write_bytes(wav.read_bytes()[: 20000 * 4 * 5])
+    else:
+        x, sr = sf.read(wav, dtype="float32")
+        x[1000] = np.nan
+        sf.write(wav, x, sr, subtype="FLOAT")
+    table, c = utterance_table(str(layout / "75-speaker"), [str(out)])
+    assert list(table.utt_id) == [NAME]
+    if bad == "truncated":  # decodes to the end of its data: shorter than the track
+        assert c == {"missing audio": 0, "unreadable audio": 0, "length mismatch": 1}
+    else:
+        assert c == {"missing audio": 0, "unreadable audio": 1, "length mismatch": 0}
+        assert f"{other}: {wav}: " in caplog.text
 
 
 def test_cli_figures(layout, tmp_path):

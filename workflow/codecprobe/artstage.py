@@ -10,8 +10,8 @@
   ``/midline``; attributes: speaker, frame rate, mm per pixel, NaN policy, counts. Plus a
   debug PNG (one frame with contours, midline and gridlines).
 * ``utterances``: the table the encode stage reads in feature slicing mode (one "token"
-  per utterance spanning its audio); utterances whose audio and track lengths differ by
-  more than a tolerance are skipped and counted.
+  per utterance spanning its audio); utterances whose audio is missing or unreadable, or
+  whose audio and track lengths differ by more than a tolerance, are skipped and counted.
 * ``pwcca``: per speaker and layer, PWCCA between VTD (resampled to the codec's frame
   times) and the codec's accumulated features, rebuilt from the stored codes and
   codebook tables one layer at a time (memory: frames x D). Gridlines that hold no
@@ -174,14 +174,15 @@ def read_vtd_with_dropped(
 def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> tuple[pd.DataFrame, dict]:
     """One row per utterance with VTD: ``token_id, utt_id, speaker, word, start, end, path``.
 
-    Utterances whose audio is missing, or whose audio duration differs from the track's
-    span by more than ``tolerance`` seconds, are skipped and counted.
+    Utterances whose audio is missing or unreadable (:func:`codecprobe.audio.read_audio`
+    decodes it whole: corrupt, empty, or NaN or infinite samples), or whose audio duration
+    differs from the track's span by more than ``tolerance`` seconds, are skipped, named
+    in the log and counted.
     """
-    import soundfile as sf
-
+    from .audio import read_audio
     from .rtmri import audio_path
 
-    rows, counts = [], {"missing audio": 0, "length mismatch": 0}
+    rows, counts = [], {"missing audio": 0, "unreadable audio": 0, "length mismatch": 0}
     for f in vtd_files:
         spk, utts = read_vtd(f)
         for name, (t, _) in utts.items():
@@ -190,7 +191,13 @@ def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> 
                 counts["missing audio"] += 1
                 log.warning("%s: no audio %s, skipped", name, p)
                 continue
-            dur = sf.info(str(p)).duration
+            try:  # decoded to its end here, so that one bad file does not stop the encode jobs
+                x, sr = read_audio(p)
+            except CodecprobeError as e:
+                counts["unreadable audio"] += 1
+                log.warning("%s: %s, skipped", name, e)
+                continue
+            dur = len(x) / sr
             span = t[-1] + 0.5 / FRAME_RATE if len(t) else 0.0  # times are frame centres
             if abs(dur - span) > tolerance:
                 counts["length mismatch"] += 1
