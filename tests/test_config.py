@@ -68,7 +68,7 @@ def test_missing_paths_name_the_key(tmp_path):
         check_config(c, REPO)
     c = copy.deepcopy(DEMO)
     c["librispeech"]["root"] = "~/" + c["librispeech"]["root"]  # data paths are read literally
-    with pytest.raises(CodecprobeError, match="config: librispeech.root: ~/.* does not exist"):
+    with pytest.raises(CodecprobeError, match=r"config: librispeech.root: ~/.* does not exist \(data paths are read literally: write the home folder out, not ~\)"):
         check_config(c, REPO)
     c = copy.deepcopy(DEMO)
     c["librispeech"]["root"] = "config.yaml"  # a file where a folder is needed
@@ -77,6 +77,10 @@ def test_missing_paths_name_the_key(tmp_path):
     c = copy.deepcopy(DEMO)
     c["lexicon"]["cmudict"] = c["librispeech"]["root"]  # a folder where a file is needed
     with pytest.raises(CodecprobeError, match=r"config: lexicon.cmudict: \S+ is a folder, not a file"):
+        check_config(c, REPO)
+    c = copy.deepcopy(DEMO)
+    c["lexicon"]["wordnet"] = c["librispeech"]["root"]  # a folder, but not a WordNet database
+    with pytest.raises(CodecprobeError, match=r"config: lexicon.wordnet: \S+ is not a WordNet 3.0 database folder \(missing data.noun"):
         check_config(c, REPO)
 
 

@@ -72,6 +72,17 @@ def test_find_wordnet_bad_folder_names_it(tmp_path):
         find_wordnet(str(tmp_path))
 
 
+def test_find_wordnet_without_index_sense_names_the_file(tmp_path):
+    # Debian's wordnet-base alone lacks index.sense, which nltk opens when it loads: the
+    # folder is refused here by name, not later with a path in nltk's private copy
+    for f in [f"{k}.{p}" for k in ("data", "index") for p in ("noun", "verb", "adj", "adv")]:
+        (tmp_path / f).write_text("")
+    with pytest.raises(CodecprobeError, match=r"not a WordNet 3.0 database folder \(missing index.sense\)"):
+        find_wordnet(str(tmp_path))
+    (tmp_path / "index.sense").write_text("")
+    assert find_wordnet(str(tmp_path)) == tmp_path
+
+
 class _Synset:
     def __init__(self, *names):
         self._names = list(names)

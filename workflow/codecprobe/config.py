@@ -61,7 +61,8 @@ def _need(path: Any, key: str, base: Path, kind: str = "any") -> None:
     if not p.is_absolute():
         p = base / p
     if not p.exists():
-        raise CodecprobeError(f"config: {key}: {path} does not exist")
+        tip = " (data paths are read literally: write the home folder out, not ~)" if str(path).startswith("~") else ""
+        raise CodecprobeError(f"config: {key}: {path} does not exist{tip}")
     if kind == "dir" and not p.is_dir():
         raise CodecprobeError(f"config: {key}: {path} is a file, not a folder")
     if kind == "file" and p.is_dir():
@@ -148,6 +149,13 @@ def check_config(config: dict, base: str | Path = ".") -> None:
         _need(lx["cmudict"], "lexicon.cmudict", base, "file")
     if lx.get("wordnet", "auto") != "auto":
         _need(lx["wordnet"], "lexicon.wordnet", base, "dir")
+        from .lexicon import find_wordnet
+
+        wn = Path(str(lx["wordnet"]))
+        try:  # its files, as the pairs job will look for them (a few stat calls)
+            find_wordnet(str(wn if wn.is_absolute() else base / wn))
+        except CodecprobeError as e:
+            raise CodecprobeError(f"config: {e}") from None
     check_codecs(config, base)
     rt = config.get("rtmri")
     if rt:

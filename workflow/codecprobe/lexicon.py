@@ -46,7 +46,9 @@ _LEXNAMES = [
     ("verb.emotion", 2), ("verb.motion", 2), ("verb.perception", 2), ("verb.possession", 2),
     ("verb.social", 2), ("verb.stative", 2), ("verb.weather", 2), ("adj.ppl", 3),
 ]  # fmt: skip
-_WORDNET_FILES = [f"{k}.{p}" for k in ("data", "index") for p in ("noun", "verb", "adj", "adv")]
+# nltk's reader (3.10) also opens index.sense when it loads (Debian ships it apart, in
+# wordnet-sense-index): a folder without it is not taken for a WordNet.
+_WORDNET_FILES = [f"{k}.{p}" for k in ("data", "index") for p in ("noun", "verb", "adj", "adv")] + ["index.sense"]
 WORDNET_SEARCH = ["/usr/share/wordnet", "/usr/local/share/wordnet", "/usr/share/wordnet/dict"]
 
 
