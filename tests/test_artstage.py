@@ -435,3 +435,14 @@ def test_unusable_track_file_is_left_out_and_counted(layout, tmp_path, caplog):
     (annot / "sub901" / "track" / f"{NAME}_track.mat").write_bytes(b"not a mat file")
     with pytest.raises(CodecprobeError, match="none of its track files .* is usable \\(2 left out\\)"):
         speaker_vtd(str(annot), "sub901", str(out), str(tmp_path / "g.png"), ["vcv"], None)
+
+
+@pytest.mark.parametrize("option, value", [("--nan-policy", "interp"), ("--bad-frames", "drop")])
+def test_cli_policy_typo_is_refused_before_any_work(layout, tmp_path, capsys, option, value):
+    # the config's schema refuses these; a direct CLI call gets argparse's one line, not a
+    # ValueError traceback after the tracks are read
+    with pytest.raises(SystemExit) as e:
+        main(["vtd", "--annot16", str(layout / "annot16"), "--speaker", "sub901", "--out", str(tmp_path / "v.h5"),
+              "--figure", str(tmp_path / "g.png"), option, value])  # fmt: skip
+    assert e.value.code == 2 and f"argument {option}: invalid choice: '{value}'" in capsys.readouterr().err
+    assert not list(tmp_path.glob("v.h5*"))

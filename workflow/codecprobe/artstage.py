@@ -55,7 +55,8 @@ from .articulatory import (
 from .figures import RANDOM_MARK, has_random_weights, latex_codec_name, latex_decimals, latex_interval, set_marked_title
 from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table, write_text
 from .pwcca import DegenerateCCAError, pwcca_each_x
-from .rtmri import FRAME_RATE
+from .rtmri import BAD_FRAME_POLICIES, FRAME_RATE
+from .vtd import NAN_POLICIES
 
 log = logging.getLogger("codecprobe.artstage")
 
@@ -720,8 +721,8 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--skip-tasks", nargs="*", default=["vcv", "bvt"])
     a.add_argument("--grid", default=None, help="precomputed grid file (.npy/.mat); default: built from the tracks")
     a.add_argument("--n-gridlines", type=int, default=120)
-    a.add_argument("--nan-policy", default="interpolate")
-    a.add_argument("--bad-frames", default="skip")
+    a.add_argument("--nan-policy", default="interpolate", choices=NAN_POLICIES)
+    a.add_argument("--bad-frames", default="skip", choices=BAD_FRAME_POLICIES)
     a.add_argument("--bad-tracks", default="skip", choices=BAD_TRACK_POLICIES)
     u = sub.add_parser("utterances")
     u.add_argument("--root", required=True)
@@ -746,7 +747,7 @@ def main(argv: list[str] | None = None) -> None:
     rg.add_argument("--vtd", required=True, help="the speaker's VTD file (its /grid)")
     rg.add_argument("--out", required=True)
     rg.add_argument("--skip-tasks", nargs="*", default=["vcv", "bvt"])
-    rg.add_argument("--bad-frames", default="skip")
+    rg.add_argument("--bad-frames", default="skip", choices=BAD_FRAME_POLICIES)
     rg.add_argument("--bad-tracks", default="skip", choices=BAD_TRACK_POLICIES)
     rg.add_argument("--max-frames", type=int, default=400)
     rp = sub.add_parser("region-pwcca", help="PWCCA per tract region and layer")
