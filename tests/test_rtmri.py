@@ -185,6 +185,19 @@ def test_not_in_schema_raises_naming_file(tmp_path, content, match):
     assert "broken_track.mat" in str(e.value)
 
 
+def test_v73_mat_file_says_how_to_resave_it(tmp_path):
+    # MATLAB's save -v7.3 writes HDF5 behind a 512-byte MAT header; scipy reads v4-v7 only
+    import h5py
+
+    p = tmp_path / "sub009_2drt_07_grandfather1_r1_track.mat"
+    with h5py.File(p, "w", userblock_size=512) as h:
+        h["trackdata"] = np.zeros((3, 3))
+    with open(p, "r+b") as f:
+        f.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00 .".ljust(116) + bytes(8) + b"\x00\x02IM")
+    with pytest.raises(CodecprobeError, match=r"_track.mat: a MATLAB v7.3 \(HDF5\) file.*save\(file, 'trackdata', '-v7'\)"):
+        R.load_track(p)
+
+
 def test_empty_file_and_missing_file(tmp_path):
     (tmp_path / "empty_track.mat").write_bytes(b"")
     with pytest.raises(CodecprobeError, match="empty_track.mat"):

@@ -402,6 +402,11 @@ def load_track(path: str | Path, bad_frames: str = "skip") -> Track:
         raise CodecprobeError(f"{path}: track file not found")
     try:
         mat = scipy.io.loadmat(str(path), simplify_cells=True)
+    except NotImplementedError as e:  # scipy's answer to a v7.3 (HDF5) MAT file
+        raise CodecprobeError(
+            f"{path}: a MATLAB v7.3 (HDF5) file, which cannot be read here (scipy reads MAT v4-v7): "
+            "re-save it in MATLAB with save(file, 'trackdata', '-v7')"
+        ) from e
     except Exception as e:  # scipy raises several types for non-MAT input
         raise CodecprobeError(f"{path}: cannot read as a MATLAB file ({type(e).__name__}: {e})") from e
     if "trackdata" not in mat:
