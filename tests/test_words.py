@@ -1,3 +1,4 @@
+import logging
 import shutil
 
 import numpy as np
@@ -65,7 +66,7 @@ def test_missing_empty_and_mismatched_textgrids_are_skipped_with_reasons(corpus)
     write_utt_textgrid(al / "dev-clean/22/200/22-200-0001.TextGrid", [("large", 0.1, 0.6, "L AA1 R JH"), ("accept", 0.7, 1.2, "AH0 K S EH1 P T")])
     words, skipped, counts = _table(corpus)
     reasons = dict(zip(skipped["utt_id"], skipped["reason"]))
-    assert reasons["11-100-0001"] == "no TextGrid"
+    assert reasons["11-100-0001"] == "no TextGrid: no file 11-100-0001.TextGrid in the alignment folder"
     assert "22-200-0000.TextGrid: empty TextGrid file" in reasons["22-200-0000"]
     assert "do not match the transcript" in reasons["22-200-0001"] and "'accept' vs 'except'" in reasons["22-200-0001"]
     assert set(words["utt_id"]) == {"11-100-0000"}
@@ -76,8 +77,19 @@ def test_missing_empty_and_mismatched_textgrids_are_skipped_with_reasons(corpus)
         "11-100-0001": "no TextGrid", "22-200-0000": "broken TextGrid", "22-200-0001": "words do not match the transcript",
     }  # fmt: skip
     assert {k[len("skipped: "):]: n for k, n in c.items() if k.startswith("skipped: ")} == kinds
-    with pytest.raises(CodecprobeError, match="utterance 11-100-0001: no TextGrid"):
+    with pytest.raises(CodecprobeError, match="utterance 11-100-0001: no TextGrid: no file 11-100-0001.TextGrid"):
         _table(corpus, strict=True)
+
+
+def test_textgrids_with_another_extension_case_are_named_in_the_log(corpus, caplog):
+    _, al = corpus
+    p = al / "dev-clean/11/100/11-100-0001.TextGrid"
+    p.rename(p.with_suffix(".textgrid"))
+    caplog.set_level(logging.INFO, logger="codecprobe")
+    found = index_textgrids(al)
+    assert "11-100-0001" not in found and len(found) == 3
+    assert f"{al}: 3 TextGrids (*.TextGrid)" in caplog.text
+    assert "1 file(s) such as 11-100-0001.textgrid end in .textgrid, not .TextGrid: not read" in caplog.text
 
 
 def test_real_format_textgrid_in_word_table(corpus):

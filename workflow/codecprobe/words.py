@@ -76,6 +76,11 @@ def index_textgrids(root: str | Path) -> dict[str, Path]:
         if p.stem in out:
             raise CodecprobeError(f"two TextGrids for utterance {p.stem}: {out[p.stem]} and {p}")
         out[p.stem] = p
+    log.info("%s: %d TextGrids (*.TextGrid)", root, len(out))
+    other = [p for p in root.rglob("*") if p.suffix.lower() == ".textgrid" and p.suffix != ".TextGrid"]
+    if other:  # Praat, MFA and Annot-16 write .TextGrid; the name is what the manifest's ids are matched on
+        log.warning("%s: %d file(s) such as %s end in %s, not .TextGrid: not read", root, len(other), other[0].name,
+                    other[0].suffix)  # fmt: skip
     return out
 
 
@@ -140,7 +145,7 @@ def utterance_words(utt: pd.Series, tg_path: Path | None) -> tuple[list[dict], t
     """Word rows of one utterance. Returns ``(rows, skip or None, n_unknown)``; ``skip`` is
     ``(kind, reason)``, ``kind`` one of :data:`SKIP_KINDS`, ``reason`` naming the file."""
     if tg_path is None:
-        return [], ("no TextGrid", "no TextGrid"), 0
+        return [], ("no TextGrid", f"no TextGrid: no file {utt['utt_id']}.TextGrid in the alignment folder"), 0
     try:
         tg = read_textgrid(tg_path)
         toks = aligned_tokens(tg)
