@@ -149,3 +149,20 @@ def test_targets_cover_arpabet():
     d = D.cross_distance(tract, np.stack([D.target_vector(p) for p in ("P", "AA", "K", "T", "")]))
     assert d[0, 0] < 0 < d[1, 0]  # lips closed for P, open for AA
     assert d[2].min() < 0 and d[3].min() < 0 and d[4].min() > 0  # velar / alveolar closures, none at rest
+
+
+def test_an_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    # regenerating the bundled set writes over it: a write that fails half-way must leave
+    # neither a partial file at the final path nor its temporary file
+    import scipy.io
+
+    def half_then_fail(name, *args, **kwargs):
+        Path(name).write_bytes(b"MATLAB 5.0 MAT-file, half written")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(scipy.io, "savemat", half_then_fail)
+    path = tmp_path / "annot16" / "sub901" / "track" / "x_track.mat"
+    frame_no, _, frames = D.synth_frames([(0.0, 0.5, "AA1")], 0.5, "sub901", "x")
+    with pytest.raises(OSError, match="disk full"):
+        D.write_track(path, frame_no, frames)
+    assert list(path.parent.iterdir()) == []

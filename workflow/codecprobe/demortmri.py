@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import CodecprobeError, run_cli, setup_logging
+from .io import CodecprobeError, atomic_path, run_cli, setup_logging, write_text
 from .rtmri import CENTRE_PX, FRAME_RATE, frame_time
 
 log = logging.getLogger("codecprobe.demortmri")
@@ -370,8 +370,8 @@ def trackdata_array(frame_no: np.ndarray, frames) -> np.ndarray:
 def write_track(path: Path, frame_no: np.ndarray, frames) -> None:
     import scipy.io
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(str(path), {"trackdata": trackdata_array(frame_no, frames)}, do_compression=True, oned_as="column")
+    with atomic_path(path) as tmp:  # keeps the .mat suffix: savemat adds none
+        scipy.io.savemat(str(tmp), {"trackdata": trackdata_array(frame_no, frames)}, do_compression=True, oned_as="column")
 
 
 def read_phones(textgrid_path: Path):
@@ -392,8 +392,8 @@ def write_alignment(path: Path, words, phones, xmax: float) -> None:
     for name, ivs in (("words", words), ("phones", phones)):
         items = [Interval(min(a, xmax), min(b, xmax), t) for a, b, t in ivs if t and min(b, xmax) > a]
         tiers.append(Tier(name, 0.0, xmax, fill_gaps(items, 0.0, xmax)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(format_textgrid(TextGrid(0.0, xmax, tiers)).encode("utf-16"))
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(format_textgrid(TextGrid(0.0, xmax, tiers)).encode("utf-16"))
 
 
 def utterance_name(sub: str, task: str) -> str:
@@ -427,8 +427,8 @@ def generate_one(sub: str, task: str, flac: Path, tg: Path, out: Path, tract: Tr
     duration = len(wav) / WAV_RATE
     words, phones, _ = read_phones(tg)
     wav_path = out / "75-speaker" / sub / "2drt" / "audio" / f"{name}_audio.wav"
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(wav_path), np.clip(wav, -1, 1), WAV_RATE, subtype="PCM_16")
+    with atomic_path(wav_path) as tmp:
+        sf.write(str(tmp), np.clip(wav, -1, 1), WAV_RATE, subtype="PCM_16")
     frame_no, _, frames = synth_frames(phones, duration, sub, name, tract)
     write_track(out / "annot16" / sub / "track" / f"{name}_track.mat", frame_no, frames)
     write_alignment(out / "annot16" / "alignment" / f"{name}_text.TextGrid", words, phones, duration)
@@ -518,7 +518,7 @@ def generate(out: str | Path, demo: str | Path = "resources/demo", n_utts: int =
         minutes=sum(r["duration"] for r in rows) / 60,
         size_mb=size / 1e6,
     )
-    (out / "README.md").write_text(text, encoding="utf-8")
+    write_text(text, out / "README.md")
     return rows
 
 
