@@ -37,6 +37,13 @@ def test_typo_names_the_key_and_suggests():
         (("alignment", "source"), "nfa", "config: alignment.source: 'nfa' is not one of"),
         (("pairs", "seeds"), "0", "config: pairs.seeds: '0' is not of type 'array'"),
         (("rtmri", "nan_policy"), "keep", "config: rtmri.nan_policy: 'keep' is not one of"),  # PWCCA needs finite VTD
+        # a repeated entry would silently count twice: every utterance of a subset, a seed
+        # as two replicates of the t-interval, a speaker in Fig. 3's mean
+        (("librispeech", "subsets"), ["dev-clean", "dev-clean"], "config: librispeech.subsets: ['dev-clean', 'dev-clean'] has non-unique elements"),
+        (("pairs", "seeds"), [0, 1, 0], "config: pairs.seeds: [0, 1, 0] has non-unique elements"),
+        (("pairs", "types"), ["random", "random"], "config: pairs.types: ['random', 'random'] has non-unique elements"),
+        (("encode", "pooling"), ["mean", "mean"], "config: encode.pooling: ['mean', 'mean'] has non-unique elements"),
+        (("rtmri", "speakers"), ["sub901", "sub901"], "config: rtmri.speakers: ['sub901', 'sub901'] has non-unique elements"),
     ],
 )
 def test_bad_values(path, value, msg):

@@ -140,6 +140,18 @@ def test_non_finite_samples_are_skipped_here(corpus):
     assert skipped.empty and len(m) == 4
 
 
+def test_an_utterance_found_twice_is_an_error(corpus):
+    import shutil
+
+    ls, _ = corpus
+    with pytest.raises(CodecprobeError, match=r"subset\(s\) \['dev-clean'\] listed more than once"):
+        build_manifest(ls, ["dev-clean", "dev-clean"])
+    shutil.copytree(ls / "dev-clean" / "22", ls / "copy" / "22")  # the same chapter in a second subset folder
+    with pytest.raises(CodecprobeError, match=r"2 utterance id\(s\) found in more than one place, e.g. 22-200-0000: ") as e:
+        build_manifest(ls, ["copy", "dev-clean"])
+    assert "/copy/22/200/22-200-0000.flac" in str(e.value) and "/dev-clean/22/200/22-200-0000.flac" in str(e.value)
+
+
 def test_missing_root_and_subset(tmp_path, corpus):
     with pytest.raises(CodecprobeError, match="does not exist.*librispeech.root"):
         build_manifest(tmp_path / "nope", ["dev-clean"])

@@ -206,6 +206,8 @@ def test_build_pairs_errors(corpus, cmu, wordnet):
     words = _words(corpus)
     with pytest.raises(CodecprobeError, match="unknown pair type"):
         build_pairs(words, PairConfig(types=("synonyms",)), cmu, wordnet)
+    with pytest.raises(CodecprobeError, match=r"pairs.seeds: \[0, 1, 0\] repeats a seed"):
+        build_pairs(words, PairConfig(seeds=(0, 1, 0)), cmu, wordnet)
     with pytest.raises(CodecprobeError, match="no eligible word tokens"):
         build_pairs(words[words.word == "the"], PairConfig(), cmu, wordnet)
 

@@ -160,6 +160,9 @@ def build_manifest(root: str | Path, subsets: list[str], verify: bool = True) ->
     root = Path(root)
     if not root.is_dir():
         raise CodecprobeError(f"corpus root {root} does not exist (config key librispeech.root)")
+    if len(set(subsets)) < len(subsets):
+        twice = sorted({s for s in subsets if subsets.count(s) > 1})
+        raise CodecprobeError(f"subset(s) {twice} listed more than once (config key librispeech.subsets)")
     rows: list[dict] = []
     skips: list[dict] = []
     for subset in subsets:
@@ -175,6 +178,14 @@ def build_manifest(root: str | Path, subsets: list[str], verify: bool = True) ->
             if i % 100 == 0:
                 log.info("%s: %d/%d chapters, %d utterances", subset, i, len(chapters), len(rows))
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).sort_values("utt_id", ignore_index=True)
+    dup = manifest["utt_id"].duplicated(keep=False)
+    if dup.any():  # LibriSpeech's ids are unique across subsets: the same files twice
+        first = manifest.loc[dup, "utt_id"].iloc[0]
+        paths = manifest.loc[manifest["utt_id"] == first, "path"].tolist()
+        raise CodecprobeError(
+            f"{manifest.loc[dup, 'utt_id'].nunique()} utterance id(s) found in more than one place, "
+            f"e.g. {first}: {', '.join(paths)} (overlapping subset folders?)"
+        )
     skipped = pd.DataFrame(skips, columns=["utt_id", "path", "reason"])
     for s in skips:
         log.warning("skipped %s: %s", s["path"], s["reason"])

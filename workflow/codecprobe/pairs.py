@@ -338,6 +338,8 @@ def build_pairs(
     ``cfg.lowercase_lemmas``: see :func:`token_pairs` and :func:`codecprobe.lexicon.synonyms`.
     """
     check_types(cfg.types)
+    if len(set(cfg.seeds)) < len(cfg.seeds):  # the same sample twice: two replicates that are one
+        raise CodecprobeError(f"pairs.seeds: {list(cfg.seeds)} repeats a seed (each seed is one replicate)")
     pool, pron, syn, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)
     log.info(
         "%d of %d tokens eligible (%d not in CMUdict, %d without a WordNet synonym)",
