@@ -115,3 +115,25 @@ def test_a_stage_stopped_by_a_signal_leaves_no_temporary_file(tmp_path, sig):
         proc.kill()
     assert rc == 128 + getattr(signal, sig)  # as the shell reports a process ended by the signal
     assert list(out.parent.iterdir()) == []  # no temporary file, no output
+
+
+def test_an_ignored_signal_stays_ignored():
+    # nohup ignores SIGHUP so that a job outlives its terminal: the stage must not undo that
+    import signal
+
+    from codecprobe.io import exit_on_signals
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        exit_on_signals()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler)
+        with pytest.raises(SystemExit) as e:
+            handler(signal.SIGTERM, None)
+        assert e.value.code == 128 + signal.SIGTERM
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)

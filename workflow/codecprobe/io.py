@@ -149,15 +149,18 @@ def _exit_on_signal(signum, frame) -> None:
 def exit_on_signals() -> None:
     """Make :data:`EXIT_SIGNALS` raise ``SystemExit(128 + signal)`` in the main thread (the
     shell's exit status for a process ended by that signal), so that every ``with`` block
-    unwinds: temporary files are removed, open HDF5 files closed. Called by :func:`run_cli`."""
+    unwinds: temporary files are removed, open HDF5 files closed. Called by :func:`run_cli`.
+    A signal that is ignored stays ignored (``nohup`` ignores SIGHUP: the job goes on when
+    the terminal closes)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return
     for name in EXIT_SIGNALS:
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _exit_on_signal)
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _exit_on_signal)
 
 
 def run_cli(main) -> None:  # pragma: no cover - thin wrapper
