@@ -222,3 +222,12 @@ def test_manifest_without_durations_is_an_error(corpus):
     m, _ = build_manifest(ls, ["dev-clean"])
     with pytest.raises(CodecprobeError, match="manifest has no column duration"):
         build_word_table(m.drop(columns="duration"), index_textgrids(al), WordFilter())
+
+
+def test_stopword_list_encoding(tmp_path):
+    p = tmp_path / "stop.txt"
+    p.write_bytes(b"\xef\xbb\xbfthe\r\na # article\r\n")
+    assert load_stopwords(p) == {"the", "a"}
+    p.write_bytes("the\ncaf\xe9\n".encode("latin-1"))
+    with pytest.raises(CodecprobeError, match=r"words.stopwords: \S+stop.txt is not UTF-8 text \(byte 0xe9 at offset 7\)"):
+        load_stopwords(p)

@@ -62,7 +62,11 @@ def load_stopwords(path: str | Path) -> frozenset[str]:
     p = Path(path)
     if not p.is_file():
         raise CodecprobeError(f"words.stopwords: {p} does not exist")
-    words = (line.split("#", 1)[0].strip().lower() for line in p.read_text(encoding="utf-8").splitlines())
+    try:
+        text = p.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the first word
+    except UnicodeDecodeError as e:
+        raise CodecprobeError(f"words.stopwords: {p} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from e
+    words = (line.split("#", 1)[0].strip().lower() for line in text.splitlines())
     return frozenset(w for w in words if w)
 
 
