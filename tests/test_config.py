@@ -2,10 +2,12 @@ import copy
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import yaml
 
-from codecprobe.config import check_config, pairs_args, schema_errors, words_args
+from codecprobe.config import check_config, corpus_fingerprint, pairs_args, schema_errors, words_args
 from codecprobe.io import CodecprobeError
 from conftest import REPO
 
@@ -316,6 +318,24 @@ def test_corpus_roots_of_both_configs():
     ]
     with pytest.raises(ValueError, match="unknown kind"):
         corpus_roots(DEMO, "flac")
+
+
+def test_corpus_fingerprint_follows_every_audio_file_the_manifest_reads(tmp_path):
+    # the manifest reads .wav and upper-case .FLAC too: adding or editing one must rerun it
+    chapter = tmp_path / "LS" / "dev-clean" / "1" / "10"
+    chapter.mkdir(parents=True)
+    (chapter / "1-10.trans.txt").write_text("1-10-0000 A\n1-10-0001 B\n1-10-0002 C\n")
+    c = copy.deepcopy(DEMO)
+    c["librispeech"] = {"root": str(tmp_path / "LS"), "subsets": ["dev-clean"]}
+    seen = [corpus_fingerprint(c, "librispeech")]
+    for name in ("1-10-0000.flac", "1-10-0001.wav", "1-10-0002.FLAC"):
+        sf.write(chapter / name, np.zeros(160, np.float32), 16000, format="FLAC" if "flac" in name.lower() else "WAV")
+        seen.append(corpus_fingerprint(c, "librispeech"))
+    sf.write(chapter / "1-10-0001.wav", np.zeros(320, np.float32), 16000)  # edited
+    seen.append(corpus_fingerprint(c, "librispeech"))
+    assert len(set(seen)) == len(seen)
+    (chapter / "notes.txt").write_text("not read by the manifest")
+    assert corpus_fingerprint(c, "librispeech") == seen[-1]
 
 
 @pytest.fixture

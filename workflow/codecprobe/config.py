@@ -23,6 +23,7 @@ import yaml
 from . import hub
 from .codecs.base import DEFAULT_BACKEND, OTHER_BACKENDS, known_n_layers
 from .io import CodecprobeError, tree_fingerprint
+from .manifest import AUDIO_EXTS
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -215,8 +216,14 @@ def pairs_args(config: dict) -> str:
     return shlex.join(args)
 
 
-CORPUS_FILES = {  # what each corpus-reading rule reads: file name patterns
-    "librispeech": ("*.flac", "*.trans.txt"),
+def _any_case(ext: str) -> str:
+    """A name pattern for files ending in ``ext`` in any case (``.flac`` -> ``*.[fF][lL][aA][cC]``):
+    the manifest reads ``.FLAC`` and ``.wav`` files as well (:data:`codecprobe.manifest.AUDIO_EXTS`)."""
+    return "*." + "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in ext.lstrip("."))
+
+
+CORPUS_FILES = {  # what each corpus-reading rule reads: file name patterns (fnmatch, case-sensitive)
+    "librispeech": (*(_any_case(e) for e in AUDIO_EXTS), "*.trans.txt"),
     "textgrids": ("*.TextGrid",),
     "annot16": ("*.mat",),
     "rtmri_audio": ("*.wav",),
