@@ -115,6 +115,36 @@ def test_slurm_profile_dry_run(tmp_path):
     assert "mfa_align" in r.stdout
 
 
+def test_slurm_profile_gives_each_job_its_threads_and_gpu(tmp_path):
+    """What the pinned SLURM plugin would ask sbatch for, job by job, under the profile: as
+    many CPUs as the rule's threads (a profile-wide ``cpus_per_task`` overrides them, so
+    ``mfa align -j 8`` and the encode jobs would run on one CPU) and ``--gpus=1`` for the
+    GPU rules."""
+    jobstep = pytest.importorskip("snakemake_executor_plugin_slurm_jobstep")
+    slurm_utils = pytest.importorskip("snakemake_executor_plugin_slurm.utils")
+    from types import SimpleNamespace
+
+    cfg = paper_config_on_stub(tmp_path)
+    # --cores: a dry-run scales threads down to the local cores; a SLURM job is not
+    r = snakemake("--profile", "profiles/slurm", "-n", "--forceall", "--cores", "64", "--configfile", str(cfg))
+    assert r.returncode == 0, r.stdout + r.stderr
+    seen = set()
+    for m in re.finditer(r"^rule (\w+):\n((?:    .*\n)+)", r.stdout, re.MULTILINE):
+        rule, body = m.group(1), m.group(2)
+        threads = int(re.search(r"^    threads: (\d+)$", body, re.MULTILINE).group(1)) if "threads:" in body else 1
+        res_line = re.search(r"^    resources: (.*)$", body, re.MULTILINE).group(1)
+        res = {}
+        for item in res_line.split(", "):
+            key, _, value = item.partition("=")
+            res[key] = int(value) if value.isdigit() else value
+        job = SimpleNamespace(threads=threads, resources=SimpleNamespace(**res, get=res.get))
+        gpu = bool(res.get("gpu"))
+        assert jobstep.get_cpu_setting(job, gpu) == f"--cpus-per-task={threads}", (rule, res_line)
+        assert slurm_utils.set_gres_string(job).strip() == ("--gpus=1" if gpu else ""), (rule, res_line)
+        seen.add((rule, threads, gpu))
+    assert ("mfa_align", 8, False) in seen and ("encode", 4, True) in seen and ("encode", 4, False) in seen
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
