@@ -158,6 +158,23 @@ def test_index_textgrids_duplicate_and_missing(tmp_path):
         shutil.copy(DATA / "mfa1_short.TextGrid", tmp_path / d / "1-2-0003.TextGrid")
     with pytest.raises(CodecprobeError, match="two TextGrids for utterance 1-2-0003"):
         index_textgrids(tmp_path)
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(CodecprobeError, match=r"no \*\.TextGrid file under .*empty \(.*alignment\.textgrids"):
+        index_textgrids(tmp_path / "empty")
+
+
+def test_alignment_folder_of_other_utterances_is_a_clear_error(corpus, tmp_path):
+    """TextGrids that are all of other utterances (another subset's, or named otherwise) stop
+    the stage with an error naming what was found and what is needed, not a log of one
+    'no TextGrid' line per utterance."""
+    ls, _ = corpus
+    m, _ = build_manifest(ls, ["dev-clean"])
+    other = tmp_path / "alignments" / "train-clean-100"
+    other.mkdir(parents=True)
+    shutil.copy(DATA / "mfa1_short.TextGrid", other / "1-2-0003.TextGrid")
+    with pytest.raises(CodecprobeError, match=r"none of the manifest's 4 utterances has a TextGrid among the 1 found"
+                       r" \(e\.g\. .*1-2-0003\.TextGrid\).*e\.g\. 11-100-0000\.TextGrid"):  # fmt: skip
+        build_word_table(m, index_textgrids(tmp_path / "alignments"), WordFilter())
 
 
 # 11-100-0000 is "ACCEPT THE BIG" in 1.4 s of audio (conftest.UTTS, DUR)

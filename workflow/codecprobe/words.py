@@ -85,6 +85,11 @@ def index_textgrids(root: str | Path) -> dict[str, Path]:
     if other:  # Praat, MFA and Annot-16 write .TextGrid; the name is what the manifest's ids are matched on
         log.warning("%s: %d file(s) such as %s end in %s, not .TextGrid: not read", root, len(other), other[0].name,
                     other[0].suffix)  # fmt: skip
+    if not out:
+        raise CodecprobeError(
+            f"no *.TextGrid file under {root} (the alignment folder: config key alignment.textgrids,"
+            " or MFA's output with alignment.source: mfa)"
+        )
     return out
 
 
@@ -236,6 +241,13 @@ def build_word_table(
         n_unk += unk
         if i % 5000 == 0:
             log.info("%d/%d utterances, %d word tokens", i, len(manifest), len(rows))
+    if len(manifest) and sum(s["kind"] == "no TextGrid" for s in skips) == len(manifest):
+        example = next(iter(textgrids.values()), None)
+        raise CodecprobeError(
+            f"none of the manifest's {len(manifest)} utterances has a TextGrid among the {len(textgrids)}"
+            f" found{f' (e.g. {example})' if example else ''}: the alignment folder must hold"
+            f" <utt_id>.TextGrid files of the configured subsets, e.g. {manifest['utt_id'].iloc[0]}.TextGrid"
+        )
     words = pd.DataFrame(rows, columns=[c for c in WORD_COLUMNS if c != "token_id"])
     n_aligned = len(words)
     words, dropped = apply_filters(words, filt)
