@@ -83,6 +83,12 @@ def test_missing_paths_name_the_key(tmp_path):
     c["librispeech"]["root"] = "config.yaml"  # a file where a folder is needed
     with pytest.raises(CodecprobeError, match="config: librispeech.root: config.yaml is a file, not a folder"):
         check_config(c, REPO)
+    c = copy.deepcopy(DEMO)  # rtmri.root one level too high: every speaker's audio folder is missing
+    c["rtmri"]["root"] = str(Path(c["rtmri"]["root"]).parent)
+    spk = c["rtmri"]["speakers"][0]
+    with pytest.raises(CodecprobeError, match=rf"config: rtmri.speakers \('{spk}': its 75-Speaker audio folder\): "
+                       rf"\S+/{spk}/2drt/audio does not exist"):  # fmt: skip
+        check_config(c, REPO)
     c = copy.deepcopy(DEMO)
     c["lexicon"]["cmudict"] = c["librispeech"]["root"]  # a folder where a file is needed
     with pytest.raises(CodecprobeError, match=r"config: lexicon.cmudict: \S+ is a folder, not a file"):

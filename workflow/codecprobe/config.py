@@ -164,6 +164,8 @@ def check_config(config: dict, base: str | Path = ".") -> None:
         _need(rt["annot16"], "rtmri.annot16", base, "dir")
         for spk in rt["speakers"]:
             _need(Path(rt["annot16"]) / spk / "track", f"rtmri.speakers ({spk!r}: its Annot-16 track folder)", base, "dir")
+            _need(Path(rt["root"]) / spk / "2drt" / "audio", f"rtmri.speakers ({spk!r}: its 75-Speaker audio folder)",
+                  base, "dir")  # fmt: skip
         if rt.get("grid"):
             _need(rt["grid"], "rtmri.grid", base, "dir")
         lag = lag_config(config)
