@@ -562,3 +562,33 @@ def test_type_in_more_seeds_than_random_is_normalized_over_the_common_seeds(capl
     assert row.norm_ci_high - row.norm_mean == pytest.approx(stats.t.ppf(0.975, 1) * nm.std(ddof=1) / np.sqrt(2))
     assert row.ci_method == "t over seeds"
     assert "synonym: 3 seed(s) with pairs, 2 with random pairs too" in caplog.text
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_load_pooled_same_values_without_a_second_copy(tmp_path, dtype):
+    """load_pooled gives the values of ``ds[:].astype(float32)`` (what it did before), and a
+    float32 file is read without a second full copy (DAC's features are 4.3 GB at paper scale)."""
+    import tracemalloc
+
+    from codecprobe.distances import load_pooled
+
+    rng = np.random.default_rng(0)
+    feats = rng.standard_normal((2000, 8, 64)).astype(dtype)  # 4 MB in float32
+    path = tmp_path / "f.h5"
+    with h5py.File(path, "w") as h:
+        h["tokens/token_id"] = np.arange(2000) * 3
+        h["pooled/mean"] = feats
+        h.attrs["random_weights"] = True
+    tracemalloc.start()
+    ids, got, attrs = load_pooled(str(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    with h5py.File(path, "r") as h:
+        before = h["pooled/mean"][:].astype(np.float32)
+    assert got.dtype == np.float32 and got.shape == before.shape
+    np.testing.assert_array_equal(got, before)
+    np.testing.assert_array_equal(ids, np.arange(2000) * 3)
+    assert bool(attrs["random_weights"])
+    n32 = before.nbytes
+    # float32: one array (the copy made it 2x); float16: the file's half-size array + the float32 one
+    assert peak < (1.25 if dtype == "float32" else 1.75) * n32, peak / n32

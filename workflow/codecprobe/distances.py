@@ -333,14 +333,19 @@ def word_type_means(
 
 
 def load_pooled(path: str, pooling: str = "mean") -> tuple[np.ndarray, np.ndarray, dict]:
-    """``(token_ids [N], features [N, K, D] float32, attrs)`` from an encode-stage HDF5 file."""
+    """``(token_ids [N], features [N, K, D] float32, attrs)`` from an encode-stage HDF5 file.
+
+    Float32 features are returned as read, without a second copy (at paper scale DAC's
+    are 4.3 GB: a copy doubled the stage's peak memory); float16 ones are converted.
+    """
     import h5py
 
     try:
         with h5py.File(path, "r") as h:
             if f"pooled/{pooling}" not in h:
                 raise CodecprobeError(f"{path}: no pooled/{pooling} features (encode.pooling)")
-            return h["tokens/token_id"][:], h[f"pooled/{pooling}"][:].astype(np.float32), dict(h.attrs)
+            feats = h[f"pooled/{pooling}"][:].astype(np.float32, copy=False)
+            return h["tokens/token_id"][:], feats, dict(h.attrs)
     except OSError as e:
         raise CodecprobeError(f"{path}: cannot read features ({e})") from e
 
