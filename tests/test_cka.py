@@ -288,3 +288,43 @@ def test_bad_inputs():
         rbf_cka(x, y, sigma_frac=0)
     with pytest.raises(CodecprobeError, match="2-D"):
         linear_cka(x[:, 0], y)
+
+
+def _vdot_alignment(kc, lc, perm, block_bytes=1 << 20):
+    """permuted_alignment as it was before session 16 (block sums by np.vdot, i.e. BLAS)."""
+    n = kc.shape[0]
+    step = max(1, block_bytes // (n * kc.itemsize))
+    return sum(float(np.vdot(kc[np.ix_(perm[s : s + step], perm)], lc[s : s + step])) for s in range(0, n, step))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_block_sums_without_blas_give_the_same_numbers(dtype):
+    """The BLAS-free block sums (einsum) give the CKA, nulls and p-values of the vdot ones
+    (rounding only: BLAS's own sums already changed with its thread count)."""
+    from codecprobe.cka import (
+        _frob_dot,
+        cka_permutation,
+        permuted_alignment,
+        prepare_gram,
+    )
+
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((600, 8))
+    x = z @ rng.standard_normal((8, 300)) + rng.standard_normal((600, 300))
+    y = z @ rng.standard_normal((8, 200)) + 2 * rng.standard_normal((600, 200))
+    for debiased in (False, True):
+        kc, lc = prepare_gram(x, debiased=debiased, dtype=dtype), prepare_gram(y, debiased=debiased, dtype=dtype)
+        # on the CKA scale (sums over the product of the norms): float64 to 1e-13, float32 to 1e-6
+        tol = 1e-13 if dtype == np.float64 else 1e-6
+        norm = np.sqrt(float(np.vdot(kc, kc)) * float(np.vdot(lc, lc)))
+        assert abs(_frob_dot(kc, lc) - float(np.vdot(kc, lc))) < tol * norm
+        for _ in range(3):
+            p = rng.permutation(600)
+            for bb in (1 << 14, 1 << 20):  # several blocks, one block
+                assert abs(permuted_alignment(kc, lc, p, bb) - _vdot_alignment(kc, lc, p, bb)) < tol * norm
+        res = cka_permutation(x, y, 50, np.random.default_rng(0), debiased=debiased, dtype=dtype)
+        perms = np.random.default_rng(0)
+        old_null = np.array([_vdot_alignment(kc, lc, perms.permutation(600)) / norm for _ in range(50)])
+        np.testing.assert_allclose(res.null, old_null, rtol=0, atol=tol)
+        np.testing.assert_allclose(res.observed, _vdot_alignment(kc, lc, np.arange(600)) / norm, rtol=0, atol=tol)
+        assert res.p_value == (1 + np.count_nonzero(old_null >= res.observed)) / 51

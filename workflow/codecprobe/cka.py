@@ -197,11 +197,24 @@ def unbiased_center_gram(k: np.ndarray, inplace: bool = False) -> np.ndarray:
     return k
 
 
+def _block_dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``sum(a * b)`` of two blocks of the same shape, in their dtype, on this thread.
+
+    Not ``np.vdot``: OpenBLAS threads a dot of over 10,000 numbers, and on a busy
+    machine (a shared node, Snakemake running jobs side by side) each such call waited
+    for its threads: up to 8 ms instead of 40 us for a 1 MiB block on 2 shared cores,
+    which made a permutation at 5,000 words 3x to 35x slower, with the load
+    (``benchmarks/cka_blocks.py``; with one BLAS thread einsum is 10 % slower). ``einsum``
+    never calls BLAS, so the sum no longer depends on the BLAS thread count either.
+    """
+    return float(np.einsum("ij,ij->", a, b))
+
+
 def _frob_dot(a: np.ndarray, b: np.ndarray) -> float:
     """``sum(a * b)`` accumulated per row block in float64 (exact enough for float32 Grams)."""
     n = a.shape[0]
     step = max(1, (1 << 18) // max(1, a.shape[1]))
-    return float(sum(float(np.vdot(a[s : s + step], b[s : s + step])) for s in range(0, n, step)))
+    return float(sum(_block_dot(a[s : s + step], b[s : s + step]) for s in range(0, n, step)))
 
 
 def hsic(k: np.ndarray, l: np.ndarray, unbiased: bool = False) -> float:
@@ -327,7 +340,7 @@ def permuted_alignment(kc: np.ndarray, lc: np.ndarray, perm: np.ndarray, block_b
         m = len(idx)
         np.take(kc, idx, axis=0, out=rows[:m], mode="clip")  # "clip": out= unbuffered
         np.take(rows[:m], perm, axis=1, out=block[:m], mode="clip")
-        total += float(np.vdot(block[:m], lc[s : s + m]))
+        total += _block_dot(block[:m], lc[s : s + m])
     return total
 
 
