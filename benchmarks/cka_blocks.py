@@ -1,4 +1,4 @@
-"""CKA permutation passes: block sums by einsum (BLAS-free, since session 16) against np.vdot.
+"""CKA permutation passes: block sums by einsum (BLAS-free, since session 15) against np.vdot.
 
 ``permuted_alignment`` sums each gathered 1 MiB block of the permuted Gram against the
 other Gram. With ``np.vdot`` that sum went to OpenBLAS, which threads a dot of over
@@ -24,7 +24,7 @@ from codecprobe.cka import permuted_alignment, prepare_gram
 
 
 def vdot_alignment(kc, lc, perm, block_bytes=1 << 20):
-    """``permuted_alignment`` before session 16: the same gathers, block sums by ``np.vdot``."""
+    """``permuted_alignment`` before session 15: the same gathers, block sums by ``np.vdot``."""
     n = kc.shape[0]
     step = max(1, block_bytes // (n * kc.itemsize))
     rows, block, total = np.empty((step, n), kc.dtype), np.empty((step, n), kc.dtype), 0.0

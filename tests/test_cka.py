@@ -291,7 +291,7 @@ def test_bad_inputs():
 
 
 def _vdot_alignment(kc, lc, perm, block_bytes=1 << 20):
-    """permuted_alignment as it was before session 16 (block sums by np.vdot, i.e. BLAS)."""
+    """permuted_alignment as it was before session 15 (block sums by np.vdot, i.e. BLAS)."""
     n = kc.shape[0]
     step = max(1, block_bytes // (n * kc.itemsize))
     return sum(float(np.vdot(kc[np.ix_(perm[s : s + step], perm)], lc[s : s + step])) for s in range(0, n, step))
