@@ -446,3 +446,14 @@ def test_cli_policy_typo_is_refused_before_any_work(layout, tmp_path, capsys, op
               "--figure", str(tmp_path / "g.png"), option, value])  # fmt: skip
     assert e.value.code == 2 and f"argument {option}: invalid choice: '{value}'" in capsys.readouterr().err
     assert not list(tmp_path.glob("v.h5*"))
+
+
+@pytest.mark.parametrize("cmd", ["pwcca", "utterances"])
+def test_cli_refuses_a_vtd_file_given_twice(tmp_path, cmd):
+    # the workflow's config check refuses a repeated rt-MRI speaker; called directly, the same
+    # VTD file twice would put that speaker's frames into the CCA twice
+    v = str(tmp_path / "sub901.h5")
+    extra = ["--codec", "c", "--features", str(tmp_path / "f.h5")] if cmd == "pwcca" else ["--root", str(tmp_path)]
+    with pytest.raises(CodecprobeError, match=r"^--vtd: .*sub901\.h5 given more than once"):
+        main([cmd, *extra, "--vtd", v, str(tmp_path / "sub902.h5"), v, "--out", str(tmp_path / "o.csv")])
+    assert not (tmp_path / "o.csv").exists()

@@ -764,6 +764,10 @@ def main(argv: list[str] | None = None) -> None:
         s.add_argument("--log", default=None)
     args = ap.parse_args(argv)
     setup_logging(args.log)
+    vtd_files = args.vtd if isinstance(getattr(args, "vtd", None), list) else []
+    if len(set(vtd_files)) < len(vtd_files):  # a speaker's frames would count twice in the CCA
+        twice = sorted({v for v in vtd_files if vtd_files.count(v) > 1})
+        raise CodecprobeError(f"--vtd: {', '.join(twice)} given more than once")
     if args.cmd == "vtd":
         speaker_vtd(args.annot16, args.speaker, args.out, args.figure, args.skip_tasks, args.grid,
                     args.n_gridlines, args.nan_policy, args.bad_frames, args.bad_tracks)  # fmt: skip

@@ -107,7 +107,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import hub
-from ..io import CodecprobeError
+from ..io import CodecprobeError, atomic_path, write_text
 from ._torchutil import full_fp32, to_device
 from .base import RELEASES, Codec, CodecSpec, file_sha256, register, weights_sha256
 
@@ -1000,11 +1000,12 @@ class MimoCodec(Codec):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = {"encoder." + k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
-        save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt", "codecprobe": "mimo encoder+rvq"})
+        with atomic_path(folder / "model.safetensors") as tmp:
+            save_file(state, str(tmp), metadata={"format": "pt", "codecprobe": "mimo encoder+rvq"})
         raw = json.loads(Path(self.config_path).read_text()) if Path(self.config_path).exists() else {}
         raw.update({f.name: getattr(self.cfg, f.name) for f in fields(self.cfg)})
         raw["encoder_attn_window_size"] = list(raw["encoder_attn_window_size"])
-        (folder / "config.json").write_text(json.dumps(raw, indent=2))
+        write_text(json.dumps(raw, indent=2), folder / "config.json")
         return folder
 
     weights_path: Path | None = None  # set by _resolve_weights
