@@ -4,6 +4,7 @@ from codecprobe.io import CodecprobeError
 from codecprobe.lexicon import (
     find_wordnet,
     levenshtein,
+    load_cmudict,
     parse_cmudict,
     phonetic_distance,
     pronunciation,
@@ -159,3 +160,15 @@ def test_levenshtein_many_equals_levenshtein():
     acc, exc = ("AH", "K", "S", "EH", "P", "T"), ("IH", "K", "S", "EH", "P", "T")
     c, n = phone_codes([acc, exc, ()])
     assert levenshtein_many(c[0], c, n).tolist() == [0, 1, 6]
+
+
+def test_cmudict_file_in_utf8_or_latin1(tmp_path):
+    """A dictionary of one's own in UTF-8 keeps its accented words (read as latin-1 before,
+    "café" became "cafã©" and fell out of vocabulary); a latin-1 file still reads."""
+    utf8 = tmp_path / "utf8.dict"
+    utf8.write_text(";;; a comment\nCAFÉ  K AE0 F EY1\nHOUSE  HH AW1 S\n", encoding="utf-8")
+    d = load_cmudict(str(utf8))
+    assert d["café"] == [("K", "AE0", "F", "EY1")] and pronunciation("Café", d) == ("K", "AE", "F", "EY")
+    latin = tmp_path / "latin1.dict"
+    latin.write_bytes("NAÏVE  N AY0 IY1 V\n".encode("latin-1"))
+    assert load_cmudict(str(latin))["naïve"] == [("N", "AY0", "IY1", "V")]

