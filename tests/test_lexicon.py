@@ -172,3 +172,25 @@ def test_cmudict_file_in_utf8_or_latin1(tmp_path):
     latin = tmp_path / "latin1.dict"
     latin.write_bytes("NAÏVE  N AY0 IY1 V\n".encode("latin-1"))
     assert load_cmudict(str(latin))["naïve"] == [("N", "AY0", "IY1", "V")]
+
+
+def test_a_cut_wordnet_database_is_named_in_the_error(wordnet, tmp_path):
+    """A data file cut short (an interrupted copy) made nltk fail deep inside with an
+    AttributeError; the lookup now says which word and which folder."""
+    import shutil
+
+    from codecprobe.lexicon import open_wordnet
+
+    src = find_wordnet()
+    cut = tmp_path / "wn"
+    shutil.copytree(src, cut)
+    data = (cut / "data.noun").read_bytes()
+    (cut / "data.noun").write_bytes(data[: len(data) // 2])
+    # a noun whose synsets all lie in the cut-off half (index.noun: lemma pos n_synsets ... offsets)
+    word = next(
+        f[0] for f in (line.split() for line in (cut / "index.noun").read_text().splitlines() if not line.startswith(" "))
+        if f[0].isalpha() and all(int(o) > len(data) // 2 for o in f[-int(f[2]):])
+    )  # fmt: skip
+    wn = open_wordnet(str(cut))
+    with pytest.raises(CodecprobeError, match=rf"WordNet lookup of '{word}' failed .* at {cut} complete"):
+        synonyms(word, wn)

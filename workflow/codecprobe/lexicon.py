@@ -234,9 +234,11 @@ def open_wordnet(root: str | None = None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "multilingual functions are not available"
         try:
-            return WordNetCorpusReader(str(dst), None)
+            reader = WordNetCorpusReader(str(dst), None)
         except Exception as e:  # nltk raises OSError/LookupError for a broken database
             raise CodecprobeError(f"lexicon.wordnet: cannot read WordNet at {src}: {e}") from e
+    reader.codecprobe_source = src  # for error messages: the reader's own root is the copy
+    return reader
 
 
 def synonyms(word: str, wn, lowercase_lemmas: bool = False) -> set[str]:
@@ -253,8 +255,14 @@ def synonyms(word: str, wn, lowercase_lemmas: bool = False) -> set[str]:
     """
     if lowercase_lemmas:
         word = word.lower()
-        out = {lemma.lower() for s in wn.synsets(word) for lemma in s.lemma_names()}
-    else:
-        out = {lemma for s in wn.synsets(word) for lemma in s.lemma_names()}
+    try:
+        lemmas = [lemma for s in wn.synsets(word) for lemma in s.lemma_names()]
+    except Exception as e:  # noqa: BLE001 - nltk fails in many ways on a cut or damaged database file
+        src = getattr(wn, "codecprobe_source", None)
+        raise CodecprobeError(
+            f"WordNet lookup of {word!r} failed ({type(e).__name__}: {e}): is the WordNet database"
+            f"{f' at {src}' if src is not None else ''} complete? (lexicon.wordnet)"
+        ) from e
+    out = {lemma.lower() for lemma in lemmas} if lowercase_lemmas else set(lemmas)
     out.discard(word)
     return out
