@@ -14,14 +14,30 @@ from .io import read_table, run_cli, save_figure, setup_logging, write_table, wr
 
 log = logging.getLogger("codecprobe.figures")
 
-# One color per pair type, everywhere.
+# One color and one marker per pair type, everywhere: the Okabe-Ito palette (told apart
+# with red-green colour blindness) and a distinct marker, so that the types also read in
+# grey print. Grey for the random pairs, the baseline the others are measured against.
 PAIR_STYLE = {
     "random": ("#7f7f7f", "random"),
-    "synonym": ("#1f77b4", "synonym"),
-    "near_homophone": ("#d62728", "near-homophone"),
-    "same_word": ("#2ca02c", "same word"),
-    "same_speaker": ("#9467bd", "same speaker"),
+    "synonym": ("#0072B2", "synonym"),
+    "near_homophone": ("#D55E00", "near-homophone"),
+    "same_word": ("#009E73", "same word"),
+    "same_speaker": ("#CC79A7", "same speaker"),
 }
+PAIR_MARKER = {"random": "o", "synonym": "s", "near_homophone": "^", "same_word": "D", "same_speaker": "v"}
+
+
+def layer_ticks(k: int, most: int = 8) -> list[int]:
+    """Ticks for layers 1..``k`` (1-based, as the paper): all of them up to ``most`` layers;
+    else 1 and the multiples of a round step (one that divides ``k`` when one gives at most
+    ``most`` ticks), ``k`` always last. E.g. 16 -> 1, 4, 8, 12, 16; 32 -> 1, 8, 16, 24, 32."""
+    k = max(1, int(k))
+    if k <= most:
+        return list(range(1, k + 1))
+    fits = [s for s in (2, 4, 5, 8, 10, 16, 20, 25, 32, 50, 64, 100, 128) if len(range(s, k + 1, s)) + 1 + (k % s != 0) <= most]
+    step = next((s for s in fits if k % s == 0), fits[0] if fits else k)
+    ticks = [1, *(t for t in range(step, k + 1, step) if k - t >= step / 2)]
+    return ticks + [k] if ticks[-1] != k else ticks
 
 
 def band_text(method: str) -> str:
@@ -56,9 +72,9 @@ def normalized_view(table: pd.DataFrame, normalized: str) -> tuple[pd.DataFrame,
     return table, cols, label
 
 
-def _band(ax, x, g: pd.DataFrame, m: str, lo: str, hi: str, color: str, label: str | None) -> None:
+def _band(ax, x, g: pd.DataFrame, m: str, lo: str, hi: str, color: str, label: str | None, marker: str = "o") -> None:
     """One pair type's line ``g[m]`` over ``x`` with its interval ``g[lo]..g[hi]`` as a band."""
-    ax.plot(x, g[m], color=color, label=label, lw=1.6, marker="o", ms=2.5)
+    ax.plot(x, g[m], color=color, label=label, lw=1.6, marker=marker, ms=3.5 if len(x) <= 16 else 2.5)
     ax.fill_between(x, g[lo], g[hi], color=color, alpha=0.2, lw=0)
 
 
@@ -89,15 +105,24 @@ def _codec_column(axes, j: int, codec: str, t: pd.DataFrame, xlabel: str) -> Non
     set_marked_title(axes[0, j], codec, t)
     axes[1, j].axhline(0.0, color=PAIR_STYLE["random"][0], lw=1, ls="--")
     axes[1, j].set_xlabel(xlabel)
-    k = int(t["layer"].max())
-    axes[1, j].set_xticks(np.unique(np.linspace(1, k, min(k, 8)).round().astype(int)))
+    axes[1, j].set_xticks(layer_ticks(int(t["layer"].max())))
+
+
+def legend_entries(axes) -> tuple[list, list[str]]:
+    """The legend handles and labels of all ``axes``, each label once, in the order first drawn
+    (a pair type missing from the first codec's panel is still named)."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    return list(seen.values()), list(seen)
 
 
 def _finish(fig, axes, metric: str, norm_label: str, sup: str, title_note: str, pdf: str, png: str) -> None:
     """Row labels, the pair-type legend, the title (and ``title_note`` under it), saved."""
     axes[0, 0].set_ylabel(f"distance ({metric})")
     axes[1, 0].set_ylabel(norm_label)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles, labels = legend_entries(axes.ravel())
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
     fig.suptitle(f"{sup}\n{title_note}" if title_note else sup, fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
@@ -127,7 +152,7 @@ def fig2(
                 continue
             x = g["layer"].to_numpy()
             for row, cols in enumerate((("mean", "ci_low", "ci_high"), norm_cols)):
-                _band(axes[row, j], x, g, *cols, color, label)
+                _band(axes[row, j], x, g, *cols, color, label, PAIR_MARKER[t_name])
         _codec_column(axes, j, codec, t, "codebook layer")
     methods = sorted(set(table["ci_method"])) if "ci_method" in table else ["bootstrap over pairs"]
     how = "; ".join(map(band_text, methods))
@@ -163,12 +188,12 @@ def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", no
             for r, (m, lo, hi) in enumerate(cols):
                 ax = axes[r, j]
                 w = g["without_layer1"]
-                _band(ax, w["layer"], w, m, lo, hi, color, label)
+                _band(ax, w["layer"], w, m, lo, hi, color, label, PAIR_MARKER[t_name])
                 ax.plot(g["accumulated"]["layer"], g["accumulated"][m], color=color, lw=0.8, ls="--", alpha=0.6)
                 one = g["layer1_only"]
                 if len(one):
                     err = [one[m] - one[lo], one[hi] - one[m]]
-                    ax.errorbar(one["layer"], one[m], yerr=err, color=color, marker="o", mfc="white", ms=6, capsize=3, lw=1)
+                    ax.errorbar(one["layer"], one[m], yerr=err, color=color, marker=PAIR_MARKER[t_name], mfc="white", ms=6, capsize=3, lw=1)
         _codec_column(axes, j, codec, t, "codebook layer (open marker: layer 1 alone; solid: layers 2..k; dashed: 1..k)")
     how = "; ".join(map(band_text, sorted(set(split["ci_method"]))))
     sup = f"Word pairs: first layer vs layers 2..k (as Fig. 4)\n({how})"
