@@ -167,7 +167,7 @@ def test_fig4_panel_from_split_rows(tmp_path):
     import matplotlib.image as mpimg
 
     img = mpimg.imread(tmp_path / "f.png")
-    assert img.shape[1] > 1.8 * img.shape[0]  # two panels side by side (Fig. 3 and Fig. 4)
+    assert img.shape[1] > 1.3 * img.shape[0]  # two panels side by side (Fig. 3 and Fig. 4)
 
 
 # ----------------------------------------------------------------- PWCCA input from hand-made files

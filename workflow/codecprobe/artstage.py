@@ -52,7 +52,15 @@ from .articulatory import (
     pwcca_with_baseline,
     summarize_speakers,
 )
-from .figures import RANDOM_MARK, has_random_weights, latex_codec_name, latex_decimals, latex_interval, set_marked_title
+from .figures import (
+    has_random_weights,
+    latex_codec_name,
+    latex_decimals,
+    latex_interval,
+    layer_ticks,
+    legend_entries,
+    set_marked_title,
+)
 from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table, write_text
 from .pwcca import DegenerateCCAError, pwcca_each_x
 from .rtmri import BAD_FRAME_POLICIES, FRAME_RATE
@@ -546,7 +554,7 @@ def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: 
         set_marked_title(ax, codec, rows)
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel(ylabel)
-    note = textwrap.fill(note, width=int(13 * width)) if note else ""
+    title, note = textwrap.fill(title, width=int(13 * width)), textwrap.fill(note, width=int(13 * width)) if note else ""
     fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=10)
     fig.tight_layout()
     save_figure(fig, pdf, png)
@@ -569,39 +577,80 @@ def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "") -> N
         ax.set_xticks(range(len(REGIONS)), REGIONS)
 
     _codec_panels(summary, draw, "tract region (gridlines by the outer wall they cross)", "PWCCA (regional VTD vs codec features)",
-                  "Articulatory probing per tract region (hollow: time-shuffled baseline)", pdf, png, note)  # fmt: skip
+                  "Articulatory probing per tract region (filled: mean over speakers, bars: 95% t-interval over speakers;"
+                  " hollow: time-shuffled baseline)", pdf, png, note)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- figures
+FIG3_COLORS = {"accumulated": "#0072B2", "without_layer1": "#D55E00", "baseline": "0.45"}  # Okabe-Ito, as Fig. 2
+FIG3_BANDS = "mean over speakers, 95% t-interval over speakers"
+
+
+def _fig3_panel(ax, acc: pd.DataFrame) -> None:
+    """One codec's Fig. 3 panel from its speaker summary ``acc``: PWCCA per layer with its
+    band, the time-shuffled baseline dashed grey."""
+    ax.plot(acc["layer"], acc["pwcca"], color=FIG3_COLORS["accumulated"], marker="o", ms=3, lw=1.6, label="layers 1..k (accumulated)")
+    ax.fill_between(acc["layer"], acc["ci_low"], acc["ci_high"], color=FIG3_COLORS["accumulated"], alpha=0.2, lw=0)
+    ax.plot(acc["layer"], acc["shuffled_mean"], ls="--", lw=1, color=FIG3_COLORS["baseline"], label="time-shuffled VTD baseline")
+
+
+def _fig4_panel(ax, acc: pd.DataFrame, one: pd.DataFrame, rest: pd.DataFrame) -> None:
+    """A split codec's Fig. 4 panel: layers 2..k without layer 1 (solid, band), layer 1 alone
+    (open marker with its interval), all layers 1..k thin (Fig. 3's line), baselines grey."""
+    c, base = FIG3_COLORS["without_layer1"], FIG3_COLORS["baseline"]
+    ax.plot(acc["layer"], acc["pwcca"], color=FIG3_COLORS["accumulated"], lw=0.9, alpha=0.7, label="layers 1..k (accumulated)")
+    ax.plot(rest["layer"], rest["pwcca"], color=c, marker="s", ms=3, lw=1.6, label="layers 2..k (without layer 1)")
+    ax.fill_between(rest["layer"], rest["ci_low"], rest["ci_high"], color=c, alpha=0.2, lw=0)
+    ax.plot(rest["layer"], rest["shuffled_mean"], ls="--", lw=1, color=base)
+    if len(one):
+        err = np.abs(np.vstack([one["pwcca"] - one["ci_low"], one["ci_high"] - one["pwcca"]]))
+        ax.errorbar(one["layer"], one["pwcca"], yerr=np.nan_to_num(err), color="k", marker="o", mfc="white", ms=7, capsize=3, lw=1,
+                    ls="none", label="layer 1 alone")  # fmt: skip
+        ax.plot(one["layer"], one["shuffled_mean"], ls="none", marker="o", mfc="none", color=base, ms=7)
+
+
 def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
-    """PWCCA against codebook layer, one line per codec (mean over speakers, t-interval band),
-    shuffled baseline dashed. Fig. 4 (MIMI split) is drawn the same way from the
-    ``layer1_only``/``without_layer1`` rows when present. A panel drawing a random-weight
-    codec is titled RANDOM WEIGHTS in red (as in Fig. 2), and the codec's legend entry too."""
+    """Fig. 3 as the paper's: one panel per codec (in the table's order), PWCCA of the
+    accumulated features against codebook layer (1-based; mean over speakers, t-interval
+    band), the time-shuffled baseline dashed grey. Fig. 4: for each codec with
+    ``layer1_only``/``without_layer1`` rows (MIMI), one more panel beside them, on the same
+    y scale, with layer 1 alone, layers 2..k and (thin) Fig. 3's line of that codec. Each
+    panel is titled with its codec, RANDOM WEIGHTS in red when its rows have random weights
+    (as Fig. 2's columns); one legend under the panels."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    acc = table[table["variant"] == "accumulated"]
-    split = table[table["variant"] != "accumulated"]
-    panels = [("Fig. 3: accumulated features", acc)] + ([("Fig. 4: first layer vs layers 2..k", split)] if len(split) else [])
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.6), squeeze=False)
-    for ax, (title, t) in zip(axes[0], panels):
-        for key, g in t.groupby(["codec", "variant"], sort=False):
-            s = summarize_speakers(g.assign(codec="|".join(key)))
-            lab = key[0] if key[1] == "accumulated" else f"{key[0]}: {key[1].replace('_', ' ')}"
-            if has_random_weights(g):
-                lab += RANDOM_MARK
-            line = ax.plot(s["layer"], s["pwcca"], marker="o", ms=3, label=lab)[0]
-            ax.fill_between(s["layer"], s["ci_low"], s["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
-            ax.plot(s["layer"], s["shuffled_mean"], ls="--", lw=1, color=line.get_color())
+    codecs = list(dict.fromkeys(table["codec"]))
+    panels = [("fig3", c) for c in codecs]
+    panels += [("fig4", c) for c in codecs if (table[table["codec"] == c]["variant"] == "without_layer1").any()]
+    ncols = len(panels) if len(panels) <= 4 else -(-len(panels) // 2)
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.5, 3.6 * ncols + 0.6), 3.3 * nrows + 1.3), squeeze=False, sharey=True)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    for ax, (kind, codec) in zip(axes.ravel(), panels):
+        rows = table[table["codec"] == codec]
+        acc = summarize_speakers(rows[rows["variant"] == "accumulated"])
+        if kind == "fig3":
+            _fig3_panel(ax, acc)
+            title = codec
+        else:
+            one = summarize_speakers(rows[rows["variant"] == "layer1_only"])
+            rest = summarize_speakers(rows[rows["variant"] == "without_layer1"])
+            _fig4_panel(ax, acc, one, rest)
+            title = f"Fig. 4: {codec}, layer 1 vs layers 2..k"
+        set_marked_title(ax, title, rows)
         ax.set_xlabel("codebook layer")
-        ax.set_ylabel("PWCCA (VTD vs codec features)")
-        set_marked_title(ax, title, t)
-        ax.legend(fontsize=8)
-    fig.suptitle("Articulatory probing (dashed: time-shuffled VTD baseline)" + (f"\n{note}" if note else ""), fontsize=10)
-    fig.tight_layout()
+        ax.set_xticks(layer_ticks(int(rows["layer"].max())))
+    for r in range(nrows):
+        axes[r, 0].set_ylabel("PWCCA (VTD vs codec features)")
+    handles, labels = legend_entries(axes.ravel()[: len(panels)])
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
+    title = f"Fig. 3: articulatory probing per codebook layer ({FIG3_BANDS})"
+    fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 if nrows == 1 else 0.035, 1, 1))
     save_figure(fig, pdf, png)
 
 
@@ -621,7 +670,8 @@ def fig3_lag(summary: pd.DataFrame, best: pd.DataFrame, pdf: str, png: str, note
         ax.axvline(0.0, color="0.5", lw=0.8, ls=":")
 
     _codec_panels(summary, draw, "lag (ms; > 0: features trail VTD)", "PWCCA (VTD vs codec features)",
-                  "Articulatory probing against time lag (star: best lag)", pdf, png, note)  # fmt: skip
+                  "Articulatory probing against time lag (mean over speakers, band: 95% t-interval over speakers;"
+                  " star: best lag)", pdf, png, note)  # fmt: skip
 
 
 def _pwcca_cell(s: pd.DataFrame, layer: int, fmt: str) -> str:
