@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -377,8 +378,9 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     codecs = list(dict.fromkeys(table["codec"]))
     ests = [e for e in ESTIMATORS if e in set(table["estimator"])]
     width = 0.8 / max(1, len(ests))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 + 1.4 * len(codecs) * max(1, len(ests)) / 2), 3.6))
-    colors = {"linear": "#1f77b4", "debiased": "#ff7f0e", "rbf": "#2ca02c"}
+    fig_w = max(5.0, 1.6 + 1.4 * len(codecs) * max(1, len(ests)) / 2) + 2.0  # + the legend, right of the axes
+    fig, ax = plt.subplots(figsize=(fig_w, 3.6))
+    colors = {"linear": "#0072B2", "debiased": "#E69F00", "rbf": "#009E73"}  # Okabe-Ito: told apart with colour blindness
     for j, est in enumerate(ests):
         for i, c in enumerate(codecs):
             r = table[(table["codec"] == c) & (table["estimator"] == est)]
@@ -387,7 +389,7 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
             r = r.iloc[0]
             x = i + (j - (len(ests) - 1) / 2) * width
             ax.bar(x, r["cka"], width * 0.9, color=colors[est], label=est if i == 0 else None)
-            ax.fill_between([x - width / 2, x + width / 2], r["null_mean"] - 2 * r["null_sd"], r["null_mean"] + 2 * r["null_sd"], color="0.5", alpha=0.45, lw=0, label="permutation null (mean +- 2 sd)" if i == 0 and j == 0 else None)
+            ax.fill_between([x - width / 2, x + width / 2], r["null_mean"] - 2 * r["null_sd"], r["null_mean"] + 2 * r["null_sd"], color="0.5", alpha=0.45, lw=0, label="permutation null\n(mean ± 2 sd)" if i == 0 and j == 0 else None)
             if est == "linear" and r["codec_family"] in PAPER and not (r["codec_random"] or r["llm_random"]):
                 ax.plot(x, PAPER[r["codec_family"]], "kD", ms=5, label="paper" if i == 0 else None)
     rnd = [bool(table[table["codec"] == c][["codec_random", "llm_random"]].to_numpy().any()) for c in codecs]
@@ -399,8 +401,9 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     title = "Speech-text alignment (LLM input embeddings)"
     if any(rnd):
         title += "\nRANDOM WEIGHTS: " + ", ".join(c for c, r in zip(codecs, rnd) if r) + " (plumbing only)"
+    note = textwrap.fill(note, width=int(11 * fig_w)) if note else ""  # a long note wrapped, not cut at the figure's edge
     ax.set_title(title + (f"\n{note}" if note else ""), fontsize=10)
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     fig.tight_layout()
     save_figure(fig, pdf, png)
 
