@@ -1,0 +1,130 @@
+"""What the figures say, read back from the matplotlib Figure objects with the paper's four
+codecs (EnCodec 16 layers, DAC 32, MIMI 32 with its first-layer split, MiMo 8): panels and
+their titles, 1-based layer ticks, complete legends outside the panels, the bands explained
+in the titles, colour-blind-safe pair colours with distinct markers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from codecprobe import artstage, figures, speechtext
+from codecprobe.articulatory import summarize_speakers
+from codecprobe.vtd import REGIONS
+
+K = {"encodec": 16, "dac": 32, "mimi": 32, "mimo": 8}
+TYPES = ("random", "synonym", "near_homophone", "same_word", "same_speaker")
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures drawn (not saved), in order."""
+    out = []
+    for mod in (figures, artstage, speechtext):
+        monkeypatch.setattr(mod, "save_figure", lambda fig, pdf, png: out.append(fig))
+    return out
+
+
+def _distances(types_of=lambda codec: TYPES) -> pd.DataFrame:
+    rows = []
+    for codec, k in K.items():
+        for variant, layers in [("accumulated", range(1, k + 1))] + ([("layer1_only", [1]), ("without_layer1", range(2, k + 1))] if codec == "mimi" else []):
+            for layer in layers:
+                for i, ty in enumerate(types_of(codec)):
+                    m = 5.0 - 0.2 * i + 0.01 * layer
+                    rows.append({"codec": codec, "layer": layer, "pair_type": ty, "mean": m, "ci_low": m - 0.1, "ci_high": m + 0.1,
+                                 "norm_mean": -0.2 * i, "norm_ci_low": -0.2 * i - 0.1, "norm_ci_high": -0.2 * i + 0.1,
+                                 "metric": "euclidean", "random_weights": codec == "mimo", "ci_method": "t over seeds",
+                                 "variant": variant})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _pwcca() -> pd.DataFrame:
+    rows = []
+    for codec, k in K.items():
+        for variant, layers in [("accumulated", range(1, k + 1))] + ([("layer1_only", [1]), ("without_layer1", range(2, k + 1))] if codec == "mimi" else []):
+            for layer in layers:
+                for spk, bump in (("a", 0.0), ("b", 0.02), ("c", 0.01)):
+                    rows.append({"codec": codec, "speaker": spk, "variant": variant, "layer": layer, "pwcca": 0.5 + bump + 0.001 * layer,
+                                 "shuffled_mean": 0.3, "random_weights": codec == "mimo"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _texts(legend) -> list[str]:
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def test_layer_ticks_one_based_and_end_at_k():
+    assert figures.layer_ticks(8) == list(range(1, 9))
+    assert figures.layer_ticks(16) == [1, 4, 8, 12, 16]
+    assert figures.layer_ticks(32) == [1, 8, 16, 24, 32]
+    for k in range(1, 130):
+        t = figures.layer_ticks(k)
+        assert t[0] == 1 and t[-1] == k and len(t) <= 8 and t == sorted(set(t)), k
+
+
+def test_fig2_four_codecs(drawn):
+    figures.fig2(_distances(), "f.pdf", "f.png", "SYNTHETIC DEMO DATA")
+    fig = drawn[0]
+    axes = list(fig.axes)
+    assert [ax.get_title() for ax in axes[:4]] == ["encodec", "dac", "mimi", "mimo (RANDOM WEIGHTS)"]
+    bottom = axes[4:]
+    assert [list(ax.get_xticks()) for ax in bottom] == [figures.layer_ticks(k) for k in K.values()]
+    assert [ax.get_xlabel() for ax in bottom] == ["codebook layer"] * 4
+    assert axes[0].get_ylabel() == "distance (euclidean)" and axes[4].get_ylabel() == "distance - random"
+    assert _texts(fig.legends[0]) == ["random", "synonym", "near-homophone", "same word", "same speaker"]
+    assert "95% t-interval over seeds" in fig._suptitle.get_text() and "SYNTHETIC DEMO DATA" in fig._suptitle.get_text()
+
+
+def test_fig2_legend_names_a_type_missing_from_the_first_codec(drawn):
+    """Same-speaker pairs only for the later codecs: the legend still names them."""
+    figures.fig2(_distances(lambda c: TYPES if c != "encodec" else TYPES[:4]), "f.pdf", "f.png")
+    assert _texts(drawn[0].legends[0])[-1] == "same speaker"
+
+
+def test_pair_types_told_apart_without_colour():
+    """Every pair type has its own marker and its own colour, none of the red-green pair of the default cycle."""
+    assert len({figures.PAIR_MARKER[t] for t in TYPES}) == len(TYPES)
+    colors = [figures.PAIR_STYLE[t][0].lower() for t in TYPES]
+    assert len(set(colors)) == len(TYPES) and not {"#d62728", "#2ca02c"} & set(colors)
+
+
+def test_fig3_one_panel_per_codec_and_fig4(drawn):
+    artstage.fig3(_pwcca(), "f.pdf", "f.png", "SYNTHETIC DEMO DATA")
+    fig = drawn[0]
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == ["encodec", "dac", "mimi", "mimo (RANDOM WEIGHTS)", "Fig. 4: mimi, layer 1 vs layers 2..k"]
+    assert [ax.title.get_color() for ax in shown][3] == "red"
+    assert [list(ax.get_xticks()) for ax in shown] == [figures.layer_ticks(k) for k in (16, 32, 32, 8, 32)]
+    assert _texts(fig.legends[0]) == ["layers 1..k (accumulated)", "time-shuffled VTD baseline", "layers 2..k (without layer 1)", "layer 1 alone"]
+    assert all(ax.get_legend() is None for ax in shown)  # one legend, under the panels
+    assert "95% t-interval over speakers" in fig._suptitle.get_text()
+    assert len({ax.get_ylim() for ax in shown}) == 1  # one y scale: Fig. 4 reads against Fig. 3
+
+
+def test_lag_and_region_titles_explain_the_intervals(drawn):
+    lag = pd.DataFrame([{"codec": c, "speaker": s, "layer": layer, "lag_s": lag, "pwcca": 0.5 + b - abs(lag), "shuffled_mean": 0.3,
+                         "random_weights": False}
+                        for c, k in K.items() for s, b in (("a", 0.0), ("b", 0.01)) for layer in (1, k)
+                        for lag in np.round(np.arange(-0.04, 0.041, 0.02), 3)])  # fmt: skip
+    s = summarize_speakers(lag, by=("codec", "layer", "lag_s"))
+    best = s.loc[s.groupby(["codec", "layer"])["pwcca"].idxmax()].rename(columns={"lag_s": "best_lag_s", "pwcca": "best_pwcca"})
+    artstage.fig3_lag(s, best, "f.pdf", "f.png", "note")
+    reg = pd.DataFrame([{"codec": c, "speaker": s, "region": r, "layer": layer, "pwcca": 0.5 + b, "shuffled_mean": 0.3, "random_weights": False}
+                        for c, k in K.items() for s, b in (("a", 0.0), ("b", 0.01)) for r in REGIONS for layer in (1, k)])  # fmt: skip
+    artstage.fig3_regions(summarize_speakers(reg, by=("codec", "region", "layer")), "f.pdf", "f.png", "note")
+    for fig in drawn:
+        assert "95% t-interval over speakers" in fig._suptitle.get_text()
+        assert [ax.get_title() for ax in fig.axes] == list(K)
+
+
+def test_cka_note_wrapped_and_legend_beside_the_bars(drawn):
+    t = pd.DataFrame([{"codec": c, "codec_family": c, "estimator": e, "cka": 0.3, "null_mean": 0.05, "null_sd": 0.01,
+                       "codec_random": False, "llm_random": False} for c in ("mimi", "mimo") for e in ("linear", "debiased")])  # fmt: skip
+    note = "SYNTHETIC DEMO DATA (espeak-ng speech): for trying the workflow, not for conclusions, a long note " * 2
+    speechtext.cka_figure(t, "f.pdf", "f.png", note)
+    fig = drawn[0]
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    title = ax.title.get_window_extent()
+    assert title.x0 >= 0 and title.x1 <= fig.bbox.width  # not cut at the figure's edge
+    assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1  # right of the axes
+    assert [p.get_x() + p.get_width() / 2 for p in ax.patches[:2]] != [0.0, 0.0]
