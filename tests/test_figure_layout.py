@@ -128,3 +128,14 @@ def test_cka_note_wrapped_and_legend_beside_the_bars(drawn):
     assert title.x0 >= 0 and title.x1 <= fig.bbox.width  # not cut at the figure's edge
     assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1  # right of the axes
     assert [p.get_x() + p.get_width() / 2 for p in ax.patches[:2]] != [0.0, 0.0]
+
+
+def test_one_codec_titles_inside_the_figure(drawn):
+    """With one codec (the demo) every figure's title lines fit the figure's width."""
+    one = {"encodec": 16}
+    figures.fig2(_distances()[lambda t: t["codec"] == "encodec"], "f.pdf", "f.png", "SYNTHETIC DEMO DATA (espeak-ng speech): for trying the workflow, not for conclusions")
+    artstage.fig3(_pwcca()[lambda t: t["codec"].isin(one)], "f.pdf", "f.png", "SYNTHETIC DEMO DATA (espeak-ng speech): for trying the workflow, not for conclusions")
+    for fig in drawn:
+        fig.canvas.draw()
+        box = fig._suptitle.get_window_extent()
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, fig._suptitle.get_text()

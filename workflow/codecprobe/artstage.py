@@ -627,7 +627,8 @@ def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     panels += [("fig4", c) for c in codecs if (table[table["codec"] == c]["variant"] == "without_layer1").any()]
     ncols = len(panels) if len(panels) <= 4 else -(-len(panels) // 2)
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.5, 3.6 * ncols + 0.6), 3.3 * nrows + 1.3), squeeze=False, sharey=True)
+    fig_w = max(6.5, 3.6 * ncols + 0.6)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(fig_w, 3.3 * nrows + 1.3), squeeze=False, sharey=True)
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
     for ax, (kind, codec) in zip(axes.ravel(), panels):
@@ -648,7 +649,8 @@ def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
         axes[r, 0].set_ylabel("PWCCA (VTD vs codec features)")
     handles, labels = legend_entries(axes.ravel()[: len(panels)])
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
-    title = f"Fig. 3: articulatory probing per codebook layer ({FIG3_BANDS})"
+    title = textwrap.fill(f"Fig. 3: articulatory probing per codebook layer ({FIG3_BANDS})", width=int(13 * fig_w))
+    note = textwrap.fill(note, width=int(13 * fig_w)) if note else ""  # wrapped to the figure's width, never cut
     fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=10)
     fig.tight_layout(rect=(0, 0.06 if nrows == 1 else 0.035, 1, 1))
     save_figure(fig, pdf, png)
