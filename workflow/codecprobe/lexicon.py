@@ -257,7 +257,7 @@ def synonyms(word: str, wn, lowercase_lemmas: bool = False) -> set[str]:
         word = word.lower()
     try:
         lemmas = [lemma for s in wn.synsets(word) for lemma in s.lemma_names()]
-    except Exception as e:  # noqa: BLE001 - nltk fails in many ways on a cut or damaged database file
+    except Exception as e:  # nltk fails in many ways on a cut or damaged database file
         src = getattr(wn, "codecprobe_source", None)
         raise CodecprobeError(
             f"WordNet lookup of {word!r} failed ({type(e).__name__}: {e}): is the WordNet database"
