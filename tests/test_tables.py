@@ -20,6 +20,11 @@ def test_word_pairs_table_by_hand():
     assert tex[5] == r"MIMI\_A (random weights) (K = 3) & synonym & -0.100 [-0.150, -0.050] & -0.300 [-0.350, -0.250] & -7.5\% \\"
     assert tex[6] == r"MIMI\_A (random weights) (K = 3) & near-homophone & -0.500 & -0.500 [-0.550, -0.450] & -12.5\% \\"
     assert tex[7] == r"\bottomrule" and len(tex) == 9  # no same-word rows in the table: none printed
+    two = figures.latex_table(pd.concat([t, t.assign(codec="dac", random_weights=False)])).splitlines()
+    assert two[7] == r"\midrule" and two[8].startswith("DAC (K = 3) & synonym & -0.100") and two[10] == r"\bottomrule"
+    spk = t[(t.pair_type == "synonym") & (t.variant == "accumulated")].assign(pair_type="same_speaker", norm_mean=-0.2)
+    with_spk = figures.latex_table(pd.concat([t, spk])).splitlines()
+    assert with_spk[7].startswith(r"MIMI\_A (random weights) (K = 3) & same-speaker & -0.200")
     no_rel = figures.latex_table(t.drop(columns=["rel_mean"])).splitlines()
     assert no_rel[5].endswith(r"& -- \\")
 
@@ -69,7 +74,8 @@ def test_word_pairs_table_small_distances_readable():
                              "rel_mean": -0.0006 if codec == "mimi" else -0.125, "random_weights": codec == "mimi"})  # fmt: skip
     tex = figures.latex_table(pd.DataFrame(rows)).splitlines()
     assert tex[5] == r"MIMI (random weights) (K = 2) & synonym & -0.00123 [-0.00153, -0.00093] & -0.00210 [-0.00240, -0.00180] & -0.060\% \\"
-    assert tex[6] == r"ENC (K = 2) & synonym & -0.123 [-0.153, -0.093] & -0.210 [-0.240, -0.180] & -12.5\% \\"
+    assert tex[6] == r"\midrule"
+    assert tex[7] == r"ENC (K = 2) & synonym & -0.123 [-0.153, -0.093] & -0.210 [-0.240, -0.180] & -12.5\% \\"
 
 
 def test_pwcca_table_small_values_readable():

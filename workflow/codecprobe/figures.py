@@ -231,11 +231,14 @@ def _percent(rows: pd.DataFrame, layer: int, decimals: int) -> str:
     return f"{100 * rows.loc[layer, 'rel_mean']:+.{decimals}f}\\%"
 
 
-def latex_table(table: pd.DataFrame, types: tuple[str, ...] = ("synonym", "near_homophone", "same_word")) -> str:
+def latex_table(
+    table: pd.DataFrame, types: tuple[str, ...] = ("synonym", "near_homophone", "same_word", "same_speaker")
+) -> str:
     """Fig. 2 in numbers, as a LaTeX tabular: per codec and pair type, the type's mean distance
     minus random's (``norm_mean``, 95 % interval) at layer 1 and at the codec's last layer, and
     the relative distance there (``rel_mean``, %; ``--`` for tables without it). Accumulated
-    features only; codecs with random weights are marked.
+    features only; codecs with random weights are marked; a rule between codecs. Same-speaker
+    pairs (different words of one speaker) are shown too: how far a codec keeps the speaker.
 
     Decimals are chosen per codec (:func:`latex_decimals`) so that its cells are readable at
     its own scale and line up: the differences get 3 significant digits of the codec's largest
@@ -249,7 +252,9 @@ def latex_table(table: pd.DataFrame, types: tuple[str, ...] = ("synonym", "near_
         r"Codec & Pair type & $\Delta$ layer 1 [95\% CI] & $\Delta$ last layer [95\% CI] & last layer vs random \\",
         r"\midrule",
     ]
-    for codec, g in t.groupby("codec", sort=False):
+    for i, (codec, g) in enumerate(t.groupby("codec", sort=False)):
+        if i:
+            lines.append(r"\midrule")
         last = int(g["layer"].max())
         name = latex_codec_name(codec, has_random_weights(g))
         shown = g[g["pair_type"].isin(types) & g["layer"].isin([1, last])]
