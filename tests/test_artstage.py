@@ -126,6 +126,11 @@ def test_unreadable_audio_is_skipped_named_and_counted(layout, tmp_path, caplog,
 def test_cli_figures(layout, tmp_path):
     out = tmp_path / "v.h5"
     main(["vtd", "--annot16", str(layout / "annot16"), "--speaker", "sub901", "--out", str(out), "--figure", str(tmp_path / "g.png")])
+    import h5py
+    from codecprobe import source_version
+
+    with h5py.File(out) as h:  # provenance: the code that wrote the VTD
+        assert h.attrs["codecprobe"] == source_version() and h.attrs["speaker"] == "sub901"
     tab = pd.DataFrame({"codec": "c", "speaker": ["a", "b"] * 2, "variant": "accumulated", "layer": [1, 1, 2, 2],
                         "n_frames": 100, "pwcca": [0.5, 0.6, 0.55, 0.65], "shuffled_mean": 0.3, "shuffled_sd": 0.01,
                         "random_weights": False})  # fmt: skip

@@ -604,7 +604,9 @@ def test_provenance_is_computed_while_the_codec_encodes(melrvq, words, tmp_path,
     assert "MainThread" not in (seen["thread"], seen["codebooks"])
     with h5py.File(out) as h:
         assert h.attrs["weights_sha256"] == metadata()["weights_sha256"] != "random"
-        assert json.loads(h.attrs["versions"])["codecprobe"]
+        from codecprobe import source_version
+
+        assert json.loads(h.attrs["versions"])["codecprobe"] == source_version()
 
     # an error in it surfaces, and no output is left behind
     def broken():

@@ -184,6 +184,9 @@ def test_per_type_mean_pools_exactly_its_tokens(tmp_path, monkeypatch):
         assert h["token_id"][:].tolist() == [101, 104, 100, 102, 105, 103, 109, 110]
         np.testing.assert_allclose(h["speech"][0], (frame_mean[1] + frame_mean[4]) / 2, rtol=1e-6)
         assert "token_offset" in h.attrs["layout"]
+        from codecprobe import source_version
+
+        assert h.attrs["codecprobe"] == source_version()
 
 
 def test_max_words_caps_types_with_a_fixed_seed():

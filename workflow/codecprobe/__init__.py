@@ -3,4 +3,35 @@
 One module per workflow stage; each runs without Snakemake (``python -m codecprobe.<stage>``).
 """
 
+from functools import lru_cache
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+
+@lru_cache(maxsize=4)
+def source_version(root: str | None = None) -> str:
+    """The code that wrote an output: ``__version__`` plus the git commit of the checkout the
+    package runs from, ``0.1.0+g<12 hex digits>``, with ``.dirty`` when tracked files under
+    the workflow's code folder (``workflow/``: the package, the rules, the schema) differ
+    from that commit (an edited ``config.yaml`` is not code); ``__version__`` alone outside
+    a git checkout or without git.
+
+    ``root``: the code folder to ask git about (default: the folder above this package). Recorded in
+    the feature, VTD and CKA files (attribute ``codecprobe``), so that a result can be traced
+    to its code even between releases of the version number.
+    """
+    import subprocess
+
+    where = root or str(Path(__file__).resolve().parent.parent)
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", "-C", where, *args], capture_output=True, text=True, timeout=10, check=True)
+        return out.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short=12", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", "."))
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+g{commit}{'.dirty' if dirty else ''}"

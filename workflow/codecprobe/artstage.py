@@ -40,6 +40,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from . import source_version
 from .arrays import offsets
 from .articulatory import (
     antialias_vtd,
@@ -153,7 +154,8 @@ def write_speaker_vtd(
         h["grid"] = grid
         if midline is not None:
             h["midline"] = midline
-        h.attrs.update(speaker=speaker, frame_rate=FRAME_RATE, mm_per_pixel=MM_PER_PIXEL, unit="pixel", **attrs)
+        h.attrs.update(speaker=speaker, frame_rate=FRAME_RATE, mm_per_pixel=MM_PER_PIXEL, unit="pixel",
+                       codecprobe=source_version(), **attrs)  # fmt: skip
 
 
 def read_vtd(path: str) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:

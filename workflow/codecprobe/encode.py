@@ -53,7 +53,7 @@ from importlib import metadata as importlib_metadata
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import source_version
 from .arrays import group_positions, offsets
 from .audio import cut, load_audio
 from .codecs.base import Codec, CodecSpec, load_codec
@@ -682,7 +682,7 @@ def attr_value(v):
 
 
 def package_versions() -> dict[str, str]:
-    out = {"codecprobe": __version__}
+    out = {"codecprobe": source_version()}
     for p in ("numpy", "torch", "transformers", "soxr", "h5py"):
         try:
             out[p] = importlib_metadata.version(p)

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import source_version
 from .arrays import group_positions, offsets
 from .cka import cka_gap_bootstrap, cka_permutation
 from .encode import resolve_device
@@ -322,7 +322,7 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
                 "one row per word type: speech/text/word/n_tokens/token_offset [n]; row i's token ids: "
                 "token_id[token_offset[i] : token_offset[i] + n_tokens[i]]"
             )
-            for k, v in (meta | llm.metadata() | {"counts": counts, "layout": layout, "codecprobe": __version__}).items():
+            for k, v in (meta | llm.metadata() | {"counts": counts, "layout": layout, "codecprobe": source_version()}).items():
                 h.attrs[k] = v if isinstance(v, (bool, int, float, str)) else json.dumps(v, default=str)
             h.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
             if codec_random or llm_spec.random:
