@@ -67,3 +67,22 @@ def test_centroid_pooling_uses_cosine_similarity_per_layer():
     dots = np.einsum("kfd,kgd->kfg", f, f)
     by_dot = (dots.sum(-1) - np.einsum("kff->kf", dots)).argmax(1)
     assert np.any(f[np.arange(3), by_dot] != pool(f, "centroid"))
+
+
+def test_short_word_takes_the_frame_nearest_to_its_midpoint_not_to_an_edge():
+    # 10 Hz frames centred at 0.05, 0.15, 0.25, ...; neither word holds a centre
+    centres = (np.arange(10) + 0.5) / 10.0
+    # [0.16, 0.245): midpoint 0.2025 is nearer 0.25 (frame 2); its start is nearer 0.15 (frame 1)
+    idx, near = word_frames(0.16, 0.245, centres)
+    assert idx.tolist() == [2] and near
+    # [0.155, 0.24): midpoint 0.1975 is nearer 0.15 (frame 1); its end is nearer 0.25 (frame 2)
+    idx, near = word_frames(0.155, 0.24, centres)
+    assert idx.tolist() == [1] and near
+
+
+def test_center_pooling_of_an_even_number_of_frames_takes_frame_n_over_2():
+    # F = 4: frame 4 // 2 = 2 (the later of the two middle frames), in every layer
+    f = np.arange(2 * 4 * 3, dtype=float).reshape(2, 4, 3)
+    np.testing.assert_array_equal(pool(f, "center"), [[6.0, 7.0, 8.0], [18.0, 19.0, 20.0]])
+    # F = 2: frame 1
+    np.testing.assert_array_equal(pool(f[:, :2], "center"), [[3.0, 4.0, 5.0], [15.0, 16.0, 17.0]])
