@@ -279,6 +279,24 @@ def test_code_counts_known_answer():
     np.testing.assert_array_equal(code_counts(codes, valid, 3), [[1, 0, 2], [0, 1, 0]])
 
 
+def test_code_counts_are_exact_for_words_of_thousands_of_frames():
+    """Counts stay exact integers past 2048 (where float16 would round 3001 to an even number),
+    and the mean pooled from them is the plain average."""
+    from codecprobe.encode import code_counts
+
+    codes = np.ones((1, 3002), np.int64)
+    codes[0, 0] = 0
+    valid = np.ones_like(codes, bool)
+    valid[0, -1] = False  # 3001 valid frames: one of code 0, 3000 of code 1
+    got = code_counts(codes, valid, 2)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, [[1.0, 3000.0]])
+    codes[0, 1] = 0  # 2 of code 0, 2999 of code 1
+    np.testing.assert_array_equal(code_counts(codes, valid, 2), [[2.0, 2999.0]])
+    table = np.array([[3.0], [0.0]], np.float32)
+    np.testing.assert_allclose(code_counts(codes, valid, 2) @ table / 3001, [[6.0 / 3001]], rtol=1e-6)
+
+
 def test_pool_padded_numpy_ignores_padding_and_matches_gather():
     """Mean pooling from code counts equals the plain gather-and-average over each word's
     frames (float64 reference), with out-of-range garbage in the padded frames; centre
