@@ -127,6 +127,19 @@ def test_bootstrap_matches_normal_theory():
     assert m.std() == pytest.approx(1 / np.sqrt(4000), rel=0.1)
 
 
+def test_bootstrap_means_of_three_pairs_follow_the_binomial_law():
+    """Resampling 3 pairs with replacement: the mean of x = (0, 0, 3) is the number of draws
+    of the last pair, Binomial(3, 1/3): values 0..3 with probabilities 8, 12, 6, 1 / 27. All
+    layers of a resample use the same pairs (column 2 is twice column 1 in every resample)."""
+    x = np.array([[0.0, 0.0], [0.0, 0.0], [3.0, 6.0]])
+    m = bootstrap_means(x, 27000, np.random.default_rng(4), chunk=1000)
+    assert m.shape == (27000, 2)
+    np.testing.assert_array_equal(m[:, 1], 2 * m[:, 0])
+    values, counts = np.unique(m[:, 0], return_counts=True)
+    np.testing.assert_allclose(values, [0.0, 1.0, 2.0, 3.0], atol=1e-12)
+    np.testing.assert_allclose(counts / 27000, np.array([8, 12, 6, 1]) / 27, atol=0.01)
+
+
 def _synthetic(tmp_path, n_words=60, reps=4, dim=16, k=3, seed=0):
     """Features where near-homophones are closer than synonyms and synonyms equal random.
 
