@@ -328,3 +328,36 @@ def test_block_sums_without_blas_give_the_same_numbers(dtype):
         np.testing.assert_allclose(res.null, old_null, rtol=0, atol=tol)
         np.testing.assert_allclose(res.observed, _vdot_alignment(kc, lc, np.arange(600)) / norm, rtol=0, atol=tol)
         assert res.p_value == (1 + np.count_nonzero(old_null >= res.observed)) / 51
+
+
+def test_gap_bootstrap_spread_matches_the_spread_over_fresh_samples_of_words():
+    """The bootstrap resamples words with replacement, so the sd of its gaps estimates the
+    sd of the gap over fresh samples of words from the same population (here 60 draws).
+    Resampling without replacement (every resample all words) would leave only the noise
+    of the permutation null: about a quarter of it."""
+    rng = np.random.default_rng(30)
+    wx, wy = rng.standard_normal((5, 40)), rng.standard_normal((5, 30))
+
+    def draw(n: int = 80):
+        z = rng.standard_normal((n, 5))
+        return z @ wx + 2 * rng.standard_normal((n, 40)), z @ wy + 2 * rng.standard_normal((n, 30))
+
+    fresh = [cka_gap_bootstrap(*draw(), 2, np.random.default_rng(i), n_perm=5).gap for i in range(60)]
+    res = cka_gap_bootstrap(*draw(), 200, np.random.default_rng(0), n_perm=5)
+    ratio = res.values.std(ddof=1) / np.std(fresh, ddof=1)
+    assert 0.6 < ratio < 1.7, ratio
+
+
+def test_gap_point_estimate_permutes_within_groups():
+    """Words of a group share their features (up to a little noise) and the relation lies
+    between groups only: permuting within groups barely moves X, so the null is the observed
+    CKA and the gap about 0, though the debiased CKA is high (a null over all words gives
+    a gap near the CKA itself)."""
+    rng = np.random.default_rng(31)
+    groups = np.repeat(np.arange(40), 4)
+    z = rng.standard_normal((40, 6))[groups]
+    x = z @ rng.standard_normal((6, 20)) + 0.05 * rng.standard_normal((160, 20))
+    y = z @ rng.standard_normal((6, 12)) + 0.05 * rng.standard_normal((160, 12))
+    assert debiased_cka(x, y) > 0.5
+    res = cka_gap_bootstrap(x, y, 5, np.random.default_rng(1), n_perm=5, groups=groups)
+    assert abs(res.gap) < 0.01
