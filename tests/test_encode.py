@@ -79,6 +79,50 @@ def test_melrvq_front_end_independent():
     assert fb.shape == (80, 201)
 
 
+def _htk_filterbank_reference(sr: int = 16000, n_fft: int = 400, n_mels: int = 80) -> np.ndarray:
+    """Triangular HTK-mel filters written out band by band and bin by bin."""
+    top = 2595.0 * np.log10(1.0 + (sr / 2) / 700.0)
+    edges = [700.0 * (10.0 ** (top * i / (n_mels + 1) / 2595.0) - 1.0) for i in range(n_mels + 2)]
+    fb = np.zeros((n_mels, n_fft // 2 + 1))
+    for m in range(n_mels):
+        lo, mid, hi = edges[m], edges[m + 1], edges[m + 2]
+        for b in range(n_fft // 2 + 1):
+            f = b * sr / n_fft
+            if lo < f <= mid:
+                fb[m, b] = (f - lo) / (mid - lo)
+            elif mid < f < hi:
+                fb[m, b] = (hi - f) / (hi - mid)
+    return fb
+
+
+def test_melrvq_log_mel_against_a_frame_by_frame_reference():
+    """HTK mel scale (1000 Hz is 1000 mel), then log-mel = log(power spectrum of each
+    periodic-Hann-windowed 400-sample frame, hop 160, zero-padded at the end, through the
+    triangular filters + 1e-6), with the DFT written out as a matrix product."""
+    from codecprobe.codecs.melrvq import hz_to_mel, mel_to_hz
+
+    assert float(hz_to_mel(1000.0)) == pytest.approx(1000.0, abs=0.02)
+    assert float(mel_to_hz(hz_to_mel(3210.0))) == pytest.approx(3210.0, rel=1e-12)
+    fb = _htk_filterbank_reference()
+    np.testing.assert_allclose(mel_filterbank(), fb, atol=1e-6)
+
+    rng = np.random.default_rng(11)
+    wav = (0.3 * rng.standard_normal(1000)).astype(np.float64)  # 7 frames, the last ones zero-padded
+    n = np.arange(400)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * n / 400)
+    dft = np.exp(-2j * np.pi * np.outer(np.arange(201), n) / 400)
+    want = []
+    for i in range(int(np.ceil(len(wav) / 160))):
+        frame = np.zeros(400)
+        chunk = wav[i * 160 : i * 160 + 400]
+        frame[: len(chunk)] = chunk
+        power = np.abs(dft @ (frame * window)) ** 2
+        want.append(np.log(fb @ power + 1e-6))
+    got = log_mel(wav.astype(np.float32))
+    assert got.shape == (7, 80)
+    np.testing.assert_allclose(got, np.array(want), atol=2e-3)
+
+
 def test_melrvq_identities_and_pad_invariance(melrvq):
     rng = np.random.default_rng(1)
     wav = (0.1 * rng.standard_normal(16000)).astype(np.float32)
