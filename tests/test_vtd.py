@@ -112,6 +112,23 @@ def test_gridlines_perpendicular_to_midline():
     assert np.ptp(np.diff(np.r_[0, s])) < 0.01
 
 
+def test_gridlines_span_the_midline_from_end_to_end():
+    """Gridline g is centred at arc length g * L / (n - 1): the first at the lips end, the
+    last at the larynx end; on a circular arc of radius r from angle 0.2 to 1.8 the centres
+    are at angles 0.2 + 1.6 g / (n - 1); each gridline is 2 * half_length long."""
+    r, n = 20.0, 120
+    a = np.linspace(0.2, 1.8, 400)
+    g = V.gridlines(np.column_stack((r * np.cos(a), r * np.sin(a))), n=n, half_length=5)
+    c = g.mean(axis=1)
+    want = 0.2 + 1.6 * np.arange(n) / (n - 1)
+    np.testing.assert_allclose(np.arctan2(c[:, 1], c[:, 0]), want, atol=1e-6)
+    np.testing.assert_allclose(np.hypot(*(g[:, 1] - g[:, 0]).T), 10.0, atol=1e-9)
+    # a straight midline of length 119 px: centres 1 px apart, x = 10 .. 129
+    m = np.column_stack((np.linspace(10, 129, 50), np.full(50, 7.0)))
+    c = V.gridlines(m, n=n, half_length=3).mean(axis=1)
+    np.testing.assert_allclose(c, np.column_stack((10.0 + np.arange(n), np.full(n, 7.0))), atol=1e-9)
+
+
 def test_gridline_direction_from_a_chord_window():
     """``window``: the direction is the chord over ``window`` px of arc length centred on the
     gridline; on a circle that chord is parallel to the tangent there, so away from the
