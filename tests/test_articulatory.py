@@ -91,6 +91,30 @@ def test_layer_pwcca_signal_vs_shuffled():
         layer_pwcca([], [])
 
 
+def test_layer_pwcca_pools_utterances_and_weights_on_the_vtd_side():
+    """Each layer's value is PWCCA of the utterances' frames concatenated, VTD as x, with the
+    weights on the VTD side by default (as the seed release; here the VTD is the wider side,
+    so "smaller" would pick the features), ``weight_side`` passed on."""
+    from codecprobe.pwcca import pwcca
+
+    rng = np.random.default_rng(8)
+    vtds, feats = [], []
+    for n in (300, 220):
+        z = np.cumsum(rng.standard_normal((n, 3)), axis=0)
+        vtds.append(z @ rng.standard_normal((3, 14)) + 0.3 * rng.standard_normal((n, 14)))
+        feats.append(np.stack([z @ rng.standard_normal((3, 10)) + s * rng.standard_normal((n, 10)) for s in (0.5, 3.0)]))
+    x = np.concatenate(vtds)
+    t = layer_pwcca(vtds, feats, n_shuffles=2, block_len=20)
+    for k in range(2):
+        y = np.concatenate([f[k] for f in feats])
+        want_x, want_y = pwcca(x, y, weight_side="x").pwcca, pwcca(x, y, weight_side="y").pwcca
+        assert abs(want_x - want_y) > 1e-3  # the side matters on these data
+        assert t.pwcca[k] == pytest.approx(want_x, rel=1e-10)
+        assert t.n_frames[k] == 520
+        ty = layer_pwcca(vtds, feats, n_shuffles=2, block_len=20, weight_side="y")
+        assert ty.pwcca[k] == pytest.approx(want_y, rel=1e-10)
+
+
 def test_summarize_speakers_t_interval():
     tab = pd.DataFrame({"codec": "c", "speaker": ["a", "b", "c"], "layer": 1, "pwcca": [0.5, 0.6, 0.7], "shuffled_mean": 0.3})
     s = summarize_speakers(tab).iloc[0]
