@@ -121,6 +121,17 @@ def test_standardize():
     np.testing.assert_allclose(z.std(0), 1, atol=1e-12)
 
 
+def test_standardize_hand_values_and_a_constant_dimension():
+    """Per layer and dimension over tokens: (x - mean) / sd with the population sd; a
+    dimension constant over tokens becomes 0, not NaN (its distances stay finite)."""
+    f = np.array([[[1.0, 5.0], [0.0, 2.0]], [[3.0, 5.0], [4.0, 2.0]], [[5.0, 5.0], [8.0, 2.0]]])  # [N=3, K=2, D=2]
+    sd = np.sqrt(8.0 / 3.0)  # of (1, 3, 5)
+    want = np.array([[[-2 / sd, 0.0], [-1.0 * np.sqrt(1.5), 0.0]], [[0.0, 0.0], [0.0, 0.0]], [[2 / sd, 0.0], [np.sqrt(1.5), 0.0]]])
+    np.testing.assert_allclose(standardize(f), want, rtol=1e-12, atol=1e-12)
+    d = pair_distances(standardize(f), np.array([0]), np.array([2]))
+    np.testing.assert_allclose(d, [[4 / sd, 2 * np.sqrt(1.5)]], rtol=1e-12)
+
+
 def test_bootstrap_matches_normal_theory():
     x = np.random.default_rng(1).normal(0, 1, size=(4000, 1))
     m = bootstrap_means(x, 2000, np.random.default_rng(2), chunk=10**6)
