@@ -948,6 +948,34 @@ def test_melrvq_assigns_each_frame_its_nearest_centroid():
     np.testing.assert_array_equal(assign(x, c), want)
 
 
+def test_melrvq_kmeans_converges_to_the_cluster_means():
+    """Three tight, well separated clusters: the centroids are the clusters' means."""
+    from codecprobe.codecs.melrvq import kmeans
+
+    rng = np.random.default_rng(12)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    x = np.concatenate([c + rng.uniform(-1, 1, (40, 2)) for c in centres])
+    want = x.reshape(3, 40, 2).mean(1)
+    for seed in range(3):
+        c = kmeans(x, 3, np.random.default_rng(seed))
+        got = c[np.argsort(c[:, 0] + 2 * c[:, 1])]  # order (0, 0), (10, 0), (0, 10)
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_melrvq_fit_rvq_fits_each_layer_on_the_residual():
+    """1-d frames 0, 1, 10, 11 (each 5 times), two layers of 2 codes: layer 1 splits them
+    into {0, 1} and {10, 11} (centroids 0.5 and 10.5), layer 2 quantizes the residual
+    +-0.5 (centroids -0.5 and 0.5), after which nothing is left."""
+    from codecprobe.codecs.melrvq import fit_rvq
+
+    frames = np.repeat([0.0, 1.0, 10.0, 11.0], 5)[:, None]
+    for seed in range(3):
+        books = fit_rvq(frames, 2, 2, seed)
+        assert books.shape == (2, 2, 1)
+        np.testing.assert_allclose(np.sort(books[0, :, 0]), [0.5, 10.5], atol=1e-6)
+        np.testing.assert_allclose(np.sort(books[1, :, 0]), [-0.5, 0.5], atol=1e-6)
+
+
 def test_weights_sha256_of_a_folder_covers_its_weight_files_in_name_order(tmp_path):
     import hashlib
 
