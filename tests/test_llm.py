@@ -177,6 +177,11 @@ def test_mimo_audio_speech_path_matches_an_independent_reference(mimo_dir):
         h = ref_model(inputs_embeds=emb, attention_mask=torch.zeros(2, 1, 4, 4)).last_hidden_state  # full attention
     want = (h.reshape(2, 4 * dl) @ t["speech_group_downcast.weight"].T).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    # no frame at all: one patch of empty tokens, which embed to zero (upstream masks them)
+    with torch.no_grad():
+        h0 = ref_model(inputs_embeds=torch.zeros(1, 4, dl), attention_mask=torch.zeros(1, 1, 4, 4)).last_hidden_state
+    want0 = (h0.reshape(1, 4 * dl) @ t["speech_group_downcast.weight"].T).numpy()
+    np.testing.assert_allclose(llm.speech(codes[:, :0]), want0, rtol=1e-4, atol=1e-5)
     # text: leading-space BPE tokens of the word, mean of their embedding rows
     ids = llm.tokenizer.ids("house")
     assert ids and llm.tokenizer.kind == "tokenizers"
