@@ -948,6 +948,19 @@ def test_melrvq_assigns_each_frame_its_nearest_centroid():
     np.testing.assert_array_equal(assign(x, c), want)
 
 
+def test_melrvq_latent_is_standardized_on_the_fitting_audio(corpus, melrvq):
+    """The latent is the log-mel standardized per band with the fitting corpus's statistics:
+    over the frames of the audio it was fitted on (all of them: fewer than max_frames),
+    every band has mean 0 and standard deviation 1 (up to the fit's 1e-5 added to the sd)."""
+    from codecprobe.audio import load_audio
+
+    m, _ = build_manifest(corpus[0], ["dev-clean"])
+    lat = np.concatenate([melrvq.latent(load_audio(p, 16000)) for p in m["path"]]).astype(np.float64)
+    assert lat.shape[1] == 80
+    np.testing.assert_allclose(lat.mean(0), 0.0, atol=1e-3)
+    np.testing.assert_allclose(lat.std(0), 1.0, atol=1e-3)
+
+
 def test_melrvq_kmeans_converges_to_the_cluster_means():
     """Three tight, well separated clusters: the centroids are the clusters' means."""
     from codecprobe.codecs.melrvq import kmeans
