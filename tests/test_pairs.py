@@ -191,6 +191,21 @@ def test_build_pairs_with_real_lexicon(corpus, cmu, wordnet):
     assert (cs["n_pairs"] <= 5).all() and cs.loc[(1, "synonym"), "n_pairs"] == 5
 
 
+def test_each_seed_draws_its_own_sample_of_tokens(corpus, cmu, wordnet):
+    """Each seed is a replicate: its own n_tokens of the 8 eligible tokens. Every pair of a
+    seed lies within that seed's 5 tokens, and 4 seeds do not all draw the same 5 (the
+    same sample for every seed would leave at most 5 tokens in all)."""
+    words = _words(corpus)
+    cfg = PairConfig(n_tokens=5, seeds=(0, 1, 2, 3))
+    pairs, summary, _ = build_pairs(words, cfg, cmu, wordnet)
+    assert (summary["n_sampled_tokens"] == 5).all()
+    per_seed = {s: set(g.token_a) | set(g.token_b) for s, g in pairs.groupby("seed")}
+    assert set(per_seed) == {0, 1, 2, 3} and all(len(t) <= 5 for t in per_seed.values())
+    assert len(set().union(*per_seed.values())) > 5
+    again, _, _ = build_pairs(words, cfg, cmu, wordnet)
+    pd.testing.assert_frame_equal(pairs, again)
+
+
 def test_real_wordnet_went_go_one_way(cmu, wordnet):
     from codecprobe.lexicon import pronunciation, synonyms
 
