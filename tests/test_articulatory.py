@@ -24,6 +24,22 @@ def test_resample_keeps_slow_motion_and_removes_aliasing():
     assert np.abs(naive[inner]).max() > 0.3
 
 
+def test_antialias_cutoff_is_045_times_the_codec_rate():
+    """The zero-phase order-4 Butterworth low-pass has power gain 1/2 per pass at its cutoff,
+    so amplitude gain 1/2 after the two passes: a sine at 0.45 x 12.5 Hz = 5.625 Hz comes out
+    at half its amplitude, one at 0.5 Hz unchanged, one at 10 Hz (past 12.5 / 2) removed."""
+    from codecprobe.articulatory import antialias_vtd
+
+    t = np.arange(4000) / MRI_FRAME_RATE  # 48 s
+    freqs = (0.45 * 12.5, 0.5, 10.0)
+    out = antialias_vtd(_sines(t, freqs), t, codec_rate=12.5)
+    mid = slice(500, -500)  # away from the edges
+    for g, (f, gain) in enumerate(zip(freqs, (0.5, 1.0, 0.0))):
+        basis = np.stack([np.sin(2 * np.pi * f * t[mid]), np.cos(2 * np.pi * f * t[mid])], axis=1)
+        amp = np.hypot(*np.linalg.lstsq(basis, out[mid, g], rcond=None)[0])
+        assert amp == pytest.approx(gain, abs=0.01), (f, amp)
+
+
 def test_resample_up_is_plain_interpolation():
     t_mri = np.arange(100) / MRI_FRAME_RATE
     v = np.stack([2 * t_mri + 1, -t_mri], axis=1)  # linear tracks are interpolated exactly
