@@ -361,3 +361,18 @@ def test_gap_point_estimate_permutes_within_groups():
     assert debiased_cka(x, y) > 0.5
     res = cka_gap_bootstrap(x, y, 5, np.random.default_rng(1), n_perm=5, groups=groups)
     assert abs(res.gap) < 0.01
+
+
+def test_gap_bootstrap_of_near_copies_in_groups_brackets_its_estimate():
+    """Groups of 4 near-identical rows, x and y unrelated: within groups there is nothing to
+    permute, so every resample's gap is about 0, like the estimate. Copies of a group drawn
+    twice must be permuted alike: with a permutation per copy, the zeroed pairs of copies of
+    one row met the other side's large near-copy products and the null fell, giving a CI of
+    [0.029, 0.057] above a gap of 5e-7."""
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(60), 4)
+    x = rng.normal(size=(60, 20))[groups] + 0.01 * rng.normal(size=(240, 20))
+    y = rng.normal(size=(60, 20))[groups] + 0.01 * rng.normal(size=(240, 20))
+    res = cka_gap_bootstrap(x, y, 30, np.random.default_rng(1), n_perm=5, groups=groups)
+    assert abs(res.gap) < 1e-4
+    assert res.ci_low <= res.gap <= res.ci_high and res.ci_high - res.ci_low < 1e-3
