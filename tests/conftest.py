@@ -89,3 +89,14 @@ def cmu():
     from codecprobe.lexicon import load_cmudict
 
     return load_cmudict()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Tests that keep the figures a stage draws (instead of saving them) leave them open;
+    closed after each test, so pyplot does not hold dozens of them."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

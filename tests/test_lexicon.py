@@ -174,6 +174,7 @@ def test_cmudict_file_in_utf8_or_latin1(tmp_path):
     assert load_cmudict(str(latin))["naïve"] == [("N", "AY0", "IY1", "V")]
 
 
+@pytest.mark.filterwarnings("ignore:No WordNet synset found:UserWarning")  # nltk, on the cut file
 def test_a_cut_wordnet_database_is_named_in_the_error(wordnet, tmp_path):
     """A data file cut short (an interrupted copy) made nltk fail deep inside with an
     AttributeError; the lookup now says which word and which folder."""
