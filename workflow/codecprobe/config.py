@@ -426,7 +426,7 @@ def distances_args(config: dict) -> str:
     d = config.get("distances", {})
     args = ["--metric", d.get("metric", "euclidean"), "--pooling", d.get("pooling", "mean")]
     args += ["--n-boot", str(d.get("n_boot", 1000)), "--seed", str(d.get("seed", 0))]
-    args += ["--aggregate", d.get("aggregate", "seeds")]
+    args += ["--aggregate", d.get("aggregate", "word_types")]
     if d.get("standardize"):
         args.append("--standardize")
     return shlex.join(args)

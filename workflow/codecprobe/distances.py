@@ -4,7 +4,7 @@ For every pair (token a, token b) and layer k: the Euclidean distance between th
 words' pooled accumulated layer-k features. Aggregated per codec, layer and pair type
 (``aggregate``):
 
-* ``seeds`` (the function default; the seed release's notebook 01, and Choi et al.'s
+* ``seeds`` (:func:`codec_distances`' default; the seed release's notebook 01, and Choi et al.'s
   intervals): per pair-sampling seed, the mean over that seed's token pairs of the
   type; ``mean`` = the mean of these over seeds, with a 95 % Student-t interval over
   seeds (``t over seeds``). The
@@ -17,10 +17,11 @@ words' pooled accumulated layer-k features. Aggregated per codec, layer and pair
   resamples, fixed seed); normalized = pooled mean minus pooled random mean, its CI from
   the same bootstrap, both sets of pairs resampled independently in each iteration.
 
-* ``word_types`` (Choi et al.'s script, which made the seed paper's Fig. 2 cache; both
-  configs use it): first the mean over the token pairs of each ordered word-type pair
-  (``word_a``, ``word_b``) within a seed, then per seed the mean over its word-type
-  pairs (each word-type pair weighs the same, however many tokens its words have), then
+* ``word_types`` (Choi et al.'s script, which made the seed paper's Fig. 2 cache; the
+  default of the config's ``distances.aggregate`` and of the CLI's ``--aggregate``):
+  first the mean over the token pairs of each ordered word-type pair (``word_a``,
+  ``word_b``) within a seed, then per seed the mean over its word-type pairs (each
+  word-type pair weighs the same, however many tokens its words have), then
   the mean and t-interval over seeds as in ``seeds``. With a single seed the bootstrap
   is over word-type pairs (``bootstrap over word pairs``).
 
@@ -449,10 +450,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
-        "--aggregate", default="seeds", choices=list(AGGREGATES),
-        help="seeds: per-seed means, then mean and t-interval over seeds (default); "
-        "pooled: all seeds' pairs pooled and bootstrapped (earlier behaviour); "
-        "word_types: per seed the mean over ordered word-type pairs of their means (Choi et al.)",
+        "--aggregate", default="word_types", choices=list(AGGREGATES),
+        help="word_types (default, the config's distances.aggregate default): per seed the mean over ordered "
+        "word-type pairs of their means, then mean and t-interval over seeds (Choi et al.'s script, which made "
+        "the seed paper's Fig. 2; needs the pairs table's word_a/word_b); seeds: per-seed means over token "
+        "pairs, then mean and t-interval over seeds; pooled: all seeds' pairs pooled and bootstrapped "
+        "(earlier behaviour)",
     )  # fmt: skip
     ap.add_argument(
         "--over", default="seed", choices=list(REPLICATES),
