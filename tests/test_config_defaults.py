@@ -206,3 +206,34 @@ def test_literal_fallbacks_in_the_rules_are_schema_defaults():
                 bad.append(f"{f.name}: .get({key!r}, {text}) but the schema's default of {key!r}: {names[key]}")
     assert seen > 30  # the pattern still finds the fallbacks
     assert not bad, "\n".join(bad)
+
+
+def _schema_keys(s: dict, prefix: str = "") -> list[str]:
+    """Every leaf key of the schema as a dotted path (``codecs[].llm.family``)."""
+    out = []
+    for k, v in (s.get("properties") or {}).items():
+        items = v.get("items") if isinstance(v.get("items"), dict) else {}
+        if "properties" in items:
+            out += _schema_keys(items, f"{prefix}{k}[].")
+        elif "properties" in v:
+            out += _schema_keys(v, f"{prefix}{k}.")
+        else:
+            out.append(prefix + k)
+    return out
+
+
+def test_every_schema_key_is_in_the_readme_configuration_table():
+    """README, *Configuration*: the table names every key of the schema (``a.{b,c}``
+    stands for ``a.b`` and ``a.c``), and no key the schema lacks."""
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("\n## Configuration\n") :]
+    table = table[: table.index("\n### ")]
+    named = set()
+    for cell in re.findall(r"^\| (.+?) \|", table, re.M):
+        for code in re.findall(r"`([^`]+)`", cell):
+            m = re.fullmatch(r"(.*?)\{([^}]*)\}", code)
+            named |= {m[1] + x.strip() for x in m[2].split(",")} if m else {code}
+    named -= {"key"}
+    keys = _schema_keys(SCHEMA)
+    assert sorted(k for k in keys if k not in named) == []
+    assert sorted(n for n in named if n not in keys) == []
