@@ -229,7 +229,7 @@ def test_every_schema_key_is_in_the_readme_configuration_table():
     table = text[text.index("\n## Configuration\n") :]
     table = table[: table.index("\n### ")]
     named = set()
-    for cell in re.findall(r"^\| (.+?) \|", table, re.M):
+    for cell in re.findall(r"^\| (.+?) \|", table, re.MULTILINE):
         for code in re.findall(r"`([^`]+)`", cell):
             m = re.fullmatch(r"(.*?)\{([^}]*)\}", code)
             named |= {m[1] + x.strip() for x in m[2].split(",")} if m else {code}
