@@ -26,6 +26,13 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return soxr.resample(x.astype(np.float32, copy=False), sr_in, sr_out, quality="HQ").astype(np.float32)
 
 
+def first_non_finite(x: np.ndarray) -> int | None:
+    """The first sample (frame) of ``x [T]`` or ``[T, C]`` holding NaN or infinity in any
+    channel, or None when every value is finite."""
+    bad = ~np.isfinite(x).reshape(len(x), -1).all(axis=1)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
 def read_audio(path: str | Path, mono: bool = True) -> tuple[np.ndarray, int]:
     """Read an audio file as float32 at its own sample rate: ``(samples, rate)``.
 
@@ -43,10 +50,9 @@ def read_audio(path: str | Path, mono: bool = True) -> tuple[np.ndarray, int]:
         raise CodecprobeError(f"{path}: cannot read audio ({e})") from e
     if x.size == 0:
         raise CodecprobeError(f"{path}: empty audio")
-    finite = np.isfinite(x)
-    if not finite.all():
-        n_bad = x.size - int(np.count_nonzero(finite))
-        first = int(np.argmax(~finite.reshape(len(x), -1).all(axis=1)))
+    first = first_non_finite(x)
+    if first is not None:
+        n_bad = x.size - int(np.count_nonzero(np.isfinite(x)))
         raise CodecprobeError(
             f"{path}: {n_bad} non-finite samples (NaN or infinity), the first at {first / sr:.3f} s (sample {first})"
         )

@@ -23,10 +23,10 @@ import logging
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from .audio import first_non_finite
 from .io import CodecprobeError, run_cli, setup_logging, write_table
 
 AUDIO_EXTS = (".flac", ".wav")
@@ -87,9 +87,9 @@ def decode_problem(path: Path, n_frames: int, block: int = 1 << 16) -> str | Non
                 x = f.read(block, dtype="float32" if floating else "int16")
                 if not len(x):
                     break
-                if floating and not np.isfinite(x).all():
-                    first = got + int(np.argmax(~np.isfinite(x).reshape(len(x), -1).all(axis=1)))
-                    return f"non-finite samples (NaN or infinity), the first at sample {first}"
+                first = first_non_finite(x) if floating else None
+                if first is not None:
+                    return f"non-finite samples (NaN or infinity), the first at sample {got + first}"
                 got += len(x)
     except Exception as e:  # noqa: BLE001 - libsndfile raises various errors for corrupt data
         return f"unreadable audio after {got} of {n_frames} samples: {e}"
