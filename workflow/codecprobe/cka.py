@@ -374,12 +374,16 @@ def _group_codes(groups: np.ndarray | None, n: int) -> np.ndarray | None:
     return codes
 
 
-def draw_permutation(n: int, rng: np.random.Generator, codes: np.ndarray | None = None) -> np.ndarray:
-    """A random permutation of ``range(n)``; with integer group ``codes [n]``, rows move only within their group."""
+def draw_permutation(
+    n: int, rng: np.random.Generator, codes: np.ndarray | None = None, keys: np.ndarray | None = None
+) -> np.ndarray:
+    """A random permutation of ``range(n)``; with integer group ``codes [n]``, rows move only
+    within their group, in the order of ``keys [n]`` (default: drawn from ``rng``). Groups of
+    equal size whose rows carry the same keys move alike (copies of one group in a resample)."""
     if codes is None:
         return rng.permutation(n)
     home = np.argsort(codes, kind="stable")  # positions, grouped
-    moved = np.lexsort((rng.random(n), codes))  # same groups, random order within each
+    moved = np.lexsort((rng.random(n) if keys is None else keys, codes))  # same groups, random order within each
     perm = np.empty(n, dtype=np.intp)
     perm[home] = moved
     return perm
@@ -470,25 +474,19 @@ def cka_gap_bootstrap(
     else:
         raise CodecprobeError(f"kernel must be one of {KERNELS}, got {kernel!r}")
 
-    def copy_permutation(idx: np.ndarray, copy_codes: np.ndarray) -> np.ndarray:
-        # rows move within their copy of a group, and every copy of one group moves alike
-        # (sort keys drawn per original row): the pairs of copies of one row, zeroed in both
-        # Grams, stay aligned, as in the data. With a permutation of its own per copy they
-        # met the other side's non-zero near-copies, and the null lost those large products:
-        # groups of 4 near-identical rows with no relation gave a gap of 0 and a CI of
-        # [0.029, 0.057].
-        perm = np.empty(len(idx), dtype=np.intp)
-        perm[np.argsort(copy_codes, kind="stable")] = np.lexsort((rng.random(n)[idx], copy_codes))
-        return perm
-
     def gap_of(idx: np.ndarray, copy_codes: np.ndarray | None) -> float:
         kc = _masked_ucentre(kx[np.ix_(idx, idx)], idx)
         lc = _masked_ucentre(ky[np.ix_(idx, idx)], idx)
         obs = permutation_null(kc, lc, [np.arange(len(idx))])[0]
-        if copy_codes is None:
-            perms = (draw_permutation(len(idx), rng, None) for _ in range(n_perm))
-        else:
-            perms = (copy_permutation(idx, copy_codes) for _ in range(n_perm))
+        # with groups, sort keys are drawn per original row, so every copy of one group moves
+        # alike: the pairs of copies of one row, zeroed in both Grams, stay aligned, as in the
+        # data. With a permutation of its own per copy they met the other side's non-zero
+        # near-copies, and the null lost those large products: groups of 4 near-identical
+        # rows with no relation gave a gap of 0 and a CI of [0.029, 0.057].
+        perms = (
+            draw_permutation(len(idx), rng, copy_codes, None if copy_codes is None else rng.random(n)[idx])
+            for _ in range(n_perm)
+        )
         null = permutation_null(kc, lc, perms)
         return float(obs - null.mean())
 
