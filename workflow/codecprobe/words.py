@@ -76,12 +76,16 @@ def index_textgrids(root: str | Path) -> dict[str, Path]:
     if not root.is_dir():
         raise CodecprobeError(f"alignment folder {root} does not exist (config key alignment.textgrids)")
     out: dict[str, Path] = {}
-    for p in sorted(root.rglob("*.TextGrid")):
+    other: list[Path] = []  # .textgrid, .TEXTGRID, ...: not read
+    for p in sorted(root.rglob("*")):  # one walk of the (large) alignment tree
+        if p.suffix != ".TextGrid":
+            if p.suffix.lower() == ".textgrid":
+                other.append(p)
+            continue
         if p.stem in out:
             raise CodecprobeError(f"two TextGrids for utterance {p.stem}: {out[p.stem]} and {p}")
         out[p.stem] = p
     log.info("%s: %d TextGrids (*.TextGrid)", root, len(out))
-    other = [p for p in root.rglob("*") if p.suffix.lower() == ".textgrid" and p.suffix != ".TextGrid"]
     if other:  # Praat, MFA and Annot-16 write .TextGrid; the name is what the manifest's ids are matched on
         log.warning("%s: %d file(s) such as %s end in %s, not .TextGrid: not read", root, len(other), other[0].name,
                     other[0].suffix)  # fmt: skip
