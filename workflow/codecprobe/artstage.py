@@ -536,6 +536,14 @@ def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_f
     return df[REGION_COLUMNS]
 
 
+def _wrapped_suptitle(fig, title: str, note: str = "") -> None:
+    """``title`` and, under it, ``note`` above the panels, each wrapped to the figure's width
+    (13 characters per inch at 10 pt), never cut at its edges."""
+    width = int(13 * fig.get_figwidth())
+    text = textwrap.fill(title, width=width) + (f"\n{textwrap.fill(note, width=width)}" if note else "")
+    fig.suptitle(text, fontsize=10)
+
+
 def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: str, pdf: str, png: str, note: str = "") -> None:
     """One panel per codec of ``summary`` (sharing y), each filled by ``draw(ax, rows of that
     codec)``, titled with the codec (RANDOM WEIGHTS in red for a codec whose rows have
@@ -556,8 +564,7 @@ def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: 
         set_marked_title(ax, codec, rows)
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel(ylabel)
-    title, note = textwrap.fill(title, width=int(13 * width)), textwrap.fill(note, width=int(13 * width)) if note else ""
-    fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=10)
+    _wrapped_suptitle(fig, title, note)
     fig.tight_layout()
     save_figure(fig, pdf, png)
 
@@ -651,9 +658,7 @@ def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
         axes[r, 0].set_ylabel("PWCCA (VTD vs codec features)")
     handles, labels = legend_entries(axes.ravel()[: len(panels)])
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
-    title = textwrap.fill(f"Fig. 3: articulatory probing per codebook layer ({FIG3_BANDS})", width=int(13 * fig_w))
-    note = textwrap.fill(note, width=int(13 * fig_w)) if note else ""  # wrapped to the figure's width, never cut
-    fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=10)
+    _wrapped_suptitle(fig, f"Fig. 3: articulatory probing per codebook layer ({FIG3_BANDS})", note)
     fig.tight_layout(rect=(0, 0.06 if nrows == 1 else 0.035, 1, 1))
     save_figure(fig, pdf, png)
 
