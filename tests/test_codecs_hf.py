@@ -120,6 +120,22 @@ def test_frame_count_matches_n_frames(codec):
         assert codes.shape[2] == codec.n_frames(n), (n, codes.shape)
 
 
+def test_mimi_frame_counts_are_remembered_per_length(monkeypatch):
+    """MIMI's ``n_frames`` is ``get_encoded_length`` (a few dozen host torch operations), asked
+    once per clip length: a second call for a length does not run the model's arithmetic,
+    and every answer is the model's own."""
+    codec = get_codec("mimi")
+    lengths = [1, 1919, 1920, 1921, 7 * 1920 + 5, 24000]
+    want = {n: int(codec.model.get_encoded_length(torch.tensor(n)).item()) for n in lengths}
+    monkeypatch.setattr(codec, "_n_frames", {})
+    calls = []
+    real = codec.model.get_encoded_length
+    monkeypatch.setattr(codec.model, "get_encoded_length", lambda x: calls.append(int(x)) or real(x))
+    assert [codec.n_frames(n) for n in lengths + lengths] == [want[n] for n in lengths + lengths]
+    assert sorted(calls) == sorted(lengths)
+    assert want[1920] == 1 and want[1921] == 2 and want[24000] == 13
+
+
 def test_batch_of_equal_length_clips_gives_the_same_codes(codec, coded, clips):
     both = codec.encode(clips)
     assert torch.equal(both[:1], coded)

@@ -68,6 +68,7 @@ class MimiCodec(tu.EncodesEachClip, tu.HFCodecMixin, Codec):
         self.frame_rate = float(cfg.frame_rate)
         self.dim = int(cfg.hidden_size)
         self._fill_report = None
+        self._n_frames: dict[int, int] = {}  # n_frames() per clip length (samples)
         if spec.random:
             with torch.no_grad(), tu.full_fp32(self.device):
                 self._fill_codebooks()
@@ -114,9 +115,17 @@ class MimiCodec(tu.EncodesEachClip, tu.HFCodecMixin, Codec):
 
     # -- interface ---------------------------------------------------------------------
     def n_frames(self, n_samples: int) -> int:
-        import torch
+        """``model.get_encoded_length``, remembered per length: it runs a few dozen torch
+        operations on the host, and the stage asks for each clip's count several times
+        (about 0.5 ms a call here: for a codec bound by its kernel launches, host time that
+        the bare encoder call does not spend)."""
+        n = int(n_samples)
+        frames = self._n_frames.get(n)
+        if frames is None:
+            import torch
 
-        return int(self.model.get_encoded_length(torch.tensor(int(n_samples))).item())
+            frames = self._n_frames[n] = int(self.model.get_encoded_length(torch.tensor(n)).item())
+        return frames
 
     def encode(self, wav, lengths=None):
         """``[B, T]`` -> ``[B, K, F]`` codes, one clip at a time; ``lengths``: see
