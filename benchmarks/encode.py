@@ -19,8 +19,10 @@ utterances like LibriSpeech):
 
 Usage: ``PYTHONPATH=workflow python benchmarks/encode.py [--families melrvq encodec ...]
 [--words 300] [--device auto] [--backend package] [--repeats 3] [--max-batch 64]
-[--batch-seconds 60] [--hold-padding 0.03]``. Prints one line per family; ratios,
-not absolute times, are the targets (absolute times are printed too). ``--backend
+[--batch-seconds 60] [--hold-padding 0.03] [--io-workers 8 1]``. Prints one line per
+family (per reader count with several ``--io-workers``, each timed in every turn against
+the same bare calls); ratios, not absolute times, are the targets (absolute times are
+printed too). ``--backend
 package`` runs EnCodec and DAC through their original packages (marked ``*``; run it
 with the ``.venv-pkg`` env of ``make test-packages``).
 """
@@ -69,10 +71,12 @@ def synthetic_words(root: Path, n_words: int, seed: int = 0) -> pd.DataFrame:
 
 def bench(
     family: str, words: pd.DataFrame, device: str, root: Path, one_by_one: bool = True, backend: str | None = None,
-    repeats: int = 3, **overrides,
-) -> dict:
+    repeats: int = 3, io_workers: tuple[int, ...] | None = None, **overrides,
+) -> list[dict]:
     """Time the stage and the bare calls ``repeats`` times each, in turn (medians; and the
-    ratio of each pair), after one untimed pass of the stage."""
+    ratio of each pair), after one untimed pass of the stage. With several ``io_workers``
+    (reader threads), each turn runs the stage once per reader count, then the bare calls
+    once; one result per reader count, each against the same bare timings."""
     per_clip = family == "mimo-per-clip"  # A/B: MiMo with its one-pass batches switched off
     family = "mimo" if per_clip else family
     options = {"backend": backend} if backend else {}
@@ -80,48 +84,58 @@ def bench(
     if per_clip:
         codec._one_pass = lambda lens, t: False  # every batch takes the per-clip front-end
         family = "mimo-pc"
-    cfg = stage_config(**overrides)
+    cfgs = [stage_config(**overrides, **({} if n is None else {"io_workers": n})) for n in (io_workers or (None,))]
     sync = _sync(codec)
     # warm-up: one untimed pass of the whole stage, so that lazy init and per-shape
     # kernel selection (cuDNN/cuBLAS plans for every new clip length) are paid before
     # either timing, not by whichever runs first
-    run(codec, words, None, fresh_path(root, f"{family}-warmup"), cfg)
+    run(codec, words, None, fresh_path(root, f"{family}-warmup"), cfgs[0])
     sync()
 
     clips = word_clips(codec, words)
-    padded = bare_batches(codec, clips, cfg)
-    t_stages, t_bares = [], []
-    with stage_split() as split:
-        for _ in range(repeats):  # stage and bare call in turn, so that drifts hit both
-            out = fresh_path(root, family)
-            t0 = time.perf_counter()
-            run(codec, words, None, out, cfg)
-            sync()
-            t_stages.append(time.perf_counter() - t0)
+    padded = bare_batches(codec, clips, cfgs[0])
+    t_stages: list[list[float]] = [[] for _ in cfgs]
+    t_bares: list[float] = []
+    splits = [""] * len(cfgs)
+    for _ in range(repeats):  # stage(s) and bare call in turn, so that drifts hit both
+        for j, cfg in enumerate(cfgs):
+            with stage_split() as split:
+                out = fresh_path(root, family)
+                t0 = time.perf_counter()
+                run(codec, words, None, out, cfg)
+                sync()
+                t_stages[j].append(time.perf_counter() - t0)
+            splits[j] = split.text
             os.remove(out)  # untimed; keeps the disk free for the next repeats
-            t0 = time.perf_counter()
-            for wav, lens in padded:
-                codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
-            sync()
-            t_bares.append(time.perf_counter() - t0)
-    t_stage, t_bare = statistics.median(t_stages), statistics.median(t_bares)
+        t0 = time.perf_counter()
+        for wav, lens in padded:
+            codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
+        sync()
+        t_bares.append(time.perf_counter() - t0)
+    t_bare = statistics.median(t_bares)
 
-    t0 = time.perf_counter()
-    encode_clips(codec, clips, cfg)
-    sync()
-    t_batched = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for c in clips if one_by_one else []:
-        encode_batch(codec, [c])
-    sync()
-    t_single = time.perf_counter() - t0 if one_by_one else float("nan")
-    return {
-        "family": family + ("*" if backend == "package" else ""), "device": codec.device, "words": len(clips), "batches": len(padded),
-        "stage_s": t_stage, "bare_s": t_bare, "stage/bare": t_bare / t_stage,
-        "each": [b / a for a, b in zip(t_stages, t_bares)],
-        "batched_s": t_batched, "one_by_one_s": t_single, "batched/one-by-one": t_single / t_batched,
-        "split": split.text,
-    }  # fmt: skip
+    t_batched = t_single = float("nan")
+    if one_by_one:
+        t0 = time.perf_counter()
+        encode_clips(codec, clips, cfgs[0])
+        sync()
+        t_batched = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for c in clips:
+            encode_batch(codec, [c])
+        sync()
+        t_single = time.perf_counter() - t0
+    return [
+        {
+            "family": family + ("*" if backend == "package" else ""), "device": codec.device, "words": len(clips),
+            "batches": len(padded), "io_workers": cfg.io_workers,
+            "stage_s": statistics.median(ts), "bare_s": t_bare, "stage/bare": t_bare / statistics.median(ts),
+            "each": [b / a for a, b in zip(ts, t_bares)],
+            "batched_s": t_batched, "one_by_one_s": t_single, "batched/one-by-one": t_single / t_batched,
+            "split": text,
+        }
+        for cfg, ts, text in zip(cfgs, t_stages, splits)
+    ]  # fmt: skip
 
 
 def fresh_path(root: Path, stem: str) -> str:
@@ -242,7 +256,9 @@ def main() -> None:
         "--backend", default=None, choices=["transformers", "package"],
         help="EnCodec/DAC implementation (package: run in the env of requirements-packages.txt)",
     )  # fmt: skip
-    ap.add_argument("--no-one-by-one", action="store_true", help="skip the one-word-at-a-time timing (long for many words)")
+    ap.add_argument(
+        "--no-one-by-one", action="store_true", help="skip the one-word-at-a-time and batched timings (long for many words)"
+    )
     ap.add_argument("--repeats", type=int, default=3, help="timings of the stage and of the bare calls (medians)")
     ap.add_argument("--max-batch", type=int, default=EncodeConfig.max_batch, help="clips per batch, stage and bare alike")
     ap.add_argument(
@@ -251,6 +267,10 @@ def main() -> None:
     ap.add_argument(
         "--hold-padding", type=float, default=EncodeConfig.hold_padding,
         help="audio slicing: a batch padding more than this fraction waits for a later shard (stage only; codecs that pay for padding, e.g. melrvq)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--io-workers", type=int, nargs="+", default=None,
+        help="reader threads of the stage (default: as the rule's threads, at most 8); several: each timed in every turn",
     )  # fmt: skip
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -263,17 +283,18 @@ def main() -> None:
         print(f"{'family':8s} {'device':6s} {'words':>5s} {'batches':>7s} {'stage s':>8s} {'bare s':>8s} {'stage/bare':>10s} {'1-by-1 s':>8s} {'batched s':>9s} {'speed-up':>8s}")
         for fam in a.families:
             backend = a.backend if fam in ("encodec", "dac") else None
-            r = bench(
-                fam, words, device, Path(tmp), not a.no_one_by_one, backend, a.repeats,
+            results = bench(
+                fam, words, device, Path(tmp), not a.no_one_by_one, backend, a.repeats, a.io_workers,
                 max_batch=a.max_batch, batch_seconds=a.batch_seconds, hold_padding=a.hold_padding,
             )  # fmt: skip
-            print(
-                f"{r['family']:8s} {r['device']:6s} {r['words']:5d} {r['batches']:7d} {r['stage_s']:8.2f} {r['bare_s']:8.2f} "
-                f"{r['stage/bare']:10.2f} {r['one_by_one_s']:8.2f} {r['batched_s']:9.2f} {r['batched/one-by-one']:8.2f}",
-                flush=True,
-            )
-            print(f"         stage split: {r['split']}", flush=True)
-            print(f"         stage/bare of each of {len(r['each'])} turns: {' '.join(f'{v:.2f}' for v in r['each'])}", flush=True)
+            for r in results:
+                print(
+                    f"{r['family']:8s} {r['device']:6s} {r['words']:5d} {r['batches']:7d} {r['stage_s']:8.2f} {r['bare_s']:8.2f} "
+                    f"{r['stage/bare']:10.2f} {r['one_by_one_s']:8.2f} {r['batched_s']:9.2f} {r['batched/one-by-one']:8.2f}",
+                    flush=True,
+                )
+                print(f"         {r['io_workers']} reader threads; stage split: {r['split']}", flush=True)
+                print(f"         stage/bare of each of {len(r['each'])} turns: {' '.join(f'{v:.2f}' for v in r['each'])}", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ SMALL_MIMO = {"encoder_layers": 2, "d_model": 64, "encoder_attention_heads": 4, 
 def bench(monkeypatch):
     """The benchmark scripts as modules (they import each other by file name)."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    names = ("encode", "timeline", "head_tail", "simulated_device")
+    names = ("encode", "timeline", "head_tail", "simulated_device", "stack_sample")
     for name in names:
         monkeypatch.delitem(sys.modules, name, raising=False)
     return types.SimpleNamespace(**{n: importlib.import_module(n) for n in names})
@@ -88,11 +88,58 @@ def test_head_tail_times_both_ends(bench, small_mimo, tmp_path):
 def test_encode_benchmark_reports_ratios(bench, tmp_path):
     """``benchmarks/encode.py`` on melrvq: the ratios are those of the timings it reports."""
     words = bench.encode.synthetic_words(tmp_path, 30)
-    r = bench.encode.bench("melrvq", words, "cpu", tmp_path, one_by_one=True, repeats=2)
+    (r,) = bench.encode.bench("melrvq", words, "cpu", tmp_path, one_by_one=True, repeats=2)
     assert r["words"] == 30 and len(r["each"]) == 2
     assert r["stage/bare"] == pytest.approx(r["bare_s"] / r["stage_s"])
     assert r["batched/one-by-one"] == pytest.approx(r["one_by_one_s"] / r["batched_s"])
     assert "read+encode" in r["split"] and "batches, padding" in r["split"]
+
+
+def test_encode_benchmark_times_each_reader_count_against_the_same_bare_calls(bench, tmp_path, monkeypatch):
+    """``--io-workers 3 1``: one result per reader count, in that order; each stage run used
+    its reader count; both compare with the same bare timings (one per turn)."""
+    words = bench.encode.synthetic_words(tmp_path, 20)
+    seen = []
+    real_run = bench.encode.run
+    monkeypatch.setattr(bench.encode, "run", lambda codec, w, p, out, cfg: seen.append(cfg.io_workers) or real_run(codec, w, p, out, cfg))
+    rs = bench.encode.bench("melrvq", words, "cpu", tmp_path, one_by_one=False, repeats=2, io_workers=(3, 1))
+    assert [r["io_workers"] for r in rs] == [3, 1]
+    assert seen == [3, 3, 1, 3, 1]  # the warm-up, then both counts in each of 2 turns
+    assert rs[0]["bare_s"] == rs[1]["bare_s"] and len(rs[0]["each"]) == len(rs[1]["each"]) == 2
+    for r in rs:
+        assert r["stage/bare"] == pytest.approx(r["bare_s"] / r["stage_s"])
+        assert r["one_by_one_s"] != r["one_by_one_s"]  # nan: not timed
+
+
+def test_stack_sample_finds_the_main_thread_in_the_stage(bench, tmp_path, capsys):
+    """``benchmarks/stack_sample.py``'s sampler: the main thread's time in a project function
+    that spins is attributed to that function, the sampler does not sample itself, and a
+    thread blocked on an event counts as waiting."""
+    import threading
+
+    from codecprobe import arrays
+
+    stack = bench.stack_sample
+    gate = threading.Event()
+    other = threading.Thread(target=gate.wait, name="blocked_reader", daemon=True)
+    other.start()
+    spin = arrays.group_positions  # any function of the package, called in a loop
+    import numpy as np
+
+    codes = np.zeros(2000, np.int64)
+    with stack.Sampler(0.001) as s:
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 0.3:
+            spin(codes, 1)
+    gate.set()
+    other.join()
+    assert s.n >= 20
+    top_ours = s.main_ours.most_common(1)[0][0]
+    assert "arrays.py" in top_ours and "group_positions" in top_ours
+    assert not any("sampler" in k for k in s.main) and ("sampler", "python") not in s.others
+    assert s.others[("blocked", "waiting")] >= 0.8 * s.n
+    s.report("spin", 0.3, 3)
+    assert "spin: 0.30 s" in capsys.readouterr().out
 
 
 def test_simulated_device_runs_the_stage_against_its_model(bench, tmp_path):
