@@ -237,3 +237,19 @@ def test_every_schema_key_is_in_the_readme_configuration_table():
     keys = _schema_keys(SCHEMA)
     assert sorted(k for k in keys if k not in named) == []
     assert sorted(n for n in named if n not in keys) == []
+
+
+def test_python_api_defaults_are_the_schemas():
+    """Called from Python (a notebook), ``distances.codec_distances`` aggregates and pools as
+    the config's defaults do: it once defaulted to ``seeds`` while the schema, the rules and
+    the CLI used ``word_types``."""
+    import inspect
+
+    from codecprobe import distances
+
+    params = inspect.signature(distances.codec_distances).parameters
+    section = SCHEMA["properties"]["distances"]["properties"]
+    for key in ("aggregate", "pooling", "metric"):
+        if key in section and "default" in section[key] and key in params:
+            assert params[key].default == section[key]["default"], key
+    assert params["aggregate"].default == section["aggregate"]["default"] == "word_types"

@@ -192,7 +192,7 @@ def _synthetic(tmp_path, n_words=60, reps=4, dim=16, k=3, seed=0):
 
 def test_known_ordering_and_ci(tmp_path):
     path, pairs = _synthetic(tmp_path)
-    t, counts = codec_distances("syn", str(path), pairs, n_boot=500)
+    t, counts = codec_distances("syn", str(path), pairs, n_boot=500, aggregate="seeds")
     assert counts["dropped: token without features"] == 0
     for layer in (1, 2, 3):
         g = t[t.layer == layer].set_index("pair_type")
@@ -237,14 +237,14 @@ def test_one_seed_bootstrap_interval_has_its_nominal_width():
 def test_missing_tokens_dropped_and_counted(tmp_path):
     path, pairs = _synthetic(tmp_path, n_words=10)
     extra = pd.DataFrame({"pair_type": ["synonym", "random"], "token_a": [0, 99999], "token_b": [88888, 1]})
-    t, counts = codec_distances("syn", str(path), pd.concat([pairs, extra]), n_boot=100)
+    t, counts = codec_distances("syn", str(path), pd.concat([pairs, extra]), n_boot=100, aggregate="seeds")
     assert counts["dropped: token without features"] == 2
     assert not t.isna().any().any()
 
 
 def test_fig2_writes_files(tmp_path):
     path, pairs = _synthetic(tmp_path, n_words=10)
-    t, _ = codec_distances("syn", str(path), pairs, n_boot=100)
+    t, _ = codec_distances("syn", str(path), pairs, n_boot=100, aggregate="seeds")
     t2 = t.assign(codec="syn2", random_weights=True)
     fig2(pd.concat([t, t2]), str(tmp_path / "f.pdf"), str(tmp_path / "f.png"), "note")
     assert (tmp_path / "f.pdf").stat().st_size > 1000 and (tmp_path / "f.png").stat().st_size > 1000
@@ -253,7 +253,7 @@ def test_fig2_writes_files(tmp_path):
 def test_bad_features_file(tmp_path):
     (tmp_path / "x.h5").write_text("not hdf5")
     with pytest.raises(CodecprobeError, match="cannot read features"):
-        codec_distances("c", str(tmp_path / "x.h5"), pd.DataFrame(columns=["pair_type", "token_a", "token_b"]))
+        codec_distances("c", str(tmp_path / "x.h5"), pd.DataFrame(columns=["pair_type", "token_a", "token_b"]), aggregate="seeds")
 
 
 def _features_file(tmp_path, values):
@@ -275,7 +275,7 @@ def test_aggregate_over_seeds_known_answer(tmp_path):
             "token_a": [0] + [2] * 9 + [4, 4], "token_b": [1] + [3] * 9 + [5, 5],
         }  # fmt: skip
     )
-    t, _ = codec_distances("toy", path, pairs, n_boot=200)
+    t, _ = codec_distances("toy", path, pairs, n_boot=200, aggregate="seeds")
     syn = t.set_index("pair_type").loc["synonym"]
     assert syn["mean"] == pytest.approx(2.0) and syn["norm_mean"] == pytest.approx(-3.0)  # (1 + 3) / 2, minus 5
     assert syn["n"] == 10 and syn["median"] == 3.0 and syn["n_seeds"] == 2 and syn["ci_method"] == "t over seeds"
@@ -332,7 +332,7 @@ def test_t_interval_over_seeds_against_hand_computation():
 def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
     path, pairs = _synthetic(tmp_path, n_words=20)
     one = pairs.assign(seed=3)
-    t, _ = codec_distances("syn", str(path), one, n_boot=300, seed=1)
+    t, _ = codec_distances("syn", str(path), one, n_boot=300, seed=1, aggregate="seeds")
     assert (t.ci_method == "bootstrap over pairs").all() and (t.n_seeds == 1).all()
     assert not t.isna().any().any()
     # one seed: the numbers of the pooled bootstrap (the earlier behaviour), draw for draw
@@ -344,7 +344,7 @@ def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
     # a type present in one seed only, random in two: that type bootstraps (its normalization
     # within its seed), random gets its t-interval over two seeds
     mixed = pd.concat([one, pairs[pairs.pair_type == "random"].assign(seed=4)], ignore_index=True)
-    tm, _ = codec_distances("syn", str(path), mixed, n_boot=300)
+    tm, _ = codec_distances("syn", str(path), mixed, n_boot=300, aggregate="seeds")
     g = tm[tm.layer == 1].set_index("pair_type")
     assert g.loc["synonym", "ci_method"] == "bootstrap over pairs" and g.loc["synonym", "n_seeds"] == 1
     assert g.loc["random", "ci_method"] == "t over seeds" and g.loc["random", "n_seeds"] == 2
@@ -414,7 +414,7 @@ def test_aggregate_word_types_known_answer(tmp_path):
     assert syn["median"] == pytest.approx(np.median([1, 4, 2, 6]))  # over word-type pairs' means
     assert syn["ci_method"] == "t over seeds" and syn["aggregation"] == "word_types"
     # the default (seeds) weighs token pairs: seed 0 (3 + 4) / 4, seed 1 (2 + 12) / 3
-    ts, _ = codec_distances("toy", path, pairs, n_boot=100)
+    ts, _ = codec_distances("toy", path, pairs, n_boot=100, aggregate="seeds")
     assert ts.set_index("pair_type").loc["synonym", "mean"] == pytest.approx((7 / 4 + 14 / 3) / 2)
     # one seed: the bootstrap is over word-type pairs
     t1, _ = codec_distances("toy", path, pairs[pairs.seed == 0], n_boot=100, aggregate="word_types")
@@ -440,20 +440,20 @@ def test_over_speakers(tmp_path):
     ]  # fmt: skip
     pairs = pd.DataFrame(rows, columns=["speaker_a", "pair_type", "token_a", "token_b"])
     pairs = pairs.assign(speaker_b=pairs.speaker_a, seed=0, word_a="w", word_b="v")
-    t, _ = codec_distances("toy", path, pairs, n_boot=100, over="speaker")
+    t, _ = codec_distances("toy", path, pairs, n_boot=100, over="speaker", aggregate="seeds")
     syn = t.set_index("pair_type").loc["synonym"]
     half = stats.t.ppf(0.975, 1) * np.std([1.0, 3.0], ddof=1) / np.sqrt(2)
     assert syn["mean"] == pytest.approx(2.0) and (syn.ci_low, syn.ci_high) == pytest.approx((2 - half, 2 + half))
     assert syn.norm_mean == pytest.approx(((1 - 5) + (3 - 9)) / 2)
     assert syn["n_seeds"] == 2 and syn["ci_method"] == "t over speakers"
     # the same table over seeds has one seed: bootstrap over pairs
-    t0, _ = codec_distances("toy", path, pairs, n_boot=100)
+    t0, _ = codec_distances("toy", path, pairs, n_boot=100, aggregate="seeds")
     assert (t0.ci_method == "bootstrap over pairs").all() and (t0.n_seeds == 1).all()
     crossed = pairs.assign(speaker_b=["s2", "s1", "s2", "s2"])
     with pytest.raises(CodecprobeError, match="within one speaker"):
-        codec_distances("toy", path, crossed, over="speaker")
+        codec_distances("toy", path, crossed, over="speaker", aggregate="seeds")
     with pytest.raises(CodecprobeError, match="replicate"):
-        codec_distances("toy", path, pairs, over="utterance")
+        codec_distances("toy", path, pairs, over="utterance", aggregate="seeds")
 
 
 def test_fig2_title_says_how_the_bands_are_made():
@@ -496,8 +496,8 @@ def test_split_first_layer_known_answer(tmp_path):
         h.attrs["random_weights"] = True
     pairs = pd.DataFrame({"seed": [0, 0, 0], "pair_type": ["synonym", "near_homophone", "random"],
                           "token_a": [0, 2, 4], "token_b": [1, 3, 5]})  # fmt: skip
-    plain, _ = codec_distances("mimi", str(path), pairs, n_boot=50)
-    t, _ = codec_distances("mimi", str(path), pairs, n_boot=50, split_first=True)
+    plain, _ = codec_distances("mimi", str(path), pairs, n_boot=50, aggregate="seeds")
+    t, _ = codec_distances("mimi", str(path), pairs, n_boot=50, split_first=True, aggregate="seeds")
     got = {(r.variant, r.pair_type, r.layer): r["mean"] for _, r in t.iterrows()}
     assert got[("layer1_only", "synonym", 1)] == pytest.approx(1) and got[("without_layer1", "synonym", 2)] == pytest.approx(10)
     assert got[("layer1_only", "near_homophone", 1)] == pytest.approx(5)
@@ -513,7 +513,7 @@ def test_split_first_layer_known_answer(tmp_path):
     # centroid pooling does not commute with the sum over layers: no split
     with h5py.File(path, "a") as h:
         h["pooled/centroid"] = h["pooled/mean"][:]
-    tc, _ = codec_distances("mimi", str(path), pairs, n_boot=50, pooling="centroid", split_first=True)
+    tc, _ = codec_distances("mimi", str(path), pairs, n_boot=50, pooling="centroid", split_first=True, aggregate="seeds")
     assert set(tc.variant) == {"accumulated"}
 
 
@@ -521,7 +521,7 @@ def test_fig2_split_draws_only_split_rows(tmp_path):
     from codecprobe.figures import fig2_split
 
     path, pairs = _synthetic(tmp_path, n_words=10)
-    t, _ = codec_distances("mimi", str(path), pairs.assign(seed=0), n_boot=50, split_first=True)
+    t, _ = codec_distances("mimi", str(path), pairs.assign(seed=0), n_boot=50, split_first=True, aggregate="seeds")
     fig2_split(t, str(tmp_path / "s.pdf"), str(tmp_path / "s.png"), "note")
     assert (tmp_path / "s.png").stat().st_size > 5000
     from codecprobe import figures
@@ -543,7 +543,7 @@ def test_fig2_relative_bottom_row(tmp_path):
     from codecprobe import figures
 
     path, pairs = _synthetic(tmp_path, n_words=10)
-    t, _ = codec_distances("syn", str(path), pairs.assign(seed=0), n_boot=50)
+    t, _ = codec_distances("syn", str(path), pairs.assign(seed=0), n_boot=50, aggregate="seeds")
     drawn = []
     real_save = figures.save_figure
     figures.save_figure = lambda fig, pdf, png: drawn.append(fig)

@@ -354,14 +354,15 @@ def load_pooled(path: str, pooling: str = "mean") -> tuple[np.ndarray, np.ndarra
 def codec_distances(
     codec: str, features_path: str, pairs: pd.DataFrame, metric: str = "euclidean", std: bool = False,
     pooling: str = "mean", n_boot: int = 1000, seed: int = 0, threads: int | None = None,
-    aggregate: str = "seeds", over: str = "seed", split_first: bool = False,
+    aggregate: str = "word_types", over: str = "seed", split_first: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, int]]:  # fmt: skip
     """The tidy table for one codec, and counts of dropped pairs (``threads``: see :func:`pair_distances`).
 
-    ``aggregate``: ``seeds`` (default; per-seed means, then mean and t-interval over the
-    pairs table's ``seed`` column), ``pooled`` (earlier behaviour) or ``word_types``
-    (Choi et al.: per seed, the mean over ordered word-type pairs of each one's mean; needs
-    ``word_a``/``word_b``): see :func:`summarize` and :func:`word_type_means`. ``over``:
+    ``aggregate``: ``word_types`` (default, as the config's ``distances.aggregate`` and the
+    CLI; Choi et al.: per seed, the mean over ordered word-type pairs of each one's mean;
+    needs ``word_a``/``word_b``), ``seeds`` (per-seed means over token pairs, then mean and
+    t-interval over the pairs table's ``seed`` column) or ``pooled`` (earlier behaviour):
+    see :func:`summarize` and :func:`word_type_means`. ``over``:
     the replicates, ``seed`` or ``speaker`` (the speaker-dependent pairs table, every pair
     within one speaker). A pairs table without a ``seed`` column counts as one seed.
     ``split_first`` (MIMI, as Fig. 4 for the rt-MRI): rows for layer 1 alone
