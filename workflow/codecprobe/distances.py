@@ -4,8 +4,7 @@ For every pair (token a, token b) and layer k: the Euclidean distance between th
 words' pooled accumulated layer-k features. Aggregated per codec, layer and pair type
 (``aggregate``):
 
-* ``seeds`` (:func:`codec_distances`' default; the seed release's notebook 01, and Choi et al.'s
-  intervals): per pair-sampling seed, the mean over that seed's token pairs of the
+* ``seeds`` (the seed release's notebook 01, and Choi et al.'s intervals): per pair-sampling seed, the mean over that seed's token pairs of the
   type; ``mean`` = the mean of these over seeds, with a 95 % Student-t interval over
   seeds (``t over seeds``). The
   normalized distance is computed per seed (the type's mean minus that seed's random
@@ -18,7 +17,8 @@ words' pooled accumulated layer-k features. Aggregated per codec, layer and pair
   the same bootstrap, both sets of pairs resampled independently in each iteration.
 
 * ``word_types`` (Choi et al.'s script, which made the seed paper's Fig. 2 cache; the
-  default of the config's ``distances.aggregate`` and of the CLI's ``--aggregate``):
+  default of :func:`codec_distances`, of the CLI's ``--aggregate`` and of the config's
+  ``distances.aggregate``):
   first the mean over the token pairs of each ordered word-type pair (``word_a``,
   ``word_b``) within a seed, then per seed the mean over its word-type pairs (each
   word-type pair weighs the same, however many tokens its words have), then
