@@ -137,3 +137,10 @@ def test_an_ignored_signal_stays_ignored():
     finally:
         for s, h in before.items():
             signal.signal(s, h)
+
+
+def test_repeated_names_each_value_given_more_than_once():
+    from codecprobe.io import repeated
+
+    assert repeated([3, 1, 3, 2, 1, 3]) == [1, 3]
+    assert repeated(["dev-clean", "test-clean"]) == [] and repeated([]) == []

@@ -62,7 +62,17 @@ from .figures import (
     legend_entries,
     set_marked_title,
 )
-from .io import CodecprobeError, atomic_path, read_table, run_cli, save_figure, setup_logging, write_table, write_text
+from .io import (
+    CodecprobeError,
+    atomic_path,
+    read_table,
+    repeated,
+    run_cli,
+    save_figure,
+    setup_logging,
+    write_table,
+    write_text,
+)
 from .pwcca import DegenerateCCAError, pwcca_each_x
 from .rtmri import BAD_FRAME_POLICIES, FRAME_RATE
 from .vtd import NAN_POLICIES
@@ -823,9 +833,8 @@ def main(argv: list[str] | None = None) -> None:
         s.add_argument("--log", default=None)
     args = ap.parse_args(argv)
     setup_logging(args.log)
-    vtd_files = args.vtd if isinstance(getattr(args, "vtd", None), list) else []
-    if len(set(vtd_files)) < len(vtd_files):  # a speaker's frames would count twice in the CCA
-        twice = sorted({v for v in vtd_files if vtd_files.count(v) > 1})
+    twice = repeated(args.vtd) if isinstance(getattr(args, "vtd", None), list) else []
+    if twice:  # a speaker's frames would count twice in the CCA
         raise CodecprobeError(f"--vtd: {', '.join(twice)} given more than once")
     if args.cmd == "vtd":
         speaker_vtd(args.annot16, args.speaker, args.out, args.figure, args.skip_tasks, args.grid,

@@ -111,6 +111,17 @@ def setup_logging(log_file: str | os.PathLike | None = None, name: str = "codecp
     return logger
 
 
+def repeated(items) -> list:
+    """The values that occur more than once in ``items`` (hashable, sortable), sorted; empty
+    when every value differs. For lists from the config or the command line in which a
+    repeat would count one thing twice (a subset, a speaker's VTD file, a seed)."""
+    seen: set = set()
+    twice: set = set()
+    for x in items:
+        (twice if x in seen else seen).add(x)
+    return sorted(twice)
+
+
 def tree_fingerprint(roots: list[str | os.PathLike], patterns: tuple[str, ...]) -> str:
     """A short hex digest of the files under ``roots`` (recursively) whose names match any
     of ``patterns`` (``fnmatch``, e.g. ``"*.flac"``): their paths relative to their root,

@@ -27,7 +27,7 @@ import pandas as pd
 import soundfile as sf
 
 from .audio import first_non_finite
-from .io import CodecprobeError, run_cli, setup_logging, write_table
+from .io import CodecprobeError, repeated, run_cli, setup_logging, write_table
 
 AUDIO_EXTS = (".flac", ".wav")
 UTT_ID = re.compile(r"^(\d+)-(\d+)-(\d+)$")
@@ -160,8 +160,8 @@ def build_manifest(root: str | Path, subsets: list[str], verify: bool = True) ->
     root = Path(root)
     if not root.is_dir():
         raise CodecprobeError(f"corpus root {root} does not exist (config key librispeech.root)")
-    if len(set(subsets)) < len(subsets):
-        twice = sorted({s for s in subsets if subsets.count(s) > 1})
+    twice = repeated(subsets)
+    if twice:
         raise CodecprobeError(f"subset(s) {twice} listed more than once (config key librispeech.subsets)")
     rows: list[dict] = []
     skips: list[dict] = []

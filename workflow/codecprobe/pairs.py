@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
+from .io import CodecprobeError, read_table, repeated, run_cli, setup_logging, write_table
 from .lexicon import levenshtein_many, load_cmudict, open_wordnet, phone_codes, pronunciation, synonyms
 
 PAIR_TYPES = ("random", "synonym", "near_homophone", "same_word", "same_speaker")
@@ -338,7 +338,7 @@ def build_pairs(
     ``cfg.lowercase_lemmas``: see :func:`token_pairs` and :func:`codecprobe.lexicon.synonyms`.
     """
     check_types(cfg.types)
-    if len(set(cfg.seeds)) < len(cfg.seeds):  # the same sample twice: two replicates that are one
+    if repeated(cfg.seeds):  # the same sample twice: two replicates that are one
         raise CodecprobeError(f"pairs.seeds: {list(cfg.seeds)} repeats a seed (each seed is one replicate)")
     pool, pron, syn, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)
     log.info(
