@@ -1,12 +1,13 @@
-"""codecprobe.io.atomic_path: nothing half-written, and a fresh file for the writer."""
+"""codecprobe.io: nothing half-written, a fresh file for the writer, tables read back as written."""
 
 from __future__ import annotations
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
-from codecprobe.io import atomic_path
+from codecprobe.io import atomic_path, read_table, text_column, write_table
 
 
 def test_atomic_path_renames_on_success(tmp_path):
@@ -144,3 +145,21 @@ def test_repeated_names_each_value_given_more_than_once():
 
     assert repeated([3, 1, 3, 2, 1, 3]) == [1, 3]
     assert repeated(["dev-clean", "test-clean"]) == [] and repeated([]) == []
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_read_table_keeps_identifiers_as_written(tmp_path, suffix):
+    """Speaker and chapter folders with leading zeros, and words that look like numbers,
+    booleans or missing values, come back as the text written; measures stay numbers."""
+    df = pd.DataFrame({
+        "utt_id": ["0012-007-0001", "0012-007-0002"], "speaker": ["0012", "0400"], "chapter": ["007", "10"],
+        "word": ["true", "NA"], "speaker_a": ["0012", "0012"], "word_b": ["1", "nan"],
+        "start": [0.5, 1.25], "n_phones": [3, 0], "note": ["", "x"],
+    })  # fmt: skip
+    write_table(df, tmp_path / f"t{suffix}")
+    back = read_table(tmp_path / f"t{suffix}")
+    for c in ("utt_id", "speaker", "chapter", "word", "speaker_a", "word_b"):
+        assert back[c].tolist() == df[c].tolist(), c
+    assert back["start"].tolist() == [0.5, 1.25] and back["n_phones"].dtype.kind == "i"
+    assert back["note"].isna().tolist() == [True, False]  # an empty cell is missing, as before
+    assert text_column("word_a") and text_column("speaker") and not text_column("token_a") and not text_column("seed")

@@ -66,15 +66,33 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
             df.to_csv(tmp, index=False)
 
 
+# Columns that hold names and identifiers: read back from CSV / TSV as text whatever they
+# look like (a speaker folder "0012" stays "0012", not the number 12; a word "true" or "nan"
+# stays a word). Also with a ``_a`` / ``_b`` suffix (the two tokens of a pair).
+TEXT_COLUMNS = frozenset({
+    "utt_id", "subset", "speaker", "chapter", "path", "transcript", "word", "phones", "codec", "family",
+    "pair_type", "relation", "region", "variant", "reason", "kind",
+})  # fmt: skip
+
+
+def text_column(name: str) -> bool:
+    """Whether column ``name`` holds text (:data:`TEXT_COLUMNS`, with or without ``_a`` / ``_b``)."""
+    return name in TEXT_COLUMNS or (name[-2:] in ("_a", "_b") and name[:-2] in TEXT_COLUMNS)
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a table written by :func:`write_table`, keeping string columns as strings."""
+    """Read a table written by :func:`write_table`. From CSV / TSV, the columns of
+    :data:`TEXT_COLUMNS` are read as strings (empty cells as missing); the others are
+    inferred, with only an empty cell read as missing (a word "NA" stays a word)."""
     path = Path(path)
     if not path.exists():
         raise CodecprobeError(f"{path}: table not found")
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     sep = "\t" if path.suffix == ".tsv" else ","
-    return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""])
+    header = pd.read_csv(path, sep=sep, nrows=0).columns
+    dtype = {c: str for c in header if text_column(c)}
+    return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""], dtype=dtype)
 
 
 def write_text(text: str, path: str | os.PathLike, encoding: str = "utf-8") -> None:
