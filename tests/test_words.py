@@ -248,3 +248,29 @@ def test_stopword_list_encoding(tmp_path):
     p.write_bytes("the\ncaf\xe9\n".encode("latin-1"))
     with pytest.raises(CodecprobeError, match=r"words.stopwords: \S+stop.txt is not UTF-8 text \(byte 0xe9 at offset 7\)"):
         load_stopwords(p)
+
+
+def test_words_with_an_apostrophe(tmp_path):
+    """LibriSpeech writes clitics into the word ("JOHN'S", "DON'T"). An aligner that keeps
+    the word whole (one interval, as MFA's words tier does for a word in its dictionary)
+    gives one token with all its phones; one that splits the clitic off ("john", "'s")
+    does not match the transcript, and the utterance is skipped with the first difference
+    named (never cut into a wrong word)."""
+    import pandas as pd
+    from codecprobe.words import utterance_words
+
+    utt = pd.Series({
+        "utt_id": "11-100-0000", "subset": "dev-clean", "speaker": "11", "chapter": "100",
+        "transcript": "JOHN'S DOG DON'T BARK", "duration": 2.0, "path": "x.flac",
+    })  # fmt: skip
+    whole = [("john's", 0.1, 0.5, "JH AA1 N Z"), ("dog", 0.5, 0.8, "D AO1 G"), ("don't", 0.8, 1.1, "D OW1 N T"),
+             ("bark", 1.1, 1.5, "B AA1 R K")]  # fmt: skip
+    write_utt_textgrid(tmp_path / "whole.TextGrid", whole, dur=2.0)
+    rows, skip, n_unk = utterance_words(utt, tmp_path / "whole.TextGrid")
+    assert skip is None and n_unk == 0
+    assert [(r["word"], r["phones"]) for r in rows][:3:2] == [("john's", "JH AA1 N Z"), ("don't", "D OW1 N T")]
+    split = [("john", 0.1, 0.4, "JH AA1 N"), ("'s", 0.4, 0.5, "Z")] + whole[1:]
+    write_utt_textgrid(tmp_path / "split.TextGrid", split, dur=2.0)
+    rows, skip, _ = utterance_words(utt, tmp_path / "split.TextGrid")
+    assert rows == [] and skip[0] == "words do not match the transcript"
+    assert "5 aligned vs 4 in the transcript" in skip[1] and "word 1: 'john' vs \"john's\"" in skip[1]
