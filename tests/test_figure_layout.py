@@ -61,17 +61,59 @@ def test_layer_ticks_one_based_and_end_at_k():
         assert t[0] == 1 and t[-1] == k and len(t) <= 8 and t == sorted(set(t)), k
 
 
+def _cell(ax) -> tuple:
+    """Where a panel sits: its block (subfigure), grid row and column."""
+    s = ax.get_subplotspec()
+    return id(ax.get_figure(root=False)), s.rowspan.start, s.colspan.start
+
+
+def _by_codec(fig) -> tuple[list, list]:
+    """Fig. 2's (top, bottom) panels in codec order: each codec's top panel has the title, its
+    bottom panel sits right under it (same block and column, next grid row)."""
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    top = [ax for ax in shown if ax.get_title()]
+    at = {_cell(ax): ax for ax in shown}
+    return top, [at[(b, r + 1, c)] for b, r, c in map(_cell, top)]
+
+
 def test_fig2_four_codecs(drawn):
+    """The paper's four codecs in two blocks of two columns (8.5 inches wide, not 15), each
+    codec's two panels sharing its layer axis, the row labels on each block's first column."""
     figures.fig2(_distances(), "f.pdf", "f.png", "SYNTHETIC DEMO DATA")
     fig = drawn[0]
-    axes = list(fig.axes)
-    assert [ax.get_title() for ax in axes[:4]] == ["encodec", "dac", "mimi", "mimo (RANDOM WEIGHTS)"]
-    bottom = axes[4:]
+    top, bottom = _by_codec(fig)
+    assert [ax.get_title() for ax in top] == ["encodec", "dac", "mimi", "mimo (RANDOM WEIGHTS)"]
+    assert [ax.get_subplotspec().colspan.start for ax in top] == [0, 1, 0, 1]
+    assert tuple(fig.get_size_inches()) == pytest.approx((8.5, 11.6))
     assert [list(ax.get_xticks()) for ax in bottom] == [figures.layer_ticks(k) for k in K.values()]
+    assert [ax.get_xlim() for ax in top] == [ax.get_xlim() for ax in bottom]
     assert [ax.get_xlabel() for ax in bottom] == ["codebook layer"] * 4
-    assert axes[0].get_ylabel() == "distance (euclidean)" and axes[4].get_ylabel() == "distance - random"
+    assert [ax.get_ylabel() for ax in top] == ["distance (euclidean)", "", "distance (euclidean)", ""]
+    assert [ax.get_ylabel() for ax in bottom] == ["distance - random", "", "distance - random", ""]
     assert _texts(fig.legends[0]) == ["random", "synonym", "near-homophone", "same word", "same speaker"]
     assert "95% t-interval over seeds" in fig._suptitle.get_text() and "SYNTHETIC DEMO DATA" in fig._suptitle.get_text()
+
+
+@pytest.mark.parametrize("n, rows, cols, hidden", [(1, 1, 1, 0), (3, 1, 3, 0), (4, 2, 2, 0), (5, 2, 3, 1), (7, 3, 3, 2)])
+def test_codec_grid_wraps_into_balanced_blocks(n, rows, cols, hidden):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = figures.codec_grid(plt, n, 2, 3.6, 2.6, 0.8, 1.2, 8.5)
+    assert axes.shape == (2, n) and len(fig.axes) == 2 * rows * cols
+    assert tuple(fig.get_size_inches()) == pytest.approx((max(3.6 * cols + 0.8, 8.5), 2.6 * 2 * rows + 1.2))
+    assert sum(not ax.get_visible() for ax in fig.axes) == 2 * hidden
+    blocks = []  # the subfigures, in the order of their first codec
+    for j in range(n):  # codec j: block j // cols, column j % cols, its two panels one under the other
+        (fa, ra, ca), (fb, rb, cb) = _cell(axes[0, j]), _cell(axes[1, j])
+        if fa not in blocks:
+            blocks.append(fa)
+        assert (blocks.index(fa), ra, ca) == (j // cols, 0, j % cols) and (fb, rb, cb) == (fa, 1, ca)
+        axes[1, j].set_xlim(0, j + 1)
+        assert axes[0, j].get_xlim() == (0, j + 1)  # shared within the codec, not down the grid column
+    plt.close(fig)
 
 
 def test_fig2_legend_names_a_type_missing_from_the_first_codec(drawn):
@@ -139,3 +181,20 @@ def test_one_codec_titles_inside_the_figure(drawn):
         fig.canvas.draw()
         box = fig._suptitle.get_window_extent()
         assert box.x0 >= 0 and box.x1 <= fig.bbox.width, fig._suptitle.get_text()
+
+
+def test_codec_grid_shares_one_y_scale_when_asked():
+    """The lag and region figures: one panel per codec, every panel on one y scale, the tick
+    labels on each block's first column only."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = figures.codec_grid(plt, 5, 1, 4.6, 3.4, 0.0, 0.8, 6.5, sharey=True)
+    axes[0, 4].set_ylim(0.2, 0.7)
+    assert {ax.get_ylim() for ax in axes[0]} == {(0.2, 0.7)}
+    fig.canvas.draw()
+    labelled = [any(t.get_visible() and t.get_text() for t in ax.get_yticklabels()) for ax in axes[0]]
+    assert labelled == [True, False, False, True, False]
+    plt.close(fig)

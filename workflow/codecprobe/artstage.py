@@ -54,6 +54,7 @@ from .articulatory import (
     summarize_speakers,
 )
 from .figures import (
+    codec_grid,
     has_random_weights,
     latex_codec_name,
     latex_decimals,
@@ -555,8 +556,9 @@ def _wrapped_suptitle(fig, title: str, note: str = "") -> None:
 
 
 def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: str, pdf: str, png: str, note: str = "") -> None:
-    """One panel per codec of ``summary`` (sharing y), each filled by ``draw(ax, rows of that
-    codec)``, titled with the codec (RANDOM WEIGHTS in red for a codec whose rows have
+    """One panel per codec of ``summary`` (sharing y; at most 3 side by side:
+    :func:`codecprobe.figures.codec_grid`), each filled by ``draw(ax, rows of that codec)``,
+    titled with the codec (RANDOM WEIGHTS in red for a codec whose rows have
     ``random_weights``, as in Fig. 2: :func:`codecprobe.figures.set_marked_title`); ``title`` and
     the wrapped ``note`` above them; saved as PDF and PNG."""
     import matplotlib
@@ -565,17 +567,16 @@ def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: 
     import matplotlib.pyplot as plt
 
     codecs = list(dict.fromkeys(summary["codec"]))
-    width = max(6.5, 4.6 * len(codecs))
-    fig, axes = plt.subplots(1, len(codecs), figsize=(width, 4.2), squeeze=False, sharey=True)
+    fig, axes = codec_grid(plt, len(codecs), 1, 4.6, 3.4, 0.0, 0.8, 6.5, sharey=True)
     for ax, codec in zip(axes[0], codecs):
         rows = summary[summary["codec"] == codec]
         draw(ax, rows)
         ax.set_xlabel(xlabel)
         set_marked_title(ax, codec, rows)
         ax.legend(fontsize=8)
-    axes[0][0].set_ylabel(ylabel)
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel(ylabel)
     _wrapped_suptitle(fig, title, note)
-    fig.tight_layout()
     save_figure(fig, pdf, png)
 
 

@@ -99,6 +99,45 @@ def set_marked_title(ax, title: str, table: pd.DataFrame, fontsize: float = 10) 
     ax.set_title(text, fontsize=fontsize, color=color)
 
 
+MAX_CODEC_COLUMNS = 3  # codecs side by side before the panels wrap into another block
+
+
+def codec_grid(
+    plt, n: int, rows_per_codec: int, panel_w: float, panel_h: float, pad_w: float, pad_h: float, min_w: float,
+    sharey: bool = False, max_cols: int = MAX_CODEC_COLUMNS,
+):  # fmt: skip
+    """A figure with ``rows_per_codec`` panels (stacked, sharing the codec's x axis; only the
+    bottom one labels its ticks) for each of ``n`` codecs, the codecs side by side in blocks
+    of at most ``max_cols`` columns, the blocks balanced (4 codecs: 2 blocks of 2; 5: 3 + 2),
+    so that the paper's four codecs and a reference row stay readable on a printed page.
+    Each block is a subfigure: a codec's panels sit close together, the blocks apart. The
+    layout is matplotlib's constrained layout (no ``tight_layout``; a figure legend goes
+    ``loc="outside lower center"``). Size: ``panel_w`` x columns + ``pad_w`` (at least
+    ``min_w``) by ``panel_h`` x panel rows + ``pad_h`` inches. ``sharey``: every panel on
+    one y scale, tick labels on each block's first column only. Returns ``(fig, axes)``,
+    ``axes[r, j]`` the r-th panel of codec j (an object array ``[rows_per_codec, n]``);
+    grid cells left over are hidden."""
+    blocks = -(-n // max_cols)
+    ncols = -(-n // blocks)
+    size = (max(panel_w * ncols + pad_w, min_w), panel_h * rows_per_codec * blocks + pad_h)
+    fig = plt.figure(figsize=size, layout="constrained")
+    subs = fig.subfigures(blocks, 1, squeeze=False)[:, 0] if blocks > 1 else [fig]
+    grids = [sub.subplots(rows_per_codec, ncols, squeeze=False, sharex="col") for sub in subs]
+    axes = np.empty((rows_per_codec, n), dtype=object)
+    for j in range(n):
+        b, c = divmod(j, ncols)
+        axes[:, j] = grids[b][:, c]
+    for grid in grids:
+        for ax in grid.ravel():
+            if not any(ax is a for a in axes.ravel()):
+                ax.set_visible(False)
+            elif sharey and ax is not axes[0, 0]:
+                ax.sharey(axes[0, 0])
+                if not ax.get_subplotspec().is_first_col():
+                    ax.tick_params(labelleft=False)
+    return fig, axes
+
+
 def _codec_column(axes, j: int, codec: str, t: pd.DataFrame, xlabel: str) -> None:
     """Column ``j``'s title (RANDOM WEIGHTS in red), the zero line of the normalized row,
     the x label and up to 8 layer ticks."""
@@ -120,12 +159,13 @@ def legend_entries(axes) -> tuple[list, list[str]]:
 
 def _finish(fig, axes, metric: str, norm_label: str, sup: str, title_note: str, pdf: str, png: str) -> None:
     """Row labels, the pair-type legend, the title (and ``title_note`` under it), saved."""
-    axes[0, 0].set_ylabel(f"distance ({metric})")
-    axes[1, 0].set_ylabel(norm_label)
+    for j in range(axes.shape[1]):  # the first codec of each block of columns
+        if axes[0, j].get_subplotspec().is_first_col():
+            axes[0, j].set_ylabel(f"distance ({metric})")
+            axes[1, j].set_ylabel(norm_label)
     handles, labels = legend_entries(axes.ravel())
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=9)
     fig.suptitle(f"{sup}\n{title_note}" if title_note else sup, fontsize=11)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
     save_figure(fig, pdf, png)
 
 
@@ -143,7 +183,7 @@ def fig2(
         table = table[table["variant"].fillna("accumulated") == "accumulated"]
     table, norm_cols, norm_label = normalized_view(table, normalized)
     codecs = list(dict.fromkeys(table["codec"]))
-    fig, axes = plt.subplots(2, len(codecs), figsize=(max(3.6 * len(codecs) + 0.8, 8.5), 6.4), squeeze=False, sharex="col")
+    fig, axes = codec_grid(plt, len(codecs), 2, 3.6, 2.6, 0.8, 1.2, 8.5)
     for j, codec in enumerate(codecs):
         t = table[table["codec"] == codec]
         for t_name, (color, label) in PAIR_STYLE.items():
@@ -175,7 +215,7 @@ def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", no
     codecs = list(dict.fromkeys(split["codec"]))
     if not codecs:
         raise ValueError("fig2_split: no rows of variant layer1_only / without_layer1 (distances --split-first)")
-    fig, axes = plt.subplots(2, len(codecs), figsize=(max(4.2 * len(codecs) + 0.8, 8.5), 6.4), squeeze=False, sharex="col")
+    fig, axes = codec_grid(plt, len(codecs), 2, 4.2, 2.6, 0.8, 1.2, 8.5)
     table, norm_cols, norm_label = normalized_view(table, normalized)
     cols = (("mean", "ci_low", "ci_high"), norm_cols)
     for j, codec in enumerate(codecs):
