@@ -288,6 +288,21 @@ def test_build_speaker_pairs_known_answer(cmu, wordnet):
         build_speaker_pairs(few, cfg, ["303"], cmu, wordnet)
 
 
+def test_speaker_ids_with_leading_zeros(cmu, wordnet):
+    """LibriSpeech-style folders named 0101 stay "0101"; an id the config gave as a number
+    (YAML reads an unquoted 0101 as a number) is not found, and the message says to quote it."""
+    from codecprobe.pairs import build_speaker_pairs
+
+    words = _speaker_words().assign(speaker=lambda w: w["speaker"].map({101: "0101", 202: "0202"}))
+    cfg = PairConfig(seeds=(7,))
+    _, summary, _ = build_speaker_pairs(words, cfg, ["0101"], cmu, wordnet)
+    assert set(summary.speaker) == {"0101"}
+    with pytest.raises(CodecprobeError, match=r"\['65'\] not in the word table .*must be quoted in the config"):
+        build_speaker_pairs(words, cfg, [65], cmu, wordnet)  # 0101 as YAML 1.1 reads it (octal)
+    with pytest.raises(CodecprobeError, match=r"\['101'\] not in the word table \(2 speakers, e.g. 0101, 0202\)$"):
+        build_speaker_pairs(words, cfg, ["101"], cmu, wordnet)  # quoted: no hint
+
+
 def test_cli_by_speaker(tmp_path):
     w = tmp_path / "w.csv"
     _speaker_words().to_csv(w, index=False)
