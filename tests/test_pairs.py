@@ -298,9 +298,11 @@ def test_speaker_ids_with_leading_zeros(cmu, wordnet):
     _, summary, _ = build_speaker_pairs(words, cfg, ["0101"], cmu, wordnet)
     assert set(summary.speaker) == {"0101"}
     with pytest.raises(CodecprobeError, match=r"\['65'\] not in the word table .*must be quoted in the config"):
-        build_speaker_pairs(words, cfg, [65], cmu, wordnet)  # 0101 as YAML 1.1 reads it (octal)
-    with pytest.raises(CodecprobeError, match=r"\['101'\] not in the word table \(2 speakers, e.g. 0101, 0202\)$"):
-        build_speaker_pairs(words, cfg, ["101"], cmu, wordnet)  # quoted: no hint
+        build_speaker_pairs(words, cfg, ["65"], cmu, wordnet)  # 0101 as YAML 1.1 reads it (octal), on the command line
+    with pytest.raises(CodecprobeError, match=r"\['0303'\] not in the word table \(2 speakers, e.g. 0101, 0202\)$"):
+        build_speaker_pairs(words, cfg, ["0303"], cmu, wordnet)  # quoted, but not there: no hint
+    with pytest.raises(CodecprobeError, match=r"\['65'\] not in the word table \(2 speakers, e.g. 101, 202\)$"):
+        build_speaker_pairs(_speaker_words(), cfg, ["65"], cmu, wordnet)  # no id with a leading zero: no hint
 
 
 def test_cli_by_speaker(tmp_path):

@@ -380,7 +380,8 @@ def build_speaker_pairs(
     missing = [s for s in map(str, speakers) if s not in ids]
     if missing:
         eg = ", ".join(sorted(ids)[:8])
-        zeros = any(i[:1] == "0" and len(i) > 1 for i in ids) and any(not isinstance(s, str) for s in speakers)
+        # the table's ids have leading zeros and a missing one is a number without: an unquoted id in the YAML
+        zeros = any(i[:1] == "0" and len(i) > 1 for i in ids) and any(m.isdigit() and m[:1] != "0" for m in missing)
         hint = "; ids with leading zeros must be quoted in the config ('0012': YAML reads 0012 as a number)" if zeros else ""
         raise CodecprobeError(
             f"pairs.by_speaker: speaker(s) {missing} not in the word table ({known.nunique()} speakers, e.g. {eg}){hint}"
