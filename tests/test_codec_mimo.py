@@ -108,6 +108,9 @@ def test_real_architecture(codec):
     ]
     meta = codec.metadata()
     assert meta["random_weights"] and meta["codebook_sizes"] == [1024, 1024] + [128] * 6
+    from codecprobe.codectable import bitrate_bps
+
+    assert bitrate_bps(codec.frame_rate, [len(codec.codebook_vectors(k)) for k in range(8)]) == 1550  # Table 1: 1.55 kbps
 
 
 def test_accumulated_features_equal_quantizer_decode(codec, chirp):

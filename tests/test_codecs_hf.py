@@ -85,6 +85,16 @@ def test_attributes_and_metadata(codec, family):
         assert codec.tables()[k_].shape[1] == dim
 
 
+def test_table_1_rates_of_the_real_architectures(codec, family):
+    """Random weights at the real size: the input rate and the codes' bitrate over the layers
+    used are the paper's Table 1 (24 kHz; 12, 24 and 4.4 kbps)."""
+    from codecprobe.codectable import bitrate_bps
+
+    sizes = [len(t) for t in codec.tables()]
+    assert codec.sample_rate == 24000
+    assert bitrate_bps(codec.frame_rate, sizes) == {"encodec": 12000, "dac": 24000, "mimi": 4400}[family]
+
+
 def test_codes_shape_dtype(codec, coded, clips):
     assert coded.dtype == torch.int64
     assert tuple(coded.shape) == (1, codec.n_layers, codec.n_frames(clips.shape[1]))

@@ -19,6 +19,11 @@ def test_shipped_reference_holds_the_notes_numbers():
     assert key["mimi", "near_homophone_rel_percent", "1", "value"] == -23
     assert key["mimi", "cka_linear", "", "value"] == 0.329 and key["mimo", "cka_gap", "", "value"] == 0.054
     assert key["mimi", "pwcca", "32", "value"] == 0.674
+    # Table 1: 24 kHz in for all four; 12, 24, 4.4 and 1.55 kbps out
+    assert {f: key[f, "bitrate_bps", "", "value"] for f in ("encodec", "dac", "mimi", "mimo")} == {
+        "encodec": 12000, "dac": 24000, "mimi": 4400, "mimo": 1550,
+    }  # fmt: skip
+    assert (ref.loc[ref["quantity"] == "input_sample_rate_hz", "value"] == 24000).sum() == 4
 
 
 def test_layer_span():

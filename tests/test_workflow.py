@@ -45,7 +45,7 @@ def test_demo_dag():
         "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1,
         "pairs_by_speaker": 1, "distances_by_speaker": 1, "fig2_by_speaker": 1,
         "rtmri_vtd": 4, "rtmri_utterances": 1, "encode_rtmri": 1, "rtmri_pwcca": 1, "fig3": 1, "rtmri_lag": 1,
-        "fig3_lag": 1, "rtmri_regions": 4, "rtmri_region_pwcca": 1, "fig3_regions": 1, "paper_comparison": 1, "all": 1,
+        "fig3_lag": 1, "rtmri_regions": 4, "rtmri_region_pwcca": 1, "fig3_regions": 1, "paper_comparison": 1, "codec_table": 1, "all": 1,
     }  # fmt: skip
 
 
@@ -58,7 +58,7 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
         "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 5,
         "distances": 5, "fig2": 1, "rtmri_vtd": 16, "rtmri_utterances": 1, "encode_rtmri": 5, "rtmri_pwcca": 5,
         "fig3": 1, "rtmri_lag": 5, "fig3_lag": 1, "rtmri_regions": 16, "rtmri_region_pwcca": 5, "fig3_regions": 1,
-        "speech_text_cka": 2, "cka_summary": 1, "fig2_split": 1, "paper_comparison": 1, "all": 1,
+        "speech_text_cka": 2, "cka_summary": 1, "fig2_split": 1, "paper_comparison": 1, "codec_table": 1, "all": 1,
     }  # fmt: skip
     for name in ("mimi", "mimo"):  # the codecs with an LLM input path
         assert f"output: results/cka/{name}.csv, results/cka/{name}_embeddings.h5" in out
@@ -70,7 +70,10 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
         assert f"output: results/features/{name}/words.h5" in out
         assert f"output: results/rtmri/features/{name}.h5" in out
     assert re.search(r"codecprobe.reference --codecs .* --distances results/distances/all_codecs.csv "
+                     r"--codec-table results/tables/codecs.csv "
                      r"--pwcca results/rtmri/pwcca_summary.csv --cka results/cka/cka_all_codecs.csv", out)  # fmt: skip
+    assert re.search(r"codecprobe.codectable --features results/features/encodec/words.h5 \S+ \S+ \S+ \S+ --out "
+                     r"results/tables/codecs.csv", out)  # Table 1 from every codec's features  # fmt: skip
     assert "--speaker sub009" in out and "--skip-tasks vcv bvt" in out
     assert "--variant without_first" in out  # MIMI's Fig. 4 split
     assert len(re.findall(r"codecprobe.distances --codec \S+ .*--split-first", out)) == 1  # and its word-pair analogue, mimi only
@@ -104,7 +107,7 @@ def test_configfile_replaces_the_demo_config(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert jobs_of(r.stdout) == {
         "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1,
-        "paper_comparison": 1, "all": 1,
+        "paper_comparison": 1, "codec_table": 1, "all": 1,
     }  # fmt: skip
 
 
@@ -213,8 +216,14 @@ def test_speech_text_cka_runs_end_to_end_on_random_weights(tmp_path):
     assert (wd / "results/figures/cka_speech_text.png").stat().st_size > 5000
     assert "debiased CKA" in (wd / "results/logs/speech_text_cka/mimi.log").read_text()
     cmp = pd.read_csv(wd / "results/tables/paper_comparison.csv")  # MIMI's numbers beside the paper's
-    assert set(cmp["analysis"]) == {"word_pairs", "cka"} and (cmp["comparable"].str.startswith("no: random weights")).all()
+    assert set(cmp["analysis"]) == {"word_pairs", "cka", "codec"} and (cmp["comparable"].str.startswith("no: random weights")).all()
     assert cmp.loc[cmp["quantity"] == "cka_linear", "paper"].tolist() == [0.329]
+    # Table 1 from the features: 24 kHz; 8 of MIMI's 32 layers of 2048 codes at 12.5 Hz: 1,100 bps (the paper's 32: 4,400)
+    t1 = cmp[cmp["analysis"] == "codec"].set_index("quantity")
+    assert t1.loc["input_sample_rate_hz", ["paper", "ours"]].tolist() == [24000, 24000]
+    assert t1.loc["bitrate_bps", ["paper", "ours"]].tolist() == [4400, 1100]
+    codecs = pd.read_csv(wd / "results/tables/codecs.csv")
+    assert codecs[["codec", "n_layers", "codebook_sizes", "random_weights"]].values.tolist() == [["mimi", 8, "2048x8", True]]
 
 
 def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
@@ -260,7 +269,7 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     # ... and the figure, which depends on every codec
     assert jobs_of(r.stdout) == {
         "fit_melrvq": 1, "encode": 2, "distances": 2, "fig2": 1, "distances_by_speaker": 2, "fig2_by_speaker": 1,
-        "paper_comparison": 1, "all": 1,
+        "paper_comparison": 1, "codec_table": 1, "all": 1,
     }  # fmt: skip
     assert "results/features/mel2/words.h5" in r.stdout and "results/features/melr/words.h5" in r.stdout
     assert "output: results/features/mel/words.h5" not in r.stdout  # the old codec is not re-encoded

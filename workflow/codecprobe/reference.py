@@ -2,8 +2,9 @@
 
 The reference numbers (``resources/paper_reference.csv``) are those the seed paper's
 figures were drawn from: its release's caches for Fig. 2 (word-pair distances, 5 seeds x
-10,000 tokens) and Fig. 3 (PWCCA per layer), and the CKA values of its Sec. 3.3. One row
-per number: ``analysis`` (``word_pairs``, ``pwcca``, ``cka``), codec ``family``,
+10,000 tokens) and Fig. 3 (PWCCA per layer), the CKA values of its Sec. 3.3, and its
+Table 1 (input sample rate and bitrate of each codec). One row
+per number: ``analysis`` (``word_pairs``, ``pwcca``, ``cka``, ``codec``), codec ``family``,
 ``quantity``, ``layers`` (one layer, a range ``a-b``, or empty for CKA), ``stat``
 (``value``; ``min``/``max`` over the range's layers), ``value``, ``settings`` (what the
 release did that a run must match for the number to compare, see :data:`SETTINGS`) and
@@ -12,7 +13,9 @@ release did that a run must match for the number to compare, see :data:`SETTINGS
 Quantities: ``random_mean`` (the random pairs' mean distance), ``<type>_minus_random``
 (``norm_mean``), ``<type>_rel_percent`` (``rel_mean`` x 100; over a range: the mean over
 its layers), ``pwcca`` (the mean over speakers), ``cka_linear`` and ``cka_gap`` (linear
-CKA and its gap over the permutation baseline).
+CKA and its gap over the permutation baseline), ``input_sample_rate_hz`` and
+``bitrate_bps`` (from :mod:`codecprobe.codectable`: the codec's rate and its codes' bits per
+second over the layers the run encoded).
 
 For every codec of the run whose family has reference rows, :func:`compare` gives this
 run's value beside the paper's and says whether they compare (``comparable``: ``yes``,
@@ -60,6 +63,7 @@ SETTINGS = {
         "no",
     ),
 }
+ANALYSES = ("word_pairs", "pwcca", "cka", "codec")
 log = logging.getLogger("codecprobe.reference")
 
 
@@ -67,7 +71,7 @@ def load_reference(path: str | Path = REFERENCE) -> pd.DataFrame:
     """The reference table, checked: known analyses, stats and settings."""
     ref = pd.read_csv(path, dtype={"layers": str, "settings": str}, keep_default_na=False)
     bad = set(ref["settings"]) - set(SETTINGS) - {""}
-    if bad or not set(ref["stat"]) <= {"value", "min", "max"} or not set(ref["analysis"]) <= {"word_pairs", "pwcca", "cka"}:
+    if bad or not set(ref["stat"]) <= {"value", "min", "max"} or not set(ref["analysis"]) <= set(ANALYSES):
         raise CodecprobeError(f"{path}: unknown settings {sorted(bad)}, stat or analysis")
     return ref
 
@@ -81,9 +85,14 @@ def layer_span(layers: str) -> list[int]:
 
 
 def _series(row: pd.Series, dist: pd.DataFrame | None, pwcca: pd.DataFrame | None, cka: pd.DataFrame | None,
-            codec: str) -> pd.Series | None:  # fmt: skip
-    """This run's values of the row's quantity, indexed by layer (CKA: one value, index 0)."""
+            codec: str, codecs: pd.DataFrame | None = None) -> pd.Series | None:  # fmt: skip
+    """This run's values of the row's quantity, indexed by layer (CKA and the codec table:
+    one value, index 0)."""
     q = row["quantity"]
+    if row["analysis"] == "codec" and codecs is not None:
+        g = codecs[codecs["codec"] == codec]
+        col = {"input_sample_rate_hz": "sample_rate", "bitrate_bps": "bitrate_bps"}[q]
+        return None if g.empty else pd.Series([float(g[col].iloc[0])], index=[0])
     if row["analysis"] == "word_pairs" and dist is not None:
         d = dist[(dist["codec"] == codec) & (dist.get("variant", "accumulated") == "accumulated")]
         if q == "random_mean":
@@ -135,16 +144,18 @@ def comparability(row: pd.Series, entry: dict, values: pd.Series, random: bool, 
 
 
 def compare(ref: pd.DataFrame, codecs: dict[str, dict], dist: pd.DataFrame | None = None,
-            pwcca: pd.DataFrame | None = None, cka: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
+            pwcca: pd.DataFrame | None = None, cka: pd.DataFrame | None = None,
+            codec_table: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
     """This run's numbers beside the paper's, one row per (codec of the run, reference row of
-    its family) whose quantity the run has; :data:`COLUMNS`. ``codecs``: name -> config entry."""
+    its family) whose quantity the run has; :data:`COLUMNS`. ``codecs``: name -> config entry;
+    ``codec_table``: :func:`codecprobe.codectable.codec_table` (Table 1's quantities)."""
     rows = []
     for name, entry in codecs.items():
         for _, r in ref[ref["family"] == entry["family"]].iterrows():
-            values = _series(r, dist, pwcca, cka, name)
+            values = _series(r, dist, pwcca, cka, name, codec_table)
             if values is None:
                 continue
-            table = {"word_pairs": dist, "pwcca": pwcca, "cka": cka}[r["analysis"]]
+            table = {"word_pairs": dist, "pwcca": pwcca, "cka": cka, "codec": codec_table}[r["analysis"]]
             mine = table[table["codec"] == name]
             random = bool(mine[[c for c in ("random_weights", "codec_random", "llm_random") if c in mine]].astype(bool).any().any())
             agg = str(mine["aggregation"].iloc[0]) if "aggregation" in mine and len(mine) else None
@@ -164,15 +175,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--distances", default=None, help="results/distances/all_codecs.csv")
     ap.add_argument("--pwcca", default=None, help="results/rtmri/pwcca_summary.csv")
     ap.add_argument("--cka", default=None, help="results/cka/cka_all_codecs.csv")
+    ap.add_argument("--codec-table", default=None, help="results/tables/codecs.csv (Table 1's quantities)")
     ap.add_argument("--reference", default=str(REFERENCE))
     ap.add_argument("--out", required=True)
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     setup_logging(a.log)
-    tables = {k: read_table(p) if p else None for k, p in (("dist", a.distances), ("pwcca", a.pwcca), ("cka", a.cka))}
+    given = (("dist", a.distances), ("pwcca", a.pwcca), ("cka", a.cka), ("codec_table", a.codec_table))
+    tables = {k: read_table(p) if p else None for k, p in given}
     out = compare(load_reference(a.reference), json.loads(a.codecs), **tables)
     for r in out.itertuples():
-        log.info("%s %s %s %s: paper %.4g, ours %.4g (%s)", r.analysis, r.codec, r.quantity, r.layers or "", r.paper,
+        log.info("%s %s %s %s: paper %.6g, ours %.6g (%s)", r.analysis, r.codec, r.quantity, r.layers or "", r.paper,
                  r.ours, r.comparable)  # fmt: skip
     if out.empty:
         log.info("no codec of this run has a family the paper reports (encodec, dac, mimi, mimo)")

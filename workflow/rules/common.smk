@@ -103,6 +103,7 @@ def paper_comparison_inputs(wildcards):
     tables = {}
     if CODECS:
         tables["distances"] = f"{RESULTS}/distances/all_codecs.csv"
+        tables["codec_table"] = f"{RESULTS}/tables/codecs.csv"
     if CODECS and RTMRI_SPEAKERS:
         tables["pwcca"] = f"{RESULTS}/rtmri/pwcca_summary.csv"
     if CKA_CODECS:
@@ -123,6 +124,7 @@ def all_targets():
             f"{RESULTS}/distances/all_codecs.csv",
             f"{RESULTS}/tables/word_pairs.tex",
             f"{RESULTS}/tables/paper_comparison.csv",
+            f"{RESULTS}/tables/codecs.csv",
         ]
     if MIMI_CODECS:
         targets.append(f"{RESULTS}/figures/fig2_first_layer_split.pdf")

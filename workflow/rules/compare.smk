@@ -1,4 +1,25 @@
-# This run's numbers beside the paper's (resources/paper_reference.csv).
+# This run's codecs (Table 1) and its numbers beside the paper's (resources/paper_reference.csv).
+
+
+rule codec_table:
+    """Table 1 of this run: each codec's rates, layers, codebooks and bitrate, from its features."""
+    input:
+        expand(f"{RESULTS}/features/{{codec}}/words.h5", codec=list(CODECS)),
+    output:
+        report(
+            f"{RESULTS}/tables/codecs.csv",
+            caption="../report/codecs.rst",
+            category="Codecs",
+        ),
+    log:
+        f"{LOGS}/codec_table.log",
+    benchmark:
+        f"{BENCH}/codec_table.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    shell:
+        "python -m codecprobe.codectable --features {input:q} --out {output:q} --log {log:q}"
 
 
 rule paper_comparison:
@@ -20,7 +41,9 @@ rule paper_comparison:
             {n: {"family": c["family"], "vectors": c.get("vectors")} for n, c in CODECS.items()}
         ),
         tables=lambda wc, input: " ".join(
-            f"--{k} {shlex.quote(v)}" for k, v in input.items() if k in ("distances", "pwcca", "cka")
+            f"--{k.replace('_', '-')} {shlex.quote(v)}"
+            for k, v in input.items()
+            if k in ("distances", "pwcca", "cka", "codec_table")
         ),
     shell:
         "python -m codecprobe.reference --codecs {params.codecs:q} {params.tables}"
