@@ -109,3 +109,8 @@ def test_cli_and_bad_reference(tmp_path):
     load_reference().assign(settings="dac_16d").to_csv(bad, index=False)
     with pytest.raises(CodecprobeError, match="unknown settings \\['dac_16d'\\]"):
         load_reference(bad)
+    ref = load_reference()
+    ref.loc[ref["quantity"] == "bitrate_bps", "quantity"] = "bitrate_kbps"
+    ref.to_csv(bad, index=False)
+    with pytest.raises(CodecprobeError, match="unknown codec quantity 'bitrate_kbps' \\(known: input_sample_rate_hz, bitrate_bps\\)"):
+        load_reference(bad)

@@ -64,6 +64,7 @@ SETTINGS = {
     ),
 }
 ANALYSES = ("word_pairs", "pwcca", "cka", "codec")
+CODEC_QUANTITIES = {"input_sample_rate_hz": "sample_rate", "bitrate_bps": "bitrate_bps"}  # Table 1 -> codecs.csv column
 log = logging.getLogger("codecprobe.reference")
 
 
@@ -73,6 +74,9 @@ def load_reference(path: str | Path = REFERENCE) -> pd.DataFrame:
     bad = set(ref["settings"]) - set(SETTINGS) - {""}
     if bad or not set(ref["stat"]) <= {"value", "min", "max"} or not set(ref["analysis"]) <= set(ANALYSES):
         raise CodecprobeError(f"{path}: unknown settings {sorted(bad)}, stat or analysis")
+    odd = sorted(set(ref.loc[ref["analysis"] == "codec", "quantity"]) - set(CODEC_QUANTITIES))
+    if odd:
+        raise CodecprobeError(f"{path}: unknown codec quantity {odd[0]!r} (known: {', '.join(CODEC_QUANTITIES)})")
     return ref
 
 
@@ -91,7 +95,7 @@ def _series(row: pd.Series, dist: pd.DataFrame | None, pwcca: pd.DataFrame | Non
     q = row["quantity"]
     if row["analysis"] == "codec" and codecs is not None:
         g = codecs[codecs["codec"] == codec]
-        col = {"input_sample_rate_hz": "sample_rate", "bitrate_bps": "bitrate_bps"}[q]
+        col = CODEC_QUANTITIES[q]
         return None if g.empty else pd.Series([float(g[col].iloc[0])], index=[0])
     if row["analysis"] == "word_pairs" and dist is not None:
         d = dist[(dist["codec"] == codec) & (dist.get("variant", "accumulated") == "accumulated")]
