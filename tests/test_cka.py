@@ -376,3 +376,22 @@ def test_gap_bootstrap_of_near_copies_in_groups_brackets_its_estimate():
     res = cka_gap_bootstrap(x, y, 30, np.random.default_rng(1), n_perm=5, groups=groups)
     assert abs(res.gap) < 1e-4
     assert res.ci_low <= res.gap <= res.ci_high and res.ci_high - res.ci_low < 1e-3
+
+
+def test_effective_dimension_known_answers():
+    """Participation ratio: k equal orthogonal directions give k, whatever the rotation and
+    offset; eigenvalues 1, 1, 2 give 16 / 6; one direction gives 1; and the eigenvalues of
+    an independent reference (numpy's eigvalsh of the covariance) agree."""
+    from codecprobe.cka import effective_dimension
+
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((40, 40)))
+    h = np.kron(np.eye(3), [[1.0], [-1.0]])  # [6, 3]: centred, orthogonal columns of equal norm
+    assert effective_dimension(h @ q[:3] + 5.0) == pytest.approx(3.0)  # rows in 40-d, wide: the n x n path
+    assert effective_dimension(np.tile(h, (20, 1)) * [1.0, 1.0, np.sqrt(2.0)]) == pytest.approx(16 / 6)  # tall: d x d
+    assert effective_dimension(np.outer(rng.standard_normal(50), rng.standard_normal(7))) == pytest.approx(1.0)
+    x = rng.standard_normal((300, 12)) * np.linspace(0.2, 3.0, 12)
+    lam = np.linalg.eigvalsh(np.cov(x, rowvar=False))
+    assert effective_dimension(x) == pytest.approx(lam.sum() ** 2 / np.sum(lam**2), rel=1e-10)
+    with pytest.raises(CodecprobeError, match="constant input"):
+        effective_dimension(np.ones((5, 3)))

@@ -250,6 +250,11 @@ def test_stage_end_to_end_on_random_weights(mimi_words, tmp_path):
         assert "RANDOM WEIGHTS" in h.attrs["note"]
         kept = h["word"][:].astype(str)
         ids, n_tok = h["token_id"][:], h["n_tokens"][:]
+        # the effective dimensions of the two spaces the CKA compared (4 rows: at most 3)
+        for side in ("speech", "text"):
+            lam = np.linalg.eigvalsh(np.cov(h[side][:].astype(np.float64), rowvar=False))
+            assert t[f"{side}_eff_dim"].tolist() == pytest.approx([lam.sum() ** 2 / np.sum(lam**2)] * 2, rel=1e-6)
+            assert 1 <= t[f"{side}_eff_dim"].iloc[0] <= 3
     assert len(set(kept)) == 4 and len(ids) == n_tok.sum() == t["n_tokens"].iloc[0]
     word_of = dict(zip(tokens["token_id"], tokens["word"]))
     assert [word_of[i] for i in ids] == [w for w, k in zip(kept, n_tok) for _ in range(k)]

@@ -32,6 +32,10 @@ cache-sized row blocks), instead of recomputing features' products.
 
 ``cka_gap_bootstrap``: percentile bootstrap CI over words of ``CKA - mean(null)``
 (debiased CKA only; see its docstring for why and how duplicated words are handled).
+
+``effective_dimension``: the participation ratio of one space, to read a CKA value and
+its null against (the paper's Sec. 3.3 explains MIMI's higher CKA by its space's low
+effective dimensionality).
 """
 
 from __future__ import annotations
@@ -251,6 +255,22 @@ def linear_cka_gram(k: np.ndarray, l: np.ndarray) -> float:
 
 def _centred64(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float64) - np.mean(a, axis=0, dtype=np.float64)
+
+
+def effective_dimension(x: np.ndarray) -> float:
+    """Participation ratio of ``x [n, d]``: ``(sum_i l_i)^2 / sum_i l_i^2`` over the
+    eigenvalues ``l_i`` of the columns' covariance (the squared singular values of the
+    column-centred ``x``). 1 when the rows vary along one direction; ``k`` when they vary
+    equally along ``k`` orthogonal ones; at most ``min(n - 1, d)``. The seed paper reads
+    MIMI's higher linear CKA as an artifact of a low effective dimensionality (Sec. 3.3):
+    linear CKA is dominated by the top directions of both spaces, and its permutation null
+    grows as their effective dimensions shrink.
+
+    No eigendecomposition: ``sum l_i = ||Xc||_F^2`` and ``sum l_i^2 = ||Xc^T Xc||_F^2 =
+    ||Xc Xc^T||_F^2``, so one product of the smaller size (float64) suffices."""
+    xc = _centred64(check_features(x, "x"))
+    g = xc @ xc.T if xc.shape[0] <= xc.shape[1] else xc.T @ xc
+    return float(np.trace(g) ** 2 / np.sum(g * g))
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:

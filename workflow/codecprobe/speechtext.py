@@ -57,7 +57,7 @@ import pandas as pd
 
 from . import source_version
 from .arrays import group_positions, offsets
-from .cka import cka_gap_bootstrap, cka_permutation
+from .cka import cka_gap_bootstrap, cka_permutation, effective_dimension
 from .encode import resolve_device
 from .figures import latex_codec_name, latex_decimals, latex_interval
 from .io import (
@@ -304,8 +304,11 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
         "codec": codec_name, "codec_family": family, "codec_random": codec_random, "llm_family": llm.family,
         "llm_weights": llm_spec.weights, "llm_random": llm_spec.random, "tokenizer": llm.tokenizer.kind,
         "pooling": cfg.pooling, "per_type": cfg.per_type, "seed": cfg.seed, "speech_dim": speech.shape[1],
-        "text_dim": text.shape[1], "n_types_available": n_available, "n_skipped": int((~keep).sum()),
+        "text_dim": text.shape[1], "speech_eff_dim": effective_dimension(speech), "text_eff_dim": effective_dimension(text),
+        "n_types_available": n_available, "n_skipped": int((~keep).sum()),
     }  # fmt: skip
+    log.info("effective dimensions (participation ratio): speech %.1f of %d, text %.1f of %d",
+             meta["speech_eff_dim"], speech.shape[1], meta["text_eff_dim"], text.shape[1])  # fmt: skip
     table = pd.DataFrame([meta | r for r in rows])
     if embeddings:
         import h5py
