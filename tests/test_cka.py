@@ -395,3 +395,37 @@ def test_effective_dimension_known_answers():
     assert effective_dimension(x) == pytest.approx(lam.sum() ** 2 / np.sum(lam**2), rel=1e-10)
     with pytest.raises(CodecprobeError, match="constant input"):
         effective_dimension(np.ones((5, 3)))
+
+
+def test_permutation_null_mean_of_linear_cka_is_set_by_the_effective_dimensions():
+    """E over row permutations of linear CKA = sqrt(PR_x PR_y) / (n - 1), exactly: the mean of
+    many drawn permutations agrees within its Monte Carlo error, for spaces of low and of
+    high effective dimension (the chance level rises with them)."""
+    from codecprobe.cka import effective_dimension
+
+    rng = np.random.default_rng(7)
+    n = 40
+    for scales in (np.array([5.0, 1.0, 0.2, 0.1]), np.ones(30)):
+        x = rng.standard_normal((n, len(scales))) * scales
+        y = rng.standard_normal((n, 6)) * [3.0, 1, 1, 1, 0.5, 0.5]
+        res = cka_permutation(x, y, 4000, np.random.default_rng(1))
+        expected = np.sqrt(effective_dimension(x) * effective_dimension(y)) / (n - 1)
+        assert abs(res.null_mean - expected) < 4 * res.null_sd / np.sqrt(4000) + 1e-12, (res.null_mean, expected)
+    low = np.sqrt(effective_dimension(rng.standard_normal((n, 4)) * [5.0, 1.0, 0.2, 0.1]) * 2) / (n - 1)
+    high = np.sqrt(effective_dimension(rng.standard_normal((n, 30))) * 2) / (n - 1)
+    assert low < high
+
+
+def test_permutation_mean_identity_over_all_permutations():
+    """The identity behind the last test, exactly: linear CKA averaged over all 720 row
+    orders of 6 words equals sqrt(PR_x PR_y) / (n - 1) (not / n)."""
+    from itertools import permutations
+
+    from codecprobe.cka import effective_dimension
+
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((6, 3)) * [2.0, 1.0, 0.3], rng.standard_normal((6, 4))
+    mean = np.mean([linear_cka(x[list(p)], y) for p in permutations(range(6))])
+    pr = effective_dimension(x) * effective_dimension(y)
+    assert mean == pytest.approx(np.sqrt(pr) / 5, rel=1e-9)
+    assert mean != pytest.approx(np.sqrt(pr) / 6, rel=1e-3)

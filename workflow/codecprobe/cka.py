@@ -262,9 +262,12 @@ def effective_dimension(x: np.ndarray) -> float:
     eigenvalues ``l_i`` of the columns' covariance (the squared singular values of the
     column-centred ``x``). 1 when the rows vary along one direction; ``k`` when they vary
     equally along ``k`` orthogonal ones; at most ``min(n - 1, d)``. The seed paper reads
-    MIMI's higher linear CKA as an artifact of a low effective dimensionality (Sec. 3.3):
-    linear CKA is dominated by the top directions of both spaces, and its permutation null
-    grows as their effective dimensions shrink.
+    MIMI's higher linear CKA as an artifact of a low effective dimensionality (Sec. 3.3).
+    What the ratio says of the permutation baseline is exact: over uniform row
+    permutations the mean of linear CKA is ``sqrt(PR_x PR_y) / (n - 1)`` (for centred Grams
+    ``E[<Kc, P Lc P^T>] = tr Kc tr Lc / (n - 1)``, and ``tr Kc / ||Kc||_F = sqrt(PR)``), so
+    the chance level *rises* with the effective dimensions; a space dominated by a few
+    directions raises linear CKA only where those directions are shared with the other space.
 
     No eigendecomposition: ``sum l_i = ||Xc||_F^2`` and ``sum l_i^2 = ||Xc^T Xc||_F^2 =
     ||Xc Xc^T||_F^2``, so one product of the smaller size (float64) suffices."""
