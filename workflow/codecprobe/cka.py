@@ -35,7 +35,8 @@ cache-sized row blocks), instead of recomputing features' products.
 
 ``effective_dimension``: the participation ratio of one space, to read a CKA value and
 its null against (the paper's Sec. 3.3 explains MIMI's higher CKA by its space's low
-effective dimensionality).
+effective dimensionality; the permutation null of linear CKA has mean
+``sqrt(PR_x PR_y) / (n - 1)``).
 """
 
 from __future__ import annotations
