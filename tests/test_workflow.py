@@ -260,6 +260,7 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     html = (wd / "report.html").read_text()
     assert "fig2_word_pairs.png" in html and "all_codecs.csv" in html and "pair_summary.csv" in html
+    assert "Table 1 of this run" in html  # results/tables/codecs.csv, with its caption
     assert "SYNTHETIC DEMO DATA" in html
     # a second codec: only its fit + encode jobs (and the aggregate target); the corpus untouched
     cfg["codecs"] = [mel, dict(mel, name="mel2", seed=1), {"name": "melr", "family": "melrvq", "weights": "random"}]
