@@ -25,7 +25,7 @@ from itertools import groupby
 import numpy as np
 import pandas as pd
 
-from .io import CodecprobeError, run_cli, setup_logging, write_table
+from .io import CodecprobeError, repeated, run_cli, setup_logging, write_table
 
 log = logging.getLogger("codecprobe.codectable")
 
@@ -71,11 +71,12 @@ def summary(path: str) -> dict:
         raise CodecprobeError(f"{path}: cannot read features ({e})") from e
     if min(sizes) < 1:
         raise CodecprobeError(f"{path}: an empty codebook (sizes {sizes_text(sizes)})")
+    rate = float(attrs["frame_rate"])
     return {
         "codec": str(attrs["codec"]), "family": str(attrs["family"]), "weights": str(attrs["weights"]),
         "random_weights": bool(attrs["random_weights"]), "sample_rate": int(attrs["sample_rate"]),
-        "frame_rate": float(attrs["frame_rate"]), "n_layers": k, "codebook_sizes": sizes_text(sizes),
-        "bits_per_frame": bits_per_frame(sizes), "bitrate_bps": bitrate_bps(float(attrs["frame_rate"]), sizes),
+        "frame_rate": rate, "n_layers": k, "codebook_sizes": sizes_text(sizes),
+        "bits_per_frame": bits_per_frame(sizes), "bitrate_bps": bitrate_bps(rate, sizes),
         "dim": int(attrs["dim"]), "slicing": str(attrs.get("slicing", "")), "n_tokens": int(attrs.get("n_tokens", -1)),
     }  # fmt: skip
 
@@ -83,8 +84,7 @@ def summary(path: str) -> dict:
 def codec_table(paths: list[str]) -> pd.DataFrame:
     """:func:`summary` of each file, in the order given; a codec named twice is an error."""
     rows = [summary(p) for p in paths]
-    names = [r["codec"] for r in rows]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    twice = repeated(r["codec"] for r in rows)
     if twice:
         raise CodecprobeError(f"codec table: codec {twice[0]!r} in more than one features file")
     return pd.DataFrame(rows, columns=COLUMNS)
