@@ -645,13 +645,9 @@ def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     codecs = list(dict.fromkeys(table["codec"]))
     panels = [("fig3", c) for c in codecs]
     panels += [("fig4", c) for c in codecs if (table[table["codec"] == c]["variant"] == "without_layer1").any()]
-    ncols = len(panels) if len(panels) <= 4 else -(-len(panels) // 2)
-    nrows = -(-len(panels) // ncols)
-    fig_w = max(6.5, 3.6 * ncols + 0.6)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(fig_w, 3.3 * nrows + 1.3), squeeze=False, sharey=True)
-    for ax in axes.ravel()[len(panels):]:
-        ax.set_visible(False)
-    for ax, (kind, codec) in zip(axes.ravel(), panels):
+    # up to 4 panels in one row, else two rows (blocks) of half as many
+    fig, axes = codec_grid(plt, len(panels), 1, 3.6, 3.3, 0.6, 1.3, 6.5, sharey=True, max_cols=4)
+    for ax, (kind, codec) in zip(axes[0], panels):
         rows = table[table["codec"] == codec]
         acc = summarize_speakers(rows[rows["variant"] == "accumulated"])
         if kind == "fig3":
@@ -665,12 +661,11 @@ def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
         set_marked_title(ax, title, rows)
         ax.set_xlabel("codebook layer")
         ax.set_xticks(layer_ticks(int(rows["layer"].max())))
-    for r in range(nrows):
-        axes[r, 0].set_ylabel("PWCCA (VTD vs codec features)")
-    handles, labels = legend_entries(axes.ravel()[: len(panels)])
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("PWCCA (VTD vs codec features)")
+    handles, labels = legend_entries(axes[0])
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=9)
     _wrapped_suptitle(fig, f"Fig. 3: articulatory probing per codebook layer ({FIG3_BANDS})", note)
-    fig.tight_layout(rect=(0, 0.06 if nrows == 1 else 0.035, 1, 1))
     save_figure(fig, pdf, png)
 
 
