@@ -19,11 +19,11 @@ utterances like LibriSpeech):
 
 Usage: ``PYTHONPATH=workflow python benchmarks/encode.py [--families melrvq encodec ...]
 [--words 300] [--device auto] [--backend package] [--repeats 3] [--max-batch 64]
-[--batch-seconds 60] [--hold-padding 0.03] [--io-workers 8 1]``. Prints one line per
-family (per reader count with several ``--io-workers``, each timed in every turn against
-the same bare calls); ratios, not absolute times, are the targets (absolute times are
-printed too). ``--backend
-package`` runs EnCodec and DAC through their original packages (marked ``*``; run it
+[--batch-seconds 60] [--hold-padding 0.03] [--io-workers 8 1] [--replay]``. Prints one
+line per family (per reader count with several ``--io-workers``, each timed in every turn
+against the same bare calls); ratios, not absolute times, are the targets (absolute times
+are printed too). ``--replay`` also encodes the stage's own batches bare in every turn, to
+tell what its batching costs the encoder from the rest of its time. ``--backend package`` runs EnCodec and DAC through their original packages (marked ``*``; run it
 with the ``.venv-pkg`` env of ``make test-packages``).
 """
 
@@ -71,12 +71,17 @@ def synthetic_words(root: Path, n_words: int, seed: int = 0) -> pd.DataFrame:
 
 def bench(
     family: str, words: pd.DataFrame, device: str, root: Path, one_by_one: bool = True, backend: str | None = None,
-    repeats: int = 3, io_workers: tuple[int, ...] | None = None, **overrides,
+    repeats: int = 3, io_workers: tuple[int, ...] | None = None, replay: bool = False, **overrides,
 ) -> list[dict]:
     """Time the stage and the bare calls ``repeats`` times each, in turn (medians; and the
     ratio of each pair), after one untimed pass of the stage. With several ``io_workers``
     (reader threads), each turn runs the stage once per reader count, then the bare calls
-    once; one result per reader count, each against the same bare timings."""
+    once; one result per reader count, each against the same bare timings.
+
+    ``replay``: the encoder inputs of the untimed pass (the stage's own batches, as
+    :func:`recorded_batches` keeps them) are also encoded bare in every turn, after the bare
+    calls: ``bare/replay`` is the encoder work of the bare call's batching over that of the
+    stage's (below 1: the stage's batches, made shard by shard, cost the encoder more)."""
     per_clip = family == "mimo-per-clip"  # A/B: MiMo with its one-pass batches switched off
     family = "mimo" if per_clip else family
     options = {"backend": backend} if backend else {}
@@ -89,13 +94,15 @@ def bench(
     # warm-up: one untimed pass of the whole stage, so that lazy init and per-shape
     # kernel selection (cuDNN/cuBLAS plans for every new clip length) are paid before
     # either timing, not by whichever runs first
-    run(codec, words, None, fresh_path(root, f"{family}-warmup"), cfgs[0])
+    with recorded_batches(codec) if replay else contextlib.nullcontext([]) as replayed:
+        run(codec, words, None, fresh_path(root, f"{family}-warmup"), cfgs[0])
     sync()
 
     clips = word_clips(codec, words)
     padded = bare_batches(codec, clips, cfgs[0])
     t_stages: list[list[float]] = [[] for _ in cfgs]
     t_bares: list[float] = []
+    t_replays: list[float] = []
     splits = [""] * len(cfgs)
     for _ in range(repeats):  # stage(s) and bare call in turn, so that drifts hit both
         for j, cfg in enumerate(cfgs):
@@ -112,7 +119,14 @@ def bench(
             codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
         sync()
         t_bares.append(time.perf_counter() - t0)
+        if replay:
+            t0 = time.perf_counter()
+            for wav, lens in replayed:
+                codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
+            sync()
+            t_replays.append(time.perf_counter() - t0)
     t_bare = statistics.median(t_bares)
+    t_replay = statistics.median(t_replays) if t_replays else float("nan")
 
     t_batched = t_single = float("nan")
     if one_by_one:
@@ -131,6 +145,8 @@ def bench(
             "batches": len(padded), "io_workers": cfg.io_workers,
             "stage_s": statistics.median(ts), "bare_s": t_bare, "stage/bare": t_bare / statistics.median(ts),
             "each": [b / a for a, b in zip(ts, t_bares)],
+            "replay_s": t_replay, "bare/replay": t_bare / t_replay, "replay_batches": len(replayed),
+            "padding": padding(padded), "replay_padding": padding(replayed) if replay else float("nan"),
             "batched_s": t_batched, "one_by_one_s": t_single, "batched/one-by-one": t_single / t_batched,
             "split": text,
         }
@@ -175,6 +191,43 @@ def bare_batches(codec, clips: list[np.ndarray], cfg: EncodeConfig) -> list[tupl
         lens = _tensor(codec, lengths[idx], host=True) if codec.accepts_lengths else None
         padded.append((_tensor(codec, wav), lens))
     return padded
+
+
+@contextlib.contextmanager
+def recorded_batches(codec):
+    """Within the block, every ``codec.encode(wav[, lengths=])`` call is also kept as
+    ``(copy of wav, copy of lengths or None)`` in the list yielded: the encoder's inputs
+    exactly as the stage gave them, to be encoded again (a copy on the codec's device, as the
+    stage's input buffers may be reused)."""
+    kept: list[tuple] = []
+    encode = codec.encode
+
+    def copy(x):
+        return x.copy() if isinstance(x, np.ndarray) else x.clone()
+
+    def recording(wav, lengths=None):
+        kept.append((copy(wav), None if lengths is None else copy(lengths)))
+        return encode(wav) if lengths is None else encode(wav, lengths=lengths)
+
+    own = vars(codec).get("encode")  # an instance's own encode (a stand-in), else the class's
+    codec.encode = recording
+    try:
+        yield kept
+    finally:
+        if own is None:
+            del codec.encode
+        else:
+            codec.encode = own
+
+
+def padding(batches: list[tuple]) -> float:
+    """Padded samples over real samples, minus 1, of ``[(wav [B, T], lengths [B])]``; NaN
+    when a batch has no lengths (codecs that are not given them, e.g. melrvq: the stage's
+    split prints its padding)."""
+    if any(lens is None for _, lens in batches):
+        return float("nan")
+    real = sum(int(lens.sum()) for _, lens in batches)
+    return sum(wav.shape[0] * wav.shape[1] for wav, _ in batches) / max(1, real) - 1
 
 
 def warm_cuda_codecs(families: list[str], n_words: int, tool: str):
@@ -272,6 +325,10 @@ def main() -> None:
         "--io-workers", type=int, nargs="+", default=None,
         help="reader threads of the stage (default: as the rule's threads, at most 8); several: each timed in every turn",
     )  # fmt: skip
+    ap.add_argument(
+        "--replay", action="store_true",
+        help="also encode the stage's own batches (recorded in the untimed pass) bare in every turn: what its batching costs the encoder",
+    )  # fmt: skip
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for h in logging.root.handlers:
@@ -284,7 +341,7 @@ def main() -> None:
         for fam in a.families:
             backend = a.backend if fam in ("encodec", "dac") else None
             results = bench(
-                fam, words, device, Path(tmp), not a.no_one_by_one, backend, a.repeats, a.io_workers,
+                fam, words, device, Path(tmp), not a.no_one_by_one, backend, a.repeats, a.io_workers, a.replay,
                 max_batch=a.max_batch, batch_seconds=a.batch_seconds, hold_padding=a.hold_padding,
             )  # fmt: skip
             for r in results:
@@ -295,6 +352,14 @@ def main() -> None:
                 )
                 print(f"         {r['io_workers']} reader threads; stage split: {r['split']}", flush=True)
                 print(f"         stage/bare of each of {len(r['each'])} turns: {' '.join(f'{v:.2f}' for v in r['each'])}", flush=True)
+            if a.replay:  # the same for every reader count
+                r = results[0]
+                print(
+                    f"         the stage's {r['replay_batches']} batches (padding {100 * r['replay_padding']:.1f} %) encoded bare: "
+                    f"{r['replay_s']:.2f} s; the bare call's {r['batches']} (padding {100 * r['padding']:.1f} %): {r['bare_s']:.2f} s; "
+                    f"bare/replay {r['bare/replay']:.3f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -3,15 +3,16 @@
 # of about 7-8 minutes on an H100 (run with .whl/ carried), most needed first. Every ratio
 # is the median of interleaved turns (benchmarks/encode.py --repeats); each turn times the
 # stage with 4 reader threads (config/paper.yaml's encode.threads) and with 1, against the
-# same bare calls:
-# 1. MIMI at 300 words, 5 turns (its single turns ranged over +-20 %), then where its main
+# same bare calls, and (--replay) the stage's own batches encoded bare, which tells what the
+# stage's batching costs the encoder from what its other work (reading, writing) costs it:
+# 1. MIMI at 300 words, 4 turns (its single turns ranged over +-20 %), then where its main
 #    thread spends the stage (stack samples);
 # 2. MiMo at 3,000 words (3 turns) with its CUDA-event timeline, and at 300 words (5 turns);
 # 3. EnCodec and DAC at 300 words, and melrvq (NumPy on the host's CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-FAMILIES=mimi WORDS=300 EXTRA="--no-one-by-one --repeats 5 --io-workers 4 1" bash benchmarks/gpu_run.sh
+FAMILIES=mimi WORDS=300 EXTRA="--no-one-by-one --repeats 4 --io-workers 4 1 --replay" bash benchmarks/gpu_run.sh
 timeout 60 env PYTHONPATH=/tmp/site:$PWD/workflow python3 benchmarks/stack_sample.py --device cuda --family mimi --words 150 --io-workers 4 --top 8
 FAMILIES=mimo WORDS=3000 EXTRA="--no-one-by-one --io-workers 4 1" TIMELINE=1 bash benchmarks/gpu_run.sh
-FAMILIES=mimo WORDS=300 EXTRA="--no-one-by-one --repeats 5 --io-workers 4 1" bash benchmarks/gpu_run.sh
+FAMILIES=mimo WORDS=300 EXTRA="--no-one-by-one --repeats 5 --io-workers 4 1 --replay" bash benchmarks/gpu_run.sh
 FAMILIES="encodec dac melrvq" WORDS=300 EXTRA=--no-one-by-one bash benchmarks/gpu_run.sh

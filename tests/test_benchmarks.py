@@ -171,3 +171,58 @@ def test_simulated_device_runs_the_stage_against_its_model(bench, tmp_path):
     assert n == 8 and bare == pytest.approx(0.001 + 8 * 0.010 + 0.002 * seconds, rel=1e-3)
     mimi = sim.SimCodec(sim.SimDevice(), fixed_s=0.0005, s_per_second=0.0, launch_s=0.001, kind="mimi")
     assert sim.bare_model(mimi, words, bench.encode.stage_config(max_batch=8))[0] == pytest.approx(60 * 0.001 + 0.0005)
+
+
+
+def test_padding_counts_padded_over_real_samples(bench):
+    """[2 x 10] holding 10 + 6 samples and [1 x 4] holding 4: 24 / 20 - 1; a batch without
+    lengths (its clips' lengths unknown to the encoder) makes it unknown."""
+    import numpy as np
+
+    batches = [(np.zeros((2, 10)), np.array([10, 6])), (np.zeros((1, 4)), np.array([4]))]
+    assert bench.encode.padding(batches) == pytest.approx(24 / 20 - 1)
+    assert np.isnan(bench.encode.padding(batches + [(np.zeros((2, 3)), None)]))
+
+
+def test_recorded_batches_keeps_the_encoders_inputs(bench, small_mimo):
+    """Each call's input is kept as a copy (the caller may reuse its buffer), the codes are
+    the encoder's own, and the codec's encode is its own again afterwards."""
+    import torch
+
+    codec = small_mimo
+    wav = torch.randn(2, 4800, generator=torch.Generator().manual_seed(0))
+    lengths = torch.tensor([4800, 3000])
+    want = codec.encode(wav, lengths=lengths)
+    with bench.encode.recorded_batches(codec) as kept:
+        got = codec.encode(wav, lengths=lengths)
+        codec.encode(wav[:1])
+        wav.zero_()
+        lengths.zero_()
+    assert torch.equal(got, want) and "encode" not in vars(codec)
+    assert len(kept) == 2 and kept[1][1] is None and tuple(kept[1][0].shape) == (1, 4800)
+    assert torch.equal(kept[0][1], torch.tensor([4800, 3000])) and kept[0][0].abs().sum() > 0
+    assert torch.equal(codec.encode(kept[0][0], lengths=kept[0][1]), want)
+
+
+def test_encode_benchmark_replays_the_stages_own_batches(bench, tmp_path, monkeypatch):
+    """``--replay``: the stage's encoder calls of the untimed pass are made again in every
+    turn after the bare calls, and ``bare/replay`` is the ratio of the timings reported."""
+    words = bench.encode.synthetic_words(tmp_path, 40)
+    real_load = bench.encode.load_codec
+    calls = []
+
+    def load(spec, device):
+        codec = real_load(spec, device)
+        encode = codec.encode
+        codec.encode = lambda wav, lengths=None: calls.append(wav.shape) or encode(wav)
+        return codec
+
+    monkeypatch.setattr(bench.encode, "load_codec", load)
+    (r,) = bench.encode.bench("melrvq", words, "cpu", tmp_path, one_by_one=False, repeats=2, replay=True, shard_words=16, max_batch=8)
+    n, b = r["replay_batches"], r["batches"]
+    assert n >= 5 and f"{n} batches" in r["split"]
+    # the untimed pass, then in each of 2 turns: the stage, the bare calls, the replay
+    assert len(calls) == n + 2 * (n + b + n)
+    first, last = calls[:n], calls[-n:]
+    assert last == first and sum(s[0] for s in first) == 40
+    assert r["bare/replay"] == pytest.approx(r["bare_s"] / r["replay_s"])
