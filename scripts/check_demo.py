@@ -25,6 +25,11 @@ for layer, g in m.groupby("layer"):
     g = g.set_index("pair_type")
     assert g.loc["same_word", "mean"] == g["mean"].min(), f"layer {layer}: same-word pairs are not the closest"
 print(f"word pairs: melrvq near-homophone - random = {hom.norm_mean.min():.3f} .. {hom.norm_mean.max():.3f} over {len(hom)} layers")
+# near-homophone minus synonym: below 0, and the difference of the two normalized curves (same seeds)
+acc = m[m.variant == "accumulated"].set_index(["pair_type", "layer"])
+diff = acc.loc["near_homophone", "norm_mean"] - acc.loc["synonym", "norm_mean"]
+contrast = acc.loc["near_homophone", "minus_synonym"]
+assert ((contrast - diff).abs() < 1e-9).all() and (contrast < 0).all(), f"near-homophone - synonym:\n{contrast}\n{diff}"
 
 by_speaker = results / "distances" / "by_speaker" / "all_codecs.csv"
 if by_speaker.exists():
@@ -37,6 +42,8 @@ if by_speaker.exists():
         g = g.set_index("pair_type")
         assert g.loc["same_word", "mean"] == g["mean"].min(), f"by speaker, layer {layer}: same-word not the closest"
     print(f"within speakers: near-homophone - random = {bh.norm_mean.min():.3f} .. {bh.norm_mean.max():.3f}")
+    assert (bh.minus_synonym_ci_high < 0).all(), f"within speakers, near-homophone not below synonym:\n{bh}"
+    print(f"within speakers: near-homophone - synonym = {bh.minus_synonym.min():.3f} .. {bh.minus_synonym.max():.3f}")
 
 summary = results / "rtmri" / "pwcca_summary.csv"
 if summary.exists():

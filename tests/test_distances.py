@@ -18,6 +18,19 @@ from codecprobe.figures import fig2
 from codecprobe.io import CodecprobeError
 
 
+CONTRAST = ["minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high"]
+
+
+def assert_no_nan(t: pd.DataFrame) -> None:
+    """No NaN in a distances table, except the contrast with synonyms in the synonym rows
+    (and in all rows of a table without synonyms), where it is always NaN."""
+    assert not t.drop(columns=CONTRAST).isna().any().any()
+    missing = t[CONTRAST].isna()
+    assert (missing.all(axis=1) | ~missing.any(axis=1)).all()  # a contrast is whole or absent
+    if (t["pair_type"] == "synonym").any():
+        assert missing.all(axis=1).equals(t["pair_type"] == "synonym")
+
+
 def test_three_pairs_by_hand():
     # N=3 tokens, K=2 layers, D=2
     f = np.array(
@@ -239,7 +252,7 @@ def test_missing_tokens_dropped_and_counted(tmp_path):
     extra = pd.DataFrame({"pair_type": ["synonym", "random"], "token_a": [0, 99999], "token_b": [88888, 1]})
     t, counts = codec_distances("syn", str(path), pd.concat([pairs, extra]), n_boot=100, aggregate="seeds")
     assert counts["dropped: token without features"] == 2
-    assert not t.isna().any().any()
+    assert_no_nan(t)
 
 
 def test_fig2_writes_files(tmp_path):
@@ -288,7 +301,8 @@ def test_aggregate_over_seeds_known_answer(tmp_path):
     rnd = t.set_index("pair_type").loc["random"]
     assert (rnd["mean"], rnd.ci_low, rnd.ci_high) == (5, 5, 5)
     assert (rnd.norm_mean, rnd.norm_ci_low, rnd.norm_ci_high) == (0, 0, 0)
-    assert not t.isna().any().any() and (t["aggregation"] == "seeds").all()
+    assert_no_nan(t)
+    assert (t["aggregation"] == "seeds").all()
     # the earlier pooled aggregate: pair-weighted mean (1 + 9 * 3) / 10
     tp, _ = codec_distances("toy", path, pairs, n_boot=200, aggregate="pooled")
     ps = tp.set_index("pair_type").loc["synonym"]
@@ -326,7 +340,50 @@ def test_t_interval_over_seeds_against_hand_computation():
             assert row["median"] == pytest.approx(np.median(dist[t][:, layer - 1]))
     syn = table.loc[("synonym", 1)]
     assert abs(syn["mean"] - dist["synonym"][:, 0].mean()) > 0.05  # not the pooled mean
-    assert not table.isna().any().any()
+    assert_no_nan(table.reset_index())  # synonym minus itself: not given
+    for layer in (1, 2):  # near-homophone minus synonym per seed, then t over seeds
+        row = table.loc[("near_homophone", layer)]
+        c = per_seed["near_homophone"][:, layer - 1] - per_seed["synonym"][:, layer - 1]
+        assert row.minus_synonym == pytest.approx(c.mean(), abs=1e-12)
+        assert row.minus_synonym_ci_high - row.minus_synonym == pytest.approx(q * c.std(ddof=1) / np.sqrt(5), abs=1e-12)
+        assert row.minus_synonym - row.minus_synonym_ci_low == pytest.approx(q * c.std(ddof=1) / np.sqrt(5), abs=1e-12)
+
+
+def test_minus_synonym_with_one_seed_bootstraps_both_and_leaves_the_other_columns():
+    """One seed: the contrast is the difference of the two means, its interval the percentiles
+    of the differences of both types' bootstrap means (the draws the other columns use). With
+    seeds mixed so that it draws new resamples, every other column is as without synonyms
+    (the type renamed: the same draws in the same order)."""
+    rng = np.random.default_rng(3)
+    dist = {t: rng.normal(loc, 1.0, size=(n, 2)) for t, loc, n in (("random", 6.0, 80), ("synonym", 5.0, 50), ("near_homophone", 4.0, 60))}
+    table = summarize(dist, n_boot=400, seed=9).set_index(["pair_type", "layer"])
+    boots = {}  # summarize draws one-seed types in dict order from default_rng(seed)
+    g = np.random.default_rng(9)
+    for t, d in dist.items():
+        boots[t] = bootstrap_means(d, 400, g)
+    diff = boots["near_homophone"] - boots["synonym"]
+    lo, hi = np.percentile(diff, [2.5, 97.5], axis=0)
+    for layer in (1, 2):
+        row = table.loc[("near_homophone", layer)]
+        assert row.minus_synonym == pytest.approx(dist["near_homophone"][:, layer - 1].mean() - dist["synonym"][:, layer - 1].mean())
+        assert (row.minus_synonym_ci_low, row.minus_synonym_ci_high) == pytest.approx((lo[layer - 1], hi[layer - 1]))
+        assert row.minus_synonym_ci_high < 0  # 4 vs 5, 50-60 pairs of sd 1
+    # mixed seeds: the contrast of near-homophones (seeds 0, 1) with synonyms (seed 1 only) draws
+    # new resamples, and same-word pairs (seeds 1, 3; random in 0-2) draw theirs in the main loop
+    mix = {"near_homophone": dist["near_homophone"], "same_word": rng.normal(3.0, 1.0, size=(40, 2)),
+           "synonym": dist["synonym"], "random": dist["random"]}  # fmt: skip
+    seeds = {"near_homophone": np.repeat([0, 1], 30), "same_word": np.repeat([1, 3], 20), "synonym": np.ones(50, int),
+             "random": np.repeat([0, 1, 2], [30, 30, 20])}  # fmt: skip
+    mixed = summarize(mix, n_boot=400, seed=9, seeds=seeds)
+    renamed = summarize({("other" if t == "synonym" else t): d for t, d in mix.items()}, n_boot=400, seed=9,
+                        seeds={("other" if t == "synonym" else t): s for t, s in seeds.items()})  # fmt: skip
+    keep = [c for c in TABLE_COLUMNS if c in mixed and not c.startswith("minus_synonym") and c != "pair_type"]
+    pd.testing.assert_frame_equal(mixed[keep], renamed[keep])
+    same = mixed[mixed.pair_type == "same_word"]
+    assert (same.ci_method == "t over seeds; normalized: bootstrap over pairs").all()  # its draws were compared
+    hom = mixed[mixed.pair_type == "near_homophone"]
+    assert np.isfinite(hom[CONTRAST].to_numpy()).all()
+    assert renamed[["minus_synonym"]].isna().all().all()  # no synonyms: no contrast
 
 
 def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
@@ -334,7 +391,7 @@ def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
     one = pairs.assign(seed=3)
     t, _ = codec_distances("syn", str(path), one, n_boot=300, seed=1, aggregate="seeds")
     assert (t.ci_method == "bootstrap over pairs").all() and (t.n_seeds == 1).all()
-    assert not t.isna().any().any()
+    assert_no_nan(t)
     # one seed: the numbers of the pooled bootstrap (the earlier behaviour), draw for draw
     tp, _ = codec_distances("syn", str(path), one, n_boot=300, seed=1, aggregate="pooled")
     cols = ["n", "mean", "median", "ci_low", "ci_high", "norm_mean", "norm_ci_low", "norm_ci_high"]
@@ -357,7 +414,7 @@ def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
         - pair_distances(f, rnd3.token_a.to_numpy(), rnd3.token_b.to_numpy())[:, 0].mean()
     )
     assert g.loc["synonym", "norm_mean"] == pytest.approx(want, rel=1e-6)
-    assert not tm.isna().any().any()
+    assert_no_nan(tm)
 
 
 def test_distances_cli_aggregate(tmp_path):

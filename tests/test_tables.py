@@ -27,6 +27,16 @@ def test_word_pairs_table_by_hand():
     assert with_spk[7].startswith(r"MIMI\_A (random weights) (K = 3) & same-speaker & -0.200")
     no_rel = figures.latex_table(t.drop(columns=["rel_mean"])).splitlines()
     assert no_rel[5].endswith(r"& -- \\")
+    # near-homophone minus synonym: a last row per codec, its own decimals, NaN rows left out
+    hom = t.pair_type == "near_homophone"
+    c = t.assign(minus_synonym=np.where(hom, -0.5 + 0.1 * t.layer, np.nan))
+    c = c.assign(minus_synonym_ci_low=c.minus_synonym - 0.0123, minus_synonym_ci_high=c.minus_synonym + 0.0123)
+    ct = figures.latex_table(c).splitlines()
+    assert ct[7] == r"MIMI\_A (random weights) (K = 3) & near-homophone $-$ synonym & -0.400 [-0.412, -0.388] & -0.200 [-0.212, -0.188] & -- \\"
+    assert ct[8] == r"\bottomrule" and len(ct) == 10
+    small = figures.latex_table(c.assign(**{k: c[k] * 1e-3 for k in ("minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high")}))
+    assert r"& -0.000400 [-0.000412, -0.000388] & -0.000200 [-0.000212, -0.000188] & --" in small
+    assert figures.latex_table(c.assign(minus_synonym=np.nan)) == figures.latex_table(t)  # no contrast: no row
 
 
 def test_pwcca_table_by_hand():

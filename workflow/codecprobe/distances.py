@@ -67,6 +67,7 @@ log = logging.getLogger("codecprobe.distances")
 TABLE_COLUMNS = [
     "codec", "layer", "pair_type", "n", "mean", "median", "ci_low", "ci_high",
     "norm_mean", "norm_ci_low", "norm_ci_high", "rel_mean", "rel_ci_low", "rel_ci_high",
+    "minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high",
     "n_boot", "boot_seed", "metric", "random_weights",
     "n_seeds", "ci_method", "aggregation", "variant",
 ]  # fmt: skip
@@ -230,7 +231,10 @@ def summarize(
     resamples from ``default_rng(seed)``; with one seed in all, the numbers of
     ``aggregate="pooled"``). ``aggregate="pooled"``: the earlier behaviour, all seeds'
     pairs pooled and bootstrapped. ``n`` = pairs over all seeds, ``median`` over all
-    pairs; ``n_seeds``, ``ci_method`` (``t over seeds`` / ``bootstrap over pairs``) and
+    pairs; ``minus_synonym`` (with ``minus_synonym_ci_*``) = the type's mean minus the
+    synonyms' mean of the same seed, mean and interval over the seeds both have, as the
+    normalized columns (NaN for ``synonym`` itself and without synonym pairs): the
+    phonetic-versus-semantic contrast for ``near_homophone``; ``n_seeds``, ``ci_method`` (``t over seeds`` / ``bootstrap over pairs``) and
     ``aggregation`` (the ``aggregate`` used) say how each row was made. ``replicate`` and
     ``boot_over`` only name the seeds and the rows in ``ci_method`` (``t over
     {replicate}s``, ``bootstrap over {boot_over}``): :func:`codec_distances` passes speakers, and word-type
@@ -264,17 +268,21 @@ def summarize(
             boots[t, s] = bootstrap_means(dist[t][seeds[t] == s], n_boot, rng)
         return boots[t, s]
 
-    def versus_random(t: str, common: list, f) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``f(type t's mean, random mean)`` per seed in ``common``: its mean and interval, as the
-        type's own (t over seeds; one seed: bootstrap over its pairs; none: NaN)."""
+    def versus(t: str, ref: str, common: list, f) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``f(type t's mean, type ref's mean)`` per seed in ``common``: its mean and interval, as
+        the type's own (t over seeds; one seed: bootstrap over its pairs; none: NaN)."""
         if len(common) >= 2:
-            return t_interval(np.stack([f(means[t][s], means["random"][s]) for s in common]), alpha)
+            return t_interval(np.stack([f(means[t][s], means[ref][s]) for s in common]), alpha)
         if len(common) == 1:
             s = common[0]
-            lo_hi = np.percentile(f(boot(t, s), boot("random", s)), q, axis=0)
-            return f(means[t][s], means["random"][s]), lo_hi[0], lo_hi[1]
+            lo_hi = np.percentile(f(boot(t, s), boot(ref, s)), q, axis=0)
+            return f(means[t][s], means[ref][s]), lo_hi[0], lo_hi[1]
         nan = np.full(dist[t].shape[1], np.nan)
         return nan, nan, nan
+
+    def shared(t: str, ref: str) -> list:
+        """The seeds with pairs of both ``t`` and ``ref``."""
+        return [s for s in seed_ids[t] if ref in dist and s in means[ref]]
 
     for t in dist:  # one-seed types first, in order (as the earlier pooled bootstrap drew them)
         if len(seed_ids[t]) == 1:
@@ -290,10 +298,10 @@ def summarize(
             mean = per_seed[0]
             lo, hi = np.percentile(boot(t, seed_ids[t][0]), q, axis=0)
             method = ci_boot
-        common = [s for s in seed_ids[t] if "random" in dist and s in means["random"]]
-        nmean, nlo, nhi = versus_random(t, common, np.subtract)
+        common = shared(t, "random")
+        nmean, nlo, nhi = versus(t, "random", common, np.subtract)
         with np.errstate(divide="ignore", invalid="ignore"):  # a random mean of 0: NaN (or inf)
-            rmean, rlo, rhi = versus_random(t, common, lambda x, r: x / r - 1.0)
+            rmean, rlo, rhi = versus(t, "random", common, lambda x, r: x / r - 1.0)
         nmethod = ci_t if len(common) >= 2 else ci_boot if common else method
         if len(common) != len(per_seed):  # the normalized columns rest on fewer replicates
             log.warning("%s: %d %s(s) with pairs, %d with random pairs too", t, len(per_seed), replicate, len(common))
@@ -309,6 +317,15 @@ def summarize(
                     "aggregation": "seeds",
                 }  # fmt: skip
             )
+    # the paper's question (phonetic or semantic?) in one number: a type's distance minus the
+    # synonyms' in the same seed (near-homophone below 0: closer than synonyms). Computed after
+    # every other column, so that any bootstrap it draws leaves their draws as they were.
+    i = 0
+    for t, d in dist.items():
+        smean, slo, shi = versus(t, "synonym", shared(t, "synonym") if t != "synonym" else [], np.subtract)
+        for layer in range(d.shape[1]):
+            rows[i].update({"minus_synonym": smean[layer], "minus_synonym_ci_low": slo[layer], "minus_synonym_ci_high": shi[layer]})
+            i += 1
     return pd.DataFrame(rows)
 
 

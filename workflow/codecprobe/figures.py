@@ -271,12 +271,18 @@ def _percent(rows: pd.DataFrame, layer: int, decimals: int) -> str:
     return f"{100 * rows.loc[layer, 'rel_mean']:+.{decimals}f}\\%"
 
 
+CONTRAST = ["minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high"]  # distances.TABLE_COLUMNS
+
+
 def latex_table(
     table: pd.DataFrame, types: tuple[str, ...] = ("synonym", "near_homophone", "same_word", "same_speaker")
 ) -> str:
     """Fig. 2 in numbers, as a LaTeX tabular: per codec and pair type, the type's mean distance
     minus random's (``norm_mean``, 95 % interval) at layer 1 and at the codec's last layer, and
-    the relative distance there (``rel_mean``, %; ``--`` for tables without it). Accumulated
+    the relative distance there (``rel_mean``, %; ``--`` for tables without it); then per codec
+    the near-homophone distance minus the synonym one (``minus_synonym``, the paper's
+    phonetic-versus-semantic contrast; below 0: near-homophones closer; left out for tables
+    without it). Accumulated
     features only; codecs with random weights are marked; a rule between codecs. Same-speaker
     pairs (different words of one speaker) are shown too: how far a codec keeps the speaker.
 
@@ -306,6 +312,12 @@ def latex_table(
                 continue
             cells = [latex_interval(*rows.loc[k, norm], fmt) for k in (1, last)]
             lines.append(f"{name} (K = {last}) & {ty.replace('_', '-')} & {cells[0]} & {cells[1]} & {_percent(rows, last, pct)} \\\\")
+        hom = g[g["pair_type"] == "near_homophone"].set_index("layer")
+        if CONTRAST[0] in g and not hom.empty and np.isfinite(hom[CONTRAST[0]]).any():
+            # the paper's claim (more phonetic than semantic): near-homophone minus synonym
+            cfmt = f"+.{latex_decimals(hom.loc[[1, last], CONTRAST].to_numpy().ravel())}f"
+            cells = [latex_interval(*hom.loc[k, CONTRAST], cfmt) for k in (1, last)]
+            lines.append(f"{name} (K = {last}) & near-homophone $-$ synonym & {cells[0]} & {cells[1]} & -- \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 
