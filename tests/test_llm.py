@@ -68,6 +68,14 @@ def test_moshi_speech_is_the_sum_of_its_stream_embeddings(moshi_dir):
         want = sum(tensors[f"emb.{first + k}.weight"].to(torch.bfloat16).float().numpy()[codes[k]] for k in range(8))
         np.testing.assert_allclose(llm.speech(codes), want, rtol=1e-6, atol=1e-6)
         assert llm.speech(codes).shape == (5, MOSHI_TINY["hidden"])
+        # a subset of codebooks (0-based): its part of the sum
+        first = tensors[f"emb.{first}.weight"].to(torch.bfloat16).float().numpy()[codes[0]]
+        np.testing.assert_allclose(llm.speech(codes, [0]), first, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(llm.speech(codes, range(1, 8)), want - first, rtol=1e-5, atol=1e-5)
+    assert llm.sums_codebooks
+    for bad in ([], [8], [-1]):
+        with pytest.raises(CodecprobeError, match="not among 0..7"):
+            llm.speech(codes, bad)
     # text: mean of the SentencePiece tokens' rows (bf16 rows upcast exactly)
     ids = llm.tokenizer.ids("accept")
     assert ids and llm.tokenizer.kind == "sentencepiece"

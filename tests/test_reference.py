@@ -96,6 +96,10 @@ def test_compare_pwcca_and_cka():
     c = _row(out, "mimi", "cka_linear", "")
     assert (c.ours, c.paper) == (0.31, 0.329) and c.comparable.startswith("no: the release's speech side")
     assert _row(out, "mimi", "cka_gap", "").ours == 0.09
+    # with the first-codebook split, the paper's number is that of every codebook (variant all)
+    split = pd.concat([cka.assign(variant="layer1_only", cka=[0.5, 0.3], gap=[0.2, 0.1]), cka.assign(variant="all")])
+    out = compare(ref, {"mimi": {"family": "mimi"}}, cka=split)
+    assert (_row(out, "mimi", "cka_linear", "").ours, _row(out, "mimi", "cka_gap", "").ours) == (0.31, 0.09)
 
 
 def test_cli_and_bad_reference(tmp_path):

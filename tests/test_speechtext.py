@@ -58,6 +58,8 @@ class FakeLLM:
     """``speech(codes [1, F]) = table[codes[0]]`` and ``text(word) = vectors[word]`` (None if absent)."""
 
     family = "fake"
+    n_codebooks = 1
+    sums_codebooks = False
 
     class tokenizer:
         kind = "fake"
@@ -240,6 +242,10 @@ def test_stage_end_to_end_on_random_weights(mimi_words, tmp_path):
             "--out", str(out), "--embeddings", str(emb), "--config", json.dumps(cfg)]  # fmt: skip
     main(argv)
     t = read_table(out)
+    # Moshi sums its codebooks' embeddings: the split rows (cka.split_first, the default) follow
+    assert list(t["variant"]) == ["all", "all", "layer1_only", "layer1_only", "without_layer1", "without_layer1"]
+    assert list(t["codebooks"]) == ["1-8", "1-8", "1", "1", "2-8", "2-8"]
+    split, t = t[t["variant"] != "all"], t[t["variant"] == "all"]
     assert list(t["estimator"]) == ["linear", "debiased"]
     assert (t["n_words"] == 4).all() and (t["n_types"] == 4).all() and (t["n_types_available"] == 5).all()
     assert t["codec_random"].all() and t["llm_random"].all() and (t["per_type"] == "mean").all()
@@ -255,6 +261,21 @@ def test_stage_end_to_end_on_random_weights(mimi_words, tmp_path):
             lam = np.linalg.eigvalsh(np.cov(h[side][:].astype(np.float64), rowvar=False))
             assert t[f"{side}_eff_dim"].tolist() == pytest.approx([lam.sum() ** 2 / np.sum(lam**2)] * 2, rel=1e-6)
             assert 1 <= t[f"{side}_eff_dim"].iloc[0] <= 3
+        # the split: the two parts sum to the whole speech side; each row's CKA and effective
+        # dimension are those of its saved part
+        first, rest = h["speech_layer1_only"][:].astype(np.float64), h["speech_without_layer1"][:].astype(np.float64)
+        np.testing.assert_allclose(first + rest, h["speech"][:], rtol=1e-5, atol=1e-6)
+        assert np.abs(first).max() > 0 and np.abs(rest).max() > 0
+        text = h["text"][:].astype(np.float64)
+        for name, part in (("layer1_only", first), ("without_layer1", rest)):
+            rows = split[split["variant"] == name].set_index("estimator")
+            x, y = part - part.mean(0), text - text.mean(0)
+            linear = np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y))
+            assert rows.loc["linear", "cka"] == pytest.approx(linear, rel=1e-6)
+            lam = np.linalg.eigvalsh(np.cov(part, rowvar=False))
+            assert rows["speech_eff_dim"].tolist() == pytest.approx([lam.sum() ** 2 / np.sum(lam**2)] * 2, rel=1e-5)
+            assert rows["text_eff_dim"].tolist() == t["text_eff_dim"].tolist()
+            assert h.attrs[f"speech_eff_dim_{name}"] == pytest.approx(rows["speech_eff_dim"].iloc[0])
     assert len(set(kept)) == 4 and len(ids) == n_tok.sum() == t["n_tokens"].iloc[0]
     word_of = dict(zip(tokens["token_id"], tokens["word"]))
     assert [word_of[i] for i in ids] == [w for w, k in zip(kept, n_tok) for _ in range(k)]
@@ -328,6 +349,49 @@ def test_summary_latex_and_figure(tmp_path):
     out = {k: tmp_path / f"cka.{k}" for k in ("csv", "pdf", "png", "tex")}
     main(["summary", "--tables", *map(str, paths), "--combined", str(out["csv"]), "--pdf", str(out["pdf"]), "--png", str(out["png"]), "--latex", str(out["tex"])])
     assert len(read_table(out["csv"])) == 3 and out["png"].stat().st_size > 5000 and out["tex"].read_text() == tex
+
+
+def test_summary_with_the_first_codebook_split(tmp_path, monkeypatch):
+    """Split rows (variant layer1_only / without_layer1) go under their codec in the LaTeX,
+    with the codec's decimals; the figure draws the variant ``all`` only."""
+    base = {"codec": "mimi", "codec_family": "mimi", "codec_random": False, "llm_random": False, "gap_ci_low": np.nan, "gap_ci_high": np.nan}
+    rows = []
+    for variant, books, cka in (("all", "1-8", 0.329), ("layer1_only", "1", 0.41), ("without_layer1", "2-8", 0.2)):
+        rows.append(base | {"variant": variant, "codebooks": books, "estimator": "linear", "cka": cka, "null_mean": 0.2, "null_sd": 0.01, "gap": cka - 0.2})
+        rows.append(base | {"variant": variant, "codebooks": books, "estimator": "debiased", "cka": cka / 4, "null_mean": 0.0,
+                            "null_sd": 0.01, "gap": cka / 4, "gap_ci_low": cka / 4 - 0.01, "gap_ci_high": cka / 4 + 0.01})  # fmt: skip
+    table = pd.DataFrame(rows)
+    tex = latex_table(table).splitlines()
+    assert tex[5] == r"MIMI & 0.329 & 0.200 $\pm$ 0.010 & +0.129 & +0.082 [+0.072, +0.092] \\"
+    assert tex[6] == r"\quad codebook 1 alone & 0.410 & 0.200 $\pm$ 0.010 & +0.210 & +0.102 [+0.092, +0.112] \\"
+    assert tex[7] == r"\quad codebooks 2-8 only & 0.200 & 0.200 $\pm$ 0.010 & +0.000 & +0.050 [+0.040, +0.060] \\"
+    assert tex[8] == r"\bottomrule"
+    assert latex_table(table[table["variant"] == "all"]).splitlines()[6] == r"\bottomrule"
+    import matplotlib.axes
+
+    heights = []
+    bar = matplotlib.axes.Axes.bar
+    monkeypatch.setattr(matplotlib.axes.Axes, "bar", lambda self, x, h, *a, **k: heights.append(float(h)) or bar(self, x, h, *a, **k))
+    from codecprobe.speechtext import cka_figure
+
+    cka_figure(table, str(tmp_path / "f.pdf"), str(tmp_path / "f.png"))
+    assert heights == pytest.approx([0.329, 0.329 / 4])
+
+
+def test_split_only_where_the_input_sums_codebooks(mimi_words, tmp_path):
+    """``cka.split_first: false`` gives the rows of every codebook only, and no split vectors."""
+    h5, _ = mimi_words
+    out, emb = tmp_path / "c.csv", tmp_path / "c.h5"
+    cfg = {"max_words": 4, "n_permutations": 20, "n_bootstrap": 0, "split_first": False}
+    main(["run", "--codec", "mimi", "--features", str(h5), "--llm", json.dumps({"family": "moshi", "weights": "random"}),
+          "--out", str(out), "--embeddings", str(emb), "--config", json.dumps(cfg)])  # fmt: skip
+    t = read_table(out)
+    assert list(t["variant"]) == ["all", "all"] and list(t["codebooks"]) == ["1-8", "1-8"]
+    with h5py.File(emb) as h:
+        assert "speech_layer1_only" not in h and "speech_eff_dim_layer1_only" not in h.attrs
+    from codecprobe.llm import MimoAudioInput
+
+    assert not MimoAudioInput.sums_codebooks  # its local transformer mixes the codebooks: no split
 
 
 def test_cka_figure_draws_the_values_of_its_table(tmp_path, monkeypatch):

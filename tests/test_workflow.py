@@ -210,9 +210,10 @@ def test_speech_text_cka_runs_end_to_end_on_random_weights(tmp_path):
     }  # fmt: skip
     assert (wd / "results/figures/fig2_first_layer_split.png").stat().st_size > 5000
     tex = (wd / "results/tables/cka.tex").read_text()
-    assert "MIMI (random weights) &" in tex
+    assert "MIMI (random weights) &" in tex and r"\quad codebook 1 alone &" in tex and r"\quad codebooks 2-8 only &" in tex
     table = pd.read_csv(wd / "results/cka/cka_all_codecs.csv")
-    assert list(table["estimator"]) == ["linear", "debiased"] and table["llm_random"].all()
+    assert list(table["estimator"]) == ["linear", "debiased"] * 3 and table["llm_random"].all()
+    assert list(table["variant"]) == ["all", "all", "layer1_only", "layer1_only", "without_layer1", "without_layer1"]
     assert (wd / "results/figures/cka_speech_text.png").stat().st_size > 5000
     assert "debiased CKA" in (wd / "results/logs/speech_text_cka/mimi.log").read_text()
     cmp = pd.read_csv(wd / "results/tables/paper_comparison.csv")  # MIMI's numbers beside the paper's

@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,9 +271,12 @@ def load_tokenizer(spec: LLMSpec, where: str, vocab_size: int) -> TextTokenizer:
 
 # ----------------------------------------------------------------------------- input paths
 class LLMInput:
-    """Base: ``text(word) -> [H] | None`` and ``speech(codes [K, F]) -> [T, H]`` (float32)."""
+    """Base: ``text(word) -> [H] | None`` and ``speech(codes [K, F]) -> [T, H]`` (float32).
+    ``sums_codebooks``: ``speech(codes, codebooks=[...])`` gives the part of the speech
+    vectors that the listed codebooks make (the input path is a sum over codebooks)."""
 
     family: str
+    sums_codebooks: bool = False
     hidden: int
     n_codebooks: int
     code_limits: list[int]  # exclusive upper bound of a valid code per codebook
@@ -311,6 +315,7 @@ class LLMInput:
 
 class MoshiInput(LLMInput):
     family = "moshi"
+    sums_codebooks = True
 
     def __init__(self, spec: LLMSpec, device: str = "cpu"):
         super().__init__(spec, device)
@@ -330,10 +335,14 @@ class MoshiInput(LLMInput):
         self.code_limits = [x.shape[0] - 1 for x in self.audio_tables]  # last row: Moshi's special token
         self.tokenizer = load_tokenizer(spec, self.where, self.text_table.shape[0])
 
-    def speech(self, codes: np.ndarray) -> np.ndarray:
-        """``[K, F]`` MIMI codes -> ``[F, H]``: sum over the stream's codebooks of their embeddings."""
+    def speech(self, codes: np.ndarray, codebooks: Sequence[int] | None = None) -> np.ndarray:
+        """``[K, F]`` MIMI codes -> ``[F, H]``: sum over the stream's codebooks of their
+        embeddings; over ``codebooks`` only (0-based, e.g. ``[0]``: the semantic one) when given."""
         codes = self.check_codes(np.asarray(codes))
-        return np.sum([self.audio_tables[k][codes[k]] for k in range(self.n_codebooks)], axis=0, dtype=np.float32)
+        ks = range(self.n_codebooks) if codebooks is None else list(codebooks)
+        if not ks or any(not 0 <= k < self.n_codebooks for k in ks):
+            raise CodecprobeError(f"{self.where}: codebooks {list(ks)} not among 0..{self.n_codebooks - 1}")
+        return np.sum([self.audio_tables[k][codes[k]] for k in ks], axis=0, dtype=np.float32)
 
 
 class MimoAudioInput(LLMInput):

@@ -77,6 +77,9 @@ log = logging.getLogger("codecprobe.speechtext")
 ESTIMATORS = ("linear", "debiased", "rbf")
 SPEECH_POOLINGS = ("mean", "center")
 PER_TYPE = ("mean", "one")
+#: the speech side's variants: every codebook the LLM reads (the paper's number), the first
+#: (MIMI's WavLM-distilled one) alone, and all but the first; names as the word-pair split's
+VARIANTS = ("all", "layer1_only", "without_layer1")
 #: fewer word types than this: no bootstrap CI of the gap (a resample of very few types
 #: often holds fewer than 4 distinct ones, and the debiased CKA is then undefined)
 MIN_BOOTSTRAP_TYPES = 20
@@ -86,7 +89,8 @@ MIN_BOOTSTRAP_TYPES = 20
 class CKAConfig:
     """The config's ``cka`` section. ``max_words``: word TYPES drawn (seeded), i.e. rows
     of the CKA; ``pooling``: over a token's frames; ``per_type``: over a type's tokens
-    (``mean`` of all, or ``one`` drawn with ``seed``)."""
+    (``mean`` of all, or ``one`` drawn with ``seed``); ``split_first``: also the rows of
+    the first codebook alone and of the others (:data:`VARIANTS`)."""
 
     max_words: int = 2000
     n_permutations: int = 1000
@@ -96,6 +100,7 @@ class CKAConfig:
     pooling: str = "mean"
     per_type: str = "mean"
     seed: int = 0
+    split_first: bool = True  # also layer 1 alone and layers 2..K (LLMs whose input sums codebooks: Moshi)
 
     def check(self) -> None:
         """Raise ``CodecprobeError`` for an unknown estimator, pooling or per_type, or max_words < 4."""
@@ -197,12 +202,14 @@ def select_types(words: Sequence[str], usable: np.ndarray, max_types: int, per_t
 
 
 def embed_types(llm: Any, types: Sequence[str], members: Sequence[np.ndarray], codes: Sequence[np.ndarray], pooling: str = "mean",
-                texts: dict[str, np.ndarray | None] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                texts: dict[str, np.ndarray | None] | None = None,
+                codebooks: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Speech ``[n_types, H]`` and text ``[n_types, H]`` (float64), one row per type.
 
     Speech row of a type: ``mean over its tokens i in members`` of the token's vectors
     ``llm.speech(codes[i]) [T_i, H]`` pooled over frames (``pooling``: mean, or the middle
-    vector ``T_i // 2``). Text row: ``llm.text(word)``, read from ``texts``
+    vector ``T_i // 2``); with ``codebooks`` (0-based; an LLM that ``sums_codebooks``) the
+    part those codebooks make. Text row: ``llm.text(word)``, read from ``texts``
     (:func:`text_vectors`) when given.
     """
     if pooling not in SPEECH_POOLINGS:
@@ -220,7 +227,7 @@ def embed_types(llm: Any, types: Sequence[str], members: Sequence[np.ndarray], c
         for i in m:
             if codes[i].shape[1] == 0:
                 raise CodecprobeError(f"word {w!r}: token {i} has no frame (filter with usable_tokens first)")
-            s = np.asarray(llm.speech(codes[i]), np.float64)
+            s = np.asarray(llm.speech(codes[i]) if codebooks is None else llm.speech(codes[i], codebooks), np.float64)
             per_token.append(s.mean(axis=0) if pooling == "mean" else s[s.shape[0] // 2])
         speech.append(np.mean(per_token, axis=0))
         text.append(np.asarray(t, np.float64))
@@ -298,24 +305,44 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
     )  # fmt: skip
     speech, text = embed_types(llm, types, members, codes, cfg.pooling, texts)
     n_tokens = np.array([len(m) for m in members], np.int64)
-    rows = cka_rows(speech, text, np.asarray(types), cfg, n_tokens)
+    k = llm.n_codebooks
+    variants, books = {"all": speech}, {"all": f"1-{k}"}  # codebooks (1-based) behind each speech side
+    if cfg.split_first and llm.sums_codebooks and k > 1:
+        # the paper's reading of MIMI's higher CKA (its WavLM-distilled first codebook): that
+        # codebook's part of the speech vectors alone, and the rest's
+        for name, ks in (("layer1_only", [0]), ("without_layer1", list(range(1, k)))):
+            variants[name] = embed_types(llm, types, members, codes, cfg.pooling, texts, codebooks=ks)[0]
+            books[name] = "1" if ks == [0] else f"2-{k}"
+    elif cfg.split_first and not llm.sums_codebooks:
+        log.info("cka.split_first: %s does not sum its codebooks' embeddings; no first-codebook split", llm.family)
     codec_random = bool(attrs.get("random_weights", False))
-    meta = {
-        "codec": codec_name, "codec_family": family, "codec_random": codec_random, "llm_family": llm.family,
-        "llm_weights": llm_spec.weights, "llm_random": llm_spec.random, "tokenizer": llm.tokenizer.kind,
-        "pooling": cfg.pooling, "per_type": cfg.per_type, "seed": cfg.seed, "speech_dim": speech.shape[1],
-        "text_dim": text.shape[1], "speech_eff_dim": effective_dimension(speech), "text_eff_dim": effective_dimension(text),
-        "n_types_available": n_available, "n_skipped": int((~keep).sum()),
-    }  # fmt: skip
-    log.info("effective dimensions (participation ratio): speech %.1f of %d, text %.1f of %d",
-             meta["speech_eff_dim"], speech.shape[1], meta["text_eff_dim"], text.shape[1])  # fmt: skip
-    table = pd.DataFrame([meta | r for r in rows])
+    text_eff = effective_dimension(text)
+    records, metas = [], {}
+    for variant, sp in variants.items():
+        if variant != "all":
+            log.info("speech side: %s", variant)
+        meta = {
+            "codec": codec_name, "codec_family": family, "codec_random": codec_random, "llm_family": llm.family,
+            "llm_weights": llm_spec.weights, "llm_random": llm_spec.random, "tokenizer": llm.tokenizer.kind,
+            "pooling": cfg.pooling, "per_type": cfg.per_type, "seed": cfg.seed, "variant": variant,
+            "codebooks": books[variant],
+            "speech_dim": sp.shape[1], "text_dim": text.shape[1], "speech_eff_dim": effective_dimension(sp),
+            "text_eff_dim": text_eff, "n_types_available": n_available, "n_skipped": int((~keep).sum()),
+        }  # fmt: skip
+        log.info("effective dimensions (participation ratio): speech %.1f of %d, text %.1f of %d",
+                 meta["speech_eff_dim"], sp.shape[1], text_eff, text.shape[1])  # fmt: skip
+        metas[variant] = meta
+        records += [meta | r for r in cka_rows(sp, text, np.asarray(types), cfg, n_tokens)]
+    table = pd.DataFrame(records)
     if embeddings:
         import h5py
 
         token_id = tokens["token_id"].to_numpy()
         with atomic_path(embeddings) as tmp, h5py.File(tmp, "w") as h:
             h["speech"] = speech.astype(np.float32)
+            for variant, sp in variants.items():
+                if variant != "all":
+                    h[f"speech_{variant}"] = sp.astype(np.float32)
             h["text"] = text.astype(np.float32)
             h["word"] = np.array([w.encode("utf-8") for w in types])
             h["n_tokens"] = n_tokens
@@ -325,6 +352,10 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
                 "one row per word type: speech/text/word/n_tokens/token_offset [n]; row i's token ids: "
                 "token_id[token_offset[i] : token_offset[i] + n_tokens[i]]"
             )
+            if len(variants) > 1:
+                layout += "; speech_layer1_only, speech_without_layer1 [n]: the first codebook's part of speech, and the others'"
+            meta = {k: v for k, v in metas["all"].items() if k != "variant"}
+            meta |= {f"speech_eff_dim_{v}": m["speech_eff_dim"] for v, m in metas.items() if v != "all"}
             for k, v in (meta | llm.metadata() | {"counts": counts, "layout": layout, "codecprobe": source_version()}).items():
                 h.attrs[k] = v if isinstance(v, (bool, int, float, str)) else json.dumps(v, default=str)
             h.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -338,14 +369,21 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
 PAPER = {"mimi": 0.329, "mimo": 0.122}  # the paper's Sec. 3.3 CKA values, by codec family
 
 
-def _cka_row(codec: str, t: pd.DataFrame) -> str:
+def main_variant(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the paper's number: every codebook on the speech side (variant ``all``;
+    tables from before session 18 have no ``variant`` column and only such rows)."""
+    return table[table["variant"] == "all"] if "variant" in table else table
+
+
+def _cka_row(codec: str, t: pd.DataFrame, label: str | None = None, d: int | None = None) -> str:
     """One codec's row of :func:`latex_table` from its rows ``t`` (one per estimator); every
-    number with the decimals :func:`codecprobe.figures.latex_decimals` picks from those shown."""
+    number with the decimals :func:`codecprobe.figures.latex_decimals` picks from those shown
+    (or ``d``). ``label`` replaces the codec's name (the rows of its codebook split)."""
     lin = t[t["estimator"] == "linear"].iloc[:1]
     deb = t[t["estimator"] == "debiased"].iloc[:1]
     shown = [*lin[["cka", "null_mean", "null_sd", "gap"]].to_numpy().ravel(), *deb[["gap", "gap_ci_low", "gap_ci_high"]].to_numpy().ravel()]
-    d = latex_decimals(shown)
-    name = latex_codec_name(codec, t["codec_random"].any() or t["llm_random"].any())
+    d = latex_decimals(shown) if d is None else d
+    name = label or latex_codec_name(codec, t["codec_random"].any() or t["llm_random"].any())
     cka, base, gap = "--", "--", "--"
     if len(lin):
         r = lin.iloc[0]
@@ -356,8 +394,10 @@ def _cka_row(codec: str, t: pd.DataFrame) -> str:
 
 def latex_table(table: pd.DataFrame) -> str:
     """The paper's Sec. 3.3 numbers as a LaTeX tabular: per codec, linear CKA, its
-    permutation baseline (mean +- sd), the gap, and the debiased CKA gap with its CI.
-    Decimals per codec as in the other tables (3 when its largest number is 0.1 or more)."""
+    permutation baseline (mean +- sd), the gap, and the debiased CKA gap with its CI; under
+    a codec with the first-codebook split, its rows for codebook 1 alone and for codebooks
+    2..K, with the codec's decimals. Decimals per codec as in the other tables (3 when its
+    largest number is 0.1 or more)."""
     lines = [
         "% codecprobe: speech-text CKA (paper Sec. 3.3); generated, do not edit",
         r"\begin{tabular}{lcccc}",
@@ -365,19 +405,32 @@ def latex_table(table: pd.DataFrame) -> str:
         r"Codec & CKA & Permutation baseline & $\Delta$ & Debiased $\Delta$ [95\% CI] \\",
         r"\midrule",
     ]
-    lines += [_cka_row(str(codec), t) for codec, t in table.groupby("codec", sort=False)]
+    for codec, t in table.groupby("codec", sort=False):
+        main = main_variant(t)
+        lines.append(_cka_row(str(codec), main))
+        if "variant" not in t:
+            continue
+        shown = [main[["cka", "null_mean", "null_sd", "gap"]].to_numpy().ravel()]
+        shown += [main.loc[main["estimator"] == "debiased", ["gap", "gap_ci_low", "gap_ci_high"]].to_numpy().ravel()]
+        d = latex_decimals(np.concatenate(shown))
+        for variant, what in (("layer1_only", "codebook 1 alone"), ("without_layer1", "codebooks {} only")):
+            part = t[t["variant"] == variant]
+            if len(part):
+                lines.append(_cka_row(str(codec), part, "\\quad " + what.format(part["codebooks"].iloc[0]), d))
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 
 
 def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     """Bars: CKA per codec and estimator; grey band: permutation null mean +- 2 sd; dots:
-    the paper's linear CKA where it reports one."""
+    the paper's linear CKA where it reports one. Every codebook on the speech side only
+    (:func:`main_variant`; the split is in the table and the LaTeX)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    table = main_variant(table)
     codecs = list(dict.fromkeys(table["codec"]))
     ests = [e for e in ESTIMATORS if e in set(table["estimator"])]
     width = 0.8 / max(1, len(ests))
