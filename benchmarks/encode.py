@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import statistics
 import sys
@@ -80,7 +81,7 @@ def bench(
 
     ``replay``: the encoder inputs of the untimed pass (the stage's own batches, as
     :func:`recorded_batches` keeps them) are also encoded bare in every turn, after the bare
-    calls: ``bare/replay`` is the encoder work of the bare call's batching over that of the
+    calls (before them in every other turn): ``bare/replay`` is the encoder work of the bare call's batching over that of the
     stage's (below 1: the stage's batches, made shard by shard, cost the encoder more)."""
     per_clip = family == "mimo-per-clip"  # A/B: MiMo with its one-pass batches switched off
     family = "mimo" if per_clip else family
@@ -104,7 +105,14 @@ def bench(
     t_bares: list[float] = []
     t_replays: list[float] = []
     splits = [""] * len(cfgs)
-    for _ in range(repeats):  # stage(s) and bare call in turn, so that drifts hit both
+    def timed(batches: list[tuple]) -> float:
+        t0 = time.perf_counter()
+        for wav, lens in batches:
+            codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
+        sync()
+        return time.perf_counter() - t0
+
+    for turn in range(repeats):  # stage(s) and bare call in turn, so that drifts hit both
         for j, cfg in enumerate(cfgs):
             with stage_split() as split:
                 out = fresh_path(root, family)
@@ -114,17 +122,11 @@ def bench(
                 t_stages[j].append(time.perf_counter() - t0)
             splits[j] = split.text
             os.remove(out)  # untimed; keeps the disk free for the next repeats
-        t0 = time.perf_counter()
-        for wav, lens in padded:
-            codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
-        sync()
-        t_bares.append(time.perf_counter() - t0)
-        if replay:
-            t0 = time.perf_counter()
-            for wav, lens in replayed:
-                codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
-            sync()
-            t_replays.append(time.perf_counter() - t0)
+        if replay and turn % 2:  # the replay first in every other turn: an order effect hits both
+            t_replays.append(timed(replayed))
+        t_bares.append(timed(padded))
+        if replay and not turn % 2:
+            t_replays.append(timed(replayed))
     t_bare = statistics.median(t_bares)
     t_replay = statistics.median(t_replays) if t_replays else float("nan")
 
@@ -228,6 +230,11 @@ def padding(batches: list[tuple]) -> float:
         return float("nan")
     real = sum(int(lens.sum()) for _, lens in batches)
     return sum(wav.shape[0] * wav.shape[1] for wav, _ in batches) / max(1, real) - 1
+
+
+def percent(x: float) -> str:
+    """``x`` (a fraction) in percent, one decimal; ``n/a`` for NaN (not known)."""
+    return "n/a" if math.isnan(x) else f"{100 * x:.1f} %"
 
 
 def warm_cuda_codecs(families: list[str], n_words: int, tool: str):
@@ -355,8 +362,8 @@ def main() -> None:
             if a.replay:  # the same for every reader count
                 r = results[0]
                 print(
-                    f"         the stage's {r['replay_batches']} batches (padding {100 * r['replay_padding']:.1f} %) encoded bare: "
-                    f"{r['replay_s']:.2f} s; the bare call's {r['batches']} (padding {100 * r['padding']:.1f} %): {r['bare_s']:.2f} s; "
+                    f"         the stage's {r['replay_batches']} batches (padding {percent(r['replay_padding'])}) encoded bare: "
+                    f"{r['replay_s']:.2f} s; the bare call's {r['batches']} (padding {percent(r['padding'])}): {r['bare_s']:.2f} s; "
                     f"bare/replay {r['bare/replay']:.3f}",
                     flush=True,
                 )

@@ -3,8 +3,9 @@
 # of about 7-8 minutes on an H100 (run with .whl/ carried), most needed first. Every ratio
 # is the median of interleaved turns (benchmarks/encode.py --repeats); each turn times the
 # stage with 4 reader threads (config/paper.yaml's encode.threads) and with 1, against the
-# same bare calls, and (--replay) the stage's own batches encoded bare, which tells what the
-# stage's batching costs the encoder from what its other work (reading, writing) costs it:
+# same bare calls; for MIMI and MiMo at 300 words also (--replay) the stage's own batches
+# encoded bare, which tells what the stage's batching costs the encoder from what its other
+# work (reading, writing) costs it:
 # 1. MIMI at 300 words, 4 turns (its single turns ranged over +-20 %), then where its main
 #    thread spends the stage (stack samples);
 # 2. MiMo at 3,000 words (3 turns) with its CUDA-event timeline, and at 300 words (5 turns);

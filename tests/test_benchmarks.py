@@ -174,6 +174,10 @@ def test_simulated_device_runs_the_stage_against_its_model(bench, tmp_path):
 
 
 
+def test_percent_says_when_not_known(bench):
+    assert bench.encode.percent(0.359) == "35.9 %" and bench.encode.percent(float("nan")) == "n/a"
+
+
 def test_padding_counts_padded_over_real_samples(bench):
     """[2 x 10] holding 10 + 6 samples and [1 x 4] holding 4: 24 / 20 - 1; a batch without
     lengths (its clips' lengths unknown to the encoder) makes it unknown."""
@@ -218,11 +222,16 @@ def test_encode_benchmark_replays_the_stages_own_batches(bench, tmp_path, monkey
         return codec
 
     monkeypatch.setattr(bench.encode, "load_codec", load)
-    (r,) = bench.encode.bench("melrvq", words, "cpu", tmp_path, one_by_one=False, repeats=2, replay=True, shard_words=16, max_batch=8)
+    # no batch held for its padding: the stage batches shard by shard, unlike the bare call
+    (r,) = bench.encode.bench("melrvq", words, "cpu", tmp_path, one_by_one=False, repeats=2, replay=True, shard_words=16, max_batch=8, hold_padding=100.0)
     n, b = r["replay_batches"], r["batches"]
     assert n >= 5 and f"{n} batches" in r["split"]
-    # the untimed pass, then in each of 2 turns: the stage, the bare calls, the replay
+    # the untimed pass, then in turn 1: the stage, the bare calls, the replay; in turn 2: the
+    # stage, the replay, the bare calls (an order effect hits both)
     assert len(calls) == n + 2 * (n + b + n)
-    first, last = calls[:n], calls[-n:]
-    assert last == first and sum(s[0] for s in first) == 40
+    first = calls[:n]
+    assert calls[n : 2 * n] == calls[3 * n + b : 4 * n + b] == first  # the stage's runs
+    assert calls[2 * n + b : 3 * n + b] == calls[4 * n + b : 5 * n + b] == first  # the replays
+    assert calls[2 * n : 2 * n + b] == calls[5 * n + b :] != first  # the bare call's batching
+    assert sum(s[0] for s in first) == 40
     assert r["bare/replay"] == pytest.approx(r["bare_s"] / r["replay_s"])
