@@ -24,9 +24,11 @@ CONTRAST = ["minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high"]
 def assert_no_nan(t: pd.DataFrame) -> None:
     """No NaN in a distances table, except the contrast with synonyms in the synonym rows
     (and in all rows of a table without synonyms), where it is always NaN."""
-    assert not t.drop(columns=CONTRAST).isna().any().any()
+    assert not t.drop(columns=CONTRAST + ["minus_synonym_method"]).isna().any().any()
     missing = t[CONTRAST].isna()
     assert (missing.all(axis=1) | ~missing.any(axis=1)).all()  # a contrast is whole or absent
+    method = t["minus_synonym_method"].fillna("")
+    assert ((method == "") == missing.all(axis=1)).all()  # and says how its interval was made
     if (t["pair_type"] == "synonym").any():
         assert missing.all(axis=1).equals(t["pair_type"] == "synonym")
 
@@ -349,6 +351,29 @@ def test_t_interval_over_seeds_against_hand_computation():
         assert row.minus_synonym - row.minus_synonym_ci_low == pytest.approx(q * c.std(ddof=1) / np.sqrt(5), abs=1e-12)
 
 
+def test_minus_synonym_of_identical_seeds_counts_them_as_one():
+    """Seeds that hold the same synonym and near-homophone pairs (a corpus smaller than
+    pairs.n_tokens) give the same difference: not a zero-width t-interval, but the one-seed
+    bootstrap, named; with seeds that differ, the t-interval; pooled, the pooled means."""
+    rng = np.random.default_rng(5)
+    syn, hom = rng.normal(5.0, 1.0, size=(40, 2)), rng.normal(4.0, 1.0, size=(30, 2))
+    dist = {"random": rng.normal(6.0, 1.0, size=(90, 2)), "synonym": np.tile(syn, (3, 1)), "near_homophone": np.tile(hom, (3, 1))}
+    seeds = {"random": np.repeat([0, 1, 2], 30), "synonym": np.repeat([0, 1, 2], 40), "near_homophone": np.repeat([0, 1, 2], 30)}
+    t = summarize(dist, n_boot=300, seed=2, seeds=seeds).set_index(["pair_type", "layer"])
+    row = t.loc[("near_homophone", 1)]
+    assert row.minus_synonym == pytest.approx(hom[:, 0].mean() - syn[:, 0].mean())
+    assert row.minus_synonym_method == "bootstrap over pairs (every seed the same)"
+    assert row.minus_synonym_ci_low < row.minus_synonym - 0.1 and row.minus_synonym_ci_high > row.minus_synonym + 0.1
+    assert row.ci_method == "t over seeds" and row.norm_ci_high > row.norm_ci_low  # random pairs differ by seed
+    other = dict(dist, near_homophone=np.concatenate([hom, hom + 0.5, hom - 0.2]))  # seeds now differ
+    row = summarize(other, n_boot=300, seed=2, seeds=seeds).set_index(["pair_type", "layer"]).loc[("near_homophone", 1)]
+    assert row.minus_synonym_method == "t over seeds" and row.minus_synonym == pytest.approx(hom[:, 0].mean() + 0.1 - syn[:, 0].mean())
+    pooled = summarize(other, n_boot=300, seed=2, seeds=seeds, aggregate="pooled").set_index(["pair_type", "layer"])
+    row = pooled.loc[("near_homophone", 2)]
+    assert row.minus_synonym == pytest.approx(other["near_homophone"][:, 1].mean() - syn[:, 1].mean())
+    assert row.minus_synonym_method == "bootstrap over pairs"
+
+
 def test_minus_synonym_with_one_seed_bootstraps_both_and_leaves_the_other_columns():
     """One seed: the contrast is the difference of the two means, its interval the percentiles
     of the differences of both types' bootstrap means (the draws the other columns use). With
@@ -383,6 +408,9 @@ def test_minus_synonym_with_one_seed_bootstraps_both_and_leaves_the_other_column
     assert (same.ci_method == "t over seeds; normalized: bootstrap over pairs").all()  # its draws were compared
     hom = mixed[mixed.pair_type == "near_homophone"]
     assert np.isfinite(hom[CONTRAST].to_numpy()).all()
+    # the one seed both have (1): its difference, bootstrapped, and said so
+    one = dist["near_homophone"][30:].mean(0) - dist["synonym"].mean(0)
+    assert hom["minus_synonym"].to_numpy() == pytest.approx(one) and (hom["minus_synonym_method"] == "bootstrap over pairs").all()
     assert renamed[["minus_synonym"]].isna().all().all()  # no synonyms: no contrast
 
 

@@ -73,8 +73,8 @@ def test_moshi_speech_is_the_sum_of_its_stream_embeddings(moshi_dir):
         np.testing.assert_allclose(llm.speech(codes, [0]), first, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(llm.speech(codes, range(1, 8)), want - first, rtol=1e-5, atol=1e-5)
     assert llm.sums_codebooks
-    for bad in ([], [8], [-1]):
-        with pytest.raises(CodecprobeError, match="not among 0..7"):
+    for bad in ([], [8], [-1], [0, 0]):
+        with pytest.raises(CodecprobeError, match="need distinct ones among 0..7"):
             llm.speech(codes, bad)
     # text: mean of the SentencePiece tokens' rows (bf16 rows upcast exactly)
     ids = llm.tokenizer.ids("accept")

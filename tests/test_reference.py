@@ -100,6 +100,8 @@ def test_compare_pwcca_and_cka():
     split = pd.concat([cka.assign(variant="layer1_only", cka=[0.5, 0.3], gap=[0.2, 0.1]), cka.assign(variant="all")])
     out = compare(ref, {"mimi": {"family": "mimi"}}, cka=split)
     assert (_row(out, "mimi", "cka_linear", "").ours, _row(out, "mimi", "cka_gap", "").ours) == (0.31, 0.09)
+    older = pd.concat([split.iloc[:2], cka.assign(variant=np.nan)])  # a table from before the split: empty variant
+    assert _row(compare(ref, {"mimi": {"family": "mimi"}}, cka=older), "mimi", "cka_linear", "").ours == 0.31
 
 
 def test_cli_and_bad_reference(tmp_path):

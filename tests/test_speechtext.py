@@ -124,6 +124,7 @@ def test_repeated_word_types_do_not_inflate_cka(tmp_path, monkeypatch):
     t = speechtext.run("fake", str(tmp_path / "f.h5"), LLMSpec("fake"), cfg, str(tmp_path / "cka.csv"), str(tmp_path / "emb.h5"))
     n_types = len(np.unique(typ))
     assert (t["n_words"] == n_types).all() and (t["n_types"] == n_types).all()
+    assert (t["variant"] == "all").all() and cfg.split_first  # an input path that does not sum codebooks: no split
     for _, r in t.iterrows():
         assert abs(r["gap"]) < 0.05 and r["p_value"] > 0.1, r.to_dict()
     deb = t[t["estimator"] == "debiased"].iloc[0]
@@ -276,6 +277,10 @@ def test_stage_end_to_end_on_random_weights(mimi_words, tmp_path):
             assert rows["speech_eff_dim"].tolist() == pytest.approx([lam.sum() ** 2 / np.sum(lam**2)] * 2, rel=1e-5)
             assert rows["text_eff_dim"].tolist() == t["text_eff_dim"].tolist()
             assert h.attrs[f"speech_eff_dim_{name}"] == pytest.approx(rows["speech_eff_dim"].iloc[0])
+            whole = h["speech"][:].astype(np.float64)
+            share = np.sum((part - part.mean(0)) ** 2) / np.sum((whole - whole.mean(0)) ** 2)
+            assert rows["speech_var_share"].tolist() == pytest.approx([share] * 2, rel=1e-5)
+        assert h.attrs["codebooks"] == "1-8" and "variant" not in h.attrs
     assert len(set(kept)) == 4 and len(ids) == n_tok.sum() == t["n_tokens"].iloc[0]
     word_of = dict(zip(tokens["token_id"], tokens["word"]))
     assert [word_of[i] for i in ids] == [w for w, k in zip(kept, n_tok) for _ in range(k)]
@@ -367,6 +372,15 @@ def test_summary_with_the_first_codebook_split(tmp_path, monkeypatch):
     assert tex[7] == r"\quad codebooks 2-8 only & 0.200 & 0.200 $\pm$ 0.010 & +0.000 & +0.050 [+0.040, +0.060] \\"
     assert tex[8] == r"\bottomrule"
     assert latex_table(table[table["variant"] == "all"]).splitlines()[6] == r"\bottomrule"
+    # a codec's table from before the split, combined with a newer one: empty variant, still its row
+    old = table[table["variant"] == "all"].drop(columns=["variant", "codebooks"]).assign(codec="old")
+    both = pd.concat([table, old], ignore_index=True)
+    assert latex_table(both).splitlines()[8] == r"OLD & 0.329 & 0.200 $\pm$ 0.010 & +0.129 & +0.082 [+0.072, +0.092] \\"
+    # the split rows take the decimals of the codec's row, whatever else the table holds
+    rbf = table[table["estimator"] == "linear"].assign(estimator="rbf", cka=0.5)
+    small = pd.concat([table.assign(**{c: table[c] / 10 for c in ("cka", "null_mean", "null_sd", "gap", "gap_ci_low", "gap_ci_high")}), rbf])
+    lines = latex_table(small).splitlines()
+    assert lines[5].startswith(r"MIMI & 0.0329 &") and lines[6].startswith(r"\quad codebook 1 alone & 0.0410 &")
     import matplotlib.axes
 
     heights = []
@@ -376,6 +390,37 @@ def test_summary_with_the_first_codebook_split(tmp_path, monkeypatch):
 
     cka_figure(table, str(tmp_path / "f.pdf"), str(tmp_path / "f.png"))
     assert heights == pytest.approx([0.329, 0.329 / 4])
+    heights.clear()
+    cka_figure(both, str(tmp_path / "f.pdf"), str(tmp_path / "f.png"))
+    assert heights == pytest.approx([0.329, 0.329, 0.329 / 4, 0.329 / 4])  # per estimator: mimi, old
+
+
+class ScaledSumLLM(FakeLLM):
+    """Two codebooks summed: codebook 1 gives ``table[codes[0]]``, codebook 2 half of that."""
+
+    n_codebooks = 2
+    sums_codebooks = True
+
+    def speech(self, codes, codebooks=None):
+        part = self.table[np.asarray(codes)[0]]
+        return sum((1.0 if k == 0 else 0.5) * part for k in (range(2) if codebooks is None else codebooks))
+
+
+def test_split_variants_share_permutations_and_bootstrap(tmp_path, monkeypatch):
+    """Every speech side a multiple of the others (CKA is scale-free): the three variants'
+    rows are equal, CKA, null, p and bootstrap interval alike, only if they use the same
+    permutations and resamples; the variance shares are 1, (1/1.5)^2 and (0.5/1.5)^2."""
+    words, _, frames, vectors = _independent_types(n_types=60, n_tok=200)
+    _write_features(tmp_path / "f.h5", words, [2] * len(words))
+    monkeypatch.setattr(speechtext, "load_llm_input", lambda spec, device="cpu": ScaledSumLLM(frames, vectors))
+    cfg = CKAConfig(max_words=10_000, n_permutations=49, n_bootstrap=20, bootstrap_permutations=2, seed=3)
+    t = speechtext.run("fake", str(tmp_path / "f.h5"), LLMSpec("fake"), cfg, str(tmp_path / "cka.csv"))
+    assert list(t["variant"]) == ["all", "all", "layer1_only", "layer1_only", "without_layer1", "without_layer1"]
+    assert list(t["codebooks"]) == ["1-2", "1-2", "1", "1", "2-2", "2-2"]
+    cols = ["cka", "null_mean", "null_sd", "p_value", "gap", "gap_ci_low", "gap_ci_high", "speech_eff_dim"]
+    for variant in ("layer1_only", "without_layer1"):
+        np.testing.assert_allclose(t[t["variant"] == variant][cols].to_numpy(), t[t["variant"] == "all"][cols].to_numpy(), rtol=1e-9)
+    assert t.groupby("variant", sort=False)["speech_var_share"].first().tolist() == pytest.approx([1, 1 / 1.5**2, 0.25 / 1.5**2])
 
 
 def test_split_only_where_the_input_sums_codebooks(mimi_words, tmp_path):

@@ -67,7 +67,7 @@ log = logging.getLogger("codecprobe.distances")
 TABLE_COLUMNS = [
     "codec", "layer", "pair_type", "n", "mean", "median", "ci_low", "ci_high",
     "norm_mean", "norm_ci_low", "norm_ci_high", "rel_mean", "rel_ci_low", "rel_ci_high",
-    "minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high",
+    "minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high", "minus_synonym_method",
     "n_boot", "boot_seed", "metric", "random_weights",
     "n_seeds", "ci_method", "aggregation", "variant",
 ]  # fmt: skip
@@ -234,7 +234,11 @@ def summarize(
     pairs; ``minus_synonym`` (with ``minus_synonym_ci_*``) = the type's mean minus the
     synonyms' mean of the same seed, mean and interval over the seeds both have, as the
     normalized columns (NaN for ``synonym`` itself and without synonym pairs): the
-    phonetic-versus-semantic contrast for ``near_homophone``; ``n_seeds``, ``ci_method`` (``t over seeds`` / ``bootstrap over pairs``) and
+    phonetic-versus-semantic contrast for ``near_homophone``; seeds that all give the same
+    difference count as one (a t-interval of zero width says nothing); the bootstrap
+    resamples both types independently, which ignores their positive correlation (shared
+    anchor words) and so errs wide; ``minus_synonym_method`` says which interval (empty
+    without one); ``n_seeds``, ``ci_method`` (``t over seeds`` / ``bootstrap over pairs``) and
     ``aggregation`` (the ``aggregate`` used) say how each row was made. ``replicate`` and
     ``boot_over`` only name the seeds and the rows in ``ci_method`` (``t over
     {replicate}s``, ``bootstrap over {boot_over}``): :func:`codec_distances` passes speakers, and word-type
@@ -322,9 +326,20 @@ def summarize(
     # every other column, so that any bootstrap it draws leaves their draws as they were.
     i = 0
     for t, d in dist.items():
-        smean, slo, shi = versus(t, "synonym", shared(t, "synonym") if t != "synonym" else [], np.subtract)
+        common = shared(t, "synonym") if t != "synonym" else []
+        diffs = [means[t][s] - means["synonym"][s] for s in common]
+        if len(common) >= 2 and all(np.array_equal(x, diffs[0]) for x in diffs[1:]):
+            # every seed gave the same difference (the same pairs of both types in each, as when
+            # pairs.n_tokens exceeds the corpus): one replicate, so the one-seed interval
+            common, method = common[:1], f"bootstrap over {boot_over} (every {replicate} the same)"
+        else:
+            method = ci_t if len(common) >= 2 else ci_boot if common else ""
+        if t != "synonym" and len(common) < len(seed_ids[t]) and not method.endswith("the same)"):
+            log.warning("%s minus synonym: %d %s(s) with pairs, %d with synonym pairs too", t, len(seed_ids[t]), replicate, len(common))
+        smean, slo, shi = versus(t, "synonym", common, np.subtract)
         for layer in range(d.shape[1]):
-            rows[i].update({"minus_synonym": smean[layer], "minus_synonym_ci_low": slo[layer], "minus_synonym_ci_high": shi[layer]})
+            rows[i].update({"minus_synonym": smean[layer], "minus_synonym_ci_low": slo[layer], "minus_synonym_ci_high": shi[layer],
+                            "minus_synonym_method": method})  # fmt: skip
             i += 1
     return pd.DataFrame(rows)
 

@@ -340,8 +340,8 @@ class MoshiInput(LLMInput):
         embeddings; over ``codebooks`` only (0-based, e.g. ``[0]``: the semantic one) when given."""
         codes = self.check_codes(np.asarray(codes))
         ks = range(self.n_codebooks) if codebooks is None else list(codebooks)
-        if not ks or any(not 0 <= k < self.n_codebooks for k in ks):
-            raise CodecprobeError(f"{self.where}: codebooks {list(ks)} not among 0..{self.n_codebooks - 1}")
+        if not ks or len(set(ks)) < len(ks) or any(not 0 <= k < self.n_codebooks for k in ks):
+            raise CodecprobeError(f"{self.where}: codebooks {list(ks)}: need distinct ones among 0..{self.n_codebooks - 1}")
         return np.sum([self.audio_tables[k][codes[k]] for k in ks], axis=0, dtype=np.float32)
 
 

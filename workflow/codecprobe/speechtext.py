@@ -317,6 +317,7 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
         log.info("cka.split_first: %s does not sum its codebooks' embeddings; no first-codebook split", llm.family)
     codec_random = bool(attrs.get("random_weights", False))
     text_eff = effective_dimension(text)
+    total = float(np.sum((speech - speech.mean(0)) ** 2))  # the speech side's variance over types
     records, metas = [], {}
     for variant, sp in variants.items():
         if variant != "all":
@@ -327,6 +328,7 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
             "pooling": cfg.pooling, "per_type": cfg.per_type, "seed": cfg.seed, "variant": variant,
             "codebooks": books[variant],
             "speech_dim": sp.shape[1], "text_dim": text.shape[1], "speech_eff_dim": effective_dimension(sp),
+            "speech_var_share": float(np.sum((sp - sp.mean(0)) ** 2)) / total if total > 0 else np.nan,
             "text_eff_dim": text_eff, "n_types_available": n_available, "n_skipped": int((~keep).sum()),
         }  # fmt: skip
         log.info("effective dimensions (participation ratio): speech %.1f of %d, text %.1f of %d",
@@ -371,8 +373,17 @@ PAPER = {"mimi": 0.329, "mimo": 0.122}  # the paper's Sec. 3.3 CKA values, by co
 
 def main_variant(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of the paper's number: every codebook on the speech side (variant ``all``;
-    tables from before session 18 have no ``variant`` column and only such rows)."""
-    return table[table["variant"] == "all"] if "variant" in table else table
+    tables from before session 18 have no ``variant`` column and only such rows; combined
+    with newer ones their ``variant`` is empty)."""
+    return table[table["variant"].fillna("all") == "all"] if "variant" in table else table
+
+
+def _shown(t: pd.DataFrame) -> list[float]:
+    """The numbers of a :func:`latex_table` row made from the rows ``t``: the linear CKA, its
+    baseline and gap, and the debiased gap with its interval."""
+    lin = t[t["estimator"] == "linear"].iloc[:1]
+    deb = t[t["estimator"] == "debiased"].iloc[:1]
+    return [*lin[["cka", "null_mean", "null_sd", "gap"]].to_numpy().ravel(), *deb[["gap", "gap_ci_low", "gap_ci_high"]].to_numpy().ravel()]
 
 
 def _cka_row(codec: str, t: pd.DataFrame, label: str | None = None, d: int | None = None) -> str:
@@ -381,8 +392,7 @@ def _cka_row(codec: str, t: pd.DataFrame, label: str | None = None, d: int | Non
     (or ``d``). ``label`` replaces the codec's name (the rows of its codebook split)."""
     lin = t[t["estimator"] == "linear"].iloc[:1]
     deb = t[t["estimator"] == "debiased"].iloc[:1]
-    shown = [*lin[["cka", "null_mean", "null_sd", "gap"]].to_numpy().ravel(), *deb[["gap", "gap_ci_low", "gap_ci_high"]].to_numpy().ravel()]
-    d = latex_decimals(shown) if d is None else d
+    d = latex_decimals(_shown(t)) if d is None else d
     name = label or latex_codec_name(codec, t["codec_random"].any() or t["llm_random"].any())
     cka, base, gap = "--", "--", "--"
     if len(lin):
@@ -410,9 +420,7 @@ def latex_table(table: pd.DataFrame) -> str:
         lines.append(_cka_row(str(codec), main))
         if "variant" not in t:
             continue
-        shown = [main[["cka", "null_mean", "null_sd", "gap"]].to_numpy().ravel()]
-        shown += [main.loc[main["estimator"] == "debiased", ["gap", "gap_ci_low", "gap_ci_high"]].to_numpy().ravel()]
-        d = latex_decimals(np.concatenate(shown))
+        d = latex_decimals(_shown(main))  # the split rows print with the codec's decimals
         for variant, what in (("layer1_only", "codebook 1 alone"), ("without_layer1", "codebooks {} only")):
             part = t[t["variant"] == variant]
             if len(part):
