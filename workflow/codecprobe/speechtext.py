@@ -305,14 +305,14 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
     )  # fmt: skip
     speech, text = embed_types(llm, types, members, codes, cfg.pooling, texts)
     n_tokens = np.array([len(m) for m in members], np.int64)
-    k = llm.n_codebooks
-    variants, books = {"all": speech}, {"all": f"1-{k}"}  # codebooks (1-based) behind each speech side
-    if cfg.split_first and llm.sums_codebooks and k > 1:
+    n_books = llm.n_codebooks
+    variants, books = {VARIANTS[0]: speech}, {VARIANTS[0]: f"1-{n_books}"}  # codebooks (1-based) behind each speech side
+    if cfg.split_first and llm.sums_codebooks and n_books > 1:
         # the paper's reading of MIMI's higher CKA (its WavLM-distilled first codebook): that
         # codebook's part of the speech vectors alone, and the rest's
-        for name, ks in (("layer1_only", [0]), ("without_layer1", list(range(1, k)))):
+        for name, ks, label in zip(VARIANTS[1:], ([0], list(range(1, n_books))), ("1", f"2-{n_books}")):
             variants[name] = embed_types(llm, types, members, codes, cfg.pooling, texts, codebooks=ks)[0]
-            books[name] = "1" if ks == [0] else f"2-{k}"
+            books[name] = label
     elif cfg.split_first and not llm.sums_codebooks:
         log.info("cka.split_first: %s does not sum its codebooks' embeddings; no first-codebook split", llm.family)
     codec_random = bool(attrs.get("random_weights", False))
@@ -421,7 +421,7 @@ def latex_table(table: pd.DataFrame) -> str:
         if "variant" not in t:
             continue
         d = latex_decimals(_shown(main))  # the split rows print with the codec's decimals
-        for variant, what in (("layer1_only", "codebook 1 alone"), ("without_layer1", "codebooks {} only")):
+        for variant, what in zip(VARIANTS[1:], ("codebook 1 alone", "codebooks {} only")):
             part = t[t["variant"] == variant]
             if len(part):
                 lines.append(_cka_row(str(codec), part, "\\quad " + what.format(part["codebooks"].iloc[0]), d))
