@@ -23,8 +23,9 @@ Usage: ``PYTHONPATH=workflow python benchmarks/encode.py [--families melrvq enco
 line per family (per reader count with several ``--io-workers``, each timed in every turn
 against the same bare calls); ratios, not absolute times, are the targets (absolute times
 are printed too). ``--replay`` also encodes the stage's own batches bare in every turn, to
-tell what its batching costs the encoder from the rest of its time. ``--backend package`` runs EnCodec and DAC through their original packages (marked ``*``; run it
-with the ``.venv-pkg`` env of ``make test-packages``).
+tell what its batching costs the encoder from the rest of its time. ``--backend package``
+runs EnCodec and DAC through their original packages (marked ``*``; run it with the
+``.venv-pkg`` env of ``make test-packages``).
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def bench(
 
     ``replay``: the encoder inputs of the untimed pass (the stage's own batches, as
     :func:`recorded_batches` keeps them) are also encoded bare in every turn, after the bare
-    calls (before them in every other turn): ``bare/replay`` is the encoder work of the bare call's batching over that of the
-    stage's (below 1: the stage's batches, made shard by shard, cost the encoder more)."""
+    calls (before them in every other turn): ``bare/replay`` is the encoder work of the bare
+    call's batching over that of the stage's (below 1: the stage's batches, made shard by
+    shard, cost the encoder more)."""
     per_clip = family == "mimo-per-clip"  # A/B: MiMo with its one-pass batches switched off
     family = "mimo" if per_clip else family
     options = {"backend": backend} if backend else {}
@@ -105,6 +107,7 @@ def bench(
     t_bares: list[float] = []
     t_replays: list[float] = []
     splits = [""] * len(cfgs)
+
     def timed(batches: list[tuple]) -> float:
         t0 = time.perf_counter()
         for wav, lens in batches:
