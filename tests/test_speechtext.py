@@ -281,6 +281,10 @@ def test_stage_end_to_end_on_random_weights(mimi_words, tmp_path):
             share = np.sum((part - part.mean(0)) ** 2) / np.sum((whole - whole.mean(0)) ** 2)
             assert rows["speech_var_share"].tolist() == pytest.approx([share] * 2, rel=1e-5)
         assert h.attrs["codebooks"] == "1-8" and "variant" not in h.attrs
+    for name in ("layer1_only", "without_layer1"):  # 4 types: no bootstrap, so a gap difference without interval
+        rows = split[split["variant"] == name].set_index("estimator")
+        assert rows["gap_minus_all"].tolist() == pytest.approx((rows["gap"] - t.set_index("estimator")["gap"]).tolist())
+        assert rows["gap_minus_all_ci_low"].isna().all()
     assert len(set(kept)) == 4 and len(ids) == n_tok.sum() == t["n_tokens"].iloc[0]
     word_of = dict(zip(tokens["token_id"], tokens["word"]))
     assert [word_of[i] for i in ids] == [w for w, k in zip(kept, n_tok) for _ in range(k)]
@@ -421,6 +425,26 @@ def test_split_variants_share_permutations_and_bootstrap(tmp_path, monkeypatch):
     for variant in ("layer1_only", "without_layer1"):
         np.testing.assert_allclose(t[t["variant"] == variant][cols].to_numpy(), t[t["variant"] == "all"][cols].to_numpy(), rtol=1e-9)
     assert t.groupby("variant", sort=False)["speech_var_share"].first().tolist() == pytest.approx([1, 1 / 1.5**2, 0.25 / 1.5**2])
+    # the paired bootstrap of the gap against all codebooks: the same resamples, so exactly 0
+    deb = t[(t["estimator"] == "debiased") & (t["variant"] != "all")]
+    assert np.allclose(deb[["gap_minus_all", "gap_minus_all_ci_low", "gap_minus_all_ci_high"]].to_numpy(), 0, atol=1e-12)
+    assert t[t["variant"] == "all"]["gap_minus_all"].isna().all() and t[t["estimator"] == "linear"]["gap_minus_all_ci_low"].isna().all()
+
+
+def test_gap_versus_all_known_answer():
+    """Hand-made rows: the gap minus the same estimator's ``all`` gap; the interval the 2.5 and
+    97.5 % quantiles of the differences of the paired bootstrap gaps; none without them."""
+    from codecprobe.speechtext import gap_versus_all
+
+    records = [{"variant": v, "estimator": e, "gap": g} for v, e, g in
+               (("all", "linear", 0.10), ("all", "debiased", 0.05), ("layer1_only", "linear", 0.25), ("layer1_only", "debiased", 0.08))]  # fmt: skip
+    boots = {"all": {"debiased": np.linspace(0.0, 0.1, 41)}, "layer1_only": {"debiased": np.linspace(0.0, 0.1, 41) + np.linspace(0.0, 0.04, 41)}}
+    gap_versus_all(records, boots)
+    lin, deb = records[2], records[3]
+    assert lin["gap_minus_all"] == pytest.approx(0.15) and np.isnan(lin["gap_minus_all_ci_low"])
+    assert deb["gap_minus_all"] == pytest.approx(0.03)
+    assert (deb["gap_minus_all_ci_low"], deb["gap_minus_all_ci_high"]) == pytest.approx(tuple(np.quantile(np.linspace(0, 0.04, 41), [0.025, 0.975])))
+    assert all(np.isnan(r["gap_minus_all"]) for r in records[:2])
 
 
 def test_split_only_where_the_input_sums_codebooks(mimi_words, tmp_path):

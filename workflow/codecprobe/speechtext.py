@@ -238,7 +238,8 @@ def embed_types(llm: Any, types: Sequence[str], members: Sequence[np.ndarray], c
     return np.asarray(speech, np.float64), np.asarray(text, np.float64)
 
 
-def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKAConfig, n_tokens: np.ndarray | None = None) -> list[dict]:
+def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKAConfig, n_tokens: np.ndarray | None = None,
+             boots: dict[str, np.ndarray] | None = None) -> list[dict]:  # fmt: skip
     """One row per estimator: CKA, permutation null (mean, sd, p), gap and, for
     ``debiased``, its bootstrap CI over the rows (word types; none, NaN, below
     ``MIN_BOOTSTRAP_TYPES`` rows).
@@ -246,7 +247,9 @@ def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKACo
     Rows must be word types (``words`` unique): repeated types would give the text Gram a
     block structure that inflates CKA against its permutation null (module docstring).
     ``n_words`` = ``n_types`` = rows; ``n_tokens`` = tokens pooled into them (``n_tokens
-    [n]`` per row, default one each).
+    [n]`` per row, default one each). ``boots``, when given, receives the bootstrap gaps
+    ``[n_bootstrap]`` by estimator (their draws depend on ``cfg.seed`` and the estimator
+    only, so two calls on the same rows resample alike: a paired bootstrap).
     """
     bad = set(cfg.estimators) - set(ESTIMATORS)
     if bad:
@@ -279,6 +282,8 @@ def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKACo
         elif est == "debiased" and cfg.n_bootstrap >= 2:
             boot = cka_gap_bootstrap(speech, text, cfg.n_bootstrap, rng, n_perm=cfg.bootstrap_permutations, dtype=dtype)
             row |= {"gap_ci_low": boot.ci_low, "gap_ci_high": boot.ci_high, "n_bootstrap": cfg.n_bootstrap}
+            if boots is not None:
+                boots[est] = boot.values
         log.info("%s CKA %.4f, permutation null %.4f +- %.4f (p = %.4g), %d word types", est, res.observed, res.null_mean, res.null_sd, res.p_value, n)
         rows.append(row)
     return rows
@@ -318,7 +323,7 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
     codec_random = bool(attrs.get("random_weights", False))
     text_eff = effective_dimension(text)
     total = float(np.sum((speech - speech.mean(0)) ** 2))  # the speech side's variance over types
-    records, metas = [], {}
+    records, metas, boots = [], {}, {v: {} for v in variants}
     for variant, sp in variants.items():
         if variant != "all":
             log.info("speech side: %s", variant)
@@ -334,7 +339,8 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
         log.info("effective dimensions (participation ratio): speech %.1f of %d, text %.1f of %d",
                  meta["speech_eff_dim"], sp.shape[1], text_eff, text.shape[1])  # fmt: skip
         metas[variant] = meta
-        records += [meta | r for r in cka_rows(sp, text, np.asarray(types), cfg, n_tokens)]
+        records += [meta | r for r in cka_rows(sp, text, np.asarray(types), cfg, n_tokens, boots[variant])]
+    gap_versus_all(records, boots)
     table = pd.DataFrame(records)
     if embeddings:
         import h5py
@@ -365,6 +371,26 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
                 h.attrs["note"] = "RANDOM WEIGHTS: tests plumbing only, not a result"
     write_table(table, out)
     return table
+
+
+def gap_versus_all(records: list[dict], boots: dict[str, dict[str, np.ndarray]], ci: float = 0.95) -> None:
+    """Add ``gap_minus_all`` (with ``_ci_low``, ``_ci_high``) to each row of ``records``: its
+    gap minus the gap of the same estimator's ``all`` row, with the percentile interval of the
+    paired bootstrap (``boots[variant][estimator]``: the gaps of resamples drawn alike for
+    every variant, :func:`cka_rows`). Does codebook 1 alone align with the text space more
+    than every codebook together, beyond the resampling noise? NaN for the ``all`` rows; the
+    interval NaN where there is no bootstrap (``linear``: plain CKA has none; too few types)."""
+    gap_all = {r["estimator"]: r["gap"] for r in records if r["variant"] == VARIANTS[0]}
+    for r in records:
+        v, est = r["variant"], r["estimator"]
+        r |= {"gap_minus_all": np.nan, "gap_minus_all_ci_low": np.nan, "gap_minus_all_ci_high": np.nan}
+        if v == VARIANTS[0] or est not in gap_all:
+            continue
+        r["gap_minus_all"] = r["gap"] - gap_all[est]
+        mine, whole = boots.get(v, {}).get(est), boots.get(VARIANTS[0], {}).get(est)
+        if mine is not None and whole is not None:
+            lo, hi = np.quantile(mine - whole, [(1 - ci) / 2, (1 + ci) / 2])
+            r |= {"gap_minus_all_ci_low": float(lo), "gap_minus_all_ci_high": float(hi)}
 
 
 # ----------------------------------------------------------------------------- summary
