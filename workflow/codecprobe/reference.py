@@ -111,9 +111,10 @@ def _series(row: pd.Series, dist: pd.DataFrame | None, pwcca: pd.DataFrame | Non
         g = pwcca[pwcca["codec"] == codec]
         return None if g.empty else pd.Series(g["pwcca"].to_numpy(), index=g["layer"].to_numpy())
     if row["analysis"] == "cka" and cka is not None:
-        g = cka[(cka["codec"] == codec) & (cka["estimator"] == "linear")]
-        if "variant" in g:  # the paper's number: every codebook on the speech side (not the split)
-            g = g[g["variant"].fillna("all") == "all"]  # empty: a table from before the split
+        from .speechtext import main_variant
+
+        # the paper's number: every codebook on the speech side (not the first-codebook split)
+        g = main_variant(cka[(cka["codec"] == codec) & (cka["estimator"] == "linear")])
         col = "cka" if q == "cka_linear" else "gap"
         return None if g.empty else pd.Series([float(g[col].iloc[0])], index=[0])
     return None
