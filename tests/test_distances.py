@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 
 from codecprobe.distances import (
+    CONTRAST_COLUMNS as CONTRAST,
     TABLE_COLUMNS,
     bootstrap_means,
     codec_distances,
@@ -17,8 +18,6 @@ from codecprobe.distances import (
 from codecprobe.figures import fig2
 from codecprobe.io import CodecprobeError
 
-
-CONTRAST = ["minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high"]
 
 
 def assert_no_nan(t: pd.DataFrame) -> None:

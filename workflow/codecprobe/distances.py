@@ -64,10 +64,11 @@ from .arrays import offsets
 from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
 
 log = logging.getLogger("codecprobe.distances")
+CONTRAST_COLUMNS = ["minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high"]  # summarize: type minus synonym
 TABLE_COLUMNS = [
     "codec", "layer", "pair_type", "n", "mean", "median", "ci_low", "ci_high",
     "norm_mean", "norm_ci_low", "norm_ci_high", "rel_mean", "rel_ci_low", "rel_ci_high",
-    "minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high", "minus_synonym_method",
+    *CONTRAST_COLUMNS, "minus_synonym_method",
     "n_boot", "boot_seed", "metric", "random_weights",
     "n_seeds", "ci_method", "aggregation", "variant",
 ]  # fmt: skip
@@ -328,18 +329,18 @@ def summarize(
     for t, d in dist.items():
         common = shared(t, "synonym") if t != "synonym" else []
         diffs = [means[t][s] - means["synonym"][s] for s in common]
-        if len(common) >= 2 and all(np.array_equal(x, diffs[0]) for x in diffs[1:]):
-            # every seed gave the same difference (the same pairs of both types in each, as when
-            # pairs.n_tokens exceeds the corpus): one replicate, so the one-seed interval
+        # every seed gave the same difference (the same pairs of both types in each, as when
+        # pairs.n_tokens exceeds the corpus): one replicate, so the one-seed interval
+        same = len(common) >= 2 and all(np.array_equal(x, diffs[0]) for x in diffs[1:])
+        if same:
             common, method = common[:1], f"bootstrap over {boot_over} (every {replicate} the same)"
         else:
             method = ci_t if len(common) >= 2 else ci_boot if common else ""
-        if t != "synonym" and len(common) < len(seed_ids[t]) and not method.endswith("the same)"):
+        if t != "synonym" and not same and len(common) < len(seed_ids[t]):
             log.warning("%s minus synonym: %d %s(s) with pairs, %d with synonym pairs too", t, len(seed_ids[t]), replicate, len(common))
         smean, slo, shi = versus(t, "synonym", common, np.subtract)
         for layer in range(d.shape[1]):
-            rows[i].update({"minus_synonym": smean[layer], "minus_synonym_ci_low": slo[layer], "minus_synonym_ci_high": shi[layer],
-                            "minus_synonym_method": method})  # fmt: skip
+            rows[i].update(dict(zip(CONTRAST_COLUMNS, (smean[layer], slo[layer], shi[layer]))) | {"minus_synonym_method": method})
             i += 1
     return pd.DataFrame(rows)
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from .distances import CONTRAST_COLUMNS as CONTRAST
 from .io import read_table, run_cli, save_figure, setup_logging, write_table, write_text
 
 log = logging.getLogger("codecprobe.figures")
@@ -269,9 +270,6 @@ def _percent(rows: pd.DataFrame, layer: int, decimals: int) -> str:
     if "rel_mean" not in rows or not np.isfinite(rows.loc[layer, "rel_mean"]):
         return "--"
     return f"{100 * rows.loc[layer, 'rel_mean']:+.{decimals}f}\\%"
-
-
-CONTRAST = ["minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high"]  # distances.TABLE_COLUMNS
 
 
 def latex_table(
