@@ -280,9 +280,9 @@ def latex_table(
     the relative distance there (``rel_mean``, %; ``--`` for tables without it); then per codec
     the near-homophone distance minus the synonym one (``minus_synonym``, the paper's
     phonetic-versus-semantic contrast; below 0: near-homophones closer; left out for tables
-    without it). Accumulated
-    features only; codecs with random weights are marked; a rule between codecs. Same-speaker
-    pairs (different words of one speaker) are shown too: how far a codec keeps the speaker.
+    without it). Accumulated features only; codecs with random weights are marked; a rule
+    between codecs. Same-speaker pairs (different words of one speaker) are shown too: how
+    far a codec keeps the speaker.
 
     Decimals are chosen per codec (:func:`latex_decimals`) so that its cells are readable at
     its own scale and line up: the differences get 3 significant digits of the codec's largest
