@@ -173,7 +173,6 @@ def test_simulated_device_runs_the_stage_against_its_model(bench, tmp_path):
     assert sim.bare_model(mimi, words, bench.encode.stage_config(max_batch=8))[0] == pytest.approx(60 * 0.001 + 0.0005)
 
 
-
 def test_percent_says_when_not_known(bench):
     assert bench.encode.percent(0.359) == "35.9 %" and bench.encode.percent(float("nan")) == "n/a"
 

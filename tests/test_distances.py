@@ -19,7 +19,6 @@ from codecprobe.figures import fig2
 from codecprobe.io import CodecprobeError
 
 
-
 def assert_no_nan(t: pd.DataFrame) -> None:
     """No NaN in a distances table, except the contrast with synonyms in the synonym rows
     (and in all rows of a table without synonyms), where it is always NaN."""

@@ -74,7 +74,6 @@ def test_tree_fingerprint_follows_the_files_a_rule_reads(tmp_path):
     assert tree_fingerprint([tmp_path / "missing"], ("*",)) == tree_fingerprint([tmp_path / "empty"], ("*",)) != base
 
 
-
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
 def test_a_stage_stopped_by_a_signal_leaves_no_temporary_file(tmp_path, sig):
     # kill, timeout and a batch scheduler send SIGTERM; by Python's default the process

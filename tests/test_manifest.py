@@ -60,7 +60,6 @@ def test_truncated_audio_with_a_good_header_is_skipped_here(corpus, caplog):
     assert "11-100-0001" in set(m["utt_id"]) and skipped.empty
 
 
-
 def test_decode_problem_counts_samples(tmp_path):
     import numpy as np
     import soundfile as sf
