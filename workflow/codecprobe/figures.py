@@ -195,12 +195,36 @@ def fig2(
             for row, cols in enumerate((("mean", "ci_low", "ci_high"), norm_cols)):
                 _band(axes[row, j], x, g, *cols, color, label, PAIR_MARKER[t_name])
         _codec_column(axes, j, codec, t, "codebook layer")
-    methods = sorted(set(table["ci_method"])) if "ci_method" in table else ["bootstrap over pairs"]
-    how = "; ".join(map(band_text, methods))
     if "aggregation" in table and (table["aggregation"] == "word_types").any():
-        how = f"word-type pairs weighted equally; {how}"
-    sup = f"{title} ({how})" if len(title) + len(how) <= 90 else f"{title}\n({how})"  # an 8.5-inch figure
-    _finish(fig, axes, table["metric"].iloc[0], norm_label, sup, title_note, pdf, png)
+        title = f"{title} (word-type pairs weighted equally)"
+    _finish(fig, axes, table["metric"].iloc[0], norm_label, titled(title, bands(table)), title_note, pdf, png)
+
+
+def bands(table: pd.DataFrame) -> list[str]:
+    """How the bands of a distance table were made (:func:`band_text`), one entry per
+    ``ci_method``; with more than one, each says which pair types it is for."""
+    if "ci_method" not in table:
+        return [band_text("bootstrap over pairs")]
+    by_method = table.groupby("ci_method", sort=True)["pair_type"].unique()
+    if len(by_method) == 1:
+        return [band_text(by_method.index[0])]
+    named = []
+    for method, types in by_method.items():
+        order = [t for t in PAIR_STYLE if t in set(types)] + sorted(set(types) - set(PAIR_STYLE))
+        named.append(f"{', '.join(PAIR_STYLE[t][1] if t in PAIR_STYLE else t for t in order)}: {band_text(method)}")
+    return named
+
+
+def titled(title: str, how: list[str], width: int = 90, inline: bool = True) -> str:
+    """``title (how)`` on one line if ``how`` is one entry, ``inline`` and it fits ``width``
+    characters (an 8.5-inch figure at 11 pt); else each entry of ``how`` on lines of at most
+    ``width`` under the title (a single one in parentheses)."""
+    import textwrap
+
+    if len(how) == 1 and inline and len(title) + len(how[0]) + 3 <= width:
+        return f"{title} ({how[0]})"
+    entries = [f"({how[0]})"] if len(how) == 1 else how
+    return "\n".join([title, *(line for h in entries for line in textwrap.wrap(h, width, break_on_hyphens=False))])
 
 
 def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", normalized: str = "difference") -> None:
@@ -236,8 +260,7 @@ def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", no
                     err = [one[m] - one[lo], one[hi] - one[m]]
                     ax.errorbar(one["layer"], one[m], yerr=err, color=color, marker=PAIR_MARKER[t_name], mfc="white", ms=6, capsize=3, lw=1)
         _codec_column(axes, j, codec, t, "codebook layer (open marker: layer 1 alone; solid: layers 2..k; dashed: 1..k)")
-    how = "; ".join(map(band_text, sorted(set(split["ci_method"]))))
-    sup = f"Word pairs: first layer vs layers 2..k (as Fig. 4)\n({how})"
+    sup = titled("Word pairs: first layer vs layers 2..k (as Fig. 4)", bands(split), inline=False)
     _finish(fig, axes, table["metric"].iloc[0], norm_label, sup, title_note, pdf, png)
 
 
