@@ -362,7 +362,10 @@ def test_minus_synonym_of_identical_seeds_counts_them_as_one():
     assert row.minus_synonym == pytest.approx(hom[:, 0].mean() - syn[:, 0].mean())
     assert row.minus_synonym_method == "bootstrap over pairs (every seed the same)"
     assert row.minus_synonym_ci_low < row.minus_synonym - 0.1 and row.minus_synonym_ci_high > row.minus_synonym + 0.1
-    assert row.ci_method == "t over seeds" and row.norm_ci_high > row.norm_ci_low  # random pairs differ by seed
+    # the type's own interval likewise (not zero wide); its normalization: random pairs differ by seed
+    assert row.ci_method == "bootstrap over pairs (every seed the same); normalized: t over seeds"
+    assert row.ci_low < row["mean"] - 0.1 and row.ci_high > row["mean"] + 0.1 and row.norm_ci_high > row.norm_ci_low
+    assert row["mean"] == pytest.approx(hom[:, 0].mean()) and row.n_seeds == 3
     other = dict(dist, near_homophone=np.concatenate([hom, hom + 0.5, hom - 0.2]))  # seeds now differ
     row = summarize(other, n_boot=300, seed=2, seeds=seeds).set_index(["pair_type", "layer"]).loc[("near_homophone", 1)]
     assert row.minus_synonym_method == "t over seeds" and row.minus_synonym == pytest.approx(hom[:, 0].mean() + 0.1 - syn[:, 0].mean())
@@ -412,13 +415,73 @@ def test_minus_synonym_with_one_seed_bootstraps_both_and_leaves_the_other_column
     assert renamed[["minus_synonym"]].isna().all().all()  # no synonyms: no contrast
 
 
+def test_cluster_bootstrap_known_answers():
+    """Clusters of r copies of a row resample as the rows themselves (the same draws), and
+    one row per cluster, in order, is the plain row bootstrap."""
+    from codecprobe.distances import unordered_pairs
+
+    x = np.random.default_rng(4).normal(size=(37, 3))
+    plain = bootstrap_means(x, 250, np.random.default_rng(8))
+    copies = bootstrap_means(np.repeat(x, 3, axis=0), 250, np.random.default_rng(8), clusters=np.repeat(np.arange(37), 3))
+    np.testing.assert_allclose(copies, plain, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(bootstrap_means(x, 250, np.random.default_rng(8), clusters=np.arange(37)), plain, rtol=1e-12, atol=1e-14)
+    # unequal clusters by hand: rows 1, 2 | 10; drawing cluster 0 twice gives (1 + 2 + 1 + 2) / 4
+    g = np.random.default_rng(0)
+    idx = np.random.default_rng(0).integers(0, 2, size=(5, 2))
+    b = bootstrap_means(np.array([[1.0], [2.0], [10.0]]), 5, g, clusters=np.array(["a", "a", "b"]))
+    want = [(idx[i] == 0).sum() * 3 + (idx[i] == 1).sum() * 10 for i in range(5)]
+    want = [w / ((idx[i] == 0).sum() * 2 + (idx[i] == 1).sum()) for i, w in enumerate(want)]
+    np.testing.assert_allclose(b[:, 0], want)
+    # (a, b) and (b, a) are one unordered word pair; (a, c) another
+    lab = unordered_pairs(np.array(["big", "large", "big", "dog"]), np.array(["large", "big", "huge", "dog"]))
+    assert lab[0] == lab[1] and len(set(lab)) == 3
+
+
+def test_cluster_bootstrap_covers_the_mean_where_the_row_bootstrap_does_not():
+    """Each unit counted four times (as a word pair in both orders, or its token pairs): the
+    bootstrap over rows takes the copies for evidence and its 95 % interval is half as wide;
+    the bootstrap over clusters covers the true mean at the nominal rate (40 repeats)."""
+    hits = {"clusters": 0, "rows": 0}
+    for s in range(40):
+        x = np.repeat(np.random.default_rng(200 + s).exponential(2.0, size=(60, 1)), 4, axis=0)
+        labels = np.repeat(np.arange(60), 4)
+        for name, c in (("clusters", {"random": labels}), ("rows", None)):
+            t = summarize({"random": x}, n_boot=400, seed=s, clusters=c)
+            hits[name] += t.ci_low[0] <= 2.0 <= t.ci_high[0]
+    assert hits["clusters"] >= 34  # binomial(40, .95) >= 34 with prob > 0.99
+    assert hits["rows"] <= 30  # about 68 % nominal for the half-width interval
+
+
+def test_one_seed_word_types_resample_unordered_word_pairs(tmp_path):
+    """One seed, word types: x->y and y->x have the same mean (the same token pairs, turned), so
+    the bootstrap draws the unordered pair: the draws of the plain bootstrap over {x,y}, {x,z},
+    {w,z} in sorted order, not over the four ordered rows."""
+    path = _features_file(tmp_path, [0, 1, 0, 4, 0, 9, 0, 20, 7, 3, 11, 5])
+    rows = [  # seed, type, a, b, word_a, word_b
+        (0, "synonym", 0, 1, "x", "y"), (0, "synonym", 1, 0, "y", "x"),  # {x, y} at 1, both orders
+        (0, "synonym", 2, 3, "x", "z"),  # {x, z} at 4
+        (0, "synonym", 4, 5, "w", "z"), (0, "synonym", 5, 4, "z", "w"),  # {w, z} at 9, both orders
+        *[(0, "random", a, b, f"r{a}", f"r{b}") for a, b in ((6, 7), (8, 9), (10, 11))],
+    ]  # fmt: skip
+    pairs = pd.DataFrame(rows, columns=["seed", "pair_type", "token_a", "token_b", "word_a", "word_b"])
+    t, _ = codec_distances("toy", path, pairs, n_boot=300, seed=5, aggregate="word_types")
+    syn = t.set_index("pair_type").loc["synonym"]
+    assert syn["mean"] == pytest.approx((1 + 1 + 4 + 9 + 9) / 5)  # the estimate still weighs ordered pairs
+    units = np.array([[9.0 + 9.0], [1.0 + 1.0], [4.0]]), np.array([2.0, 2.0, 1.0])
+    g = np.random.default_rng(5)  # synonyms are drawn first (their order in the pairs table)
+    idx = g.integers(0, 3, size=(300, 3))
+    means = units[0][idx].sum(axis=1)[:, 0] / units[1][idx].sum(axis=1)
+    assert (syn.ci_low, syn.ci_high) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])))
+    assert syn.ci_method == "bootstrap over unordered word pairs"
+
+
 def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
     path, pairs = _synthetic(tmp_path, n_words=20)
     one = pairs.assign(seed=3)
     t, _ = codec_distances("syn", str(path), one, n_boot=300, seed=1, aggregate="seeds")
-    assert (t.ci_method == "bootstrap over pairs").all() and (t.n_seeds == 1).all()
+    assert (t.ci_method == "bootstrap over pairs").all() and (t.n_seeds == 1).all()  # no words: pair by pair
     assert_no_nan(t)
-    # one seed: the numbers of the pooled bootstrap (the earlier behaviour), draw for draw
+    # one seed, no words: the numbers of the pooled bootstrap (the earlier behaviour), draw for draw
     tp, _ = codec_distances("syn", str(path), one, n_boot=300, seed=1, aggregate="pooled")
     cols = ["n", "mean", "median", "ci_low", "ci_high", "norm_mean", "norm_ci_low", "norm_ci_high"]
     pd.testing.assert_frame_equal(t[cols], tp[cols])
@@ -426,7 +489,7 @@ def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
     assert (t.ci_low < t["mean"]).all() and (t["mean"] < t.ci_high).all()
     # a type present in one seed only, random in two: that type bootstraps (its normalization
     # within its seed), random gets its t-interval over two seeds
-    mixed = pd.concat([one, pairs[pairs.pair_type == "random"].assign(seed=4)], ignore_index=True)
+    mixed = pd.concat([one, pairs[pairs.pair_type == "random"].iloc[::2].assign(seed=4)], ignore_index=True)
     tm, _ = codec_distances("syn", str(path), mixed, n_boot=300, aggregate="seeds")
     g = tm[tm.layer == 1].set_index("pair_type")
     assert g.loc["synonym", "ci_method"] == "bootstrap over pairs" and g.loc["synonym", "n_seeds"] == 1
@@ -447,7 +510,7 @@ def test_distances_cli_aggregate(tmp_path):
     from codecprobe.distances import main
 
     path, pairs = _synthetic(tmp_path, n_words=10)
-    pairs = pd.concat([pairs.assign(seed=0), pairs.assign(seed=1)], ignore_index=True)
+    pairs = pd.concat([pairs.assign(seed=0), pairs.iloc[::2].assign(seed=1)], ignore_index=True)  # seeds differ
     pairs.to_csv(tmp_path / "p.csv", index=False)
     for agg, method in (("seeds", "t over seeds"), ("pooled", "bootstrap over pairs")):
         out = tmp_path / f"{agg}.csv"
@@ -464,13 +527,14 @@ def test_word_type_means_known_answer():
     reps = np.array([0, 0, 0, 1, 0])
     wa = np.array(["big", "big", "large", "big", "big"])
     wb = np.array(["large", "large", "big", "large", "huge"])
-    means, r, n = word_type_means(d, reps, wa, wb)
+    means, r, n, first = word_type_means(d, reps, wa, wb)
     # groups sorted by (rep, a, b): (0,big,huge) (0,big,large) (0,large,big) (1,big,large)
     np.testing.assert_array_equal(means, [[2, 20], [2, 20], [5, 50], [7, 70]])
     np.testing.assert_array_equal(r, [0, 0, 0, 1])
     np.testing.assert_array_equal(n, [1, 2, 1, 1])
-    m0, r0, n0 = word_type_means(np.zeros((0, 2)), np.zeros(0, int), np.zeros(0, str), np.zeros(0, str))
-    assert m0.shape == (0, 2) and len(r0) == 0 and len(n0) == 0
+    np.testing.assert_array_equal(first, [4, 0, 2, 3])  # each group's first token pair in the input
+    m0, r0, n0, f0 = word_type_means(np.zeros((0, 2)), np.zeros(0, int), np.zeros(0, str), np.zeros(0, str))
+    assert m0.shape == (0, 2) and len(r0) == 0 and len(n0) == 0 and len(f0) == 0
 
 
 def test_aggregate_word_types_known_answer(tmp_path):
@@ -499,9 +563,9 @@ def test_aggregate_word_types_known_answer(tmp_path):
     # the default (seeds) weighs token pairs: seed 0 (3 + 4) / 4, seed 1 (2 + 12) / 3
     ts, _ = codec_distances("toy", path, pairs, n_boot=100, aggregate="seeds")
     assert ts.set_index("pair_type").loc["synonym", "mean"] == pytest.approx((7 / 4 + 14 / 3) / 2)
-    # one seed: the bootstrap is over word-type pairs
+    # one seed: the bootstrap is over unordered word pairs
     t1, _ = codec_distances("toy", path, pairs[pairs.seed == 0], n_boot=100, aggregate="word_types")
-    assert (t1.ci_method == "bootstrap over word pairs").all()
+    assert (t1.ci_method == "bootstrap over unordered word pairs").all()
     assert t1.set_index("pair_type").loc["synonym", "mean"] == pytest.approx(2.5)
     with pytest.raises(CodecprobeError, match="word_a"):
         codec_distances("toy", path, pairs.drop(columns="word_a"), aggregate="word_types")
@@ -529,9 +593,11 @@ def test_over_speakers(tmp_path):
     assert syn["mean"] == pytest.approx(2.0) and (syn.ci_low, syn.ci_high) == pytest.approx((2 - half, 2 + half))
     assert syn.norm_mean == pytest.approx(((1 - 5) + (3 - 9)) / 2)
     assert syn["n_seeds"] == 2 and syn["ci_method"] == "t over speakers"
-    # the same table over seeds has one seed: bootstrap over pairs
+    # the same table over seeds has one seed: bootstrap over (unordered) word pairs, or pairs without words
     t0, _ = codec_distances("toy", path, pairs, n_boot=100, aggregate="seeds")
-    assert (t0.ci_method == "bootstrap over pairs").all() and (t0.n_seeds == 1).all()
+    assert (t0.ci_method == "bootstrap over unordered word pairs").all() and (t0.n_seeds == 1).all()
+    t0, _ = codec_distances("toy", path, pairs.drop(columns=["word_a", "word_b"]), n_boot=100, aggregate="seeds")
+    assert (t0.ci_method == "bootstrap over pairs").all()
     crossed = pairs.assign(speaker_b=["s2", "s1", "s2", "s2"])
     with pytest.raises(CodecprobeError, match="within one speaker"):
         codec_distances("toy", path, crossed, over="speaker", aggregate="seeds")

@@ -9,8 +9,11 @@ words' pooled accumulated layer-k features. Aggregated per codec, layer and pair
   seeds (``t over seeds``). The
   normalized distance is computed per seed (the type's mean minus that seed's random
   pairs' mean at the same layer), then averaged over seeds, with its t-interval. With a
-  single seed the interval is the percentile bootstrap over pairs below (``bootstrap
-  over pairs``), for both columns.
+  single seed (or seeds that all hold the same pairs) the interval is a percentile
+  bootstrap instead: over unordered word pairs where the pairs table names the words
+  (``bootstrap over unordered word pairs``: a word pair's token pairs share tokens, and
+  both orders of a pair share them all), otherwise over pairs as below (``bootstrap over
+  pairs``), for both columns.
 * ``pooled`` (this package's earlier behaviour): all seeds' pairs pooled; ``mean`` over
   pairs and a percentile bootstrap 95 % CI (pairs resampled with replacement; ``n_boot``
   resamples, fixed seed); normalized = pooled mean minus pooled random mean, its CI from
@@ -23,7 +26,8 @@ words' pooled accumulated layer-k features. Aggregated per codec, layer and pair
   ``word_b``) within a seed, then per seed the mean over its word-type pairs (each
   word-type pair weighs the same, however many tokens its words have), then
   the mean and t-interval over seeds as in ``seeds``. With a single seed the bootstrap
-  is over word-type pairs (``bootstrap over word pairs``).
+  resamples unordered word pairs: *big* -> *large* and *large* -> *big* have the same
+  mean (the same token pairs), so they are drawn together, not counted as two units.
 
 The relative distance (``rel_*``) is the type's mean over the random pairs' mean, minus
 1 (``-0.23``: 23 % closer than random pairs), per seed, then as the normalized one; it
@@ -51,6 +55,7 @@ absolute Euclidean scales differ across layers and codecs. Off by default.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import logging
@@ -187,16 +192,48 @@ def standardize(features: np.ndarray) -> np.ndarray:
     return (features - mu) / np.where(sd > 0, sd, 1.0)
 
 
-def bootstrap_means(x: np.ndarray, n_boot: int, rng: np.random.Generator, chunk: int = 1 << 24) -> np.ndarray:
-    """Means of ``n_boot`` resamples (with replacement) of ``x [P, K]`` -> ``[n_boot, K]``."""
-    p = len(x)
+def bootstrap_means(
+    x: np.ndarray, n_boot: int, rng: np.random.Generator, chunk: int = 1 << 24, clusters: np.ndarray | None = None
+) -> np.ndarray:  # fmt: skip
+    """Means of ``n_boot`` resamples (with replacement) of ``x [P, K]`` -> ``[n_boot, K]``.
+
+    ``clusters [P]`` (any labels): resample whole clusters instead of rows (the cluster
+    bootstrap), each resample's mean taken over all rows of the clusters drawn, as often as
+    drawn. Clusters are numbered by sorted label; with ``P`` distinct labels in row order
+    the draws, and so the means, are those of the plain row bootstrap.
+    """
+    if clusters is not None and len(x):
+        _, inv = np.unique(np.asarray(clusters), return_inverse=True)
+        order = np.argsort(inv, kind="stable")
+        sizes = np.bincount(inv).astype(np.float64)
+        sums = np.add.reduceat(np.asarray(x, np.float64)[order], offsets(sizes.astype(np.int64)), axis=0)
+    else:
+        sums, sizes = x, None
+    p = len(sums)
     out = np.empty((n_boot, x.shape[1]))
     rows = max(1, chunk // max(p, 1))
     for s in range(0, n_boot, rows):
         m = min(rows, n_boot - s)
         idx = rng.integers(0, p, size=(m, p))
-        out[s : s + m] = x[idx].mean(axis=1)
+        if sizes is None:
+            out[s : s + m] = x[idx].mean(axis=1)
+        else:
+            out[s : s + m] = sums[idx].sum(axis=1) / sizes[idx].sum(axis=1)[:, None]
     return out
+
+
+def unordered_pairs(word_a: np.ndarray, word_b: np.ndarray) -> np.ndarray:
+    """A label ``[P]`` per pair for its unordered word pair: ``(a, b)`` and ``(b, a)`` get the same.
+
+    The cluster of the one-replicate bootstrap (:func:`summarize`): Choi et al.'s samplers
+    pair every token of ``a`` with every token of ``b``, so the token pairs of a word pair
+    share their tokens, and a mutual synonym or a near-homophone pair comes in both orders
+    with the same distances; resampling them one by one would count copies as evidence.
+    """
+    a, b = np.asarray(word_a).astype(str), np.asarray(word_b).astype(str)
+    first = a <= b
+    key = pd.DataFrame({"lo": np.where(first, a, b), "hi": np.where(first, b, a)})
+    return key.groupby(["lo", "hi"], sort=True).ngroup().to_numpy()
 
 
 def t_interval(x: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -215,7 +252,7 @@ def t_interval(x: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarr
 def summarize(
     dist: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
     seeds: dict[str, np.ndarray] | None = None, aggregate: str = "seeds", replicate: str = "seed",
-    boot_over: str = "pairs",
+    boot_over: str = "pairs", clusters: dict[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """Per pair type and layer: n, mean, median, CI, and the normalized mean and CI.
 
@@ -229,21 +266,26 @@ def summarize(
     that have random pairs too), ``ci_*``/``norm_ci_*`` = Student-t ``1 - alpha``
     intervals over seeds (:func:`t_interval`). A type (or normalization) with one seed
     only falls back to the percentile bootstrap over that seed's pairs (``n_boot``
-    resamples from ``default_rng(seed)``; with one seed in all, the numbers of
-    ``aggregate="pooled"``). ``aggregate="pooled"``: the earlier behaviour, all seeds'
-    pairs pooled and bootstrapped. ``n`` = pairs over all seeds, ``median`` over all
-    pairs; ``minus_synonym`` (with ``minus_synonym_ci_*``) = the type's mean minus the
-    synonyms' mean of the same seed, mean and interval over the seeds both have, as the
-    normalized columns (NaN for ``synonym`` itself and without synonym pairs): the
-    phonetic-versus-semantic contrast for ``near_homophone``; seeds that all give the same
-    difference count as one (a t-interval of zero width says nothing); the bootstrap
-    resamples both types independently, which ignores their positive correlation (shared
-    anchor words) and so errs wide; ``minus_synonym_method`` says which interval (empty
-    without one); ``n_seeds``, ``ci_method`` (``t over seeds`` / ``bootstrap over pairs``) and
-    ``aggregation`` (the ``aggregate`` used) say how each row was made. ``replicate`` and
-    ``boot_over`` only name the seeds and the rows in ``ci_method`` (``t over
-    {replicate}s``, ``bootstrap over {boot_over}``): :func:`codec_distances` passes speakers, and word-type
-    pairs' means as rows for ``aggregate="word_types"``, which is ``seeds`` here.
+    resamples from ``default_rng(seed)``; with one seed in all and no ``clusters``, the
+    numbers of ``aggregate="pooled"``); so do seeds that all give the same value (the
+    same pairs in every seed, as when ``pairs.n_tokens`` exceeds the corpus): a t-interval
+    of zero width would say nothing, so they count as one seed (``... (every seed the
+    same)``). ``clusters``: pair type -> a cluster label per pair ``[P]`` (e.g.
+    :func:`unordered_pairs`); the bootstrap then resamples clusters, not pairs
+    (:func:`bootstrap_means`). ``aggregate="pooled"``: the earlier behaviour, all seeds'
+    pairs pooled and bootstrapped pair by pair (``clusters`` unused). ``n`` = pairs over
+    all seeds, ``median`` over all pairs; ``minus_synonym`` (with ``minus_synonym_ci_*``)
+    = the type's mean minus the synonyms' mean of the same seed, mean and interval over
+    the seeds both have, as the normalized columns (NaN for ``synonym`` itself and
+    without synonym pairs): the phonetic-versus-semantic contrast for
+    ``near_homophone``; its bootstrap resamples both types independently (their word
+    pairs are disjoint); ``minus_synonym_method`` says which interval (empty without
+    one); ``n_seeds``, ``ci_method`` (``t over seeds`` / ``bootstrap over pairs``) and
+    ``aggregation`` (the ``aggregate`` used) say how each row was made. ``replicate``
+    and ``boot_over`` only name the seeds and the resampled units in ``ci_method``
+    (``t over {replicate}s``, ``bootstrap over {boot_over}``): :func:`codec_distances`
+    passes speakers, and word-type pairs' means as rows for ``aggregate="word_types"``,
+    which is ``seeds`` here.
     """
     if aggregate == "word_types":
         aggregate = "seeds"  # the rows are word-type pairs' means already (codec_distances)
@@ -254,6 +296,8 @@ def summarize(
     for t, d in dist.items():
         if len(seeds.get(t, ())) != len(d):
             raise ValueError(f"summarize: seeds[{t!r}] must give the seed of each of its {len(d)} pairs")
+        if clusters is not None and len(clusters.get(t, ())) != len(d):
+            raise ValueError(f"summarize: clusters[{t!r}] must give the cluster of each of its {len(d)} pairs")
     if aggregate == "pooled":  # every pair as if from one seed: the bootstrap over all pairs
         one = {t: np.zeros(len(d), int) for t, d in dist.items()}
         pooled = summarize(dist, n_boot, seed, alpha, one, replicate=replicate, boot_over=boot_over)
@@ -270,24 +314,33 @@ def summarize(
     def boot(t: str, s) -> np.ndarray:
         """Bootstrap means of type ``t``'s pairs from seed ``s`` (drawn once)."""
         if (t, s) not in boots:
-            boots[t, s] = bootstrap_means(dist[t][seeds[t] == s], n_boot, rng)
+            rows = seeds[t] == s
+            labels = None if clusters is None else np.asarray(clusters[t])[rows]
+            units = int(rows.sum()) if labels is None else len(np.unique(labels))
+            if units < 2:
+                log.warning("%s, %s %s: the bootstrap has %d %s to draw: a zero-width interval", t, replicate, s, units, boot_over)
+            boots[t, s] = bootstrap_means(dist[t][rows], n_boot, rng, clusters=labels)
         return boots[t, s]
 
-    def versus(t: str, ref: str, common: list, f) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``f(type t's mean, type ref's mean)`` per seed in ``common``: its mean and interval, as
-        the type's own (t over seeds; one seed: bootstrap over its pairs; none: NaN)."""
-        if len(common) >= 2:
-            return t_interval(np.stack([f(means[t][s], means[ref][s]) for s in common]), alpha)
-        if len(common) == 1:
-            s = common[0]
-            lo_hi = np.percentile(f(boot(t, s), boot(ref, s)), q, axis=0)
-            return f(means[t][s], means[ref][s]), lo_hi[0], lo_hi[1]
-        nan = np.full(dist[t].shape[1], np.nan)
-        return nan, nan, nan
+    def interval(values: list[np.ndarray], common: list, draws) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        """Mean, interval and method of ``values`` (one ``[K]`` per seed in ``common``): the
+        t-interval over seeds; one seed, or seeds that all give the same value: the
+        percentiles of ``draws(first seed)`` (bootstrap draws of the value); none: NaN."""
+        if not common:
+            nan = np.full(next(iter(dist.values())).shape[1], np.nan)
+            return nan, nan, nan, ""
+        same = len(values) >= 2 and all(np.array_equal(v, values[0]) for v in values[1:])
+        if len(values) >= 2 and not same:
+            return (*t_interval(np.stack(values), alpha), ci_t)
+        lo, hi = np.percentile(draws(common[0]), q, axis=0)
+        return values[0], lo, hi, ci_boot + (f" (every {replicate} the same)" if same else "")
 
-    def shared(t: str, ref: str) -> list:
-        """The seeds with pairs of both ``t`` and ``ref``."""
-        return [s for s in seed_ids[t] if ref in dist and s in means[ref]]
+    def versus(t: str, ref: str, f) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        """``f(type t's mean, type ref's mean)`` per seed both have: its mean, interval and method."""
+        common = [s for s in seed_ids[t] if ref in dist and s in means[ref]]
+        values = [f(means[t][s], means[ref][s]) for s in common]
+        mean, lo, hi, method = interval(values, common, lambda s: f(boot(t, s), boot(ref, s)))
+        return mean, lo, hi, "" if t == ref else method  # the type against itself: 0, whatever the seeds
 
     for t in dist:  # one-seed types first, in order (as the earlier pooled bootstrap drew them)
         if len(seed_ids[t]) == 1:
@@ -295,21 +348,14 @@ def summarize(
     rows = []
     for t, d in dist.items():
         k = d.shape[1]
-        per_seed = np.stack([means[t][s] for s in seed_ids[t]])
-        if len(per_seed) >= 2:
-            mean, lo, hi = t_interval(per_seed, alpha)
-            method = ci_t
-        else:
-            mean = per_seed[0]
-            lo, hi = np.percentile(boot(t, seed_ids[t][0]), q, axis=0)
-            method = ci_boot
-        common = shared(t, "random")
-        nmean, nlo, nhi = versus(t, "random", common, np.subtract)
+        own = [means[t][s] for s in seed_ids[t]]
+        mean, lo, hi, method = interval(own, list(seed_ids[t]), functools.partial(boot, t))
+        nmean, nlo, nhi, nmethod = versus(t, "random", np.subtract)
         with np.errstate(divide="ignore", invalid="ignore"):  # a random mean of 0: NaN (or inf)
-            rmean, rlo, rhi = versus(t, "random", common, lambda x, r: x / r - 1.0)
-        nmethod = ci_t if len(common) >= 2 else ci_boot if common else method
-        if len(common) != len(per_seed):  # the normalized columns rest on fewer replicates
-            log.warning("%s: %d %s(s) with pairs, %d with random pairs too", t, len(per_seed), replicate, len(common))
+            rmean, rlo, rhi, _ = versus(t, "random", lambda x, r: x / r - 1.0)
+        n_random = sum(s in means.get("random", {}) for s in seed_ids[t])
+        if n_random != len(own):  # the normalized columns rest on fewer replicates
+            log.warning("%s: %d %s(s) with pairs, %d with random pairs too", t, len(own), replicate, n_random)
         for layer in range(k):
             rows.append(
                 {
@@ -317,8 +363,8 @@ def summarize(
                     "median": float(np.median(d[:, layer])), "ci_low": lo[layer], "ci_high": hi[layer],
                     "norm_mean": nmean[layer], "norm_ci_low": nlo[layer], "norm_ci_high": nhi[layer],
                     "rel_mean": rmean[layer], "rel_ci_low": rlo[layer], "rel_ci_high": rhi[layer],
-                    "n_seeds": len(per_seed),
-                    "ci_method": method if nmethod == method else f"{method}; normalized: {nmethod}",
+                    "n_seeds": len(own),
+                    "ci_method": method if nmethod in (method, "") else f"{method}; normalized: {nmethod}",
                     "aggregation": "seeds",
                 }  # fmt: skip
             )
@@ -327,18 +373,14 @@ def summarize(
     # every other column, so that any bootstrap it draws leaves their draws as they were.
     i = 0
     for t, d in dist.items():
-        common = shared(t, "synonym") if t != "synonym" else []
-        diffs = [means[t][s] - means["synonym"][s] for s in common]
-        # every seed gave the same difference (the same pairs of both types in each, as when
-        # pairs.n_tokens exceeds the corpus): one replicate, so the one-seed interval
-        same = len(common) >= 2 and all(np.array_equal(x, diffs[0]) for x in diffs[1:])
-        if same:
-            common, method = common[:1], f"bootstrap over {boot_over} (every {replicate} the same)"
+        if t == "synonym" or "synonym" not in dist:
+            smean = slo = shi = np.full(d.shape[1], np.nan)
+            method = ""
         else:
-            method = ci_t if len(common) >= 2 else ci_boot if common else ""
-        if t != "synonym" and not same and len(common) < len(seed_ids[t]):
-            log.warning("%s minus synonym: %d %s(s) with pairs, %d with synonym pairs too", t, len(seed_ids[t]), replicate, len(common))
-        smean, slo, shi = versus(t, "synonym", common, np.subtract)
+            smean, slo, shi, method = versus(t, "synonym", np.subtract)
+            n_syn = sum(s in means["synonym"] for s in seed_ids[t])
+            if n_syn < len(seed_ids[t]):
+                log.warning("%s minus synonym: %d %s(s) with pairs, %d with synonym pairs too", t, len(seed_ids[t]), replicate, n_syn)
         for layer in range(d.shape[1]):
             rows[i].update(dict(zip(CONTRAST_COLUMNS, (smean[layer], slo[layer], shi[layer]))) | {"minus_synonym_method": method})
             i += 1
@@ -347,23 +389,24 @@ def summarize(
 
 def word_type_means(
     d: np.ndarray, reps: np.ndarray, word_a: np.ndarray, word_b: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Mean distance of each ordered word-type pair within each replicate.
 
     ``d [P, K]`` distances of ``P`` token pairs; ``reps [P]`` their replicate (seed or
     speaker); ``word_a``, ``word_b`` ``[P]`` their words. Returns ``(means [G, K],
-    reps [G], counts [G])`` for the ``G`` distinct ``(rep, word_a, word_b)``, sorted by
-    them: ``(a, b)`` and ``(b, a)`` are different word-type pairs, as in Choi et al.
+    reps [G], counts [G], first [G])`` for the ``G`` distinct ``(rep, word_a, word_b)``,
+    sorted by them (``first``: the index of each group's first token pair in the input):
+    ``(a, b)`` and ``(b, a)`` are different word-type pairs, as in Choi et al.
     """
     if not len(d):
-        return np.zeros((0,) + d.shape[1:]), np.asarray(reps)[:0], np.zeros(0, np.int64)
+        return np.zeros((0,) + d.shape[1:]), np.asarray(reps)[:0], np.zeros(0, np.int64), np.zeros(0, np.intp)
     key = pd.DataFrame({"r": reps, "a": word_a, "b": word_b})
     codes = key.groupby(["r", "a", "b"], sort=True).ngroup().to_numpy()
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes)
     starts = offsets(counts)
     sums = np.add.reduceat(np.asarray(d, np.float64)[order], starts, axis=0)
-    return sums / counts[:, None], np.asarray(reps)[order][starts], counts
+    return sums / counts[:, None], np.asarray(reps)[order][starts], counts, order[starts]
 
 
 def load_pooled(path: str, pooling: str = "mean") -> tuple[np.ndarray, np.ndarray, dict]:
@@ -430,10 +473,10 @@ def codec_distances(
         # mean and center pooling commute with the sum over layers: pooled(acc_k) - pooled(acc_1) = pooled(sum 2..k)
         variants["layer1_only"] = (feats[:, :1], 1)
         variants["without_layer1"] = (feats[:, 1:] - feats[:, :1], 2)
-    # per pair type, once for every variant: feature rows of both tokens, replicate, words (word_types)
+    # per pair type, once for every variant: feature rows of both tokens, replicate, words (if the table has them)
     by_type = [
         (t, row[g["token_a"]].to_numpy(), row[g["token_b"]].to_numpy(), g[REPLICATES[over]].to_numpy(),
-         (g["word_a"].to_numpy(), g["word_b"].to_numpy()) if aggregate == "word_types" else None)
+         (g["word_a"].to_numpy(), g["word_b"].to_numpy()) if {"word_a", "word_b"} <= set(g.columns) else None)
         for t, g in p.groupby("pair_type", sort=False)
     ]  # fmt: skip
     tables = []
@@ -454,19 +497,26 @@ def _variant_table(
 ) -> pd.DataFrame:  # fmt: skip
     """:func:`summarize`'s table for one set of features ``[N, K, D]``; ``by_type``: per pair
     type ``(type, rows a [P], rows b [P], replicate [P], (word_a, word_b) [P] or None)``.
-    Non-finite distances are dropped and counted in ``counts``."""
-    dist, seeds, n_pairs = {}, {}, {}
+    Non-finite distances are dropped and counted in ``counts``. With words (and not
+    ``pooled``), a one-replicate bootstrap resamples unordered word pairs
+    (:func:`unordered_pairs`), not rows."""
+    dist, seeds, n_pairs, clusters = {}, {}, {}, {}
     for t, a, b, reps, words in by_type:
         d = pair_distances(feats, a, b, metric, threads=threads)
         finite = np.isfinite(d).all(axis=1)
         if not finite.all():
             counts[f"dropped: non-finite distance ({t}){tag}"] = int((~finite).sum())
         dist[t], seeds[t], n_pairs[t] = d[finite], reps[finite], int(finite.sum())
-        if words is not None:  # aggregate == "word_types"
-            dist[t], seeds[t], _ = word_type_means(dist[t], seeds[t], words[0][finite], words[1][finite])
+        if words is not None:
+            clusters[t] = unordered_pairs(words[0][finite], words[1][finite])
+        if aggregate == "word_types":
+            dist[t], seeds[t], _, first = word_type_means(dist[t], seeds[t], words[0][finite], words[1][finite])
+            clusters[t] = clusters[t][first]
             log.info("%s%s: %s: %d token pairs in %d (replicate, ordered word-type pair) groups", codec, tag, t, n_pairs[t], len(dist[t]))
-    boot_over = "word pairs" if aggregate == "word_types" else "pairs"
-    table = summarize(dist, n_boot, seed, seeds=seeds, aggregate=aggregate, replicate=over, boot_over=boot_over)
+    clustered = aggregate != "pooled" and len(clusters) == len(dist)
+    boot_over = "unordered word pairs" if clustered else "pairs"
+    table = summarize(dist, n_boot, seed, seeds=seeds, aggregate=aggregate, replicate=over, boot_over=boot_over,
+                      clusters=clusters if clustered else None)  # fmt: skip
     if aggregate == "word_types":  # n counts token pairs; the median is over the word-type pairs' means
         table = table.assign(n=table["pair_type"].map(n_pairs), aggregation="word_types")
     return table
