@@ -291,15 +291,18 @@ def test_aggregate_over_seeds_known_answer(tmp_path):
     t, _ = codec_distances("toy", path, pairs, n_boot=200, aggregate="seeds")
     syn = t.set_index("pair_type").loc["synonym"]
     assert syn["mean"] == pytest.approx(2.0) and syn["norm_mean"] == pytest.approx(-3.0)  # (1 + 3) / 2, minus 5
-    assert syn["n"] == 10 and syn["median"] == 3.0 and syn["n_seeds"] == 2 and syn["ci_method"] == "t over seeds"
+    assert syn["n"] == 10 and syn["median"] == 3.0 and syn["n_seeds"] == 2
+    assert syn["ci_method"] == "t over seeds; normalized: t over seeds + bootstrap over pairs"
     half = stats.t.ppf(0.975, 1) * np.std([1.0, 3.0], ddof=1) / np.sqrt(2)  # 12.706 * sqrt(2) / sqrt(2)
     assert (syn.ci_low, syn.ci_high) == pytest.approx((2.0 - half, 2.0 + half))
     assert (syn.norm_ci_low, syn.norm_ci_high) == pytest.approx((-3.0 - half, -3.0 + half))
     # relative: 1/5 - 1 and 3/5 - 1 per seed, then over seeds
     rhalf = stats.t.ppf(0.975, 1) * np.std([-0.8, -0.4], ddof=1) / np.sqrt(2)
     assert (syn.rel_mean, syn.rel_ci_low, syn.rel_ci_high) == pytest.approx((-0.6, -0.6 - rhalf, -0.6 + rhalf))
+    # random: the same one pair in both seeds, one replicate; its bootstrap (one pair) has no
+    # width, so the synonyms' normalized t-interval is widened by nothing and said so
     rnd = t.set_index("pair_type").loc["random"]
-    assert (rnd["mean"], rnd.ci_low, rnd.ci_high) == (5, 5, 5)
+    assert (rnd["mean"], rnd.ci_low, rnd.ci_high) == (5, 5, 5) and rnd.ci_method == "bootstrap over pairs (every seed the same)"
     assert (rnd.norm_mean, rnd.norm_ci_low, rnd.norm_ci_high) == (0, 0, 0)
     assert_no_nan(t)
     assert (t["aggregation"] == "seeds").all()
@@ -362,13 +365,29 @@ def test_minus_synonym_of_identical_seeds_counts_them_as_one():
     assert row.minus_synonym == pytest.approx(hom[:, 0].mean() - syn[:, 0].mean())
     assert row.minus_synonym_method == "bootstrap over pairs (every seed the same)"
     assert row.minus_synonym_ci_low < row.minus_synonym - 0.1 and row.minus_synonym_ci_high > row.minus_synonym + 0.1
-    # the type's own interval likewise (not zero wide); its normalization: random pairs differ by seed
-    assert row.ci_method == "bootstrap over pairs (every seed the same); normalized: t over seeds"
-    assert row.ci_low < row["mean"] - 0.1 and row.ci_high > row["mean"] + 0.1 and row.norm_ci_high > row.norm_ci_low
+    # the type's own interval likewise (not zero wide); its normalization: random pairs differ by
+    # seed, and the t-interval over seeds is widened by the near-homophones' own bootstrap
+    assert row.ci_method == "bootstrap over pairs (every seed the same); normalized: t over seeds + bootstrap over pairs"
+    assert row.ci_low < row["mean"] - 0.1 and row.ci_high > row["mean"] + 0.1
     assert row["mean"] == pytest.approx(hom[:, 0].mean()) and row.n_seeds == 3
+    per_seed = hom[:, 0].mean() - dist["random"][:, 0].reshape(3, 30).mean(axis=1)
+    m = per_seed.mean()
+    tlo, thi = stats.t.interval(0.95, 2, loc=m, scale=per_seed.std(ddof=1) / np.sqrt(3))
+    assert row.norm_mean == pytest.approx(m)
+    # by hand: the draws in summarize's order (random's t-interval draws none; then synonym,
+    # near-homophone, each once, own interval first), the near-homophones' against the random
+    # pairs' per-seed means, added to the t half-widths in quadrature
+    g = np.random.default_rng(2)
+    bootstrap_means(syn, 300, g)  # the synonyms' draws come first
+    b_hom = bootstrap_means(hom, 300, g)
+    assert (row.ci_low, row.ci_high) == pytest.approx(tuple(np.percentile(b_hom[:, 0], [2.5, 97.5])))
+    blo, bhi = np.percentile(b_hom[:, 0] - dist["random"][:, 0].reshape(3, 30).mean(axis=1).mean(), [2.5, 97.5])
+    assert row.norm_ci_low == pytest.approx(m - np.hypot(m - tlo, m - blo))
+    assert row.norm_ci_high == pytest.approx(m + np.hypot(thi - m, bhi - m))
     other = dict(dist, near_homophone=np.concatenate([hom, hom + 0.5, hom - 0.2]))  # seeds now differ
     row = summarize(other, n_boot=300, seed=2, seeds=seeds).set_index(["pair_type", "layer"]).loc[("near_homophone", 1)]
-    assert row.minus_synonym_method == "t over seeds" and row.minus_synonym == pytest.approx(hom[:, 0].mean() + 0.1 - syn[:, 0].mean())
+    assert row.minus_synonym == pytest.approx(hom[:, 0].mean() + 0.1 - syn[:, 0].mean())
+    assert row.minus_synonym_method == "t over seeds + bootstrap over pairs"  # the synonyms still one replicate
     pooled = summarize(other, n_boot=300, seed=2, seeds=seeds, aggregate="pooled").set_index(["pair_type", "layer"])
     row = pooled.loc[("near_homophone", 2)]
     assert row.minus_synonym == pytest.approx(other["near_homophone"][:, 1].mean() - syn[:, 1].mean())
@@ -475,6 +494,25 @@ def test_one_seed_word_types_resample_unordered_word_pairs(tmp_path):
     assert syn.ci_method == "bootstrap over unordered word pairs"
 
 
+def test_widened_interval_covers_a_type_the_same_in_every_seed():
+    """Synonym pairs drawn once and shared by five seeds, random pairs drawn anew in each:
+    the t-interval over seeds of synonym minus random sees the random pairs' variation only
+    and covers the true difference (-1) in about 57 % of repeats; widened by the synonyms'
+    bootstrap it covers it at about the nominal rate (40 repeats)."""
+    hits = {"widened": 0, "t only": 0}
+    for r in range(40):
+        g = np.random.default_rng(1000 + r)
+        syn, rnd = g.exponential(1.0, size=(40, 1)) + 3.0, g.normal(5.0, 1.0, size=(5, 60, 1))  # means 4 and 5
+        dist = {"random": rnd.reshape(300, 1), "synonym": np.tile(syn, (5, 1))}
+        seeds = {"random": np.repeat(np.arange(5), 60), "synonym": np.repeat(np.arange(5), 40)}
+        row = summarize(dist, n_boot=400, seed=r, seeds=seeds).set_index("pair_type").loc["synonym"]
+        assert row.ci_method == "bootstrap over pairs (every seed the same); normalized: t over seeds + bootstrap over pairs"
+        hits["widened"] += row.norm_ci_low <= -1.0 <= row.norm_ci_high
+        per_seed = syn.mean() - rnd.mean(axis=(1, 2))
+        half = stats.t.ppf(0.975, 4) * per_seed.std(ddof=1) / np.sqrt(5)
+        hits["t only"] += abs(per_seed.mean() + 1.0) <= half
+    assert hits["widened"] >= 34 and hits["t only"] <= 30, hits
+
 def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
     path, pairs = _synthetic(tmp_path, n_words=20)
     one = pairs.assign(seed=3)
@@ -559,7 +597,9 @@ def test_aggregate_word_types_known_answer(tmp_path):
     assert syn.rel_mean == pytest.approx(((2.5 / 10 - 1) + (4 / 10 - 1)) / 2)
     assert syn["n"] == 7 and syn["n_seeds"] == 2  # n counts token pairs
     assert syn["median"] == pytest.approx(np.median([1, 4, 2, 6]))  # over word-type pairs' means
-    assert syn["ci_method"] == "t over seeds" and syn["aggregation"] == "word_types"
+    # random: the same one pair in both seeds (one replicate, no width): said, widening nothing
+    assert syn["ci_method"] == "t over seeds; normalized: t over seeds + bootstrap over unordered word pairs"
+    assert syn["aggregation"] == "word_types"
     # the default (seeds) weighs token pairs: seed 0 (3 + 4) / 4, seed 1 (2 + 12) / 3
     ts, _ = codec_distances("toy", path, pairs, n_boot=100, aggregate="seeds")
     assert ts.set_index("pair_type").loc["synonym", "mean"] == pytest.approx((7 / 4 + 14 / 3) / 2)
@@ -613,6 +653,9 @@ def test_fig2_title_says_how_the_bands_are_made():
     assert band_text("bootstrap over word pairs") == "mean, 95% bootstrap CI over word pairs"
     assert band_text("t over seeds; normalized: bootstrap over pairs") == (
         "mean over seeds, 95% t-interval over seeds; normalized: mean, 95% bootstrap CI over pairs"
+    )
+    assert band_text("t over seeds + bootstrap over unordered word pairs") == (
+        "mean over seeds, 95% t-interval over seeds, widened by the 95% bootstrap CI over unordered word pairs"
     )
 
 

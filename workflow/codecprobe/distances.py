@@ -13,7 +13,9 @@ words' pooled accumulated layer-k features. Aggregated per codec, layer and pair
   bootstrap instead: over unordered word pairs where the pairs table names the words
   (``bootstrap over unordered word pairs``: a word pair's token pairs share tokens, and
   both orders of a pair share them all), otherwise over pairs as below (``bootstrap over
-  pairs``), for both columns.
+  pairs``), for both columns; a type whose seeds are all the same, normalized by random
+  pairs that differ by seed, gets the t-interval widened by its bootstrap (``t over
+  seeds + bootstrap over ...``).
 * ``pooled`` (this package's earlier behaviour): all seeds' pairs pooled; ``mean`` over
   pairs and a percentile bootstrap 95 % CI (pairs resampled with replacement; ``n_boot``
   resamples, fixed seed); normalized = pooled mean minus pooled random mean, its CI from
@@ -270,7 +272,9 @@ def summarize(
     numbers of ``aggregate="pooled"``); so do seeds that all give the same value (the
     same pairs in every seed, as when ``pairs.n_tokens`` exceeds the corpus): a t-interval
     of zero width would say nothing, so they count as one seed (``... (every seed the
-    same)``). ``clusters``: pair type -> a cluster label per pair ``[P]`` (e.g.
+    same)``); a difference of such a type with one whose seeds differ gets the t-interval
+    over seeds widened by the first type's bootstrap (``t over seeds + bootstrap over
+    ...``; see ``versus`` below). ``clusters``: pair type -> a cluster label per pair ``[P]`` (e.g.
     :func:`unordered_pairs`); the bootstrap then resamples clusters, not pairs
     (:func:`bootstrap_means`). ``aggregate="pooled"``: the earlier behaviour, all seeds'
     pairs pooled and bootstrapped pair by pair (``clusters`` unused). ``n`` = pairs over
@@ -329,18 +333,42 @@ def summarize(
         if not common:
             nan = np.full(next(iter(dist.values())).shape[1], np.nan)
             return nan, nan, nan, ""
-        same = len(values) >= 2 and all(np.array_equal(v, values[0]) for v in values[1:])
-        if len(values) >= 2 and not same:
+        alike = len(values) >= 2 and all(np.array_equal(v, values[0]) for v in values[1:])
+        if len(values) >= 2 and not alike:
             return (*t_interval(np.stack(values), alpha), ci_t)
         lo, hi = np.percentile(draws(common[0]), q, axis=0)
-        return values[0], lo, hi, ci_boot + (f" (every {replicate} the same)" if same else "")
+        return values[0], lo, hi, ci_boot + (f" (every {replicate} the same)" if alike else "")
+
+    # types whose seeds all hold the same pairs (equal means): one replicate of them, not several
+    same = {t: len(m) >= 2 and all(np.array_equal(v, m[seed_ids[t][0]]) for v in m.values()) for t, m in means.items()}
 
     def versus(t: str, ref: str, f) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-        """``f(type t's mean, type ref's mean)`` per seed both have: its mean, interval and method."""
+        """``f(type t's mean, type ref's mean)`` per seed both have: its mean, interval and method.
+
+        Seeds that all hold the same pairs of one of the two types (``same``) but not of the
+        other: the differences over seeds vary with the other type's pairs alone, so the
+        t-interval over them leaves out the first type's sampling. Its half-widths are then
+        widened, in quadrature (independent errors, normal approximation), by those of the
+        first type's bootstrap: the mean over seeds of ``f`` of its bootstrap means (its one
+        replicate) and the other type's per-seed means (``t over seeds + bootstrap over ...``).
+        """
         common = [s for s in seed_ids[t] if ref in dist and s in means[ref]]
         values = [f(means[t][s], means[ref][s]) for s in common]
-        mean, lo, hi, method = interval(values, common, lambda s: f(boot(t, s), boot(ref, s)))
-        return mean, lo, hi, "" if t == ref else method  # the type against itself: 0, whatever the seeds
+        if t == ref:  # the type against itself: 0 (NaN where its mean is 0 in rel), whatever the seeds
+            if len(common) >= 2:
+                return (*t_interval(np.stack(values), alpha), "")
+            return (*interval(values, common, lambda s: f(boot(t, s), boot(ref, s)))[:3], "")
+        if len(common) >= 2 and same[t] != same[ref]:
+            mean, tlo, thi = t_interval(np.stack(values), alpha)
+            if same[t]:
+                draws = np.mean([f(boot(t, seed_ids[t][0]), means[ref][s]) for s in common], axis=0)
+            else:
+                draws = np.mean([f(means[t][s], boot(ref, seed_ids[ref][0])) for s in common], axis=0)
+            blo, bhi = np.percentile(draws, q, axis=0)
+            lo = mean - np.hypot(mean - tlo, np.maximum(mean - blo, 0.0))
+            hi = mean + np.hypot(thi - mean, np.maximum(bhi - mean, 0.0))
+            return mean, lo, hi, f"{ci_t} + {ci_boot}"
+        return interval(values, common, lambda s: f(boot(t, s), boot(ref, s)))
 
     for t in dist:  # one-seed types first, in order (as the earlier pooled bootstrap drew them)
         if len(seed_ids[t]) == 1:

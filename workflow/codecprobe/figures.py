@@ -46,6 +46,9 @@ def band_text(method: str) -> str:
     if "; normalized: " in method:
         plain, norm = method.split("; normalized: ", 1)
         return f"{band_text(plain)}; normalized: {band_text(norm)}"
+    if " + bootstrap over " in method:  # a t-interval widened by one type's bootstrap (distances.summarize)
+        t_part, boot_part = method.split(" + ", 1)
+        return f"{band_text(t_part)}, widened by the {band_text(boot_part).removeprefix('mean, ')}"
     if method.startswith("t over "):
         unit = method.removeprefix("t over ")
         return f"mean over {unit}, 95% t-interval over {unit}"
