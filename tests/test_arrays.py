@@ -1,6 +1,6 @@
 import numpy as np
 
-from codecprobe.arrays import group_positions, offsets
+from codecprobe.arrays import group_positions, group_sums, offsets
 
 
 def test_offsets_known_answer():
@@ -14,3 +14,11 @@ def test_group_positions_known_answer():
     assert [g.tolist() for g in got] == [[1, 4], [3], [0, 2, 5]]
     assert [g.tolist() for g in group_positions([1, 1], n_groups=3)] == [[], [0, 1], []]  # absent codes: empty
     assert group_positions([]) == [] and group_positions(np.zeros(0, int), n_groups=0) == []
+
+
+def test_group_sums_known_answer():
+    x = np.array([[1.0, 10], [2.0, 20], [4.0, 40], [8.0, 80]], np.float32)
+    sums, counts, order = group_sums(x, [1, 0, 1, 1])
+    np.testing.assert_array_equal(sums, [[2, 20], [13, 130]])
+    assert sums.dtype == np.float64 and counts.tolist() == [1, 3] and order.tolist() == [1, 0, 2, 3]
+    assert order[offsets(counts)].tolist() == [1, 0]  # each group's first row

@@ -21,3 +21,13 @@ def group_positions(codes, n_groups: int | None = None) -> list[np.ndarray]:
     if not counts.size:
         return []
     return np.split(np.argsort(codes, kind="stable"), np.cumsum(counts)[:-1])
+
+
+def group_sums(x, codes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row sums of ``x [N, ...]`` per group: ``codes [N]`` group numbers ``0 .. G-1``, every one
+    present -> ``(sums [G, ...] float64, counts [G], order [N])``, ``order`` the rows sorted by
+    group (stable: ``order[offsets(counts)]`` is each group's first row)."""
+    codes = np.asarray(codes, np.int64)
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes)
+    return np.add.reduceat(np.asarray(x, np.float64)[order], offsets(counts), axis=0), counts, order

@@ -67,7 +67,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .arrays import offsets
+from .arrays import group_sums, offsets
 from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
 
 log = logging.getLogger("codecprobe.distances")
@@ -205,10 +205,7 @@ def bootstrap_means(
     the draws, and so the means, are those of the plain row bootstrap.
     """
     if clusters is not None and len(x):
-        _, inv = np.unique(np.asarray(clusters), return_inverse=True)
-        order = np.argsort(inv, kind="stable")
-        sizes = np.bincount(inv).astype(np.float64)
-        sums = np.add.reduceat(np.asarray(x, np.float64)[order], offsets(sizes.astype(np.int64)), axis=0)
+        sums, sizes, _ = group_sums(x, np.unique(np.asarray(clusters), return_inverse=True)[1])
     else:
         sums, sizes = x, None
     p = len(sums)
@@ -429,12 +426,9 @@ def word_type_means(
     if not len(d):
         return np.zeros((0,) + d.shape[1:]), np.asarray(reps)[:0], np.zeros(0, np.int64), np.zeros(0, np.intp)
     key = pd.DataFrame({"r": reps, "a": word_a, "b": word_b})
-    codes = key.groupby(["r", "a", "b"], sort=True).ngroup().to_numpy()
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes)
-    starts = offsets(counts)
-    sums = np.add.reduceat(np.asarray(d, np.float64)[order], starts, axis=0)
-    return sums / counts[:, None], np.asarray(reps)[order][starts], counts, order[starts]
+    sums, counts, order = group_sums(d, key.groupby(["r", "a", "b"], sort=True).ngroup().to_numpy())
+    first = order[offsets(counts)]
+    return sums / counts[:, None], np.asarray(reps)[first], counts, first
 
 
 def load_pooled(path: str, pooling: str = "mean") -> tuple[np.ndarray, np.ndarray, dict]:
