@@ -495,12 +495,14 @@ def codec_distances(
         # mean and center pooling commute with the sum over layers: pooled(acc_k) - pooled(acc_1) = pooled(sum 2..k)
         variants["layer1_only"] = (feats[:, :1], 1)
         variants["without_layer1"] = (feats[:, 1:] - feats[:, :1], 2)
-    # per pair type, once for every variant: feature rows of both tokens, replicate, words (if the table has them)
-    by_type = [
-        (t, row[g["token_a"]].to_numpy(), row[g["token_b"]].to_numpy(), g[REPLICATES[over]].to_numpy(),
-         (g["word_a"].to_numpy(), g["word_b"].to_numpy()) if {"word_a", "word_b"} <= set(g.columns) else None)
-        for t, g in p.groupby("pair_type", sort=False)
-    ]  # fmt: skip
+    # per pair type, once for every variant: feature rows of both tokens, replicate, and if the
+    # table has them, the words and (not pooled: its bootstrap is over rows) their unordered pairs
+    has_words = {"word_a", "word_b"} <= set(p.columns)
+    by_type = []
+    for t, g in p.groupby("pair_type", sort=False):
+        words = (g["word_a"].to_numpy(), g["word_b"].to_numpy()) if has_words else None
+        labels = unordered_pairs(*words) if has_words and aggregate != "pooled" else None
+        by_type.append((t, row[g["token_a"]].to_numpy(), row[g["token_b"]].to_numpy(), g[REPLICATES[over]].to_numpy(), words, labels))
     tables = []
     for variant, (f, first) in variants.items():
         t = _variant_table(f if not std else standardize(f), by_type, metric, threads, over, aggregate, n_boot, seed,
@@ -518,19 +520,19 @@ def _variant_table(
     n_boot: int, seed: int, counts: dict[str, int], tag: str, codec: str,
 ) -> pd.DataFrame:  # fmt: skip
     """:func:`summarize`'s table for one set of features ``[N, K, D]``; ``by_type``: per pair
-    type ``(type, rows a [P], rows b [P], replicate [P], (word_a, word_b) [P] or None)``.
-    Non-finite distances are dropped and counted in ``counts``. With words (and not
-    ``pooled``), a one-replicate bootstrap resamples unordered word pairs
-    (:func:`unordered_pairs`), not rows."""
+    type ``(type, rows a [P], rows b [P], replicate [P], (word_a, word_b) [P] or None,
+    unordered word pairs [P] or None)``. Non-finite distances are dropped and counted in
+    ``counts``. With the unordered word pairs (:func:`unordered_pairs`), a one-replicate
+    bootstrap resamples them, not rows."""
     dist, seeds, n_pairs, clusters = {}, {}, {}, {}
-    for t, a, b, reps, words in by_type:
+    for t, a, b, reps, words, labels in by_type:
         d = pair_distances(feats, a, b, metric, threads=threads)
         finite = np.isfinite(d).all(axis=1)
         if not finite.all():
             counts[f"dropped: non-finite distance ({t}){tag}"] = int((~finite).sum())
         dist[t], seeds[t], n_pairs[t] = d[finite], reps[finite], int(finite.sum())
-        if words is not None:
-            clusters[t] = unordered_pairs(words[0][finite], words[1][finite])
+        if labels is not None:
+            clusters[t] = labels[finite]
         if aggregate == "word_types":
             dist[t], seeds[t], _, first = word_type_means(dist[t], seeds[t], words[0][finite], words[1][finite])
             clusters[t] = clusters[t][first]
