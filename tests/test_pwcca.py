@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from codecprobe.io import CodecprobeError
-from codecprobe.pwcca import block_shuffle, cca, pwcca, pwcca_shuffled, wachter_chance
+from codecprobe.pwcca import block_shuffle, cca, pwcca, pwcca_shuffled, shuffle_arrangements, wachter_chance
 
 
 def related(rng: np.random.Generator, n: int = 2000, p: int = 30, q: int = 60, k: int = 5, noise: float = 1.0):
@@ -224,13 +224,53 @@ def test_block_shuffle_moves_whole_blocks():
 
 def test_block_shuffle_bounds():
     rng = np.random.default_rng(14)
-    assert block_shuffle(7, 4, rng).tolist() == [4, 5, 6, 0, 1, 2, 3]  # two blocks: the one derangement
+    assert block_shuffle(8, 4, rng).tolist() == [4, 5, 6, 7, 0, 1, 2, 3]  # two blocks: the one derangement
+    with pytest.raises(CodecprobeError, match="two blocks of unequal length"):
+        block_shuffle(7, 4, rng)  # swapped, block 0 would sit 3 frames from home
+    # three blocks, the last short (0-3, 4-7, 8-9): of the two derangements, (2, 0, 1) puts
+    # block 0 at frames 2-5, two frames from home; only (1, 2, 0) moves every frame by >= 4
+    for _ in range(10):
+        assert block_shuffle(10, 4, rng).tolist() == [4, 5, 6, 7, 8, 9, 0, 1, 2, 3]
     perm = block_shuffle(5, 1, rng)  # one-frame blocks: a derangement of the frames
     assert sorted(perm.tolist()) == list(range(5)) and not np.any(perm == np.arange(5))
     with pytest.raises(CodecprobeError, match="single block"):
         block_shuffle(4, 4, rng)
     with pytest.raises(CodecprobeError, match="block_len must be >= 1"):
         block_shuffle(4, 0, rng)
+
+
+def test_block_shuffle_moves_every_frame_a_block_away():
+    # 101 frames in blocks of 25: four full blocks and one of 1 frame. A derangement may put
+    # a full block one slot later behind the short block, 1 frame from home (22 of the 44
+    # derangements did, drawn before session 22); now no frame stays within 25 frames of home.
+    rng = np.random.default_rng(20)
+    ident = np.arange(101)
+    moved = [np.abs(block_shuffle(101, 25, rng) - ident).min() for _ in range(300)]
+    assert min(moved) >= 25
+    perms = {tuple(block_shuffle(101, 25, rng)) for _ in range(300)}
+    assert len(perms) == shuffle_arrangements(101, 25) > 1  # every qualifying order is drawn
+
+
+def test_shuffle_arrangements_known_counts():
+    assert shuffle_arrangements(8, 4) == 1  # two equal blocks: the swap
+    assert shuffle_arrangements(7, 4) == 0  # two unequal blocks: none
+    assert shuffle_arrangements(12, 4) == 2  # three equal blocks: the derangements of 3
+    assert shuffle_arrangements(10, 4) == 1  # three, the last short: (1, 2, 0) only (above)
+    assert shuffle_arrangements(16, 4) == 9  # four equal blocks: the derangements of 4
+    assert shuffle_arrangements(4, 4) == 0
+    assert shuffle_arrangements(100, 4) is None  # 25 blocks: not counted
+
+
+def test_shuffled_baseline_warns_when_draws_must_repeat(caplog):
+    x, y = related(np.random.default_rng(21), n=60, p=3, q=5)
+    with caplog.at_level("WARNING", logger="codecprobe.pwcca"):
+        base = pwcca_shuffled(x, y, np.random.default_rng(0), n=5, block_len=20)
+    assert "only 2 different shuffle(s) for 5 draws" in caplog.text
+    assert len(np.unique(np.round(base.values, 12))) <= 2
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="codecprobe.pwcca"):
+        pwcca_shuffled(x, y, np.random.default_rng(0), n=5, block_len=10)  # 6 blocks: 265 orders
+    assert caplog.text == ""
 
 
 def test_shuffled_baseline_is_below_the_aligned_value_and_reproducible():

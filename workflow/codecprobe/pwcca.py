@@ -95,12 +95,16 @@ report beside every value.
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .io import CodecprobeError
+
+log = logging.getLogger("codecprobe.pwcca")
 
 WEIGHT_SIDES = ("smaller", "x", "y")
 VARIATES = ("canonical", "svcca", "release")
@@ -471,22 +475,50 @@ def block_shuffle(n_frames: int, block_len: int, rng: np.random.Generator) -> np
     """A permutation ``[n_frames]`` of frame indices that reorders whole blocks of ``block_len`` frames.
 
     Blocks are consecutive runs of ``block_len`` frames (the last one may be shorter); their
-    order is drawn at random with no block left in its own slot (a derangement, when there
-    are >= 2 blocks), so the autocorrelation within blocks is kept while the alignment with
-    the other side is broken.
+    order is drawn at random such that every frame moves by at least ``block_len`` frames, so
+    the autocorrelation within blocks is kept while the alignment with the other side is
+    broken. With equal blocks that is any order leaving no block in its own slot (a
+    derangement); with a short last block it also excludes a block placed one slot later
+    after the short one, which would sit only the short block's length from home (nearly
+    aligned). Orders are drawn until one qualifies (one exists for >= 3 blocks, and for 2
+    equal ones).
     """
     if block_len < 1:
         raise CodecprobeError(f"block_len must be >= 1 frame, got {block_len}")
     n_blocks = -(-n_frames // block_len)
     if n_blocks < 2:
         raise CodecprobeError(f"block_len={block_len} leaves a single block for {n_frames} frames: nothing to shuffle")
-    ident = np.arange(n_blocks)
+    if n_blocks == 2 and n_frames % block_len:
+        raise CodecprobeError(
+            f"block_len={block_len} over {n_frames} frames: two blocks of unequal length cannot swap with every "
+            f"frame moving by at least {block_len} frames; use a shorter block"
+        )
+    ident = np.arange(n_frames)
     while True:
-        order = rng.permutation(n_blocks)
-        if not np.any(order == ident):
-            break
+        perm = _block_order(rng.permutation(n_blocks), n_frames, block_len)
+        if np.abs(perm - ident).min() >= block_len:
+            return perm
+
+
+def _block_order(order: np.ndarray, n_frames: int, block_len: int) -> np.ndarray:
+    """Frame indices ``[n_frames]`` of the blocks of ``block_len`` frames taken in ``order``."""
     starts = order * block_len
     return np.concatenate([np.arange(s, min(s + block_len, n_frames)) for s in starts])
+
+
+def shuffle_arrangements(n_frames: int, block_len: int, limit: int = 7) -> int | None:
+    """How many different permutations :func:`block_shuffle` can return, counted when there
+    are at most ``limit`` blocks (None above: at least 1,854, the derangements of 7)."""
+    n_blocks = -(-n_frames // block_len)
+    if n_blocks > limit:
+        return None
+    if n_blocks < 2 or (n_blocks == 2 and n_frames % block_len):
+        return 0
+    ident = np.arange(n_frames)
+    return sum(
+        int(np.abs(_block_order(np.array(o), n_frames, block_len) - ident).min() >= block_len)
+        for o in itertools.permutations(range(n_blocks))
+    )
 
 
 def pwcca_shuffled(
@@ -512,6 +544,13 @@ def pwcca_shuffled(
     if n < 2:
         raise CodecprobeError(f"n must be >= 2 shuffles for a mean and sd, got {n}")
     _check_epsilon(epsilon)
+    ways = shuffle_arrangements(x.shape[0], block_len)
+    if ways is not None and ways < n:
+        log.warning(
+            "shuffled baseline: %d frames in blocks of %d allow only %d different shuffle(s) for %d draws: "
+            "the draws repeat and the baseline's sd understates its spread (use shorter blocks or more frames)",
+            x.shape[0], block_len, ways, n,
+        )  # fmt: skip
     mx, my = _column_mean(x), _column_mean(y)
     sxx, _, syy = _centred_cov(x, y, mx, my)
     wx, wy = whiten(sxx, "x", x.shape[0], epsilon), whiten(syy, "y", y.shape[0], epsilon)
