@@ -348,6 +348,29 @@ def test_gap_bootstrap_spread_matches_the_spread_over_fresh_samples_of_words():
     assert 0.6 < ratio < 1.7, ratio
 
 
+@pytest.mark.parametrize("debiased", [False, True])
+def test_within_group_permutation_of_a_side_constant_in_groups_is_a_tie(debiased):
+    """100 word types x 5 tokens, the text side the same for every token of a type, speech
+    strongly related: permuting speech within types leaves CKA unchanged, so every null value
+    is the observed one up to rounding (up to 4e-16 apart) and p must be 1, not whatever the
+    rounding gives (before session 22 the debiased case gave 0.16 with these seeds)."""
+    rng = np.random.default_rng(3)
+    types = np.repeat(np.arange(100), 5)
+    text = rng.standard_normal((100, 16))[types]
+    speech = text @ rng.standard_normal((16, 24)) + 0.3 * rng.standard_normal((500, 24))
+    res = cka_permutation(speech, text, 30, np.random.default_rng(4), groups=types, debiased=debiased)
+    assert np.abs(res.null - res.observed).max() < 1e-12
+    assert res.p_value == 1.0
+    free = cka_permutation(speech, text, 30, np.random.default_rng(4), debiased=debiased)
+    assert free.p_value == pytest.approx(1 / 31)  # over all words the relation shows
+
+
+def test_p_value_counts_near_ties_only():
+    null = np.array([0.5 - 1e-15, 0.5 - 1e-6, 0.5 + 1e-15, 0.1])
+    assert permutation_p_value(0.5, null) == pytest.approx(3 / 5)  # the two within 1e-9, and the observed
+    assert permutation_p_value(0.5, null, tol=0.0) == pytest.approx(2 / 5)
+
+
 def test_gap_point_estimate_permutes_within_groups():
     """Words of a group share their features (up to a little noise) and the relation lies
     between groups only: permuting within groups barely moves X, so the null is the observed

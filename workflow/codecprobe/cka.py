@@ -23,12 +23,13 @@ a text model's embedding of the same word). Gram matrices are ``[n_words, n_word
   on the reference data this moves RBF CKA from 0.65483 to 0.65401).
 
 Permutation baseline (``cka_permutation``): rows of X are permuted (optionally only within
-groups, e.g. word types) and CKA is recomputed. Permuting the rows of X permutes the rows
+groups; see its docstring for what that tests) and CKA is recomputed. Permuting the rows of X permutes the rows
 and columns of its centred Gram matrix (and of its U-centred one: both centrings are
 permutation-equivariant) while the norms stay the same, so each permutation costs one
 O(n^2) pass, ``sum_ij Kc[p_i, p_j] Lc[i, j]`` (``permuted_alignment``, gathered in
 cache-sized row blocks), instead of recomputing features' products.
-``p = (1 + #{null >= observed}) / (1 + n_perm)``.
+``p = (1 + #{null >= observed}) / (1 + n_perm)``, values within 1e-9 of the observed counting
+as ties (``permutation_p_value``).
 
 ``cka_gap_bootstrap``: percentile bootstrap CI over words of ``CKA - mean(null)``
 (debiased CKA only; see its docstring for why and how duplicated words are handled).
@@ -380,10 +381,19 @@ def permutation_null(kc: np.ndarray, lc: np.ndarray, perms: Iterable[np.ndarray]
     return np.array([permuted_alignment(kc, lc, np.asarray(p)) / norm for p in perms], dtype=np.float64)
 
 
-def permutation_p_value(observed: float, null: np.ndarray) -> float:
-    """``(1 + #{null >= observed}) / (1 + len(null))`` (never 0; the observed counts as one draw)."""
+TIE_TOL = 1e-9  # null values this close below the observed CKA count as ties (>=)
+
+
+def permutation_p_value(observed: float, null: np.ndarray, tol: float = TIE_TOL) -> float:
+    """``(1 + #{null >= observed - tol}) / (1 + len(null))`` (never 0; the observed counts as one draw).
+
+    ``tol``: a permutation that leaves CKA unchanged (one that only moves rows among equal
+    rows) sums the same terms in another order, and rounding puts its value up to about
+    1e-15 (float64 Grams) either side of the observed; such ties must count as ``>=``, not
+    fall to rounding. 1e-9 is far below any null's spread (its sd is about 2e-4 at 5,000
+    words)."""
     null = np.asarray(null)
-    return float((1 + np.count_nonzero(null >= observed)) / (1 + null.size))
+    return float((1 + np.count_nonzero(null >= observed - tol)) / (1 + null.size))
 
 
 def _group_codes(groups: np.ndarray | None, n: int) -> np.ndarray | None:
@@ -426,7 +436,11 @@ def cka_permutation(
 ) -> PermutationResult:
     """CKA of ``x [n, d_x]`` and ``y [n, d_y]`` against ``n_perm`` row permutations of x.
 
-    ``groups [n]`` (optional labels, e.g. word types): permute only within groups. The centred
+    ``groups [n]`` (optional labels): permute only within groups. That tests the variation
+    within groups only: where one side is the same for every row of a group (the text
+    embedding of repeated tokens of one word type), permuting within groups leaves CKA
+    unchanged, the null equals the observed and p is 1. To test word types with repeated
+    tokens, pool each type to one row first (as :mod:`codecprobe.speechtext` does). The centred
     Grams are built once (``prepare_gram``; ``dtype`` float32 for large n), then each
     permutation costs O(n^2). Returns observed, null and the p-value.
     """
