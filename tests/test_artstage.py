@@ -462,3 +462,59 @@ def test_cli_refuses_a_vtd_file_given_twice(tmp_path, cmd):
     with pytest.raises(CodecprobeError, match=r"^--vtd: .*sub901\.h5 given more than once"):
         main([cmd, *extra, "--vtd", v, str(tmp_path / "sub902.h5"), v, "--out", str(tmp_path / "o.csv")])
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_track_no_gridline_crosses_is_left_out_and_counted(layout, tmp_path, caplog):
+    """A track whose contours lie away from the speaker's grid (tracking lost, the subject
+    moved) has no VTD in any frame: with rtmri.bad_tracks skip it is left out, named and
+    counted, and the other tracks give the VTD they give alone; with error the job stops
+    naming the file (before session 22 both stopped the job with a message naming no file)."""
+    import logging
+
+    import scipy.io
+
+    annot = layout / "annot16"
+    ref = tmp_path / "ref.h5"
+    grid_file = tmp_path / "grid.npy"
+    speaker_vtd(str(annot), "sub901", str(ref), str(tmp_path / "ref.png"), [], None)
+    with h5py.File(ref) as h:
+        np.save(grid_file, h["grid"][:])
+    td = scipy.io.loadmat(FIXTURE, simplify_cells=True)["trackdata"]
+    for frame in td[:5]:
+        for seg in frame["contours"]["segment"]:
+            seg["v"] = np.asarray(seg["v"]) + 200.0  # 200 px off an 84 px image
+    moved = annot / "sub901" / "track" / "sub901_2drt_13_picture2_track.mat"
+    scipy.io.savemat(moved, {"trackdata": np.array(list(td[:5]), dtype=object)})
+    out = tmp_path / "v.h5"
+    with caplog.at_level(logging.INFO, logger="codecprobe.artstage"):
+        counts = speaker_vtd(str(annot), "sub901", str(out), str(tmp_path / "g.png"), [], str(grid_file))
+    assert counts["tracks"] == 2 and counts["tracks no gridline crosses"] == 1
+    assert any(r.levelno == logging.WARNING and moved.name in r.getMessage() and "no gridline crosses" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+    with h5py.File(out) as a, h5py.File(ref) as b:
+        assert np.array_equal(a["vtd"][:], b["vtd"][:]) and a["utterances/name"][:].tolist() == [NAME.encode()]
+    with pytest.raises(CodecprobeError, match=f"{moved.name}: no gridline crosses both walls"):
+        speaker_vtd(str(annot), "sub901", str(out), str(tmp_path / "g.png"), [], str(grid_file), bad_tracks="error")
+
+
+def test_vtd_file_records_what_was_filled(layout, tmp_path):
+    """The speaker's HDF5 holds, per utterance and gridline, the share of frames not measured
+    and of those refilled across gridlines (gaps over rtmri.max_gap_frames); the fixture's
+    gridline 2 is measured in few frames, far apart."""
+    out = tmp_path / "v.h5"
+    counts = speaker_vtd(str(layout / "annot16"), "sub901", str(out), str(tmp_path / "g.png"), [], None)
+    again = tmp_path / "all.h5"
+    bridged = speaker_vtd(str(layout / "annot16"), "sub901", str(again), str(tmp_path / "g2.png"), [], None, max_gap=None)
+    with h5py.File(out) as h, h5py.File(again) as b:
+        nan_share, across = h["utterances/nan_share"][0], h["utterances/across_share"][0]
+        dropped = h["utterances/dropped"][0]
+        assert np.all(nan_share[dropped] == 1) and np.all(across[dropped] == 0)
+        assert np.all(across <= nan_share) and across[2] > 0.5  # gridline 2: mostly refilled across
+        assert b["utterances/across_share"][:].max() == 0
+        v, w = h["vtd"][:], b["vtd"][:]
+        same = (across == 0) & ~dropped  # dropped gridlines are refilled from their neighbours, which moved
+        assert np.array_equal(v[:, same], w[:, same]) and not np.array_equal(v[:, 2], w[:, 2])
+        assert h.attrs["max_gap"] == 10 and b.attrs["max_gap"] == -1
+    n_across = round(float((across * 117).sum()))
+    assert counts["values refilled across gridlines (gaps over max_gap frames)"] == n_across > 0
+    assert bridged["values refilled across gridlines (gaps over max_gap frames)"] == 0

@@ -400,3 +400,59 @@ def test_midline_errors():
         V.midline_from_contours(np.full((5, 2), np.nan), np.zeros((5, 2)))
     with pytest.raises(CodecprobeError):
         V.vtd(np.zeros((2, 5, 2)), np.zeros((3, 5, 2)), np.ones((4, 2, 2)) * [[0, 0], [1, 1]])
+
+
+def test_nan_gaps_counts_unmeasured_frames_by_frame_number():
+    ok = np.array([[True, False], [False, False], [False, True], [True, True], [False, True]])
+    # column 0: frames 2, 3 missing between 1 and 4 (2 frames); frame 5 missing at the end (1)
+    # column 1: frames 1, 2 missing at the start (2 frames)
+    assert V.nan_gaps(ok, np.array([1, 2, 3, 4, 5])).tolist() == [[0, 2], [2, 2], [2, 0], [0, 0], [1, 0]]
+    # frames 3-9 skipped as bad: the run around frame 10 is 8 frames (3..10), not 1
+    ok1 = np.array([True, True, False, True])
+    assert V.nan_gaps(ok1[:, None], np.array([1, 2, 10, 11]))[:, 0].tolist() == [0, 0, 8, 0]
+
+
+def test_postprocess_refills_long_gaps_across_gridlines():
+    f = 20
+    raw = np.tile(np.array([1.0, 2.0, 4.0, 8.0]), (f, 1)) + np.arange(f)[:, None] * 0.1
+    raw[5:8, 1] = np.nan  # 3 frames: bridged over time
+    raw[4:16, 2] = np.nan  # 12 frames: refilled from gridlines 1 and 3 in each frame
+    raw[:, 3] = np.nan  # never measured: dropped, refilled from gridline 2 (constant beyond)
+    out, info = V.postprocess(raw, max_gap=10)
+    np.testing.assert_allclose(out[5:8, 1], 2.0 + 0.1 * np.arange(5, 8))  # linear in time, exact here
+    rows = np.arange(4, 16)
+    # gridline 2 in its long gap: gridline 3 is never measured, so only gridline 1 (measured or
+    # bridged) is there to refill from, held constant beyond it
+    np.testing.assert_allclose(out[rows, 2], out[rows, 1])
+    np.testing.assert_allclose(out[:, 3], out[:, 2])
+    assert info["across"][:, 2].tolist() == [4 <= i < 16 for i in range(f)]
+    assert not info["across"][:, [0, 1, 3]].any() and info["n_across"] == 12
+    # the same gap bridged when max_gap allows it, and by default (None)
+    for m in (12, None):
+        o, i2 = V.postprocess(raw, max_gap=m)
+        np.testing.assert_allclose(o[rows, 2], 4.0 + 0.1 * rows)
+        assert i2["n_across"] == 0
+    # a kept gridline between two measured ones takes their mean in its long gap
+    raw2 = raw.copy()
+    raw2[:, 3] = 8.0
+    o2, _ = V.postprocess(raw2, max_gap=10)
+    np.testing.assert_allclose(o2[rows, 2], (o2[rows, 1] + 8.0) / 2)
+    # a frame where every kept gridline is in a long gap is bridged over time after all
+    raw3 = raw2.copy()
+    raw3[2:15, :] = np.nan
+    o3, i3 = V.postprocess(raw3, max_gap=5)
+    np.testing.assert_allclose(o3[8, 0], 1.0 + 0.8)  # linear between frames 1 and 15 of gridline 0
+    assert not i3["across"][2:15].all(axis=1).any()
+    with pytest.raises(CodecprobeError, match="max_gap"):
+        V.postprocess(raw, max_gap=-1)
+
+
+def test_vtd_track_without_any_crossing_names_its_file(tmp_path):
+    from types import SimpleNamespace
+
+    grid = np.array([[[0.0, 0.0], [0.0, 10.0]], [[5.0, 0.0], [5.0, 10.0]]])  # two vertical gridlines
+    far = np.full((3, 2, 2), 500.0) + np.array([[0.0, 0.0], [1.0, 0.0]])  # walls far from the grid
+    track = SimpleNamespace(path=tmp_path / "sub901_x_track.mat", inner=far, outer=far + 5.0, frame_no=np.arange(1, 4),
+                            times=np.arange(3) / 83.2778, name="sub901_x", n_bad=0, policy="skip")  # fmt: skip
+    with pytest.raises(V.NoCrossingError, match=r"sub901_x_track\.mat: no gridline crosses both walls in any of its 3 frames"):
+        V.vtd_track(track, grid)

@@ -4,10 +4,13 @@
 
 * ``vtd``: one HDF5 per speaker: ``/vtd`` ``[frames, 120]`` float32 (pixels; x 2.381 for mm),
   ``/times`` (s, frame centres (frameNo - 0.5) / 83.2778), ``/frame_no``, ``/utterances/{name,
-  offset, n_frames, dropped}`` (``dropped [utterances, 120]``: gridline NaN in every frame of
-  that utterance, refilled across the gridline index), ``/grid`` ``[120, 2, 2]``
-  (inner-side end, outer-side end, image pixels),
-  ``/midline``; attributes: speaker, frame rate, mm per pixel, NaN policy, counts. Plus a
+  offset, n_frames, dropped, nan_share, across_share}`` (``dropped [utterances, 120]``:
+  gridline NaN in every frame of that utterance, refilled across the gridline index;
+  ``nan_share`` / ``across_share`` float32 ``[utterances, 120]``: share of the utterance's
+  frames where the gridline was not measured / was refilled across gridlines, its gap
+  being over ``max_gap``), ``/grid`` ``[120, 2, 2]`` (inner-side end, outer-side end,
+  image pixels), ``/midline``; attributes: speaker, frame rate, mm per pixel, NaN policy,
+  ``max_gap`` (-1: every gap bridged), counts. Plus a
   debug PNG (one frame with contours, midline and gridlines).
 * ``utterances``: the table the encode stage reads in feature slicing mode (one "token"
   per utterance spanning its audio); utterances whose audio is missing or unreadable, or
@@ -111,10 +114,12 @@ def speaker_tracks(annot16: str, speaker: str, skip_tasks: list[str], bad_frames
 
 def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: list[str], grid_path: str | None,
                 n_gridlines: int = 120, nan_policy: str = "interpolate", bad_frames: str = "skip",
-                bad_tracks: str = "skip") -> dict:  # fmt: skip
+                bad_tracks: str = "skip", max_gap: int | None = 10) -> dict:  # fmt: skip
     """Build the grid (or load it), compute VTD for every kept track, write HDF5 + debug PNG.
-    ``bad_tracks``: see :func:`speaker_tracks`."""
-    from .vtd import debug_figure, grid_from_tracks, load_grid, orient_grid, vtd, vtd_track
+    ``bad_tracks``: see :func:`speaker_tracks`; it also covers a track that no gridline
+    crosses in any frame (:class:`codecprobe.vtd.NoCrossingError`). ``max_gap``: see
+    :func:`codecprobe.vtd.postprocess`."""
+    from .vtd import NoCrossingError, debug_figure, grid_from_tracks, load_grid, orient_grid, vtd, vtd_track
 
     tracks, n_bad_files = speaker_tracks(annot16, speaker, skip_tasks, bad_frames, bad_tracks)
     counts = {"tracks": len(tracks), "unusable track files": n_bad_files, "bad frames": int(sum(t.n_bad for t in tracks))}
@@ -122,15 +127,29 @@ def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: l
         grid, midline = orient_grid(load_grid(grid_path), tracks[0].inner[0]), None
     else:
         grid, midline = grid_from_tracks(tracks, n=n_gridlines)
-    results = [vtd_track(t, grid, nan_policy=nan_policy) for t in tracks]
+    results, n_lost = [], 0
+    for t in tracks:
+        try:
+            results.append(vtd_track(t, grid, nan_policy=nan_policy, max_gap=max_gap))
+        except NoCrossingError as e:
+            if bad_tracks == "error":
+                raise
+            n_lost += 1
+            log.warning("%s: track left out: %s", speaker, e)
+    counts["tracks no gridline crosses"] = n_lost
+    if not results:
+        raise CodecprobeError(f"{speaker}: no gridline crosses both walls in any of its {len(tracks)} usable tracks")
+    tracks = [t for t in tracks if any(r.name == t.name for r in results)]
     counts["gridlines dropped (NaN in every frame), summed over tracks"] = int(sum(r.dropped.sum() for r in results))
+    counts["values filled over time"] = int(sum((r.nan_mask & ~r.dropped & ~r.across).sum() for r in results))
+    counts["values refilled across gridlines (gaps over max_gap frames)"] = int(sum(r.across.sum() for r in results))
     nodata = nodata_gridlines([r.dropped for r in results])
     counts["gridlines with no measurement in any track"] = int(nodata.sum())
     if nodata.any():
         log.info("%s: gridline(s) %s hold no measurement in any track (refilled; dropped before CCA)",
                  speaker, index_runs(np.nonzero(nodata)[0]))  # fmt: skip
     write_speaker_vtd(out, speaker, results, grid, midline, nan_policy=nan_policy, bad_frames=bad_frames,
-                      counts=json.dumps(counts))  # fmt: skip
+                      max_gap=-1 if max_gap is None else max_gap, counts=json.dumps(counts))  # fmt: skip
     # the debug figure shows the two walls VTD is measured between (not the raw sections,
     # whose names differ between contour templates) and the crossings of every gridline
     t0, mid = tracks[0], len(tracks[0].frame_no) // 2
@@ -162,6 +181,12 @@ def write_speaker_vtd(
         h["utterances/n_frames"] = n
         h["utterances/offset"] = offsets(n)
         h["utterances/dropped"] = np.stack([np.asarray(r.dropped, bool) for r in results])
+        # per utterance and gridline: the share of frames not measured (filled by the NaN
+        # policy), and of those refilled across gridlines (gaps over max_gap)
+        h["utterances/nan_share"] = np.stack([np.asarray(r.nan_mask, bool).mean(axis=0) for r in results]).astype(np.float32)
+        h["utterances/across_share"] = np.stack(
+            [np.zeros(r.px.shape[1]) if r.across is None else r.across.mean(axis=0) for r in results]
+        ).astype(np.float32)
         h["grid"] = grid
         if midline is not None:
             h["midline"] = midline
@@ -789,6 +814,9 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--nan-policy", default="interpolate", choices=NAN_POLICIES)
     a.add_argument("--bad-frames", default="skip", choices=BAD_FRAME_POLICIES)
     a.add_argument("--bad-tracks", default="skip", choices=BAD_TRACK_POLICIES)
+    a.add_argument("--max-gap-frames", type=int, default=10,
+                   help="bridge at most this many unmeasured MRI frames over time; longer gaps are refilled across "
+                        "gridlines; -1: bridge every gap")  # fmt: skip
     u = sub.add_parser("utterances")
     u.add_argument("--root", required=True)
     u.add_argument("--vtd", nargs="+", required=True)
@@ -834,7 +862,8 @@ def main(argv: list[str] | None = None) -> None:
         raise CodecprobeError(f"--vtd: {', '.join(twice)} given more than once")
     if args.cmd == "vtd":
         speaker_vtd(args.annot16, args.speaker, args.out, args.figure, args.skip_tasks, args.grid,
-                    args.n_gridlines, args.nan_policy, args.bad_frames, args.bad_tracks)  # fmt: skip
+                    args.n_gridlines, args.nan_policy, args.bad_frames, args.bad_tracks,
+                    None if args.max_gap_frames < 0 else args.max_gap_frames)  # fmt: skip
     elif args.cmd == "utterances":
         table, counts = utterance_table(args.root, args.vtd, args.tolerance)
         log.info("utterances: %d kept, %s", len(table), json.dumps(counts))

@@ -437,7 +437,8 @@ def vtd_args(config: dict, speaker: str) -> str:
     rt = config["rtmri"]
     args = ["--skip-tasks", *rt.get("skip_tasks", ["vcv", "bvt"]), "--n-gridlines", str(rt.get("n_gridlines", 120))]
     args += ["--nan-policy", rt.get("nan_policy", "interpolate"), "--bad-frames", rt.get("bad_frames", "skip")]
-    args += ["--bad-tracks", rt.get("bad_tracks", "skip")]
+    max_gap = rt.get("max_gap_frames", 10)
+    args += ["--bad-tracks", rt.get("bad_tracks", "skip"), "--max-gap-frames", str(-1 if max_gap is None else max_gap)]
     if rt.get("grid"):
         folder = Path(rt["grid"])
         grid = next((folder / f"{speaker}{ext}" for ext in (".npy", ".mat") if (folder / f"{speaker}{ext}").exists()), None)

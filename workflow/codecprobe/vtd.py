@@ -42,10 +42,15 @@ NaN policy (:func:`postprocess`, per clip)
    (:func:`codecprobe.articulatory.nodata_gridlines`), since it makes the VTD covariance
    singular.
 2. The remaining NaNs (a wall missed in some frames): ``nan_policy="interpolate"``
-   (default) interpolates each gridline linearly over time (constant at the clip edges);
-   ``"zero"`` sets them to 0, as the release does (this reads a missed wall as a
-   closure); ``"keep"`` leaves them NaN. ``VTDResult.nan_mask`` records which values
-   were filled.
+   (default) interpolates each gridline linearly over time (constant at the clip edges),
+   bridging runs of at most ``max_gap`` unmeasured MRI frames (10 in the configs, 0.12 s;
+   skipped bad frames count); a longer run is refilled in each of its frames across the
+   gridline index from the gridlines measured or bridged there, as in step 1, rather
+   than made up from measurements up to seconds away (the fixture's gridline 2 was
+   measured in 13 of 117 frames, in runs up to 59 frames apart). ``"zero"`` sets them
+   to 0, as the release does (this reads a missed wall as a closure); ``"keep"`` leaves
+   them NaN. ``VTDResult.nan_mask`` records which values were filled,
+   ``VTDResult.across`` which of them were refilled across gridlines.
 
 Midline (:func:`midline_from_contours`)
 ---------------------------------------
@@ -583,22 +588,48 @@ def _interp_nan_1d(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return y
 
 
+def nan_gaps(ok: np.ndarray, frame_no: np.ndarray) -> np.ndarray:
+    """Length of the run of unmeasured frames each value belongs to, counted in MRI frames.
+
+    ``ok [F, n]`` (bool: measured), ``frame_no [F]`` (increasing frame numbers; skipped bad
+    frames leave holes, which count as unmeasured). Returns ``[F, n]`` int: 0 where measured;
+    elsewhere the frames from the last measured one before to the next measured one after,
+    exclusive (a run at a clip edge counts from the clip's first or to its last frame).
+    """
+    ok = np.asarray(ok, bool).reshape(len(frame_no), -1)
+    x = np.asarray(frame_no, np.int64)
+    f = len(x)
+    idx = np.arange(f)[:, None]
+    prev = np.maximum.accumulate(np.where(ok, idx, -1), axis=0)
+    nxt = np.minimum.accumulate(np.where(ok, idx, f)[::-1], axis=0)[::-1]
+    left = np.where(prev >= 0, x[np.clip(prev, 0, None)], x[0] - 1)
+    right = np.where(nxt < f, x[np.clip(nxt, None, f - 1)], x[-1] + 1)
+    return np.where(ok, 0, right - left - 1)
+
+
 def postprocess(
-    raw: np.ndarray, nan_policy: str = "interpolate", frame_no: np.ndarray | None = None
+    raw: np.ndarray, nan_policy: str = "interpolate", frame_no: np.ndarray | None = None, max_gap: int | None = None
 ) -> tuple[np.ndarray, dict]:
     """Clean one clip's raw VTD ``[F, n]`` (see the module docstring's NaN policy).
 
     ``frame_no [F]``: the MRI frame numbers of the rows (default ``0..F-1``); ``interpolate``
     fills a gap over them, so a frame next to a skipped bad frame is filled at its place in
-    time, not as if the frames were contiguous.
+    time, not as if the frames were contiguous. ``max_gap`` (MRI frames; ``interpolate``
+    only): a run of more unmeasured frames of a gridline (:func:`nan_gaps`) is not bridged
+    over time but refilled in each of its frames across the gridline index, as a gridline
+    NaN in every frame is; None bridges every run.
 
     Returns ``(vtd [F, n], info)`` with ``info["dropped"]`` (bool ``[n]``: gridlines NaN in
     every frame, refilled across the gridline index), ``info["nan_mask"]`` (bool ``[F, n]``:
-    values that were NaN before cleaning) and ``info["n_nan"]``. A clip where every value
-    is NaN raises :class:`CodecprobeError`.
+    values that were NaN before cleaning), ``info["across"]`` (bool ``[F, n]``: values of
+    kept gridlines refilled across the gridline index, their gap being over ``max_gap``),
+    ``info["n_nan"]`` and ``info["n_across"]``. A clip where every value is NaN raises
+    :class:`CodecprobeError`.
     """
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    if max_gap is not None and max_gap < 0:
+        raise CodecprobeError(f"postprocess: max_gap must be >= 0 frames or None, got {max_gap}")
     v = np.array(raw, dtype=float)
     if v.ndim != 2:
         raise CodecprobeError(f"postprocess: expected [frames, gridlines], got {v.shape}")
@@ -608,22 +639,29 @@ def postprocess(
         raise CodecprobeError("postprocess: every gridline is NaN in every frame (walls never crossed)")
     kept = np.nonzero(~dropped)[0]
     sub = v[:, kept]
+    across = np.zeros_like(nan_mask)
     if nan_policy == "interpolate":
         x = np.arange(len(v), dtype=float) if frame_no is None else np.asarray(frame_no, dtype=float)
         if x.shape != (len(v),):
             raise CodecprobeError(f"postprocess: {x.shape} frame numbers for {len(v)} frames")
         sub = np.apply_along_axis(_interp_nan_1d, 0, sub, x)
+        if max_gap is not None:
+            long = nan_gaps(~nan_mask[:, kept], x) > max_gap
+            long[long.all(axis=1)] = False  # no gridline to refill across from: bridged over time after all
+            across[:, kept] = long
+            sub[long] = np.nan
     elif nan_policy == "zero":
         sub = np.where(np.isfinite(sub), sub, 0.0)
     out = np.empty_like(v)
     out[:, kept] = sub
-    if dropped.any():
+    refill = dropped[None, :] | across
+    if refill.any():
         cols = np.arange(v.shape[1])
-        for f in range(len(v)):  # across gridline index; NaN kept values stay NaN ("keep")
-            row = out[f, kept]
-            ok = np.isfinite(row)
-            out[f, dropped] = np.interp(cols[dropped], kept[ok], row[ok]) if ok.any() else np.nan
-    return out, {"dropped": dropped, "nan_mask": nan_mask, "n_nan": int(nan_mask.sum())}
+        for f in np.nonzero(refill.any(axis=1))[0]:  # across gridline index; NaN kept values stay NaN ("keep")
+            ok = ~refill[f] & np.isfinite(out[f])
+            out[f, refill[f]] = np.interp(cols[refill[f]], cols[ok], out[f, ok]) if ok.any() else np.nan
+    return out, {"dropped": dropped, "nan_mask": nan_mask, "across": across, "n_nan": int(nan_mask.sum()),
+                 "n_across": int(across.sum())}  # fmt: skip
 
 
 def normalize_by_max(v: np.ndarray) -> np.ndarray:
@@ -647,6 +685,7 @@ class VTDResult:
     nan_mask: np.ndarray  # [F, n]
     grid: np.ndarray  # [n, 2, 2]
     n_bad_frames: int = 0  # bad track frames (skipped or interpolated by the loader)
+    across: np.ndarray | None = None  # [F, n] kept-gridline values refilled across gridlines (gaps over max_gap)
     frame_rate: float = FRAME_RATE
     extra: dict = field(default_factory=dict)
 
@@ -656,10 +695,24 @@ class VTDResult:
         return self.px * MM_PER_PIXEL
 
 
-def vtd_track(track, grid: np.ndarray, *, pick: str = "airway", nan_policy: str = "interpolate") -> VTDResult:
-    """VTD of one :class:`codecprobe.rtmri.Track` on ``grid``, post-processed per clip."""
+class NoCrossingError(CodecprobeError):
+    """No gridline crosses both walls in any frame of a track (tracking lost, subject moved
+    out of the grid's place)."""
+
+
+def vtd_track(
+    track, grid: np.ndarray, *, pick: str = "airway", nan_policy: str = "interpolate", max_gap: int | None = None
+) -> VTDResult:
+    """VTD of one :class:`codecprobe.rtmri.Track` on ``grid``, post-processed per clip
+    (``max_gap``: :func:`postprocess`). A track whose walls no gridline crosses in any frame
+    raises :class:`NoCrossingError` naming its file."""
     raw = vtd(track.inner, track.outer, grid, pick=pick)
-    px, info = postprocess(raw, nan_policy, track.frame_no)
+    if not np.isfinite(raw).any():
+        raise NoCrossingError(
+            f"{track.path}: no gridline crosses both walls in any of its {len(raw)} frames "
+            "(tracking lost, or the speaker's grid does not fit this track)"
+        )
+    px, info = postprocess(raw, nan_policy, track.frame_no, max_gap)
     return VTDResult(
         name=track.name,
         frame_no=np.asarray(track.frame_no),
@@ -670,7 +723,8 @@ def vtd_track(track, grid: np.ndarray, *, pick: str = "airway", nan_policy: str 
         nan_mask=info["nan_mask"],
         grid=np.asarray(grid, float),
         n_bad_frames=track.n_bad,
-        extra={"pick": pick, "nan_policy": nan_policy, "bad_policy": track.policy},
+        across=info["across"],
+        extra={"pick": pick, "nan_policy": nan_policy, "bad_policy": track.policy, "max_gap": max_gap},
     )
 
 
