@@ -1,8 +1,10 @@
 
+import numpy as np
 import pytest
 
 from codecprobe.textgrid import (
     Interval, TextGrid, TextGridError, Tier, fill_gaps, format_textgrid, parse_textgrid, read_textgrid,
+    write_textgrid,
 )  # fmt: skip
 from conftest import DATA
 
@@ -219,3 +221,42 @@ def test_malformed_number_in_the_short_layout(newline):
     with pytest.raises(TextGridError) as e:
         parse_textgrid(newline.join(lines), "s.TextGrid")
     assert str(e.value) == "s.TextGrid: malformed TextGrid (line 17: xmax of interval 2 of tier 'words' is not a number: '0.55s')"
+
+
+def _small_grid() -> str:
+    return format_textgrid(TextGrid(0, 1.0, [Tier("words", 0, 1.0, [Interval(0, 1.0, "caf\u00e9")])]))
+
+
+@pytest.mark.parametrize(
+    "data, want",
+    [
+        (_small_grid().encode("utf-16")[:-1], r"not valid UTF-16 text \(byte \d+ of \d+: truncated data"),
+        (_small_grid().encode("utf-16-le")[:-1], r"not valid UTF-16-LE text \(byte \d+ of \d+: truncated data"),
+        (_small_grid().encode("utf-16")[:10] + b"\x00\xd8" + _small_grid().encode("utf-16")[10:],
+         r"not valid UTF-16 text \(byte 10 of \d+: illegal"),
+        (b"\xef\xbb\xbf" + _small_grid().encode("utf-8") + b"\xff",
+         r"not valid UTF-8 text \(byte \d+ of \d+: invalid start byte"),
+    ],
+    ids=["utf16-odd-byte-count", "utf16le-no-bom-odd-byte-count", "utf16-lone-surrogate", "utf8-bom-bad-byte"],
+)  # fmt: skip
+def test_undecodable_textgrid_is_a_textgrid_error_naming_the_file(tmp_path, data, want):
+    """A UTF-16 file cut short (an odd byte count) or with a lone surrogate raised a bare
+    UnicodeDecodeError without the file's name, which stopped the whole words stage."""
+    p = tmp_path / "cut.TextGrid"
+    p.write_bytes(data)
+    with pytest.raises(TextGridError, match=want) as e:
+        read_textgrid(p)
+    assert str(e.value).startswith(f"{p}: ")
+
+
+def test_numpy_times_are_written_as_plain_numbers(tmp_path):
+    """``repr`` of a NumPy float is ``np.float64(1.0)``, which made the written file unreadable."""
+    t = np.arange(4) * 0.01 + np.float64(0.27)  # NumPy float64s, 0.29000000000000004 among them
+    ivs = [Interval(t[0], t[1], "a"), Interval(t[1], t[3], "b")]
+    tg = TextGrid(np.int64(0), t[3], [Tier("words", np.float64(0.0), t[3], fill_gaps(ivs, 0.0, t[3]))])
+    p = tmp_path / "np.TextGrid"
+    write_textgrid(tg, p)
+    assert "np." not in p.read_text() and "\nxmin = 0\n" in p.read_text()
+    back = read_textgrid(p)
+    assert (back.xmin, back.xmax) == (0.0, t[3])
+    assert back.tier("words").intervals == [Interval(0.0, t[0], ""), *ivs]  # the same floats, bit for bit

@@ -274,3 +274,32 @@ def test_words_with_an_apostrophe(tmp_path):
     rows, skip, _ = utterance_words(utt, tmp_path / "split.TextGrid")
     assert rows == [] and skip[0] == "words do not match the transcript"
     assert "5 aligned vs 4 in the transcript" in skip[1] and "word 1: 'john' vs \"john's\"" in skip[1]
+
+
+def test_words_exactly_min_duration_long_on_a_10_ms_grid_are_kept():
+    """Times on MFA's 10 ms grid: 0.30 - 0.27 s is 0.02999999999999997 s, and such words
+    were dropped as shorter than min_duration 0.03 s, against the README."""
+    import pandas as pd
+
+    starts = [round(0.01 * i, 2) for i in range(100)]
+    rows = [(s, round(s + 0.03, 2)) for s in starts] + [(0.50, 0.52)]  # + one 20 ms word
+    df = pd.DataFrame([{"word": "w", "start": a, "end": b, "duration": b - a} for a, b in rows])
+    assert (df["duration"] < 0.03).sum() > 10  # the rounding the test is about
+    kept, counts = apply_filters(df, WordFilter(min_duration=0.03))
+    assert len(kept) == 100 and counts == {"shorter than 0.03 s": 1}
+    assert (kept["end"] - kept["start"]).round(9).eq(0.03).all()
+
+
+def test_truncated_utf16_textgrid_is_counted_as_broken_and_the_table_goes_on(corpus):
+    """A UTF-16 TextGrid cut short (odd byte count) raised a bare UnicodeDecodeError that
+    stopped the whole words stage; it is now one skipped utterance, named and counted."""
+    from codecprobe.textgrid import TextGridError, read_textgrid
+
+    _, al = corpus
+    tg = al / "dev-clean/11/100/11-100-0000.TextGrid"
+    tg.write_bytes(tg.read_text().encode("utf-16")[:-1])
+    with pytest.raises(TextGridError, match="not valid UTF-16 text") as e:
+        read_textgrid(tg)
+    assert str(e.value).startswith(f"{tg}: ")
+    reason = _skip_reason(corpus, kind="broken TextGrid")  # the other 3 utterances' 6 words are kept
+    assert reason.startswith(f"{tg}: not valid UTF-16 text (byte ") and "truncated data" in reason

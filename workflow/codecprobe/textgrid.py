@@ -9,6 +9,7 @@ Times are in seconds.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
 from dataclasses import dataclass, field
@@ -78,17 +79,28 @@ _TOKEN = re.compile(
 
 
 def _decode(raw: bytes, path: Path) -> str:
+    """Text of the TextGrid file ``path`` from its bytes ``raw``. A file whose BOM (or NUL
+    bytes) marks it UTF-16 or UTF-8 but that does not decode (cut short: an odd byte count;
+    a lone surrogate) raises :class:`TextGridError` naming the file."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8")
+        enc, skip = "utf-16", 0
+    elif raw.startswith(b"\xef\xbb\xbf"):
+        enc, skip = "utf-8", 3
     # UTF-16 without BOM: every other byte is NUL in ASCII text.
-    if len(raw) > 4 and raw[1:2] == b"\x00" and raw[3:4] == b"\x00":
-        return raw.decode("utf-16-le")
+    elif len(raw) > 4 and raw[1:2] == b"\x00" and raw[3:4] == b"\x00":
+        enc, skip = "utf-16-le", 0
+    else:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        return raw[skip:].decode(enc)
+    except UnicodeDecodeError as e:
+        raise TextGridError(
+            f"{path}: not valid {enc.upper()} text (byte {skip + e.start} of {len(raw)}: {e.reason};"
+            " a truncated or damaged file?)"
+        ) from e
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:
@@ -251,14 +263,21 @@ def _q(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
+def _num(x: float) -> str:
+    """A time (s) as text that reads back as the same number: an integer as such (``0``, as
+    Praat writes it), any other number as the ``repr`` of a Python float (a NumPy float's
+    own ``repr`` is ``np.float64(1.0)``, which no reader takes for a number)."""
+    return str(int(x)) if isinstance(x, numbers.Integral) else repr(float(x))
+
+
 def format_textgrid(tg: TextGrid) -> str:
     """Format ``tg`` in Praat's long text layout, as MFA writes it."""
     lines = [
         'File type = "ooTextFile"',
         'Object class = "TextGrid"',
         "",
-        f"xmin = {tg.xmin!r}",
-        f"xmax = {tg.xmax!r}",
+        f"xmin = {_num(tg.xmin)}",
+        f"xmax = {_num(tg.xmax)}",
         "tiers? <exists>",
         f"size = {len(tg.tiers)}",
         "item []:",
@@ -268,15 +287,15 @@ def format_textgrid(tg: TextGrid) -> str:
             f"    item [{i}]:",
             '        class = "IntervalTier"',
             f"        name = {_q(tier.name)}",
-            f"        xmin = {tier.xmin!r}",
-            f"        xmax = {tier.xmax!r}",
+            f"        xmin = {_num(tier.xmin)}",
+            f"        xmax = {_num(tier.xmax)}",
             f"        intervals: size = {len(tier.intervals)}",
         ]
         for j, iv in enumerate(tier.intervals, 1):
             lines += [
                 f"        intervals [{j}]:",
-                f"            xmin = {iv.xmin!r}",
-                f"            xmax = {iv.xmax!r}",
+                f"            xmin = {_num(iv.xmin)}",
+                f"            xmax = {_num(iv.xmax)}",
                 f"            text = {_q(iv.text)}",
             ]
     return "\n".join(lines) + "\n"

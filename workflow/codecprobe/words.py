@@ -43,6 +43,10 @@ ALPHABETIC = re.compile(r"^[a-z]+$")
 # for times rounded when written and for an aligner's last frame. A word inside it keeps its
 # times; the encode stage cuts its clip at the audio's end.
 AUDIO_END_TOLERANCE = 0.05
+# Slack (s) of the ``min_duration`` filter: a duration is ``end - start`` of times printed on
+# a 10 ms grid, so a word exactly the minimum long may come out a rounding error short
+# (0.30 - 0.27 = 0.02999999999999997); far below any real difference in length.
+DURATION_TOLERANCE = 1e-9
 log = logging.getLogger("codecprobe.words")
 
 
@@ -201,7 +205,10 @@ def _first_diff(a: list[str], b: list[str]) -> str:
 
 
 def apply_filters(words: pd.DataFrame, f: WordFilter) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Apply the config's token filters in order; return the kept rows and counts dropped."""
+    """Apply the config's token filters in order; return the kept rows and counts dropped.
+
+    ``min_duration`` (s) drops words shorter than it by more than :data:`DURATION_TOLERANCE`.
+    """
     counts: dict[str, int] = {}
 
     def drop(mask: pd.Series, reason: str) -> None:
@@ -209,7 +216,8 @@ def apply_filters(words: pd.DataFrame, f: WordFilter) -> tuple[pd.DataFrame, dic
         counts[reason] = int(mask.sum())
         words = words[~mask]
 
-    drop(words["duration"] < f.min_duration, f"shorter than {f.min_duration} s")
+    # exactly min_duration long (within DURATION_TOLERANCE) is kept
+    drop(words["duration"] < f.min_duration - DURATION_TOLERANCE, f"shorter than {f.min_duration} s")
     if f.alphabetic_only:
         drop(~words["word"].str.match(ALPHABETIC), "not alphabetic")
     if f.drop_stopwords:
