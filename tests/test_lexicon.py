@@ -195,3 +195,106 @@ def test_a_cut_wordnet_database_is_named_in_the_error(wordnet, tmp_path):
     wn = open_wordnet(str(cut))
     with pytest.raises(CodecprobeError, match=rf"WordNet lookup of '{word}' failed .* at {cut} complete"):
         synonyms(word, wn)
+
+
+_WN_HEADER = "  1 WordNet 3.0 Copyright 2006 by Princeton University.  All rights reserved.  \n"
+
+
+def _mini_wordnet(folder, drop=()):
+    """A WordNet 3.0 database of two synsets, noun {car, auto, automobile} and adjective
+    {big, large}, in the files nltk's reader opens (byte offsets as in WordNet's own)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    synsets = {"noun": ("06 n", ["car", "auto", "automobile"]), "adj": ("00 a", ["big", "large"])}
+    for pos, short in (("noun", "n"), ("verb", "v"), ("adj", "a"), ("adv", "r")):
+        data = index = _WN_HEADER
+        if pos in synsets:
+            lex, words = synsets[pos]
+            off = len(data)
+            data += f"{off:08d} {lex} {len(words):02x} {' '.join(f'{w} 0' for w in words)} 000 | a gloss  \n"
+            index += "".join(f"{w} {short} 1 0 1 0 {off:08d}  \n" for w in sorted(words))
+        (folder / f"data.{pos}").write_text(data)
+        (folder / f"index.{pos}").write_text(index)
+        (folder / f"{pos}.exc").write_text("")
+    (folder / "index.sense").write_text("")
+    for name in drop:
+        (folder / name).unlink()
+    return folder
+
+
+def _wordnet_zip(tmp_path, drop=(), stored=False):
+    """``<tmp_path>/nltk_data`` holding only ``corpora/wordnet.zip``, laid out as nltk's
+    downloader leaves it (the files under ``wordnet/``; ``stored``: not compressed)."""
+    import zipfile
+
+    src = _mini_wordnet(tmp_path / "src" / "wordnet", drop)
+    z = tmp_path / "nltk_data" / "corpora" / "wordnet.zip"
+    z.parent.mkdir(parents=True)
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as f:
+        f.writestr("wordnet/", "")
+        for p in sorted(src.iterdir()):
+            f.write(p, f"wordnet/{p.name}")
+    return z
+
+
+def test_nltk_data_with_only_wordnet_zip_is_read(tmp_path, monkeypatch):
+    """``python -m nltk.downloader wordnet`` can leave only ``corpora/wordnet.zip``: it was
+    rejected with a message telling the user to run that same downloader."""
+    import nltk
+
+    from codecprobe import lexicon
+    from codecprobe.lexicon import open_wordnet
+
+    # open_wordnet puts its private copy first on nltk's data path: undone after the test,
+    # or the mini WordNet would be the one later tests find with ``auto``
+    monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))
+    z = _wordnet_zip(tmp_path)
+    root = z.parents[1]
+    assert find_wordnet(str(root)) == z
+    wn = open_wordnet(str(root))
+    assert synonyms("car", wn) == {"auto", "automobile"} and synonyms("large", wn) == {"big"}
+    assert wn.codecprobe_source == z
+    # found on nltk's data path too (auto), before Debian's folder
+    monkeypatch.delenv("CODECPROBE_WORDNET", raising=False)
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "nowhere"), str(root)])
+    monkeypatch.setattr(lexicon, "WORDNET_SEARCH", [str(_mini_wordnet(tmp_path / "debian"))])
+    assert find_wordnet() == z
+    assert find_wordnet("auto") == z
+
+
+def test_a_bad_wordnet_zip_is_named_with_what_is_missing(tmp_path, monkeypatch):
+    import nltk
+
+    from codecprobe import lexicon
+
+    z = _wordnet_zip(tmp_path, drop=["index.sense", "data.verb"])
+    root = z.parents[1]
+    want = rf"lexicon.wordnet: {z} does not hold a WordNet 3.0 database \(missing data.verb, index.sense in wordnet/\)"
+    with pytest.raises(CodecprobeError, match=want):
+        find_wordnet(str(root))
+    z.write_bytes(b"not a zip")
+    with pytest.raises(CodecprobeError, match=rf"cannot read the WordNet zip {z} \(File is not a zip file\)"):
+        find_wordnet(str(root))
+    # auto: a bad zip gives way to a WordNet found later, else it is the error
+    monkeypatch.delenv("CODECPROBE_WORDNET", raising=False)
+    monkeypatch.setattr(nltk.data, "path", [str(root)])
+    monkeypatch.setattr(lexicon, "WORDNET_SEARCH", [str(_mini_wordnet(tmp_path / "debian"))])
+    assert find_wordnet() == tmp_path / "debian"
+    monkeypatch.setattr(lexicon, "WORDNET_SEARCH", [])
+    with pytest.raises(CodecprobeError, match=f"cannot read the WordNet zip {z}"):
+        find_wordnet()
+
+
+def test_a_damaged_member_of_the_wordnet_zip_is_named(tmp_path, monkeypatch):
+    import nltk
+
+    from codecprobe.lexicon import open_wordnet
+
+    monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))  # as above
+    z = _wordnet_zip(tmp_path, stored=True)
+    raw = bytearray(z.read_bytes())
+    at = raw.index(b"automobile 0")  # inside data.noun, stored as is: its CRC no longer matches
+    raw[at] = ord("X")
+    z.write_bytes(bytes(raw))
+    want = rf"cannot extract the WordNet zip {z} \(Bad CRC-32 for file 'wordnet/data.noun'\)"
+    with pytest.raises(CodecprobeError, match=want):
+        open_wordnet(str(z.parents[1]))

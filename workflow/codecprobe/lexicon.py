@@ -9,8 +9,9 @@ Follows Choi et al. 2024 (see ``docs`` in the README):
   (WordNet's spelling kept, compared case-sensitively).
 
 Nothing here downloads anything. WordNet is read from a WordNet 3.0 database
-folder (``data.noun``, ``index.noun``, ...): an nltk_data ``corpora/wordnet`` folder,
-Debian's ``wordnet-base`` (``/usr/share/wordnet``) or any folder named in the config.
+folder (``data.noun``, ``index.noun``, ...): an nltk_data ``corpora/wordnet`` folder (or
+the ``corpora/wordnet.zip`` nltk's downloader leaves), Debian's ``wordnet-base``
+(``/usr/share/wordnet``) or any folder named in the config.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -167,18 +170,63 @@ def _has_wordnet(folder: Path) -> bool:
     return all((folder / f).is_file() for f in _WORDNET_FILES)
 
 
+def wordnet_zip_members(zpath: Path) -> dict[str, str]:
+    """``file name -> member name`` of the files of nltk's ``wordnet.zip`` at ``zpath``.
+
+    The files are those directly in the zip's folder holding ``data.noun`` (``wordnet/``
+    in nltk's zip). Raises :class:`CodecprobeError` naming the zip when it cannot be read
+    or lacks one of the database files nltk's reader opens.
+    """
+    try:
+        with zipfile.ZipFile(zpath) as z:
+            names = [i.filename for i in z.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError) as e:
+        raise CodecprobeError(f"lexicon.wordnet: cannot read the WordNet zip {zpath} ({e})") from e
+    data = sorted((n for n in names if n.rsplit("/", 1)[-1] == "data.noun"), key=len)
+    prefix = data[0][: -len("data.noun")] if data else "wordnet/"
+    members = {n[len(prefix) :]: n for n in names if n.startswith(prefix) and "/" not in n[len(prefix) :]}
+    missing = [f for f in _WORDNET_FILES if f not in members]
+    if missing:
+        raise CodecprobeError(
+            f"lexicon.wordnet: {zpath} does not hold a WordNet 3.0 database (missing {', '.join(missing)}"
+            f" in {prefix or 'the top folder'})"
+        )
+    return members
+
+
+def _extract_wordnet(zpath: Path, dst: Path) -> None:
+    """Write the files of nltk's ``wordnet.zip`` at ``zpath`` (:func:`wordnet_zip_members`)
+    into the folder ``dst``; a damaged member raises :class:`CodecprobeError` naming the zip."""
+    members = wordnet_zip_members(zpath)
+    try:
+        with zipfile.ZipFile(zpath) as z:
+            for name, member in members.items():
+                with z.open(member) as fin, open(dst / name, "wb") as fout:
+                    shutil.copyfileobj(fin, fout)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+        raise CodecprobeError(f"lexicon.wordnet: cannot extract the WordNet zip {zpath} ({e})") from e
+
+
 def find_wordnet(root: str | None = None) -> Path:
-    """Locate a WordNet 3.0 database folder.
+    """Locate a WordNet 3.0 database folder, or nltk's ``corpora/wordnet.zip``.
 
     ``root`` (the config's ``lexicon.wordnet``) wins when given; ``auto``/``None`` tries
     ``$CODECPROBE_WORDNET``, nltk's data path (``corpora/wordnet``) and Debian's
-    ``/usr/share/wordnet`` in that order.
+    ``/usr/share/wordnet`` in that order. Where an nltk data folder holds only
+    ``corpora/wordnet.zip`` (what ``python -m nltk.downloader wordnet`` leaves), the zip is
+    returned (checked with :func:`wordnet_zip_members`; :func:`open_wordnet` extracts it).
+    A zip that cannot be read or lacks files raises :class:`CodecprobeError` naming it;
+    with ``auto`` only when no later candidate is a WordNet.
     """
     if root and root != "auto":
         p = Path(root)
         for cand in (p, p / "dict", p / "corpora" / "wordnet"):
             if _has_wordnet(cand):
                 return cand
+        for z in (p / "corpora" / "wordnet.zip", p / "wordnet.zip"):
+            if z.is_file():
+                wordnet_zip_members(z)
+                return z
         missing = [f for f in _WORDNET_FILES if not (p / f).is_file()]
         raise CodecprobeError(
             f"lexicon.wordnet: {p} is not a WordNet 3.0 database folder (missing {', '.join(missing)})"
@@ -189,15 +237,26 @@ def find_wordnet(root: str | None = None) -> Path:
     try:
         import nltk
 
-        cands += [Path(d) / "corpora" / "wordnet" for d in nltk.data.path]
+        for d in nltk.data.path:  # the unpacked folder, else the downloader's zip
+            cands += [Path(d) / "corpora" / "wordnet", Path(d) / "corpora" / "wordnet.zip"]
     except ImportError:  # pragma: no cover
         pass
     cands += [Path(d) for d in WORDNET_SEARCH]
+    bad_zip: CodecprobeError | None = None
     for c in cands:
-        if _has_wordnet(c):
+        if c.suffix == ".zip":
+            if c.is_file():
+                try:
+                    wordnet_zip_members(c)
+                    return c
+                except CodecprobeError as e:
+                    bad_zip = bad_zip or e
+        elif _has_wordnet(c):
             return c
+    if bad_zip:
+        raise bad_zip
     raise CodecprobeError(
-        "WordNet 3.0 not found (looked in $CODECPROBE_WORDNET, nltk_data/corpora/wordnet, "
+        "WordNet 3.0 not found (looked in $CODECPROBE_WORDNET, nltk_data/corpora/wordnet[.zip], "
         "/usr/share/wordnet). Install Debian's 'wordnet-base wordnet-sense-index', or run "
         "python -m nltk.downloader wordnet once, or set lexicon.wordnet to the folder"
     )
@@ -210,7 +269,8 @@ def open_wordnet(root: str | None = None):
     nltk (3.10) only opens corpora under its own data path, refuses symbolic and
     hard links, and wants a ``lexnames`` file, so the database files are copied
     (about 30 MB, well under a second) into a private temporary nltk_data folder
-    removed at exit, with a ``lexnames`` file when the source lacks one.
+    removed at exit, with a ``lexnames`` file when the source lacks one. nltk's
+    ``wordnet.zip`` is extracted there instead.
     """
     import nltk
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
@@ -220,9 +280,12 @@ def open_wordnet(root: str | None = None):
     atexit.register(shutil.rmtree, shadow, True)
     dst = shadow / "corpora" / "wordnet"
     dst.mkdir(parents=True)
-    for f in src.iterdir():
-        if f.is_file():
-            shutil.copyfile(f, dst / f.name)
+    if src.suffix == ".zip":
+        _extract_wordnet(src, dst)
+    else:
+        for f in src.iterdir():
+            if f.is_file():
+                shutil.copyfile(f, dst / f.name)
     if not (dst / "lexnames").exists():
         (dst / "lexnames").write_text(
             "".join(f"{i:02d}\t{name}\t{cat}\n" for i, (name, cat) in enumerate(_LEXNAMES))
