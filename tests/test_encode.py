@@ -201,6 +201,25 @@ def test_run_feature_slicing_and_short_words(melrvq, words, tmp_path):
         assert h["tokens/utt_frame_start"][1] == 49 and h["tokens/n_frames"][1] == 10
 
 
+def test_feature_slicing_counts_words_after_the_last_frame_apart_from_short_ones(words, tmp_path):
+    """A word may end up to 0.05 s after the audio: one lying after the last frame centre
+    takes the nearest frame, but was counted "shorter than one frame" though 40 ms long."""
+    codec = load_codec(CodecSpec("mel", "melrvq", weights="random", n_layers=3))
+    w = words.copy()
+    # the 1.4 s audio's 140 frames: window centres 0.0125 + i / 100, the last at 1.4025 s
+    w.loc[0, "start"], w.loc[0, "end"] = 1.41, 1.45  # after it, 4 frames long
+    w.loc[1, "start"], w.loc[1, "end"] = 0.2035, 0.2075  # 4 ms between two centres
+    out = tmp_path / "feat.h5"
+    run(codec, w, None, str(out), EncodeConfig(slicing="feature"))
+    with h5py.File(out) as h:
+        counts = json.loads(h.attrs["counts"])
+        assert counts["words shorter than one frame (nearest frame used)"] == 1
+        assert counts["words beyond the first or last frame centre (nearest frame used)"] == 1
+        # both take the nearest frame, flagged as before
+        assert h["tokens/nearest_frame"][:].tolist()[:3] == [True, True, False]
+        assert h["tokens/utt_frame_start"][:2].tolist() == [139, 19] and h["tokens/n_frames"][:2].tolist() == [1, 1]
+
+
 def test_random_weights_marked(words, tmp_path):
     codec = load_codec(CodecSpec("mel", "melrvq", weights="random", n_layers=3))
     out = tmp_path / "r.h5"

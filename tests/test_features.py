@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from codecprobe.features import accumulated_features, pool, word_frames
+from codecprobe.features import accumulated_features, pool, shorter_than_frame, word_frames
 
 
 def test_accumulated_features_hand_values():
@@ -86,3 +86,18 @@ def test_center_pooling_of_an_even_number_of_frames_takes_frame_n_over_2():
     np.testing.assert_array_equal(pool(f, "center"), [[6.0, 7.0, 8.0], [18.0, 19.0, 20.0]])
     # F = 2: frame 1
     np.testing.assert_array_equal(pool(f[:, :2], "center"), [[3.0, 4.0, 5.0], [15.0, 16.0, 17.0]])
+
+
+def test_a_word_after_the_last_frame_centre_is_not_shorter_than_one_frame():
+    """Every word with no frame centre inside was counted "shorter than one frame", also a
+    100 ms word after the audio's last frame (words may end 0.05 s after the audio)."""
+    rate = 75.0
+    centres = (np.arange(10) + 0.5) / rate  # 10 frames: the last centre at 0.1267 s
+    idx, near = word_frames(0.2, 0.3, centres)
+    assert idx.tolist() == [9] and near  # the nearest frame is still taken ...
+    assert not shorter_than_frame(0.2, 0.3, rate)  # ... but the word is not short
+    # a 5 ms word between the centres 0.0467 and 0.06 s: short, nearest frame 3 (0.0467 s)
+    idx, near = word_frames(0.048, 0.053, centres)
+    assert idx.tolist() == [3] and near and shorter_than_frame(0.048, 0.053, rate)
+    # one frame period exactly is not short, though 0.02 + 1 / 75 - 0.02 < 1 / 75 in floats
+    assert not shorter_than_frame(0.02, 0.02 + 1 / rate, rate) and shorter_than_frame(0.02, 0.02 + 0.9 / rate, rate)

@@ -5,7 +5,8 @@ Two slicing modes (Choi et al.):
 * ``audio`` (default, what both papers' figures used): each word's samples are cut
   from its utterance and encoded alone; every frame of the clip belongs to the word.
 * ``feature``: each utterance is encoded once; a word's frames are those whose centre
-  lies in ``[start, end)``; a word shorter than one frame takes the nearest frame (counted).
+  lies in ``[start, end)``; a word with no centre inside takes the nearest frame (counted
+  apart: shorter than one frame, or beyond the first or last frame centre).
 
 Clips are batched by length. A codec whose codes do not change when a clip is
 right-padded with zeros (``Codec.pad_invariant``: causal models, frame-local
@@ -21,7 +22,8 @@ batch on the codec's device and the rows are written as each batch is done
 Output (one HDF5 file per codec), all arrays little-endian:
 
 ``/tokens/{token_id, utt_id, word, start, end, n_frames, frame_offset, nearest_frame}``
-    one row per encoded word token (``frame_offset`` indexes ``/codes``);
+    one row per encoded word token (``frame_offset`` indexes ``/codes``; ``nearest_frame``:
+    no frame centre in the word, the nearest frame taken, feature slicing);
 ``/codes`` ``[K, total_frames]`` int32
     audio slicing: the frames of every word clip, concatenated in token order;
     feature slicing: the frames of every utterance (``/utterances/{utt_id, frame_offset,
@@ -57,7 +59,7 @@ from . import source_version
 from .arrays import group_positions, offsets
 from .audio import cut, load_audio
 from .codecs.base import Codec, CodecSpec, load_codec
-from .features import POOLINGS, pool, word_frames
+from .features import POOLINGS, pool, shorter_than_frame, word_frames
 from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging
 
 log = logging.getLogger("codecprobe.encode")
@@ -660,13 +662,17 @@ def feature_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
         utt_codes[utt_ids[utt_rows[0]]] = chunked_codes(codec, wav, cfg)
         if n % 100 == 0:
             log.info("utterances: %d encoded", n)
-    frames, near = [], []
+    frames, near, short = [], [], []
     for r in tokens.itertuples(index=False):
         c = utt_codes[r.utt_id]
         idx, nearest = word_frames(r.start, r.end, codec.frame_times(c.shape[1]))
         frames.append(idx)
         near.append(nearest)
-    cfg.counts["words shorter than one frame (nearest frame used)"] = int(sum(near))
+        short.append(nearest and shorter_than_frame(r.start, r.end, codec.frame_rate))
+    # a word of a frame or longer without a centre lies beyond the first or last one (a word
+    # may end up to words.AUDIO_END_TOLERANCE after the audio): not "shorter than one frame"
+    cfg.counts["words shorter than one frame (nearest frame used)"] = int(sum(short))
+    cfg.counts["words beyond the first or last frame centre (nearest frame used)"] = int(sum(near)) - int(sum(short))
     codes = [utt_codes[u] for u in tokens["utt_id"]]
     return tokens, codes, frames, utt_codes, np.array(near, bool)
 

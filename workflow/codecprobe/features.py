@@ -23,8 +23,11 @@ def accumulated_features(layer_vectors: np.ndarray, axis: int = 0) -> np.ndarray
 def word_frames(start: float, end: float, centres: np.ndarray) -> tuple[np.ndarray, bool]:
     """Indices of the frames whose centre (``centres``, seconds) lies in ``[start, end)``.
 
-    A word shorter than one frame gets the frame nearest to its midpoint; the flag
-    says so (the caller counts these). For a codec, ``centres = codec.frame_times(F)``.
+    A word with no centre inside gets the frame nearest to its midpoint; the flag says
+    so. That is a word shorter than one frame (:func:`shorter_than_frame`), or one lying
+    beyond the first or last centre (a word may end up to 0.05 s after the audio, see
+    ``codecprobe.words.AUDIO_END_TOLERANCE``): the caller counts the two apart. For a
+    codec, ``centres = codec.frame_times(F)``.
     """
     idx = np.flatnonzero((centres >= start) & (centres < end))
     if idx.size:
@@ -33,6 +36,12 @@ def word_frames(start: float, end: float, centres: np.ndarray) -> tuple[np.ndarr
         return idx, True
     mid = (start + end) / 2
     return np.array([int(np.argmin(np.abs(centres - mid)))]), True
+
+
+def shorter_than_frame(start: float, end: float, frame_rate: float) -> bool:
+    """Whether the word ``[start, end)`` (s) is shorter than one frame period,
+    ``1 / frame_rate`` s (``frame_rate`` in frames per second), by more than 1e-9 s."""
+    return end - start < 1.0 / frame_rate - 1e-9
 
 
 def pool(features: np.ndarray, method: str = "mean") -> np.ndarray:
