@@ -240,7 +240,6 @@ def test_nltk_data_with_only_wordnet_zip_is_read(tmp_path, monkeypatch):
     """``python -m nltk.downloader wordnet`` can leave only ``corpora/wordnet.zip``: it was
     rejected with a message telling the user to run that same downloader."""
     import nltk
-
     from codecprobe import lexicon
     from codecprobe.lexicon import open_wordnet
 
@@ -263,7 +262,6 @@ def test_nltk_data_with_only_wordnet_zip_is_read(tmp_path, monkeypatch):
 
 def test_a_bad_wordnet_zip_is_named_with_what_is_missing(tmp_path, monkeypatch):
     import nltk
-
     from codecprobe import lexicon
 
     z = _wordnet_zip(tmp_path, drop=["index.sense", "data.verb"])
@@ -286,7 +284,6 @@ def test_a_bad_wordnet_zip_is_named_with_what_is_missing(tmp_path, monkeypatch):
 
 def test_a_damaged_member_of_the_wordnet_zip_is_named(tmp_path, monkeypatch):
     import nltk
-
     from codecprobe.lexicon import open_wordnet
 
     monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))  # as above
