@@ -303,3 +303,26 @@ def test_llm_hub_failure_says_it_is_no_local_path_either(tmp_path, monkeypatch):
         "llm moshi: cannot get 'model.safetensors' for weights 'weights/moshi': not a local path "
         f"(no {tmp_path.resolve() / 'weights' / 'moshi'}), and as a Hugging Face hub id: OSError: cannot reach the hub"
     )
+
+
+def test_side_files_come_from_the_checkpoint_not_the_working_directory(mimo_dir, tmp_path, monkeypatch):
+    """A config.json (or tokenizer) in the working directory must not stand in for the
+    checkpoint's own: before session 22 it won, and MiMo's patch encoder silently took its
+    attention mask and RoPE base."""
+    d, cfg, _ = mimo_dir
+    codes = np.vstack([np.arange(5)[None].repeat(2, 0), np.arange(5)[None].repeat(6, 0)])
+    ref = load_llm_input(LLMSpec("mimo_audio", str(d)))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    theirs = json.loads((d / "config.json").read_text())
+    (cwd / "config.json").write_text(json.dumps(theirs | {"input_full_attention": ref.causal, "rope_theta": 1e6}))  # the other mask
+    (cwd / "tokenizer.json").write_text("not a tokenizer")
+    monkeypatch.chdir(cwd)
+    here = load_llm_input(LLMSpec("mimo_audio", str(d)))
+    assert (here.causal, here.theta) == (ref.causal, ref.theta) and here.theta != 1e6
+    np.testing.assert_array_equal(here.speech(codes), ref.speech(codes))
+    # a path with a folder is taken as given; a bare name only from the checkpoint
+    with pytest.raises(CodecprobeError, match="not a tokenizer.json"):
+        load_llm_input(LLMSpec("mimo_audio", str(d), tokenizer="./tokenizer.json"))
+    with pytest.raises(CodecprobeError, match=r"'other.json': no such file in the weights folder .* \(give a path, e.g. \./other\.json"):
+        load_llm_input(LLMSpec("mimo_audio", str(d), tokenizer="other.json"))

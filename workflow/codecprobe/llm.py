@@ -192,16 +192,24 @@ def load_tensors(spec: LLMSpec, names: list[str], where: str) -> tuple[dict[str,
 
 
 def _resolve_aux(spec: LLMSpec, name: str, where: str) -> Path:
-    """A side file (tokenizer, config.json): a path, or a file in the weights folder / repo."""
-    p = Path(name).expanduser()
-    if p.is_file():
-        return p
+    """A side file (tokenizer, config.json): ``name`` with a folder in it (``/abs/tok.model``,
+    ``./tok.model``, ``~/x/tokenizer.json``) is that path; a bare file name is the checkpoint's
+    own, looked up in the weights folder or hub repo only, never in the working directory (a
+    stray ``config.json`` there silently changed MiMo's attention mask and RoPE base before
+    session 22)."""
+    if Path(name).name != name or name.startswith("~"):
+        p = Path(name).expanduser()
+        if p.is_file():
+            return p
+        raise CodecprobeError(f"{where}: {name!r}: no such file")
     w = Path(spec.weights).expanduser()
     folder = w if w.is_dir() else w.parent if w.is_file() else None
     if folder is not None:
         if (folder / name).is_file():
             return folder / name
-        raise CodecprobeError(f"{where}: {name!r}: no such file (nor in the weights folder {folder})")
+        raise CodecprobeError(
+            f"{where}: {name!r}: no such file in the weights folder {folder} (give a path, e.g. ./{name}, for a file elsewhere)"
+        )
     if _is_hub_id(spec.weights):
         return _hub_file(spec.weights, name, spec.revision, where)
     raise CodecprobeError(f"{where}: {name!r}: no such file")
