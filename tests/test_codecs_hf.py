@@ -231,15 +231,20 @@ def test_too_many_layers_is_a_clear_error(fam):
         load_codec(CodecSpec("x", fam, n_layers=99))
 
 
-def test_local_folder_roundtrip(tmp_path, clips):
-    """save_pretrained of the random EnCodec, loaded back by path: same codes, hashed weights."""
+def test_local_folder_roundtrip(tmp_path, clips, monkeypatch):
+    """save_pretrained of the random EnCodec, loaded back by path: same codes, hashed weights;
+    named as ``~/...`` too (before session 22 that folder was recorded as ``hub:~/...``,
+    without a hash, though it loaded from disk)."""
     codec = get_codec("encodec")
-    codec.model.save_pretrained(tmp_path)
-    again = load_codec(CodecSpec("local", "encodec", weights=str(tmp_path)))
+    codec.model.save_pretrained(tmp_path / "enc")
+    again = load_codec(CodecSpec("local", "encodec", weights=str(tmp_path / "enc")))
     x = clips[:1, : SR // 2]
     assert torch.equal(again.encode(x), codec.encode(x))
     meta = again.metadata()
     assert meta["random_weights"] is False and len(meta["weights_sha256"]) == 64
+    monkeypatch.setenv("HOME", str(tmp_path))
+    home = load_codec(CodecSpec("local", "encodec", weights="~/enc")).metadata()
+    assert home["weights_sha256"] == meta["weights_sha256"] and home["weights"] == "~/enc"
 
 
 def test_folder_with_other_architecture_is_refused(tmp_path):

@@ -8,6 +8,10 @@ def test_accumulated_features_hand_values():
     lv = np.array([[[1.0, 0.0]], [[0.5, 2.0]], [[-1.0, 1.0]]])  # K=3, F=1, D=2
     acc = accumulated_features(lv)
     np.testing.assert_array_equal(acc[:, 0], [[1.0, 0.0], [1.5, 2.0], [0.5, 3.0]])
+    # float16 layer vectors are summed in float32: 2048 + 1 is not a float16 number
+    half = accumulated_features(np.array([2048.0, 1.0, 1.0], np.float16))
+    assert half.dtype == np.float32 and half.tolist() == [2048.0, 2049.0, 2050.0]
+    assert accumulated_features(lv).dtype == np.float64  # wider input stays wide
 
 
 def test_word_frames():

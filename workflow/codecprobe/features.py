@@ -15,9 +15,11 @@ def accumulated_features(layer_vectors: np.ndarray, axis: int = 0) -> np.ndarray
     """Cumulative sum over the layer axis: ``out[k] = sum_{j <= k} layer_vectors[j]``.
 
     ``layer_vectors``: ``[K, F, D]`` (decoded vector of each layer at each frame), or any
-    array with the layers on ``axis``. Returns the same shape, float32 or wider.
+    array with the layers on ``axis``. Returns the same shape, summed in at least float32
+    (a float16 input would round every partial sum; integer input gives float64).
     """
-    return np.cumsum(layer_vectors, axis=axis)
+    a = np.asarray(layer_vectors)
+    return np.cumsum(a, axis=axis, dtype=np.result_type(a.dtype, np.float32))
 
 
 def word_frames(start: float, end: float, centres: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -182,7 +182,7 @@ def weights_sha256(weights: str) -> str:
     when it can)."""
     if weights == "random":
         return "random"
-    p = Path(weights)
+    p = Path(weights).expanduser()  # as the loaders read it: a "~/..." folder is local, not a hub id
     if p.is_file():
         files = [p]
     elif p.is_dir():
