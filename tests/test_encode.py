@@ -1023,3 +1023,25 @@ def test_weights_sha256_of_a_folder_covers_its_weight_files_in_name_order(tmp_pa
     assert weights_sha256(str(tmp_path)) == want
     assert weights_sha256(str(tmp_path / "b.safetensors")) == hashlib.sha256(b"bbb").hexdigest()
     assert weights_sha256("random") == "random" and weights_sha256("kyutai/mimi") == "hub:kyutai/mimi"
+
+
+def test_clip_past_the_audio_end_is_counted(melrvq, words, tmp_path):
+    """A word may end up to 0.05 s after its audio (words.AUDIO_END_TOLERANCE): audio slicing
+    cuts its clip at the end and counts it (before session 22 nothing said so), with the
+    codes of the clip cut at the end by hand."""
+    from codecprobe.audio import load_audio
+
+    w = words.copy()
+    path = w.loc[0, "path"]
+    dur = len(load_audio(path, 16000)) / 16000
+    last = w.index[w["path"] == path][-1]
+    w.loc[last, ["start", "end"]] = [dur - 0.1, dur + 0.04]
+    out = tmp_path / "a.h5"
+    run(melrvq, w, None, str(out), EncodeConfig())
+    with h5py.File(out) as h:
+        assert json.loads(h.attrs["counts"])["clips cut short at the audio's end (the word ends after it)"] == 1
+        row = int(np.flatnonzero(h["tokens/token_id"][:] == w.loc[last, "token_id"])[0])
+        n, off = int(h["tokens/n_frames"][row]), int(h["tokens/frame_offset"][row])
+        assert n == melrvq.n_frames(1600)  # the 0.1 s before the end, not 0.14 s
+        clip = load_audio(path, 16000)[-1600:]
+        np.testing.assert_array_equal(h["codes"][:, off : off + n], melrvq.encode(clip[None])[0])

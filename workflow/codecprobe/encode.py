@@ -23,9 +23,12 @@ Output (one HDF5 file per codec), all arrays little-endian:
 
 ``/tokens/{token_id, utt_id, word, start, end, n_frames, frame_offset, nearest_frame}``
     one row per encoded word token (``frame_offset`` indexes ``/codes``; ``nearest_frame``:
-    no frame centre in the word, the nearest frame taken, feature slicing);
+    no frame centre in the word, the nearest frame taken, feature slicing); feature
+    slicing writes them in token order, audio slicing utterance by utterance (in the order
+    of each utterance's first token, which is token order for the workflow's word tables,
+    numbered utterance by utterance): look rows up by ``token_id``;
 ``/codes`` ``[K, total_frames]`` int32
-    audio slicing: the frames of every word clip, concatenated in token order;
+    audio slicing: the frames of every word clip, concatenated in the order of ``/tokens``;
     feature slicing: the frames of every utterance (``/utterances/{utt_id, frame_offset,
     n_frames, frame_times}``, frame centres in s), words index into them
     (``/tokens/utt_frame_start``);
@@ -554,6 +557,9 @@ def audio_slicing(
     for n, (utt_rows, wav) in enumerate(zip(rows, audio), 1):
         for i in utt_rows.tolist():
             clip = cut(wav, codec.sample_rate, start[i], end[i])
+            if round(end[i] * codec.sample_rate) > len(wav) and len(clip):  # within words.AUDIO_END_TOLERANCE
+                key = "clips cut short at the audio's end (the word ends after it)"
+                cfg.counts[key] = cfg.counts.get(key, 0) + 1
             if len(clip) == 0:
                 cfg.counts["skipped: zero samples"] = cfg.counts.get("skipped: zero samples", 0) + 1
                 r = tokens.iloc[i]
