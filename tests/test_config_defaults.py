@@ -101,8 +101,10 @@ STAGES = {
     "words": ("codecprobe.words", "--manifest m --textgrids t --out o --skipped s --counts c", C.words_args),
     "pairs": ("codecprobe.pairs", "--words w --pairs p --summary s", C.pairs_args),
     "distances": ("codecprobe.distances", "--codec c --features f --pairs p --out o", C.distances_args),
-    "encode": ("codecprobe.encode", "--codec {} --words w --out o", C.encode_args),
-    "encode (feature slicing)": ("codecprobe.encode", "--codec {} --words w --out o", lambda c: C.encode_args(c, feature=True)),
+    "encode": ("codecprobe.encode", "--codec {} --words w --out o", lambda c: C.encode_args(c) + " " + C.encode_run_args(c)),
+    "encode (feature slicing)": (
+        "codecprobe.encode", "--codec {} --words w --out o", lambda c: C.encode_args(c, feature=True) + " " + C.encode_run_args(c)
+    ),
     "artstage vtd": ("codecprobe.artstage", "vtd --annot16 a --speaker s --out o --figure f", lambda c: C.vtd_args(c, "sub001")),
     "artstage pwcca": ("codecprobe.artstage", "pwcca --codec c --features f --vtd v --out o", lambda c: C.pwcca_args(c, "dac")),
     "artstage lag": ("codecprobe.artstage", "lag --codec c --features f --vtd v --out o", C.lag_args),

@@ -146,6 +146,13 @@ def test_slurm_profile_gives_each_job_its_threads_and_gpu(tmp_path):
         assert slurm_utils.set_gres_string(job).strip() == ("--gpus=1" if gpu else ""), (rule, res_line)
         seen.add((rule, threads, gpu))
     assert ("mfa_align", 8, False) in seen and ("encode", 4, True) in seen and ("encode", 4, False) in seen
+    # encode.device: cpu: no encode job holds a GPU
+    c = yaml.safe_load(cfg.read_text())
+    cfg.write_text(yaml.safe_dump(dict(c, encode=dict(c.get("encode") or {}, device="cpu"))))
+    r = snakemake("--profile", "profiles/slurm", "-n", "--forceall", "--cores", "64", "--configfile", str(cfg))
+    assert r.returncode == 0, r.stdout + r.stderr
+    encode_res = re.findall(r"^rule (?:encode|encode_rtmri):\n(?:    .*\n)*?    resources: (.*)$", r.stdout, re.MULTILINE)
+    assert len(encode_res) >= 8 and all("gpu=0" in line for line in encode_res), encode_res
 
 
 @pytest.mark.parametrize(
@@ -242,6 +249,16 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     # nothing left to do
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
     assert "Nothing to be done" in r.stdout + r.stderr
+    # batching sets the encode jobs' pace only: changing it reruns nothing (before session 22
+    # it reran every encode job and all after them)
+    cfg = yaml.safe_load((wd / "config.yaml").read_text())
+    paced = dict(cfg, encode=dict(cfg.get("encode") or {}, batch_seconds=7, max_batch=3, shard_words=5))
+    (wd / "config.yaml").write_text(yaml.safe_dump(paced))
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
+    assert "Nothing to be done" in r.stdout + r.stderr, r.stdout
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", "--forcerun", "encode", cwd=wd)
+    assert "--batch-seconds 7 --max-batch 3 --shard-words 5" in r.stdout, r.stdout  # but a job run uses it
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
     # a corpus file edited, even with its old modification time kept, reruns what reads it
     cfg = yaml.safe_load((wd / "config.yaml").read_text())
     for root, pattern, rule in ((cfg["librispeech"]["root"], "*.trans.txt", "manifest"),

@@ -393,18 +393,35 @@ def codec_json(config: dict, name: str, results: str = "results") -> str:
 
 
 def encode_args(config: dict, feature: bool = False) -> str:
-    """CLI arguments of ``codecprobe.encode`` from the ``encode`` section. The chunk context
-    (feature slicing only) is passed when the job slices features (``feature``, the rt-MRI
-    job, or ``encode.slicing: feature``), so that it reruns no audio-slicing job."""
+    """CLI arguments of ``codecprobe.encode`` from the ``encode`` section that can change
+    its output (a rule's params: changing one reruns the job). The chunk context (feature
+    slicing only) is passed when the job slices features (``feature``, the rt-MRI job, or
+    ``encode.slicing: feature``), so that it reruns no audio-slicing job. The device stays
+    here: a GPU's kernels can flip near-tie codes. Batching is :func:`encode_run_args`."""
     e = config.get("encode", {})
     args = ["--slicing", e.get("slicing", "audio"), "--pooling", *e.get("pooling", ["mean"])]
-    args += ["--batch-seconds", str(e.get("batch_seconds", 60)), "--max-batch", str(e.get("max_batch", 64))]
     args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", e.get("dtype", "float32")]
     if feature or e.get("slicing", "audio") == "feature":
         args += ["--chunk-context-seconds", str(e.get("chunk_context_seconds", 1.0))]
-    args += ["--shard-words", str(e.get("shard_words", 1024))]
     args += ["--device", e.get("device", "auto")]
     return shlex.join(args)
+
+
+def encode_run_args(config: dict) -> str:
+    """CLI arguments of ``codecprobe.encode`` that only set its pace: batching
+    (``encode.batch_seconds``, ``max_batch``, ``shard_words``). A word's codes do not depend
+    on its batch (tested; mean pooling may differ by float32 rounding, about 2e-7), so the
+    rules pass these as a resource (``encode_run``), which, unlike a param, reruns nothing
+    when it changes, as ``encode.threads`` (the job's threads)."""
+    e = config.get("encode", {})
+    args = ["--batch-seconds", str(e.get("batch_seconds", 60)), "--max-batch", str(e.get("max_batch", 64))]
+    args += ["--shard-words", str(e.get("shard_words", 1024))]
+    return shlex.join(args)
+
+
+def encode_gpu(config: dict, codec: dict) -> int:
+    """GPUs an encode job asks for: none for melrvq (NumPy) or with ``encode.device: cpu``."""
+    return 0 if codec["family"] == "melrvq" or config.get("encode", {}).get("device", "auto") == "cpu" else 1
 
 
 def llm_json(config: dict, name: str) -> str:

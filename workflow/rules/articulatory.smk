@@ -64,13 +64,15 @@ rule encode_rtmri:
         lambda wc: f"../../envs/{codec_env(CODECS[wc.codec])}"
     threads: config.get("encode", {}).get("threads", 2)
     resources:
-        gpu=lambda wc: 0 if CODECS[wc.codec]["family"] == "melrvq" else 1,
+        gpu=lambda wc: encode_gpu(config, CODECS[wc.codec]),
+        encode_run=encode_run_args(config),  # batching: a resource, so changing it reruns nothing
     params:
         codec=lambda wc: codec_json(config, wc.codec, RESULTS),
         args=encode_args(config, feature=True),
     shell:
         "python -m codecprobe.encode --codec {params.codec:q} --words {input.words:q}"
-        " --out {output:q} {params.args} --slicing feature --threads {threads} --log {log:q}"
+        " --out {output:q} {params.args} {resources.encode_run} --slicing feature"
+        " --threads {threads} --log {log:q}"
 
 
 rule rtmri_pwcca:

@@ -32,6 +32,8 @@ from codecprobe.config import (  # noqa: E402
     corpus_fingerprint,
     distances_args,
     encode_args,
+    encode_gpu,
+    encode_run_args,
     lag_args,
     lag_config,
     llm_json,

@@ -42,11 +42,13 @@ rule encode:
         lambda wc: f"../../envs/{codec_env(CODECS[wc.codec])}"
     threads: config.get("encode", {}).get("threads", 2)
     resources:
-        gpu=lambda wc: 0 if CODECS[wc.codec]["family"] == "melrvq" else 1,
+        gpu=lambda wc: encode_gpu(config, CODECS[wc.codec]),
+        encode_run=encode_run_args(config),  # batching: a resource, so changing it reruns nothing
     params:
         codec=lambda wc: codec_json(config, wc.codec, RESULTS),
         args=encode_args(config),
     shell:
         "python -m codecprobe.encode --codec {params.codec:q} --words {input.words:q}"
-        " --pairs {input.pairs:q} --out {output:q} {params.args} --threads {threads}"
+        " --pairs {input.pairs:q} --out {output:q} {params.args} {resources.encode_run}"
+        " --threads {threads}"
         " --log {log:q}"
