@@ -39,7 +39,46 @@ def test_atomic_path_leaves_the_old_output_on_error(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
 
 
-def test_tree_fingerprint_follows_the_files_a_rule_reads(tmp_path):
+def _tree(root, names=("1.flac", "sub/2.flac", "sub/2.trans.txt")):
+    """Files under ``root`` with distinct contents and an old modification time."""
+    import os
+
+    for i, name in enumerate(names):
+        f = root / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(bytes([i]) * (10 + i))
+        os.utime(f, ns=(10**18, 10**18 + i))
+    return root
+
+
+def _tick():
+    """Wait out a tick of the file system's clock (coarse on kernels before 6.13: up to 10 ms),
+    so that the next change gives a file a new status-change time."""
+    import time
+
+    time.sleep(0.02)
+
+
+@pytest.fixture
+def settled(monkeypatch):
+    """Files written just now are cached (none are while they may still change: ``_RACY_NS``)."""
+    import codecprobe.io
+
+    monkeypatch.setattr(codecprobe.io, "_RACY_NS", 0)
+
+
+@pytest.fixture
+def hashed(monkeypatch):
+    """The paths whose content :func:`tree_fingerprint` reads, in order."""
+    import codecprobe.io
+
+    seen = []
+    real = codecprobe.io._content_digest
+    monkeypatch.setattr(codecprobe.io, "_content_digest", lambda p: seen.append(p) or real(p))
+    return seen
+
+
+def test_tree_fingerprint_follows_the_files_a_rule_reads(tmp_path, settled):
     import os
 
     from codecprobe.io import tree_fingerprint
@@ -48,30 +87,121 @@ def test_tree_fingerprint_follows_the_files_a_rule_reads(tmp_path):
     f = tmp_path / "a" / "b" / "1.flac"
     f.write_bytes(b"x" * 10)
     (tmp_path / "a" / "b" / "1.trans.txt").write_text("1 HELLO\n")
-    fp = lambda: tree_fingerprint([tmp_path / "a"], ("*.flac", "*.trans.txt"))
-    base = fp()
-    assert fp() == base and len(base) == 16
-    (tmp_path / "a" / "notes.md").write_text("not read")  # a file no pattern matches
-    assert fp() == base
-    st = f.stat()
-    f.write_bytes(b"y" * 10)  # same size, same time: content is not read (names, sizes, times)
-    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert fp() == base
-    f.write_bytes(b"y" * 9)  # truncated, old time kept
-    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert fp() != base
-    f.write_bytes(b"x" * 10)
-    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # touched
-    assert fp() != base
-    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert fp() == base
-    f.rename(f.with_name("2.flac"))  # renamed
-    assert fp() != base
-    f.with_name("2.flac").rename(f)
-    (tmp_path / "a" / "b" / "3.flac").write_bytes(b"")  # added
-    assert fp() != base
+    for cache in (None, tmp_path / "cache"):
+        fp = lambda: tree_fingerprint([tmp_path / "a"], ("*.flac", "*.trans.txt"), cache)
+        base = fp()
+        assert fp() == base and len(base) == 16
+        (tmp_path / "a" / "notes.md").write_text("not read")  # a file no pattern matches
+        assert fp() == base
+        st = f.stat()
+        _tick()
+        f.write_bytes(b"y" * 10)  # edited in place, same size, old modification time put back
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert f.stat().st_ino == st.st_ino and fp() != base  # the status-change time differs
+        _tick()
+        f.write_bytes(b"x" * 10)
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert fp() == base
+        _tick()
+        f.write_bytes(b"x" * 9)  # truncated, old time kept
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert fp() != base
+        _tick()
+        f.write_bytes(b"x" * 10)
+        assert fp() == base
+        f.rename(f.with_name("2.flac"))  # renamed
+        assert fp() != base
+        f.with_name("2.flac").rename(f)
+        assert fp() == base
+        (tmp_path / "a" / "b" / "3.flac").write_bytes(b"")  # added
+        assert fp() != base
+        (tmp_path / "a" / "b" / "3.flac").unlink()  # and removed again
+        assert fp() == base
     (tmp_path / "empty").mkdir()
     assert tree_fingerprint([tmp_path / "missing"], ("*",)) == tree_fingerprint([tmp_path / "empty"], ("*",)) != base
+
+
+@pytest.mark.parametrize("with_cache", [False, True])
+def test_tree_fingerprint_ignores_modification_times(tmp_path, settled, with_cache):
+    # touch, cp -r without -p and a git checkout give the same bytes a new time: no rerun
+    import os
+    import shutil
+
+    from codecprobe.io import tree_fingerprint
+
+    cache = tmp_path / "cache" if with_cache else None
+    pats = ("*.flac", "*.trans.txt")
+    base = tree_fingerprint([_tree(tmp_path / "a")], pats, cache)
+    f = tmp_path / "a" / "sub" / "2.flac"
+    os.utime(f, ns=(10**18, 2 * 10**18))  # touched
+    assert tree_fingerprint([tmp_path / "a"], pats, cache) == base
+    shutil.copytree(tmp_path / "a", tmp_path / "b", copy_function=shutil.copyfile)  # new times, new inodes
+    assert (tmp_path / "b" / "1.flac").stat().st_mtime_ns != (tmp_path / "a" / "1.flac").stat().st_mtime_ns
+    assert tree_fingerprint([tmp_path / "b"], pats, cache) == base
+    assert tree_fingerprint([tmp_path / "a"], pats, cache) == base
+
+
+def test_tree_fingerprint_reads_a_file_again_only_when_its_status_changed(tmp_path, settled, hashed):
+    import os
+
+    from codecprobe.io import tree_fingerprint
+
+    a, b = _tree(tmp_path / "a"), _tree(tmp_path / "b", ("x.flac", "x.mat"))
+    cache = tmp_path / "results" / ".corpus_digests.json"
+    fp_a = lambda: tree_fingerprint([a], ("*.flac", "*.trans.txt"), cache)
+    base = fp_a()
+    assert sorted(hashed) == sorted(str(p) for p in a.rglob("*") if p.is_file()) and len(list(cache.iterdir())) == 1
+    hashed.clear()
+    assert fp_a() == base and hashed == []  # one stat per file
+    tree_fingerprint([b], ("*.flac",), cache)  # another root: a file of its own, a's entries kept
+    assert hashed == [str(b / "x.flac")]
+    hashed.clear()
+    assert fp_a() == base and hashed == []
+    _tick()
+    os.utime(a / "1.flac", ns=(10**18, 3 * 10**18))  # touched: read once more, same digest
+    assert fp_a() == base and hashed == [str(a / "1.flac")]
+    hashed.clear()
+    assert fp_a() == base and hashed == []
+
+
+def test_tree_fingerprint_does_not_cache_a_file_that_may_still_change(tmp_path, hashed):
+    # a second write in the same tick of the file system's clock would leave its status as it was
+    from codecprobe.io import tree_fingerprint
+
+    cache = tmp_path / "cache"
+    tree_fingerprint([_tree(tmp_path / "a")], ("*.flac",), cache)
+    tree_fingerprint([tmp_path / "a"], ("*.flac",), cache)
+    assert len(hashed) == 4 and not cache.exists()
+
+
+@pytest.mark.parametrize("text", ["{not", "[]", '{"version": 1, "files": []}', '{"version": 1, "files": {"/x": 3}}'])
+def test_tree_fingerprint_ignores_a_corrupt_cache(tmp_path, settled, text):
+    import json
+
+    from codecprobe.io import tree_fingerprint
+
+    a = _tree(tmp_path / "a")
+    base = tree_fingerprint([a], ("*.flac",), tmp_path / "cache")
+    [cache] = (tmp_path / "cache").iterdir()
+    cache.write_text(text)
+    assert tree_fingerprint([a], ("*.flac",), tmp_path / "cache") == base
+    assert len(json.loads(cache.read_text())["files"]) == 2  # written afresh
+    data = json.loads(cache.read_text())
+    data["files"][str(a / "1.flac")][-1] = None  # its status matches, but a malformed entry is not used
+    cache.write_text(json.dumps(data))
+    assert tree_fingerprint([a], ("*.flac",), tmp_path / "cache") == base
+
+
+def test_tree_fingerprint_works_without_a_writable_cache(tmp_path, settled, hashed):
+    from codecprobe.io import tree_fingerprint
+
+    a = _tree(tmp_path / "a")
+    (tmp_path / "file").write_text("")
+    cache = tmp_path / "file" / "cache"  # under a file: cannot be written
+    base = tree_fingerprint([a], ("*.flac",))
+    assert tree_fingerprint([a], ("*.flac",), cache) == base
+    assert tree_fingerprint([a], ("*.flac",), cache) == base and len(hashed) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "file"]
 
 
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])

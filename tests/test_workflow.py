@@ -273,6 +273,13 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
         r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
         assert "Nothing to be done" in r.stdout + r.stderr, (rule, r.stdout)
+        # new times, same contents (touch, a copy without -p, a checkout): nothing reruns,
+        # neither for the files nor for the TextGrid folder, an input of rule words
+        later = st.st_mtime_ns + 10**10
+        for p in (f, f.parent, Path(root)):
+            os.utime(p, ns=(later, later))
+        r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
+        assert "Nothing to be done" in r.stdout + r.stderr, (rule, r.stdout)
     # one self-contained HTML report with the figure and the tables, captions filled from the config
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--report", "report.html", cwd=wd)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -253,7 +253,7 @@ def corpus_roots(config: dict, kind: str, speaker: str | None = None) -> list[st
 def corpus_fingerprint(config: dict, kind: str, speaker: str | None = None) -> str:
     """A rule param that changes whenever a corpus file the rule reads is added, removed,
     replaced or edited (:func:`codecprobe.io.tree_fingerprint`), so Snakemake reruns it."""
-    return tree_fingerprint(corpus_roots(config, kind, speaker), CORPUS_FILES[kind])
+    return tree_fingerprint(corpus_roots(config, kind, speaker), CORPUS_FILES[kind], "results/.corpus_digests")
 
 
 def lag_config(config: dict) -> dict | None:

@@ -140,26 +140,95 @@ def repeated(items) -> list:
     return sorted(twice)
 
 
-def tree_fingerprint(roots: list[str | os.PathLike], patterns: tuple[str, ...]) -> str:
-    """A short hex digest of the files under ``roots`` (recursively) whose names match any
-    of ``patterns`` (``fnmatch``, e.g. ``"*.flac"``): their paths relative to their root,
-    sizes (bytes) and modification times (ns). A rule passes it as a param, so that a
-    file added, removed, replaced or edited in a corpus reruns the rule (Snakemake's
-    params trigger), however old its modification time. A missing root counts as empty.
+# Content digests older than this (by the file's status-change time, ns) are kept in
+# the cache of :func:`tree_fingerprint`; a file changed more recently is hashed again at
+# every call, since a second edit in the same tick of the file system's clock (coarse:
+# a few ms on ext4, 1-2 s on some network and FAT file systems) would leave its status
+# unchanged ("racily clean", as git calls it).
+_RACY_NS = 2_000_000_000
+_CACHE_VERSION = 1
+
+
+def _content_digest(path: str) -> str:
+    """The SHA-256 of the bytes of the file at ``path``, as hex."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _load_digest_cache(cache: Path) -> dict:
+    """The entries of a cache written by :func:`tree_fingerprint` (absolute path -> entry);
+    empty when it is missing, unreadable, corrupt or of another version."""
+    import json
+
+    try:
+        with open(cache, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != _CACHE_VERSION or not isinstance(data.get("files"), dict):
+        return {}
+    return {  # [size, st_mtime_ns, st_ctime_ns, st_ino, SHA-256 hex]; malformed entries dropped
+        p: e for p, e in data["files"].items()
+        if isinstance(e, list) and len(e) == 5 and all(type(x) is int for x in e[:4]) and isinstance(e[4], str)
+    }  # fmt: skip
+
+
+def tree_fingerprint(
+    roots: list[str | os.PathLike], patterns: tuple[str, ...], cache: str | os.PathLike | None = None
+) -> str:
+    """A short hex digest (16 characters) of the files under ``roots`` (recursively) whose
+    names match any of ``patterns`` (``fnmatch``, e.g. ``"*.flac"``): per root, in order,
+    each file's path relative to its root, size (bytes) and SHA-256 of its bytes. A rule
+    passes it as a param, so that a file added, removed, renamed, replaced or edited in a
+    corpus reruns the rule (Snakemake's params trigger); a file whose modification time
+    alone changed (``touch``, ``cp -r`` without ``-p``, a git checkout) does not. A missing
+    root counts as empty.
+
+    ``cache``: a folder for the content digests, one JSON file per ``roots`` and
+    ``patterns`` (named by a digest of both), keyed by absolute path and checked against the
+    file's size, modification and status-change times (ns) and inode number, so that a file
+    whose status is unchanged costs one ``stat``, not a read; any other file is read again
+    (a touched file hashes to the same digest). The status-change time (``st_ctime_ns``)
+    cannot be set by ``os.utime`` or ``touch -d``, so an in-place edit of the same size
+    whose modification time is put back is still read again. A file changed within the last
+    :data:`_RACY_NS` ns is not cached. The file is rewritten (atomically, holding the files
+    of this call only) when it changed, and skipped without a word when it cannot be
+    written; a corrupt or unreadable one is ignored. ``None``: no cache, every file is read.
     """
     import fnmatch
     import hashlib
+    import json
+    import time
 
+    cache_file = None
+    if cache is not None:
+        key = json.dumps([[os.path.abspath(r) for r in roots], list(patterns)])
+        cache_file = Path(cache) / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+    old = _load_digest_cache(cache_file) if cache_file is not None else {}
+    new: dict[str, list] = {}
+    settled = time.time_ns() - _RACY_NS  # a file changed before this is cached
     h = hashlib.sha1()
     for i, root in enumerate(roots):
         rows = []
         for d, _, files in os.walk(root):
             for f in files:
                 if any(fnmatch.fnmatch(f, p) for p in patterns):
-                    st = os.stat(os.path.join(d, f))
-                    rows.append(f"{os.path.relpath(os.path.join(d, f), root)}\t{st.st_size}\t{st.st_mtime_ns}")
+                    path = os.path.join(d, f)
+                    st = os.stat(path)
+                    stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+                    hit = old.get(absolute := os.path.abspath(path))
+                    digest = hit[4] if hit is not None and hit[:4] == stat else _content_digest(path)
+                    if st.st_ctime_ns < settled:
+                        new[absolute] = [*stat, digest]
+                    rows.append(f"{os.path.relpath(path, root)}\t{st.st_size}\t{digest}")
         h.update(f"{i}\n".encode())
         h.update("\n".join(sorted(rows)).encode())
+    if cache_file is not None and new != old:
+        with contextlib.suppress(OSError):
+            with atomic_path(cache_file) as tmp:
+                tmp.write_text(json.dumps({"version": _CACHE_VERSION, "files": new}), encoding="utf-8")
     return h.hexdigest()[:16]
 
 

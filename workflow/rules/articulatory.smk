@@ -4,7 +4,7 @@
 rule rtmri_vtd:
     """Gridlines and VTD for one speaker's Annot-16 tracks; a debug figure of the grid."""
     input:
-        tracks=lambda wc: f"{config['rtmri']['annot16']}/{wc.speaker}/track",
+        tracks=track_dir,
     output:
         vtd=f"{RESULTS}/rtmri/vtd/{{speaker}}.h5",
         figure=report(
@@ -186,7 +186,7 @@ rule fig3_lag:
 rule rtmri_regions:
     """The tract region (lips, palate, velum, pharynx) of each gridline of one speaker."""
     input:
-        tracks=lambda wc: f"{config['rtmri']['annot16']}/{wc.speaker}/track",
+        tracks=track_dir,
         vtd=f"{RESULTS}/rtmri/vtd/{{speaker}}.h5",
     output:
         f"{RESULTS}/rtmri/regions/{{speaker}}.csv",

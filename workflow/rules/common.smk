@@ -67,10 +67,17 @@ BY_SPEAKER = by_speaker(config)  # Choi et al.'s speaker-dependent variant; [] =
 
 
 def textgrid_dir():
-    """Folder of TextGrids: imported (alignment.source: textgrids) or MFA's output."""
+    """Folder of TextGrids: imported (alignment.source: textgrids) or MFA's output. An
+    imported folder is ancient(): its contents reach rule words through the corpus
+    fingerprint param, so a new folder time alone (a copy, a checkout) reruns nothing."""
     if config["alignment"]["source"] == "textgrids":
-        return config["alignment"]["textgrids"]
+        return ancient(config["alignment"]["textgrids"])
     return f"{RESULTS}/alignment/mfa"
+
+
+def track_dir(wildcards):
+    """A speaker's Annot-16 track folder, ancient() as an imported TextGrid folder is."""
+    return ancient(f"{config['rtmri']['annot16']}/{wildcards.speaker}/track")
 
 
 def encode_inputs(wildcards):
