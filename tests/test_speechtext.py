@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from codecprobe import speechtext
+from codecprobe import source_version, speechtext
 from codecprobe.cka import cka_permutation
 from codecprobe.io import CodecprobeError, read_table
 from codecprobe.llm import LLMSpec
@@ -356,8 +356,13 @@ def test_summary_latex_and_figure(tmp_path):
     pd.DataFrame(rows[:2]).to_csv(paths[0], index=False)
     pd.DataFrame(rows[2:]).to_csv(paths[1], index=False)
     out = {k: tmp_path / f"cka.{k}" for k in ("csv", "pdf", "png", "tex")}
-    main(["summary", "--tables", *map(str, paths), "--combined", str(out["csv"]), "--pdf", str(out["pdf"]), "--png", str(out["png"]), "--latex", str(out["tex"])])
-    assert len(read_table(out["csv"])) == 3 and out["png"].stat().st_size > 5000 and out["tex"].read_text() == tex
+    main(["summary", "--tables", *map(str, paths), "--combined", str(out["csv"]), "--pdf", str(out["pdf"]), "--png", str(out["png"]),
+          "--latex", str(out["tex"]), "--note", "SYNTHETIC  DEMO\nDATA"])  # fmt: skip
+    combined = read_table(out["csv"])
+    assert len(combined) == 3 and out["png"].stat().st_size > 5000
+    # where the table comes from: the code version and the data label, in the CSV and the LaTeX
+    assert (combined["codecprobe"] == source_version()).all() and (combined["data_label"] == "SYNTHETIC  DEMO\nDATA").all()
+    assert out["tex"].read_text() == f"% written by codecprobe {source_version()}\n% data: SYNTHETIC DEMO DATA\n" + tex
 
 
 def test_summary_with_the_first_codebook_split(tmp_path, monkeypatch):

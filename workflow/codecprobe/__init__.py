@@ -35,3 +35,18 @@ def source_version(root: str | None = None) -> str:
     except (OSError, subprocess.SubprocessError):
         return __version__
     return f"{__version__}+g{commit}{'.dirty' if dirty else ''}"
+
+
+def with_provenance(table, note: str):
+    """``table`` (a DataFrame of results over every codec) with two columns added to say where
+    it comes from: ``codecprobe`` (:func:`source_version`) and ``data_label`` (the config's
+    ``data_label``, e.g. the demo's "SYNTHETIC DEMO DATA ...", empty for a real corpus)."""
+    return table.assign(codecprobe=source_version(), data_label=note)
+
+
+def latex_provenance(note: str) -> str:
+    """LaTeX comment lines that head a results table: the code version and the data label."""
+    lines = [f"% written by codecprobe {source_version()}"]
+    if note:
+        lines.append(f"% data: {' '.join(note.split())}")
+    return "\n".join(lines) + "\n"

@@ -43,7 +43,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from . import source_version
+from . import latex_provenance, source_version, with_provenance
 from .arrays import offsets
 from .articulatory import (
     antialias_vtd,
@@ -762,10 +762,11 @@ def latex_table(table: pd.DataFrame) -> str:
 
 
 # ----------------------------------------------------------------------------- CLI
-def _combined(tables: list[str], combined: str) -> pd.DataFrame:
-    """Every codec's table, concatenated and written to ``combined``."""
+def _combined(tables: list[str], combined: str, note: str = "") -> pd.DataFrame:
+    """Every codec's table, concatenated and written to ``combined`` (with the columns of
+    :func:`codecprobe.with_provenance`, which the returned table does not hold)."""
     t = pd.concat([read_table(x) for x in tables], ignore_index=True)
-    write_table(t, combined)
+    write_table(with_provenance(t, note), combined)
     return t
 
 
@@ -883,7 +884,7 @@ def main(argv: list[str] | None = None) -> None:
         write_table(codec_region_pwcca(args.codec, args.features, args.vtd, args.regions, args.layers, args.n_shuffles,
                                        args.block_len, args.seed, args.variates, args.block_seconds), args.out)  # fmt: skip
     elif args.cmd == "region-figure":
-        t = _combined(args.tables, args.combined)
+        t = _combined(args.tables, args.combined, args.note)
         summary = summarize_speakers(t, by=("codec", "region", "layer"))
         write_table(summary, args.summary)
         fig3_regions(summary, args.pdf, args.png, args.note)
@@ -891,7 +892,7 @@ def main(argv: list[str] | None = None) -> None:
         lags = lag_grid(args.max_seconds, args.step_seconds)
         write_table(codec_lag_pwcca(args.codec, args.features, args.vtd, lags, args.layers, args.variates), args.out)
     elif args.cmd == "lag-figure":
-        t = _combined(args.tables, args.combined)
+        t = _combined(args.tables, args.combined, args.note)
         summary = summarize_speakers(t, by=("codec", "layer", "lag_s"))
         best = best_lags(summary)
         for r in best.itertuples():
@@ -901,11 +902,11 @@ def main(argv: list[str] | None = None) -> None:
         write_table(best, args.best)
         fig3_lag(summary, best, args.pdf, args.png, args.note)
     else:
-        t = _combined(args.tables, args.combined)
+        t = _combined(args.tables, args.combined, args.note)
         acc = t[t["variant"] == "accumulated"]
         write_table(summarize_speakers(acc), args.summary)
         if args.latex:
-            write_text(latex_table(t), args.latex)
+            write_text(latex_provenance(args.note) + latex_table(t), args.latex)
         fig3(t, args.pdf, args.png, args.note)
 
 

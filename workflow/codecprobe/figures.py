@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from . import latex_provenance, with_provenance
 from .distances import CONTRAST_COLUMNS as CONTRAST
 from .io import read_table, run_cli, save_figure, setup_logging, write_table, write_text
 
@@ -365,9 +366,9 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(a.log)
     table = pd.concat([read_table(p) for p in a.tables], ignore_index=True)
     if a.combined:
-        write_table(table, a.combined)
+        write_table(with_provenance(table, a.note), a.combined)
     if a.latex:
-        write_text(latex_table(table), a.latex)
+        write_text(latex_provenance(a.note) + latex_table(table), a.latex)
     if a.split:
         fig2_split(table, a.pdf, a.png, a.note, a.normalized)
     else:

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import source_version
+from . import latex_provenance, source_version, with_provenance
 from .arrays import group_positions, offsets
 from .cka import cka_gap_bootstrap, cka_permutation, effective_dimension
 from .encode import resolve_device
@@ -529,8 +529,8 @@ def main(argv: list[str] | None = None) -> None:
         run(a.codec, a.features, spec, cfg, a.out, a.embeddings, resolve_device(a.device))
     else:
         table = pd.concat([read_table(p) for p in a.tables], ignore_index=True)
-        write_table(table, a.combined)
-        write_text(latex_table(table), a.latex)
+        write_table(with_provenance(table, a.note), a.combined)
+        write_text(latex_provenance(a.note) + latex_table(table), a.latex)
         cka_figure(table, a.pdf, a.png, a.note)
 
 
