@@ -88,7 +88,7 @@ def test_tree_fingerprint_follows_the_files_a_rule_reads(tmp_path, settled):
     f.write_bytes(b"x" * 10)
     (tmp_path / "a" / "b" / "1.trans.txt").write_text("1 HELLO\n")
     for cache in (None, tmp_path / "cache"):
-        fp = lambda: tree_fingerprint([tmp_path / "a"], ("*.flac", "*.trans.txt"), cache)
+        fp = lambda cache=cache: tree_fingerprint([tmp_path / "a"], ("*.flac", "*.trans.txt"), cache)
         base = fp()
         assert fp() == base and len(base) == 16
         (tmp_path / "a" / "notes.md").write_text("not read")  # a file no pattern matches

@@ -226,9 +226,8 @@ def tree_fingerprint(
         h.update(f"{i}\n".encode())
         h.update("\n".join(sorted(rows)).encode())
     if cache_file is not None and new != old:
-        with contextlib.suppress(OSError):
-            with atomic_path(cache_file) as tmp:
-                tmp.write_text(json.dumps({"version": _CACHE_VERSION, "files": new}), encoding="utf-8")
+        with contextlib.suppress(OSError), atomic_path(cache_file) as tmp:
+            tmp.write_text(json.dumps({"version": _CACHE_VERSION, "files": new}), encoding="utf-8")
     return h.hexdigest()[:16]
 
 
