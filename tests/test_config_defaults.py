@@ -100,6 +100,7 @@ def filled(c: dict) -> dict:
 STAGES = {
     "words": ("codecprobe.words", "--manifest m --textgrids t --out o --skipped s --counts c", C.words_args),
     "pairs": ("codecprobe.pairs", "--words w --pairs p --summary s", C.pairs_args),
+    "pairs --tokens": ("codecprobe.pairs", "--words w --tokens t", C.tokens_args),
     "distances": ("codecprobe.distances", "--codec c --features f --pairs p --out o", C.distances_args),
     "encode": ("codecprobe.encode", "--codec {} --words w --out o", lambda c: C.encode_args(c) + " " + C.encode_run_args(c)),
     "encode (feature slicing)": (

@@ -5,7 +5,7 @@ import pytest
 from codecprobe.distances import pair_distances
 from codecprobe.io import CodecprobeError, read_table
 from codecprobe.manifest import build_manifest
-from codecprobe.pairs import PairConfig, build_pairs, cap_pairs, main, token_pairs, word_relations
+from codecprobe.pairs import PairConfig, build_pairs, build_speaker_pairs, cap_pairs, main, token_pairs, tokens_to_encode, word_relations
 from codecprobe.words import WordFilter, build_word_table, index_textgrids
 
 PRON = {
@@ -206,6 +206,33 @@ def test_each_seed_draws_its_own_sample_of_tokens(corpus, cmu, wordnet):
     pd.testing.assert_frame_equal(pairs, again)
 
 
+def test_tokens_to_encode_hold_every_pair_token_whatever_the_pair_settings(corpus, cmu, wordnet):
+    """The encode jobs read tokens_to_encode, not the pairs: every token of any pairs made
+    with the same sampling (n_tokens, seeds, eligibility) must be in it, whatever the types,
+    threshold or caps; it is the union of the seeds' samples (5 of the 8 eligible tokens per
+    seed here), and with speakers also every eligible token of theirs."""
+    words = _words(corpus)
+    base = PairConfig(n_tokens=5, seeds=(0, 1, 2, 3))
+    ids = set(tokens_to_encode(words, base, cmu, wordnet)["token_id"])
+    eligible = set(words.loc[words.word.isin(["accept", "except", "big", "large"]), "token_id"])
+    assert len(eligible) == 8 and 5 < len(ids) <= 8 and ids <= eligible
+    used = set()
+    for cfg in (base, PairConfig(n_tokens=5, seeds=(0, 1, 2, 3), types=("synonym",), homophone_threshold=0.2),
+                PairConfig(n_tokens=5, seeds=(0, 1, 2, 3), max_pairs_per_type=1, max_word_pairs=1, ordered=False)):  # fmt: skip
+        pairs = build_pairs(words, cfg, cmu, wordnet)[0]
+        used |= set(pairs.token_a) | set(pairs.token_b)
+    assert used <= ids
+    # each seed's random pairs use its whole sample (less a token paired with itself): the union is the list
+    random = build_pairs(words, base, cmu, wordnet)[0].query("pair_type == 'random'")
+    assert set(random.token_a) | set(random.token_b) == ids
+    spk = str(words.speaker.iloc[0])
+    with_spk = set(tokens_to_encode(words, base, cmu, wordnet, [spk])["token_id"])
+    sp = build_speaker_pairs(words, base, [spk], cmu, wordnet)[0]
+    assert ids <= with_spk and set(sp.token_a) | set(sp.token_b) <= with_spk
+    with pytest.raises(CodecprobeError, match="repeats a seed"):
+        tokens_to_encode(words, PairConfig(seeds=(1, 1)), cmu, wordnet)
+
+
 def test_real_wordnet_went_go_one_way(cmu, wordnet):
     from codecprobe.lexicon import pronunciation, synonyms
 
@@ -246,6 +273,11 @@ def test_cli(corpus, tmp_path):
     for t, g in capped.groupby("pair_type"):  # two ordered word-type pairs per type, the second once
         assert len(set(zip(g["word_a"], g["word_b"]))) == min(2, len(set(zip(*p.loc[p.pair_type == t, ["word_a", "word_b"]].T.values))))
     assert (capped.groupby("pair_type").size() < p.groupby("pair_type").size()).any()
+    # --tokens: the token list alone (no --pairs or --summary needed)
+    main(["--words", str(w), "--tokens", str(tmp_path / "t.csv"), "--seeds", "0"])
+    assert set(read_table(tmp_path / "t.csv").token_id) >= set(p.token_a) | set(p.token_b)
+    with pytest.raises(SystemExit):
+        main(["--words", str(w), "--seeds", "0"])
 
 
 def _speaker_words():

@@ -42,7 +42,7 @@ def test_demo_dag():
     r = snakemake("-n", "--forceall")
     assert r.returncode == 0, r.stderr
     assert jobs_of(r.stdout) == {
-        "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1,
+        "manifest": 1, "words": 1, "pairs": 1, "pair_tokens": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1,
         "pairs_by_speaker": 1, "distances_by_speaker": 1, "fig2_by_speaker": 1,
         "rtmri_vtd": 4, "rtmri_utterances": 1, "encode_rtmri": 1, "rtmri_pwcca": 1, "fig3": 1, "rtmri_lag": 1,
         "fig3_lag": 1, "rtmri_regions": 4, "rtmri_region_pwcca": 1, "fig3_regions": 1, "paper_comparison": 1, "codec_table": 1, "all": 1,
@@ -55,7 +55,7 @@ def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
     assert jobs_of(r.stdout) == {
-        "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 5,
+        "manifest": 1, "mfa_corpus": 1, "mfa_align": 1, "words": 1, "pairs": 1, "pair_tokens": 1, "fit_melrvq": 1, "encode": 5,
         "distances": 5, "fig2": 1, "rtmri_vtd": 16, "rtmri_utterances": 1, "encode_rtmri": 5, "rtmri_pwcca": 5,
         "fig3": 1, "rtmri_lag": 5, "fig3_lag": 1, "rtmri_regions": 16, "rtmri_region_pwcca": 5, "fig3_regions": 1,
         "speech_text_cka": 2, "cka_summary": 1, "fig2_split": 1, "paper_comparison": 1, "codec_table": 1, "all": 1,
@@ -106,7 +106,7 @@ def test_configfile_replaces_the_demo_config(tmp_path):
     r = snakemake("-n", "--forceall", "--configfile", str(p))
     assert r.returncode == 0, r.stdout + r.stderr
     assert jobs_of(r.stdout) == {
-        "manifest": 1, "words": 1, "pairs": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1,
+        "manifest": 1, "words": 1, "pairs": 1, "pair_tokens": 1, "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1,
         "paper_comparison": 1, "codec_table": 1, "all": 1,
     }  # fmt: skip
 
@@ -258,6 +258,13 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     assert "Nothing to be done" in r.stdout + r.stderr, r.stdout
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", "--forcerun", "encode", cwd=wd)
     assert "--batch-seconds 7 --max-batch 3 --shard-words 5" in r.stdout, r.stdout  # but a job run uses it
+    # the pairs' threshold and caps leave the tokens to encode as they are: the pairs and all
+    # after them rerun, no encode job (before session 22 every codec was encoded again)
+    repaired = dict(cfg, pairs=dict(cfg["pairs"], homophone_threshold=0.3, max_word_pairs=3))
+    (wd / "config.yaml").write_text(yaml.safe_dump(repaired))
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
+    jobs = jobs_of(r.stdout)
+    assert jobs.get("pairs") == 1 and jobs.get("distances") == 1 and "encode" not in jobs and "pair_tokens" not in jobs, jobs
     (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
     # a corpus file edited, even with its old modification time kept, reruns what reads it
     cfg = yaml.safe_load((wd / "config.yaml").read_text())

@@ -191,6 +191,26 @@ def words_args(config: dict) -> str:
     return shlex.join(args)
 
 
+def tokens_args(config: dict) -> str:
+    """CLI arguments of ``codecprobe.pairs --tokens``: only the settings the token list
+    depends on (``pairs.n_tokens``, ``seeds``, ``require_synonym``, ``by_speaker``; the
+    lexicon), so that a change of the pair types, thresholds or caps reruns no encode job."""
+    p = config.get("pairs", {})
+    lx = config.get("lexicon", {})
+    args = ["--n-tokens", str(p.get("n_tokens", 10000)), "--seeds", *map(str, p.get("seeds", [0, 1, 2, 3, 4]))]
+    if not p.get("require_synonym", True):
+        args.append("--no-require-synonym")
+    if lx.get("lowercase_lemmas", False):
+        args.append("--lowercase-lemmas")
+    args += ["--wordnet", str(lx.get("wordnet", "auto"))]
+    if lx.get("cmudict"):
+        args += ["--cmudict", str(lx["cmudict"])]
+    speakers = by_speaker(config)
+    if speakers:
+        args += ["--by-speaker", *speakers]
+    return shlex.join(args)
+
+
 def pairs_args(config: dict) -> str:
     """CLI arguments of ``codecprobe.pairs`` from the ``pairs`` and ``lexicon`` sections."""
     p = config.get("pairs", {})

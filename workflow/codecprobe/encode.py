@@ -423,10 +423,15 @@ def _pool_padded(tables: list, pad, n_frames: np.ndarray, methods: tuple[str, ..
 
 # ----------------------------------------------------------------------------- stage
 def select_tokens(words: pd.DataFrame, pairs: pd.DataFrame | None) -> pd.DataFrame:
-    """Tokens referenced by any pair (all tokens when ``pairs`` is None), in token order."""
+    """Tokens referenced by ``pairs`` (all tokens when None), in token order: a pairs table
+    (columns ``token_a``, ``token_b``) or the pairs stage's token list (``token_id``: the
+    tokens some pair can use, ``codecprobe.pairs --tokens``)."""
     if pairs is None:
         return words.sort_values("token_id").reset_index(drop=True)
-    ids = np.union1d(pairs["token_a"].to_numpy(), pairs["token_b"].to_numpy())
+    cols = [c for c in ("token_a", "token_b", "token_id") if c in pairs.columns]
+    if not cols:
+        raise CodecprobeError(f"the pairs table has none of token_a, token_b, token_id (columns: {list(pairs.columns)})")
+    ids = np.unique(np.concatenate([pairs[c].to_numpy() for c in cols]))
     missing = np.setdiff1d(ids, words["token_id"].to_numpy())
     if missing.size:
         raise CodecprobeError(f"pairs refer to {missing.size} token ids absent from the word table (e.g. {missing[:5].tolist()})")
@@ -865,7 +870,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Encode word tokens with one codec into per-layer features (HDF5).")
     ap.add_argument("--codec", required=True, help="the codec's config entry as JSON")
     ap.add_argument("--words", required=True)
-    ap.add_argument("--pairs", nargs="+", default=None, help="encode only tokens used by these pairs tables")
+    ap.add_argument(
+        "--pairs", "--tokens", nargs="+", default=None, dest="pairs",
+        help="encode only the tokens of these tables: pairs tables (token_a, token_b) or token lists (token_id)",
+    )  # fmt: skip
     ap.add_argument("--out", required=True)
     ap.add_argument("--slicing", default="audio", choices=["audio", "feature"])
     ap.add_argument("--pooling", nargs="+", default=["mean"])

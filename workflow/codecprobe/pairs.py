@@ -328,6 +328,32 @@ def type_counts(p: pd.DataFrame, types, n_sampled: int, **key) -> list[dict]:
     return rows
 
 
+def sample_tokens(pool: pd.DataFrame, n_tokens: int, seed: int) -> pd.DataFrame:
+    """One seed's sample of ``n_tokens`` rows of the eligible tokens ``pool`` (all of them
+    when fewer), in sample order: pandas' ``sample`` with ``random_state=seed``, as Choi et al."""
+    return pool.sample(n=min(n_tokens, len(pool)), random_state=seed)
+
+
+def tokens_to_encode(
+    words: pd.DataFrame, cfg: PairConfig, cmu: dict, wn, speakers: list[str] | None = None
+) -> pd.DataFrame:
+    """The tokens any pair can use, ``token_id [N]`` sorted: every seed's sample
+    (:func:`build_pairs`) and, with ``speakers``, every eligible token of those speakers
+    (:func:`build_speaker_pairs`). They depend on ``cfg.n_tokens``, ``cfg.seeds`` and the
+    eligibility (``require_synonym``, ``lowercase_lemmas``, the lexicon) only, not on the
+    pair types, thresholds or caps, so the encode jobs read this list rather than the
+    pairs, and a change of those settings reruns the pairs, not the encoding."""
+    if repeated(cfg.seeds):
+        raise CodecprobeError(f"pairs.seeds: {list(cfg.seeds)} repeats a seed (each seed is one replicate)")
+    pool = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)[0]
+    ids = [sample_tokens(pool, cfg.n_tokens, seed)["token_id"].to_numpy() for seed in cfg.seeds]
+    if speakers:
+        ids.append(pool.loc[pool["speaker"].astype(str).isin(list(map(str, speakers))), "token_id"].to_numpy())
+    out = pd.DataFrame({"token_id": np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)})
+    log.info("%d tokens for the encode jobs (%d of %d eligible)", len(out), len(out), len(pool))
+    return out
+
+
 def build_pairs(
     words: pd.DataFrame, cfg: PairConfig, cmu: dict, wn
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -350,10 +376,10 @@ def build_pairs(
     relations = word_relations(list(pron), pron, syn, cfg.homophone_threshold, cfg.homophone_inclusive)
     all_pairs, summary = [], []
     for seed in cfg.seeds:
-        n = min(cfg.n_tokens, len(pool))
+        sample = sample_tokens(pool, cfg.n_tokens, seed)
+        n = len(sample)
         if n < cfg.n_tokens:
             log.warning("seed %d: only %d eligible tokens, fewer than n_tokens=%d: using all", seed, n, cfg.n_tokens)
-        sample = pool.sample(n=n, random_state=seed)
         p = token_pairs(sample, relations, seed, cfg.types, cfg.ordered, cfg.max_word_pairs, cfg.distinct_partners)
         p = cap_pairs(p, cfg.max_pairs_per_type, seed)
         all_pairs.append(p)
@@ -413,8 +439,13 @@ def build_speaker_pairs(
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--words", required=True, help="word table (CSV) from the words stage")
-    ap.add_argument("--pairs", required=True, help="output pairs table (.parquet or .csv)")
-    ap.add_argument("--summary", required=True, help="output counts per seed and pair type (CSV)")
+    ap.add_argument("--pairs", default=None, help="output pairs table (.parquet or .csv)")
+    ap.add_argument("--summary", default=None, help="output counts per seed and pair type (CSV)")
+    ap.add_argument(
+        "--tokens", default=None,
+        help="instead of pairs: write the ids of the tokens any pair can use (tokens_to_encode; with --by-speaker "
+        "also those speakers' eligible tokens) and stop",
+    )  # fmt: skip
     ap.add_argument("--relations", default=None, help="output word-type relations (CSV)")
     ap.add_argument("--n-tokens", type=int, default=10000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -456,8 +487,13 @@ def main(argv: list[str] | None = None) -> None:
         a.max_pairs_per_type, tuple(a.types), not a.unordered, a.lowercase_lemmas, a.max_word_pairs,
         not a.any_partner,
     )  # fmt: skip
+    if a.tokens is None and (a.pairs is None or a.summary is None):
+        ap.error("--pairs and --summary are required (unless --tokens)")
     words = read_table(a.words)
     cmu, wn = load_cmudict(a.cmudict), open_wordnet(a.wordnet)
+    if a.tokens is not None:
+        write_table(tokens_to_encode(words, cfg, cmu, wn, a.by_speaker), a.tokens)
+        return
     if a.by_speaker:
         pairs, summary, relations = build_speaker_pairs(words, cfg, a.by_speaker, cmu, wn)
     else:

@@ -42,6 +42,7 @@ from codecprobe.config import (  # noqa: E402
     pwcca_args,
     region_args,
     regions_config,
+    tokens_args,
     vtd_args,
     words_args,
 )
@@ -84,10 +85,10 @@ def encode_inputs(wildcards):
     """Inputs of rule encode; melrvq codecs with weights 'fit' also need their fitted model."""
     inputs = {
         "words": f"{RESULTS}/words/words.csv",
-        "pairs": [f"{RESULTS}/pairs/pairs.parquet"],
+        # the tokens any pair can use (with pairs.by_speaker, those speakers' too), not the
+        # pairs: a change of pair types, thresholds or caps reruns no encode job
+        "tokens": f"{RESULTS}/pairs/tokens.csv",
     }
-    if BY_SPEAKER:  # its tokens need features too (every eligible token of those speakers)
-        inputs["pairs"].append(f"{RESULTS}/pairs/by_speaker/pairs.parquet")
     c = CODECS[wildcards.codec]
     if c["family"] == "melrvq" and c.get("weights") == "fit":
         inputs["model"] = melrvq_model_path(RESULTS, wildcards.codec)

@@ -29,7 +29,7 @@ rule fit_melrvq:
 
 
 rule encode:
-    """Encode the word tokens used by the pairs; per-layer codes and pooled accumulated features."""
+    """Encode the word tokens the pairs can use; per-layer codes and pooled accumulated features."""
     input:
         unpack(encode_inputs),
     output:
@@ -49,6 +49,6 @@ rule encode:
         args=encode_args(config),
     shell:
         "python -m codecprobe.encode --codec {params.codec:q} --words {input.words:q}"
-        " --pairs {input.pairs:q} --out {output:q} {params.args} {resources.encode_run}"
+        " --tokens {input.tokens:q} --out {output:q} {params.args} {resources.encode_run}"
         " --threads {threads}"
         " --log {log:q}"

@@ -1,3 +1,24 @@
+rule pair_tokens:
+    """The tokens any word pair can use (every seed's sample; pairs.by_speaker's speakers'
+    eligible tokens): what the encode jobs encode. It depends on the sampling settings only,
+    so a change of pair types, thresholds or caps reruns the pairs, not the encoding."""
+    input:
+        words=f"{RESULTS}/words/words.csv",
+    output:
+        f"{RESULTS}/pairs/tokens.csv",
+    log:
+        f"{LOGS}/pair_tokens.log",
+    benchmark:
+        f"{BENCH}/pair_tokens.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    params:
+        args=tokens_args(config),
+    shell:
+        "python -m codecprobe.pairs --words {input.words:q} --tokens {output:q} {params.args} --log {log:q}"
+
+
 rule pairs:
     """Word-pair sets (random, synonym, near-homophone, same-word, same-speaker) per seed."""
     input:
