@@ -69,6 +69,12 @@ def test_table_of_the_papers_codecs_matches_table_1(tmp_path):
     assert rows.loc[("mimo", "bitrate_bps"), "paper"] == 1550 and rows.loc[("mimi", "input_sample_rate_hz"), "ours"] == 24000
     r = rows.loc[("mimo_random", "bitrate_bps")]
     assert r.difference == pytest.approx(3650 - 1550) and r.comparable == "no: random weights (plumbing, not a result)"
+    # MiMo at all 20 layers with real weights (n_layers: 20, the release's Fig. 2): 3,650 bps is no
+    # match for Table 1's 1.55 kbps of 8 layers (before session 22 it read "yes")
+    _fake_features(tmp_path / "m20.h5", "mimo20", "mimo", 25.0, [1024, 1024] + [128] * 18)
+    t20 = codec_table([str(tmp_path / "m20.h5")])
+    r = compare(load_reference(), {"mimo20": {"family": "mimo"}}, codec_table=t20).set_index("quantity").loc["bitrate_bps"]
+    assert r.ours == 3650 and r.comparable == "no: the paper's number counts layers 1-8; this run encoded 1-20"
 
 
 def test_table_from_an_encode_stage_file(corpus, tmp_path):

@@ -20,7 +20,7 @@ def test_shipped_reference_holds_the_notes_numbers():
     assert key["mimi", "cka_linear", "", "value"] == 0.329 and key["mimo", "cka_gap", "", "value"] == 0.054
     assert key["mimi", "pwcca", "32", "value"] == 0.674
     # Table 1: 24 kHz in for all four; 12, 24, 4.4 and 1.55 kbps out
-    assert {f: key[f, "bitrate_bps", "", "value"] for f in ("encodec", "dac", "mimi", "mimo")} == {
+    assert {f: key[f, "bitrate_bps", f"1-{k}", "value"] for f, k in (("encodec", 16), ("dac", 32), ("mimi", 32), ("mimo", 8))} == {
         "encodec": 12000, "dac": 24000, "mimi": 4400, "mimo": 1550,
     }  # fmt: skip
     assert (ref.loc[ref["quantity"] == "input_sample_rate_hz", "value"] == 24000).sum() == 4
@@ -82,6 +82,21 @@ def test_compare_values_and_what_compares():
     mi = _row(out, "mimi", "near_homophone_rel_percent", "1")
     assert mi.ours == pytest.approx(-1.0) and mi.comparable.startswith("approximately: the release passed MIMI")
     assert _row(out, "mimi", "synonym_rel_percent", "1-32").ours == pytest.approx(0.0)  # the mean over the layers
+
+
+def test_a_quantity_the_run_lacks_is_a_row_without_value(tmp_path, caplog):
+    """A distances table without synonym and near-homophone rows (pairs.types: [random]):
+    their reference rows stay, without a value, saying so (before session 22 they vanished);
+    an analysis the run does not have (no table given) gives no rows."""
+    d = _dist("enc", 16)
+    out = compare(load_reference(), {"enc": {"family": "encodec"}}, dist=d[d.pair_type == "random"])
+    assert len(out) == 8 and set(out["analysis"]) == {"word_pairs"}
+    r = _row(out, "enc", "synonym_minus_random", "1")
+    assert np.isnan(r.ours) and r.comparable == "no: not computed in this run (no synonym_minus_random of enc)"
+    assert (out.loc[out.quantity == "random_mean", "comparable"] == "yes").all()
+    with caplog.at_level("INFO", logger="codecprobe.reference"):
+        main(["--codecs", json.dumps({"enc": {"family": "encodec"}}), "--out", str(tmp_path / "c.csv")])
+    assert "no table given for the codecs of ['encodec']" in caplog.text
 
 
 def test_compare_pwcca_and_cka():

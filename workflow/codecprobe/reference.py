@@ -5,7 +5,8 @@ figures were drawn from: its release's caches for Fig. 2 (word-pair distances, 5
 10,000 tokens) and Fig. 3 (PWCCA per layer), the CKA values of its Sec. 3.3, and its
 Table 1 (input sample rate and bitrate of each codec). One row
 per number: ``analysis`` (``word_pairs``, ``pwcca``, ``cka``, ``codec``), codec ``family``,
-``quantity``, ``layers`` (one layer, a range ``a-b``, or empty for CKA), ``stat``
+``quantity``, ``layers`` (one layer, a range ``a-b``, or empty for CKA; for Table 1's
+bitrate the layers it counts, ``1-K``), ``stat``
 (``value``; ``min``/``max`` over the range's layers), ``value``, ``settings`` (what the
 release did that a run must match for the number to compare, see :data:`SETTINGS`) and
 ``source``.
@@ -20,7 +21,8 @@ second over the layers the run encoded).
 For every codec of the run whose family has reference rows, :func:`compare` gives this
 run's value beside the paper's and says whether they compare (``comparable``: ``yes``,
 ``approximately: <why>`` or ``no: <why>``): random weights, a layer the run did not
-encode, and each documented departure from the release (README, *Where codecprobe departs
+encode, a bitrate over another number of layers, a quantity the run did not compute (a
+row with no value; analyses the run does not have give no rows), and each documented departure from the release (README, *Where codecprobe departs
 from the seed paper's release*) are named.
 """
 
@@ -121,7 +123,9 @@ def _series(row: pd.Series, dist: pd.DataFrame | None, pwcca: pd.DataFrame | Non
 
 
 def _ours(row: pd.Series, values: pd.Series) -> float:
-    """The row's ``stat`` of this run's values over its layers (CKA: the one value)."""
+    """The row's ``stat`` of this run's values over its layers (CKA and Table 1: the one value)."""
+    if row["analysis"] == "codec":
+        return float(values.iloc[0])
     span = layer_span(row["layers"]) or [0]
     v = values.reindex(span).to_numpy(dtype=float)
     if row["stat"] == "min":
@@ -131,11 +135,22 @@ def _ours(row: pd.Series, values: pd.Series) -> float:
     return float(np.mean(v))  # one layer; a range: the mean over it
 
 
-def comparability(row: pd.Series, entry: dict, values: pd.Series, random: bool, aggregation: str | None) -> str:
-    """``yes``, or ``no: <why>`` / ``approximately: <why>`` for one reference row and one codec."""
+def comparability(
+    row: pd.Series, entry: dict, values: pd.Series, random: bool, aggregation: str | None, n_layers: int | None = None
+) -> str:
+    """``yes``, or ``no: <why>`` / ``approximately: <why>`` for one reference row and one codec.
+    ``n_layers``: the layers the run encoded (Table 1's rows, whose ``layers`` are those the
+    paper's number counts: a bitrate of 16 layers does not compare with one of 20)."""
     if random:
         return "no: random weights (plumbing, not a result)"
-    missing = [k for k in layer_span(row["layers"]) if k not in values.index]
+    if row["analysis"] == "codec":
+        span = layer_span(row["layers"])
+        if span and n_layers is not None and n_layers != len(span):
+            return f"no: the paper's number counts layers {row['layers']}; this run encoded 1-{n_layers}"
+        span = []
+    else:
+        span = layer_span(row["layers"])
+    missing = [k for k in span if k not in values.index]
     if missing:
         return f"no: layer {missing[0]} not encoded (this run: layers {int(values.index.min())}-{int(values.index.max())})"
     why = []
@@ -159,14 +174,23 @@ def compare(ref: pd.DataFrame, codecs: dict[str, dict], dist: pd.DataFrame | Non
     rows = []
     for name, entry in codecs.items():
         for _, r in ref[ref["family"] == entry["family"]].iterrows():
-            values = _series(r, dist, pwcca, cka, name, codec_table)
-            if values is None:
-                continue
             table = {"word_pairs": dist, "pwcca": pwcca, "cka": cka, "codec": codec_table}[r["analysis"]]
+            if table is None:  # the analysis is not part of this run
+                continue
+            values = _series(r, dist, pwcca, cka, name, codec_table)
+            if values is None:  # run, but without this codec's quantity: say so rather than drop the row
+                rows.append({
+                    "analysis": r["analysis"], "codec": name, "family": entry["family"], "quantity": r["quantity"],
+                    "layers": r["layers"], "stat": r["stat"], "paper": float(r["value"]), "ours": np.nan,
+                    "difference": np.nan, "comparable": f"no: not computed in this run (no {r['quantity']} of {name})",
+                    "source": r["source"],
+                })  # fmt: skip
+                continue
             mine = table[table["codec"] == name]
             random = bool(mine[[c for c in ("random_weights", "codec_random", "llm_random") if c in mine]].astype(bool).any().any())
             agg = str(mine["aggregation"].iloc[0]) if "aggregation" in mine and len(mine) else None
-            ok = comparability(r, entry, values, random, agg)
+            n_layers = int(mine["n_layers"].iloc[0]) if r["analysis"] == "codec" and "n_layers" in mine else None
+            ok = comparability(r, entry, values, random, agg, n_layers)
             ours = _ours(r, values) if not ok.startswith("no: layer") else np.nan
             rows.append({
                 "analysis": r["analysis"], "codec": name, "family": entry["family"], "quantity": r["quantity"],
@@ -195,7 +219,9 @@ def main(argv: list[str] | None = None) -> None:
         log.info("%s %s %s %s: paper %.6g, ours %.6g (%s)", r.analysis, r.codec, r.quantity, r.layers or "", r.paper,
                  r.ours, r.comparable)  # fmt: skip
     if out.empty:
-        log.info("no codec of this run has a family the paper reports (encodec, dac, mimi, mimo)")
+        families = {c["family"] for c in json.loads(a.codecs).values()} & set(load_reference(a.reference)["family"])
+        log.info("no number to compare: %s", f"no table given for the codecs of {sorted(families)}" if families
+                 else "no codec of this run has a family the paper reports (encodec, dac, mimi, mimo)")  # fmt: skip
     write_table(out, a.out)
 
 
