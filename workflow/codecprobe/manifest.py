@@ -8,18 +8,21 @@ Layout (as released at openslr.org/12)::
 where each ``.trans.txt`` line is ``<utt_id> TRANSCRIPT``. The manifest has one row per
 usable utterance: ``utt_id, subset, speaker, chapter, path, transcript, duration`` (s),
 ``sample_rate`` (Hz), ``n_samples``. Unreadable audio, audio without a transcript line,
-transcript lines without audio or malformed (not UTF-8 among them), and utterances with
-several audio files are skipped, each named in the log and counted in the skip table
-(``utt_id, path, reason``); nothing is dropped silently. Each audio file is decoded to
-its end (``verify``, the default), so a truncated or corrupt file whose header reads
-well, or a float file with NaN or infinite samples, is skipped here, not met by a later
-stage.
+transcript lines without audio or malformed (not UTF-8 among them), utterances with
+several audio files or with transcript lines of different texts, files and lines whose
+id names another speaker or chapter than their folders, and audio files outside a
+``<speaker>/<chapter>`` folder (at any depth under a subset) are skipped, each named in
+the log and counted in the skip table (``utt_id, path, reason``); nothing is dropped
+silently. Each audio file is decoded to its end (``verify``, the default), so a
+truncated or corrupt file whose header reads well, or a float file with NaN or infinite
+samples, is skipped here, not met by a later stage.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -37,37 +40,67 @@ MANIFEST_COLUMNS = [
 log = logging.getLogger("codecprobe.manifest")
 
 
-def read_transcripts(trans_file: Path) -> tuple[dict[str, str], list[tuple[str, str]]]:
+def folder_mismatch(utt: str, speaker: str, chapter: str) -> str | None:
+    """The skip reason when the well-formed id ``utt`` names another speaker or chapter
+    than the folders ``<speaker>/<chapter>`` it lies in (compared as text), else ``None``.
+    The manifest takes speaker and chapter from the folders, so such a file or line would
+    be filed under the wrong speaker."""
+    spk, chap, _ = utt.split("-")
+    return None if (spk, chap) == (speaker, chapter) else f"id {utt} does not match its folder {speaker}/{chapter}"
+
+
+def read_transcripts(
+    trans_file: Path, folder: tuple[str, str] | None = None
+) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
     """Parse a ``.trans.txt`` file into ``utt_id -> transcript``.
 
-    Returns the transcripts and a list of ``(line, reason)`` for malformed lines
-    (not UTF-8 text, no transcript text, an id that is not ``spk-chapter-utt``, a
-    duplicate id). A UTF-8 byte-order mark at the start of the file (as some Windows
+    Returns the transcripts and a list of ``(utt_id, line, reason)`` (``line``:
+    ``<file>:<n>``; ``utt_id`` empty where the line has no well-formed id), in line
+    order, for the lines not used: not UTF-8 text, no transcript text, an id that is not
+    ``spk-chapter-utt``, an id whose speaker or chapter is not ``folder``
+    (``(speaker, chapter)``, when given; :func:`folder_mismatch`), and repeated ids.
+    An id on several lines with different texts is left out of the transcripts, each of
+    its lines listed ("duplicated transcript lines with different texts", naming the
+    lines): which text is meant is not ours to guess. Lines repeating the same text
+    keep the utterance (the first line is used); each later line is listed as a
+    duplicate of it. A UTF-8 byte-order mark at the start of the file (as some Windows
     editors write) is ignored; each line is decoded alone, so that one line in another
     encoding costs only its utterance.
     """
-    out: dict[str, str] = {}
-    bad: list[tuple[str, str]] = []
+    lines: dict[str, list[tuple[int, str]]] = {}  # utt_id -> (line number, text) of its lines
+    bad: list[tuple[int, str, str, str]] = []  # (line number, utt_id, where, reason)
     raw = trans_file.read_bytes().removeprefix(b"\xef\xbb\xbf")
     for n, raw_line in enumerate(raw.splitlines(), 1):
         where = f"{trans_file}:{n}"
         try:
             line = raw_line.decode("utf-8")
         except UnicodeDecodeError as e:
-            bad.append((where, f"not UTF-8 text (byte {raw_line[e.start]:#04x} at column {e.start + 1})"))
+            bad.append((n, "", where, f"not UTF-8 text (byte {raw_line[e.start]:#04x} at column {e.start + 1})"))
             continue
         if not line.strip():
             continue
         parts = line.strip().split(maxsplit=1)
-        if not UTT_ID.match(parts[0]):
-            bad.append((where, f"malformed utterance id {parts[0]!r}"))
+        utt = parts[0]
+        if not UTT_ID.match(utt):
+            bad.append((n, "", where, f"malformed utterance id {utt!r}"))
         elif len(parts) < 2:
-            bad.append((where, f"empty transcript for {parts[0]}"))
-        elif parts[0] in out:
-            bad.append((where, f"duplicate utterance id {parts[0]}"))
+            bad.append((n, utt, where, f"empty transcript for {utt}"))
+        elif folder is not None and (why := folder_mismatch(utt, *folder)):
+            bad.append((n, utt, where, why))
         else:
-            out[parts[0]] = parts[1].strip()
-    return out, bad
+            lines.setdefault(utt, []).append((n, parts[1].strip()))
+    out: dict[str, str] = {}
+    for utt, found in lines.items():
+        (n0, text), *rest = found
+        if all(t == text for _, t in rest):
+            out[utt] = text
+            why = f"duplicate utterance id {utt}: same text as line {n0}, which is used"
+            bad += [(n, utt, f"{trans_file}:{n}", why) for n, _ in rest]
+        else:
+            nums = ", ".join(str(n) for n, _ in found)
+            why = f"duplicated transcript lines with different texts for {utt} (lines {nums})"
+            bad += [(n, utt, f"{trans_file}:{n}", why) for n, _ in found]
+    return out, [b[1:] for b in sorted(bad)]
 
 
 # Sample formats that can hold NaN or infinity (checked by decode_problem).
@@ -97,21 +130,28 @@ def decode_problem(path: Path, n_frames: int, block: int = 1 << 16) -> str | Non
 
 
 def scan_chapter(chapter_dir: Path, subset: str, verify: bool = True) -> tuple[list[dict], list[dict]]:
-    """Rows and skips for one ``<speaker>/<chapter>`` folder; ``verify``: decode every file
-    (:func:`decode_problem`)."""
+    """Rows and skips for the files directly in one ``<speaker>/<chapter>`` folder (speaker
+    and chapter are the folder names; an audio file or transcript line whose id names
+    others is skipped); ``verify``: decode every file (:func:`decode_problem`). An audio
+    file whose transcript line was skipped is skipped with that line's reason."""
     rows: list[dict] = []
     skips: list[dict] = []
     spk, chap = chapter_dir.parent.name, chapter_dir.name
     trans_file = chapter_dir / f"{spk}-{chap}.trans.txt"
+    rejected: dict[str, str] = {}  # utt_id -> reason its transcript line(s) were skipped
     if trans_file.is_file():
-        transcripts, bad = read_transcripts(trans_file)
-        skips += [{"utt_id": "", "path": w, "reason": r} for w, r in bad]
+        transcripts, bad = read_transcripts(trans_file, (spk, chap))
+        skips += [{"utt_id": u, "path": w, "reason": r} for u, w, r in bad]
+        rejected = {u: r for u, _, r in bad if u}
     else:
         transcripts = {}
     files: dict[str, list[Path]] = {}
     for p in sorted(chapter_dir.iterdir()):
         if p.suffix.lower() in AUDIO_EXTS:
-            files.setdefault(p.stem, []).append(p)
+            if UTT_ID.match(p.stem) and (why := folder_mismatch(p.stem, spk, chap)):
+                skips.append({"utt_id": p.stem, "path": str(p), "reason": why})
+            else:
+                files.setdefault(p.stem, []).append(p)
     audio: dict[str, Path] = {}
     for utt, paths in files.items():
         if len(paths) > 1:  # e.g. a .flac and a .wav: which one is meant is not ours to guess
@@ -121,7 +161,10 @@ def scan_chapter(chapter_dir: Path, subset: str, verify: bool = True) -> tuple[l
             audio[utt] = paths[0]
     for utt, path in audio.items():
         if utt not in transcripts:
-            why = "no transcript line" if trans_file.is_file() else f"missing transcript file {trans_file.name}"
+            if utt in rejected:
+                why = rejected[utt]
+            else:
+                why = "no transcript line" if trans_file.is_file() else f"missing transcript file {trans_file.name}"
             skips.append({"utt_id": utt, "path": str(path), "reason": why})
             continue
         try:
@@ -150,9 +193,38 @@ def scan_chapter(chapter_dir: Path, subset: str, verify: bool = True) -> tuple[l
     return rows, skips
 
 
+OUTSIDE_CHAPTER = "not in a <speaker>/<chapter> folder"
+
+
+def _raise(e: OSError) -> None:
+    raise e
+
+
+def find_chapters(sdir: Path) -> tuple[list[Path], list[Path]]:
+    """The ``<speaker>/<chapter>`` folders (two levels down) of the subset folder ``sdir``
+    and the audio files (:data:`AUDIO_EXTS`) anywhere else under it (in ``sdir`` itself,
+    in a speaker folder, in a folder inside a chapter folder), both sorted, in one walk.
+    Links to folders are followed, except one leading back to a folder it lies in (a
+    loop: its files are met through that folder); a folder that cannot be listed raises
+    its :class:`OSError`."""
+    chapters: list[Path] = []
+    outside: list[Path] = []
+    for d, dirs, names in os.walk(sdir, onerror=_raise, followlinks=True):
+        here = Path(d)
+        loops = [x for x in dirs if (here / x).is_symlink() and here.resolve().is_relative_to((here / x).resolve())]
+        dirs[:] = [x for x in dirs if x not in loops]
+        if len(here.relative_to(sdir).parts) == 2:
+            chapters.append(here)
+        else:
+            outside += [here / n for n in names if Path(n).suffix.lower() in AUDIO_EXTS]
+    return sorted(chapters), sorted(outside)
+
+
 def build_manifest(root: str | Path, subsets: list[str], verify: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scan ``root/<subset>`` for each subset. Returns ``(manifest, skipped)``. ``verify``:
-    decode every audio file to its end (see :func:`scan_chapter`).
+    decode every audio file to its end (see :func:`scan_chapter`). Audio files outside a
+    ``<speaker>/<chapter>`` folder (:func:`find_chapters`) are skipped with the reason
+    :data:`OUTSIDE_CHAPTER` (``utt_id``: the file name's stem).
 
     Raises :class:`CodecprobeError` when the root or a subset folder does not exist or
     when no usable utterance is found.
@@ -169,8 +241,9 @@ def build_manifest(root: str | Path, subsets: list[str], verify: bool = True) ->
         sdir = root / subset
         if not sdir.is_dir():
             raise CodecprobeError(f"subset folder {sdir} does not exist (config key librispeech.subsets)")
-        chapters = sorted(c for s in sdir.iterdir() if s.is_dir() for c in s.iterdir() if c.is_dir())
+        chapters, outside = find_chapters(sdir)
         log.info("%s: %d chapter folders", sdir, len(chapters))
+        skips += [{"utt_id": p.stem, "path": str(p), "reason": OUTSIDE_CHAPTER} for p in outside]
         for i, ch in enumerate(chapters, 1):
             r, s = scan_chapter(ch, subset, verify)
             rows += r
