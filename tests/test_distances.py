@@ -808,3 +808,18 @@ def test_load_pooled_same_values_without_a_second_copy(tmp_path, dtype):
     n32 = before.nbytes
     # float32: one array (the copy made it 2x); float16: the file's half-size array + the float32 one
     assert peak < (1.25 if dtype == "float32" else 1.75) * n32, peak / n32
+
+
+def test_seeds_with_the_same_pairs_in_another_order_are_one_replicate():
+    """float64 distances of the same pairs in another row order per seed: the means differ in
+    the last bits, and exact equality read them as two replicates, giving a t-interval of
+    zero width (5e-15) instead of the one-replicate bootstrap (before session 22)."""
+    rng = np.random.default_rng(7)
+    x = rng.random((200, 3)) * np.array([1e3, 1.0, 1e-3]) + np.pi
+    order = rng.permutation(200)
+    dist = {"random": np.concatenate([x, x[order]])}
+    seeds = {"random": np.repeat([0, 1], 200)}
+    assert not np.array_equal(x.mean(axis=0), x[order].mean(axis=0))  # the rounding this test is about
+    t = summarize(dist, n_boot=200, seeds=seeds)
+    assert (t["ci_method"] == "bootstrap over pairs (every seed the same)").all()
+    assert (t.ci_high - t.ci_low > 1e-9 * t["mean"]).all()  # a bootstrap's width, not 5e-15

@@ -248,6 +248,14 @@ def t_interval(x: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarr
     return m, m - half, m + half
 
 
+def _same_value(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two seeds' means ``[K]`` are those of the same pairs: equal up to the rounding
+    of summing them in another order (relative 1e-12; float64 sums of float64 distances in
+    two row orders differ in the last bits, and exact equality took such seeds for
+    different replicates, giving a t-interval of zero width)."""
+    return bool(np.allclose(a, b, rtol=1e-12, atol=0.0, equal_nan=True))
+
+
 def summarize(
     dist: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
     seeds: dict[str, np.ndarray] | None = None, aggregate: str = "seeds", replicate: str = "seed",
@@ -330,14 +338,14 @@ def summarize(
         if not common:
             nan = np.full(next(iter(dist.values())).shape[1], np.nan)
             return nan, nan, nan, ""
-        alike = len(values) >= 2 and all(np.array_equal(v, values[0]) for v in values[1:])
+        alike = len(values) >= 2 and all(_same_value(v, values[0]) for v in values[1:])
         if len(values) >= 2 and not alike:
             return (*t_interval(np.stack(values), alpha), ci_t)
         lo, hi = np.percentile(draws(common[0]), q, axis=0)
         return values[0], lo, hi, ci_boot + (f" (every {replicate} the same)" if alike else "")
 
     # types whose seeds all hold the same pairs (equal means): one replicate of them, not several
-    same = {t: len(m) >= 2 and all(np.array_equal(v, m[seed_ids[t][0]]) for v in m.values()) for t, m in means.items()}
+    same = {t: len(m) >= 2 and all(_same_value(v, m[seed_ids[t][0]]) for v in m.values()) for t, m in means.items()}
 
     def versus(t: str, ref: str, f) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
         """``f(type t's mean, type ref's mean)`` per seed both have: its mean, interval and method.
