@@ -136,7 +136,8 @@ def test_fig3_one_panel_per_codec_and_fig4(drawn):
     assert [ax.get_title() for ax in shown] == ["encodec", "dac", "mimi", "mimo (RANDOM WEIGHTS)", "Fig. 4: mimi, layer 1 vs layers 2..k"]
     assert [ax.title.get_color() for ax in shown][3] == "red"
     assert [list(ax.get_xticks()) for ax in shown] == [figures.layer_ticks(k) for k in (16, 32, 32, 8, 32)]
-    assert _texts(fig.legends[0]) == ["layers 1..k (accumulated)", "time-shuffled VTD baseline", "layers 2..k (without layer 1)", "layer 1 alone"]
+    assert _texts(fig.legends[0]) == ["layers 1..k (accumulated)", "time-shuffled VTD baseline", "layers 2..k (without layer 1)",
+                                          "layer 1 alone: time-shuffled baseline", "layer 1 alone"]
     assert all(ax.get_legend() is None for ax in shown)  # one legend, under the panels
     assert "95% t-interval over speakers" in fig._suptitle.get_text()
     assert len({ax.get_ylim() for ax in shown}) == 1  # one y scale: Fig. 4 reads against Fig. 3

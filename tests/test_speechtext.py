@@ -516,3 +516,28 @@ def test_cka_figure_draws_the_values_of_its_table(tmp_path, monkeypatch):
     assert drawn["band"][1] == ([0.6, 1.4], pytest.approx(0.03), pytest.approx(0.07))
     assert drawn["dot"] == [(0.0, 0.329)]  # mimo's random weights: no paper dot
     assert "RANDOM WEIGHTS: mimo (plumbing only)" in titles[0]  # mimo's, not mimi's
+
+
+def test_cka_figure_legend_names_marks_whichever_codec_has_them(tmp_path, monkeypatch):
+    """The first codec has random weights (no paper diamond) and no debiased row: the paper's
+    diamonds of the next codecs and their debiased bars still get their legend entries
+    (before session 22 only the first codec's marks were labelled)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from codecprobe import speechtext
+
+    figs = []
+    monkeypatch.setattr(speechtext, "save_figure", lambda fig, pdf, png: figs.append(fig))
+    row = {"null_mean": 0.1, "null_sd": 0.01, "codec_random": False, "llm_random": False}
+    table = pd.DataFrame([
+        row | {"codec": "mimi_rand", "codec_family": "mimi", "estimator": "linear", "cka": 0.3, "codec_random": True},
+        row | {"codec": "mimi", "codec_family": "mimi", "estimator": "linear", "cka": 0.33},
+        row | {"codec": "mimi", "codec_family": "mimi", "estimator": "debiased", "cka": 0.05},
+        row | {"codec": "mimo", "codec_family": "mimo", "estimator": "linear", "cka": 0.12},
+    ])  # fmt: skip
+    speechtext.cka_figure(table, str(tmp_path / "f.pdf"), str(tmp_path / "f.png"))
+    (fig,) = figs
+    names = [t.get_text() for leg in fig.legends + [a.get_legend() for a in fig.axes if a.get_legend()] for t in leg.get_texts()]
+    assert {"paper", "linear", "debiased", "permutation null\n(mean ± 2 sd)"} <= set(names), names
+    assert len(names) == len(set(names))  # each entry once

@@ -651,7 +651,8 @@ def _fig4_panel(ax, acc: pd.DataFrame, one: pd.DataFrame, rest: pd.DataFrame) ->
         err = np.abs(np.vstack([one["pwcca"] - one["ci_low"], one["ci_high"] - one["pwcca"]]))
         ax.errorbar(one["layer"], one["pwcca"], yerr=np.nan_to_num(err), color="k", marker="o", mfc="white", ms=7, capsize=3, lw=1,
                     ls="none", label="layer 1 alone")  # fmt: skip
-        ax.plot(one["layer"], one["shuffled_mean"], ls="none", marker="o", mfc="none", color=base, ms=7)
+        ax.plot(one["layer"], one["shuffled_mean"], ls="none", marker="o", mfc="none", color=base, ms=7,
+                label="layer 1 alone: time-shuffled baseline")  # fmt: skip
 
 
 def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:

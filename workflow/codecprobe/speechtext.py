@@ -471,6 +471,14 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     fig_w = max(5.0, 1.6 + 1.4 * len(codecs) * max(1, len(ests)) / 2) + 2.0  # + the legend, right of the axes
     fig, ax = plt.subplots(figsize=(fig_w, 3.6))
     colors = {"linear": "#0072B2", "debiased": "#E69F00", "rbf": "#009E73"}  # Okabe-Ito: told apart with colour blindness
+    labelled: set[str] = set()  # legend entries made: each on the first mark drawn, whichever codec has it
+
+    def label(name: str) -> str | None:
+        if name in labelled:
+            return None
+        labelled.add(name)
+        return name
+
     for j, est in enumerate(ests):
         for i, c in enumerate(codecs):
             r = table[(table["codec"] == c) & (table["estimator"] == est)]
@@ -478,10 +486,10 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
                 continue
             r = r.iloc[0]
             x = i + (j - (len(ests) - 1) / 2) * width
-            ax.bar(x, r["cka"], width * 0.9, color=colors[est], label=est if i == 0 else None)
-            ax.fill_between([x - width / 2, x + width / 2], r["null_mean"] - 2 * r["null_sd"], r["null_mean"] + 2 * r["null_sd"], color="0.5", alpha=0.45, lw=0, label="permutation null\n(mean ± 2 sd)" if i == 0 and j == 0 else None)
+            ax.bar(x, r["cka"], width * 0.9, color=colors[est], label=label(est))
+            ax.fill_between([x - width / 2, x + width / 2], r["null_mean"] - 2 * r["null_sd"], r["null_mean"] + 2 * r["null_sd"], color="0.5", alpha=0.45, lw=0, label=label("permutation null\n(mean ± 2 sd)"))
             if est == "linear" and r["codec_family"] in PAPER and not (r["codec_random"] or r["llm_random"]):
-                ax.plot(x, PAPER[r["codec_family"]], "kD", ms=5, label="paper" if i == 0 else None)
+                ax.plot(x, PAPER[r["codec_family"]], "kD", ms=5, label=label("paper"))
     rnd = [bool(table[table["codec"] == c][["codec_random", "llm_random"]].to_numpy().any()) for c in codecs]
     ax.set_xticks(range(len(codecs)), [c + ("\n(RANDOM WEIGHTS)" if r else "") for c, r in zip(codecs, rnd)], fontsize=9)
     for tick, r in zip(ax.get_xticklabels(), rnd):
