@@ -410,6 +410,26 @@ def test_utterances_left_out_are_counted(tmp_path, caplog):
     assert res.pwcca.tolist() == pytest.approx(ref.pwcca.tolist(), abs=1e-12)
 
 
+def test_speaker_without_codec_features_is_counted_as_skipped(tmp_path, caplog):
+    """A speaker none of whose utterances has codec features (its audio all missing) is left
+    out and counted among the skipped speakers (before session 22: "1 used, 0 skipped"); with
+    no speaker left, the error says why."""
+    import logging
+
+    rng = np.random.default_rng(8)
+    clips = _speaker_with_refilled_ends(rng, "sub805", n_clips=12)
+    other = _speaker_with_refilled_ends(rng, "sub806", n_clips=3)  # its clips' names are not in the feature file
+    utts, rate = _features_for(clips, rng)
+    feats = _write_features(tmp_path / "f.h5", utts, rate)
+    vtds = [_write_vtd(tmp_path / "sub805.h5", "sub805", clips), _write_vtd(tmp_path / "sub806.h5", "sub806", other)]
+    with caplog.at_level(logging.INFO, logger="codecprobe.artstage"):
+        res = codec_pwcca("syn", feats, vtds, n_shuffles=2)
+    assert set(res.speaker) == {"sub805"}
+    assert "syn: 1 speaker(s) used, 1 skipped; no codec features: 1 (sub806)" in caplog.text
+    with pytest.raises(CodecprobeError, match=r"1 speaker\(s\) without any utterance in the feature file: sub806"):
+        codec_pwcca("syn", feats, vtds[1:], n_shuffles=2)
+
+
 def test_unusable_track_file_is_left_out_and_counted(layout, tmp_path, caplog):
     """A track file that cannot be read is left out of the speaker's VTD and regions with a
     warning naming it (rtmri.bad_tracks: skip), or stops the job (error); the good tracks

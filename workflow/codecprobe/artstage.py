@@ -315,7 +315,7 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
     (``t - lag`` within it; ``lags`` in s, default ``[0]``); ``xs[i] [F, G']`` (a
     :class:`LaggedVTD`): the VTD resampled to ``t - lags[i]``, without the gridlines that hold
     no measurement in any of the utterances used (logged). A speaker left out is logged and named in ``skipped``
-    (``"too few frames"`` or ``"degenerate CCA"``).
+    (``"no codec features"``, ``"too few frames"`` or ``"degenerate CCA"``).
     """
     lags = np.zeros(1) if lags is None else np.asarray(lags, np.float64)
     for f in vtd_files:
@@ -328,6 +328,7 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
         common = [u for u in vt if u in utts]
         if not common:
             log.warning("%s: no utterance with codec features, skipped", spk)
+            skipped["no codec features"].append(spk)
             continue
         # only codec frames inside the span of the MRI frames at every lag (no extrapolated VTD)
         keep = {u: (utts[u][1] - lags.max() >= vt[u][0][0]) & (utts[u][1] - lags.min() <= vt[u][0][-1]) for u in common}
@@ -371,7 +372,7 @@ def _over_speakers(codec: str, vtd_files: list[str], utts: dict, rate: float, di
     with a warning; the speakers used and skipped are logged, and when none is left
     :class:`CodecprobeError` says why."""
     out: list[dict] = []
-    skipped: dict[str, list[str]] = {"too few frames": [], "degenerate CCA": []}
+    skipped: dict[str, list[str]] = {"no codec features": [], "too few frames": [], "degenerate CCA": []}
     for spk, xs, codes in _speaker_inputs(codec, vtd_files, utts, rate, dim, skipped, lags):
         try:
             out.extend(speaker_rows(spk, xs, codes))
@@ -384,6 +385,9 @@ def _over_speakers(codec: str, vtd_files: list[str], utts: dict, rate: float, di
              "".join(f"; {k}: {len(v)} ({', '.join(v)})" for k, v in skipped.items() if v))  # fmt: skip
     if not out:
         why = []
+        if skipped["no codec features"]:
+            why.append(f"{len(skipped['no codec features'])} speaker(s) without any utterance in the feature file: "
+                       f"{', '.join(skipped['no codec features'])}")  # fmt: skip
         if skipped["too few frames"]:
             why.append(f"{len(skipped['too few frames'])} speaker(s) with fewer frames than feature dimensions")
         if skipped["degenerate CCA"]:
