@@ -191,20 +191,25 @@ def words_args(config: dict) -> str:
     return shlex.join(args)
 
 
+def _lexicon_args(config: dict) -> list[str]:
+    """The ``lexicon`` section's arguments of ``codecprobe.pairs`` (pairs and token list alike)."""
+    lx = config.get("lexicon", {})
+    args = ["--lowercase-lemmas"] if lx.get("lowercase_lemmas", False) else []
+    args += ["--wordnet", str(lx.get("wordnet", "auto"))]
+    if lx.get("cmudict"):
+        args += ["--cmudict", str(lx["cmudict"])]
+    return args
+
+
 def tokens_args(config: dict) -> str:
     """CLI arguments of ``codecprobe.pairs --tokens``: only the settings the token list
     depends on (``pairs.n_tokens``, ``seeds``, ``require_synonym``, ``by_speaker``; the
     lexicon), so that a change of the pair types, thresholds or caps reruns no encode job."""
     p = config.get("pairs", {})
-    lx = config.get("lexicon", {})
     args = ["--n-tokens", str(p.get("n_tokens", 10000)), "--seeds", *map(str, p.get("seeds", [0, 1, 2, 3, 4]))]
     if not p.get("require_synonym", True):
         args.append("--no-require-synonym")
-    if lx.get("lowercase_lemmas", False):
-        args.append("--lowercase-lemmas")
-    args += ["--wordnet", str(lx.get("wordnet", "auto"))]
-    if lx.get("cmudict"):
-        args += ["--cmudict", str(lx["cmudict"])]
+    args += _lexicon_args(config)
     speakers = by_speaker(config)
     if speakers:
         args += ["--by-speaker", *speakers]
@@ -214,7 +219,6 @@ def tokens_args(config: dict) -> str:
 def pairs_args(config: dict) -> str:
     """CLI arguments of ``codecprobe.pairs`` from the ``pairs`` and ``lexicon`` sections."""
     p = config.get("pairs", {})
-    lx = config.get("lexicon", {})
     args = ["--n-tokens", str(p.get("n_tokens", 10000)), "--threshold", str(p.get("homophone_threshold", 0.4))]
     args += ["--seeds", *map(str, p.get("seeds", [0, 1, 2, 3, 4]))]
     args += ["--types", *p.get("types", ["random", "synonym", "near_homophone", "same_word", "same_speaker"])]
@@ -230,11 +234,7 @@ def pairs_args(config: dict) -> str:
         args += ["--max-word-pairs", str(p["max_word_pairs"])]
     if not p.get("distinct_partners", True):
         args.append("--any-partner")
-    if lx.get("lowercase_lemmas", False):
-        args.append("--lowercase-lemmas")
-    args += ["--wordnet", str(lx.get("wordnet", "auto"))]
-    if lx.get("cmudict"):
-        args += ["--cmudict", str(lx["cmudict"])]
+    args += _lexicon_args(config)
     return shlex.join(args)
 
 
