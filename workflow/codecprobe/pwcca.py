@@ -95,6 +95,7 @@ report beside every value.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Sequence
@@ -493,32 +494,31 @@ def block_shuffle(n_frames: int, block_len: int, rng: np.random.Generator) -> np
             f"block_len={block_len} over {n_frames} frames: two blocks of unequal length cannot swap with every "
             f"frame moving by at least {block_len} frames; use a shorter block"
         )
-    ident = np.arange(n_frames)
     while True:
         perm = _block_order(rng.permutation(n_blocks), n_frames, block_len)
-        if np.abs(perm - ident).min() >= block_len:
+        if perm is not None:
             return perm
 
 
-def _block_order(order: np.ndarray, n_frames: int, block_len: int) -> np.ndarray:
-    """Frame indices ``[n_frames]`` of the blocks of ``block_len`` frames taken in ``order``."""
+def _block_order(order: np.ndarray, n_frames: int, block_len: int) -> np.ndarray | None:
+    """Frame indices ``[n_frames]`` of the blocks of ``block_len`` frames taken in ``order``,
+    or None when some frame would move by less than ``block_len`` (the order does not qualify)."""
     starts = order * block_len
-    return np.concatenate([np.arange(s, min(s + block_len, n_frames)) for s in starts])
+    perm = np.concatenate([np.arange(s, min(s + block_len, n_frames)) for s in starts])
+    return perm if np.abs(perm - np.arange(n_frames)).min() >= block_len else None
 
 
+@functools.lru_cache(maxsize=256)
 def shuffle_arrangements(n_frames: int, block_len: int, limit: int = 7) -> int | None:
     """How many different permutations :func:`block_shuffle` can return, counted when there
-    are at most ``limit`` blocks (None above: at least 1,854, the derangements of 7)."""
+    are at most ``limit`` blocks (None above: at least 1,854, the derangements of 7). Cached:
+    :func:`pwcca_shuffled` asks it for every layer of a speaker with the same frame count."""
     n_blocks = -(-n_frames // block_len)
     if n_blocks > limit:
         return None
     if n_blocks < 2 or (n_blocks == 2 and n_frames % block_len):
         return 0
-    ident = np.arange(n_frames)
-    return sum(
-        int(np.abs(_block_order(np.array(o), n_frames, block_len) - ident).min() >= block_len)
-        for o in itertools.permutations(range(n_blocks))
-    )
+    return sum(_block_order(np.array(o), n_frames, block_len) is not None for o in itertools.permutations(range(n_blocks)))
 
 
 def pwcca_shuffled(
