@@ -169,7 +169,8 @@ def compare(ref: pd.DataFrame, codecs: dict[str, dict], dist: pd.DataFrame | Non
             pwcca: pd.DataFrame | None = None, cka: pd.DataFrame | None = None,
             codec_table: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
     """This run's numbers beside the paper's, one row per (codec of the run, reference row of
-    its family) whose quantity the run has; :data:`COLUMNS`. ``codecs``: name -> config entry;
+    its family) whose analysis the run has (its table given; a quantity missing from it gives
+    a row without value); :data:`COLUMNS`. ``codecs``: name -> config entry;
     ``codec_table``: :func:`codecprobe.codectable.codec_table` (Table 1's quantities)."""
     rows = []
     for name, entry in codecs.items():
@@ -179,19 +180,14 @@ def compare(ref: pd.DataFrame, codecs: dict[str, dict], dist: pd.DataFrame | Non
                 continue
             values = _series(r, dist, pwcca, cka, name, codec_table)
             if values is None:  # run, but without this codec's quantity: say so rather than drop the row
-                rows.append({
-                    "analysis": r["analysis"], "codec": name, "family": entry["family"], "quantity": r["quantity"],
-                    "layers": r["layers"], "stat": r["stat"], "paper": float(r["value"]), "ours": np.nan,
-                    "difference": np.nan, "comparable": f"no: not computed in this run (no {r['quantity']} of {name})",
-                    "source": r["source"],
-                })  # fmt: skip
-                continue
-            mine = table[table["codec"] == name]
-            random = bool(mine[[c for c in ("random_weights", "codec_random", "llm_random") if c in mine]].astype(bool).any().any())
-            agg = str(mine["aggregation"].iloc[0]) if "aggregation" in mine and len(mine) else None
-            n_layers = int(mine["n_layers"].iloc[0]) if r["analysis"] == "codec" and "n_layers" in mine else None
-            ok = comparability(r, entry, values, random, agg, n_layers)
-            ours = _ours(r, values) if not ok.startswith("no: layer") else np.nan
+                ours, ok = np.nan, f"no: not computed in this run (no {r['quantity']} of {name})"
+            else:
+                mine = table[table["codec"] == name]
+                random = bool(mine[[c for c in ("random_weights", "codec_random", "llm_random") if c in mine]].astype(bool).any().any())
+                agg = str(mine["aggregation"].iloc[0]) if "aggregation" in mine and len(mine) else None
+                n_layers = int(mine["n_layers"].iloc[0]) if r["analysis"] == "codec" and "n_layers" in mine else None
+                ok = comparability(r, entry, values, random, agg, n_layers)
+                ours = _ours(r, values) if not ok.startswith("no: layer") else np.nan
             rows.append({
                 "analysis": r["analysis"], "codec": name, "family": entry["family"], "quantity": r["quantity"],
                 "layers": r["layers"], "stat": r["stat"], "paper": float(r["value"]), "ours": ours,
