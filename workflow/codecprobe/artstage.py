@@ -127,19 +127,19 @@ def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: l
         grid, midline = orient_grid(load_grid(grid_path), tracks[0].inner[0]), None
     else:
         grid, midline = grid_from_tracks(tracks, n=n_gridlines)
-    results, n_lost = [], 0
+    results, crossed = [], []  # the VTD of the tracks some gridline crosses, and those tracks
     for t in tracks:
         try:
             results.append(vtd_track(t, grid, nan_policy=nan_policy, max_gap=max_gap))
+            crossed.append(t)
         except NoCrossingError as e:
             if bad_tracks == "error":
                 raise
-            n_lost += 1
             log.warning("%s: track left out: %s", speaker, e)
-    counts["tracks no gridline crosses"] = n_lost
+    counts["tracks no gridline crosses"] = len(tracks) - len(crossed)
     if not results:
         raise CodecprobeError(f"{speaker}: no gridline crosses both walls in any of its {len(tracks)} usable tracks")
-    tracks = [t for t in tracks if any(r.name == t.name for r in results)]
+    tracks = crossed
     counts["gridlines dropped (NaN in every frame), summed over tracks"] = int(sum(r.dropped.sum() for r in results))
     counts["values filled over time"] = int(sum((r.nan_mask & ~r.dropped & ~r.across).sum() for r in results))
     counts["values refilled across gridlines (gaps over max_gap frames)"] = int(sum(r.across.sum() for r in results))
