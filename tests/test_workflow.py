@@ -307,3 +307,22 @@ def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     assert "results/features/mel2/words.h5" in r.stdout and "results/features/melr/words.h5" in r.stdout
     assert "output: results/features/mel/words.h5" not in r.stdout  # the old codec is not re-encoded
     assert "output: results/features/mel2/words.h5" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("results/cka/cka_all_codecs.csv", "this output needs a codec with an llm entry (codecs[].llm)"),
+        ("results/figures/fig2_first_layer_split.pdf", "this output needs a codec of family mimi"),
+        ("results/figures/fig3_articulatory.pdf", "this output needs rt-MRI speakers (rtmri.speakers)"),
+    ],
+)
+def test_a_summary_the_config_gives_nothing_for_is_a_clear_error(tmp_path, target, message):
+    """Asked for by name, a summary whose codecs or speakers the config lacks stops the
+    dry-run naming what it needs (it used to plan one job with no inputs, which then
+    stopped on an argparse usage line)."""
+    mel = {"name": "mel", "family": "melrvq", "weights": "fit", "n_layers": 2, "codebook_size": 4}
+    wd = _tiny_config(tmp_path, [mel])
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", target, cwd=wd)
+    assert r.returncode != 0
+    assert message in r.stdout + r.stderr

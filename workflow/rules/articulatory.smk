@@ -31,7 +31,7 @@ rule rtmri_vtd:
 rule rtmri_utterances:
     """rt-MRI utterances with both audio and VTD (length-checked), for the codecs."""
     input:
-        vtd=expand(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", speaker=RTMRI_SPEAKERS),
+        vtd=each(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", "rt-MRI speakers (rtmri.speakers)", speaker=RTMRI_SPEAKERS),
     output:
         f"{RESULTS}/rtmri/utterances.csv",
     log:
@@ -79,7 +79,7 @@ rule rtmri_pwcca:
     """PWCCA between VTD and each layer's accumulated features, per speaker."""
     input:
         features=f"{RESULTS}/rtmri/features/{{codec}}.h5",
-        vtd=expand(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", speaker=RTMRI_SPEAKERS),
+        vtd=each(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", "rt-MRI speakers (rtmri.speakers)", speaker=RTMRI_SPEAKERS),
     output:
         f"{RESULTS}/rtmri/pwcca/{{codec}}.csv",
     log:
@@ -99,7 +99,7 @@ rule rtmri_pwcca:
 rule fig3:
     """Fig. 3 (PWCCA per layer, every codec) and Fig. 4 (MIMI's first layer vs the rest)."""
     input:
-        expand(f"{RESULTS}/rtmri/pwcca/{{codec}}.csv", codec=list(CODECS)),
+        each(f"{RESULTS}/rtmri/pwcca/{{codec}}.csv", "at least one codec (codecs)", codec=list(CODECS)),
     output:
         table=report(
             f"{RESULTS}/rtmri/pwcca_all_codecs.csv",
@@ -133,7 +133,7 @@ rule rtmri_lag:
     """PWCCA of chosen layers against VTD at time lags, per speaker (rtmri.lag)."""
     input:
         features=f"{RESULTS}/rtmri/features/{{codec}}.h5",
-        vtd=expand(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", speaker=RTMRI_SPEAKERS),
+        vtd=each(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", "rt-MRI speakers (rtmri.speakers)", speaker=RTMRI_SPEAKERS),
     output:
         f"{RESULTS}/rtmri/lag/{{codec}}.csv",
     log:
@@ -153,7 +153,7 @@ rule rtmri_lag:
 rule fig3_lag:
     """PWCCA against time lag: mean over speakers per lag, the best lag per codec and layer."""
     input:
-        expand(f"{RESULTS}/rtmri/lag/{{codec}}.csv", codec=list(CODECS)),
+        each(f"{RESULTS}/rtmri/lag/{{codec}}.csv", "at least one codec (codecs)", codec=list(CODECS)),
     output:
         table=f"{RESULTS}/rtmri/lag_all_codecs.csv",
         summary=f"{RESULTS}/rtmri/lag_summary.csv",
@@ -215,8 +215,10 @@ rule rtmri_region_pwcca:
     """PWCCA per tract region and chosen layer, per speaker, with shuffled baselines."""
     input:
         features=f"{RESULTS}/rtmri/features/{{codec}}.h5",
-        vtd=expand(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", speaker=RTMRI_SPEAKERS),
-        regions=expand(f"{RESULTS}/rtmri/regions/{{speaker}}.csv", speaker=RTMRI_SPEAKERS),
+        vtd=each(f"{RESULTS}/rtmri/vtd/{{speaker}}.h5", "rt-MRI speakers (rtmri.speakers)", speaker=RTMRI_SPEAKERS),
+        regions=each(
+            f"{RESULTS}/rtmri/regions/{{speaker}}.csv", "rt-MRI speakers (rtmri.speakers)", speaker=RTMRI_SPEAKERS
+        ),
     output:
         f"{RESULTS}/rtmri/region_pwcca/{{codec}}.csv",
     log:
@@ -236,7 +238,7 @@ rule rtmri_region_pwcca:
 rule fig3_regions:
     """PWCCA per tract region: mean over speakers per codec, region and layer, and the figure."""
     input:
-        expand(f"{RESULTS}/rtmri/region_pwcca/{{codec}}.csv", codec=list(CODECS)),
+        each(f"{RESULTS}/rtmri/region_pwcca/{{codec}}.csv", "at least one codec (codecs)", codec=list(CODECS)),
     output:
         table=f"{RESULTS}/rtmri/region_pwcca_all_codecs.csv",
         summary=report(

@@ -31,7 +31,7 @@ rule speech_text_cka:
 rule cka_summary:
     """All codecs' CKA: one table, a bar figure with the permutation band, a LaTeX table."""
     input:
-        expand(f"{RESULTS}/cka/{{codec}}.csv", codec=CKA_CODECS),
+        each(f"{RESULTS}/cka/{{codec}}.csv", "a codec with an llm entry (codecs[].llm)", codec=CKA_CODECS),
     output:
         table=report(
             f"{RESULTS}/cka/cka_all_codecs.csv",

@@ -67,6 +67,21 @@ REGIONS = regions_config(config)  # PWCCA per tract region (rtmri.regions); None
 BY_SPEAKER = by_speaker(config)  # Choi et al.'s speaker-dependent variant; [] = not built
 
 
+def each(pattern, need, **values):
+    """Input function: ``pattern`` expanded over one list (``codec=`` or ``speaker=``), or,
+    when this config gives an empty list, a clear error naming what the asked-for output
+    needs. A summary rule asked for by its output's name would otherwise run with no
+    inputs and stop on a usage message."""
+    ((key, names),) = values.items()
+
+    def inputs(wildcards):
+        if not names:
+            raise WorkflowError(f"this output needs {need}; the config gives none")
+        return expand(pattern, **{key: names})
+
+    return inputs
+
+
 def textgrid_dir():
     """Folder of TextGrids: imported (alignment.source: textgrids) or MFA's output. An
     imported folder is ancient(): its contents reach rule words through the corpus

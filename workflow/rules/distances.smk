@@ -24,7 +24,7 @@ rule distances:
 rule fig2:
     """Fig. 2 over every codec in the config (adding a codec rebuilds it)."""
     input:
-        expand(f"{RESULTS}/distances/{{codec}}.csv", codec=list(CODECS)),
+        each(f"{RESULTS}/distances/{{codec}}.csv", "at least one codec (codecs)", codec=list(CODECS)),
     output:
         table=report(
             f"{RESULTS}/distances/all_codecs.csv",
@@ -79,7 +79,7 @@ rule distances_by_speaker:
 rule fig2_by_speaker:
     """Fig. 2 within single speakers (Choi et al.'s speaker-dependent variant), every codec."""
     input:
-        expand(f"{RESULTS}/distances/by_speaker/{{codec}}.csv", codec=list(CODECS)),
+        each(f"{RESULTS}/distances/by_speaker/{{codec}}.csv", "at least one codec (codecs)", codec=list(CODECS)),
     output:
         table=report(
             f"{RESULTS}/distances/by_speaker/all_codecs.csv",
@@ -112,7 +112,7 @@ rule fig2_by_speaker:
 rule fig2_split:
     """MIMI's first layer vs layers 2..k on the word pairs (the word-pair analogue of Fig. 4)."""
     input:
-        expand(f"{RESULTS}/distances/{{codec}}.csv", codec=MIMI_CODECS),
+        each(f"{RESULTS}/distances/{{codec}}.csv", "a codec of family mimi", codec=MIMI_CODECS),
     output:
         pdf=f"{RESULTS}/figures/fig2_first_layer_split.pdf",
         png=report(
