@@ -184,6 +184,25 @@ def test_audio_outside_a_chapter_folder_is_skipped_and_named(corpus, caplog):
     assert all(str(p) in caplog.text for p in stray)
 
 
+def test_transcript_files_it_does_not_read_are_named(corpus, caplog):
+    """A .trans.txt outside a chapter folder, or in one under another name, is not read:
+    each is named in the skip table (it was silently passed over)."""
+    ls, _ = corpus
+    sub = ls / "dev-clean"
+    good = sub / "11" / "100" / "11-100.trans.txt"
+    stray = sub / "11" / "11-100.trans.txt"  # speaker level
+    stray.write_text(good.read_text())
+    misnamed = sub / "22" / "200" / "22-201.trans.txt"  # beside 22-200.trans.txt
+    misnamed.write_text("22-201-0000 ANOTHER CHAPTER\n")
+    with caplog.at_level(logging.WARNING, logger="codecprobe"):
+        m, skipped = build_manifest(ls, ["dev-clean"])
+    assert len(m) == 4
+    assert sorted(zip(skipped["utt_id"], skipped["path"], skipped["reason"])) == [
+        ("", str(stray), "transcript file not in a <speaker>/<chapter> folder: not read"),
+        ("", str(misnamed), "transcript file not named 22-200.trans.txt: not read"),
+    ]
+    assert str(stray) in caplog.text and str(misnamed) in caplog.text
+
 def test_linked_folders_are_followed_and_loops_are_not(corpus, tmp_path):
     ls, _ = corpus
     (tmp_path / "elsewhere").mkdir()

@@ -33,6 +33,7 @@ from .audio import first_non_finite
 from .io import CodecprobeError, repeated, run_cli, setup_logging, write_table
 
 AUDIO_EXTS = (".flac", ".wav")
+TRANS_SUFFIX = ".trans.txt"
 UTT_ID = re.compile(r"^(\d+)-(\d+)-(\d+)$")
 MANIFEST_COLUMNS = [
     "utt_id", "subset", "speaker", "chapter", "path", "transcript", "duration", "sample_rate", "n_samples",
@@ -147,7 +148,9 @@ def scan_chapter(chapter_dir: Path, subset: str, verify: bool = True) -> tuple[l
         transcripts = {}
     files: dict[str, list[Path]] = {}
     for p in sorted(chapter_dir.iterdir()):
-        if p.suffix.lower() in AUDIO_EXTS:
+        if p.name.endswith(TRANS_SUFFIX) and p.name != trans_file.name:
+            skips.append({"utt_id": "", "path": str(p), "reason": f"transcript file not named {trans_file.name}: not read"})
+        elif p.suffix.lower() in AUDIO_EXTS:
             if UTT_ID.match(p.stem) and (why := folder_mismatch(p.stem, spk, chap)):
                 skips.append({"utt_id": p.stem, "path": str(p), "reason": why})
             else:
@@ -194,6 +197,7 @@ def scan_chapter(chapter_dir: Path, subset: str, verify: bool = True) -> tuple[l
 
 
 OUTSIDE_CHAPTER = "not in a <speaker>/<chapter> folder"
+TRANS_OUTSIDE_CHAPTER = "transcript file not in a <speaker>/<chapter> folder: not read"
 
 
 def _raise(e: OSError) -> None:
@@ -202,8 +206,9 @@ def _raise(e: OSError) -> None:
 
 def find_chapters(sdir: Path) -> tuple[list[Path], list[Path]]:
     """The ``<speaker>/<chapter>`` folders (two levels down) of the subset folder ``sdir``
-    and the audio files (:data:`AUDIO_EXTS`) anywhere else under it (in ``sdir`` itself,
-    in a speaker folder, in a folder inside a chapter folder), both sorted, in one walk.
+    and the audio files (:data:`AUDIO_EXTS`) and ``.trans.txt`` files anywhere else under
+    it (in ``sdir`` itself, in a speaker folder, in a folder inside a chapter folder), both
+    sorted, in one walk.
     Links to folders are followed, except one leading back to a folder it lies in (a
     loop: its files are met through that folder); a folder that cannot be listed raises
     its :class:`OSError`."""
@@ -216,7 +221,7 @@ def find_chapters(sdir: Path) -> tuple[list[Path], list[Path]]:
         if len(here.relative_to(sdir).parts) == 2:
             chapters.append(here)
         else:
-            outside += [here / n for n in names if Path(n).suffix.lower() in AUDIO_EXTS]
+            outside += [here / n for n in names if Path(n).suffix.lower() in AUDIO_EXTS or n.endswith(TRANS_SUFFIX)]
     return sorted(chapters), sorted(outside)
 
 
@@ -224,7 +229,8 @@ def build_manifest(root: str | Path, subsets: list[str], verify: bool = True) ->
     """Scan ``root/<subset>`` for each subset. Returns ``(manifest, skipped)``. ``verify``:
     decode every audio file to its end (see :func:`scan_chapter`). Audio files outside a
     ``<speaker>/<chapter>`` folder (:func:`find_chapters`) are skipped with the reason
-    :data:`OUTSIDE_CHAPTER` (``utt_id``: the file name's stem).
+    :data:`OUTSIDE_CHAPTER` (``utt_id``: the file name's stem), and transcript files
+    there with :data:`TRANS_OUTSIDE_CHAPTER` (``utt_id`` empty).
 
     Raises :class:`CodecprobeError` when the root or a subset folder does not exist or
     when no usable utterance is found.
@@ -243,7 +249,12 @@ def build_manifest(root: str | Path, subsets: list[str], verify: bool = True) ->
             raise CodecprobeError(f"subset folder {sdir} does not exist (config key librispeech.subsets)")
         chapters, outside = find_chapters(sdir)
         log.info("%s: %d chapter folders", sdir, len(chapters))
-        skips += [{"utt_id": p.stem, "path": str(p), "reason": OUTSIDE_CHAPTER} for p in outside]
+        skips += [
+            {"utt_id": "", "path": str(p), "reason": TRANS_OUTSIDE_CHAPTER}
+            if p.name.endswith(TRANS_SUFFIX)
+            else {"utt_id": p.stem, "path": str(p), "reason": OUTSIDE_CHAPTER}
+            for p in outside
+        ]
         for i, ch in enumerate(chapters, 1):
             r, s = scan_chapter(ch, subset, verify)
             rows += r
