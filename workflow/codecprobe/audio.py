@@ -68,8 +68,13 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     return resample(x, sr, sample_rate)
 
 
+def sample_span(sample_rate: int, start: float, end: float) -> tuple[int, int]:
+    """``[start, end)`` seconds as sample indices ``(a, b)``, each rounded to the nearest
+    sample, not clipped to any audio (``b`` past the audio's length: a clip cut short)."""
+    return int(round(start * sample_rate)), int(round(end * sample_rate))
+
+
 def cut(x: np.ndarray, sample_rate: int, start: float, end: float) -> np.ndarray:
-    """Samples of ``[start, end)`` seconds (rounded to the nearest sample)."""
-    a = max(0, int(round(start * sample_rate)))
-    b = min(len(x), int(round(end * sample_rate)))
-    return x[a:b]
+    """Samples of ``[start, end)`` seconds (:func:`sample_span`), within ``x``."""
+    a, b = sample_span(sample_rate, start, end)
+    return x[max(0, a) : min(len(x), b)]

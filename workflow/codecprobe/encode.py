@@ -60,7 +60,7 @@ import pandas as pd
 
 from . import source_version
 from .arrays import group_positions, offsets
-from .audio import cut, load_audio
+from .audio import cut, load_audio, sample_span
 from .codecs.base import Codec, CodecSpec, load_codec
 from .features import POOLINGS, pool, shorter_than_frame, word_frames
 from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging
@@ -562,7 +562,7 @@ def audio_slicing(
     for n, (utt_rows, wav) in enumerate(zip(rows, audio), 1):
         for i in utt_rows.tolist():
             clip = cut(wav, codec.sample_rate, start[i], end[i])
-            if round(end[i] * codec.sample_rate) > len(wav) and len(clip):  # within words.AUDIO_END_TOLERANCE
+            if sample_span(codec.sample_rate, start[i], end[i])[1] > len(wav) and len(clip):  # words.AUDIO_END_TOLERANCE
                 key = "clips cut short at the audio's end (the word ends after it)"
                 cfg.counts[key] = cfg.counts.get(key, 0) + 1
             if len(clip) == 0:
