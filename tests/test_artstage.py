@@ -1,5 +1,6 @@
 """The articulatory stage end to end on the real contour fixture, laid out like the corpus."""
 
+import logging
 import shutil
 
 import h5py
@@ -12,6 +13,7 @@ from codecprobe.artstage import codec_pwcca, main, read_vtd, speaker_vtd, uttera
 from codecprobe.codecs import CodecSpec, load_codec
 from codecprobe.encode import EncodeConfig, run
 from codecprobe.io import CodecprobeError, read_table
+from codecprobe.rtmri import frame_time
 from conftest import SHARED
 
 FIXTURE = SHARED / "fixtures" / "rtmri" / "cs_aba_track.mat"
@@ -54,6 +56,7 @@ def test_vtd_utterances_encode_pwcca(layout, tmp_path):
         ft = h["utterances/frame_times"][:]
         assert len(ft) == h["utterances/n_frames"][0] and ft[1] - ft[0] == pytest.approx(0.01)
         assert h.attrs["chunk_seconds"] == 60.0 and h.attrs["chunk_context_seconds"] == 1.0  # provenance of the chunking
+    _narrow_codebooks(feats, 16)  # 139 frames: CCA needs more than 16 dims + 114 gridlines (80 mel dims are too many)
     res = codec_pwcca("mel", str(feats), [str(out)], "without_first", n_shuffles=3)
     assert set(res.variant) == {"layer1_only", "without_layer1"}
     acc = codec_pwcca("mel", str(feats), [str(out)], n_shuffles=3)
@@ -142,21 +145,37 @@ def test_cli_figures(layout, tmp_path):
     assert (tmp_path / "f.png").stat().st_size > 1000
 
 
-def test_too_few_frames_for_the_dimension(layout, tmp_path):
-    """A speaker with fewer codec frames than feature dims is skipped; none left -> clear error."""
+def _narrow_codebooks(feats, dim: int) -> None:
+    """Cut (or tile) every codebook table of a features file to ``dim`` dims in place."""
+    with h5py.File(feats, "a") as h:
+        for k in list(h["codebooks"]):
+            tab = h[f"codebooks/{k}"][:]
+            del h[f"codebooks/{k}"]
+            h[f"codebooks/{k}"] = np.tile(tab, (1, -(-dim // tab.shape[1])))[:, :dim]
+
+
+@pytest.mark.parametrize("dim, used", [(24, True), (25, False), (4096, False)])
+def test_too_few_frames_for_the_dimension(layout, tmp_path, dim, used, caplog):
+    """CCA needs more frames than features and gridlines together: with fewer, the two
+    sides share dimensions and canonical correlations of 1 whatever the data. The fixture
+    speaker has 139 codec frames (100 Hz) and 114 gridlines: 24 feature dims are used (with
+    a warning that the value is biased), 25 skip it; none left -> a clear error. (Before,
+    any dims under 139 were used: at 25..138, PWCCA near 1 by construction.)"""
     out = tmp_path / "v.h5"
     speaker_vtd(str(layout / "annot16"), "sub901", str(out), str(tmp_path / "g.png"), [], None)
     table, _ = utterance_table(str(layout / "75-speaker"), [str(out)])
     codec = load_codec(CodecSpec("mel", "melrvq", weights="random", n_layers=2))
     feats = tmp_path / "mel.h5"
     run(codec, table, None, str(feats), EncodeConfig(slicing="feature"))
-    with h5py.File(feats, "a") as h:  # pretend the codec has 100 Hz frames of 4096 dims
-        for k in ("layer_01", "layer_02"):
-            tab = h[f"codebooks/{k}"][:]
-            del h[f"codebooks/{k}"]
-            h[f"codebooks/{k}"] = np.tile(tab, (1, 52))[:, :4096]
-    with pytest.raises(CodecprobeError, match="1 speaker\\(s\\) with fewer frames than feature dimensions"):
-        codec_pwcca("mel", str(feats), [str(out)], n_shuffles=2)
+    _narrow_codebooks(feats, dim)
+    if used:
+        with caplog.at_level(logging.WARNING, logger="codecprobe"):
+            res = codec_pwcca("mel", str(feats), [str(out)], n_shuffles=2)
+        assert (res.n_frames == 139).all() and (res.n_gridlines == 114).all()
+        assert "139 frames for 138 dimensions (features + gridlines), fewer than 10 per dimension" in caplog.text
+    else:
+        with pytest.raises(CodecprobeError, match="1 speaker\\(s\\) with too few frames for CCA"):
+            codec_pwcca("mel", str(feats), [str(out)], n_shuffles=2)
 
 
 def test_fig4_panel_from_split_rows(tmp_path):
@@ -538,3 +557,63 @@ def test_vtd_file_records_what_was_filled(layout, tmp_path):
     n_across = round(float((across * 117).sum()))
     assert counts["values refilled across gridlines (gaps over max_gap frames)"] == n_across > 0
     assert bridged["values refilled across gridlines (gaps over max_gap frames)"] == 0
+
+
+def test_a_speaker_too_short_for_the_shuffled_baseline_is_skipped_not_fatal(monkeypatch, caplog):
+    """One speaker with too few frames for the block shuffle (two unequal blocks) is skipped
+    and counted; the other speakers' rows are kept (it used to stop the codec's job)."""
+    import codecprobe.artstage as A
+    from codecprobe.pwcca import block_shuffle
+
+    def inputs(codec, vtd_files, utts, rate, dim, skipped, lags=None):
+        yield "long", None, np.zeros((1, 3000))
+        yield "short", None, np.zeros((1, 60))  # blocks of 42: 42 + 18 frames
+
+    monkeypatch.setattr(A, "_speaker_inputs", inputs)
+    rng = np.random.default_rng(0)
+    rows = lambda spk, xs, codes: [{"speaker": spk, "moved": int(block_shuffle(codes.shape[1], 42, rng)[0])}]
+    with caplog.at_level(logging.INFO, logger="codecprobe"):
+        out = A._over_speakers("c", [], {}, 50.0, 8, rows)
+    assert [r["speaker"] for r in out] == ["long"]
+    assert "c short: 60 frames, too few for the shuffled baseline" in caplog.text
+    assert "1 speaker(s) used, 1 skipped; too few frames: 1 (short)" in caplog.text
+
+
+def test_no_codec_frame_inside_the_mri_span_is_its_own_reason(monkeypatch, tmp_path):
+    """A speaker whose codec frames all lie outside its MRI span is not blamed on feature
+    dimensions in the final error."""
+    vtd = _write_vtd(tmp_path / "v.h5", "sub1", [("sub1_2drt_01_x", np.ones((50, 4)), np.zeros(4, bool))])
+    t = np.arange(10) / 50.0 + 100.0  # long after the 50 MRI frames (0.6 s)
+    feats = _write_features(tmp_path / "f.h5", {"sub1_2drt_01_x": (t, np.ones((2, 10, 3)))}, 50.0)
+    with pytest.raises(CodecprobeError, match=r"1 speaker\(s\) with no codec frame inside the MRI span of any utterance: sub1"):
+        codec_pwcca("c", feats, [vtd], n_shuffles=2)
+
+
+def test_lag_table_counts_the_gridlines_cca_used(tmp_path):
+    """A gridline constant in every frame is left out by CCA: the lag table's n_gridlines
+    says so, as Fig. 3's table does (it counted the gridlines given, not those used)."""
+    from codecprobe.artstage import codec_lag_pwcca
+
+    rng = np.random.default_rng(1)
+    t_mri = frame_time(np.arange(1, 501))
+    px = 10 + rng.standard_normal((500, 10))
+    px[:, 3] = 7.0  # constant
+    vtd = _write_vtd(tmp_path / "v.h5", "sub1", [("sub1_2drt_01_x", px, np.zeros(10, bool))])
+    t = (np.arange(290) + 0.5) / 50.0
+    y = np.stack([np.stack([np.interp(t, t_mri, px[:, g]) for g in range(6)], 1) + rng.standard_normal((290, 6))
+                  for _ in range(2)])  # fmt: skip
+    feats = _write_features(tmp_path / "f.h5", {"sub1_2drt_01_x": (t, y)}, 50.0)
+    fig3 = codec_pwcca("c", feats, [vtd], n_shuffles=2)
+    lag = codec_lag_pwcca("c", feats, [vtd], np.array([-0.02, 0.0, 0.02]), [1, 2])
+    assert set(fig3.n_gridlines) == {9} and set(lag.n_gridlines) == {9}
+
+
+def test_variants_over_different_speakers_are_warned(caplog):
+    from codecprobe.artstage import warn_unequal_speakers
+
+    t = pd.DataFrame({"variant": ["accumulated"] * 3 + ["layer1_only"] * 3 + ["without_layer1"] * 2,
+                      "speaker": ["a", "b", "c", "a", "b", "c", "a", "c"]})  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="codecprobe"):
+        assert warn_unequal_speakers(t, "mimi") == {"without_layer1": ["b"]}
+    assert "mimi: variant without_layer1 lacks speaker(s) b that another variant has" in caplog.text
+    assert warn_unequal_speakers(t[t.speaker != "b"], "mimi") == {}

@@ -168,3 +168,51 @@ def test_lag_benchmark_runs_small():
     assert r.returncode == 0, r.stderr
     assert "ratio" in r.stdout and "best lag index 2 (planted: 2)" in r.stdout
     assert float(r.stdout.split("max |difference| ")[1].split()[0]) < 1e-12
+
+
+def test_in_long_gaps_by_hand():
+    """Frames 11..21 (11 frames) missing between kept frames 10 and 22 (1-based): a codec
+    frame reading VTD strictly between their centres is in a long gap when max_gap < 11."""
+    from codecprobe.artstage import in_long_gaps
+
+    r = 83.2778
+    t_mri = (np.r_[0:10, 21:31] + 0.5) / r  # centres of frames 1..10 and 22..31
+    t = np.array([9.0, 10.0, 21.0, 22.0]) / r
+    assert in_long_gaps(t, t_mri, 10, np.zeros(1)).tolist() == [False, True, True, False]
+    assert not in_long_gaps(t, t_mri, 11, np.zeros(1)).any()  # 11 missing frames are bridged
+    assert not in_long_gaps(t, t_mri, None, np.zeros(1)).any()  # None: every gap bridged
+    # lags up to one frame: t - lag for some lag lands in the gap; 22/r - 1/r = 21/r < 21.5/r
+    assert in_long_gaps(t, t_mri, 10, np.array([0.0, 1 / r])).tolist() == [False, True, True, True]
+
+
+@pytest.mark.parametrize("max_gap, left_out", [(10, True), (-1, False)])
+def test_codec_frames_in_long_mri_gaps_are_left_out(tmp_path, max_gap, left_out):
+    """Bad MRI frames skipped leave a gap in an utterance's VTD times. Over a run of more
+    than max_gap frames the VTD is not interpolated over time (the limit that vtd applies
+    per gridline): the codec frames inside it are left out of CCA, at every lag. A file
+    with max_gap -1 (every gap bridged) keeps them."""
+    import h5py
+
+    rng = np.random.default_rng(3)
+    vtd, utts = _speaker(tmp_path, "sub801", 0.0, rng, n_clips=2)
+    feats = _write_features(tmp_path / "f.h5", utts, RATE)
+    full = codec_pwcca("syn", feats, [vtd], n_shuffles=2)
+    with h5py.File(vtd, "a") as h:  # frames 101..200 of the first utterance were bad and skipped
+        n0 = int(h["utterances/n_frames"][0])
+        keep = np.r_[0:100, 200 : len(h["times"])]
+        data = {k: h[k][:][keep] for k in ("vtd", "times", "frame_no")}
+        for k, v in data.items():
+            del h[k]
+            h[k] = v
+        h["utterances/n_frames"][0] = n0 - 100
+        h["utterances/offset"][1] = n0 - 100
+        h.attrs["max_gap"] = max_gap
+    a, b = frame_time(100), frame_time(201)
+    t = (np.arange(300) + 0.5) / RATE  # the first utterance's codec frames
+    inside = int(((t > a) & (t < b)).sum())
+    res = codec_pwcca("syn", feats, [vtd], n_shuffles=2)
+    assert inside == 60 and (res.n_frames == full.n_frames - (inside if left_out else 0)).all()
+    lag = codec_lag_pwcca("syn", feats, [vtd], lag_grid(0.04, 0.02), [1])
+    span = (t - 0.04 >= frame_time(1)) & (t + 0.04 <= frame_time(499))  # inside the MRI span at every lag
+    in_gap = (t + 0.04 > a) & (t - 0.04 < b)  # the VTD at t - lag lies in the gap for some lag
+    assert (lag.n_frames == (span & ~in_gap).sum() + span.sum() if left_out else lag.n_frames == 2 * span.sum()).all()

@@ -77,7 +77,7 @@ from .io import (
     write_table,
     write_text,
 )
-from .pwcca import DegenerateCCAError, pwcca_each_x
+from .pwcca import DegenerateCCAError, ShuffleError, pwcca_results_each_x
 from .rtmri import BAD_FRAME_POLICIES, FRAME_RATE
 from .vtd import NAN_POLICIES
 
@@ -196,16 +196,18 @@ def write_speaker_vtd(
 
 def read_vtd(path: str) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """``(speaker, {utterance name: (times [F], vtd [F, G])})`` from a ``vtd`` HDF5 file."""
-    spk, utts, _ = read_vtd_with_dropped(path)
+    spk, utts, *_ = read_vtd_with_dropped(path)
     return spk, utts
 
 
 def read_vtd_with_dropped(
     path: str,
-) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray] | None]:
-    """:func:`read_vtd`'s ``(speaker, utterances)`` and ``{utterance name: dropped [G]}``
+) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray] | None, int | None]:
+    """:func:`read_vtd`'s ``(speaker, utterances)``, ``{utterance name: dropped [G]}``
     (gridlines NaN in every frame of that utterance, refilled across the gridline index),
-    ``None`` for a file written before the masks were stored; one opening of the file."""
+    ``None`` for a file written before the masks were stored, and the file's ``max_gap``
+    (MRI frames; ``None``: every gap bridged, or a file from before session 22); one
+    opening of the file."""
     import h5py
 
     with h5py.File(path, "r") as h:
@@ -214,7 +216,9 @@ def read_vtd_with_dropped(
         off, n = h["utterances/offset"][:], h["utterances/n_frames"][:]
         spk = str(h.attrs["speaker"])
         dropped = dict(zip(names, h["utterances/dropped"][:].astype(bool))) if "utterances/dropped" in h else None
-    return spk, {nm: (t[o : o + k], v[o : o + k]) for nm, o, k in zip(names, off, n)}, dropped
+        max_gap = int(h.attrs.get("max_gap", -1))
+    utts = {nm: (t[o : o + k], v[o : o + k]) for nm, o, k in zip(names, off, n)}
+    return spk, utts, dropped, (None if max_gap < 0 else max_gap)
 
 
 # ----------------------------------------------------------------------------- utterances
@@ -306,6 +310,28 @@ class LaggedVTD(Sequence):
         return np.concatenate([interp_vtd(v, tm, tc - lag) for tm, v, tc in self.parts])[:, self.cols]
 
 
+BIAS_FRAMES_PER_DIM = 10  # fewer frames per CCA dimension: a warning that PWCCA is biased upward
+
+
+def in_long_gaps(t: np.ndarray, t_mri: np.ndarray, max_gap: int | None, lags: np.ndarray) -> np.ndarray:
+    """Codec frames (centres ``t [F]``, s) whose VTD at ``t - lag``, for some lag in
+    ``lags`` (s), lies strictly inside a run of more than ``max_gap`` missing MRI frames:
+    two neighbouring frame centres of ``t_mri [F_mri]`` (s, increasing; frames left out as
+    bad) more than ``max_gap + 1`` frame periods apart. ``bool [F]``; none when ``max_gap``
+    is ``None`` (every gap bridged). The same limit as the per-gridline runs of
+    :func:`codecprobe.vtd.nan_gaps`: VTD is interpolated over time across at most
+    ``max_gap`` missing frames."""
+    t = np.asarray(t, np.float64)
+    out = np.zeros(t.shape, bool)
+    if max_gap is None or len(t_mri) < 2:
+        return out
+    step = np.diff(t_mri) * FRAME_RATE  # frame periods between neighbouring kept frames
+    for i in np.flatnonzero(step > max_gap + 1.5):  # runs of >= max_gap + 1 missing frames
+        a, b = t_mri[i], t_mri[i + 1]
+        out |= (t - np.min(lags) > a) & (t - np.max(lags) < b)
+    return out
+
+
 def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, dim: int, skipped: dict[str, list[str]],
                     lags: np.ndarray | None = None):  # fmt: skip
     """Per speaker whose data can give a PWCCA value: ``(speaker, xs, codes)``.
@@ -319,7 +345,7 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
     """
     lags = np.zeros(1) if lags is None else np.asarray(lags, np.float64)
     for f in vtd_files:
-        spk, vt, dropped = read_vtd_with_dropped(f)
+        spk, vt, dropped, max_gap = read_vtd_with_dropped(f)
         if dropped is None:
             raise CodecprobeError(
                 f"{f}: VTD file written by codecprobe before session 8 (no /utterances/dropped masks, and its "
@@ -332,6 +358,13 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
             continue
         # only codec frames inside the span of the MRI frames at every lag (no extrapolated VTD)
         keep = {u: (utts[u][1] - lags.max() >= vt[u][0][0]) & (utts[u][1] - lags.min() <= vt[u][0][-1]) for u in common}
+        # nor inside a run of more than max_gap missing MRI frames (bad frames skipped): no VTD bridged over it
+        in_gaps = {u: in_long_gaps(utts[u][1], vt[u][0], max_gap, lags) & keep[u] for u in common}
+        n_gap = sum(int(g.sum()) for g in in_gaps.values())
+        if n_gap:
+            log.info("%s %s: %d codec frames left out: they lie in runs of more than %d MRI frames without VTD "
+                     "(bad frames skipped), which are not bridged over time", codec, spk, n_gap, max_gap)  # fmt: skip
+            keep = {u: keep[u] & ~in_gaps[u] for u in common}
         n_features = len(common)
         common = [u for u in common if keep[u].sum() > 1]
         if len(common) < len(vt):
@@ -340,7 +373,7 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
                      n_features - len(common))  # fmt: skip
         if not common:
             log.warning("%s %s: no codec frame inside the MRI span of any utterance, speaker skipped", codec, spk)
-            skipped["too few frames"].append(spk)
+            skipped["no codec frame inside the MRI span"].append(spk)
             continue
         nodata = nodata_gridlines([dropped[u] for u in common])
         if nodata.all():
@@ -354,13 +387,21 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
                      "their neighbours), dropped before CCA: %s", codec, spk, int(nodata.sum()), len(nodata),
                      len(common), index_runs(np.nonzero(nodata)[0]))  # fmt: skip
         codes = np.concatenate([utts[u][0][:, keep[u]] for u in common], axis=1)  # [K, F_total]
-        if codes.shape[1] <= max(dim, int((~nodata).sum())):
+        n_dims = dim + int((~nodata).sum())  # features and gridlines together
+        if codes.shape[1] <= n_dims:
             log.warning(
-                "%s %s: %d frames at %.1f Hz for %d-dim features: too few for CCA (needs more frames "
-                "than dimensions), speaker skipped", codec, spk, codes.shape[1], rate, dim,
+                "%s %s: %d frames at %.1f Hz for %d-dim features and %d gridlines: too few for CCA (at most "
+                "%d frames, the two sides share dimensions and canonical correlations of 1 whatever the data), "
+                "speaker skipped", codec, spk, codes.shape[1], rate, dim, n_dims - dim, n_dims,
             )  # fmt: skip
             skipped["too few frames"].append(spk)
             continue
+        if codes.shape[1] < BIAS_FRAMES_PER_DIM * n_dims:
+            log.warning(
+                "%s %s: %d frames for %d dimensions (features + gridlines), fewer than %d per dimension: its "
+                "PWCCA is biased upward; read it against its shuffled baseline", codec, spk, codes.shape[1], n_dims,
+                BIAS_FRAMES_PER_DIM,
+            )  # fmt: skip
         yield spk, xs, codes
 
 
@@ -368,17 +409,23 @@ def _over_speakers(codec: str, vtd_files: list[str], utts: dict, rate: float, di
                    lags: np.ndarray | None = None) -> list[dict]:  # fmt: skip
     """The rows ``speaker_rows(speaker, xs, codes)`` gives for every speaker whose data can give
     PWCCA values (:func:`_speaker_inputs`). A :class:`DegenerateCCAError` at any of a speaker's
-    values skips the speaker, all its rows (so that every mean is over the same speakers),
-    with a warning; the speakers used and skipped are logged, and when none is left
+    values, or a :class:`ShuffleError` (too few frames for its shuffled baseline), skips the
+    speaker, all its rows (so that every mean of this call is over the same speakers), with
+    a warning; the speakers used and skipped are logged, and when none is left
     :class:`CodecprobeError` says why."""
     out: list[dict] = []
-    skipped: dict[str, list[str]] = {"no codec features": [], "too few frames": [], "degenerate CCA": []}
+    skipped: dict[str, list[str]] = {"no codec features": [], "no codec frame inside the MRI span": [],
+                                     "too few frames": [], "degenerate CCA": []}  # fmt: skip
     for spk, xs, codes in _speaker_inputs(codec, vtd_files, utts, rate, dim, skipped, lags):
         try:
             out.extend(speaker_rows(spk, xs, codes))
         except DegenerateCCAError as e:
             log.warning("%s %s: PWCCA failed (%s); speaker skipped", codec, spk, e)
             skipped["degenerate CCA"].append(spk)
+        except ShuffleError as e:
+            log.warning("%s %s: %d frames, too few for the shuffled baseline (%s); speaker skipped", codec, spk,
+                        codes.shape[1], e)  # fmt: skip
+            skipped["too few frames"].append(spk)
     n_used = len({r["speaker"] for r in out})
     n_skipped = sum(len(v) for v in skipped.values())
     log.info("%s: %d speaker(s) used, %d skipped%s", codec, n_used, n_skipped,
@@ -388,8 +435,12 @@ def _over_speakers(codec: str, vtd_files: list[str], utts: dict, rate: float, di
         if skipped["no codec features"]:
             why.append(f"{len(skipped['no codec features'])} speaker(s) without any utterance in the feature file: "
                        f"{', '.join(skipped['no codec features'])}")  # fmt: skip
+        if skipped["no codec frame inside the MRI span"]:
+            why.append(f"{len(skipped['no codec frame inside the MRI span'])} speaker(s) with no codec frame inside "
+                       f"the MRI span of any utterance: {', '.join(skipped['no codec frame inside the MRI span'])}")  # fmt: skip
         if skipped["too few frames"]:
-            why.append(f"{len(skipped['too few frames'])} speaker(s) with fewer frames than feature dimensions")
+            why.append(f"{len(skipped['too few frames'])} speaker(s) with too few frames for CCA (no more than "
+                       f"feature dimensions + gridlines) or for the shuffled baseline: {', '.join(skipped['too few frames'])}")  # fmt: skip
         if skipped["degenerate CCA"]:
             why.append(f"{len(skipped['degenerate CCA'])} speaker(s) whose CCA is degenerate: "
                        f"{', '.join(skipped['degenerate CCA'])}; see the warnings in the log")  # fmt: skip
@@ -452,6 +503,20 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
     return df
 
 
+def warn_unequal_speakers(table: pd.DataFrame, codec: str) -> dict[str, list[str]]:
+    """Speakers present in some variants of a PWCCA table but not in others (each variant's
+    speakers are those whose CCA gave values at every layer of that variant): ``{variant:
+    speakers it lacks}``, each logged as a warning, since Fig. 3's line and Fig. 4's lines of
+    one codec are then means over different speakers. Empty when all agree."""
+    sets = {str(v): set(g["speaker"].astype(str)) for v, g in table.groupby("variant", sort=False)}
+    every = set().union(*sets.values()) if sets else set()
+    lacking = {v: sorted(every - got) for v, got in sets.items() if every - got}
+    for v, spk in lacking.items():
+        log.warning("%s: variant %s lacks speaker(s) %s that another variant has: its mean over speakers is over "
+                    "fewer speakers", codec, v, ", ".join(spk))  # fmt: skip
+    return lacking
+
+
 LAG_COLUMNS = ["codec", "speaker", "layer", "lag_s", "n_frames", "n_gridlines", "pwcca", "variates", "random_weights"]
 
 
@@ -479,11 +544,12 @@ def codec_lag_pwcca(codec: str, features: str, vtd_files: list[str], lags: np.nd
             if layer not in layers:
                 continue
             try:
-                vals = pwcca_each_x(xs, acc, weight_side="x", variates=variates)
+                res = pwcca_results_each_x(xs, acc, weight_side="x", variates=variates)
             except DegenerateCCAError as e:
                 raise DegenerateCCAError(f"layer {layer}: {e}") from e
+            vals = np.array([r.pwcca for r in res])
             rows += [{"speaker": spk, "layer": layer, "lag_s": float(lag), "n_frames": codes.shape[1],
-                      "n_gridlines": int(xs.cols.sum()), "pwcca": float(v)} for lag, v in zip(lags, vals)]  # fmt: skip
+                      "n_gridlines": int(r.x_kept.sum()), "pwcca": r.pwcca} for lag, r in zip(lags, res)]  # fmt: skip
             i = int(np.argmax(vals))
             log.info("%s %s layer %d: pwcca %.3f at lag 0, best %.3f at %+.3f s", codec, spk, layer,
                      float(np.interp(0.0, lags, vals)), vals[i], lags[i])  # fmt: skip
@@ -881,6 +947,7 @@ def main(argv: list[str] | None = None) -> None:
              for v in (["accumulated", "without_first"] if args.variant == "without_first" else ["accumulated"])],
             ignore_index=True,
         )  # fmt: skip
+        warn_unequal_speakers(t, args.codec)
         write_table(t, args.out)
     elif args.cmd == "regions":
         speaker_regions(args.annot16, args.speaker, args.vtd, args.out, args.skip_tasks, args.bad_frames, args.max_frames,

@@ -117,6 +117,11 @@ class DegenerateCCAError(CodecprobeError):
     the one that raised it; bad arguments and malformed input raise plain ``CodecprobeError``."""
 
 
+class ShuffleError(CodecprobeError):
+    """Too few frames for a block shuffle that moves every frame by a block (one block, or
+    two of unequal length): callers comparing many speakers can skip the one that raised it."""
+
+
 @dataclass(frozen=True)
 class CcaResult:
     """Canonical correlation analysis of ``x [n, n_x]`` and ``y [n, n_y]`` (see module docstring).
@@ -405,17 +410,17 @@ def pwcca(
     return pwcca_from_cca(cca(x, y, epsilon=epsilon), weight_side, variates)
 
 
-def pwcca_each_x(
+def pwcca_results_each_x(
     xs: Sequence[np.ndarray],
     y: np.ndarray,
     epsilon: float = 1e-10,
     weight_side: str = "smaller",
     variates: str = "canonical",
-) -> np.ndarray:
-    """PWCCA of each ``xs[i] [n_frames, n_x_i]`` against the same ``y [n_frames, n_y]``: ``[len(xs)]``.
+) -> list[PwccaResult]:
+    """:class:`PwccaResult` of each ``xs[i] [n_frames, n_x_i]`` against the same ``y [n_frames, n_y]``.
 
-    The same values as ``[pwcca(x, y, ...).pwcca for x in xs]`` up to rounding (arguments as
-    in :func:`pwcca`), with y's mean, ``Yc^T Yc`` and its whitening (:func:`whiten`) computed
+    The same as ``[pwcca(x, y, ...) for x in xs]`` up to rounding (arguments as in
+    :func:`pwcca`), with y's mean, ``Yc^T Yc`` and its whitening (:func:`whiten`) computed
     once: the costly part when y is wide (a 1024-dim codec layer against 120 gridlines),
     e.g. for VTD read at several time lags against one layer's features.
     """
@@ -424,14 +429,26 @@ def pwcca_each_x(
         raise CodecprobeError("pwcca_each_x: no x given")
     y = check_frames(y, "y")
     my, wy = _column_mean(y), None
-    out = np.empty(len(xs))
-    for i, x in enumerate(xs):
+    out = []
+    for x in xs:
         x, _ = check_pair(x, y)
         mx = _column_mean(x)
         sxx, sxy, syy = _centred_cov(x, y, mx, my, skip_yy=wy is not None)
         wy = whiten(syy, "y", y.shape[0], epsilon) if wy is None else wy
-        out[i] = pwcca_from_cca(cca_from_cov(sxx, sxy, wy, mx, my, x.shape[0], epsilon), weight_side, variates).pwcca
+        out.append(pwcca_from_cca(cca_from_cov(sxx, sxy, wy, mx, my, x.shape[0], epsilon), weight_side, variates))
     return out
+
+
+def pwcca_each_x(
+    xs: Sequence[np.ndarray],
+    y: np.ndarray,
+    epsilon: float = 1e-10,
+    weight_side: str = "smaller",
+    variates: str = "canonical",
+) -> np.ndarray:
+    """PWCCA of each ``xs[i]`` against the same ``y``: ``[len(xs)]``, the values of
+    :func:`pwcca_results_each_x`."""
+    return np.array([r.pwcca for r in pwcca_results_each_x(xs, y, epsilon, weight_side, variates)])
 
 
 def pwcca_from_cca(res: CcaResult, weight_side: str = "smaller", variates: str = "canonical") -> PwccaResult:
@@ -488,9 +505,9 @@ def block_shuffle(n_frames: int, block_len: int, rng: np.random.Generator) -> np
         raise CodecprobeError(f"block_len must be >= 1 frame, got {block_len}")
     n_blocks = -(-n_frames // block_len)
     if n_blocks < 2:
-        raise CodecprobeError(f"block_len={block_len} leaves a single block for {n_frames} frames: nothing to shuffle")
+        raise ShuffleError(f"block_len={block_len} leaves a single block for {n_frames} frames: nothing to shuffle")
     if n_blocks == 2 and n_frames % block_len:
-        raise CodecprobeError(
+        raise ShuffleError(
             f"block_len={block_len} over {n_frames} frames: two blocks of unequal length cannot swap with every "
             f"frame moving by at least {block_len} frames; use a shorter block"
         )
