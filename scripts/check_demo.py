@@ -4,7 +4,7 @@
   at every layer (95 % CI of the normalized distance below 0), and same-word pairs are
   the closest of all.
   Synonym and near-homophone pairs are the same in every seed of the demo: their bands
-  are bootstraps over unordered word pairs (not zero wide), and their normalized bands
+  are bootstraps over word types (not zero wide), and their normalized bands
   are wider still (the random pairs' variation added).
 * Word pairs within single speakers (when built): the same, with the intervals over the
   speakers.
@@ -37,7 +37,7 @@ assert ((contrast - diff).abs() < 1e-9).all() and (contrast < 0).all(), f"near-h
 # bands are bootstraps over word pairs, not t-intervals of zero width
 for kind in ("synonym", "near_homophone"):
     r = acc.loc[kind]
-    assert (r.ci_method.str.startswith("bootstrap over unordered word pairs (every seed the same)")).all(), r.ci_method
+    assert (r.ci_method.str.startswith("bootstrap over word types (every seed the same)")).all(), r.ci_method
     assert ((r.ci_high - r.ci_low) > 0.1).all() and ((r.norm_ci_high - r.norm_ci_low) > (r.ci_high - r.ci_low)).all(), r
 
 by_speaker = results / "distances" / "by_speaker" / "all_codecs.csv"

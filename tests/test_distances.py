@@ -1,3 +1,5 @@
+import logging
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -437,8 +439,6 @@ def test_minus_synonym_with_one_seed_bootstraps_both_and_leaves_the_other_column
 def test_cluster_bootstrap_known_answers():
     """Clusters of r copies of a row resample as the rows themselves (the same draws), and
     one row per cluster, in order, is the plain row bootstrap."""
-    from codecprobe.distances import unordered_pairs
-
     x = np.random.default_rng(4).normal(size=(37, 3))
     plain = bootstrap_means(x, 250, np.random.default_rng(8))
     copies = bootstrap_means(np.repeat(x, 3, axis=0), 250, np.random.default_rng(8), clusters=np.repeat(np.arange(37), 3))
@@ -451,9 +451,6 @@ def test_cluster_bootstrap_known_answers():
     want = [(idx[i] == 0).sum() * 3 + (idx[i] == 1).sum() * 10 for i in range(5)]
     want = [w / ((idx[i] == 0).sum() * 2 + (idx[i] == 1).sum()) for i, w in enumerate(want)]
     np.testing.assert_allclose(b[:, 0], want)
-    # (a, b) and (b, a) are one unordered word pair; (a, c) another
-    lab = unordered_pairs(np.array(["big", "large", "big", "dog"]), np.array(["large", "big", "huge", "dog"]))
-    assert lab[0] == lab[1] and len(set(lab)) == 3
 
 
 def test_cluster_bootstrap_covers_the_mean_where_the_row_bootstrap_does_not():
@@ -471,10 +468,50 @@ def test_cluster_bootstrap_covers_the_mean_where_the_row_bootstrap_does_not():
     assert hits["rows"] <= 30  # about 68 % nominal for the half-width interval
 
 
-def test_one_seed_word_types_resample_unordered_word_pairs(tmp_path):
-    """One seed, word types: x->y and y->x have the same mean (the same token pairs, turned), so
-    the bootstrap draws the unordered pair: the draws of the plain bootstrap over {x,y}, {x,z},
-    {w,z} in sorted order, not over the four ordered rows."""
+def test_word_bootstrap_known_answers():
+    """Words numbered in sorted order over both columns; each resample weighs a pair by how
+    often both its words were drawn (by hand on three pairs), and the draws are those of
+    :func:`word_draws` from the same generator."""
+    from codecprobe.distances import word_bootstrap_means, word_draws, word_ids
+
+    ia, ib, v = word_ids(np.array(["big", "large", "dog"]), np.array(["large", "big", "big"]))
+    assert (ia.tolist(), ib.tolist(), v) == ([0, 2, 1], [2, 0, 0], 3)  # big, dog, large
+    x = np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0]])
+    draws = np.array([[1, 1, 1], [2, 0, 1], [0, 3, 0], [1, 2, 0]])
+    got = word_bootstrap_means(x, ia, ib, draws, chunk=3)  # chunks of one draw
+    # draw 0: weights 1, 1, 1 -> 3; draw 1: 2, 2, 0 -> 2; draw 2: none drawn -> NaN; draw 3: 0, 0, 2 -> 5
+    np.testing.assert_allclose(got[:, 0], [3.0, 2.0, np.nan, 5.0])
+    np.testing.assert_allclose(got[:, 1], [30.0, 20.0, np.nan, 50.0])
+    d = word_draws(3, 4, np.random.default_rng(7))
+    assert d.shape == (4, 3) and (d.sum(axis=1) == 3).all()
+    np.testing.assert_array_equal(d, np.random.default_rng(7).multinomial(3, [1 / 3] * 3, size=4))
+
+
+def test_word_bootstrap_covers_the_mean_where_pair_resampling_does_not():
+    """Pairs that share words (each of 120 words paired with 8 others, a random effect per
+    word): resampling word pairs as if independent covers the true mean far below the
+    nominal rate; resampling word types covers it at about the nominal rate (40 repeats)."""
+    from codecprobe.distances import word_bootstrap_means, word_draws
+
+    hits = {"words": 0, "pairs": 0}
+    n = 120
+    for r in range(40):
+        g = np.random.default_rng(300 + r)
+        ia = np.repeat(np.arange(n), 4)
+        ib = (ia + np.tile([1, 2, 3, 4], n)) % n  # 4 partners on, so 8 links per word
+        effect = g.normal(0.0, 1.0, n)
+        x = (effect[ia] + effect[ib] + 0.3 * g.normal(size=len(ia)))[:, None]  # true mean 0
+        wb = word_bootstrap_means(x, ia, ib, word_draws(n, 400, g))[:, 0]
+        pb = bootstrap_means(x, 400, g)[:, 0]
+        hits["words"] += np.nanpercentile(wb, 2.5) <= 0.0 <= np.nanpercentile(wb, 97.5)
+        hits["pairs"] += np.percentile(pb, 2.5) <= 0.0 <= np.percentile(pb, 97.5)
+    assert hits["words"] >= 34 and hits["pairs"] <= 30, hits
+
+
+def test_one_seed_word_types_resample_word_types(tmp_path):
+    """One seed, word types: the bootstrap draws the words (one vocabulary for every type,
+    numbered in sorted order), weighing each ordered word-type pair's mean by how often both
+    its words were drawn; x->y and y->x move together, as x->z and x->y (they share x)."""
     path = _features_file(tmp_path, [0, 1, 0, 4, 0, 9, 0, 20, 7, 3, 11, 5])
     rows = [  # seed, type, a, b, word_a, word_b
         (0, "synonym", 0, 1, "x", "y"), (0, "synonym", 1, 0, "y", "x"),  # {x, y} at 1, both orders
@@ -486,12 +523,15 @@ def test_one_seed_word_types_resample_unordered_word_pairs(tmp_path):
     t, _ = codec_distances("toy", path, pairs, n_boot=300, seed=5, aggregate="word_types")
     syn = t.set_index("pair_type").loc["synonym"]
     assert syn["mean"] == pytest.approx((1 + 1 + 4 + 9 + 9) / 5)  # the estimate still weighs ordered pairs
-    units = np.array([[9.0 + 9.0], [1.0 + 1.0], [4.0]]), np.array([2.0, 2.0, 1.0])
-    g = np.random.default_rng(5)  # synonyms are drawn first (their order in the pairs table)
-    idx = g.integers(0, 3, size=(300, 3))
-    means = units[0][idx].sum(axis=1)[:, 0] / units[1][idx].sum(axis=1)
-    assert (syn.ci_low, syn.ci_high) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])))
-    assert syn.ci_method == "bootstrap over unordered word pairs"
+    vocab = ["r10", "r11", "r6", "r7", "r8", "r9", "w", "x", "y", "z"]
+    c = np.random.default_rng(5).multinomial(10, [0.1] * 10, size=300)
+    w, x, y, z = (c[:, vocab.index(k)].astype(float) for k in "wxyz")
+    # the ordered word-type pairs in the order word_type_means gives them: means 1, 1, 4, 9, 9
+    weights = np.stack([x * y, y * x, x * z, w * z, z * w], axis=1)
+    with np.errstate(invalid="ignore"):
+        means = weights @ np.array([1.0, 1.0, 4.0, 9.0, 9.0]) / weights.sum(axis=1)
+    assert (syn.ci_low, syn.ci_high) == pytest.approx(tuple(np.nanpercentile(means, [2.5, 97.5])))
+    assert syn.ci_method == "bootstrap over word types"
 
 
 def test_widened_interval_covers_a_type_the_same_in_every_seed():
@@ -598,14 +638,14 @@ def test_aggregate_word_types_known_answer(tmp_path):
     assert syn["n"] == 7 and syn["n_seeds"] == 2  # n counts token pairs
     assert syn["median"] == pytest.approx(np.median([1, 4, 2, 6]))  # over word-type pairs' means
     # random: the same one pair in both seeds (one replicate, no width): said, widening nothing
-    assert syn["ci_method"] == "t over seeds; normalized: t over seeds + bootstrap over unordered word pairs"
+    assert syn["ci_method"] == "t over seeds; normalized: t over seeds + bootstrap over word types"
     assert syn["aggregation"] == "word_types"
     # the default (seeds) weighs token pairs: seed 0 (3 + 4) / 4, seed 1 (2 + 12) / 3
     ts, _ = codec_distances("toy", path, pairs, n_boot=100, aggregate="seeds")
     assert ts.set_index("pair_type").loc["synonym", "mean"] == pytest.approx((7 / 4 + 14 / 3) / 2)
-    # one seed: the bootstrap is over unordered word pairs
+    # one seed: the bootstrap is over word types
     t1, _ = codec_distances("toy", path, pairs[pairs.seed == 0], n_boot=100, aggregate="word_types")
-    assert (t1.ci_method == "bootstrap over unordered word pairs").all()
+    assert (t1.ci_method == "bootstrap over word types").all()
     assert t1.set_index("pair_type").loc["synonym", "mean"] == pytest.approx(2.5)
     with pytest.raises(CodecprobeError, match="word_a"):
         codec_distances("toy", path, pairs.drop(columns="word_a"), aggregate="word_types")
@@ -633,9 +673,9 @@ def test_over_speakers(tmp_path):
     assert syn["mean"] == pytest.approx(2.0) and (syn.ci_low, syn.ci_high) == pytest.approx((2 - half, 2 + half))
     assert syn.norm_mean == pytest.approx(((1 - 5) + (3 - 9)) / 2)
     assert syn["n_seeds"] == 2 and syn["ci_method"] == "t over speakers"
-    # the same table over seeds has one seed: bootstrap over (unordered) word pairs, or pairs without words
+    # the same table over seeds has one seed: bootstrap over word types, or pairs without words
     t0, _ = codec_distances("toy", path, pairs, n_boot=100, aggregate="seeds")
-    assert (t0.ci_method == "bootstrap over unordered word pairs").all() and (t0.n_seeds == 1).all()
+    assert (t0.ci_method == "bootstrap over word types").all() and (t0.n_seeds == 1).all()
     t0, _ = codec_distances("toy", path, pairs.drop(columns=["word_a", "word_b"]), n_boot=100, aggregate="seeds")
     assert (t0.ci_method == "bootstrap over pairs").all()
     crossed = pairs.assign(speaker_b=["s2", "s1", "s2", "s2"])
@@ -654,8 +694,8 @@ def test_fig2_title_says_how_the_bands_are_made():
     assert band_text("t over seeds; normalized: bootstrap over pairs") == (
         "mean over seeds, 95% t-interval over seeds; normalized: mean, 95% bootstrap CI over pairs"
     )
-    assert band_text("t over seeds + bootstrap over unordered word pairs") == (
-        "mean over seeds, 95% t-interval over seeds, widened by the 95% bootstrap CI over unordered word pairs"
+    assert band_text("t over seeds + bootstrap over word types") == (
+        "mean over seeds, 95% t-interval over seeds, widened by the 95% bootstrap CI over word types"
     )
 
 
@@ -823,3 +863,57 @@ def test_seeds_with_the_same_pairs_in_another_order_are_one_replicate():
     t = summarize(dist, n_boot=200, seeds=seeds)
     assert (t["ci_method"] == "bootstrap over pairs (every seed the same)").all()
     assert (t.ci_high - t.ci_low > 1e-9 * t["mean"]).all()  # a bootstrap's width, not 5e-15
+
+
+def test_replicates_repairing_the_same_tokens_are_warned(caplog):
+    """Seeds that pair the same tokens differently (random pairs when every seed takes every
+    token): their t-interval shows the pairing's spread only, and the log says so; seeds
+    with the same pairs (one replicate, bootstrapped) or disjoint tokens are not warned."""
+    from codecprobe.distances import warn_overlapping_replicates
+
+    toks = np.arange(20)
+    rows = []
+    for s in range(3):
+        perm = np.random.default_rng(s).permutation(toks)
+        rows += [(s, "random", a, b) for a, b in zip(perm[::2], perm[1::2])]  # every token, paired anew
+        rows += [(s, "synonym", 0, 1), (s, "synonym", 2, 3)]  # the same pairs in every seed
+        rows += [(s, "near_homophone", 100 + 2 * s, 101 + 2 * s)]  # other tokens in every seed
+    pairs = pd.DataFrame(rows, columns=["seed", "pair_type", "token_a", "token_b"])
+    with caplog.at_level(logging.WARNING, logger="codecprobe"):
+        assert warn_overlapping_replicates(pairs, "seed", "toy") == {"random": 1.0}
+    assert "toy: random: its 3 seeds share 100 % or more of their tokens" in caplog.text
+
+
+def test_a_non_finite_distance_is_warned_and_no_pair_left_is_an_error(tmp_path, caplog):
+    """A pair with a non-finite distance at one layer is left out at every layer (each
+    layer's mean over the same pairs), with a warning naming the layer; no pair left at all
+    (no token with features) is a clear error, not a KeyError."""
+    path = tmp_path / "nan.h5"
+    feats = np.arange(12, dtype=np.float32).reshape(6, 2, 1)
+    feats[2, 0, 0] = np.nan  # token 2, layer 1
+    with h5py.File(path, "w") as h:
+        h["tokens/token_id"] = np.arange(6)
+        h["pooled/mean"] = feats
+    pairs = pd.DataFrame({"seed": 0, "pair_type": ["synonym", "synonym", "random", "random"],
+                          "token_a": [0, 2, 4, 1], "token_b": [1, 3, 5, 4]})  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="codecprobe"):
+        t, counts = codec_distances("toy", str(path), pairs, n_boot=20, aggregate="seeds")
+    assert counts["dropped: non-finite distance (synonym)"] == 1
+    assert "toy: synonym: 1 of 2 pairs have a non-finite distance (at layer(s) 1) and are left out at every layer" in caplog.text
+    assert (t[t.pair_type == "synonym"]["n"] == 1).all()
+    with pytest.raises(CodecprobeError, match="toy: no pair left to measure \\(4 in the pairs table"):
+        codec_distances("toy", str(path), pairs.assign(token_a=pairs.token_a + 100), n_boot=20, aggregate="seeds")
+
+
+def test_bootstrap_memory_stays_within_its_chunk():
+    """The row bootstrap gathers ``[draws, P, K]`` values a chunk at a time: with P = 20,000
+    pairs and K = 32 layers, 100 draws peak well under the 512 MB that gathering them at
+    once took (the chunk counted draws x pairs, not x layers)."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).normal(size=(20000, 32))
+    tracemalloc.start()
+    out = bootstrap_means(x, 100, np.random.default_rng(1))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert out.shape == (100, 32) and peak < 300e6, peak / 1e6

@@ -179,11 +179,11 @@ def test_one_codec_titles_inside_the_figure(drawn):
     figures.fig2(_distances()[lambda t: t["codec"] == "encodec"], "f.pdf", "f.png", "SYNTHETIC DEMO DATA (espeak-ng speech): for trying the workflow, not for conclusions")
     # the demo's mix (its seeds hold the same synonym pairs): three ways of making a band, wrapped
     mixed = _distances()[lambda t: t["codec"] == "encodec"].assign(aggregation="word_types")
-    how = "bootstrap over unordered word pairs (every seed the same); normalized: t over seeds"
+    how = "bootstrap over word types (every seed the same); normalized: t over seeds"
     mixed = mixed.assign(ci_method=np.where(mixed["pair_type"].isin(["synonym", "near_homophone"]), how, "t over seeds"))
     figures.fig2(mixed, "f.pdf", "f.png", "SYNTHETIC DEMO DATA (espeak-ng speech): for trying the workflow, not for conclusions")
     text = drawn[-1]._suptitle.get_text().replace("\n", " ")
-    assert "synonym, near-homophone: mean, 95% bootstrap CI over unordered word pairs (every seed the same)" in text
+    assert "synonym, near-homophone: mean, 95% bootstrap CI over word types (every seed the same)" in text
     assert "random, same word, same speaker: mean over seeds, 95% t-interval over seeds" in text
     artstage.fig3(_pwcca()[lambda t: t["codec"].isin(one)], "f.pdf", "f.png", "SYNTHETIC DEMO DATA (espeak-ng speech): for trying the workflow, not for conclusions")
     for fig in drawn:

@@ -10,10 +10,10 @@ words' pooled accumulated layer-k features. Aggregated per codec, layer and pair
   normalized distance is computed per seed (the type's mean minus that seed's random
   pairs' mean at the same layer), then averaged over seeds, with its t-interval. With a
   single seed (or seeds that all hold the same pairs) the interval is a percentile
-  bootstrap instead: over unordered word pairs where the pairs table names the words
-  (``bootstrap over unordered word pairs``: a word pair's token pairs share tokens, and
-  both orders of a pair share them all), otherwise over pairs as below (``bootstrap over
-  pairs``), for both columns; a type whose seeds are all the same, normalized by random
+  bootstrap instead: over word types where the pairs table names the words (``bootstrap
+  over word types``, :func:`word_bootstrap_means`: pairs that share a word share its
+  tokens, and both orders of a pair share them all), otherwise over pairs as below
+  (``bootstrap over pairs``), for both columns; a type whose seeds are all the same, normalized by random
   pairs that differ by seed, gets the t-interval widened by its bootstrap (``t over
   seeds + bootstrap over ...``).
 * ``pooled`` (this package's earlier behaviour): all seeds' pairs pooled; ``mean`` over
@@ -28,8 +28,9 @@ words' pooled accumulated layer-k features. Aggregated per codec, layer and pair
   ``word_b``) within a seed, then per seed the mean over its word-type pairs (each
   word-type pair weighs the same, however many tokens its words have), then
   the mean and t-interval over seeds as in ``seeds``. With a single seed the bootstrap
-  resamples unordered word pairs: *big* -> *large* and *large* -> *big* have the same
-  mean (the same token pairs), so they are drawn together, not counted as two units.
+  resamples word types: *big* -> *large* and *large* -> *big* have the same mean (the
+  same token pairs), and *big* -> *large* and *big* -> *huge* share *big*'s tokens, so
+  they are drawn together, not counted as independent units.
 
 The relative distance (``rel_*``) is the type's mean over the random pairs' mean, minus
 1 (``-0.23``: 23 % closer than random pairs), per seed, then as the normalized one; it
@@ -210,7 +211,7 @@ def bootstrap_means(
         sums, sizes = x, None
     p = len(sums)
     out = np.empty((n_boot, x.shape[1]))
-    rows = max(1, chunk // max(p, 1))
+    rows = max(1, chunk // max(p * x.shape[1], 1))  # draws per step: the gathered [rows, p, K] <= chunk values
     for s in range(0, n_boot, rows):
         m = min(rows, n_boot - s)
         idx = rng.integers(0, p, size=(m, p))
@@ -221,18 +222,53 @@ def bootstrap_means(
     return out
 
 
-def unordered_pairs(word_a: np.ndarray, word_b: np.ndarray) -> np.ndarray:
-    """A label ``[P]`` per pair for its unordered word pair: ``(a, b)`` and ``(b, a)`` get the same.
-
-    The cluster of the one-replicate bootstrap (:func:`summarize`): Choi et al.'s samplers
-    pair every token of ``a`` with every token of ``b``, so the token pairs of a word pair
-    share their tokens, and a mutual synonym or a near-homophone pair comes in both orders
-    with the same distances; resampling them one by one would count copies as evidence.
-    """
+def word_ids(word_a: np.ndarray, word_b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Both words of every pair as numbers of one vocabulary: ``(ids a [P], ids b [P], V)``,
+    words numbered in sorted order over both columns (so the numbering, and with it the
+    draws of :func:`word_bootstrap_means`, depends on the words alone, not on row order)."""
     a, b = np.asarray(word_a).astype(str), np.asarray(word_b).astype(str)
-    first = a <= b
-    key = pd.DataFrame({"lo": np.where(first, a, b), "hi": np.where(first, b, a)})
-    return key.groupby(["lo", "hi"], sort=True).ngroup().to_numpy()
+    vocab, ids = np.unique(np.concatenate([a, b]), return_inverse=True)
+    return ids[: len(a)], ids[len(a) :], len(vocab)
+
+
+def word_draws(n_words: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each of ``n_words`` word types is drawn in each of ``n_boot`` resamples
+    of the vocabulary with replacement: ``[n_boot, n_words]`` int32 (rows sum to ``n_words``)."""
+    return rng.multinomial(n_words, np.full(n_words, 1.0 / n_words), size=n_boot).astype(np.int32)
+
+
+def word_bootstrap_means(x: np.ndarray, ia: np.ndarray, ib: np.ndarray, draws: np.ndarray,
+                         chunk: int = 1 << 22) -> np.ndarray:  # fmt: skip
+    """Means of ``x [P, K]`` (one row per pair of words ``ia [P]``, ``ib [P]``) in each
+    resample of the word types ``draws [B, V]`` (:func:`word_draws`) -> ``[B, K]``.
+
+    The vertex bootstrap of dyadic data: a pair counts ``draws[b, a] * draws[b, b']`` times
+    in resample ``b``, as often as both its words were drawn. Pairs that share a word are
+    not independent (a word with many near-homophones lends its tokens to each of those
+    pairs), so resampling pairs, or unordered pairs, as if they were gives intervals too
+    narrow; resampling the words keeps every pair of a word together, both orders of a
+    pair included. NaN where a resample holds no pair (both words of none drawn).
+    """
+    n_boot = len(draws)
+    out = np.empty((n_boot, x.shape[1]))
+    step = max(1, chunk // max(len(x), 1))
+    for s in range(0, n_boot, step):
+        c = draws[s : s + step]
+        w = c[:, ia].astype(np.float64) * c[:, ib]  # [m, P] weights
+        total = w.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[s : s + len(c)] = (w @ x) / total[:, None]
+    return out
+
+
+def _percentiles(draws: np.ndarray, q: list[float]) -> np.ndarray:
+    """Percentiles ``q`` of bootstrap draws ``[B, K]`` per column, NaN draws (a resample with
+    no pair) left out: ``[len(q), K]``; NaN for a column with none left, without a warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        return np.nanpercentile(draws, q, axis=0)
 
 
 def t_interval(x: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -260,6 +296,7 @@ def summarize(
     dist: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
     seeds: dict[str, np.ndarray] | None = None, aggregate: str = "seeds", replicate: str = "seed",
     boot_over: str = "pairs", clusters: dict[str, np.ndarray] | None = None,
+    words: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """Per pair type and layer: n, mean, median, CI, and the normalized mean and CI.
 
@@ -279,9 +316,12 @@ def summarize(
     of zero width would say nothing, so they count as one seed (``... (every seed the
     same)``); a difference of such a type with one whose seeds differ gets the t-interval
     over seeds widened by the first type's bootstrap (``t over seeds + bootstrap over
-    ...``; see ``versus`` below). ``clusters``: pair type -> a cluster label per pair ``[P]`` (e.g.
-    :func:`unordered_pairs`); the bootstrap then resamples clusters, not pairs
-    (:func:`bootstrap_means`). ``aggregate="pooled"``: the earlier behaviour, all seeds'
+    ...``; see ``versus`` below). ``clusters``: pair type -> a cluster label per pair ``[P]``;
+    the bootstrap then resamples clusters, not pairs (:func:`bootstrap_means`). ``words``:
+    pair type -> the numbers of both words of each pair ``([P], [P])`` in one vocabulary
+    for all types (:func:`word_ids`); the bootstrap then resamples word types
+    (:func:`word_bootstrap_means`), with the same draws for every type, so a difference of
+    two types that share words keeps their dependence (``clusters`` unused). ``aggregate="pooled"``: the earlier behaviour, all seeds'
     pairs pooled and bootstrapped pair by pair (``clusters`` unused). ``n`` = pairs over
     all seeds, ``median`` over all pairs; ``minus_synonym`` (with ``minus_synonym_ci_*``)
     = the type's mean minus the synonyms' mean of the same seed, mean and interval over
@@ -307,6 +347,8 @@ def summarize(
             raise ValueError(f"summarize: seeds[{t!r}] must give the seed of each of its {len(d)} pairs")
         if clusters is not None and len(clusters.get(t, ())) != len(d):
             raise ValueError(f"summarize: clusters[{t!r}] must give the cluster of each of its {len(d)} pairs")
+        if words is not None and any(len(w) != len(d) for w in words.get(t, ((), ()))):
+            raise ValueError(f"summarize: words[{t!r}] must give both words of each of its {len(d)} pairs")
     if aggregate == "pooled":  # every pair as if from one seed: the bootstrap over all pairs
         one = {t: np.zeros(len(d), int) for t, d in dist.items()}
         pooled = summarize(dist, n_boot, seed, alpha, one, replicate=replicate, boot_over=boot_over)
@@ -319,16 +361,31 @@ def summarize(
     seed_ids = {t: np.unique(seeds[t]) for t in dist}
     means = {t: {s: dist[t][seeds[t] == s].mean(0) for s in seed_ids[t]} for t in dist}
     boots: dict[tuple[str, int], np.ndarray] = {}
+    drawn: list[np.ndarray] = []  # the word-type resamples, drawn once for every type
 
     def boot(t: str, s) -> np.ndarray:
         """Bootstrap means of type ``t``'s pairs from seed ``s`` (drawn once)."""
         if (t, s) not in boots:
             rows = seeds[t] == s
-            labels = None if clusters is None else np.asarray(clusters[t])[rows]
-            units = int(rows.sum()) if labels is None else len(np.unique(labels))
+            if words is not None:
+                ia, ib = (np.asarray(w)[rows] for w in words[t])
+                units = len(np.unique(np.concatenate([ia, ib])))
+            else:
+                labels = None if clusters is None else np.asarray(clusters[t])[rows]
+                units = int(rows.sum()) if labels is None else len(np.unique(labels))
             if units < 2:
                 log.warning("%s, %s %s: the bootstrap has %d %s to draw: a zero-width interval", t, replicate, s, units, boot_over)
-            boots[t, s] = bootstrap_means(dist[t][rows], n_boot, rng, clusters=labels)
+            if words is not None:
+                if not drawn:
+                    n_words = 1 + max(int(max(a.max(), b.max())) for a, b in words.values() if len(a))
+                    drawn.append(word_draws(n_words, n_boot, rng))
+                boots[t, s] = word_bootstrap_means(dist[t][rows], ia, ib, drawn[0])
+                empty = int(np.isnan(boots[t, s][:, 0]).sum())
+                if empty:
+                    log.warning("%s, %s %s: %d of %d resamples of the words hold none of its pairs (left out of "
+                                "the percentiles)", t, replicate, s, empty, n_boot)  # fmt: skip
+            else:
+                boots[t, s] = bootstrap_means(dist[t][rows], n_boot, rng, clusters=labels)
         return boots[t, s]
 
     def interval(values: list[np.ndarray], common: list, draws) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
@@ -341,7 +398,7 @@ def summarize(
         alike = len(values) >= 2 and all(_same_value(v, values[0]) for v in values[1:])
         if len(values) >= 2 and not alike:
             return (*t_interval(np.stack(values), alpha), ci_t)
-        lo, hi = np.percentile(draws(common[0]), q, axis=0)
+        lo, hi = _percentiles(draws(common[0]), q)
         return values[0], lo, hi, ci_boot + (f" (every {replicate} the same)" if alike else "")
 
     # types whose seeds all hold the same pairs (equal means): one replicate of them, not several
@@ -369,7 +426,7 @@ def summarize(
                 draws = np.mean([f(boot(t, seed_ids[t][0]), means[ref][s]) for s in common], axis=0)
             else:
                 draws = np.mean([f(means[t][s], boot(ref, seed_ids[ref][0])) for s in common], axis=0)
-            blo, bhi = np.percentile(draws, q, axis=0)
+            blo, bhi = _percentiles(draws, q)
             lo = mean - np.hypot(mean - tlo, np.maximum(mean - blo, 0.0))
             hi = mean + np.hypot(thi - mean, np.maximum(bhi - mean, 0.0))
             return mean, lo, hi, f"{ci_t} + {ci_boot}"
@@ -457,6 +514,35 @@ def load_pooled(path: str, pooling: str = "mean") -> tuple[np.ndarray, np.ndarra
         raise CodecprobeError(f"{path}: cannot read features ({e})") from e
 
 
+OVERLAP_WARN = 0.9  # replicates sharing this share of their tokens (Jaccard) get a warning
+
+
+def warn_overlapping_replicates(pairs: pd.DataFrame, column: str, codec: str = "") -> dict[str, float]:
+    """Pair types whose replicates (``column``: seed or speaker) draw largely the same tokens
+    but pair them differently: ``{type: smallest Jaccard overlap of a replicate's tokens
+    with the first replicate's}`` for those at or above :data:`OVERLAP_WARN`, each warned.
+    Their t-interval over replicates measures how the same tokens were paired, not how the
+    tokens were sampled from the corpus, and is narrower than that (e.g. random pairs when
+    every seed takes every token). Replicates holding the same pairs are left to
+    :func:`summarize` (one replicate, bootstrap)."""
+    out = {}
+    for t, g in pairs.groupby("pair_type", sort=False):
+        reps = [r for _, r in g.groupby(column, sort=True)]
+        if len(reps) < 2:
+            continue
+        key = [set(zip(r["token_a"], r["token_b"])) for r in reps]
+        if all(k == key[0] for k in key[1:]):
+            continue
+        toks = [set(r["token_a"]) | set(r["token_b"]) for r in reps]
+        overlap = min(len(toks[0] & x) / max(1, len(toks[0] | x)) for x in toks[1:])
+        if overlap >= OVERLAP_WARN:
+            out[str(t)] = overlap
+            log.warning("%s: %s: its %d %ss share %.0f %% or more of their tokens and differ in how they pair them: "
+                        "the t-interval over them shows the pairing's spread, not the sampling of the tokens",
+                        codec, t, len(reps), column, 100 * overlap)  # fmt: skip
+    return out
+
+
 def codec_distances(
     codec: str, features_path: str, pairs: pd.DataFrame, metric: str = "euclidean", std: bool = False,
     pooling: str = "mean", n_boot: int = 1000, seed: int = 0, threads: int | None = None,
@@ -503,13 +589,20 @@ def codec_distances(
         # mean and center pooling commute with the sum over layers: pooled(acc_k) - pooled(acc_1) = pooled(sum 2..k)
         variants["layer1_only"] = (feats[:, :1], 1)
         variants["without_layer1"] = (feats[:, 1:] - feats[:, :1], 2)
+    if p.empty:
+        raise CodecprobeError(f"{codec}: no pair left to measure ({counts['pairs']} in the pairs table, none with "
+                              "features for both tokens)")  # fmt: skip
     # per pair type, once for every variant: feature rows of both tokens, replicate, and if the
-    # table has them, the words and (not pooled: its bootstrap is over rows) their unordered pairs
+    # table has them, the words and (not pooled: its bootstrap is over rows) their numbers in
+    # one vocabulary of every type's words, for the bootstrap over word types
     has_words = {"word_a", "word_b"} <= set(p.columns)
+    ids = word_ids(p["word_a"], p["word_b"])[:2] if has_words and aggregate != "pooled" else None
+    warn_overlapping_replicates(p, REPLICATES[over], codec)
     by_type = []
     for t, g in p.groupby("pair_type", sort=False):
         words = (g["word_a"].to_numpy(), g["word_b"].to_numpy()) if has_words else None
-        labels = unordered_pairs(*words) if has_words and aggregate != "pooled" else None
+        at = p.index.get_indexer(g.index)
+        labels = (ids[0][at], ids[1][at]) if ids is not None else None
         by_type.append((t, row[g["token_a"]].to_numpy(), row[g["token_b"]].to_numpy(), g[REPLICATES[over]].to_numpy(), words, labels))
     tables = []
     for variant, (f, first) in variants.items():
@@ -529,26 +622,33 @@ def _variant_table(
 ) -> pd.DataFrame:  # fmt: skip
     """:func:`summarize`'s table for one set of features ``[N, K, D]``; ``by_type``: per pair
     type ``(type, rows a [P], rows b [P], replicate [P], (word_a, word_b) [P] or None,
-    unordered word pairs [P] or None)``. Non-finite distances are dropped and counted in
-    ``counts``. With the unordered word pairs (:func:`unordered_pairs`), a one-replicate
-    bootstrap resamples them, not rows."""
-    dist, seeds, n_pairs, clusters = {}, {}, {}, {}
+    (word numbers a, b) [P] or None)``. Non-finite distances are dropped (a pair with one
+    at any layer, at every layer: each layer's mean is over the same pairs), counted in
+    ``counts`` and warned. With the word numbers (:func:`word_ids`), a one-replicate
+    bootstrap resamples word types (:func:`word_bootstrap_means`), not rows."""
+    dist, seeds, n_pairs, words_of = {}, {}, {}, {}
     for t, a, b, reps, words, labels in by_type:
         d = pair_distances(feats, a, b, metric, threads=threads)
         finite = np.isfinite(d).all(axis=1)
         if not finite.all():
             counts[f"dropped: non-finite distance ({t}){tag}"] = int((~finite).sum())
+            bad = np.flatnonzero(~np.isfinite(d).all(axis=0)) + 1
+            log.warning("%s%s: %s: %d of %d pairs have a non-finite distance (at layer(s) %s) and are left out at "
+                        "every layer", codec, tag, t, int((~finite).sum()), len(d), ", ".join(map(str, bad[:8])) + (" ..." if len(bad) > 8 else ""))  # fmt: skip
         dist[t], seeds[t], n_pairs[t] = d[finite], reps[finite], int(finite.sum())
         if labels is not None:
-            clusters[t] = labels[finite]
+            words_of[t] = (labels[0][finite], labels[1][finite])
         if aggregate == "word_types":
             dist[t], seeds[t], _, first = word_type_means(dist[t], seeds[t], words[0][finite], words[1][finite])
-            clusters[t] = clusters[t][first]
+            if t in words_of:
+                words_of[t] = (words_of[t][0][first], words_of[t][1][first])
             log.info("%s%s: %s: %d token pairs in %d (replicate, ordered word-type pair) groups", codec, tag, t, n_pairs[t], len(dist[t]))
-    clustered = aggregate != "pooled" and len(clusters) == len(dist)
-    boot_over = "unordered word pairs" if clustered else "pairs"
+    if not any(len(d) for d in dist.values()):
+        raise CodecprobeError(f"{codec}{tag}: every pair has a non-finite distance: no pair left to summarize")
+    by_words = aggregate != "pooled" and len(words_of) == len(dist)
+    boot_over = "word types" if by_words else "pairs"
     table = summarize(dist, n_boot, seed, seeds=seeds, aggregate=aggregate, replicate=over, boot_over=boot_over,
-                      clusters=clusters if clustered else None)  # fmt: skip
+                      words=words_of if by_words else None)  # fmt: skip
     if aggregate == "word_types":  # n counts token pairs; the median is over the word-type pairs' means
         table = table.assign(n=table["pair_type"].map(n_pairs), aggregation="word_types")
     return table
