@@ -134,3 +134,16 @@ def test_cli_region_figure_draws_every_region(tmp_path):
     got = np.array([[seg[0, 1], seg[1, 1]] for seg in bars])
     assert len(got) == len(want) == 8
     np.testing.assert_allclose(got[np.lexsort(got.T[::-1])], want[np.lexsort(want.T[::-1])])  # rows by (low, high)
+
+
+def test_region_labels_give_the_speakers_when_they_differ():
+    """A region averaged over fewer speakers than the others says how many under its name;
+    with every region over the same speakers the names stand alone."""
+    from codecprobe.artstage import region_tick_labels
+
+    full = pd.DataFrame({"region": list(REGIONS) * 2, "layer": [1] * 4 + [8] * 4, "n_speakers": 4})
+    assert region_tick_labels(full) == list(REGIONS)
+    fewer = full.assign(n_speakers=np.where(full.region == "velum", 2, 4))
+    assert region_tick_labels(fewer) == [f"{r}\n{2 if r == 'velum' else 4} spk" for r in REGIONS]
+    missing = full[full.region != "lips"]  # no speaker gave the lips a value
+    assert region_tick_labels(missing)[REGIONS.index("lips")] == "lips\n0 spk"

@@ -675,6 +675,19 @@ def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: 
     save_figure(fig, pdf, png)
 
 
+def region_tick_labels(t: pd.DataFrame) -> list[str]:
+    """The region names under one codec's panel; where the regions' means rest on different
+    numbers of speakers (a region with no measured gridline in a speaker is skipped for it),
+    each name gains its count (``lips\n3 spk``; none drawn: ``0 spk``), so that a region
+    averaged over fewer speakers is not read as the others."""
+    from .vtd import REGIONS
+
+    n = t.groupby("region")["n_speakers"].min() if "n_speakers" in t else pd.Series(dtype=int)
+    if n.nunique() <= 1 and len(n) in (0, len(REGIONS)):
+        return list(REGIONS)
+    return [f"{r}\n{int(n.get(r, 0))} spk" for r in REGIONS]
+
+
 def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     """PWCCA per tract region (x, lips -> pharynx), one panel per codec, one marker series per
     layer (mean over speakers, t-interval bars); hollow markers: the shuffled baseline.
@@ -689,7 +702,7 @@ def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "") -> N
             err = np.abs(np.vstack([g["pwcca"] - g["ci_low"], g["ci_high"] - g["pwcca"]]))
             line = ax.errorbar(x, g["pwcca"], yerr=np.nan_to_num(err), fmt="o", ms=5, capsize=3, label=f"layer {layer}")
             ax.plot(x, g["shuffled_mean"], ls="none", marker="o", mfc="none", color=line[0].get_color(), ms=5)
-        ax.set_xticks(range(len(REGIONS)), REGIONS)
+        ax.set_xticks(range(len(REGIONS)), region_tick_labels(t))
 
     _codec_panels(summary, draw, "tract region (gridlines by the outer wall they cross)", "PWCCA (regional VTD vs codec features)",
                   "Articulatory probing per tract region (filled: mean over speakers, bars: 95% t-interval over speakers;"
