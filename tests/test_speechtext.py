@@ -541,3 +541,46 @@ def test_cka_figure_legend_names_marks_whichever_codec_has_them(tmp_path, monkey
     names = [t.get_text() for leg in fig.legends + [a.get_legend() for a in fig.axes if a.get_legend()] for t in leg.get_texts()]
     assert {"paper", "linear", "debiased", "permutation null\n(mean ± 2 sd)"} <= set(names), names
     assert len(names) == len(set(names))  # each entry once
+
+
+def test_type_speakers_by_hand():
+    from codecprobe.speechtext import type_speakers
+
+    utts = ["11-100-0000", "22-200-0000", "22-200-0001", "33-300-0000"]
+    members = [np.array([0, 1, 2]), np.array([0, 3]), np.array([1])]  # 22 twice; 11 vs 33 tied; 22
+    assert type_speakers(utts, members).tolist() == ["22", "11", "22"]
+    assert type_speakers(utts, [np.array([0]), np.array([3])]) is None  # each type a speaker of its own
+    assert type_speakers(["utt_a", "utt_b"], [np.array([0, 1])]) is None  # not LibriSpeech ids
+
+
+def test_within_speaker_null_keeps_what_the_speaker_alone_links():
+    """Speech rows that hold only their speaker's voice, text rows only the topic of the book
+    that speaker reads (rare words: one speaker each): no word-level alignment at all. The
+    plain null breaks the speaker-book link and calls it alignment (p = 0.01); permuting
+    within speakers keeps it, and finds nothing beyond it."""
+    g = np.random.default_rng(0)
+    n_spk, per = 20, 15
+    voice, topic = g.normal(size=(n_spk, 16)), g.normal(size=(n_spk, 16))
+    who = np.repeat(np.arange(n_spk), per)
+    speech = voice[who] + g.normal(size=(len(who), 16))
+    text = topic[who] + g.normal(size=(len(who), 16))
+    words = np.array([f"w{i}" for i in range(len(who))])
+    cfg = CKAConfig(n_permutations=99, n_bootstrap=0, estimators=("linear", "debiased"))
+    for r in cka_rows(speech, text, words, cfg, speakers=who.astype(str)):
+        assert r["p_value"] == 0.01 and r["gap"] > 0.05, r
+        assert r["p_value_speaker"] > 0.05 and abs(r["gap_speaker"]) < r["gap"] / 3, r
+    plain = cka_rows(speech, text, words, cfg)  # without speakers: the same other columns, NaN here
+    with_spk = cka_rows(speech, text, words, cfg, speakers=who.astype(str))
+    for a, b in zip(plain, with_spk):
+        assert np.isnan(a["p_value_speaker"]) and a["cka"] == b["cka"] and a["p_value"] == b["p_value"]
+
+
+def test_debiased_cka_of_a_representation_constant_but_for_one_word_is_an_error():
+    """Its U-centred Gram is zero: the debiased CKA is undefined, and says so (rounding gave
+    about 8e-18 and p = 1 without a word)."""
+    x = np.ones((10, 3))
+    x[0] += 1.0
+    y = np.random.default_rng(0).normal(size=(10, 4))
+    with pytest.raises(CodecprobeError, match="CKA is undefined"):
+        cka_permutation(x, y, 9, np.random.default_rng(1), debiased=True)
+    cka_permutation(x, y, 9, np.random.default_rng(1))  # plain CKA of the same is defined

@@ -344,9 +344,28 @@ def prepare_gram(
         xc = (np.asarray(x, dtype=np.float64) - np.mean(x, axis=0, dtype=np.float64)).astype(dtype, copy=False)
         g = xc @ xc.T
         del xc
-        return unbiased_center_gram(g, inplace=True) if debiased else g
+        if not debiased:
+            return g
+        scale = float(np.abs(g).max())
+        return _check_centred(unbiased_center_gram(g, inplace=True), scale)
     g = gram_rbf(x, sigma_frac).astype(dtype, copy=False)
-    return unbiased_center_gram(g, inplace=True) if debiased else center_gram(g, inplace=True)
+    scale = float(np.abs(g).max())
+    return _check_centred(unbiased_center_gram(g, inplace=True) if debiased else center_gram(g, inplace=True), scale)
+
+
+def _check_centred(gc: np.ndarray, scale: float) -> np.ndarray:
+    """``gc`` (a centred Gram), or :class:`CodecprobeError` when it is zero up to rounding
+    against ``scale`` (the largest entry before centring): CKA is then undefined (a constant
+    representation, or for U-centring one constant but for a single row), and rounding
+    would otherwise give a value near 0 and p = 1 without a word."""
+    n = gc.shape[0]
+    tol = min(64 * n * float(np.finfo(gc.dtype).eps), 1e-6) * scale
+    if scale > 0 and float(np.abs(gc).max()) <= tol:
+        raise CodecprobeError(
+            f"CKA is undefined: the centred Gram of {n} rows is zero up to rounding (a representation constant "
+            "over the words, or for the debiased estimator constant but for one word)"
+        )
+    return gc
 
 
 def permuted_alignment(kc: np.ndarray, lc: np.ndarray, perm: np.ndarray, block_bytes: int = 1 << 20) -> float:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -238,11 +239,46 @@ def embed_types(llm: Any, types: Sequence[str], members: Sequence[np.ndarray], c
     return np.asarray(speech, np.float64), np.asarray(text, np.float64)
 
 
+LIBRISPEECH_UTT = re.compile(r"^(\d+)-\d+-\d+$")
+
+
+def type_speakers(utt_ids: Sequence[str], members: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Each word type's speaker: the one who spoke most of its tokens (``members``: token
+    indices per type; ties to the smaller label), read from LibriSpeech utterance ids
+    ``<speaker>-<chapter>-<n>``. ``[n_types]`` str, or ``None`` when an id is not of that
+    form or every type falls in a speaker of its own (no within-speaker permutation)."""
+    spk = []
+    for u in utt_ids:
+        m = LIBRISPEECH_UTT.match(str(u))
+        if m is None:
+            log.info("utterance id %r is not <speaker>-<chapter>-<n>: no within-speaker null", u)
+            return None
+        spk.append(m.group(1))
+    spk = np.asarray(spk)
+    out = []
+    for m in members:
+        labels, counts = np.unique(spk[np.asarray(m)], return_counts=True)
+        out.append(labels[np.argmax(counts)])
+    out = np.asarray(out)
+    if len(np.unique(out)) == len(out):
+        log.info("every word type has a speaker of its own: no within-speaker null")
+        return None
+    return out
+
+
 def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKAConfig, n_tokens: np.ndarray | None = None,
-             boots: dict[str, np.ndarray] | None = None) -> list[dict]:  # fmt: skip
+             boots: dict[str, np.ndarray] | None = None, speakers: np.ndarray | None = None) -> list[dict]:  # fmt: skip
     """One row per estimator: CKA, permutation null (mean, sd, p), gap and, for
     ``debiased``, its bootstrap CI over the rows (word types; none, NaN, below
     ``MIN_BOOTSTRAP_TYPES`` rows).
+
+    ``speakers [n]`` (each type's speaker, :func:`type_speakers`): also the null of
+    permutations within speakers (``null_speaker_mean``, ``null_speaker_sd``,
+    ``p_value_speaker``, ``gap_speaker``; NaN without). It keeps what a type's speaker
+    alone links between the two sides (a speaker's voice in the speech rows, the topic of
+    the book they read in the text rows of its rare words) and breaks the rest; the plain
+    null breaks both, so its gap counts such a link as alignment. Its draws come from their
+    own generator: the other columns are the same with or without it.
 
     Rows must be word types (``words`` unique): repeated types would give the text Gram a
     block structure that inflates CKA against its permutation null (module docstring).
@@ -275,8 +311,17 @@ def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKACo
             "estimator": est, "n_words": n, "n_types": n_types, "n_tokens": n_tok, "cka": res.observed,
             "null_mean": res.null_mean, "null_sd": res.null_sd, "p_value": res.p_value,
             "n_permutations": cfg.n_permutations, "gap": res.gap, "gap_ci_low": np.nan, "gap_ci_high": np.nan,
-            "n_bootstrap": 0,
+            "n_bootstrap": 0, "null_speaker_mean": np.nan, "null_speaker_sd": np.nan, "p_value_speaker": np.nan,
+            "gap_speaker": np.nan,
         }  # fmt: skip
+        if speakers is not None:
+            srng = np.random.default_rng([cfg.seed, ESTIMATORS.index(est), 1])
+            sp = cka_permutation(speech, text, cfg.n_permutations, srng, groups=speakers, kernel=kernel,
+                                 debiased=debiased, dtype=dtype)  # fmt: skip
+            row |= {"null_speaker_mean": sp.null_mean, "null_speaker_sd": sp.null_sd, "p_value_speaker": sp.p_value,
+                    "gap_speaker": sp.gap}  # fmt: skip
+            log.info("%s CKA against permutations within speakers: null %.4f +- %.4f (p = %.4g)", est, sp.null_mean,
+                     sp.null_sd, sp.p_value)  # fmt: skip
         if est == "debiased" and cfg.n_bootstrap >= 2 and n < MIN_BOOTSTRAP_TYPES:
             log.warning("no bootstrap CI of the gap: %d word types (< %d)", n, MIN_BOOTSTRAP_TYPES)
         elif est == "debiased" and cfg.n_bootstrap >= 2:
@@ -310,6 +355,10 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
     )  # fmt: skip
     speech, text = embed_types(llm, types, members, codes, cfg.pooling, texts)
     n_tokens = np.array([len(m) for m in members], np.int64)
+    speakers = type_speakers(tokens["utt_id"].tolist(), members)
+    if speakers is not None:
+        log.info("%d speakers among the %d word types (each type: the speaker of most of its tokens)",
+                 len(np.unique(speakers)), len(types))  # fmt: skip
     n_books = llm.n_codebooks
     variants, books = {VARIANTS[0]: speech}, {VARIANTS[0]: f"1-{n_books}"}  # codebooks (1-based) behind each speech side
     if cfg.split_first and llm.sums_codebooks and n_books > 1:
@@ -339,7 +388,7 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
         log.info("effective dimensions (participation ratio): speech %.1f of %d, text %.1f of %d",
                  meta["speech_eff_dim"], sp.shape[1], text_eff, text.shape[1])  # fmt: skip
         metas[variant] = meta
-        records += [meta | r for r in cka_rows(sp, text, np.asarray(types), cfg, n_tokens, boots[variant])]
+        records += [meta | r for r in cka_rows(sp, text, np.asarray(types), cfg, n_tokens, boots[variant], speakers)]
     gap_versus_all(records, boots)
     table = pd.DataFrame(records)
     if embeddings:
