@@ -678,7 +678,7 @@ def _codec_panels(summary: pd.DataFrame, draw, xlabel: str, ylabel: str, title: 
 def region_tick_labels(t: pd.DataFrame) -> list[str]:
     """The region names under one codec's panel; where the regions' means rest on different
     numbers of speakers (a region with no measured gridline in a speaker is skipped for it),
-    each name gains its count (``lips\n3 spk``; none drawn: ``0 spk``), so that a region
+    each name gains its count on a second line (``3 spk``; none drawn: ``0 spk``), so that a region
     averaged over fewer speakers is not read as the others."""
     from .vtd import REGIONS
 

@@ -596,13 +596,14 @@ def codec_distances(
     # table has them, the words and (not pooled: its bootstrap is over rows) their numbers in
     # one vocabulary of every type's words, for the bootstrap over word types
     has_words = {"word_a", "word_b"} <= set(p.columns)
-    ids = word_ids(p["word_a"], p["word_b"])[:2] if has_words and aggregate != "pooled" else None
+    by_words = has_words and aggregate != "pooled"
+    if by_words:
+        p = p.assign(**dict(zip(("word_id_a", "word_id_b"), word_ids(p["word_a"], p["word_b"])[:2])))
     warn_overlapping_replicates(p, REPLICATES[over], codec)
     by_type = []
     for t, g in p.groupby("pair_type", sort=False):
         words = (g["word_a"].to_numpy(), g["word_b"].to_numpy()) if has_words else None
-        at = p.index.get_indexer(g.index)
-        labels = (ids[0][at], ids[1][at]) if ids is not None else None
+        labels = (g["word_id_a"].to_numpy(), g["word_id_b"].to_numpy()) if by_words else None
         by_type.append((t, row[g["token_a"]].to_numpy(), row[g["token_b"]].to_numpy(), g[REPLICATES[over]].to_numpy(), words, labels))
     tables = []
     for variant, (f, first) in variants.items():
