@@ -584,3 +584,16 @@ def test_debiased_cka_of_a_representation_constant_but_for_one_word_is_an_error(
     with pytest.raises(CodecprobeError, match="CKA is undefined"):
         cka_permutation(x, y, 9, np.random.default_rng(1), debiased=True)
     cka_permutation(x, y, 9, np.random.default_rng(1))  # plain CKA of the same is defined
+
+
+def test_latex_table_gives_the_within_speaker_gap_when_the_tables_have_it():
+    base = {"codec": "mimi", "codec_family": "mimi", "codec_random": False, "llm_random": False, "variant": "all", "codebooks": "1-8"}
+    lin = base | {"estimator": "linear", "cka": 0.329, "null_mean": 0.2, "null_sd": 0.01, "gap": 0.129, "gap_ci_low": np.nan,
+                  "gap_ci_high": np.nan, "gap_speaker": 0.031, "p_value_speaker": 0.004}  # fmt: skip
+    deb = base | {"estimator": "debiased", "cka": 0.08, "null_mean": 0.0, "null_sd": 0.01, "gap": 0.08, "gap_ci_low": 0.07,
+                  "gap_ci_high": 0.09, "gap_speaker": 0.02, "p_value_speaker": 0.01}  # fmt: skip
+    tex = latex_table(pd.DataFrame([lin, deb])).splitlines()
+    assert tex[1] == r"\begin{tabular}{lccccc}" and tex[3].endswith(r"& $\Delta$ within speakers \\")
+    assert tex[5] == r"MIMI & 0.329 & 0.200 $\pm$ 0.010 & +0.129 & +0.080 [+0.070, +0.090] & +0.031 ($p$ = 0.004) \\"
+    without = latex_table(pd.DataFrame([lin, deb]).assign(gap_speaker=np.nan)).splitlines()  # ids not LibriSpeech's
+    assert without[1] == r"\begin{tabular}{lcccc}" and without[5].endswith(r"[+0.070, +0.090] \\")

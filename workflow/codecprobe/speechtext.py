@@ -461,10 +461,11 @@ def _shown(t: pd.DataFrame) -> list[float]:
     return [*lin[["cka", "null_mean", "null_sd", "gap"]].to_numpy().ravel(), *deb[["gap", "gap_ci_low", "gap_ci_high"]].to_numpy().ravel()]
 
 
-def _cka_row(codec: str, t: pd.DataFrame, label: str | None = None, d: int | None = None) -> str:
+def _cka_row(codec: str, t: pd.DataFrame, label: str | None = None, d: int | None = None, speakers: bool = False) -> str:
     """One codec's row of :func:`latex_table` from its rows ``t`` (one per estimator); every
     number with the decimals :func:`codecprobe.figures.latex_decimals` picks from those shown
-    (or ``d``). ``label`` replaces the codec's name (the rows of its codebook split)."""
+    (or ``d``). ``label`` replaces the codec's name (the rows of its codebook split).
+    ``speakers``: a last cell, the linear gap over the within-speaker null and its p."""
     lin = t[t["estimator"] == "linear"].iloc[:1]
     deb = t[t["estimator"] == "debiased"].iloc[:1]
     d = latex_decimals(_shown(t)) if d is None else d
@@ -474,32 +475,40 @@ def _cka_row(codec: str, t: pd.DataFrame, label: str | None = None, d: int | Non
         r = lin.iloc[0]
         cka, base, gap = f"{r['cka']:.{d}f}", f"{r['null_mean']:.{d}f} $\\pm$ {r['null_sd']:.{d}f}", f"{r['gap']:+.{d}f}"
     dgap = latex_interval(*deb[["gap", "gap_ci_low", "gap_ci_high"]].iloc[0], f"+.{d}f") if len(deb) else "--"
-    return f"{name} & {cka} & {base} & {gap} & {dgap} \\\\"
+    cells = [name, cka, base, gap, dgap]
+    if speakers:
+        r = lin.iloc[0] if len(lin) else None
+        ok = r is not None and np.isfinite(r.get("gap_speaker", np.nan))
+        cells.append(f"{r['gap_speaker']:+.{d}f} ($p$ = {r['p_value_speaker']:.2g})" if ok else "--")
+    return " & ".join(cells) + " \\\\"
 
 
 def latex_table(table: pd.DataFrame) -> str:
     """The paper's Sec. 3.3 numbers as a LaTeX tabular: per codec, linear CKA, its
-    permutation baseline (mean +- sd), the gap, and the debiased CKA gap with its CI; under
+    permutation baseline (mean +- sd), the gap, and the debiased CKA gap with its CI (and,
+    when the tables carry the within-speaker null, the linear gap over it with its p); under
     a codec with the first-codebook split, its rows for codebook 1 alone and for codebooks
     2..K, with the codec's decimals. Decimals per codec as in the other tables (3 when its
     largest number is 0.1 or more)."""
+    spk = "gap_speaker" in table and bool(table["gap_speaker"].notna().any())
     lines = [
         "% codecprobe: speech-text CKA (paper Sec. 3.3); generated, do not edit",
-        r"\begin{tabular}{lcccc}",
+        r"\begin{tabular}{lcccc" + ("c}" if spk else "}"),
         r"\toprule",
-        r"Codec & CKA & Permutation baseline & $\Delta$ & Debiased $\Delta$ [95\% CI] \\",
+        r"Codec & CKA & Permutation baseline & $\Delta$ & Debiased $\Delta$ [95\% CI]"
+        + (r" & $\Delta$ within speakers \\" if spk else r" \\"),
         r"\midrule",
     ]
     for codec, t in table.groupby("codec", sort=False):
         main = main_variant(t)
-        lines.append(_cka_row(str(codec), main))
+        lines.append(_cka_row(str(codec), main, speakers=spk))
         if "variant" not in t:
             continue
         d = latex_decimals(_shown(main))  # the split rows print with the codec's decimals
         for variant, what in zip(VARIANTS[1:], ("codebook 1 alone", "codebooks {} only")):
             part = t[t["variant"] == variant]
             if len(part):
-                lines.append(_cka_row(str(codec), part, "\\quad " + what.format(part["codebooks"].iloc[0]), d))
+                lines.append(_cka_row(str(codec), part, "\\quad " + what.format(part["codebooks"].iloc[0]), d, spk))
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 
