@@ -597,3 +597,18 @@ def test_latex_table_gives_the_within_speaker_gap_when_the_tables_have_it():
     assert tex[5] == r"MIMI & 0.329 & 0.200 $\pm$ 0.010 & +0.129 & +0.080 [+0.070, +0.090] & +0.031 ($p$ = 0.004) \\"
     without = latex_table(pd.DataFrame([lin, deb]).assign(gap_speaker=np.nan)).splitlines()  # ids not LibriSpeech's
     assert without[1] == r"\begin{tabular}{lcccc}" and without[5].endswith(r"[+0.070, +0.090] \\")
+
+
+def test_cka_figure_draws_the_within_speaker_null_where_the_table_has_it(monkeypatch):
+    from codecprobe import speechtext as st
+
+    drawn = []
+    monkeypatch.setattr(st, "save_figure", lambda fig, pdf, png: drawn.append(fig))
+    row = {"codec": "mimi", "codec_family": "mimi", "codec_random": False, "llm_random": False, "variant": "all",
+           "estimator": "linear", "cka": 0.33, "null_mean": 0.24, "null_sd": 0.01}  # fmt: skip
+    st.cka_figure(pd.DataFrame([row | {"null_speaker_mean": 0.29, "null_speaker_sd": 0.01}]), "f.pdf", "f.png")
+    st.cka_figure(pd.DataFrame([row]), "f.pdf", "f.png")  # a table from before session 23
+    legends = [[t.get_text() for t in f.axes[0].get_legend().get_texts()] for f in drawn]
+    assert "within-speaker null\n(mean ± 2 sd)" in legends[0] and not any("within" in t for t in legends[1])
+    hatched = [c for c in drawn[0].axes[0].collections if c.get_hatch()]
+    assert len(hatched) == 1 and np.allclose(hatched[0].get_paths()[0].vertices[:, 1].min(), 0.27)

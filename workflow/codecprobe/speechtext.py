@@ -514,8 +514,9 @@ def latex_table(table: pd.DataFrame) -> str:
 
 
 def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
-    """Bars: CKA per codec and estimator; grey band: permutation null mean +- 2 sd; dots:
-    the paper's linear CKA where it reports one. Every codebook on the speech side only
+    """Bars: CKA per codec and estimator; grey band: permutation null mean +- 2 sd; hatched
+    band: the within-speaker null's (where the table has it); dots: the paper's linear CKA
+    where it reports one. Every codebook on the speech side only
     (:func:`main_variant`; the split is in the table and the LaTeX)."""
     import matplotlib
 
@@ -546,6 +547,10 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
             x = i + (j - (len(ests) - 1) / 2) * width
             ax.bar(x, r["cka"], width * 0.9, color=colors[est], label=label(est))
             ax.fill_between([x - width / 2, x + width / 2], r["null_mean"] - 2 * r["null_sd"], r["null_mean"] + 2 * r["null_sd"], color="0.5", alpha=0.45, lw=0, label=label("permutation null\n(mean ± 2 sd)"))
+            if np.isfinite(r.get("null_speaker_mean", np.nan)):
+                lo, hi = r["null_speaker_mean"] - 2 * r["null_speaker_sd"], r["null_speaker_mean"] + 2 * r["null_speaker_sd"]
+                ax.fill_between([x - width / 2, x + width / 2], lo, hi, facecolor="none", edgecolor="k", hatch="////", lw=0.5,
+                                label=label("within-speaker null\n(mean ± 2 sd)"))  # fmt: skip
             if est == "linear" and r["codec_family"] in PAPER and not (r["codec_random"] or r["llm_random"]):
                 ax.plot(x, PAPER[r["codec_family"]], "kD", ms=5, label=label("paper"))
     rnd = [bool(table[table["codec"] == c][["codec_random", "llm_random"]].to_numpy().any()) for c in codecs]
