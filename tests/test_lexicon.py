@@ -243,7 +243,7 @@ def test_nltk_data_with_only_wordnet_zip_is_read(tmp_path, monkeypatch):
     from codecprobe import lexicon
     from codecprobe.lexicon import open_wordnet
 
-    # open_wordnet puts its private copy first on nltk's data path: undone after the test,
+    # open_wordnet adds its private copy to nltk's data path: undone after the test,
     # or the mini WordNet would be the one later tests find with ``auto``
     monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))
     z = _wordnet_zip(tmp_path)
@@ -295,3 +295,18 @@ def test_a_damaged_member_of_the_wordnet_zip_is_named(tmp_path, monkeypatch):
     want = rf"cannot extract the WordNet zip {z} \(Bad CRC-32 for file 'wordnet/data.noun'\)"
     with pytest.raises(CodecprobeError, match=want):
         open_wordnet(str(z.parents[1]))
+
+
+def test_open_wordnet_leaves_the_users_nltk_data_first(tmp_path, monkeypatch):
+    """The private copy open_wordnet makes goes last on nltk's data path: a corpus of the
+    user's (their own WordNet, or any other) is still found first afterwards (it was put
+    first, shadowing them for the rest of the process)."""
+    import nltk
+    from codecprobe.lexicon import open_wordnet
+
+    mine = str(tmp_path / "my_nltk_data")
+    monkeypatch.setattr(nltk.data, "path", [mine, *nltk.data.path])
+    before = list(nltk.data.path)
+    wn = open_wordnet(str(_mini_wordnet(tmp_path / "wn")))
+    assert synonyms("car", wn) == {"auto", "automobile"}
+    assert nltk.data.path[: len(before)] == before and len(nltk.data.path) == len(before) + 1

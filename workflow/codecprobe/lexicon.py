@@ -291,7 +291,7 @@ def open_wordnet(root: str | None = None):
             "".join(f"{i:02d}\t{name}\t{cat}\n" for i, (name, cat) in enumerate(_LEXNAMES))
         )
     if str(shadow) not in nltk.data.path:
-        nltk.data.path.insert(0, str(shadow))
+        nltk.data.path.append(str(shadow))  # last: it shadows no corpus of the user's
     import warnings
 
     with warnings.catch_warnings():
