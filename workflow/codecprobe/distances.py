@@ -367,15 +367,14 @@ def summarize(
         """Bootstrap means of type ``t``'s pairs from seed ``s`` (drawn once)."""
         if (t, s) not in boots:
             rows = seeds[t] == s
+
+            def few(units: int) -> None:
+                if units < 2:
+                    log.warning("%s, %s %s: the bootstrap has %d %s to draw: a zero-width interval", t, replicate, s, units, boot_over)
+
             if words is not None:
                 ia, ib = (np.asarray(w)[rows] for w in words[t])
-                units = len(np.unique(np.concatenate([ia, ib])))
-            else:
-                labels = None if clusters is None else np.asarray(clusters[t])[rows]
-                units = int(rows.sum()) if labels is None else len(np.unique(labels))
-            if units < 2:
-                log.warning("%s, %s %s: the bootstrap has %d %s to draw: a zero-width interval", t, replicate, s, units, boot_over)
-            if words is not None:
+                few(len(np.unique(np.concatenate([ia, ib]))))
                 if not drawn:
                     n_words = 1 + max(int(max(a.max(), b.max())) for a, b in words.values() if len(a))
                     drawn.append(word_draws(n_words, n_boot, rng))
@@ -385,6 +384,8 @@ def summarize(
                     log.warning("%s, %s %s: %d of %d resamples of the words hold none of its pairs (left out of "
                                 "the percentiles)", t, replicate, s, empty, n_boot)  # fmt: skip
             else:
+                labels = None if clusters is None else np.asarray(clusters[t])[rows]
+                few(int(rows.sum()) if labels is None else len(np.unique(labels)))
                 boots[t, s] = bootstrap_means(dist[t][rows], n_boot, rng, clusters=labels)
         return boots[t, s]
 
