@@ -405,6 +405,16 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
         yield spk, xs, codes
 
 
+# why speakers are left out of a codec's PWCCA, as the final error words each ({}: the speakers)
+SKIP_REASONS = {
+    "no codec features": "without any utterance in the feature file: {}",
+    "no codec frame inside the MRI span": "with no codec frame inside the MRI span of any utterance: {}",
+    "too few frames": "with too few frames for CCA (no more than feature dimensions + gridlines) or for the "
+    "shuffled baseline: {}",
+    "degenerate CCA": "whose CCA is degenerate: {}; see the warnings in the log",
+}
+
+
 def _over_speakers(codec: str, vtd_files: list[str], utts: dict, rate: float, dim: int, speaker_rows,
                    lags: np.ndarray | None = None) -> list[dict]:  # fmt: skip
     """The rows ``speaker_rows(speaker, xs, codes)`` gives for every speaker whose data can give
@@ -414,8 +424,7 @@ def _over_speakers(codec: str, vtd_files: list[str], utts: dict, rate: float, di
     a warning; the speakers used and skipped are logged, and when none is left
     :class:`CodecprobeError` says why."""
     out: list[dict] = []
-    skipped: dict[str, list[str]] = {"no codec features": [], "no codec frame inside the MRI span": [],
-                                     "too few frames": [], "degenerate CCA": []}  # fmt: skip
+    skipped: dict[str, list[str]] = {reason: [] for reason in SKIP_REASONS}
     for spk, xs, codes in _speaker_inputs(codec, vtd_files, utts, rate, dim, skipped, lags):
         try:
             out.extend(speaker_rows(spk, xs, codes))
@@ -431,19 +440,7 @@ def _over_speakers(codec: str, vtd_files: list[str], utts: dict, rate: float, di
     log.info("%s: %d speaker(s) used, %d skipped%s", codec, n_used, n_skipped,
              "".join(f"; {k}: {len(v)} ({', '.join(v)})" for k, v in skipped.items() if v))  # fmt: skip
     if not out:
-        why = []
-        if skipped["no codec features"]:
-            why.append(f"{len(skipped['no codec features'])} speaker(s) without any utterance in the feature file: "
-                       f"{', '.join(skipped['no codec features'])}")  # fmt: skip
-        if skipped["no codec frame inside the MRI span"]:
-            why.append(f"{len(skipped['no codec frame inside the MRI span'])} speaker(s) with no codec frame inside "
-                       f"the MRI span of any utterance: {', '.join(skipped['no codec frame inside the MRI span'])}")  # fmt: skip
-        if skipped["too few frames"]:
-            why.append(f"{len(skipped['too few frames'])} speaker(s) with too few frames for CCA (no more than "
-                       f"feature dimensions + gridlines) or for the shuffled baseline: {', '.join(skipped['too few frames'])}")  # fmt: skip
-        if skipped["degenerate CCA"]:
-            why.append(f"{len(skipped['degenerate CCA'])} speaker(s) whose CCA is degenerate: "
-                       f"{', '.join(skipped['degenerate CCA'])}; see the warnings in the log")  # fmt: skip
+        why = [f"{len(v)} speaker(s) {SKIP_REASONS[k].format(', '.join(v))}" for k, v in skipped.items() if v]
         raise CodecprobeError(f"{codec}: no speaker gave a PWCCA value" + (f" ({'; '.join(why)})" if why else ""))
     return out
 
