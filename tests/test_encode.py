@@ -201,6 +201,26 @@ def test_run_feature_slicing_and_short_words(melrvq, words, tmp_path):
         assert h["tokens/utt_frame_start"][1] == 49 and h["tokens/n_frames"][1] == 10
 
 
+@pytest.mark.parametrize("slicing", ["audio", "feature"])
+def test_words_outside_ascii_are_written_and_read_back(melrvq, words, tmp_path, slicing):
+    """A word such as ``café`` (another corpus, another aligner) is stored as UTF-8 in
+    /tokens/word; numpy's ASCII-only astype("S") made the encode job fail after encoding.
+    The speech-text stage reads it back as written."""
+    from codecprobe.speechtext import token_codes
+
+    w = words.copy()
+    w["utt_id"] = w["utt_id"].astype(str)
+    w.loc[0, "word"] = "café"
+    w.loc[w["utt_id"] == w.loc[1, "utt_id"], "utt_id"] = w.loc[1, "utt_id"] + "é"
+    out = tmp_path / "f.h5"
+    run(melrvq, w, None, str(out), EncodeConfig(slicing=slicing))
+    with h5py.File(out) as h:
+        assert h["tokens/word"][0] == "café".encode("utf-8")
+    tokens, codes, _ = token_codes(str(out))
+    assert tokens["word"].tolist() == w["word"].astype(str).tolist()
+    assert tokens["utt_id"].tolist() == w["utt_id"].astype(str).tolist()
+
+
 def test_feature_slicing_counts_words_after_the_last_frame_apart_from_short_ones(words, tmp_path):
     """A word may end up to 0.05 s after the audio: one lying after the last frame centre
     takes the nearest frame, but was counted "shorter than one frame" though 40 ms long."""

@@ -292,3 +292,21 @@ def test_read_table_keeps_identifiers_as_written(tmp_path, suffix):
     assert back["start"].tolist() == [0.5, 1.25] and back["n_phones"].dtype.kind == "i"
     assert back["note"].isna().tolist() == [True, False]  # an empty cell is missing, as before
     assert text_column("word_a") and text_column("speaker") and not text_column("token_a") and not text_column("seed")
+
+
+def test_utf8_strings_round_trip_through_hdf5(tmp_path):
+    """Words outside ASCII (``café``, ``naïve``) are stored as UTF-8 and read back as
+    written; numpy's own astype("S") / astype(str) fail on them."""
+    from codecprobe.io import utf8_bytes, utf8_text
+
+    words = ["café", "naïve", "don't", "a"]
+    with pytest.raises(UnicodeEncodeError):
+        np.asarray(words).astype("S")
+    with h5py.File(tmp_path / "w.h5", "w") as h:
+        h["word"] = utf8_bytes(pd.Series(words))
+    with h5py.File(tmp_path / "w.h5") as h:
+        stored = h["word"][:]
+    assert stored[0] == "café".encode("utf-8")
+    assert utf8_text(stored).tolist() == words
+    assert utf8_text(["x", b"y"]).tolist() == ["x", "y"]
+    assert utf8_bytes([]).shape == (0,) and utf8_text(utf8_bytes([])).shape == (0,)

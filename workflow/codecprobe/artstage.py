@@ -74,6 +74,7 @@ from .io import (
     run_cli,
     save_figure,
     setup_logging,
+    utf8_bytes,
     write_table,
     write_text,
 )
@@ -177,7 +178,7 @@ def write_speaker_vtd(
         h["vtd"] = np.concatenate([r.px for r in results]).astype(np.float32)
         h["times"] = np.concatenate([r.times for r in results])
         h["frame_no"] = np.concatenate([r.frame_no for r in results])
-        h["utterances/name"] = np.array([r.name for r in results], dtype="S")
+        h["utterances/name"] = utf8_bytes([r.name for r in results])
         h["utterances/n_frames"] = n
         h["utterances/offset"] = offsets(n)
         h["utterances/dropped"] = np.stack([np.asarray(r.dropped, bool) for r in results])

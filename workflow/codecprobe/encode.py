@@ -63,7 +63,7 @@ from .arrays import group_positions, offsets
 from .audio import cut, load_audio, sample_span
 from .codecs.base import Codec, CodecSpec, load_codec
 from .features import POOLINGS, pool, shorter_than_frame, word_frames
-from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging
+from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging, utf8_bytes
 
 log = logging.getLogger("codecprobe.encode")
 
@@ -791,8 +791,8 @@ def write_tokens(h5, tokens: pd.DataFrame, nearest: np.ndarray, n_frames: np.nda
     into ``/codes``."""
     t = h5.create_group("tokens")
     t["token_id"] = tokens["token_id"].to_numpy(np.int64)
-    t["utt_id"] = tokens["utt_id"].astype(str).to_numpy().astype("S")
-    t["word"] = tokens["word"].astype(str).to_numpy().astype("S")
+    t["utt_id"] = utf8_bytes(tokens["utt_id"])
+    t["word"] = utf8_bytes(tokens["word"])
     t["start"] = tokens["start"].to_numpy(np.float64)
     t["end"] = tokens["end"].to_numpy(np.float64)
     t["nearest_frame"] = nearest
@@ -821,7 +821,7 @@ def write_feature_codes(h5, codec: Codec, frames: list, utt_codes: dict) -> None
     utts = list(utt_codes)
     n = np.array([utt_codes[u].shape[1] for u in utts], np.int64)
     u = h5.create_group("utterances")
-    u["utt_id"] = np.array(utts, dtype="S")
+    u["utt_id"] = utf8_bytes(utts)
     u["n_frames"] = n
     u["frame_offset"] = offsets(n)
     u["frame_times"] = np.concatenate([codec.frame_times(int(k)) for k in n])

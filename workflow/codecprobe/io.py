@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -93,6 +94,19 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     header = pd.read_csv(path, sep=sep, nrows=0).columns
     dtype = {c: str for c in header if text_column(c)}
     return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""], dtype=dtype)
+
+
+def utf8_bytes(values) -> np.ndarray:
+    """``values`` (``[N]`` strings) as fixed-width UTF-8 byte strings (``S`` dtype), how
+    codecprobe stores text in HDF5: numpy's own ``astype("S")`` is ASCII only and fails on
+    a word such as ``café``."""
+    return np.asarray([str(v).encode("utf-8") for v in values], dtype=bytes).reshape(-1)
+
+
+def utf8_text(values) -> np.ndarray:
+    """The strings (``[N]``, ``str``) of byte strings stored by :func:`utf8_bytes` (or of
+    ``str`` already); numpy's ``astype(str)`` decodes ASCII only."""
+    return np.asarray([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values], dtype=str).reshape(-1)
 
 
 def write_text(text: str, path: str | os.PathLike, encoding: str = "utf-8") -> None:

@@ -68,6 +68,8 @@ from .io import (
     run_cli,
     save_figure,
     setup_logging,
+    utf8_bytes,
+    utf8_text,
     write_table,
     write_text,
 )
@@ -131,13 +133,13 @@ def token_codes(path: str) -> tuple[pd.DataFrame, list[np.ndarray], dict]:
             raise CodecprobeError(f"{path}: no codes/tokens (not written by the encode stage?)")
         t = h["tokens"]
         tokens = pd.DataFrame({
-            "token_id": t["token_id"][:], "word": t["word"][:].astype(str), "utt_id": t["utt_id"][:].astype(str),
+            "token_id": t["token_id"][:], "word": utf8_text(t["word"][:]), "utt_id": utf8_text(t["utt_id"][:]),
         })  # fmt: skip
         codes = h["codes"][:]
         n = t["n_frames"][:]
         if "utterances" in h:
             u = h["utterances"]
-            off = dict(zip(u["utt_id"][:].astype(str), u["frame_offset"][:]))
+            off = dict(zip(utf8_text(u["utt_id"][:]), u["frame_offset"][:]))
             start = np.array([off[x] for x in tokens["utt_id"]]) + t["utt_frame_start"][:]
         else:
             start = t["frame_offset"][:]
@@ -401,7 +403,7 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
                 if variant != "all":
                     h[f"speech_{variant}"] = sp.astype(np.float32)
             h["text"] = text.astype(np.float32)
-            h["word"] = np.array([w.encode("utf-8") for w in types])
+            h["word"] = utf8_bytes(types)
             h["n_tokens"] = n_tokens
             h["token_offset"] = offsets(n_tokens)
             h["token_id"] = np.concatenate([token_id[m] for m in members])
