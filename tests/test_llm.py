@@ -326,3 +326,77 @@ def test_side_files_come_from_the_checkpoint_not_the_working_directory(mimo_dir,
         load_llm_input(LLMSpec("mimo_audio", str(d), tokenizer="./tokenizer.json"))
     with pytest.raises(CodecprobeError, match=r"'other.json': no such file in the weights folder .* \(give a path, e.g. \./other\.json"):
         load_llm_input(LLMSpec("mimo_audio", str(d), tokenizer="other.json"))
+
+
+def test_a_word_with_the_unknown_text_token_or_blank_has_no_text_vector(moshi_dir, mimo_dir, tmp_path):
+    """Moshi's SentencePiece maps a character it never saw to <unk> (id 0), and Moshi trains
+    text_emb row 0 as its padding marker: such a word has no text vector (skipped and
+    counted by the stage), nor has a blank word, which tokenizer.json models would embed
+    as the bare-space token."""
+    d, _ = moshi_dir
+    moshi = load_llm_input(LLMSpec("moshi", str(d)))
+    assert moshi.tokenizer.unk_id == 0 and 0 in moshi.tokenizer.ids("héllo")
+    assert moshi.text("héllo") is None and moshi.text("") is None
+    assert moshi.text("house") is not None and moshi.text("house").shape == (MOSHI_TINY["hidden"],)
+    dm, _, _ = mimo_dir
+    mimo = load_llm_input(LLMSpec("mimo_audio", str(dm)))
+    assert mimo.tokenizer.unk_id is None  # byte-level BPE: every word has known tokens
+    assert mimo.tokenizer.ids("") and mimo.text("") is None and mimo.text("  ") is None
+    assert mimo.text("café") is not None
+    # a tokenizer.json with an unknown token: its id is read from the model
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from codecprobe.llm import HFTokenizer
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "house": 1}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(tmp_path / "wl.json"))
+    wl = HFTokenizer(tmp_path / "wl.json", "llm x")
+    assert wl.unk_id == 0 and wl.ids("zebra") == [0] and wl.ids("house") == [1]
+
+
+def test_a_missing_tokenizers_package_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    from codecprobe.llm import HFTokenizer
+
+    monkeypatch.setitem(sys.modules, "tokenizers", None)
+    with pytest.raises(CodecprobeError, match=r"llm x: the tokenizers package is needed for tokenizer.json"):
+        HFTokenizer(tmp_path / "tokenizer.json", "llm x")
+
+
+def _hub(monkeypatch, tmp_path, missing: dict):
+    """hf_hub_download that raises ``missing[filename]`` or returns a path under tmp_path."""
+    import huggingface_hub
+
+    calls = []
+
+    def fake(repo_id, filename, revision=None, **kwargs):
+        calls.append(filename)
+        if filename in missing:
+            raise missing[filename]
+        return str(tmp_path / filename)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake)
+    return calls
+
+
+def test_hub_weights_fall_back_to_one_file_only_when_the_index_is_absent(tmp_path, monkeypatch):
+    """A repo without model.safetensors.index.json holds one model.safetensors; but a failed
+    download of the index (network, auth) is reported as it is, not as a missing
+    model.safetensors, which hid the real cause."""
+    from huggingface_hub.errors import EntryNotFoundError
+    from codecprobe.llm import weight_files
+
+    spec, names = LLMSpec("mimo_audio", "Org/Model"), ["a.weight"]
+    calls = _hub(monkeypatch, tmp_path, {"model.safetensors.index.json": EntryNotFoundError("404 index")})
+    assert weight_files(spec, names, "llm m") == {"a.weight": tmp_path / "model.safetensors"}
+    assert calls == ["model.safetensors.index.json", "model.safetensors"]
+    calls = _hub(monkeypatch, tmp_path, {"model.safetensors.index.json": ConnectionError("Read timed out")})
+    with pytest.raises(CodecprobeError, match=r"'model.safetensors.index.json'.*ConnectionError: Read timed out") as e:
+        weight_files(spec, names, "llm m")
+    assert calls == ["model.safetensors.index.json"] and "'model.safetensors'" not in str(e.value)
+    missing = {n: EntryNotFoundError(f"404 {n}") for n in ("model.safetensors.index.json", "model.safetensors")}
+    _hub(monkeypatch, tmp_path, missing)
+    with pytest.raises(CodecprobeError, match=r"'model.safetensors'.*404 model.safetensors; nor its shard index .*404 model"):
+        weight_files(spec, names, "llm m")

@@ -150,8 +150,8 @@ def test_per_type_mean_pools_exactly_its_tokens(tmp_path, monkeypatch):
     keep, counts = usable_tokens(fake, words, codes)
     np.testing.assert_array_equal(keep, [1, 1, 1, 1, 1, 1, 0, 0, 0])
     assert counts == {
-        "tokens skipped: word tokenizes to nothing": 1, "tokens skipped: no frame": 2,
-        "types skipped: word tokenizes to nothing": 1, "types skipped: no token with a frame": 1,
+        "tokens skipped: word has no known text token": 1, "tokens skipped: no frame": 2,
+        "types skipped: word has no known text token": 1, "types skipped: no token with a frame": 1,
     }  # fmt: skip
     types, members = select_types(words, keep, 100)
     assert types == ["a", "b", "c"]
@@ -332,8 +332,8 @@ def test_words_that_tokenize_to_nothing_are_skipped_and_counted(mimi_words):
     words = tokens["word"].tolist()
     words[0] = ""
     keep, counts = usable_tokens(llm, words, codes)
-    assert counts["tokens skipped: word tokenizes to nothing"] == 1 and not keep[0] and keep[1:].all()
-    assert counts["types skipped: word tokenizes to nothing"] == 1
+    assert counts["tokens skipped: word has no known text token"] == 1 and not keep[0] and keep[1:].all()
+    assert counts["types skipped: word has no known text token"] == 1
     types, members = select_types(words, keep, 100)
     speech, text = embed_types(llm, types, members, codes)
     assert "" not in types and speech.shape == text.shape == (len(set(words)) - 1, 64)

@@ -4,7 +4,8 @@ Paper Sec. 2.5: "the latent representations that are decoded from text and speec
 before LLM processing". For each codec with a compatible LLM, :class:`LLMInput` maps
 
 * a word's **text** to the mean of the LLM's input-embedding rows of its sub-word tokens
-  (``text(word) -> [H]``, None when the word tokenizes to nothing), and
+  (``text(word) -> [H]``, None when the word has no known text token: blank, or
+  holding the tokenizer's unknown token), and
 * a word's **codec codes** ``[K, F]`` to the vectors the LLM's audio input path feeds the
   transformer (``speech(codes) -> [T, H]``), pooled over the word by the caller.
 
@@ -94,13 +95,24 @@ def _is_hub_id(s: str) -> bool:
     return hub.org_name_shaped(s) and not Path(s).exists()
 
 
+class MissingHubFile(CodecprobeError):
+    """The hub repo (or, offline, its cache) has no such file: other failures are
+    network, authentication, a missing repo or package."""
+
+
+def _entry_missing(e: BaseException) -> bool:
+    """huggingface_hub's ``EntryNotFoundError`` (also its remote and offline-cache kinds)."""
+    return any(c.__name__ == "EntryNotFoundError" for c in type(e).__mro__)
+
+
 def _hub_file(repo: str, name: str, revision: str | None, where: str) -> Path:
     try:
         from huggingface_hub import hf_hub_download
 
         return Path(hf_hub_download(repo_id=repo, filename=name, revision=revision))
     except Exception as e:  # network, auth, missing repo or file, missing package
-        raise CodecprobeError(f"{where}: cannot get {name!r} for weights {repo!r}: {hub.hub_failure(repo, e)}") from None
+        kind = MissingHubFile if _entry_missing(e) else CodecprobeError
+        raise kind(f"{where}: cannot get {name!r} for weights {repo!r}: {hub.hub_failure(repo, e)}") from None
 
 
 def weight_files(spec: LLMSpec, names: list[str], where: str) -> dict[str, Path]:
@@ -125,8 +137,11 @@ def weight_files(spec: LLMSpec, names: list[str], where: str) -> dict[str, Path]
         raise CodecprobeError(f"{where}: weights {spec.weights!r}: no such file or folder (nor a hub id)")
     try:
         index = _hub_file(spec.weights, "model.safetensors.index.json", spec.revision, where)
-    except CodecprobeError:
-        return dict.fromkeys(names, _hub_file(spec.weights, "model.safetensors", spec.revision, where))
+    except MissingHubFile as no_index:  # one unsharded file then; any other failure is reported as it is
+        try:
+            return dict.fromkeys(names, _hub_file(spec.weights, "model.safetensors", spec.revision, where))
+        except CodecprobeError as e:
+            raise CodecprobeError(f"{e}; nor its shard index ({no_index})") from None
     wmap = _read_index(index, where)
     shards = {wmap[n] for n in names if n in wmap}
     local = {s: _hub_file(spec.weights, s, spec.revision, where) for s in sorted(shards)}
@@ -217,9 +232,11 @@ def _resolve_aux(spec: LLMSpec, name: str, where: str) -> Path:
 
 # ----------------------------------------------------------------------------- tokenizers
 class TextTokenizer:
-    """word -> token ids; ``kind`` says which implementation (for provenance)."""
+    """word -> token ids; ``kind`` says which implementation (for provenance);
+    ``unk_id``: the id of the tokenizer's unknown token, if it has one."""
 
     kind = "bytes"
+    unk_id: int | None = None
 
     def __init__(self, vocab_size: int):
         self.vocab_size = vocab_size
@@ -242,6 +259,7 @@ class SentencePieceTokenizer(TextTokenizer):
         except (OSError, RuntimeError) as e:
             raise CodecprobeError(f"{where}: {path}: not a SentencePiece model ({e})") from None
         self.vocab_size = self.sp.get_piece_size()
+        self.unk_id = int(self.sp.unk_id())  # Moshi trains this row (0) as its text padding marker
 
     def ids(self, word: str) -> list[int]:
         """With SentencePiece's word-boundary prefix, as the word reads inside a sentence."""
@@ -254,13 +272,17 @@ class HFTokenizer(TextTokenizer):
     kind = "tokenizers"
 
     def __init__(self, path: Path, where: str):
-        from tokenizers import Tokenizer
-
+        try:
+            from tokenizers import Tokenizer
+        except ImportError:
+            raise CodecprobeError(f"{where}: the tokenizers package is needed for {path.name} (pip install tokenizers)") from None
         try:
             self.tok = Tokenizer.from_file(str(path))
         except Exception as e:
             raise CodecprobeError(f"{where}: {path}: not a tokenizer.json ({type(e).__name__}: {e})") from None
         self.vocab_size = self.tok.get_vocab_size()
+        unk = getattr(self.tok.model, "unk_token", None)  # None for byte-level BPE (Qwen), which has none
+        self.unk_id = self.tok.token_to_id(unk) if unk else None
 
     def ids(self, word: str) -> list[int]:
         return self.tok.encode(" " + word, add_special_tokens=False).ids
@@ -301,8 +323,11 @@ class LLMInput:
         }  # fmt: skip
 
     def text(self, word: str) -> np.ndarray | None:
-        ids = self.tokenizer.ids(word)
-        if not ids:
+        """The mean of the word's text-token rows ``[H]`` float32; None when it has no known
+        text token: a blank word, or one with the tokenizer's unknown token (whose row is no
+        embedding of the word: Moshi's row 0 is its text padding marker)."""
+        ids = self.tokenizer.ids(word) if str(word).strip() else []
+        if not ids or (self.tokenizer.unk_id is not None and self.tokenizer.unk_id in ids):
             return None
         rows = self.text_table[np.asarray(ids)]  # torch, stored dtype (bf16 for the real checkpoints)
         return rows.float().mean(dim=0).numpy()

@@ -14,9 +14,10 @@ reproduces whatever the embeddings mean; the permutation null destroys it, so CK
 gap and the p-value are inflated (random text vectors independent of the speech side,
 3000 tokens of 534 Zipf-distributed types: linear CKA 0.754 against a null of 0.017,
 p = 0.005; pooled per type: 0.321 against 0.322, p = 0.63).
-Tokens whose word tokenizes to nothing, or that have no frame, are skipped and counted
-(tokens and types, ``usable_tokens``); then up to ``max_words`` word **types** are drawn
-with ``seed`` (``select_types``) before embedding (``embed_types``).
+Tokens whose word has no known text token (it tokenizes to nothing or to the
+tokenizer's unknown token), or that have no frame, are skipped and counted (tokens and
+types, ``usable_tokens``); then up to ``max_words`` word **types** are drawn with
+``seed`` (``select_types``) before embedding (``embed_types``).
 
 CKA (:mod:`codecprobe.cka`) of speech ``[n, H]`` against text ``[n, H]``, n = number of
 word types, per estimator: ``linear`` (Kornblith et al. 2019; the paper's number),
@@ -147,7 +148,7 @@ def token_codes(path: str) -> tuple[pd.DataFrame, list[np.ndarray], dict]:
 
 
 def text_vectors(llm: Any, words: Sequence[str]) -> dict[str, np.ndarray | None]:
-    """``{word: llm.text(word)}`` for each distinct word (None: it tokenizes to nothing),
+    """``{word: llm.text(word)}`` for each distinct word (None: it has no known text token),
     computed once and shared by :func:`usable_tokens` and :func:`embed_types`."""
     return {w: llm.text(w) for w in dict.fromkeys(str(x) for x in words)}
 
@@ -167,9 +168,9 @@ def usable_tokens(
     keep = text_ok & frame_ok
     kept_types = {w for w, k in zip(words, keep) if k}
     counts = {
-        "tokens skipped: word tokenizes to nothing": int((~text_ok).sum()),
+        "tokens skipped: word has no known text token": int((~text_ok).sum()),
         "tokens skipped: no frame": int((text_ok & ~frame_ok).sum()),
-        "types skipped: word tokenizes to nothing": sum(not v for v in has_text.values()),
+        "types skipped: word has no known text token": sum(not v for v in has_text.values()),
         "types skipped: no token with a frame": sum(v and w not in kept_types for w, v in has_text.items()),
     }  # fmt: skip
     return keep, counts
@@ -223,7 +224,7 @@ def embed_types(llm: Any, types: Sequence[str], members: Sequence[np.ndarray], c
     for j, (w, m) in enumerate(zip(types, members)):
         t = texts[w] if texts is not None and w in texts else llm.text(w)
         if t is None:
-            raise CodecprobeError(f"word {w!r} tokenizes to nothing (filter with usable_tokens first)")
+            raise CodecprobeError(f"word {w!r} has no known text token (filter with usable_tokens first)")
         if len(m) == 0:
             raise CodecprobeError(f"word {w!r}: no token to embed")
         per_token = []
