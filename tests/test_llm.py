@@ -16,6 +16,7 @@ from codecprobe.io import CodecprobeError  # noqa: E402
 from codecprobe.llm import (  # noqa: E402
     MIMO_AUDIO_TINY,
     MOSHI_TINY,
+    HFTokenizer,
     LLMSpec,
     load_llm_input,
     mimo_audio_names,
@@ -23,6 +24,7 @@ from codecprobe.llm import (  # noqa: E402
     qwen2_stack,
     random_mimo_audio_tensors,
     random_moshi_tensors,
+    weight_files,
 )
 
 WORDS = "the big large accept except house mouse quick brown fox jumps over lazy dog".split()
@@ -345,7 +347,6 @@ def test_a_word_with_the_unknown_text_token_or_blank_has_no_text_vector(moshi_di
     assert mimo.text("café") is not None
     # a tokenizer.json with an unknown token: its id is read from the model
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from codecprobe.llm import HFTokenizer
 
     tok = Tokenizer(models.WordLevel({"[UNK]": 0, "house": 1}, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -356,8 +357,6 @@ def test_a_word_with_the_unknown_text_token_or_blank_has_no_text_vector(moshi_di
 
 def test_a_missing_tokenizers_package_is_a_clear_error(tmp_path, monkeypatch):
     import sys
-
-    from codecprobe.llm import HFTokenizer
 
     monkeypatch.setitem(sys.modules, "tokenizers", None)
     with pytest.raises(CodecprobeError, match=r"llm x: the tokenizers package is needed for tokenizer.json"):
@@ -386,7 +385,6 @@ def test_hub_weights_fall_back_to_one_file_only_when_the_index_is_absent(tmp_pat
     download of the index (network, auth) is reported as it is, not as a missing
     model.safetensors, which hid the real cause."""
     from huggingface_hub.errors import EntryNotFoundError
-    from codecprobe.llm import weight_files
 
     spec, names = LLMSpec("mimo_audio", "Org/Model"), ["a.weight"]
     calls = _hub(monkeypatch, tmp_path, {"model.safetensors.index.json": EntryNotFoundError("404 index")})
