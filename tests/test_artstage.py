@@ -617,3 +617,37 @@ def test_variants_over_different_speakers_are_warned(caplog):
         assert warn_unequal_speakers(t, "mimi") == {"without_layer1": ["b"]}
     assert "mimi: variant without_layer1 lacks speaker(s) b that another variant has" in caplog.text
     assert warn_unequal_speakers(t[t.speaker != "b"], "mimi") == {}
+
+
+def test_a_clip_whose_last_frames_are_bad_keeps_its_audio(layout, tmp_path):
+    """The fixture with its last 30 frames (0.36 s) bad and skipped: its track ends where its
+    file ends (frame 1656, 19.89 s), not at its last kept frame (19.53 s); the utterance was
+    thrown away as a length mismatch against its 19.9 s of audio."""
+    import scipy.io
+
+    annot = layout / "annot16" / "sub901" / "track" / f"{NAME}_track.mat"
+    td = scipy.io.loadmat(FIXTURE, simplify_cells=True)["trackdata"]
+    for frame in td[-30:]:
+        frame["contours"] = np.zeros((0, 0))
+    scipy.io.savemat(annot, {"trackdata": np.array(list(td), dtype=object)})
+    out = tmp_path / "v.h5"
+    speaker_vtd(str(layout / "annot16"), "sub901", str(out), str(tmp_path / "g.png"), [], None)
+    with h5py.File(out) as h:
+        assert h["frame_no"][-1] == 1626 and h["utterances/last_frame_no"][:].tolist() == [1656]
+    table, counts = utterance_table(str(layout / "75-speaker"), [str(out)])
+    assert table["utt_id"].tolist() == [NAME] and counts["length mismatch"] == 0
+
+
+def test_a_precomputed_grid_of_another_gridline_count_is_refused(layout, tmp_path):
+    """rtmri.grid with 100 lines while n_gridlines is 120 was used silently ([F, 100] VTD)."""
+    ref = tmp_path / "ref.h5"
+    annot = str(layout / "annot16")
+    speaker_vtd(annot, "sub901", str(ref), str(tmp_path / "ref.png"), [], None, n_gridlines=100)
+    grid_file = tmp_path / "grid100.npy"
+    with h5py.File(ref) as h:
+        np.save(grid_file, h["grid"][:])
+    with pytest.raises(CodecprobeError, match=r"grid100.npy: 100 gridlines, but rtmri.n_gridlines is 120: set n_gridlines to 100"):
+        speaker_vtd(annot, "sub901", str(tmp_path / "v.h5"), str(tmp_path / "g.png"), [], str(grid_file))
+    speaker_vtd(annot, "sub901", str(tmp_path / "v.h5"), str(tmp_path / "g.png"), [], str(grid_file), n_gridlines=100)
+    with h5py.File(tmp_path / "v.h5") as a, h5py.File(ref) as b:
+        assert a["vtd"].shape[1] == 100 and np.array_equal(a["vtd"][:], b["vtd"][:])

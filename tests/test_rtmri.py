@@ -303,3 +303,80 @@ def test_frame_time_is_the_frame_centre():
     expected = np.array([0.5, 1.5, 1539.5, 1655.5]) * 0.012008
     np.testing.assert_allclose(R.frame_time([1, 2, 1540, 1656]), expected, atol=1e-12)
     assert R.frame_time(84) - R.frame_time(1) == pytest.approx(83 * 0.012008)
+
+
+def test_interpolate_rebuilds_only_runs_up_to_max_gap(tmp_path):
+    """bad_frames: interpolate made up the walls over a run of bad frames of any length
+    (0.72 s of the fixture), which VTD then used as measurements; with max_gap a longer run
+    is skipped, as with 'skip', and a shorter one still rebuilt."""
+    frames = [synth_frame(k, shift=float(k)) for k in range(1, 13)]
+    for k in (2, 5, 6, 7, 8):  # frameNo 3 alone; frameNos 6-9, a run of 4
+        frames[k]["contours"]["segment"][0]["v"][0, 0] = np.nan
+    p = write_track(tmp_path / "runs_track.mat", frames)
+    t = R.load_track(p, bad_frames="interpolate", max_gap=3)
+    assert t.frame_no.tolist() == [1, 2, 3, 4, 5, 10, 11, 12]
+    assert t.interpolated.tolist() == [False, False, True] + [False] * 5
+    assert sorted(t.bad) == [3, 6, 7, 8, 9]  # all counted bad
+    np.testing.assert_allclose(t.inner[2], (t.inner[1] + t.inner[3]) / 2)
+    assert R.load_track(p, bad_frames="interpolate", max_gap=4).n_frames == 12
+    assert R.load_track(p, bad_frames="interpolate").n_frames == 12  # no limit given: as before
+    assert R.load_track(p, bad_frames="skip", max_gap=3).frame_no.tolist() == [1, 2, 4, 5, 10, 11, 12]
+    # runs at the clip's edges count the same
+    edge = [synth_frame(k) for k in range(1, 8)]
+    for k in (0, 1, 6):
+        edge[k]["contours"]["segment"][0]["v"][0, 0] = np.nan
+    t = R.load_track(write_track(tmp_path / "edge_track.mat", edge), bad_frames="interpolate", max_gap=1)
+    assert t.frame_no.tolist() == [3, 4, 5, 6, 7] and t.interpolated.tolist() == [False] * 4 + [True]
+
+
+def test_track_records_its_last_frame_number_also_when_that_frame_is_bad(tmp_path):
+    frames = [synth_frame(k) for k in range(1, 8)]
+    for k in (5, 6):
+        frames[k]["contours"]["segment"][0]["v"][0, 0] = np.nan
+    t = R.load_track(write_track(tmp_path / "tail_track.mat", frames))
+    assert t.frame_no.tolist() == [1, 2, 3, 4, 5] and t.last_frame_no == 7
+
+
+def test_section_ids_that_are_not_whole_numbers_make_the_frame_bad(tmp_path):
+    """A NaN section id was cast to -2**63: the point left its section silently."""
+    frames = [synth_frame(k) for k in range(1, 5)]
+    ids = frames[1]["contours"]["segment"][0]["i"].astype(float)
+    ids[3] = np.nan
+    frames[1]["contours"]["segment"][0]["i"] = ids
+    ids = frames[2]["contours"]["segment"][2]["i"].astype(float)
+    ids[0] = 1.5
+    frames[2]["contours"]["segment"][2]["i"] = ids
+    t = R.load_track(write_track(tmp_path / "ids_track.mat", frames))
+    assert t.frame_no.tolist() == [1, 4] and sorted(t.bad) == [2, 3]
+    assert all("section ids" in t.bad[k] and "whole numbers" in t.bad[k] for k in (2, 3))
+
+
+def test_frame_numbers_count_from_one(tmp_path):
+    frames = [synth_frame(k) for k in range(4)]  # a 0-based file: times would start at -0.006 s
+    with pytest.raises(CodecprobeError, match=r"zero_track.mat: frameNo 0 at frame 1: frame numbers count from 1"):
+        R.load_track(write_track(tmp_path / "zero_track.mat", frames))
+
+
+def test_an_inferred_frame_number_that_collides_says_so(tmp_path):
+    """Frames 10, [none], 11: the second is numbered 11 from its first neighbour; the file has
+    no repeated number, so the error says the number was inferred."""
+    frames = [synth_frame(k) for k in (10, 0, 11, 12)]
+    frames[1]["frameNo"] = np.zeros((0, 0))
+    with pytest.raises(CodecprobeError, match=r"frame 2: 11 then 11\) \(frame 2 has no frameNo; its number was inferred"):
+        R.load_track(write_track(tmp_path / "collide_track.mat", frames))
+
+
+def test_stack_walls_ignores_point_counts_of_sections_the_walls_do_not_use(tmp_path):
+    """The chin's (segment 4) point count varying frame to frame split the frames into
+    'layouts', and only the most common was averaged into the grid's walls."""
+    frames = []
+    for k in range(1, 9):
+        f = synth_frame(k)
+        seg4 = f["contours"]["segment"][3]
+        n = 3 + k % 4  # 3..6 chin points
+        seg4["v"], seg4["i"] = np.zeros((n, 2)), np.ones(n, np.uint8)
+        frames.append(f)
+    t = R.load_track(write_track(tmp_path / "chin_track.mat", frames))
+    inner, outer = R.stack_walls([t])
+    assert inner.shape[0] == 8 and outer.shape[0] == 8
+    np.testing.assert_allclose(inner, t.inner)

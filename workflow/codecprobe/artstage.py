@@ -4,7 +4,9 @@
 
 * ``vtd``: one HDF5 per speaker: ``/vtd`` ``[frames, 120]`` float32 (pixels; x 2.381 for mm),
   ``/times`` (s, frame centres (frameNo - 0.5) / 83.2778), ``/frame_no``, ``/utterances/{name,
-  offset, n_frames, dropped, nan_share, across_share}`` (``dropped [utterances, 120]``:
+  offset, n_frames, last_frame_no, dropped, nan_share, across_share}`` (``last_frame_no``:
+  the track file's last frame number, the clip's end at ``last_frame_no / 83.2778`` s, also
+  where its last frames were bad and left out) (``dropped [utterances, 120]``:
   gridline NaN in every frame of that utterance, refilled across the gridline index;
   ``nan_share`` / ``across_share`` float32 ``[utterances, 120]``: share of the utterance's
   frames where the gridline was not measured / was refilled across gridlines, its gap
@@ -90,9 +92,9 @@ BAD_TRACK_POLICIES = ("skip", "error")
 
 
 def speaker_tracks(annot16: str, speaker: str, skip_tasks: list[str], bad_frames: str = "skip",
-                   bad_tracks: str = "skip") -> tuple[list, int]:  # fmt: skip
-    """The speaker's kept tracks (:func:`codecprobe.rtmri.load_track`) and how many track
-    files were left out as unreadable. ``bad_tracks="skip"``: a file that is not a usable
+                   bad_tracks: str = "skip", max_gap: int | None = None) -> tuple[list, int]:  # fmt: skip
+    """The speaker's kept tracks (:func:`codecprobe.rtmri.load_track`, with ``bad_frames`` and
+    ``max_gap``) and how many track files were left out as unreadable. ``bad_tracks="skip"``: a file that is not a usable
     track (unreadable, no ``trackdata``, no good frame) is left out with a warning naming
     it and the problem; ``"error"``: it stops the job. No usable track at all is an error."""
     from .rtmri import list_tracks, load_track
@@ -102,7 +104,7 @@ def speaker_tracks(annot16: str, speaker: str, skip_tasks: list[str], bad_frames
     tracks, n_bad = [], 0
     for t in list_tracks(annot16, speaker, skip_tasks):
         try:
-            tracks.append(load_track(t.track, bad_frames=bad_frames))
+            tracks.append(load_track(t.track, bad_frames=bad_frames, max_gap=max_gap))
         except CodecprobeError as e:
             if bad_tracks == "error":
                 raise
@@ -122,10 +124,15 @@ def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: l
     :func:`codecprobe.vtd.postprocess`."""
     from .vtd import NoCrossingError, debug_figure, grid_from_tracks, load_grid, orient_grid, vtd, vtd_track
 
-    tracks, n_bad_files = speaker_tracks(annot16, speaker, skip_tasks, bad_frames, bad_tracks)
+    tracks, n_bad_files = speaker_tracks(annot16, speaker, skip_tasks, bad_frames, bad_tracks, max_gap)
     counts = {"tracks": len(tracks), "unusable track files": n_bad_files, "bad frames": int(sum(t.n_bad for t in tracks))}
     if grid_path:
         grid, midline = orient_grid(load_grid(grid_path), tracks[0].inner[0]), None
+        if len(grid) != n_gridlines:  # the paper's 120; a toolbox grid of another count is not resampled silently
+            raise CodecprobeError(
+                f"{grid_path}: {len(grid)} gridlines, but rtmri.n_gridlines is {n_gridlines}: set n_gridlines to "
+                f"{len(grid)} to use this grid as it is, or set rtmri.grid to null to build {n_gridlines} from the contours"
+            )
     else:
         grid, midline = grid_from_tracks(tracks, n=n_gridlines)
     results, crossed = [], []  # the VTD of the tracks some gridline crosses, and those tracks
@@ -181,6 +188,10 @@ def write_speaker_vtd(
         h["utterances/name"] = utf8_bytes([r.name for r in results])
         h["utterances/n_frames"] = n
         h["utterances/offset"] = offsets(n)
+        # the file's last frame number, also where its last frames were bad and left out: the clip's end
+        h["utterances/last_frame_no"] = np.array(
+            [int(r.frame_no[-1]) if r.last_frame_no is None else r.last_frame_no for r in results], np.int64
+        )
         h["utterances/dropped"] = np.stack([np.asarray(r.dropped, bool) for r in results])
         # per utterance and gridline: the share of frames not measured (filled by the NaN
         # policy), and of those refilled across gridlines (gaps over max_gap)
@@ -223,6 +234,19 @@ def read_vtd_with_dropped(
 
 
 # ----------------------------------------------------------------------------- utterances
+def clip_ends(path: str) -> dict[str, float]:
+    """``{utterance name: end of its track clip (s)}``, the file's last frame, kept or not:
+    ``last_frame_no / FRAME_RATE`` (``/utterances/last_frame_no``); empty for a VTD file
+    written before it was stored (the end of the last kept frame is used then)."""
+    import h5py
+
+    with h5py.File(path, "r") as h:
+        if "utterances/last_frame_no" not in h:
+            return {}
+        names = [x.decode() for x in h["utterances/name"][:]]
+        return {nm: int(k) / FRAME_RATE for nm, k in zip(names, h["utterances/last_frame_no"][:])}
+
+
 def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> tuple[pd.DataFrame, dict]:
     """One row per utterance with VTD: ``token_id, utt_id, speaker, word, start, end, path``.
 
@@ -237,6 +261,7 @@ def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> 
     rows, counts = [], {"missing audio": 0, "unreadable audio": 0, "length mismatch": 0}
     for f in vtd_files:
         spk, utts = read_vtd(f)
+        ends = clip_ends(f)
         for name, (t, _) in utts.items():
             p = audio_path(root, name)
             if not p.is_file():
@@ -250,7 +275,7 @@ def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> 
                 log.warning("%s: %s, skipped", name, e)
                 continue
             dur = len(x) / sr
-            span = t[-1] + 0.5 / FRAME_RATE if len(t) else 0.0  # times are frame centres
+            span = ends.get(name, t[-1] + 0.5 / FRAME_RATE if len(t) else 0.0)  # times are frame centres
             if abs(dur - span) > tolerance:
                 counts["length mismatch"] += 1
                 log.warning("%s: audio %.2f s but track spans %.2f s (tolerance %.2f s), skipped", name, dur, span, tolerance)

@@ -280,6 +280,7 @@ class Track:
     bad: dict[int, str]
     policy: str
     interpolated: np.ndarray  # bool [F]: frame rebuilt by interpolation
+    last_frame_no: int | None = None  # the file's last frameNo, kept or not: the clip ends at last_frame_no / FRAME_RATE
 
     @property
     def name(self) -> str:
@@ -331,9 +332,12 @@ def _segment_sections(seg, k: int) -> dict[int, np.ndarray]:
         raise _BadFrame(f"segment {k} has no 'v'/'i' fields")
     try:
         v = np.asarray(seg["v"], dtype=float)
-        ids = np.atleast_1d(np.asarray(seg["i"])).astype(int).ravel()
+        raw_ids = np.atleast_1d(np.asarray(seg["i"], dtype=float)).ravel()
     except (TypeError, ValueError) as e:
         raise _BadFrame(f"segment {k}: non-numeric 'v' or 'i' ({e})") from e
+    if not np.all(np.isfinite(raw_ids) & (raw_ids == np.round(raw_ids))):
+        raise _BadFrame(f"segment {k}: section ids 'i' not all whole numbers (NaN or fractional)")
+    ids = raw_ids.astype(int)
     if v.size == 0:
         raise _BadFrame(f"segment {k} is empty")
     if v.ndim == 1 and v.size == 2:
@@ -387,11 +391,15 @@ def _pad(arrs: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def load_track(path: str | Path, bad_frames: str = "skip") -> Track:
+def load_track(path: str | Path, bad_frames: str = "skip", max_gap: int | None = None) -> Track:
     """Read one ``*_track.mat`` file (``trackdata`` schema) into a :class:`Track`.
 
     ``bad_frames``: ``"skip"`` (drop bad frames) or ``"interpolate"`` (rebuild them from
-    the neighbouring good frames); both count them in ``Track.bad``.
+    the neighbouring good frames); both count them in ``Track.bad``. With
+    ``"interpolate"``, ``max_gap`` (frames; ``None``: no limit) caps the runs of
+    consecutive bad frames that are rebuilt: a longer run is skipped as with ``"skip"``
+    (the walls are not made up over it; VTD is not bridged over such a gap either, see
+    :func:`codecprobe.vtd.postprocess` and ``rtmri.max_gap_frames``).
     """
     import scipy.io
 
@@ -437,9 +445,15 @@ def load_track(path: str | Path, bad_frames: str = "skip") -> Track:
         j = min(known, key=lambda j: abs(j - k))
         numbers[k] = numbers[j] + (k - j)
     fno = np.asarray(numbers, dtype=int)
+    if fno.min() < 1:  # frameNo counts from 1: frame k is centred at (k - 0.5) / FRAME_RATE
+        k = int(np.argmin(fno))
+        raise CodecprobeError(f"{path}: frameNo {fno[k]} at frame {k + 1}{' (inferred)' if k in inferred else ''}: "
+                              "frame numbers count from 1")  # fmt: skip
     if np.any(np.diff(fno) <= 0):
         k = int(np.argmax(np.diff(fno) <= 0))
-        raise CodecprobeError(f"{path}: frameNo not increasing (frame {k + 1}: {fno[k]} then {fno[k + 1]})")
+        guessed = [j + 1 for j in (k, k + 1) if j in inferred]
+        why = f" (frame {guessed[0]} has no frameNo; its number was inferred from its neighbours')" if guessed else ""
+        raise CodecprobeError(f"{path}: frameNo not increasing (frame {k + 1}: {fno[k]} then {fno[k + 1]}){why}")
 
     sections: list[dict | None] = []
     bad: dict[int, str] = {}
@@ -471,7 +485,11 @@ def load_track(path: str | Path, bad_frames: str = "skip") -> Track:
         lay = [layouts[k] for k in keep]
         interp = np.zeros(len(keep), bool)
     else:
-        keep = list(range(n))
+        run = _bad_run_lengths(np.array([s is None for s in sections]))
+        keep = [k for k in range(n) if max_gap is None or run[k] <= max_gap]
+        if len(keep) < n:
+            log.info("%s: %d bad frames in runs of more than %d skipped, not interpolated", path.name, n - len(keep),
+                     max_gap)  # fmt: skip
         inner, outer, secs, lay = [], [], [], []
         interp = np.array([sections[k] is None for k in keep])
         good_arr = np.asarray(good)
@@ -505,27 +523,49 @@ def load_track(path: str | Path, bad_frames: str = "skip") -> Track:
         bad=bad,
         policy=bad_frames,
         interpolated=interp,
+        last_frame_no=int(fno[-1]),
     )
+
+
+def _bad_run_lengths(bad: np.ndarray) -> np.ndarray:
+    """Per frame (``bad`` ``bool [n]``), the length of the run of consecutive bad frames it
+    belongs to; 0 for a good frame."""
+    out = np.zeros(len(bad), int)
+    k = 0
+    while k < len(bad):
+        if not bad[k]:
+            k += 1
+            continue
+        j = k
+        while j < len(bad) and bad[j]:
+            j += 1
+        out[k:j] = j - k
+        k = j
+    return out
 
 
 def stack_walls(tracks: list[Track], max_frames: int | None = 20000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Walls of many tracks (e.g. all of a speaker's) stacked as ``[F, P, 2]``, ``[F, Q, 2]``.
 
-    Only frames with the most common point layout are kept, so that point ``p`` is
-    the same place on the contour in every frame (needed to average walls); at most
-    ``max_frames`` of them, drawn evenly at random (``seed``).
+    Only frames with the most common point layout of the walls' sections are kept, so
+    that point ``p`` is the same place on the walls in every frame (needed to average
+    them; the point counts of sections the walls do not use, such as the chin's, play no
+    part); at most ``max_frames`` of them, drawn evenly at random (``seed``).
     """
     if not tracks:
         raise CodecprobeError("stack_walls: no tracks given")
     from collections import Counter
 
-    lay = Counter(l for t in tracks for l in t.layouts).most_common(1)[0][0]
+    def wall_layout(layout: tuple) -> tuple:
+        return tuple((key, n) for key, n in layout if key in REQUIRED_SECTIONS)
+
+    lay = Counter(wall_layout(l) for t in tracks for l in t.layouts).most_common(1)[0][0]
     counts = dict(lay)
     p = sum(counts[(seg, s)] for seg, secs in INNER_RUNS for s in secs)
     q = sum(counts[(seg, s)] for seg, secs in OUTER_RUNS + OUTER_REVERSED_RUNS for s in secs)
     inner, outer = [], []
     for t in tracks:
-        idx = [k for k, l in enumerate(t.layouts) if l == lay]
+        idx = [k for k, l in enumerate(t.layouts) if wall_layout(l) == lay]
         if idx:
             inner.append(t.inner[idx, :p])
             outer.append(t.outer[idx, :q])

@@ -688,6 +688,7 @@ class VTDResult:
     across: np.ndarray | None = None  # [F, n] kept-gridline values refilled across gridlines (gaps over max_gap)
     frame_rate: float = FRAME_RATE
     extra: dict = field(default_factory=dict)
+    last_frame_no: int | None = None  # the track file's last frameNo (its last frames may be bad, left out)
 
     @property
     def mm(self) -> np.ndarray:
@@ -725,6 +726,7 @@ def vtd_track(
         n_bad_frames=track.n_bad,
         across=info["across"],
         extra={"pick": pick, "nan_policy": nan_policy, "bad_policy": track.policy, "max_gap": max_gap},
+        last_frame_no=getattr(track, "last_frame_no", None),
     )
 
 
