@@ -310,3 +310,20 @@ def test_utf8_strings_round_trip_through_hdf5(tmp_path):
     assert utf8_text(stored).tolist() == words
     assert utf8_text(["x", b"y"]).tolist() == ["x", "y"]
     assert utf8_bytes([]).shape == (0,) and utf8_text(utf8_bytes([])).shape == (0,)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_read_table_without_a_header_names_the_file(tmp_path, suffix):
+    """A 0-byte (or blank) CSV raised pandas' EmptyDataError ("No columns to parse from
+    file"), naming no file; a header alone is still an empty table."""
+    from codecprobe.io import CodecprobeError
+
+    path = tmp_path / f"words{suffix}"
+    for text in ("", "\n\n"):
+        path.write_text(text)
+        with pytest.raises(CodecprobeError) as e:
+            read_table(path)
+        assert str(e.value) == f"{path}: empty file, no header"
+    path.write_text("token_id,word\n".replace(",", "\t" if suffix == ".tsv" else ","))
+    t = read_table(path)
+    assert t.empty and list(t.columns) == ["token_id", "word"]

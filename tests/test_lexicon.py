@@ -77,7 +77,7 @@ def test_find_wordnet_without_index_sense_names_the_file(tmp_path):
     # Debian's wordnet-base alone lacks index.sense, which nltk opens when it loads: the
     # folder is refused here by name, not later with a path in nltk's private copy
     for f in [f"{k}.{p}" for k in ("data", "index") for p in ("noun", "verb", "adj", "adv")]:
-        (tmp_path / f).write_text("")
+        (tmp_path / f).write_text(_WN_HEADER)
     with pytest.raises(CodecprobeError, match=r"not a WordNet 3.0 database folder \(missing index.sense\)"):
         find_wordnet(str(tmp_path))
     (tmp_path / "index.sense").write_text("")
@@ -201,10 +201,14 @@ _WN_HEADER = "  1 WordNet 3.0 Copyright 2006 by Princeton University.  All right
 
 
 def _mini_wordnet(folder, drop=()):
-    """A WordNet 3.0 database of two synsets, noun {car, auto, automobile} and adjective
-    {big, large}, in the files nltk's reader opens (byte offsets as in WordNet's own)."""
+    """A WordNet 3.0 database of four synsets, noun {car, auto, automobile}, verb {run, go},
+    adjective {big, large} and adverb {fast, quickly} (the words open_wordnet probes), in
+    the files nltk's reader opens (byte offsets as in WordNet's own)."""
     folder.mkdir(parents=True, exist_ok=True)
-    synsets = {"noun": ("06 n", ["car", "auto", "automobile"]), "adj": ("00 a", ["big", "large"])}
+    synsets = {
+        "noun": ("06 n", ["car", "auto", "automobile"]), "verb": ("38 v", ["run", "go"]),
+        "adj": ("00 a", ["big", "large"]), "adv": ("02 r", ["fast", "quickly"]),
+    }  # fmt: skip
     for pos, short in (("noun", "n"), ("verb", "v"), ("adj", "a"), ("adv", "r")):
         data = index = _WN_HEADER
         if pos in synsets:
@@ -310,3 +314,138 @@ def test_open_wordnet_leaves_the_users_nltk_data_first(tmp_path, monkeypatch):
     wn = open_wordnet(str(_mini_wordnet(tmp_path / "wn")))
     assert synonyms("car", wn) == {"auto", "automobile"}
     assert nltk.data.path[: len(before)] == before and len(nltk.data.path) == len(before) + 1
+
+
+def test_a_file_that_is_not_a_cmudict_is_refused(tmp_path):
+    """A gzipped CMUdict, random bytes or a CSV were read as thousands of junk entries (or
+    none) without a word; they are refused, naming the file."""
+    import gzip
+
+    import numpy as np
+
+    good = "A  AH0\nA(2)  EY1\nABOUT  AH0 B AW1 T\nHOUSE  HH AW1 S\n"
+    gz = tmp_path / "cmudict.dict.gz"
+    gz.write_bytes(gzip.compress(good.encode()))
+    with pytest.raises(CodecprobeError) as e:
+        load_cmudict(str(gz))
+    assert str(e.value) == f"lexicon.cmudict: {gz} is gzip-compressed, not a CMUdict text file: decompress it"
+    # 100 lines of latin-1 letters (no ASCII, so not one line of the form WORD PH1 ...)
+    noise = tmp_path / "noise.dict"
+    rng = np.random.default_rng(0)
+    noise.write_bytes(b"".join(bytes(rng.integers(0xC0, 0x100, 39).tolist()) + b"\n" for _ in range(100)))
+    csv = tmp_path / "words.csv"
+    csv.write_text("word,count\nhello,3\nworld,5\n")
+    for path, n in ((noise, 100), (csv, 3)):
+        with pytest.raises(CodecprobeError) as e:
+            load_cmudict(str(path))
+        want = f"lexicon.cmudict: {path} holds no CMUdict entries ({n} lines, 0 of the form WORD PH1 PH2 ...)"
+        assert str(e.value) == want
+    mostly_bad = tmp_path / "mostly_bad.dict"
+    mostly_bad.write_text(";;; comment\nHOUSE  HH AW1 S\nhouse,HH\nfoo bar baz\nONE\n\n")
+    with pytest.raises(CodecprobeError) as e:
+        load_cmudict(str(mostly_bad))
+    assert str(e.value) == (
+        f"lexicon.cmudict: {mostly_bad}: 3 of 4 lines are not of the form WORD PH1 PH2 ... (ARPAbet phones such as"
+        " AH0): not a CMUdict?"
+    )
+
+
+def test_a_cmudict_with_a_few_odd_lines_or_a_byte_order_mark_is_read(tmp_path, caplog):
+    """Up to half the lines out of form: read as before (kept), with a warning; a UTF-8
+    byte-order mark made the first word '\\ufeffa' (out of vocabulary)."""
+    bom = tmp_path / "bom.dict"
+    bom.write_bytes(b"\xef\xbb\xbfA  AH0\nA(2)  EY1\nABOUT  AH0 B AW1 T\n")
+    assert load_cmudict(str(bom)) == {"a": [("AH0",), ("EY1",)], "about": [("AH0", "B", "AW1", "T")]}
+    few = tmp_path / "few.dict"
+    few.write_text("A  AH0\nHOUSE  HH AW1 S # a comment\nFOO  f uu\nBIG  B IH1 G\n")
+    with caplog.at_level("WARNING", logger="codecprobe.lexicon"):
+        d = load_cmudict(str(few))
+    assert d == {"a": [("AH0",)], "house": [("HH", "AW1", "S")], "foo": [("f", "uu")], "big": [("B", "IH1", "G")]}
+    assert f"{few}: 1 of 4 lines are not of the form WORD PH1 PH2 ... (kept as read)" in caplog.text
+    assert d.source == str(few)
+
+
+def test_a_wordnet_with_an_empty_database_file_is_refused(tmp_path, monkeypatch):
+    """A 0-byte index.noun (an interrupted copy) loaded as a WordNet without nouns: every
+    noun silently lost its synonyms. Refused by name, in a folder or nltk's zip; with
+    ``auto`` it gives way to a later good WordNet."""
+    import zipfile
+
+    import nltk
+    from codecprobe import lexicon
+    from codecprobe.lexicon import open_wordnet
+
+    monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))  # as above
+    wn = _mini_wordnet(tmp_path / "wn")
+    (wn / "index.noun").write_text("")
+    want = f"lexicon.wordnet: {wn} is a damaged or incomplete WordNet database: index.noun empty (0 bytes)"
+    for f in (find_wordnet, open_wordnet):
+        with pytest.raises(CodecprobeError) as e:
+            f(str(wn))
+        assert str(e.value) == want, f.__name__
+    monkeypatch.setenv("CODECPROBE_WORDNET", str(wn))
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "nowhere")])
+    monkeypatch.setattr(lexicon, "WORDNET_SEARCH", [str(_mini_wordnet(tmp_path / "debian"))])
+    assert find_wordnet() == tmp_path / "debian"
+    monkeypatch.setattr(lexicon, "WORDNET_SEARCH", [])
+    with pytest.raises(CodecprobeError) as e:
+        find_wordnet()
+    assert str(e.value) == want
+    z = _wordnet_zip(tmp_path)
+    with zipfile.ZipFile(z) as f:
+        members = {i.filename: f.read(i) for i in f.infolist()}
+    with zipfile.ZipFile(z, "w") as f:
+        for name, data in members.items():
+            f.writestr(name, b"" if name == "wordnet/data.verb" else data)
+    with pytest.raises(CodecprobeError) as e:
+        find_wordnet(str(z.parents[1]))
+    assert str(e.value) == (
+        f"lexicon.wordnet: {z} holds a damaged or incomplete WordNet database: data.verb empty (0 bytes) in wordnet/"
+    )
+
+
+def test_open_wordnet_probes_each_part_of_speech(tmp_path, monkeypatch):
+    """A WordNet nltk loads may still be damaged: an index without lemmas, a probe word
+    (car n, run v, big a, fast r) missing, a data file cut before a probe word's synset."""
+    import nltk
+    from codecprobe.lexicon import open_wordnet
+
+    monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))  # as above
+    no_verbs = _mini_wordnet(tmp_path / "no_verbs")
+    (no_verbs / "index.verb").write_text(_WN_HEADER)
+    with pytest.raises(CodecprobeError) as e:
+        open_wordnet(str(no_verbs))
+    assert str(e.value) == (
+        f"lexicon.wordnet: WordNet at {no_verbs} lists no verb lemma (index.verb): damaged or incomplete database?"
+    )
+    no_fast = _mini_wordnet(tmp_path / "no_fast")
+    index = (no_fast / "index.adv").read_text()
+    (no_fast / "index.adv").write_text("".join(x for x in index.splitlines(True) if not x.startswith("fast ")))
+    with pytest.raises(CodecprobeError) as e:
+        open_wordnet(str(no_fast))
+    assert str(e.value) == (
+        f"lexicon.wordnet: WordNet at {no_fast} answers no synsets for 'fast' (r): damaged or incomplete database?"
+    )
+    cut = _mini_wordnet(tmp_path / "cut")
+    (cut / "data.noun").write_text(_WN_HEADER)  # car's synset was the line after the header
+    with pytest.raises(CodecprobeError) as e:
+        open_wordnet(str(cut))
+    assert str(e.value) == (
+        f"lexicon.wordnet: WordNet at {cut} cannot read 1 of the 1 synsets of 'car' (n) from data.noun: damaged or"
+        " truncated file?"
+    )
+
+
+def test_a_wordnet_nltk_cannot_load_names_the_reason(tmp_path, monkeypatch):
+    """An index line cut short made nltk raise StopIteration, whose text is empty: the
+    message ended in "cannot read WordNet at X: " with no reason."""
+    import nltk
+    from codecprobe.lexicon import open_wordnet
+
+    monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))  # as above
+    wn = _mini_wordnet(tmp_path / "wn")
+    with open(wn / "index.noun", "a") as f:
+        f.write("zebra n")  # the rest of the line lost
+    with pytest.raises(CodecprobeError) as e:
+        open_wordnet(str(wn))
+    assert str(e.value) == f"lexicon.wordnet: cannot read WordNet at {wn}: StopIteration (damaged or truncated file?)"

