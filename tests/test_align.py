@@ -51,3 +51,20 @@ def test_mfa_corpus_missing_audio(tmp_path):
     with pytest.raises(CodecprobeError, match="gone.flac: audio listed in the manifest is missing"):
         prepare_mfa_corpus(m, tmp_path / "c")
     assert not (tmp_path / "c").exists()
+
+
+def test_mfa_corpus_links_keep_the_corpus_names_extension(corpus, tmp_path):
+    """FLACs that are links into a store of hash-named files (the hub cache, DVC,
+    git-annex): the link for MFA was named after the target's (missing) extension, and MFA,
+    which finds audio by extension, saw no audio at all."""
+    m, _ = build_manifest(corpus[0], ["dev-clean"])
+    store = tmp_path / "blobs"
+    store.mkdir()
+    flac = corpus[0] / "dev-clean/11/100/11-100-0000.flac"
+    blob = store / "3f2a9c0d"
+    flac.rename(blob)
+    flac.symlink_to(blob)
+    out = tmp_path / "mfa_corpus"
+    prepare_mfa_corpus(m, out)
+    link = out / "11/11-100-0000.flac"
+    assert link.is_symlink() and os.path.samefile(link, blob) and os.readlink(link) == str(blob)

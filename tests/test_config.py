@@ -1,4 +1,5 @@
 import copy
+import hashlib
 import re
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import soundfile as sf
 import yaml
 
 from codecprobe.config import check_config, corpus_fingerprint, pairs_args, schema_errors, words_args
-from codecprobe.io import CodecprobeError
+from codecprobe.io import CodecprobeError, file_digest
 from conftest import REPO
 
 DEMO = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -126,7 +127,12 @@ def test_rule_arguments():
     assert words_args(DEMO) == "--min-duration 0.0 --min-count 1"
     c = copy.deepcopy(DEMO)
     c["words"].update(alphabetic_only=True, drop_stopwords=True, strict=True, min_count=3)
-    assert words_args(c) == "--min-duration 0.0 --min-count 3 --alphabetic-only --stopwords resources/stopwords_en.txt --strict"
+    digest = file_digest("resources/stopwords_en.txt")
+    assert digest == hashlib.sha256((REPO / "resources/stopwords_en.txt").read_bytes()).hexdigest()[:16]
+    assert words_args(c) == (
+        f"--min-duration 0.0 --min-count 3 --alphabetic-only --stopwords resources/stopwords_en.txt --stopwords-digest {digest} "
+        "--strict"
+    )
     p = copy.deepcopy(PAPER)
     p["pairs"].update(homophone_inclusive=False, max_pairs_per_type=500)
     assert pairs_args(p) == (
@@ -516,3 +522,31 @@ def test_released_mimo_layers_are_the_random_build_s():
     from codecprobe.codecs.base import RELEASES
 
     assert json.loads((REPO / "resources" / "mimo_tokenizer_config.json").read_text())["num_quantizers"] == RELEASES["mimo"].n_layers
+
+
+def test_a_lexicon_file_named_in_the_config_reruns_its_rules_when_edited(tmp_path, monkeypatch):
+    """The stop-word list and a CMUdict file reach their rules as paths only, so an edit of
+    either reran nothing (stale words and pairs); their contents' digest is now in the rule's
+    arguments, and a job refuses a file edited after the workflow was planned."""
+    from codecprobe import pairs, words
+
+    monkeypatch.chdir(tmp_path)
+    Path("stop.txt").write_text("the\n")
+    Path("cmu.dict").write_text("THE  DH AH0\n")
+    c = copy.deepcopy(DEMO)
+    c["words"].update(drop_stopwords=True, stopwords="stop.txt")
+    c["lexicon"]["cmudict"] = "cmu.dict"
+    before = words_args(c), pairs_args(c)
+    assert before == (words_args(c), pairs_args(c))  # the same contents: the same arguments
+    Path("stop.txt").write_text("the\na\n")
+    Path("cmu.dict").write_text("THE  DH AH0\nA  AH0\n")
+    after = words_args(c), pairs_args(c)
+    assert after[0] != before[0] and after[1] != before[1]
+    assert f"--cmudict cmu.dict --cmudict-digest {file_digest('cmu.dict')}" in after[1]
+    planned = before[0].split("--stopwords-digest ")[1].split()[0]
+    with pytest.raises(CodecprobeError, match=r"words.stopwords: stop.txt changed since the workflow was planned"):
+        words.main(["--manifest", "m.csv", "--textgrids", "t", "--out", "o.csv", "--skipped", "s.csv", "--counts",
+                    "c.csv", "--stopwords", "stop.txt", "--stopwords-digest", planned])  # fmt: skip
+    planned = before[1].split("--cmudict-digest ")[1].split()[0]
+    with pytest.raises(CodecprobeError, match=r"lexicon.cmudict: cmu.dict changed since the workflow was planned"):
+        pairs.main(["--words", "w.csv", "--tokens", "t.csv", "--cmudict", "cmu.dict", "--cmudict-digest", planned])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
-from codecprobe.io import atomic_path, read_table, text_column, write_table
+from codecprobe.io import atomic_path, read_table, text_column, tree_fingerprint, write_table
 
 
 def test_atomic_path_renames_on_success(tmp_path):
@@ -327,3 +329,23 @@ def test_read_table_without_a_header_names_the_file(tmp_path, suffix):
     path.write_text("token_id,word\n".replace(",", "\t" if suffix == ".tsv" else ","))
     t = read_table(path)
     assert t.empty and list(t.columns) == ["token_id", "word"]
+
+
+def test_tree_fingerprint_follows_links_to_folders_once(tmp_path, settled):
+    """A speaker folder linked into the corpus: the manifest reads its transcripts, but the
+    fingerprint did not walk the link, so an edit there reran nothing. Loops and a folder
+    linked twice are walked once."""
+    from codecprobe.io import walk
+
+    root, store = tmp_path / "corpus", tmp_path / "store"
+    (store / "spk").mkdir(parents=True)
+    (store / "spk" / "a.trans.txt").write_text("1 HELLO\n")
+    root.mkdir()
+    (root / "spk").symlink_to(store / "spk", target_is_directory=True)
+    (root / "again").symlink_to(store / "spk", target_is_directory=True)
+    (store / "spk" / "up").symlink_to(root, target_is_directory=True)
+    files = sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in walk(root) for f in fs)
+    assert files == ["again/a.trans.txt"] or files == ["spk/a.trans.txt"]
+    before = tree_fingerprint([root], ["*.trans.txt"])
+    (store / "spk" / "a.trans.txt").write_text("1 GOODBYE\n")
+    assert tree_fingerprint([root], ["*.trans.txt"]) != before

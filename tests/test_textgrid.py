@@ -260,3 +260,11 @@ def test_numpy_times_are_written_as_plain_numbers(tmp_path):
     back = read_textgrid(p)
     assert (back.xmin, back.xmax) == (0.0, t[3])
     assert back.tier("words").intervals == [Interval(0.0, t[0], ""), *ivs]  # the same floats, bit for bit
+
+
+def test_praats_older_short_header_is_read(tmp_path):
+    """Praat's older short files open with File type = "ooTextFile short"."""
+    text = (DATA / "mfa1_short.TextGrid").read_text().replace('"ooTextFile"', '"ooTextFile short"', 1)
+    (tmp_path / "old.TextGrid").write_text(text)
+    old, new = read_textgrid(tmp_path / "old.TextGrid"), read_textgrid(DATA / "mfa1_short.TextGrid")
+    assert old == new and [w.text for w in old.tier("words").intervals] == ["", "big", "large", ""]

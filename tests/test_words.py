@@ -7,6 +7,7 @@ import soundfile as sf
 
 from codecprobe.io import CodecprobeError
 from codecprobe.manifest import build_manifest
+from codecprobe.textgrid import Interval, TextGrid, Tier, fill_gaps, write_textgrid
 from codecprobe.words import (
     WordFilter, apply_filters, build_word_table, index_textgrids, load_stopwords, matches_transcript,
 )  # fmt: skip
@@ -266,8 +267,8 @@ def test_words_with_an_apostrophe(tmp_path):
     whole = [("john's", 0.1, 0.5, "JH AA1 N Z"), ("dog", 0.5, 0.8, "D AO1 G"), ("don't", 0.8, 1.1, "D OW1 N T"),
              ("bark", 1.1, 1.5, "B AA1 R K")]  # fmt: skip
     write_utt_textgrid(tmp_path / "whole.TextGrid", whole, dur=2.0)
-    rows, skip, n_unk = utterance_words(utt, tmp_path / "whole.TextGrid")
-    assert skip is None and n_unk == 0
+    rows, skip, excluded = utterance_words(utt, tmp_path / "whole.TextGrid")
+    assert skip is None and excluded == {}
     assert [(r["word"], r["phones"]) for r in rows][:3:2] == [("john's", "JH AA1 N Z"), ("don't", "D OW1 N T")]
     split = [("john", 0.1, 0.4, "JH AA1 N"), ("'s", 0.4, 0.5, "Z")] + whole[1:]
     write_utt_textgrid(tmp_path / "split.TextGrid", split, dur=2.0)
@@ -303,3 +304,47 @@ def test_truncated_utf16_textgrid_is_counted_as_broken_and_the_table_goes_on(cor
     assert str(e.value).startswith(f"{tg}: ")
     reason = _skip_reason(corpus, kind="broken TextGrid")  # the other 3 utterances' 6 words are kept
     assert reason.startswith(f"{tg}: not valid UTF-16 text (byte ") and "truncated data" in reason
+
+
+def test_zero_length_words_and_words_starting_outside_the_audio_are_excluded_and_counted(corpus):
+    """A word interval [0.6, 0.6] (another tool's TextGrid; MFA never writes one) and one
+    starting at the audio's end but ending within the 0.05 s slack were kept: zero samples
+    to encode, each taking a token slot of the sample."""
+    _, al = corpus
+    write_utt_textgrid(
+        al / "dev-clean/11/100/11-100-0000.TextGrid",
+        [("accept", 0.1, 0.5, "AH0 K S EH1 P T"), ("the", 0.6, 0.6, "DH"), ("big", 1.40, 1.43, "B")], dur=1.43,
+    )
+    words, skipped, counts = _table(corpus)
+    assert skipped.empty
+    assert words.loc[words["utt_id"] == "11-100-0000", "word"].tolist() == ["accept"]
+    c = dict(zip(counts["what"], counts["n"]))
+    assert c["zero-length word excluded"] == 1 and c["word starting outside the audio excluded"] == 1
+    assert c["aligned (known words)"] == 7 and c["kept"] == 7
+
+
+def test_a_textgrid_without_a_phones_tier_is_counted_and_warned(corpus, caplog):
+    """Without a phones tier a word aligned to spn cannot be told from a known one."""
+    _, al = corpus
+    wiv = [Interval(0.1, 0.5, "accept"), Interval(0.5, 0.6, "the"), Interval(0.7, 1.0, "big")]
+    write_textgrid(TextGrid(0.0, 1.4, [Tier("words", 0.0, 1.4, fill_gaps(wiv, 0.0, 1.4))]),
+                   al / "dev-clean/11/100/11-100-0000.TextGrid")  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="codecprobe.words"):
+        words, skipped, counts = _table(corpus)
+    assert skipped.empty and len(words) == 9
+    c = dict(zip(counts["what"], counts["n"]))
+    assert c["without a phones tier (unknown words found by their label only)"] == 1
+    assert any("1 utterance(s) have no phones tier" in r.getMessage() for r in caplog.records)
+
+
+def test_textgrids_under_a_linked_folder_are_found(corpus, tmp_path):
+    """The manifest follows links to folders (a subset on another disk); the TextGrid index
+    did not, and stopped with 'no *.TextGrid file' or skipped the utterances as without one."""
+    ls, al = corpus
+    real = tmp_path / "elsewhere"
+    shutil.move(al / "dev-clean", real)
+    (al / "dev-clean").symlink_to(real, target_is_directory=True)
+    (real / "loop").symlink_to(al, target_is_directory=True)  # a link back up: pruned, not walked forever
+    assert sorted(index_textgrids(al)) == ["11-100-0000", "11-100-0001", "22-200-0000", "22-200-0001"]
+    words, skipped, _ = _table(corpus)
+    assert skipped.empty and len(words) == 9

@@ -73,7 +73,9 @@ def prepare_mfa_corpus(manifest: pd.DataFrame, out_dir: str | Path) -> int:
         src = Path(r.path).resolve()
         if not src.is_file():
             raise CodecprobeError(f"{src}: audio listed in the manifest is missing")
-        os.symlink(src, spk / f"{r.utt_id}{src.suffix}")
+        # the extension of the corpus's name, not of the link's target: a data store (the hub
+        # cache, DVC, git-annex) keeps files under hash names, and MFA finds audio by extension
+        os.symlink(src, spk / f"{r.utt_id}{(Path(r.path).suffix or src.suffix).lower()}")
         (spk / f"{r.utt_id}.lab").write_text(str(r.transcript).strip() + "\n", encoding="utf-8")
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(tmp, out_dir)

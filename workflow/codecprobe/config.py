@@ -22,7 +22,7 @@ import yaml
 
 from . import hub
 from .codecs.base import DEFAULT_BACKEND, OTHER_BACKENDS, known_n_layers
-from .io import CodecprobeError, tree_fingerprint
+from .io import CodecprobeError, file_digest, tree_fingerprint
 from .manifest import AUDIO_EXTS
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -184,8 +184,9 @@ def words_args(config: dict) -> str:
     args = ["--min-duration", str(w.get("min_duration", 0.0)), "--min-count", str(w.get("min_count", 1))]
     if w.get("alphabetic_only"):
         args.append("--alphabetic-only")
-    if w.get("drop_stopwords"):
-        args += ["--stopwords", w.get("stopwords", "resources/stopwords_en.txt")]
+    if w.get("drop_stopwords"):  # with the list's digest: an edit of the list reruns the words
+        stopwords = w.get("stopwords", "resources/stopwords_en.txt")
+        args += ["--stopwords", stopwords, "--stopwords-digest", file_digest(stopwords)]
     if w.get("strict"):
         args.append("--strict")
     return shlex.join(args)
@@ -196,8 +197,8 @@ def _lexicon_args(config: dict) -> list[str]:
     lx = config.get("lexicon", {})
     args = ["--lowercase-lemmas"] if lx.get("lowercase_lemmas", False) else []
     args += ["--wordnet", str(lx.get("wordnet", "auto"))]
-    if lx.get("cmudict"):
-        args += ["--cmudict", str(lx["cmudict"])]
+    if lx.get("cmudict"):  # with its digest: an edit of the file reruns the pairs
+        args += ["--cmudict", str(lx["cmudict"]), "--cmudict-digest", file_digest(lx["cmudict"])]
     return args
 
 

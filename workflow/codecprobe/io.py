@@ -168,12 +168,49 @@ _RACY_NS = 2_000_000_000
 _CACHE_VERSION = 1
 
 
+def walk(root: str | os.PathLike, onerror=None) -> Iterator[tuple[str, list[str], list[str]]]:
+    """:func:`os.walk` of ``root`` following links to folders, as the corpus's tree is read
+    everywhere (a subset, speaker or alignment folder may be a link into another disk or a
+    data store); a folder already walked (reached again through a link: a loop, or two
+    links to one folder) is pruned, so every file is seen once."""
+    seen = {os.path.realpath(root)}
+    for d, dirs, files in os.walk(root, onerror=onerror, followlinks=True):
+        keep = []
+        for x in dirs:
+            r = os.path.realpath(os.path.join(d, x))
+            if r not in seen:
+                seen.add(r)
+                keep.append(x)
+        dirs[:] = keep
+        yield d, dirs, files
+
+
 def _content_digest(path: str) -> str:
     """The SHA-256 of the bytes of the file at ``path``, as hex."""
     import hashlib
 
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """The first 16 hex digits of the SHA-256 of a small input file named in the config (a
+    stop-word list, a CMUdict): put in a rule's arguments, a change of the file's contents
+    reruns the rule, a copy or checkout does not; ``missing`` when there is no such file
+    (the start-up checks name it)."""
+    return _content_digest(str(path))[:16] if Path(path).is_file() else "missing"
+
+
+def check_file_digest(path: str | os.PathLike, digest: str | None, what: str) -> None:
+    """Raise :class:`CodecprobeError` when the file ``path`` (config key ``what``) no longer
+    has the :func:`file_digest` ``digest`` the workflow was planned with (``None``: not
+    checked): it was edited between planning and running, and the outputs would not match
+    the digest recorded in the rule's arguments."""
+    if digest is not None and file_digest(path) != digest:
+        raise CodecprobeError(
+            f"{what}: {path} changed since the workflow was planned (contents {file_digest(path)}, planned {digest}): "
+            "run snakemake again"
+        )
 
 
 def _load_digest_cache(cache: Path) -> dict:
@@ -231,7 +268,7 @@ def tree_fingerprint(
     h = hashlib.sha1()
     for i, root in enumerate(roots):
         rows = []
-        for d, _, files in os.walk(root):
+        for d, _, files in walk(root):  # through folder links, as the rules that read the tree
             for f in files:
                 if any(fnmatch.fnmatch(f, p) for p in patterns):
                     path = os.path.join(d, f)

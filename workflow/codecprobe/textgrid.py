@@ -209,7 +209,7 @@ def parse_textgrid(text: str, path: str | os.PathLike = "<string>") -> TextGrid:
         raise TextGridError(f"{path}: empty TextGrid file")
     s = _Stream(_tokens(text), path)
     file_type = s.string("'ooTextFile'")
-    if file_type != "ooTextFile":
+    if file_type not in ("ooTextFile", "ooTextFile short"):  # the second: Praat's older short-format header
         raise TextGridError(f"{path}: not a Praat text file (file type {file_type!r})")
     if s.string("object class 'TextGrid'") != "TextGrid":
         raise TextGridError(f"{path}: object class is not TextGrid")

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
-from .textgrid import TextGrid, TextGridError, read_textgrid
+from .io import CodecprobeError, check_file_digest, read_table, run_cli, setup_logging, walk, write_table
+from .textgrid import TIME_TOLERANCE, TextGrid, TextGridError, read_textgrid
 
 # Silence labels of aligners' word tiers (MFA 1.x and 3: "", "sil", "sp", "<eps>"). The English
 # word "silence" is a word (it is in CMUdict and has WordNet synonyms): only a phones tier
@@ -75,13 +75,15 @@ def load_stopwords(path: str | Path) -> frozenset[str]:
 
 
 def index_textgrids(root: str | Path) -> dict[str, Path]:
-    """``utt_id -> TextGrid path`` for every ``*.TextGrid`` below ``root``."""
+    """``utt_id -> TextGrid path`` for every ``*.TextGrid`` below ``root`` (through links to
+    folders, as the manifest reads the corpus: :func:`codecprobe.io.walk`)."""
     root = Path(root)
     if not root.is_dir():
         raise CodecprobeError(f"alignment folder {root} does not exist (config key alignment.textgrids)")
     out: dict[str, Path] = {}
     other: list[Path] = []  # .textgrid, .TEXTGRID, ...: not read
-    for p in sorted(root.rglob("*")):  # one walk of the (large) alignment tree
+    found = sorted(Path(d) / f for d, _, files in walk(root) for f in files)  # one walk of the (large) tree
+    for p in found:
         if p.suffix != ".TextGrid":
             if p.suffix.lower() == ".textgrid":
                 other.append(p)
@@ -158,22 +160,35 @@ SKIP_KINDS = (
 )  # fmt: skip
 
 
-def utterance_words(utt: pd.Series, tg_path: Path | None) -> tuple[list[dict], tuple[str, str] | None, int]:
-    """Word rows of one utterance. Returns ``(rows, skip or None, n_unknown)``; ``skip`` is
-    ``(kind, reason)``, ``kind`` one of :data:`SKIP_KINDS`, ``reason`` naming the file."""
+# Words of a kept utterance left out of the table, counted apart in counts.csv ("tokens").
+UNKNOWN_WORD = "unknown word (<unk>/spn) excluded"
+ZERO_LENGTH = "zero-length word excluded"
+OUTSIDE_AUDIO = "word starting outside the audio excluded"
+NO_PHONES_TIER = "without a phones tier (unknown words found by their label only)"  # utterances
+
+
+def utterance_words(utt: pd.Series, tg_path: Path | None) -> tuple[list[dict], tuple[str, str] | None, dict[str, int]]:
+    """Word rows of one utterance. Returns ``(rows, skip or None, excluded)``; ``skip`` is
+    ``(kind, reason)``, ``kind`` one of :data:`SKIP_KINDS`, ``reason`` naming the file;
+    ``excluded``: counts of the utterance's words left out (:data:`UNKNOWN_WORD`: ``<unk>``,
+    or a word aligned to ``spn``; :data:`ZERO_LENGTH`: ``end - start`` within
+    :data:`codecprobe.textgrid.TIME_TOLERANCE` of 0; :data:`OUTSIDE_AUDIO`: starting before 0
+    or at or after the audio's end, though within :data:`AUDIO_END_TOLERANCE` of it), and
+    :data:`NO_PHONES_TIER`: 1 when the TextGrid has no phones tier (``spn`` cannot be seen)."""
     if tg_path is None:
-        return [], ("no TextGrid", f"no TextGrid: no file {utt['utt_id']}.TextGrid in the alignment folder"), 0
+        return [], ("no TextGrid", f"no TextGrid: no file {utt['utt_id']}.TextGrid in the alignment folder"), {}
     try:
         tg = read_textgrid(tg_path)
         toks = aligned_tokens(tg)
     except TextGridError as e:
-        return [], ("broken TextGrid", str(e)), 0
+        return [], ("broken TextGrid", str(e)), {}
     except KeyError as e:
-        return [], ("no words tier", f"{tg_path}: {e.args[0]}"), 0
-    if overrun := audio_overrun(toks, tg.xmax, float(utt["duration"])):
-        return [], ("alignment after the audio's end", f"{tg_path}: {overrun}"), 0
+        return [], ("no words tier", f"{tg_path}: {e.args[0]}"), {}
+    duration = float(utt["duration"])
+    if overrun := audio_overrun(toks, tg.xmax, duration):
+        return [], ("alignment after the audio's end", f"{tg_path}: {overrun}"), {}
     if not toks:
-        return [], ("no words", f"{tg_path}: no words in the words tier"), 0
+        return [], ("no words", f"{tg_path}: no words in the words tier"), {}
     labels = [t[0] for t in toks]
     expected = transcript_words(str(utt["transcript"]))
     if not matches_transcript(labels, expected):
@@ -181,11 +196,21 @@ def utterance_words(utt: pd.Series, tg_path: Path | None) -> tuple[list[dict], t
             f"{tg_path}: aligned words do not match the transcript "
             f"({len(labels)} aligned vs {len(expected)} in the transcript; "
             f"first difference: {_first_diff(labels, expected)})"
-        )), 0  # fmt: skip
-    rows, n_unk = [], 0
+        )), {}  # fmt: skip
+    rows, excluded = [], dict.fromkeys((UNKNOWN_WORD, ZERO_LENGTH, OUTSIDE_AUDIO), 0)
+    try:
+        tg.tier("phones")
+    except KeyError:
+        excluded[NO_PHONES_TIER] = 1
     for word, start, end, phones in toks:
         if word in UNKNOWN or any(p.lower() in UNKNOWN for p in phones.split()):
-            n_unk += 1
+            excluded[UNKNOWN_WORD] += 1
+            continue
+        if end - start <= TIME_TOLERANCE:  # no sample to encode (MFA never writes one; other tools may)
+            excluded[ZERO_LENGTH] += 1
+            continue
+        if start < -TIME_TOLERANCE or start >= duration:
+            excluded[OUTSIDE_AUDIO] += 1
             continue
         rows.append(
             {
@@ -194,7 +219,7 @@ def utterance_words(utt: pd.Series, tg_path: Path | None) -> tuple[list[dict], t
                 "duration": end - start, "phones": phones, "n_phones": len(phones.split()), "path": utt["path"],
             }  # fmt: skip
         )
-    return rows, None, n_unk
+    return rows, None, {k: v for k, v in excluded.items() if v}
 
 
 def _first_diff(a: list[str], b: list[str]) -> str:
@@ -240,9 +265,9 @@ def build_word_table(
     if missing:
         raise CodecprobeError(f"manifest has no column {', '.join(missing)} (see codecprobe.manifest)")
     rows, skips = [], []
-    n_unk = 0
+    excluded = dict.fromkeys((UNKNOWN_WORD, ZERO_LENGTH, OUTSIDE_AUDIO, NO_PHONES_TIER), 0)
     for i, (_, utt) in enumerate(manifest.iterrows(), 1):
-        r, skip, unk = utterance_words(utt, textgrids.get(str(utt["utt_id"])))
+        r, skip, ex = utterance_words(utt, textgrids.get(str(utt["utt_id"])))
         if skip:
             kind, reason = skip
             if strict:
@@ -250,7 +275,8 @@ def build_word_table(
             log.warning("skipped utterance %s: %s", utt["utt_id"], reason)
             skips.append({"utt_id": utt["utt_id"], "kind": kind, "reason": reason})
         rows += r
-        n_unk += unk
+        for k, v in ex.items():
+            excluded[k] += v
         if i % 5000 == 0:
             log.info("%d/%d utterances, %d word tokens", i, len(manifest), len(rows))
     if len(manifest) and sum(s["kind"] == "no TextGrid" for s in skips) == len(manifest):
@@ -270,9 +296,15 @@ def build_word_table(
         ("utterances", "in manifest", len(manifest)),
         ("utterances", "skipped", len(skips)),
         *[("utterances", f"skipped: {k}", int(by_kind[k])) for k in SKIP_KINDS if k in by_kind],
+        ("utterances", NO_PHONES_TIER, excluded[NO_PHONES_TIER]),
         ("tokens", "aligned (known words)", n_aligned),
-        ("tokens", "unknown word (<unk>/spn) excluded", n_unk),
+        ("tokens", UNKNOWN_WORD, excluded[UNKNOWN_WORD]),
+        ("tokens", ZERO_LENGTH, excluded[ZERO_LENGTH]),
+        ("tokens", OUTSIDE_AUDIO, excluded[OUTSIDE_AUDIO]),
     ]
+    if excluded[NO_PHONES_TIER]:
+        log.warning("%d utterance(s) have no phones tier: a word MFA aligned to spn (out of its dictionary) "
+                    "is kept unless its label is <unk>", excluded[NO_PHONES_TIER])  # fmt: skip
     counts += [("tokens", f"dropped: {k}", v) for k, v in dropped.items()]
     counts += [("tokens", "kept", len(words)), ("types", "word types kept", words["word"].nunique())]
     counts_df = pd.DataFrame(counts, columns=["unit", "what", "n"])
@@ -293,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--min-duration", type=float, default=0.0)
     ap.add_argument("--alphabetic-only", action="store_true")
     ap.add_argument("--stopwords", default=None, help="stop-word list; given = drop stop-words")
+    ap.add_argument("--stopwords-digest", default=None, help="the list's codecprobe.io.file_digest when planned")
     ap.add_argument("--min-count", type=int, default=1)
     ap.add_argument("--strict", action="store_true")
     ap.add_argument("--log", default=None)
@@ -302,6 +335,8 @@ def main(argv: list[str] | None = None) -> None:
         a.min_duration, a.alphabetic_only, a.stopwords is not None, a.min_count,
         load_stopwords(a.stopwords) if a.stopwords else frozenset(),
     )  # fmt: skip
+    if a.stopwords:
+        check_file_digest(a.stopwords, a.stopwords_digest, "words.stopwords")
     words, skipped, counts = build_word_table(read_table(a.manifest), index_textgrids(a.textgrids), filt, a.strict)
     write_table(skipped, a.skipped)
     write_table(counts, a.counts)
