@@ -340,7 +340,7 @@ def test_a_textgrid_without_a_phones_tier_is_counted_and_warned(corpus, caplog):
 def test_textgrids_under_a_linked_folder_are_found(corpus, tmp_path):
     """The manifest follows links to folders (a subset on another disk); the TextGrid index
     did not, and stopped with 'no *.TextGrid file' or skipped the utterances as without one."""
-    ls, al = corpus
+    _, al = corpus
     real = tmp_path / "elsewhere"
     shutil.move(al / "dev-clean", real)
     (al / "dev-clean").symlink_to(real, target_is_directory=True)

@@ -25,7 +25,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import CodecprobeError, check_file_digest, read_table, run_cli, setup_logging, walk, write_table
+from .io import (
+    CodecprobeError,
+    check_file_digest,
+    read_table,
+    run_cli,
+    setup_logging,
+    walk,
+    write_table,
+)
 from .textgrid import TIME_TOLERANCE, TextGrid, TextGridError, read_textgrid
 
 # Silence labels of aligners' word tiers (MFA 1.x and 3: "", "sil", "sp", "<eps>"). The English
