@@ -326,3 +326,49 @@ def test_a_summary_the_config_gives_nothing_for_is_a_clear_error(tmp_path, targe
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", target, cwd=wd)
     assert r.returncode != 0
     assert message in r.stdout + r.stderr
+
+
+def test_changing_the_mfa_models_or_arguments_reruns_the_alignment(tmp_path):
+    """The MFA command was a param whose function takes threads, input and output, which
+    Snakemake does not record: a new dictionary, acoustic model or extra argument reran
+    nothing (stale alignments under config/paper.yaml's source: mfa)."""
+    wd = _tiny_config(tmp_path, [{"name": "mel", "family": "melrvq", "weights": "random"}])
+    cfg = yaml.safe_load((wd / "config.yaml").read_text())
+    cfg["alignment"] = {"source": "mfa", "mfa": {"threads": 1}}
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "mfa").write_text('#!/bin/sh\nif [ "$1" = align ]; then for a; do out=$a; done; mkdir -p "$out"; fi\n')
+    (stub / "mfa").chmod(0o755)
+    env_path = f"{stub}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}"
+
+    def run(*args):
+        return subprocess.run([str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(wd), "--cores", "1",
+                               *args, "results/alignment/mfa"], cwd=wd, capture_output=True, text=True,
+                              env=dict(os.environ, PATH=env_path))  # fmt: skip
+
+    r = run()
+    assert r.returncode == 0 and (wd / "results/alignment/mfa").is_dir(), r.stdout + r.stderr
+    assert "Nothing to be done" in run("-n").stdout
+    cfg["alignment"]["mfa"]["threads"] = 2  # the pace only
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert "Nothing to be done" in run("-n").stdout
+    for key, value in (("dictionary", "english_mfa"), ("acoustic_model", "english_mfa"), ("extra_args", "--beam 100")):
+        cfg["alignment"]["mfa"] = {"threads": 1, key: value}
+        (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
+        r = run("-n")
+        assert jobs_of(r.stdout).get("mfa_align") == 1 and "Params have changed" in r.stdout, (key, r.stdout)
+
+
+@pytest.mark.parametrize("key, rule", [("lag", "rtmri_lag"), ("regions", "rtmri_region_pwcca")])
+def test_an_optional_analysis_set_to_null_is_off(tmp_path, key, rule):
+    """The schema, config.yaml and README say rtmri.lag / rtmri.regions: null turns the
+    analysis off; the dry-run stopped with "'NoneType' object has no attribute 'setdefault'"."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["rtmri"][key] = None
+    p = tmp_path / "mine.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    r = snakemake("-n", "--forceall", "--configfile", str(p))
+    assert r.returncode == 0, r.stdout + r.stderr
+    jobs = jobs_of(r.stdout)
+    assert rule not in jobs and jobs["rtmri_pwcca"] == 1, jobs

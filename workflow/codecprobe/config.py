@@ -178,6 +178,14 @@ def check_config(config: dict, base: str | Path = ".") -> None:
                 raise CodecprobeError(f"config: {e}") from None
 
 
+def mfa_settings(config: dict) -> str:
+    """The ``alignment.mfa`` settings that change the alignment (dictionary, acoustic model,
+    extra arguments; not threads) as one string: rule ``mfa_align``'s recorded param."""
+    m = config.get("alignment", {}).get("mfa") or {}
+    return shlex.join([m.get("dictionary", "english_us_arpa"), m.get("acoustic_model", "english_us_arpa"),
+                       m.get("extra_args", "")])  # fmt: skip
+
+
 def words_args(config: dict) -> str:
     """CLI arguments of ``codecprobe.words`` from the ``words`` section."""
     w = config.get("words", {})
@@ -275,6 +283,19 @@ def corpus_fingerprint(config: dict, kind: str, speaker: str | None = None) -> s
     """A rule param that changes whenever a corpus file the rule reads is added, removed,
     replaced or edited (:func:`codecprobe.io.tree_fingerprint`), so Snakemake reruns it."""
     return tree_fingerprint(corpus_roots(config, kind, speaker), CORPUS_FILES[kind], "results/.corpus_digests")
+
+
+NULL_MEANS_OFF = (("rtmri", "lag"), ("rtmri", "regions"))  # optional analyses: null, as omitted, turns them off
+
+
+def drop_null_options(config: dict) -> None:
+    """Remove the optional sections of :data:`NULL_MEANS_OFF` set to ``null`` (off, as when
+    omitted) from ``config``, in place: Snakemake's schema validation fills the defaults of
+    their keys into the value and fails on ``None``."""
+    for section, key in NULL_MEANS_OFF:
+        part = config.get(section)
+        if isinstance(part, dict) and key in part and part[key] is None:
+            del part[key]
 
 
 def lag_config(config: dict) -> dict | None:

@@ -33,6 +33,9 @@ rule mfa_align:
         "../../envs/mfa.yaml"
     threads: config["alignment"].get("mfa", {}).get("threads", 8)
     params:
+        # the settings as a plain param, which Snakemake records (it records no param whose
+        # function takes input, output or threads): a change of models or arguments reruns
+        models=mfa_settings(config),
         cmd=lambda wc, input, output, threads: mfa_shell(
             input.corpus,
             config["alignment"].get("mfa", {}).get("dictionary", "english_us_arpa"),

@@ -31,12 +31,14 @@ from codecprobe.config import (  # noqa: E402
     codecs_by_name,
     corpus_fingerprint,
     distances_args,
+    drop_null_options,
     encode_args,
     encode_gpu,
     encode_run_args,
     lag_args,
     lag_config,
     llm_json,
+    mfa_settings,
     melrvq_model_path,
     pairs_args,
     pwcca_args,
@@ -53,6 +55,7 @@ try:
     check_config(config, ".")
 except CodecprobeError as e:
     raise WorkflowError(str(e)) from None
+drop_null_options(config)  # lag: null is "off", as omitted; validate() cannot fill defaults into null
 validate(config, str(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
 
 RESULTS = "results"
