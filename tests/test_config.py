@@ -143,6 +143,12 @@ def test_rule_arguments():
     p["pairs"]["ordered"], p["lexicon"]["lowercase_lemmas"] = False, True
     p["pairs"]["max_word_pairs"], p["pairs"]["distinct_partners"] = None, False
     assert pairs_args(p).endswith("--max-pairs-per-type 500 --unordered --any-partner --lowercase-lemmas --wordnet auto")
+    # the speaker-dependent variant samples no tokens and shuffles with the first seed only
+    one = pairs_args(p, by_speaker=True)
+    assert one.startswith("--threshold 0.4 --seeds 0 --types ") and "--n-tokens" not in one
+    q = copy.deepcopy(p)
+    q["pairs"].update(n_tokens=500, seeds=[0, 7])
+    assert pairs_args(q, by_speaker=True) == one and pairs_args(q) != pairs_args(p)
     p["pairs"]["max_word_pairs"] = 0
     assert any("max_word_pairs" in e for e in schema_errors(p))
     from codecprobe.config import distances_args
@@ -164,6 +170,14 @@ def test_rule_arguments():
     assert "--chunk-context-seconds 2.5 " in encode_args(e)
     e["encode"]["chunk_context_seconds"] = -1
     assert any("chunk_context_seconds" in m for m in schema_errors(e))
+    # the rt-MRI job reads neither the word analysis's slicing nor its pooling: changing them
+    # reran every rt-MRI encode job and all PWCCA after it
+    rt = encode_args(PAPER, feature=True)
+    for edit in ({"slicing": "feature"}, {"pooling": ["center", "centroid"]}):
+        changed = copy.deepcopy(PAPER)
+        changed["encode"].update(edit)
+        assert encode_args(changed, feature=True) == rt and encode_args(changed) != encode_args(PAPER), edit
+    assert rt.startswith("--slicing feature --chunk-seconds 60 ") and "--pooling" not in rt
 
 
 def test_codec_backend_selects_the_env_and_is_checked():
@@ -250,12 +264,16 @@ def test_encode_job_spec_of_every_paper_codec_is_accepted_by_its_codec():
 
 
 def test_pwcca_args_block_seconds():
-    from codecprobe.config import pwcca_args
+    from codecprobe.config import pwcca_args, region_args
 
     c = copy.deepcopy(PAPER)
     assert "--block-seconds 0.5" in pwcca_args(c, "dac")
+    # block_len is read only when block_seconds is null: not passed, so changing it reruns nothing
+    assert "--block-len" not in pwcca_args(c, "dac") and "--block-len" not in region_args(c)
+    c["rtmri"]["block_len"] = 50
+    assert pwcca_args(c, "dac") == pwcca_args(PAPER, "dac") and region_args(c) == region_args(PAPER)
     c["rtmri"]["block_seconds"] = None
-    assert "--block-seconds" not in pwcca_args(c, "dac") and "--block-len 25" in pwcca_args(c, "dac")
+    assert "--block-seconds" not in pwcca_args(c, "dac") and "--block-len 50" in pwcca_args(c, "dac")
     c["rtmri"]["block_seconds"] = 0
     assert any("block_seconds" in e for e in schema_errors(c))
 
@@ -304,7 +322,7 @@ def test_rtmri_regions_args():
     from codecprobe.config import region_args, regions_config
 
     assert region_args(PAPER) == (
-        "--layers 1 -1 --n-shuffles 10 --block-len 25 --seed 0 --variates canonical --block-seconds 0.5"
+        "--layers 1 -1 --n-shuffles 10 --block-seconds 0.5 --seed 0 --variates canonical"
     )
     c = copy.deepcopy(DEMO)
     c["rtmri"]["regions"] = None
@@ -550,3 +568,22 @@ def test_a_lexicon_file_named_in_the_config_reruns_its_rules_when_edited(tmp_pat
     planned = before[1].split("--cmudict-digest ")[1].split()[0]
     with pytest.raises(CodecprobeError, match=r"lexicon.cmudict: cmu.dict changed since the workflow was planned"):
         pairs.main(["--words", "w.csv", "--tokens", "t.csv", "--cmudict", "cmu.dict", "--cmudict-digest", planned])
+
+
+def test_regions_follow_max_gap_with_interpolated_bad_frames_and_a_grid_file_is_tracked(tmp_path):
+    """With bad_frames: interpolate the regions job rebuilt bad-frame runs of any length,
+    which the VTD job now refuses; a precomputed grid file was tracked by path only."""
+    from codecprobe.config import regions_gap_args, vtd_args
+
+    c = copy.deepcopy(PAPER)
+    assert regions_gap_args(c) == ""  # skip (the default): nothing to pass, nothing reruns
+    c["rtmri"].update(bad_frames="interpolate", max_gap_frames=7)
+    assert regions_gap_args(c) == "--max-gap-frames 7"
+    c["rtmri"]["max_gap_frames"] = None
+    assert regions_gap_args(c) == "--max-gap-frames -1"
+    (tmp_path / "sub009.npy").write_bytes(b"grid one")
+    c["rtmri"]["grid"] = str(tmp_path)
+    before = vtd_args(c, "sub009")
+    assert f"--grid {tmp_path / 'sub009.npy'} --grid-digest {file_digest(tmp_path / 'sub009.npy')}" in before
+    (tmp_path / "sub009.npy").write_bytes(b"grid two")
+    assert vtd_args(c, "sub009") != before

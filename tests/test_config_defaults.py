@@ -103,8 +103,8 @@ STAGES = {
     "pairs --tokens": ("codecprobe.pairs", "--words w --tokens t", C.tokens_args),
     "distances": ("codecprobe.distances", "--codec c --features f --pairs p --out o", C.distances_args),
     "encode": ("codecprobe.encode", "--codec {} --words w --out o", lambda c: C.encode_args(c) + " " + C.encode_run_args(c)),
-    "encode (feature slicing)": (
-        "codecprobe.encode", "--codec {} --words w --out o", lambda c: C.encode_args(c, feature=True) + " " + C.encode_run_args(c)
+    "encode (feature slicing)": (  # the rt-MRI job: feature slicing is its own choice, not encode.slicing's
+        "codecprobe.encode", "--codec {} --words w --out o --slicing feature", lambda c: C.encode_args(c, feature=True) + " " + C.encode_run_args(c)
     ),
     "artstage vtd": ("codecprobe.artstage", "vtd --annot16 a --speaker s --out o --figure f", lambda c: C.vtd_args(c, "sub001")),
     "artstage pwcca": ("codecprobe.artstage", "pwcca --codec c --features f --vtd v --out o", lambda c: C.pwcca_args(c, "dac")),

@@ -162,6 +162,9 @@ def test_slurm_profile_gives_each_job_its_threads_and_gpu(tmp_path):
          "config: librispeech: unknown key 'subets' (did you mean 'subsets'?)"),
         (lambda c: c["librispeech"].__setitem__("root", "/no/such/LibriSpeech"),
          "config: librispeech.root: /no/such/LibriSpeech does not exist"),
+        # the summary table's name: an AmbiguousRuleException of rules fig2 and distances before
+        (lambda c: c["codecs"][0].__setitem__("name", "all_codecs"),
+         "config: codecs: the name 'all_codecs' is taken by the summary tables of all codecs"),
     ],
 )  # fmt: skip
 def test_config_errors_at_start_up(tmp_path, edit, message):

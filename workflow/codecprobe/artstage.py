@@ -71,6 +71,7 @@ from .figures import (
 from .io import (
     CodecprobeError,
     atomic_path,
+    check_file_digest,
     read_table,
     repeated,
     run_cli,
@@ -586,11 +587,11 @@ def codec_lag_pwcca(codec: str, features: str, vtd_files: list[str], lags: np.nd
 # ----------------------------------------------------------------------------- regions
 def speaker_regions(annot16: str, speaker: str, vtd_file: str, out: str, skip_tasks: list[str],
                     bad_frames: str = "skip", max_frames: int = 400, seed: int = 0,
-                    bad_tracks: str = "skip") -> pd.DataFrame:  # fmt: skip
+                    bad_tracks: str = "skip", max_gap: int | None = None) -> pd.DataFrame:  # fmt: skip
     """The tract region of each gridline of a speaker's grid (the ``/grid`` of its VTD file),
     from its tracks (:func:`codecprobe.vtd.gridline_regions`): a table ``speaker, gridline
     (0-based), region`` (a name of :data:`codecprobe.vtd.REGIONS`, or ``none``) ``, share``.
-    ``bad_tracks``: see :func:`speaker_tracks`."""
+    ``bad_tracks``, ``max_gap``: see :func:`speaker_tracks`."""
     import h5py
 
     from .vtd import REGIONS, gridline_regions
@@ -599,7 +600,7 @@ def speaker_regions(annot16: str, speaker: str, vtd_file: str, out: str, skip_ta
         if str(h.attrs.get("speaker")) != speaker:
             raise CodecprobeError(f"{vtd_file}: VTD of speaker {h.attrs.get('speaker')!r}, not {speaker!r}")
         grid = h["grid"][:]
-    tracks, _ = speaker_tracks(annot16, speaker, skip_tasks, bad_frames, bad_tracks)
+    tracks, _ = speaker_tracks(annot16, speaker, skip_tasks, bad_frames, bad_tracks, max_gap)
     region, share = gridline_regions(tracks, grid, max_frames, seed)
     names = np.array(list(REGIONS) + ["none"])[region]  # -1 -> "none"
     table = pd.DataFrame({"speaker": speaker, "gridline": np.arange(len(grid)), "region": names, "share": share})
@@ -918,6 +919,7 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--figure", required=True)
     a.add_argument("--skip-tasks", nargs="*", default=["vcv", "bvt"])
     a.add_argument("--grid", default=None, help="precomputed grid file (.npy/.mat); default: built from the tracks")
+    a.add_argument("--grid-digest", default=None, help="the grid file's codecprobe.io.file_digest when planned")
     a.add_argument("--n-gridlines", type=int, default=120)
     a.add_argument("--nan-policy", default="interpolate", choices=NAN_POLICIES)
     a.add_argument("--bad-frames", default="skip", choices=BAD_FRAME_POLICIES)
@@ -951,6 +953,8 @@ def main(argv: list[str] | None = None) -> None:
     rg.add_argument("--bad-frames", default="skip", choices=BAD_FRAME_POLICIES)
     rg.add_argument("--bad-tracks", default="skip", choices=BAD_TRACK_POLICIES)
     rg.add_argument("--max-frames", type=int, default=400)
+    rg.add_argument("--max-gap-frames", type=int, default=-1,
+                    help="bad_frames interpolate: rebuild runs of at most this many bad frames; -1: every run")  # fmt: skip
     rp = sub.add_parser("region-pwcca", help="PWCCA per tract region and layer")
     _codec_job_args(rp)
     _baseline_args(rp)
@@ -969,6 +973,8 @@ def main(argv: list[str] | None = None) -> None:
     if twice:  # a speaker's frames would count twice in the CCA
         raise CodecprobeError(f"--vtd: {', '.join(twice)} given more than once")
     if args.cmd == "vtd":
+        if args.grid:
+            check_file_digest(args.grid, args.grid_digest, "rtmri.grid")
         speaker_vtd(args.annot16, args.speaker, args.out, args.figure, args.skip_tasks, args.grid,
                     args.n_gridlines, args.nan_policy, args.bad_frames, args.bad_tracks,
                     None if args.max_gap_frames < 0 else args.max_gap_frames)  # fmt: skip
@@ -987,7 +993,7 @@ def main(argv: list[str] | None = None) -> None:
         write_table(t, args.out)
     elif args.cmd == "regions":
         speaker_regions(args.annot16, args.speaker, args.vtd, args.out, args.skip_tasks, args.bad_frames, args.max_frames,
-                        bad_tracks=args.bad_tracks)  # fmt: skip
+                        bad_tracks=args.bad_tracks, max_gap=None if args.max_gap_frames < 0 else args.max_gap_frames)  # fmt: skip
     elif args.cmd == "region-pwcca":
         write_table(codec_region_pwcca(args.codec, args.features, args.vtd, args.regions, args.layers, args.n_shuffles,
                                        args.block_len, args.seed, args.variates, args.block_seconds), args.out)  # fmt: skip

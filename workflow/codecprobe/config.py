@@ -225,11 +225,16 @@ def tokens_args(config: dict) -> str:
     return shlex.join(args)
 
 
-def pairs_args(config: dict) -> str:
-    """CLI arguments of ``codecprobe.pairs`` from the ``pairs`` and ``lexicon`` sections."""
+def pairs_args(config: dict, by_speaker: bool = False) -> str:
+    """CLI arguments of ``codecprobe.pairs`` from the ``pairs`` and ``lexicon`` sections.
+    ``by_speaker``: those of the speaker-dependent variant, which samples no tokens and
+    shuffles with the first seed only: ``n_tokens`` and the other seeds are not passed, so
+    changing them does not rerun it."""
     p = config.get("pairs", {})
-    args = ["--n-tokens", str(p.get("n_tokens", 10000)), "--threshold", str(p.get("homophone_threshold", 0.4))]
-    args += ["--seeds", *map(str, p.get("seeds", [0, 1, 2, 3, 4]))]
+    seeds = list(p.get("seeds", [0, 1, 2, 3, 4]))
+    args = [] if by_speaker else ["--n-tokens", str(p.get("n_tokens", 10000))]
+    args += ["--threshold", str(p.get("homophone_threshold", 0.4))]
+    args += ["--seeds", *map(str, seeds[:1] if by_speaker else seeds)]
     args += ["--types", *p.get("types", ["random", "synonym", "near_homophone", "same_word", "same_speaker"])]
     if not p.get("homophone_inclusive", True):
         args.append("--exclusive")
@@ -329,10 +334,8 @@ def region_args(config: dict) -> str:
     baseline keys of ``rtmri`` (shuffles, blocks, seed, variates), as Fig. 3 uses them."""
     rt = config["rtmri"]
     args = ["--layers", *[str(k) for k in (regions_config(config) or {}).get("layers", [1, -1])]]
-    args += ["--n-shuffles", str(rt.get("n_shuffles", 10)), "--block-len", str(rt.get("block_len", 25))]
+    args += ["--n-shuffles", str(rt.get("n_shuffles", 10)), *_block_args(rt)]
     args += ["--seed", str(rt.get("seed", 0)), "--variates", rt.get("variates", "canonical")]
-    if rt.get("block_seconds") is not None:
-        args += ["--block-seconds", str(rt["block_seconds"])]
     return shlex.join(args)
 
 
@@ -361,10 +364,20 @@ def codec_env(entry: dict) -> str:
     return CODEC_ENVS[entry["family"]]
 
 
+# names of the summary outputs beside the per-codec ones (results/distances/all_codecs.csv
+# beside results/distances/<codec>.csv; results/cka/cka_all_codecs.csv): no codec may take them
+RESERVED_CODEC_NAMES = ("all_codecs", "cka_all_codecs")
+
+
 def codecs_by_name(config: dict) -> dict[str, dict]:
-    """The config's ``codecs`` list keyed by name (names must be unique)."""
+    """The config's ``codecs`` list keyed by name (names must be unique, and none of
+    :data:`RESERVED_CODEC_NAMES`)."""
     out: dict[str, dict] = {}
     for c in config.get("codecs", []) or []:
+        if c["name"] in RESERVED_CODEC_NAMES:
+            raise CodecprobeError(
+                f"config: codecs: the name {c['name']!r} is taken by the summary tables of all codecs: choose another"
+            )
         if c["name"] in out:
             raise CodecprobeError(f"config: codecs: two entries named {c['name']!r}")
         out[c["name"]] = c
@@ -437,11 +450,19 @@ def codec_json(config: dict, name: str, results: str = "results") -> str:
 def encode_args(config: dict, feature: bool = False) -> str:
     """CLI arguments of ``codecprobe.encode`` from the ``encode`` section that can change
     its output (a rule's params: changing one reruns the job). The chunk context (feature
-    slicing only) is passed when the job slices features (``feature``, the rt-MRI job, or
-    ``encode.slicing: feature``), so that it reruns no audio-slicing job. The device stays
-    here: a GPU's kernels can flip near-tie codes. Batching is :func:`encode_run_args`."""
+    slicing only) is passed when the job slices features (``encode.slicing: feature``), so
+    that it reruns no audio-slicing job. The device stays here: a GPU's kernels can flip
+    near-tie codes. Batching is :func:`encode_run_args`.
+
+    ``feature``: the rt-MRI job's arguments, which always slices features and whose pooled
+    word features no analysis reads: neither ``encode.slicing`` nor ``encode.pooling``,
+    settings of the word analysis, is passed (before session 24 changing either reran
+    every rt-MRI encode job and all PWCCA after it)."""
     e = config.get("encode", {})
-    args = ["--slicing", e.get("slicing", "audio"), "--pooling", *e.get("pooling", ["mean"])]
+    if feature:
+        args = ["--slicing", "feature"]
+    else:
+        args = ["--slicing", e.get("slicing", "audio"), "--pooling", *e.get("pooling", ["mean"])]
     args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", e.get("dtype", "float32")]
     if feature or e.get("slicing", "audio") == "feature":
         args += ["--chunk-context-seconds", str(e.get("chunk_context_seconds", 1.0))]
@@ -503,16 +524,34 @@ def vtd_args(config: dict, speaker: str) -> str:
         grid = next((folder / f"{speaker}{ext}" for ext in (".npy", ".mat") if (folder / f"{speaker}{ext}").exists()), None)
         if grid is None:
             raise CodecprobeError(f"config: rtmri.grid: no {speaker}.npy or {speaker}.mat in {folder}")
-        args += ["--grid", str(grid)]
+        args += ["--grid", str(grid), "--grid-digest", file_digest(grid)]  # an edit of the grid reruns the VTD
     return shlex.join(args)
+
+
+def regions_gap_args(config: dict) -> str:
+    """``--max-gap-frames`` of ``codecprobe.artstage regions`` when ``rtmri.bad_frames`` is
+    ``interpolate`` (the longest run of bad frames rebuilt, as for the VTD); empty with
+    ``skip``, which it does not change."""
+    rt = config["rtmri"]
+    if rt.get("bad_frames", "skip") != "interpolate":
+        return ""
+    max_gap = rt.get("max_gap_frames", 10)
+    return shlex.join(["--max-gap-frames", str(-1 if max_gap is None else max_gap)])
 
 
 def pwcca_args(config: dict, family: str) -> str:
     """CLI arguments of ``codecprobe.artstage pwcca`` (MIMI also gets the Fig. 4 split)."""
     rt = config["rtmri"]
-    args = ["--n-shuffles", str(rt.get("n_shuffles", 10)), "--block-len", str(rt.get("block_len", 25))]
+    args = ["--n-shuffles", str(rt.get("n_shuffles", 10)), *_block_args(rt)]
     args += ["--seed", str(rt.get("seed", 0)), "--variant", "without_first" if family == "mimi" else "accumulated"]
     args += ["--variates", rt.get("variates", "canonical")]
-    if rt.get("block_seconds") is not None:
-        args += ["--block-seconds", str(rt["block_seconds"])]
     return shlex.join(args)
+
+
+def _block_args(rt: dict) -> list[str]:
+    """The shuffle block of the PWCCA baselines: ``rtmri.block_seconds`` when set, else
+    ``rtmri.block_len`` frames; only the one used is passed, so a change of the other
+    reruns nothing."""
+    if rt.get("block_seconds") is not None:
+        return ["--block-seconds", str(rt["block_seconds"])]
+    return ["--block-len", str(rt.get("block_len", 25))]

@@ -71,8 +71,7 @@ rule encode_rtmri:
         args=encode_args(config, feature=True),
     shell:
         "python -m codecprobe.encode --codec {params.codec:q} --words {input.words:q}"
-        " --out {output:q} {params.args} {resources.encode_run} --slicing feature"
-        " --threads {threads} --log {log:q}"
+        " --out {output:q} {params.args} {resources.encode_run} --threads {threads} --log {log:q}"
 
 
 rule rtmri_pwcca:
@@ -204,10 +203,11 @@ rule rtmri_regions:
         bad=lambda wc: config["rtmri"].get("bad_frames", "skip"),
         bad_tracks=lambda wc: config["rtmri"].get("bad_tracks", "skip"),
         max_frames=lambda wc: (REGIONS or {}).get("max_frames", 400),
+        gap=lambda wc: regions_gap_args(config),
     shell:
         "python -m codecprobe.artstage regions --annot16 {params.annot16:q} --speaker {wildcards.speaker}"
         " --vtd {input.vtd:q} --out {output:q} --skip-tasks {params.skip} --bad-frames {params.bad}"
-        " --bad-tracks {params.bad_tracks}"
+        " --bad-tracks {params.bad_tracks} {params.gap}"
         " --max-frames {params.max_frames} --log {log:q}"
 
 

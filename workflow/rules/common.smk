@@ -43,6 +43,7 @@ from codecprobe.config import (  # noqa: E402
     pairs_args,
     pwcca_args,
     region_args,
+    regions_gap_args,
     regions_config,
     tokens_args,
     vtd_args,

@@ -64,7 +64,7 @@ rule pairs_by_speaker:
         "../../envs/analysis.yaml"
     threads: 1
     params:
-        args=pairs_args(config),
+        args=pairs_args(config, by_speaker=True),
         speakers=shlex.join(BY_SPEAKER),
     shell:
         "python -m codecprobe.pairs --words {input.words:q} --pairs {output.pairs:q}"
