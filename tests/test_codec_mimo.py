@@ -613,3 +613,41 @@ def test_codebook_layer_bounds_small():
     assert c.codebook_vectors(19).shape == (128, 64)
     with pytest.raises(CodecprobeError):
         c.codebook_vectors(20)
+
+
+def test_feature_slicing_gives_mimo_whole_utterances_as_upstream_segments_them():
+    """MiMo cuts the mel into independent segments itself (segment_frames; 60 s as
+    released): the encode stage's chunks moved those boundaries and added short segments
+    at each chunk's context, so frames after the first segment differed from upstream's
+    whole-utterance encoding (at 1/30 scale here: 2 s segments, 2 s chunks)."""
+    from codecprobe.encode import EncodeConfig, chunked_codes
+
+    c = small_codec(segment_frames=200)
+    wav = chirp_noise(7.0)
+    whole = c.encode(torch.from_numpy(wav)[None])[0].numpy()
+    cfg = EncodeConfig(slicing="feature", chunk_seconds=2.0, chunk_context_seconds=1 / 30)
+    np.testing.assert_array_equal(chunked_codes(c, wav, cfg), whole)
+    assert "utterances encoded in chunks" not in cfg.counts
+    # the old chunking, for the record: it does differ after the first segment
+    saved = type(c).segments_itself
+    try:
+        type(c).segments_itself = False
+        chunked = chunked_codes(c, wav, EncodeConfig(slicing="feature", chunk_seconds=2.0, chunk_context_seconds=1 / 30))
+    finally:
+        type(c).segments_itself = saved
+    differ = (chunked != whole).any(axis=0)  # 25 Hz: the first 2 s segment is frames 0-49
+    assert not differ[:50].any() and differ[50:].any()
+
+
+def test_an_utterance_shorter_than_the_mel_window_is_padded_and_counted():
+    """In feature slicing a 15.6 ms utterance stopped the job with 'a clip of 375 samples
+    is too short' naming no file; word clips were already padded to min_samples."""
+    from codecprobe.encode import EncodeConfig, chunked_codes
+
+    c = small_codec()
+    cfg = EncodeConfig(slicing="feature")
+    short = chirp_noise(375 / SR)
+    got = chunked_codes(c, short, cfg)
+    want = c.encode(torch.from_numpy(np.pad(short, (0, c.min_samples - len(short))))[None])[0].numpy()
+    np.testing.assert_array_equal(got, want)
+    assert cfg.counts == {"utterances zero-padded to the codec's minimum of 481 samples": 1}

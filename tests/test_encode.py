@@ -1065,3 +1065,14 @@ def test_clip_past_the_audio_end_is_counted(melrvq, words, tmp_path):
         assert n == melrvq.n_frames(1600)  # the 0.1 s before the end, not 0.14 s
         clip = load_audio(path, 16000)[-1600:]
         np.testing.assert_array_equal(h["codes"][:, off : off + n], melrvq.encode(clip[None])[0])
+
+
+def test_feature_slicing_refuses_one_audio_file_for_two_utterances(melrvq, words, tmp_path):
+    """The codes are kept by utterance id, one per audio file: two ids on one file were a
+    bare KeyError after encoding."""
+    w = words.copy()
+    first = w["utt_id"] == w.loc[0, "utt_id"]
+    w.loc[first & (w.index > 0), "utt_id"] = "other-utterance"
+    with pytest.raises(CodecprobeError, match=r"\.flac: the audio of 2 utterances .*feature slicing encodes each"):
+        run(melrvq, w, None, str(tmp_path / "f.h5"), EncodeConfig(slicing="feature"))
+    assert not list(tmp_path.glob("*.h5"))

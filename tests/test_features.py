@@ -105,3 +105,17 @@ def test_a_word_after_the_last_frame_centre_is_not_shorter_than_one_frame():
     assert idx.tolist() == [3] and near and shorter_than_frame(0.048, 0.053, rate)
     # one frame period exactly is not short, though 0.02 + 1 / 75 - 0.02 < 1 / 75 in floats
     assert not shorter_than_frame(0.02, 0.02 + 1 / rate, rate) and shorter_than_frame(0.02, 0.02 + 0.9 / rate, rate)
+
+
+def test_centroid_ties_go_to_the_frame_nearest_the_middle():
+    """Two frames always score the same (each one's cosine to the other): argmax picked by
+    float rounding, differently from layer to layer of one word. Ties now take the frame
+    nearest F // 2, center's frame, in every layer and in float32 as in float64."""
+    rng = np.random.default_rng(0)
+    two = rng.standard_normal((32, 2, 512)).astype(np.float32)
+    np.testing.assert_array_equal(pool(two, "centroid"), two[:, 1])
+    np.testing.assert_array_equal(pool(two.astype(np.float64), "centroid"), two[:, 1])
+    # four frames, two of them (1 and 3) equally near the middle (2) and tied: the earlier
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    f = np.stack([b, a, -a, a])[None]  # frames 1 and 3 are one vector; frame 2 its opposite
+    np.testing.assert_array_equal(pool(f, "centroid"), [a])

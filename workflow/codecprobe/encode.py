@@ -643,10 +643,18 @@ def chunked_codes(codec: Codec, wav: np.ndarray, cfg: EncodeConfig) -> np.ndarra
     either side as context (whose frames are dropped), so that a codec whose frames see at
     most that far back (causal convolutions) or to both sides (non-causal ones, as DAC's)
     gives the codes of the whole utterance; a codec that looks further (MIMI's 20 s
-    attention window, EnCodec's LSTM) gets a truncated view near the chunk edges."""
+    attention window, EnCodec's LSTM) gets a truncated view near the chunk edges. A codec
+    that segments long audio itself (``segments_itself``: MiMo) is given the whole
+    utterance, as upstream encodes it (chunks moved its segment boundaries: after the first
+    60 s about 40 % of the frames differed in some layer). An utterance shorter than the
+    codec's ``min_samples`` is zero-padded to it and counted, as a word clip is."""
     hop, sr = codec.hop_length, codec.sample_rate
+    if len(wav) < codec.min_samples:
+        key = f"utterances zero-padded to the codec's minimum of {codec.min_samples} samples"
+        cfg.counts[key] = cfg.counts.get(key, 0) + 1
+        wav = np.pad(wav, (0, codec.min_samples - len(wav)))
     chunk = max(hop, int(cfg.chunk_seconds * sr) // hop * hop)
-    if len(wav) <= chunk:
+    if len(wav) <= chunk or codec.segments_itself:
         return encode_batch(codec, [wav])[0]
     if cfg.chunk_context_seconds < 0:
         raise CodecprobeError(f"encode.chunk_context_seconds must be >= 0, got {cfg.chunk_context_seconds}")
@@ -668,6 +676,11 @@ def feature_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
     utt_codes: dict[str, np.ndarray] = {}
     paths, rows = utterance_rows(tokens["path"].to_numpy())
     utt_ids = tokens["utt_id"].to_numpy()
+    for p, r in zip(paths, rows):  # one audio file, one utterance: the codes are kept by utt_id
+        ids = list(dict.fromkeys(utt_ids[r].tolist()))
+        if len(ids) > 1:
+            raise CodecprobeError(f"{p}: the audio of {len(ids)} utterances ({', '.join(map(str, ids[:3]))}): "
+                                  "feature slicing encodes each utterance's own file")  # fmt: skip
     audio = load_many(paths, codec.sample_rate, cfg.io_workers)
     for n, (utt_rows, wav) in enumerate(zip(rows, audio), 1):
         utt_codes[utt_ids[utt_rows[0]]] = chunked_codes(codec, wav, cfg)

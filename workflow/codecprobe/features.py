@@ -46,13 +46,20 @@ def shorter_than_frame(start: float, end: float, frame_rate: float) -> bool:
     return end - start < 1.0 / frame_rate - 1e-9
 
 
+CENTROID_TIE = 1e-6  # centroid scores (mean cosines) closer than this are equal: float32 rounding
+
+
 def pool(features: np.ndarray, method: str = "mean") -> np.ndarray:
     """Pool ``[K, F, D]`` per-layer frame features over frames -> ``[K, D]``.
 
     * ``mean``: average over frames;
     * ``center``: the middle frame (index ``F // 2``);
     * ``centroid``: per layer, the frame with the highest mean cosine similarity to the
-      other frames of the word (Choi et al.); with one frame, that frame.
+      other frames of the word (Choi et al.); with one frame, that frame. Frames whose
+      scores are within :data:`CENTROID_TIE` of the highest tie, and the one nearest the
+      middle frame ``F // 2`` is taken (the earlier of two as near): with two frames,
+      whose scores are always equal, ``center``'s frame (argmax picked by float rounding,
+      which varied from layer to layer, before session 24).
     """
     if features.ndim != 3 or features.shape[1] == 0:
         raise ValueError(f"pool: expected [K, F>0, D] features, got shape {features.shape}")
@@ -67,6 +74,8 @@ def pool(features: np.ndarray, method: str = "mean") -> np.ndarray:
         unit = features / np.maximum(np.linalg.norm(features, axis=-1, keepdims=True), 1e-12)
         sim = np.einsum("kfd,kgd->kfg", unit, unit)
         score = (sim.sum(axis=-1) - np.einsum("kff->kf", sim)) / (n_frames - 1)
-        best = score.argmax(axis=1)
+        tied = score >= score.max(axis=1, keepdims=True) - CENTROID_TIE  # [K, F]
+        from_middle = np.abs(np.arange(n_frames) - n_frames // 2)
+        best = np.where(tied, from_middle, n_frames + 1).argmin(axis=1)
         return features[np.arange(features.shape[0]), best]
     raise ValueError(f"unknown pooling {method!r} (known: {', '.join(POOLINGS)})")

@@ -81,9 +81,13 @@ class Codec(ABC):
     # later shard's words (EncodeConfig.hold_padding). False when the padding costs next to
     # nothing (clips encoded one at a time, or only each clip's real frames computed).
     pays_for_padding: ClassVar[bool] = True
-    # Shortest clip (samples) the encoder accepts; shorter word clips are zero-padded
-    # to it (and counted).
+    # Shortest clip (samples) the encoder accepts; shorter word clips and utterances are
+    # zero-padded to it (and counted).
     min_samples: int = 1
+    # True when the codec cuts long audio into independent segments of its own (MiMo's
+    # 60 s mel segments, as upstream encodes): the encode stage's chunks would move those
+    # boundaries, so feature slicing gives it whole utterances.
+    segments_itself: ClassVar[bool] = False
 
     @property
     def shares_batches(self) -> bool:

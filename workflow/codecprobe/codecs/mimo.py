@@ -624,6 +624,7 @@ class MimoCodec(Codec):
     # (convolutions, attention scores) is about 2 % of a frame's arithmetic at d_model 1280
     pays_for_padding = False
     min_samples = 481  # the mel front-end reflect-pads 480 samples
+    segments_itself = True  # 6000-frame mel segments, each encoded alone (segment_frames)
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         self.spec = spec
