@@ -308,7 +308,7 @@ def test_utf8_strings_round_trip_through_hdf5(tmp_path):
         h["word"] = utf8_bytes(pd.Series(words))
     with h5py.File(tmp_path / "w.h5") as h:
         stored = h["word"][:]
-    assert stored[0] == "café".encode("utf-8")
+    assert stored[0] == "café".encode()
     assert utf8_text(stored).tolist() == words
     assert utf8_text(["x", b"y"]).tolist() == ["x", "y"]
     assert utf8_bytes([]).shape == (0,) and utf8_text(utf8_bytes([])).shape == (0,)

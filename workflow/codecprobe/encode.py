@@ -63,7 +63,14 @@ from .arrays import group_positions, offsets
 from .audio import cut, load_audio, sample_span
 from .codecs.base import Codec, CodecSpec, load_codec
 from .features import POOLINGS, pool, shorter_than_frame, word_frames
-from .io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging, utf8_bytes
+from .io import (
+    CodecprobeError,
+    atomic_path,
+    read_table,
+    run_cli,
+    setup_logging,
+    utf8_bytes,
+)
 
 log = logging.getLogger("codecprobe.encode")
 
