@@ -268,3 +268,34 @@ def test_praats_older_short_header_is_read(tmp_path):
     (tmp_path / "old.TextGrid").write_text(text)
     old, new = read_textgrid(tmp_path / "old.TextGrid"), read_textgrid(DATA / "mfa1_short.TextGrid")
     assert old == new and [w.text for w in old.tier("words").intervals] == ["", "big", "large", ""]
+
+
+@pytest.mark.parametrize("layout", ["mfa1_short.TextGrid", "mfa3_long.TextGrid"])
+def test_text_after_the_declared_counts_is_an_error(tmp_path, layout):
+    """A last tier declaring fewer intervals than it holds lost the rest silently (the
+    phones of its words cut short); text after the last tier is now an error naming the line."""
+    import re
+
+    src = DATA / layout
+    if not src.exists():
+        pytest.skip(f"{src} not present")
+    text = src.read_text()
+    tg = read_textgrid(src)
+    last = tg.tiers[-1]
+    n = len(last.intervals)
+    if "intervals: size" in text:
+        idx = [m.start() for m in re.finditer(r"intervals: size = \d+", text)][-1]
+        cut = text[:idx] + re.sub(r"intervals: size = \d+", f"intervals: size = {n - 1}", text[idx:], count=1)
+    else:  # the short layout: the last tier's count is the last line holding exactly n before its intervals
+        lines = text.splitlines()
+        k = max(i for i, line in enumerate(lines) if line.strip() == str(n))
+        lines[k] = str(n - 1)
+        cut = "\n".join(lines) + "\n"
+    (tmp_path / "cut.TextGrid").write_text(cut)
+    with pytest.raises(TextGridError, match=r"cut.TextGrid: malformed TextGrid \(line \d+: .* after the last of the 2"):
+        read_textgrid(tmp_path / "cut.TextGrid")
+    (tmp_path / "tail.TextGrid").write_text(text + '\n"junk"\n')
+    with pytest.raises(TextGridError, match=r"'junk' after the last of the 2 declared tier"):
+        read_textgrid(tmp_path / "tail.TextGrid")
+    (tmp_path / "ok.TextGrid").write_text(text + "\n\n")  # trailing blank lines are fine
+    assert read_textgrid(tmp_path / "ok.TextGrid") == tg

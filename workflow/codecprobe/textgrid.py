@@ -246,6 +246,10 @@ def parse_textgrid(text: str, path: str | os.PathLike = "<string>") -> TextGrid:
                 raise s.error(f"tier {name!r}, {noun} {j} [{iv.xmin}, {iv.xmax}] s, line {line}: {problem}")
             tier.intervals.append(iv)
         tg.tiers.append(tier)
+    if s.pos < len(s.tokens):  # a count too small would leave intervals unread: never silently
+        _, v, line = s.tokens[s.pos]
+        raise s.error(f"line {line}: {v!r} after the last of the {n_tiers} declared tier(s) (an interval or tier count "
+                      "too small?)")  # fmt: skip
     return tg
 
 
