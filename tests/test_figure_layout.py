@@ -157,6 +157,8 @@ def test_lag_and_region_titles_explain_the_intervals(drawn):
     for fig in drawn:
         assert "95% t-interval over speakers" in fig._suptitle.get_text()
         assert [ax.get_title() for ax in fig.axes] == list(K)
+    # the lag lines say over how many speakers they are (the lag run can keep fewer than Fig. 3)
+    assert _texts(drawn[0].axes[0].get_legend()) == ["layer 1 (2 speakers)", f"layer {K['encodec']} (2 speakers)"]
 
 
 def test_cka_note_wrapped_and_legend_beside_the_bars(drawn):

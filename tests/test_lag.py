@@ -150,7 +150,7 @@ def test_cli_lag_and_figure(tmp_path):
     best = read_table(str(tmp_path / "b.csv"))
     assert best.loc[best.layer == 1, "best_lag_s"].iloc[0] == pytest.approx(0.04)
     lines = [ln for ln in drawn["fig"].axes[0].get_lines() if ln.get_label().startswith("layer")]
-    assert [ln.get_label() for ln in lines] == ["layer 1", "layer 3"]
+    assert [ln.get_label() for ln in lines] == ["layer 1 (1 speaker)", "layer 3 (1 speaker)"]
     assert all(list(ln.get_xdata()) == [-80.0, -40.0, 0.0, 40.0, 80.0] for ln in lines)
     with pytest.raises(CodecprobeError, match="layer 4 does not exist in syn with 3 layers"):
         main(["lag", "--codec", "syn", "--features", feats, "--vtd", vtd, "--out", str(tmp_path / "x.csv"), "--layers", "4"])

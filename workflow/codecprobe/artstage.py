@@ -805,13 +805,17 @@ def fig3(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
 def fig3_lag(summary: pd.DataFrame, best: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
     """PWCCA against time lag, one panel per codec, one line per layer (mean over speakers,
     t-interval band), the best lag of each marked; x in ms (``lag_s x 1000``). ``summary``:
-    :func:`summarize_speakers` by codec, layer and lag, with ``random_weights``."""
+    :func:`summarize_speakers` by codec, layer and lag, with ``random_weights``. Each
+    line's label gives its number of speakers: the lag run keeps the codec frames inside
+    the MRI span at every lag, slightly fewer than Fig. 3's, and may leave out a speaker
+    Fig. 3 keeps."""
 
     def draw(ax, t: pd.DataFrame) -> None:
         for layer, g in t.groupby("layer", sort=True):
             g = g.sort_values("lag_s")
             ms = 1000 * g["lag_s"].to_numpy()
-            line = ax.plot(ms, g["pwcca"], marker="o", ms=3, label=f"layer {layer}")[0]
+            n = int(g["n_speakers"].max())
+            line = ax.plot(ms, g["pwcca"], marker="o", ms=3, label=f"layer {layer} ({n} speaker{'s' * (n != 1)})")[0]
             ax.fill_between(ms, g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.2, lw=0)
             b = best[(best["codec"] == g["codec"].iloc[0]) & (best["layer"] == layer)].iloc[0]
             ax.plot([1000 * b["best_lag_s"]], [b["best_pwcca"]], marker="*", ms=11, color=line.get_color(), ls="none")
