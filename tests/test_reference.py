@@ -73,7 +73,8 @@ def test_compare_values_and_what_compares():
     assert _row(out, "enc", "near_homophone_minus_random", "1").ours == pytest.approx(-0.1)
     assert _row(out, "enc_rand", "random_mean", "1").comparable == "no: random weights (plumbing, not a result)"
     assert _row(out, "dac_zq", "random_mean", "1").comparable.startswith("no: the release summed DAC's 8-d")
-    assert _row(out, "dac_8d", "random_mean", "32").comparable == "yes"
+    # the release's 8-d sums, but also its compress() of DAC's input (loudness), which this run does not do
+    assert _row(out, "dac_8d", "random_mean", "32").comparable.startswith("approximately: the release encoded DAC's input")
     m = _row(out, "mimo8", "random_mean", "20")
     assert m.comparable == "no: layer 20 not encoded (this run: layers 1-8)" and np.isnan(m.ours)
     assert _row(out, "mimo8", "random_mean", "1").comparable == "yes"
@@ -128,10 +129,63 @@ def test_cli_and_bad_reference(tmp_path):
     assert set(t["analysis"]) == {"word_pairs"} and (t["comparable"] == "yes").all() and len(t) == 8
     bad = tmp_path / "ref.csv"
     load_reference().assign(settings="dac_16d").to_csv(bad, index=False)
-    with pytest.raises(CodecprobeError, match="unknown settings \\['dac_16d'\\]"):
+    with pytest.raises(CodecprobeError, match=r"ref.csv, row 2: unknown settings 'dac_16d' \(known: dac_8d, "):
         load_reference(bad)
     ref = load_reference()
     ref.loc[ref["quantity"] == "bitrate_bps", "quantity"] = "bitrate_kbps"
     ref.to_csv(bad, index=False)
     with pytest.raises(CodecprobeError, match="unknown codec quantity 'bitrate_kbps' \\(known: input_sample_rate_hz, bitrate_bps\\)"):
+        load_reference(bad)
+
+
+def test_what_the_release_did_differently_is_named_per_row():
+    """From an audit of the comparison: the release's DAC PWCCA is of its 8-d sums (and its
+    compress()), MIMI's PWCCA and distances of upsampled features (absolute distances on
+    another scale); a cosine metric, standardized or otherwise pooled features, feature
+    slicing, and weights: random in the config all read 'yes' or 'approximately' before."""
+    ref = load_reference()
+    key = ref.set_index(["family", "quantity", "layers", "stat"])["value"]
+    assert key["mimi", "pwcca", "2", "value"] == 0.642 and key["mimi", "pwcca", "3", "value"] == 0.655
+    assert key["mimo", "pwcca", "2", "value"] == 0.469 and key["mimo", "pwcca", "20", "value"] == 0.543
+    assert key["mimi", "near_homophone_rel_percent", "2-32", "value"] == -10
+    assert key["dac", "synonym_minus_random", "12", "value"] == 0.0
+    pwcca = pd.DataFrame({"codec": ["dac"] * 32 + ["mimi"] * 32, "layer": list(range(1, 33)) * 2, "pwcca": 0.3,
+                          "random_weights": False})  # fmt: skip
+    out = compare(ref, {"dac": {"family": "dac"}, "mimi": {"family": "mimi"}}, pwcca=pwcca)
+    assert _row(out, "dac", "pwcca", "1").comparable.startswith("no: the release summed DAC's 8-d")
+    assert "upsampling" in _row(out, "mimi", "pwcca", "2").comparable and "PWCCA" in _row(out, "mimi", "pwcca", "2").comparable
+    out = compare(ref, {"mimi": {"family": "mimi"}}, dist=_dist("mimi", 32))
+    assert _row(out, "mimi", "random_mean", "1").comparable.startswith("no: the release's MIMI distances are of features")
+    assert _row(out, "mimi", "near_homophone_rel_percent", "1").comparable.startswith("approximately")
+    # the run's word-pair settings
+    enc = {"enc": {"family": "encodec"}}
+    assert _row(compare(ref, enc, dist=_dist("enc", 16)), "enc", "random_mean", "1").comparable == "yes"
+    cos = _row(compare(ref, enc, dist=_dist("enc", 16).assign(metric="cosine")), "enc", "random_mean", "1")
+    assert cos.comparable == "no: distances by cosine; the paper's: euclidean"
+    for run, why in (({"standardize": True}, "features standardized"), ({"pooling": "centroid"}, "pooled by centroid"),
+                     ({"slicing": "feature"}, "feature slicing; the paper's: audio")):  # fmt: skip
+        r = _row(compare(ref, enc, dist=_dist("enc", 16), run=run), "enc", "random_mean", "1")
+        assert r.comparable.startswith("no: ") and why in r.comparable, run
+    same = {"metric": "euclidean", "standardize": False, "pooling": "mean", "slicing": "audio"}
+    assert _row(compare(ref, enc, dist=_dist("enc", 16), run=same), "enc", "random_mean", "1").comparable == "yes"
+    rand = {"enc": {"family": "encodec", "weights": "random"}}  # a table without the flag: the config says so
+    r = _row(compare(ref, rand, dist=_dist("enc", 16).drop(columns="random_weights")), "enc", "random_mean", "1")
+    assert r.comparable == "no: random weights (plumbing, not a result)"
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda r: r.drop(columns="settings"), r"no column settings"),
+        (lambda r: r.assign(value=["x"] + list(r["value"][1:])), r"row 2: value 'x' is not a number"),
+        (lambda r: r.assign(layers=["16-"] + list(r["layers"][1:])), r"row 2: layers '16-' is not a layer k or a range"),
+        (lambda r: r.assign(family=["EnCodec"] + list(r["family"][1:])), r"row 2: unknown family 'EnCodec'"),
+        (lambda r: r.assign(stat=["mean"] + list(r["stat"][1:])), r"row 2: unknown stat 'mean'"),
+        (lambda r: pd.concat([r, r.iloc[:1]]), r"word_pairs encodec random_mean 1 value given twice"),
+    ],
+)  # fmt: skip
+def test_a_bad_reference_table_names_the_row_and_value(tmp_path, edit, message):
+    bad = tmp_path / "ref.csv"
+    edit(load_reference().astype({"value": str})).to_csv(bad, index=False)
+    with pytest.raises(CodecprobeError, match=message):
         load_reference(bad)

@@ -186,6 +186,16 @@ def mfa_settings(config: dict) -> str:
                        m.get("extra_args", "")])  # fmt: skip
 
 
+def comparison_run_json(config: dict) -> str:
+    """The run's word-pair settings the paper comparison checks against the release's
+    (:data:`codecprobe.reference.RELEASE_WORD_PAIRS`) as JSON, with the schema's defaults."""
+    import json
+
+    d, e = config.get("distances", {}), config.get("encode", {})
+    return json.dumps({"metric": d.get("metric", "euclidean"), "standardize": bool(d.get("standardize", False)),
+                       "pooling": d.get("pooling", "mean"), "slicing": e.get("slicing", "audio")}, sort_keys=True)  # fmt: skip
+
+
 def words_args(config: dict) -> str:
     """CLI arguments of ``codecprobe.words`` from the ``words`` section."""
     w = config.get("words", {})

@@ -8,8 +8,8 @@ per number: ``analysis`` (``word_pairs``, ``pwcca``, ``cka``, ``codec``), codec 
 ``quantity``, ``layers`` (one layer, a range ``a-b``, or empty for CKA; for Table 1's
 bitrate the layers it counts, ``1-K``), ``stat``
 (``value``; ``min``/``max`` over the range's layers), ``value``, ``settings`` (what the
-release did that a run must match for the number to compare, see :data:`SETTINGS`) and
-``source``.
+release did that a run must match for the number to compare, see :data:`SETTINGS`; several
+joined by ``;``) and ``source``.
 
 Quantities: ``random_mean`` (the random pairs' mean distance), ``<type>_minus_random``
 (``norm_mean``), ``<type>_rel_percent`` (``rel_mean`` x 100; over a range: the mean over
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +50,21 @@ SETTINGS = {
         "the release summed DAC's 8-d codebook rows (vectors: release_8d); this run: decoded",
         "no",
     ),
+    "dac_compress": (
+        lambda c: False,
+        "the release encoded DAC's input through compress() (loudness to -16 dB, 1 s windows); this run: the samples as they are",
+        "approximately",
+    ),
     "mimi_upsampled": (
         lambda c: False,
         "the release passed MIMI's features through the codec's upsampling layer (about a per-channel scaling)",
         "approximately",
+    ),
+    "mimi_upsampled_scale": (
+        lambda c: False,
+        "the release's MIMI distances are of features through the codec's upsampling layer, on another scale: "
+        "only relative values compare",
+        "no",
     ),
     "release_pwcca": (
         lambda c: False,
@@ -70,16 +82,49 @@ CODEC_QUANTITIES = {"input_sample_rate_hz": "sample_rate", "bitrate_bps": "bitra
 log = logging.getLogger("codecprobe.reference")
 
 
+REFERENCE_COLUMNS = ["analysis", "family", "quantity", "layers", "stat", "value", "settings", "source"]
+FAMILIES = ("encodec", "dac", "mimi", "mimo")  # the paper's codecs
+
+
+def settings_of(row) -> list[str]:
+    """The row's :data:`SETTINGS` keys (``settings``: empty, or keys joined by ``;``)."""
+    return [s for s in str(row["settings"]).split(";") if s]
+
+
 def load_reference(path: str | Path = REFERENCE) -> pd.DataFrame:
-    """The reference table, checked: known analyses, stats and settings."""
-    ref = pd.read_csv(path, dtype={"layers": str, "settings": str}, keep_default_na=False)
-    bad = set(ref["settings"]) - set(SETTINGS) - {""}
-    if bad or not set(ref["stat"]) <= {"value", "min", "max"} or not set(ref["analysis"]) <= set(ANALYSES):
-        raise CodecprobeError(f"{path}: unknown settings {sorted(bad)}, stat or analysis")
+    """The reference table, checked: its columns, known analyses, families, stats and
+    settings, numeric values, layers as ``k`` or ``a-b``, no number given twice; a
+    :class:`CodecprobeError` names the file, the row and the bad value."""
+    try:
+        ref = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise CodecprobeError(f"{path}: cannot read the reference table ({e})") from None
+    missing = [c for c in REFERENCE_COLUMNS if c not in ref.columns]
+    if missing:
+        raise CodecprobeError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(REFERENCE_COLUMNS)})")
+    known = {"analysis": set(ANALYSES), "family": set(FAMILIES), "stat": {"value", "min", "max"}}
+    for i, r in ref.iterrows():
+        where = f"{path}, row {i + 2}"
+        for col, ok in known.items():
+            if r[col] not in ok:
+                raise CodecprobeError(f"{where}: unknown {col} {r[col]!r} (known: {', '.join(sorted(ok))})")
+        bad = [s for s in settings_of(r) if s not in SETTINGS]
+        if bad:
+            raise CodecprobeError(f"{where}: unknown settings {bad[0]!r} (known: {', '.join(SETTINGS)})")
+        if r["layers"] and not re.fullmatch(r"\d+(-\d+)?", r["layers"]):
+            raise CodecprobeError(f"{where}: layers {r['layers']!r} is not a layer k or a range a-b")
+        try:
+            float(r["value"])
+        except ValueError:
+            raise CodecprobeError(f"{where}: value {r['value']!r} is not a number") from None
+    twice = ref.duplicated(["analysis", "family", "quantity", "layers", "stat"], keep=False)
+    if twice.any():
+        r = ref[twice].iloc[0]
+        raise CodecprobeError(f"{path}: {r['analysis']} {r['family']} {r['quantity']} {r['layers']} {r['stat']} given twice")
     odd = sorted(set(ref.loc[ref["analysis"] == "codec", "quantity"]) - set(CODEC_QUANTITIES))
     if odd:
         raise CodecprobeError(f"{path}: unknown codec quantity {odd[0]!r} (known: {', '.join(CODEC_QUANTITIES)})")
-    return ref
+    return ref.assign(value=ref["value"].astype(float))
 
 
 def layer_span(layers: str) -> list[int]:
@@ -135,14 +180,31 @@ def _ours(row: pd.Series, values: pd.Series) -> float:
     return float(np.mean(v))  # one layer; a range: the mean over it
 
 
+# The release's word-pair settings (Choi et al.'s): run setting -> (the release's value, what it is)
+RELEASE_WORD_PAIRS = {
+    "metric": ("euclidean", "distances by {}; the paper's: euclidean"),
+    "standardize": (False, "features standardized per dimension; the paper's: not"),
+    "pooling": ("mean", "words pooled by {}; the paper's: mean over frames"),
+    "slicing": ("audio", "{} slicing; the paper's: audio slicing (each word encoded alone)"),
+}
+
+
 def comparability(
-    row: pd.Series, entry: dict, values: pd.Series, random: bool, aggregation: str | None, n_layers: int | None = None
-) -> str:
+    row: pd.Series, entry: dict, values: pd.Series, random: bool, aggregation: str | None, n_layers: int | None = None,
+    run: dict | None = None,
+) -> str:  # fmt: skip
     """``yes``, or ``no: <why>`` / ``approximately: <why>`` for one reference row and one codec.
     ``n_layers``: the layers the run encoded (Table 1's rows, whose ``layers`` are those the
-    paper's number counts: a bitrate of 16 layers does not compare with one of 20)."""
-    if random:
+    paper's number counts: a bitrate of 16 layers does not compare with one of 20).
+    ``run``: the run's word-pair settings (:data:`RELEASE_WORD_PAIRS`' keys); one that differs
+    from the release's makes a word-pair row ``no``. ``entry["weights"] == "random"`` counts
+    as random weights as the tables' flags do."""
+    if random or entry.get("weights") == "random":
         return "no: random weights (plumbing, not a result)"
+    if row["analysis"] == "word_pairs":
+        for key, (release, text) in RELEASE_WORD_PAIRS.items():
+            if run and key in run and run[key] is not None and run[key] != release:
+                return f"no: {text.format(run[key])}"
     if row["analysis"] == "codec":
         span = layer_span(row["layers"])
         if span and n_layers is not None and n_layers != len(span):
@@ -154,8 +216,8 @@ def comparability(
     if missing:
         return f"no: layer {missing[0]} not encoded (this run: layers {int(values.index.min())}-{int(values.index.max())})"
     why = []
-    if row["settings"]:
-        test, text, level = SETTINGS[row["settings"]]
+    for key in settings_of(row):
+        test, text, level = SETTINGS[key]
         if not test(entry):
             if level == "no":
                 return f"no: {text}"
@@ -167,11 +229,13 @@ def comparability(
 
 def compare(ref: pd.DataFrame, codecs: dict[str, dict], dist: pd.DataFrame | None = None,
             pwcca: pd.DataFrame | None = None, cka: pd.DataFrame | None = None,
-            codec_table: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
+            codec_table: pd.DataFrame | None = None, run: dict | None = None) -> pd.DataFrame:  # fmt: skip
     """This run's numbers beside the paper's, one row per (codec of the run, reference row of
     its family) whose analysis the run has (its table given; a quantity missing from it gives
     a row without value); :data:`COLUMNS`. ``codecs``: name -> config entry;
-    ``codec_table``: :func:`codecprobe.codectable.codec_table` (Table 1's quantities)."""
+    ``codec_table``: :func:`codecprobe.codectable.codec_table` (Table 1's quantities);
+    ``run``: the run's word-pair settings (:func:`comparability`; the distance table's own
+    ``metric`` column, when there, is the metric)."""
     rows = []
     for name, entry in codecs.items():
         for _, r in ref[ref["family"] == entry["family"]].iterrows():
@@ -186,7 +250,10 @@ def compare(ref: pd.DataFrame, codecs: dict[str, dict], dist: pd.DataFrame | Non
                 random = bool(mine[[c for c in ("random_weights", "codec_random", "llm_random") if c in mine]].astype(bool).any().any())
                 agg = str(mine["aggregation"].iloc[0]) if "aggregation" in mine and len(mine) else None
                 n_layers = int(mine["n_layers"].iloc[0]) if r["analysis"] == "codec" and "n_layers" in mine else None
-                ok = comparability(r, entry, values, random, agg, n_layers)
+                settings = dict(run or {})
+                if r["analysis"] == "word_pairs" and "metric" in mine and len(mine):
+                    settings["metric"] = str(mine["metric"].iloc[0])
+                ok = comparability(r, entry, values, random, agg, n_layers, settings)
                 ours = _ours(r, values) if not ok.startswith("no: layer") else np.nan
             rows.append({
                 "analysis": r["analysis"], "codec": name, "family": entry["family"], "quantity": r["quantity"],
@@ -204,20 +271,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cka", default=None, help="results/cka/cka_all_codecs.csv")
     ap.add_argument("--codec-table", default=None, help="results/tables/codecs.csv (Table 1's quantities)")
     ap.add_argument("--reference", default=str(REFERENCE))
+    ap.add_argument("--run", default=None, help="JSON: the run's word-pair settings (metric, standardize, pooling, slicing)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     setup_logging(a.log)
     given = (("dist", a.distances), ("pwcca", a.pwcca), ("cka", a.cka), ("codec_table", a.codec_table))
     tables = {k: read_table(p) if p else None for k, p in given}
-    out = compare(load_reference(a.reference), json.loads(a.codecs), **tables)
+    ref = load_reference(a.reference)
+    out = compare(ref, json.loads(a.codecs), **tables, run=json.loads(a.run) if a.run else None)
     for r in out.itertuples():
         log.info("%s %s %s %s: paper %.6g, ours %.6g (%s)", r.analysis, r.codec, r.quantity, r.layers or "", r.paper,
                  r.ours, r.comparable)  # fmt: skip
     if out.empty:
-        families = {c["family"] for c in json.loads(a.codecs).values()} & set(load_reference(a.reference)["family"])
+        families = {c["family"] for c in json.loads(a.codecs).values()} & set(ref["family"])
         log.info("no number to compare: %s", f"no table given for the codecs of {sorted(families)}" if families
-                 else "no codec of this run has a family the paper reports (encodec, dac, mimi, mimo)")  # fmt: skip
+                 else f"no codec of this run has a family the paper reports ({', '.join(dict.fromkeys(ref['family']))})")  # fmt: skip
     write_table(out, a.out)
 
 

@@ -29,6 +29,7 @@ from codecprobe.config import (  # noqa: E402
     codec_env,
     codec_json,
     codecs_by_name,
+    comparison_run_json,
     corpus_fingerprint,
     distances_args,
     drop_null_options,

@@ -28,7 +28,11 @@ rule paper_comparison:
         unpack(paper_comparison_inputs),
         reference=PAPER_REFERENCE,
     output:
-        f"{RESULTS}/tables/paper_comparison.csv",
+        report(
+            f"{RESULTS}/tables/paper_comparison.csv",
+            caption="../report/paper_comparison.rst",
+            category="Codecs",
+        ),
     log:
         f"{LOGS}/paper_comparison.log",
     benchmark:
@@ -38,13 +42,17 @@ rule paper_comparison:
     threads: 1
     params:
         codecs=lambda wc: json.dumps(
-            {n: {"family": c["family"], "vectors": c.get("vectors")} for n, c in CODECS.items()}
+            {
+                n: {"family": c["family"], "vectors": c.get("vectors"), "weights": c.get("weights")}
+                for n, c in CODECS.items()
+            }
         ),
+        run=comparison_run_json(config),
         tables=lambda wc, input: " ".join(
             f"--{k.replace('_', '-')} {shlex.quote(v)}"
             for k, v in input.items()
             if k in ("distances", "pwcca", "cka", "codec_table")
         ),
     shell:
-        "python -m codecprobe.reference --codecs {params.codecs:q} {params.tables}"
+        "python -m codecprobe.reference --codecs {params.codecs:q} {params.tables} --run {params.run:q}"
         " --reference {input.reference:q} --out {output:q} --log {log:q}"
