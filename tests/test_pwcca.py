@@ -395,3 +395,19 @@ def test_near_constant_dimensions_are_dropped_at_any_scale():
     for scale in (1e-6, 1.0, 1e6):
         res = cca(scale * x, y)
         assert res.x_kept.tolist() == [True, True, False, True] and res.y_kept.all()
+
+
+def test_too_few_frames_for_both_sides_together_is_warned(caplog):
+    """Independent noise, 60 frames for 20 + 50 dims: PWCCA 0.9 by construction. The
+    articulatory stage skips such speakers; a direct caller now gets a warning."""
+    import logging
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((60, 20)), rng.standard_normal((60, 50))
+    with caplog.at_level(logging.WARNING, logger="codecprobe.pwcca"):
+        value = pwcca(x, y)
+    assert value.pwcca > 0.85 and "60 frames for 20 + 50 dims" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="codecprobe.pwcca"):
+        pwcca(rng.standard_normal((600, 20)), rng.standard_normal((600, 50)))
+    assert "frames for" not in caplog.text

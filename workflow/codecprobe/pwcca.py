@@ -204,7 +204,10 @@ def check_frames(a: np.ndarray, name: str) -> np.ndarray:
 
 
 def check_pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``x [n, n_x]`` and ``y [n, n_y]``: same frame count, more frames than dims on each side."""
+    """Validate ``x [n, n_x]`` and ``y [n, n_y]``: same frame count, more frames than dims on
+    each side. With ``n - 1 < n_x + n_y`` (centred data: the two sides share at least
+    ``n_x + n_y - (n - 1)`` dimensions, each a canonical correlation of 1 whatever the data)
+    a warning says the value is meaningless; the articulatory stage skips such speakers."""
     x, y = check_frames(x, "x"), check_frames(y, "y")
     if x.shape[0] != y.shape[0]:
         hint = ""
@@ -218,6 +221,9 @@ def check_pair(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 f"{name}: {n} frames for {a.shape[1]} dims; CCA needs more datapoints than dimensions "
                 "(inputs are [n_frames, n_dims]: transpose a neurons x datapoints array)"
             )
+    if n - 1 < x.shape[1] + y.shape[1]:
+        log.warning("%d frames for %d + %d dims: the centred sides share dimensions, whose canonical correlations are 1 "
+                    "whatever the data; PWCCA is near 1 by construction", n, x.shape[1], y.shape[1])  # fmt: skip
     return x, y
 
 
