@@ -62,8 +62,10 @@ SETTINGS = {
     ),
     "mimi_upsampled_scale": (
         lambda c: False,
-        "the release's MIMI distances are of features through the codec's upsampling layer, on another scale: "
-        "only relative values compare",
+        (
+            "the release's MIMI distances are of features through the codec's upsampling layer, on another scale: "
+            "only relative values compare"
+        ),
         "no",
     ),
     "release_pwcca": (
