@@ -1076,3 +1076,34 @@ def test_feature_slicing_refuses_one_audio_file_for_two_utterances(melrvq, words
     with pytest.raises(CodecprobeError, match=r"\.flac: the audio of 2 utterances .*feature slicing encodes each"):
         run(melrvq, w, None, str(tmp_path / "f.h5"), EncodeConfig(slicing="feature"))
     assert not list(tmp_path.glob("*.h5"))
+
+
+def test_an_abandoned_reader_does_not_wait_for_its_running_reads(monkeypatch):
+    """Closing a load_many generator whose consumer stopped (an error mid-stage) waited for
+    the reads in flight: the garbage collector closed one inside a new thread's start, and
+    the join there deadlocked a test run. Now the queued reads are cancelled and running
+    ones are not waited for."""
+    import threading
+
+    from codecprobe import encode
+
+    release, started = threading.Event(), []
+
+    def slow_load(path, sample_rate):
+        started.append(path)
+        if path != "a":
+            release.wait(10)  # a read that does not finish before the test lets it
+        return np.zeros(4, np.float32)
+
+    monkeypatch.setattr(encode, "load_audio", slow_load)
+    gen = encode.load_many(["a", "b", "c", "d", "e"], 16000, workers=2, ahead=2)
+    assert next(gen).shape == (4,)
+    closer = threading.Thread(target=gen.close)
+    closer.start()
+    closer.join(2.0)
+    try:
+        assert not closer.is_alive(), "closing the reader waited for the reads in flight"
+        assert "e" not in started  # never queued: the reads behind the running ones are not made
+    finally:
+        release.set()
+        closer.join(10)

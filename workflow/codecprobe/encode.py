@@ -45,6 +45,7 @@ rates, layer count, dim), slicing, pooling, package versions, device, counts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -457,7 +458,12 @@ def utterance_rows(paths: np.ndarray) -> tuple[list[str], list[np.ndarray]]:
 def load_many(paths: list[str], sample_rate: int, workers: int = 1, ahead: int | None = None):
     """Yield ``load_audio(p, sample_rate)`` for every path, in order, reading ahead with
     ``workers`` threads (at most ``ahead`` utterances, default ``2 x workers``, in memory
-    beyond the current one)."""
+    beyond the current one).
+
+    A generator left unfinished (its consumer raised) cancels the reads still queued and
+    does not wait for the running ones when it is closed: closing can happen in the
+    garbage collector, inside whatever thread it runs in, and a join there deadlocked a
+    test run (a new thread's start waiting on the collector, the collector on the join)."""
     if workers <= 1 and not ahead:
         for p in paths:
             yield load_audio(p, sample_rate)
@@ -465,7 +471,8 @@ def load_many(paths: list[str], sample_rate: int, workers: int = 1, ahead: int |
     from collections import deque
 
     ahead = max(1, ahead or 2 * workers)
-    with ThreadPoolExecutor(max(1, workers)) as ex:
+    ex = ThreadPoolExecutor(max(1, workers))
+    try:
         pending: deque = deque()
         it = iter(paths)
         for p in it:
@@ -477,6 +484,8 @@ def load_many(paths: list[str], sample_rate: int, workers: int = 1, ahead: int |
             nxt = next(it, None)
             if nxt is not None:
                 pending.append(ex.submit(load_audio, nxt, sample_rate))
+    finally:  # exhausted: nothing left to wait for; abandoned: do not wait (see above)
+        ex.shutdown(wait=False, cancel_futures=True)
 
 
 class PooledWriter:
@@ -688,11 +697,11 @@ def feature_slicing(codec: Codec, tokens: pd.DataFrame, cfg: EncodeConfig):
         if len(ids) > 1:
             raise CodecprobeError(f"{p}: the audio of {len(ids)} utterances ({', '.join(map(str, ids[:3]))}): "
                                   "feature slicing encodes each utterance's own file")  # fmt: skip
-    audio = load_many(paths, codec.sample_rate, cfg.io_workers)
-    for n, (utt_rows, wav) in enumerate(zip(rows, audio), 1):
-        utt_codes[utt_ids[utt_rows[0]]] = chunked_codes(codec, wav, cfg)
-        if n % 100 == 0:
-            log.info("utterances: %d encoded", n)
+    with contextlib.closing(load_many(paths, codec.sample_rate, cfg.io_workers)) as audio:
+        for n, (utt_rows, wav) in enumerate(zip(rows, audio), 1):
+            utt_codes[utt_ids[utt_rows[0]]] = chunked_codes(codec, wav, cfg)
+            if n % 100 == 0:
+                log.info("utterances: %d encoded", n)
     frames, near, short = [], [], []
     for r in tokens.itertuples(index=False):
         c = utt_codes[r.utt_id]
