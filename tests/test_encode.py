@@ -756,6 +756,9 @@ def test_host_work_that_the_device_need_not_wait_for_is_out_of_the_head_and_tail
             f.set_result(fn(*a, **k))
             return f
 
+        def shutdown(self, wait=True, cancel_futures=False):
+            pass
+
     monkeypatch.setattr(enc, "ThreadPoolExecutor", Inline)
     events: list[str] = []
 

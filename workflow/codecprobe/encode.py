@@ -619,6 +619,7 @@ def audio_slicing(
             pending, size, new = queued, next(sizes), 0
             dt = time.perf_counter() - t0
             log.info("words: %d/%d utterances, %d clips cut, %d waiting (%.1f s, %.1f per s)", n, len(paths), len(keep), len(clips), dt, len(keep) / max(dt, 1e-9))
+    audio.close()  # zip stops on the rows and leaves the reader suspended: shut down here, not in the collector
     kept, frame_counts = tokens.iloc[keep].reset_index(drop=True), np.array(n_frames, np.int64)
     if started is not None:  # one shard, or none queued
         started()
