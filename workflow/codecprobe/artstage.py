@@ -1004,7 +1004,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.cmd == "region-figure":
         t = _combined(args.tables, args.combined, args.note)
         summary = summarize_speakers(t, by=("codec", "region", "layer"))
-        write_table(summary, args.summary)
+        write_table(with_provenance(summary, args.note), args.summary)
         fig3_regions(summary, args.pdf, args.png, args.note)
     elif args.cmd == "lag":
         lags = lag_grid(args.max_seconds, args.step_seconds)
@@ -1016,13 +1016,13 @@ def main(argv: list[str] | None = None) -> None:
         for r in best.itertuples():
             log.info("%s layer %d: best lag %+.3f s (pwcca %.3f; %.3f at lag 0)%s", r.codec, r.layer, r.best_lag_s,
                      r.best_pwcca, r.pwcca_lag0, "; AT THE EDGE of the lags: widen rtmri.lag.max_seconds" if r.at_edge else "")  # fmt: skip
-        write_table(summary, args.summary)
-        write_table(best, args.best)
+        write_table(with_provenance(summary, args.note), args.summary)
+        write_table(with_provenance(best, args.note), args.best)
         fig3_lag(summary, best, args.pdf, args.png, args.note)
     else:
         t = _combined(args.tables, args.combined, args.note)
         acc = t[t["variant"] == "accumulated"]
-        write_table(summarize_speakers(acc), args.summary)
+        write_table(with_provenance(summarize_speakers(acc), args.note), args.summary)
         if args.latex:
             write_text(latex_provenance(args.note) + latex_table(t), args.latex)
         fig3(t, args.pdf, args.png, args.note)
