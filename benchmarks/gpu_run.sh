@@ -6,11 +6,12 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site:$PWD/workflow PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
-timeout 500 python3 benchmarks/encode.py --device cuda --words ${WORDS:-600} --families ${FAMILIES:-melrvq encodec mimi dac mimo} ${EXTRA:-}
+# LIMIT: this step's seconds (about twice its expected time), so that a hang leaves time for the steps after it
+timeout ${LIMIT:-500} python3 benchmarks/encode.py --device cuda --words ${WORDS:-600} --families ${FAMILIES:-melrvq encodec mimi dac mimo} ${EXTRA:-}
 # SYNC=1: also count the synchronising CUDA calls of the stage per source line
 if [ -n "${SYNC:-}" ]; then timeout 300 python3 benchmarks/sync_check.py --families ${SYNC_FAMILIES:-mimo} --words ${SYNC_WORDS:-200}; fi
 # TIMELINE=1: also split the stage into head / device busy / idle / tail (CUDA events)
-if [ -n "${TIMELINE:-}" ]; then timeout 300 python3 benchmarks/timeline.py --families ${SYNC_FAMILIES:-mimo} --words ${TIMELINE_WORDS:-3000}; fi
+if [ -n "${TIMELINE:-}" ]; then timeout ${TIMELINE_LIMIT:-300} python3 benchmarks/timeline.py --families ${SYNC_FAMILIES:-mimo} --words ${TIMELINE_WORDS:-3000} ${TIMELINE_EXTRA:-}; fi
 # HEADTAIL=1: also the stage's head and tail on this host's CPU (an instant stand-in encoder)
 if [ -n "${HEADTAIL:-}" ]; then timeout 200 python3 benchmarks/head_tail.py --words 300 3000; fi
 # SIMULATE=1: also the stage against the simulated device on this host (to check the model against the GPU's numbers)

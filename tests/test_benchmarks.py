@@ -104,7 +104,9 @@ def test_encode_benchmark_times_each_reader_count_against_the_same_bare_calls(be
     monkeypatch.setattr(bench.encode, "run", lambda codec, w, p, out, cfg: seen.append(cfg.io_workers) or real_run(codec, w, p, out, cfg))
     rs = bench.encode.bench("melrvq", words, "cpu", tmp_path, one_by_one=False, repeats=2, io_workers=(3, 1))
     assert [r["io_workers"] for r in rs] == [3, 1]
-    assert seen == [3, 3, 1, 3, 1]  # the warm-up, then both counts in each of 2 turns
+    # the warm-up, then both counts in each of 2 turns, each turn starting one step later
+    # (turn 1: 3, 1, bare; turn 2: 1, bare, 3): no reader count always runs first
+    assert seen == [3, 3, 1, 1, 3]
     assert rs[0]["bare_s"] == rs[1]["bare_s"] and len(rs[0]["each"]) == len(rs[1]["each"]) == 2
     for r in rs:
         assert r["stage/bare"] == pytest.approx(r["bare_s"] / r["stage_s"])
@@ -225,12 +227,14 @@ def test_encode_benchmark_replays_the_stages_own_batches(bench, tmp_path, monkey
     (r,) = bench.encode.bench("melrvq", words, "cpu", tmp_path, one_by_one=False, repeats=2, replay=True, shard_words=16, max_batch=8, hold_padding=100.0)
     n, b = r["replay_batches"], r["batches"]
     assert n >= 5 and f"{n} batches" in r["split"]
-    # the untimed pass, then in turn 1: the stage, the bare calls, the replay; in turn 2: the
-    # stage, the replay, the bare calls (an order effect hits both)
-    assert len(calls) == n + 2 * (n + b + n)
-    first = calls[:n]
-    assert calls[n : 2 * n] == calls[3 * n + b : 4 * n + b] == first  # the stage's runs
-    assert calls[2 * n + b : 3 * n + b] == calls[4 * n + b : 5 * n + b] == first  # the replays
-    assert calls[2 * n : 2 * n + b] == calls[5 * n + b :] != first  # the bare call's batching
+    # the untimed pass of the stage and of the bare batches, then in turn 1: the stage, the
+    # bare calls, the replay; in turn 2 (one step later): the replay, the bare calls, the
+    # stage (an order effect hits both)
+    assert len(calls) == n + b + 2 * (n + b + n)
+    first, bare = calls[:n], calls[n : n + b]
+    assert bare != first  # the bare call's batching
+    stage1, bare1, replay1 = calls[n + b : 2 * n + b], calls[2 * n + b : 2 * n + 2 * b], calls[2 * n + 2 * b : 3 * n + 2 * b]
+    replay2, bare2, stage2 = calls[3 * n + 2 * b : 4 * n + 2 * b], calls[4 * n + 2 * b : 4 * n + 3 * b], calls[4 * n + 3 * b :]
+    assert stage1 == stage2 == replay1 == replay2 == first and bare1 == bare2 == bare
     assert sum(s[0] for s in first) == 40
     assert r["bare/replay"] == pytest.approx(r["bare_s"] / r["replay_s"])
