@@ -109,8 +109,8 @@ if regions.exists():  # every region of the synthetic tract moves with the phone
 # the synthetic-data label on the combined tables and the LaTeX tables
 label = " ".join(str(config.get("data_label", "")).split())
 assert label.startswith("SYNTHETIC"), f"the demo config's data_label does not say SYNTHETIC: {label!r}"
-combined = sorted(results.rglob("*all_codecs.csv"))
-assert combined, "no combined (*all_codecs.csv) table"
+combined = sorted(results.rglob("*all_codecs.csv")) + [results / "tables" / "codecs.csv"]
+assert len(combined) > 1, "no combined (*all_codecs.csv) table"
 for f in combined:
     got = set(pd.read_csv(f, keep_default_na=False)["data_label"].astype(str).map(lambda s: " ".join(s.split())))
     assert got == {label}, f"{f}: data_label {got} is not the config's {label!r}"

@@ -84,8 +84,10 @@ def test_table_from_an_encode_stage_file(corpus, tmp_path):
     fit(list(m["path"]), tmp_path / "m.npz", n_layers=4, codebook_size=16, seed=0)
     run(load_codec(CodecSpec("mel", "melrvq", weights=str(tmp_path / "m.npz"))), words, None, str(tmp_path / "mel.h5"), EncodeConfig())
     run(load_codec(CodecSpec("melr", "melrvq", weights="random", n_layers=3)), words, None, str(tmp_path / "r.h5"), EncodeConfig())
-    main(["--features", str(tmp_path / "mel.h5"), str(tmp_path / "r.h5"), "--out", str(tmp_path / "codecs.csv")])
+    main(["--features", str(tmp_path / "mel.h5"), str(tmp_path / "r.h5"), "--out", str(tmp_path / "codecs.csv"),
+          "--note", "SYNTHETIC DEMO DATA"])  # fmt: skip
     t = read_table(tmp_path / "codecs.csv")
+    assert (t["data_label"] == "SYNTHETIC DEMO DATA").all() and t["codecprobe"].str.startswith("0.1.0").all()
     a = t.iloc[0]
     assert (a.codec, a.family, a.sample_rate, a.frame_rate, a.n_layers, a.codebook_sizes) == ("mel", "melrvq", 16000, 100.0, 4, "16x4")
     assert (a.bitrate_bps, a.bits_per_frame, a.dim, a.n_tokens, a.random_weights) == (1600.0, 16.0, 80, len(words), False)

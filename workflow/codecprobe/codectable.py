@@ -25,6 +25,7 @@ from itertools import groupby
 import numpy as np
 import pandas as pd
 
+from . import with_provenance
 from .io import CodecprobeError, repeated, run_cli, setup_logging, write_table
 
 log = logging.getLogger("codecprobe.codectable")
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Table 1 of this run: each codec's rates, layers, codebooks and bitrate.")
     ap.add_argument("--features", nargs="+", required=True, help="results/features/<codec>/words.h5, one per codec")
     ap.add_argument("--out", required=True, help="results/tables/codecs.csv")
+    ap.add_argument("--note", default="", help="the config's data_label (a column, as in the other tables over every codec)")
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     setup_logging(a.log)
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             ", RANDOM WEIGHTS" if r.random_weights else "", r.sample_rate, r.frame_rate, r.n_layers, r.codebook_sizes,
             r.bitrate_bps,
         )  # fmt: skip
-    write_table(t, a.out)
+    write_table(with_provenance(t, a.note), a.out)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,10 @@ rule codec_table:
     conda:
         "../../envs/analysis.yaml"
     threads: 1
+    params:
+        note=config.get("data_label", ""),
     shell:
-        "python -m codecprobe.codectable --features {input:q} --out {output:q} --log {log:q}"
+        "python -m codecprobe.codectable --features {input:q} --out {output:q} --note {params.note:q} --log {log:q}"
 
 
 rule paper_comparison:
