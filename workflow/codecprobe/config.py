@@ -527,8 +527,7 @@ def vtd_args(config: dict, speaker: str) -> str:
     rt = config["rtmri"]
     args = ["--skip-tasks", *rt.get("skip_tasks", ["vcv", "bvt"]), "--n-gridlines", str(rt.get("n_gridlines", 120))]
     args += ["--nan-policy", rt.get("nan_policy", "interpolate"), "--bad-frames", rt.get("bad_frames", "skip")]
-    max_gap = rt.get("max_gap_frames", 10)
-    args += ["--bad-tracks", rt.get("bad_tracks", "skip"), "--max-gap-frames", str(-1 if max_gap is None else max_gap)]
+    args += ["--bad-tracks", rt.get("bad_tracks", "skip"), *_max_gap_args(rt)]
     if rt.get("grid"):
         folder = Path(rt["grid"])
         grid = next((folder / f"{speaker}{ext}" for ext in (".npy", ".mat") if (folder / f"{speaker}{ext}").exists()), None)
@@ -545,8 +544,13 @@ def regions_gap_args(config: dict) -> str:
     rt = config["rtmri"]
     if rt.get("bad_frames", "skip") != "interpolate":
         return ""
+    return shlex.join(_max_gap_args(rt))
+
+
+def _max_gap_args(rt: dict) -> list[str]:
+    """``--max-gap-frames`` of ``rtmri.max_gap_frames`` (default 10; ``null``: -1, every gap)."""
     max_gap = rt.get("max_gap_frames", 10)
-    return shlex.join(["--max-gap-frames", str(-1 if max_gap is None else max_gap)])
+    return ["--max-gap-frames", str(-1 if max_gap is None else max_gap)]
 
 
 def pwcca_args(config: dict, family: str) -> str:

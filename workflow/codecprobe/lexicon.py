@@ -248,20 +248,19 @@ def wordnet_zip_members(zpath: Path) -> dict[str, str]:
     """
     try:
         with zipfile.ZipFile(zpath) as z:
-            names = [i.filename for i in z.infolist() if not i.is_dir()]
+            sizes = {i.filename: i.file_size for i in z.infolist() if not i.is_dir()}
     except (zipfile.BadZipFile, OSError) as e:
         raise CodecprobeError(f"lexicon.wordnet: cannot read the WordNet zip {zpath} ({e})") from e
-    data = sorted((n for n in names if n.rsplit("/", 1)[-1] == "data.noun"), key=len)
+    data = sorted((n for n in sizes if n.rsplit("/", 1)[-1] == "data.noun"), key=len)
     prefix = data[0][: -len("data.noun")] if data else "wordnet/"
-    members = {n[len(prefix) :]: n for n in names if n.startswith(prefix) and "/" not in n[len(prefix) :]}
+    members = {n[len(prefix) :]: n for n in sizes if n.startswith(prefix) and "/" not in n[len(prefix) :]}
     missing = [f for f in _WORDNET_FILES if f not in members]
     if missing:
         raise CodecprobeError(
             f"lexicon.wordnet: {zpath} does not hold a WordNet 3.0 database (missing {', '.join(missing)}"
             f" in {prefix or 'the top folder'})"
         )
-    with zipfile.ZipFile(zpath) as z:
-        empty = [f for f in _WORDNET_NONEMPTY if z.getinfo(members[f]).file_size == 0]
+    empty = [f for f in _WORDNET_NONEMPTY if sizes[members[f]] == 0]
     if empty:
         raise CodecprobeError(
             f"lexicon.wordnet: {zpath} holds a damaged or incomplete WordNet database: {', '.join(empty)} empty"
