@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from codecprobe.io import CodecprobeError
-from codecprobe.pwcca import block_shuffle, cca, pwcca, pwcca_shuffled, shuffle_arrangements, wachter_chance
+from codecprobe.pwcca import (
+    block_shuffle,
+    cca,
+    pwcca,
+    pwcca_from_cca,
+    pwcca_shuffled,
+    scaling_for,
+    shuffle_arrangements,
+    wachter_chance,
+)
 
 
 def related(rng: np.random.Generator, n: int = 2000, p: int = 30, q: int = 60, k: int = 5, noise: float = 1.0):
@@ -67,8 +76,11 @@ def test_reference_variants_are_inflated_by_column_means():
     assert pwcca(shifted, y, variates="release").pwcca > base + 0.1
 
 
-def explicit_weights(a: np.ndarray, kept: np.ndarray, dirs: np.ndarray, inv_sqrt: np.ndarray, variates: str):
-    """PWCCA weights the long way: direction time courses over the frames, Householder QR, projections."""
+def explicit_weights(a: np.ndarray, kept: np.ndarray, dirs: np.ndarray, inv_sqrt: np.ndarray, variates: str,
+                     scale: np.ndarray):  # fmt: skip
+    """PWCCA weights the long way: direction time courses over the frames, Householder QR, projections.
+    ``scale [kd]``: what the CCA divided each kept dimension by (its whitened directions
+    ``inv_sqrt @ dirs`` are in scaled units)."""
     z = a[:, kept]
     m = z.mean(0)
     zc = z - m
@@ -76,9 +88,9 @@ def explicit_weights(a: np.ndarray, kept: np.ndarray, dirs: np.ndarray, inv_sqrt
     if variates == "svcca":
         d, target = zc @ dirs + m[:k], z
     elif variates == "release":
-        d, target = z @ (inv_sqrt @ dirs), z
+        d, target = (z / scale) @ (inv_sqrt @ dirs), z
     else:
-        d, target = zc @ (inv_sqrt @ dirs), zc
+        d, target = (zc / scale) @ (inv_sqrt @ dirs), zc
     q, _ = np.linalg.qr(d)
     w = np.abs(q.T @ target).sum(1)
     return w / w.sum()
@@ -89,14 +101,14 @@ def test_weights_from_covariance_equal_the_explicit_qr(variates):
     rng = np.random.default_rng(17)
     x, y = related(rng, n=1500, p=40, q=25, noise=1.5)
     x, y = x + rng.uniform(-3, 3, 40), y + rng.uniform(0, 5, 25)  # non-zero means
-    res = cca(x, y)
+    res = cca(x, y, scaling=scaling_for(variates))
     k = len(res.rhos)
     for side in ("x", "y"):
         got = pwcca(x, y, weight_side=side, variates=variates)
         if side == "x":
-            want = explicit_weights(x, res.x_kept, res.u[:, :k], res.inv_sqrt_xx, variates)
+            want = explicit_weights(x, res.x_kept, res.u[:, :k], res.inv_sqrt_xx, variates, res.x_scale)
         else:
-            want = explicit_weights(y, res.y_kept, res.vt[:k].T, res.inv_sqrt_yy, variates)
+            want = explicit_weights(y, res.y_kept, res.vt[:k].T, res.inv_sqrt_yy, variates, res.y_scale)
         np.testing.assert_allclose(got.weights, want, rtol=0, atol=1e-10)
 
 
@@ -129,7 +141,7 @@ def test_rhos_agree_with_principal_angles(epsilon, tol, spread):
     rng = np.random.default_rng(3)
     for p, q in [(30, 60), (60, 30), (25, 25)]:
         x, y = related(rng, n=1500, p=p, q=q, noise=1.5)
-        x = x * rng.uniform(1 / spread, spread, p)  # uneven column scales exercise the max-scaling
+        x = x * rng.uniform(1 / spread, spread, p)  # uneven column scales exercise the scaling step
         res = cca(x, y, epsilon=epsilon)
         np.testing.assert_allclose(res.rhos, principal_angle_cosines(x, y), rtol=0, atol=tol)
 
@@ -411,3 +423,77 @@ def test_too_few_frames_for_both_sides_together_is_warned(caplog):
     with caplog.at_level(logging.WARNING, logger="codecprobe.pwcca"):
         pwcca(rng.standard_normal((600, 20)), rng.standard_normal((600, 50)))
     assert "frames for" not in caplog.text
+
+
+# ---------------------------------------------------------------- scaling (step 2)
+
+
+@pytest.mark.parametrize("factor", [1e4, 1e5, 1e-4])
+def test_one_channel_out_of_scale_does_not_move_the_value(factor):
+    """With the default per-dimension scaling, the ridge and the drop threshold are not
+    relative to the strongest channel: one codec channel 1e4 or 1e5 x the others (or 1e-4)
+    leaves PWCCA, its weights and every channel kept. Under google/svcca's max-scaling the
+    same data moved (an audit of session 24: 0.611 -> 0.600 at 1e4, 41 of 50 channels
+    dropped at 1e5)."""
+    rng = np.random.default_rng(24)
+    x, y = related(rng, n=3000, p=20, q=50, k=5, noise=2.0)
+    base = pwcca(x, y, weight_side="x")
+    y2 = y.copy()
+    y2[:, 7] *= factor
+    got = pwcca(x, y2, weight_side="x")
+    assert got.y_kept.all()
+    assert abs(got.pwcca - base.pwcca) < 1e-9
+    np.testing.assert_allclose(got.rhos, base.rhos, atol=1e-9)
+    np.testing.assert_allclose(got.weights, base.weights, atol=1e-9)
+    old = pwcca_from_cca(cca(x, y2, scaling="max"), "x", "canonical")  # the reference's convention moves
+    if factor > 1:
+        assert abs(old.pwcca - base.pwcca) > 1e-3 or not old.y_kept.all()
+
+
+def test_canonical_correlations_do_not_depend_on_column_scales():
+    """Exact CCA is invariant to scaling any column of either side; the default scaling keeps
+    that to rounding over 8 orders of magnitude (the weights of the weighted side do depend
+    on its own column scales, by the definition of PWCCA, so they are not compared)."""
+    rng = np.random.default_rng(25)
+    x, y = related(rng, n=2000, p=12, q=30)
+    base = cca(x, y)
+    sx, sy = 10.0 ** rng.uniform(-4, 4, 12), 10.0 ** rng.uniform(-4, 4, 30)
+    got = cca(x * sx, y * sy)
+    assert got.x_kept.all() and got.y_kept.all()
+    np.testing.assert_allclose(got.rhos, base.rhos, atol=1e-9)
+    np.testing.assert_allclose(got.rhos, principal_angle_cosines(x, y)[: len(got.rhos)], atol=1e-8)
+    # the side that is not weighted can be rescaled freely
+    assert abs(pwcca(x, y * sy, weight_side="x").pwcca - pwcca(x, y, weight_side="x").pwcca) < 1e-9
+
+
+def test_dims_scaling_drops_rounding_noise_relative_to_a_typical_channel():
+    """A column of rounding noise (sd 1e-7 of the others) is dropped, however strong another
+    channel is; a weak but real channel (sd 1e-4 of the others) is kept."""
+    rng = np.random.default_rng(26)
+    x, y = related(rng, n=1500, p=6, q=10)
+    y[:, 3] = 0.5 + 1e-7 * rng.standard_normal(1500)  # constant up to rounding
+    y[:, 4] *= 1e-4
+    y[:, 5] *= 1e6
+    res = cca(x, y)
+    assert res.y_kept.tolist() == [True, True, True, False, True, True, True, True, True, True]
+    old = cca(x, y, scaling="max")  # relative to the strongest: the weak channel goes too, and more
+    assert not old.y_kept[4] and old.y_kept.sum() < 9
+
+
+def test_svcca_variates_need_max_scaling():
+    from codecprobe.pwcca import DegenerateCCAError, whiten
+
+    x, y = related(np.random.default_rng(27), n=500, p=4, q=6)
+    with pytest.raises(CodecprobeError, match='needs a CCA computed with scaling="max"'):
+        pwcca_from_cca(cca(x, y), "x", "svcca")
+    with pytest.raises(CodecprobeError, match="scaling must be one of"):
+        cca(x, y, scaling="median")
+    with pytest.raises(CodecprobeError, match="scaled 'max' / 'dims'"):
+        from codecprobe.pwcca import cca_from_cov
+
+        xc, yc = x - x.mean(0), y - y.mean(0)
+        wx = whiten(xc.T @ xc, "x", 500, scaling="max")
+        cca_from_cov(wx, xc.T @ yc, yc.T @ yc, x.mean(0), y.mean(0), 500)
+    assert scaling_for("svcca") == "max" and scaling_for("canonical") == scaling_for("release") == "dims"
+    with pytest.raises(DegenerateCCAError, match="constant"):
+        cca(np.zeros((500, 3)), y)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .io import CodecprobeError
-from .pwcca import cca, pwcca_from_cca, pwcca_shuffled
+from .pwcca import cca, pwcca_from_cca, pwcca_shuffled, scaling_for
 from .rtmri import FRAME_RATE as MRI_FRAME_RATE
 
 # MRI_FRAME_RATE: 83.2778 frames/s (TR 6.004 ms, 2 spiral arms per frame), one value with rtmri's
@@ -162,7 +162,7 @@ def pwcca_with_baseline(
 
     Raises :class:`codecprobe.pwcca.DegenerateCCAError` when the data cannot give a value
     (e.g. linearly dependent columns of ``x``: drop :func:`nodata_gridlines` first)."""
-    res = cca(x, y)
+    res = cca(x, y, scaling=scaling_for(variates))
     obs = pwcca_from_cca(res, weight_side, variates).pwcca
     rel = obs if variates == "release" else pwcca_from_cca(res, weight_side, "release").pwcca
     sh = pwcca_shuffled(x, y, np.random.default_rng(seed), n=n_shuffles, block_len=block_len, weight_side=weight_side, variates=variates)

@@ -9,17 +9,30 @@ CCA, as in the reference (``cca``):
 
 1. centre each column; covariance blocks ``Sxx [n_x, n_x]``, ``Syy``, ``Sxy``
    (the 1/(n-1) factor cancels in step 2);
-2. scale ``Sxx`` by ``max|Sxx|``, ``Syy`` by ``max|Syy|`` and ``Sxy`` by
-   ``sqrt(max|Sxx| max|Syy|)``;
-3. drop dimensions whose scaled variance ``diag(S) < epsilon`` (constant columns);
-4. add ``epsilon`` to the diagonals of the kept blocks;
+2. scale (``scaling``, per side): ``"dims"`` (the default) divides each dimension by its
+   own standard deviation, so ``Sxx`` and ``Syy`` become correlation matrices and ``Sxy``
+   ``Dx^-1 Sxy Dy^-1``; ``"max"`` (google/svcca's convention, used for
+   ``variates="svcca"``) divides ``Sxx`` by ``max|Sxx|``, ``Syy`` by ``max|Syy|`` and
+   ``Sxy`` by ``sqrt(max|Sxx| max|Syy|)``;
+3. drop dimensions whose variance is below ``epsilon`` x a reference variance (constant
+   columns, or columns of rounding noise): the **median** of the side's non-zero
+   variances with ``"dims"``, the largest with ``"max"``;
+4. add ``epsilon`` to the diagonals of the kept, scaled blocks (a ridge);
 5. ``A = Sxx^-1/2 Sxy Syy^-1/2`` (inverse square roots by eigendecomposition,
    eigenvalues below 1e-15 x the largest treated as 0, like ``np.linalg.pinv``);
 6. canonical correlations ``rho = svd(A)``, clipped to [0, 1], in decreasing order.
 
 With ``epsilon = 0`` nothing is dropped or regularized and ``rho`` are the exact sample
 canonical correlations (the cosines of the principal angles between the two centred
-column spaces).
+column spaces), whatever the scaling. With ``epsilon > 0`` the two scalings differ where
+a side's channels differ much in scale: under ``"max"`` the ridge and the drop threshold
+are relative to the strongest channel, so one channel 1e4 x the others in scale moved a
+synthetic PWCCA from 0.474 to 0.473, and at 1e5 to 0.408 with 15 of its 50 channels
+dropped; under ``"dims"`` the ridge is relative to each channel and the threshold to a
+typical one, and neither moves the value (tested). Canonical correlations and the
+``canonical`` and ``release`` variates do not depend on the scaling otherwise (exact
+arithmetic); the ``svcca`` variates do (they apply the whitened directions to unwhitened
+data), so they keep the reference's ``"max"``.
 
 PWCCA (``pwcca``): the canonical directions of one side (``weight_side``; default the side
 with fewer kept dimensions, ties to x, as the reference; the seed paper's release weights
@@ -109,6 +122,7 @@ log = logging.getLogger("codecprobe.pwcca")
 
 WEIGHT_SIDES = ("smaller", "x", "y")
 VARIATES = ("canonical", "svcca", "release")
+SCALINGS = ("dims", "max")
 
 
 class DegenerateCCAError(CodecprobeError):
@@ -133,7 +147,10 @@ class CcaResult:
     ``x_kept [n_x]``, ``y_kept [n_y]``: boolean masks of the dimensions kept in step 3.
     ``x_mean [n_x]``, ``y_mean [n_y]``: column means. ``cxx [kx, kx]``, ``cyy [ky, ky]``:
     unnormalized centred cross-products ``Xc^T Xc`` of the kept dimensions (input units
-    squared, not max-scaled); ``n_frames``: the number of frames.
+    squared, not scaled); ``n_frames``: the number of frames. ``x_scale [kx]``,
+    ``y_scale [ky]``: what step 2 divided each kept dimension's centred data by (the square
+    roots of its ``Xc^T Xc`` diagonal with ``scaling="dims"``, one value with ``"max"``), so
+    the canonical directions in data coordinates are ``(inv_sqrt_xx @ u) / x_scale[:, None]``.
     """
 
     rhos: np.ndarray
@@ -148,6 +165,9 @@ class CcaResult:
     cxx: np.ndarray
     cyy: np.ndarray
     n_frames: int
+    x_scale: np.ndarray
+    y_scale: np.ndarray
+    scaling: str = "dims"
 
 
 @dataclass(frozen=True)
@@ -263,6 +283,17 @@ def _check_epsilon(epsilon: float) -> None:
         raise CodecprobeError(f"epsilon must be >= 0, got {epsilon}")
 
 
+def _check_scaling(scaling: str) -> None:
+    if scaling not in SCALINGS:
+        raise CodecprobeError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+
+
+def scaling_for(variates: str) -> str:
+    """The scaling (step 2) that ``variates`` needs: ``"max"`` for google/svcca's
+    (its directions are applied to unwhitened data), ``"dims"`` otherwise."""
+    return "max" if variates == "svcca" else "dims"
+
+
 def inv_sqrt_psd(s: np.ndarray, rcond: float = 1e-15) -> np.ndarray:
     """``S^-1/2`` of a symmetric positive semi-definite ``s [d, d]``; eigenvalues <= rcond x max count as 0."""
     w, v = np.linalg.eigh(s)
@@ -272,45 +303,64 @@ def inv_sqrt_psd(s: np.ndarray, rcond: float = 1e-15) -> np.ndarray:
     return (v * inv) @ v.T
 
 
-def cca(x: np.ndarray, y: np.ndarray, epsilon: float = 1e-10) -> CcaResult:
+def cca(x: np.ndarray, y: np.ndarray, epsilon: float = 1e-10, scaling: str = "dims") -> CcaResult:
     """Canonical correlations of ``x [n_frames, n_x]`` and ``y [n_frames, n_y]`` (steps 1-6 of the module docstring).
 
-    ``epsilon`` (dimensionless, relative to the max-scaled covariances): drop threshold and
+    ``epsilon`` (dimensionless, relative to the scaled covariances): drop threshold and
     diagonal ridge; the seed paper's release used 1e-6, the reference default is 0.
+    ``scaling``: ``"dims"`` (each dimension by its own sd) or ``"max"`` (google/svcca's).
     """
     x, y = check_pair(x, y)
     _check_epsilon(epsilon)
+    _check_scaling(scaling)
     mx, my = _column_mean(x), _column_mean(y)
     sxx, sxy, syy = _centred_cov(x, y, mx, my)
-    return cca_from_cov(sxx, sxy, syy, mx, my, x.shape[0], epsilon)
+    return cca_from_cov(sxx, sxy, syy, mx, my, x.shape[0], epsilon, scaling)
 
 
 @dataclass(frozen=True)
 class Whitened:
     """One side of a CCA after steps 2-4: ``kept [n_dims]`` (dimensions kept in step 3),
     ``cov [kd, kd]`` (the unnormalized centred cross-product of the kept dimensions),
-    ``inv_sqrt [kd, kd]`` (inverse square root of the max-scaled, regularized covariance)
-    and ``scale`` (the max used to scale). Depends on that side's frames only, so a CCA
+    ``inv_sqrt [kd, kd]`` (inverse square root of the scaled, regularized covariance),
+    ``scale [kd]`` (what each kept dimension's centred data was divided by in step 2) and
+    ``scaling`` (``"dims"`` or ``"max"``). Depends on that side's frames only, so a CCA
     that changes the other side (time lags, shuffles) reuses it."""
 
     kept: np.ndarray
     cov: np.ndarray
     inv_sqrt: np.ndarray
-    scale: float
+    scale: np.ndarray
+    scaling: str = "dims"
 
 
-def whiten(s: np.ndarray, name: str, n_frames: int, epsilon: float = 1e-10) -> Whitened:
+def whiten(s: np.ndarray, name: str, n_frames: int, epsilon: float = 1e-10, scaling: str = "dims") -> Whitened:
     """Steps 2-4 and the inverse square root for one side, from its ``Xc^T Xc [d, d]`` (unnormalized).
 
+    ``scaling="dims"``: dimensions with ``diag(s) < epsilon x`` the median of the non-zero
+    diagonal are dropped, the rest scaled to unit variance (a correlation matrix) before the
+    ridge. ``"max"``: google/svcca's, everything relative to ``max|s|``.
     Raises :class:`DegenerateCCAError` when every dimension is constant or below ``epsilon``."""
+    _check_scaling(scaling)
     smax = float(np.abs(s).max())
     if smax == 0.0:
         raise DegenerateCCAError(f"{name}: all {s.shape[0]} dimensions are constant over the {n_frames} frames")
-    kept = np.diag(s) >= epsilon * smax
+    var = np.diag(s)
+    ref = smax if scaling == "max" else float(np.median(var[var > 0]))
+    kept = var >= epsilon * ref
     if not kept.any():
-        raise DegenerateCCAError(f"{name}: every dimension has variance below epsilon={epsilon} (after max-scaling)")
+        raise DegenerateCCAError(
+            f"{name}: every dimension has variance below epsilon={epsilon} x the {'largest' if scaling == 'max' else 'median'}"
+        )
     c = s[np.ix_(kept, kept)]
-    return Whitened(kept=kept, cov=c, inv_sqrt=inv_sqrt_psd(c / smax + epsilon * np.eye(c.shape[0])), scale=smax)
+    if scaling == "max":
+        scale = np.full(c.shape[0], np.sqrt(smax))
+    else:
+        scale = np.sqrt(np.diag(c))
+        scale[scale == 0] = 1.0  # constant dims kept only with epsilon = 0: zero rows either way
+    scaled = c / np.outer(scale, scale)
+    return Whitened(kept=kept, cov=c, inv_sqrt=inv_sqrt_psd(scaled + epsilon * np.eye(c.shape[0])), scale=scale,
+                    scaling=scaling)  # fmt: skip
 
 
 def cca_from_cov(
@@ -321,16 +371,19 @@ def cca_from_cov(
     my: np.ndarray,
     n_frames: int,
     epsilon: float = 1e-10,
+    scaling: str = "dims",
 ) -> CcaResult:
     """Steps 2-6 from the unnormalized centred cross-products ``Xc^T Xc [n_x, n_x]``, ``Xc^T Yc``, ``Yc^T Yc``.
 
-    Either side may be given already whitened (:func:`whiten`, with the same ``epsilon``).
-    ``mx [n_x]``, ``my [n_y]``: column means (kept for the weights of ``"svcca"`` and
-    ``"release"``). The inputs are not modified.
+    Either side may be given already whitened (:func:`whiten`, with the same ``epsilon``
+    and ``scaling``). ``mx [n_x]``, ``my [n_y]``: column means (kept for the weights of
+    ``"svcca"`` and ``"release"``). The inputs are not modified.
     """
-    wx = sxx if isinstance(sxx, Whitened) else whiten(sxx, "x", n_frames, epsilon)
-    wy = syy if isinstance(syy, Whitened) else whiten(syy, "y", n_frames, epsilon)
-    a = wx.inv_sqrt @ (sxy[np.ix_(wx.kept, wy.kept)] / np.sqrt(wx.scale * wy.scale)) @ wy.inv_sqrt
+    wx = sxx if isinstance(sxx, Whitened) else whiten(sxx, "x", n_frames, epsilon, scaling)
+    wy = syy if isinstance(syy, Whitened) else whiten(syy, "y", n_frames, epsilon, scaling)
+    if wx.scaling != scaling or wy.scaling != scaling:
+        raise CodecprobeError(f"whitened sides scaled {wx.scaling!r} / {wy.scaling!r}, CCA asked for {scaling!r}")
+    a = wx.inv_sqrt @ (sxy[np.ix_(wx.kept, wy.kept)] / np.outer(wx.scale, wy.scale)) @ wy.inv_sqrt
     u, s, vt = np.linalg.svd(a, full_matrices=False)  # the k = min(kx, ky) directions that have a rho
     return CcaResult(
         rhos=np.clip(s, 0.0, 1.0),
@@ -345,6 +398,9 @@ def cca_from_cov(
         cxx=wx.cov,
         cyy=wy.cov,
         n_frames=n_frames,
+        x_scale=wx.scale,
+        y_scale=wy.scale,
+        scaling=scaling,
     )
 
 
@@ -357,16 +413,24 @@ def _pick_side(weight_side: str, res: CcaResult) -> str:
 
 
 def projection_weights(
-    c: np.ndarray, mean: np.ndarray, dirs: np.ndarray, inv_sqrt: np.ndarray, n_frames: int, variates: str
+    c: np.ndarray,
+    mean: np.ndarray,
+    dirs: np.ndarray,
+    inv_sqrt: np.ndarray,
+    n_frames: int,
+    variates: str,
+    scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """PWCCA weights ``[k]`` (sum 1) of one side, from its covariance only (no pass over the frames).
 
     ``c [d, d]``: ``Zc^T Zc`` of the side's kept, centred columns; ``mean [d]``: their means;
     ``dirs [d, k]``: whitened canonical directions; ``inv_sqrt [d, d]``: ``S^-1/2`` of the
-    scaled covariance. With ``D = Zc W + 1 b^T`` (direction time courses) and
-    ``Z = Zc + 1 c0^T`` (the data the weights are taken against), ``variates`` sets
-    ``W, b, c0`` (canonical: ``S^-1/2 U, 0, 0``; svcca: ``U, mean[:k], mean``; release:
-    ``S^-1/2 U, W^T mean, mean``). Since ``Zc^T 1 = 0``, ``D^T D = W^T c W + n b b^T`` and
+    scaled covariance; ``scale [d]``: what step 2 divided each dimension by (None: one
+    value for all, which the orthonormalization cancels). With ``D = Zc W + 1 b^T``
+    (direction time courses) and ``Z = Zc + 1 c0^T`` (the data the weights are taken
+    against), ``variates`` sets ``W, b, c0`` (canonical: ``diag(1/scale) S^-1/2 U, 0, 0``;
+    svcca: ``U, mean[:k], mean``; release: ``diag(1/scale) S^-1/2 U, W^T mean, mean``).
+    Since ``Zc^T 1 = 0``, ``D^T D = W^T c W + n b b^T`` and
     ``D^T Z = W^T c + n b c0^T``; with ``D^T D = R^T R`` (Cholesky), the orthonormalized
     directions are ``P = D R^-1`` (the Q of ``D = QR``, up to column signs) and
     ``P^T Z = R^-T D^T Z``; ``weight_i = sum_j |(P^T Z)_ij|``.
@@ -376,11 +440,12 @@ def projection_weights(
     k = dirs.shape[1]
     if variates == "svcca":
         w, b, c0 = dirs, mean[:k], mean  # google/svcca: mean of dimension i added to direction i
-    elif variates == "release":
-        w = inv_sqrt @ dirs
-        b, c0 = w.T @ mean, mean  # canonical variates of the uncentred data
     else:
-        w, b, c0 = inv_sqrt @ dirs, np.zeros(k), np.zeros_like(mean)
+        w = inv_sqrt @ dirs if scale is None else (inv_sqrt @ dirs) / scale[:, None]  # directions in data units
+        if variates == "release":
+            b, c0 = w.T @ mean, mean  # canonical variates of the uncentred data
+        else:
+            b, c0 = np.zeros(k), np.zeros_like(mean)
     wc = w.T @ c  # [k, d]
     dtd = wc @ w + n_frames * np.outer(b, b)
     dtz = wc + n_frames * np.outer(b, c0)
@@ -411,9 +476,11 @@ def pwcca(
     ``weight_side``: ``"smaller"`` (fewer kept dims; ties -> x), ``"x"`` or ``"y"``.
     ``variates``: ``"canonical"`` (default), ``"svcca"`` (google/svcca) or ``"release"`` (seed
     paper's release); see the module docstring.
-    Returns ``PwccaResult`` with the value in [0, 1], the rhos and the weights.
+    Returns ``PwccaResult`` with the value in [0, 1], the rhos and the weights. The CCA
+    scales each dimension by its own sd (``scaling="dims"``), except for ``"svcca"``, which
+    keeps google/svcca's max-scaling (:func:`scaling_for`).
     """
-    return pwcca_from_cca(cca(x, y, epsilon=epsilon), weight_side, variates)
+    return pwcca_from_cca(cca(x, y, epsilon=epsilon, scaling=scaling_for(variates)), weight_side, variates)
 
 
 def pwcca_results_each_x(
@@ -431,6 +498,7 @@ def pwcca_results_each_x(
     e.g. for VTD read at several time lags against one layer's features.
     """
     _check_epsilon(epsilon)
+    scaling = scaling_for(variates)
     if len(xs) == 0:
         raise CodecprobeError("pwcca_each_x: no x given")
     y = check_frames(y, "y")
@@ -440,8 +508,9 @@ def pwcca_results_each_x(
         x, _ = check_pair(x, y)
         mx = _column_mean(x)
         sxx, sxy, syy = _centred_cov(x, y, mx, my, skip_yy=wy is not None)
-        wy = whiten(syy, "y", y.shape[0], epsilon) if wy is None else wy
-        out.append(pwcca_from_cca(cca_from_cov(sxx, sxy, wy, mx, my, x.shape[0], epsilon), weight_side, variates))
+        wy = whiten(syy, "y", y.shape[0], epsilon, scaling) if wy is None else wy
+        res = cca_from_cov(sxx, sxy, wy, mx, my, x.shape[0], epsilon, scaling)
+        out.append(pwcca_from_cca(res, weight_side, variates))
     return out
 
 
@@ -458,13 +527,21 @@ def pwcca_each_x(
 
 
 def pwcca_from_cca(res: CcaResult, weight_side: str = "smaller", variates: str = "canonical") -> PwccaResult:
-    """PWCCA from a ``CcaResult`` (``weight_side`` and ``variates`` as in ``pwcca``)."""
+    """PWCCA from a ``CcaResult`` (``weight_side`` and ``variates`` as in ``pwcca``).
+
+    ``"svcca"`` variates need a CCA with ``scaling="max"`` (:func:`scaling_for`); the
+    others take either scaling."""
     side = _pick_side(weight_side, res)
+    if variates == "svcca" and res.scaling != "max":
+        raise CodecprobeError('variates="svcca" applies whitened directions to unwhitened data: it needs a CCA '
+                              'computed with scaling="max" (google/svcca\'s), this one used ' + repr(res.scaling))  # fmt: skip
     k = res.rhos.shape[0]
     if side == "x":
-        w = projection_weights(res.cxx, res.x_mean[res.x_kept], res.u[:, :k], res.inv_sqrt_xx, res.n_frames, variates)
+        w = projection_weights(res.cxx, res.x_mean[res.x_kept], res.u[:, :k], res.inv_sqrt_xx, res.n_frames, variates,
+                               res.x_scale)  # fmt: skip
     else:
-        w = projection_weights(res.cyy, res.y_mean[res.y_kept], res.vt[:k].T, res.inv_sqrt_yy, res.n_frames, variates)
+        w = projection_weights(res.cyy, res.y_mean[res.y_kept], res.vt[:k].T, res.inv_sqrt_yy, res.n_frames, variates,
+                               res.y_scale)  # fmt: skip
     return PwccaResult(
         pwcca=float(np.sum(w * res.rhos)), rhos=res.rhos, weights=w, side=side, x_kept=res.x_kept, y_kept=res.y_kept
     )
@@ -576,10 +653,12 @@ def pwcca_shuffled(
         )  # fmt: skip
     mx, my = _column_mean(x), _column_mean(y)
     sxx, _, syy = _centred_cov(x, y, mx, my)
-    wx, wy = whiten(sxx, "x", x.shape[0], epsilon), whiten(syy, "y", y.shape[0], epsilon)
+    scaling = scaling_for(variates)
+    wx, wy = whiten(sxx, "x", x.shape[0], epsilon, scaling), whiten(syy, "y", y.shape[0], epsilon, scaling)
     vals = np.empty(n)
     for i in range(n):
         xp = x[block_shuffle(x.shape[0], block_len, rng)]
         sxy = _centred_cov(xp, y, mx, my, cross_only=True)[1]
-        vals[i] = pwcca_from_cca(cca_from_cov(wx, sxy, wy, mx, my, x.shape[0], epsilon), weight_side, variates).pwcca
+        res = cca_from_cov(wx, sxy, wy, mx, my, x.shape[0], epsilon, scaling)
+        vals[i] = pwcca_from_cca(res, weight_side, variates).pwcca
     return ShuffleBaseline(mean=float(vals.mean()), sd=float(vals.std(ddof=1)), values=vals)
