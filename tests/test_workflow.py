@@ -49,6 +49,14 @@ def test_demo_dag():
     }  # fmt: skip
 
 
+def test_paper_reference_is_named_relative_to_the_working_directory():
+    """The bundled reference is an input of paper_comparison: named by absolute path, a
+    project moved with its results reran that job (its input's name changed)."""
+    r = snakemake("-n", "-p", "--forceall", "results/tables/paper_comparison.csv")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert " --reference resources/paper_reference.csv " in r.stdout
+
+
 def test_paper_dag_with_mfa_on_stub_tree(tmp_path):
     cfg = paper_config_on_stub(tmp_path)
     r = snakemake("-n", "-p", "--forceall", "--configfile", str(cfg), "--cores", "8")

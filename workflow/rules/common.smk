@@ -1,4 +1,5 @@
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -124,8 +125,10 @@ def encode_rtmri_inputs(wildcards):
     return inputs
 
 
-# the paper's numbers, shipped with the workflow (found from any working directory)
-PAPER_REFERENCE = str(Path(workflow.basedir) / "resources" / "paper_reference.csv")
+# the paper's numbers, shipped with the workflow (found from any working directory); the
+# path is relative to the working directory, so that moving the project with its results
+# does not change this input's name (which reran paper_comparison)
+PAPER_REFERENCE = os.path.relpath(Path(workflow.basedir) / "resources" / "paper_reference.csv")
 
 
 def paper_comparison_inputs(wildcards):
