@@ -767,7 +767,7 @@ def test_fig2_split_draws_only_split_rows(tmp_path):
         figures.save_figure = real_save
     lines = drawn["fig"].axes[0].get_lines()
     assert lines and all(list(ln.get_xdata()) == [1, 2, 3] for ln in lines)
-    with pytest.raises(ValueError, match="split"):
+    with pytest.raises(CodecprobeError, match="split"):
         fig2_split(t[t.variant == "accumulated"], str(tmp_path / "x.pdf"), str(tmp_path / "x.png"))
 
 
@@ -790,9 +790,9 @@ def test_fig2_relative_bottom_row(tmp_path):
     assert rel["synonym"] == pytest.approx(list(100 * syn.rel_mean))
     assert diff["synonym"] == pytest.approx(list(syn.norm_mean))
     assert drawn[0].axes[1].get_ylabel() == "distance / random - 1 (%)"
-    with pytest.raises(ValueError, match="forcerun distances"):
+    with pytest.raises(CodecprobeError, match="forcerun distances"):
         fig2(t.drop(columns=["rel_mean", "rel_ci_low", "rel_ci_high"]), "c.pdf", "c.png", normalized="relative")
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(CodecprobeError, match="not one of"):
         fig2(t, "c.pdf", "c.png", normalized="ratio")
 
 

@@ -201,6 +201,31 @@ def _tiny_config(root: Path, codecs: list[dict]) -> Path:
     return root
 
 
+@pytest.mark.parametrize("edit", ["centroid", "one_layer"])
+def test_mimi_without_a_first_layer_split_builds_no_split_figure(tmp_path, edit):
+    """distances skips MIMI's first-layer split under centroid pooling or with one layer;
+    fig2_split, asked for by every run with a MIMI codec, then stopped the run at its end."""
+    mimi = {"name": "mi", "family": "mimi", "weights": "random"}
+    if edit == "one_layer":
+        mimi["n_layers"] = 1
+    wd = _tiny_config(tmp_path, [mimi, {"name": "mi2", "family": "mimi", "weights": "random"}])
+    cfg = yaml.safe_load((wd / "config.yaml").read_text())
+    if edit == "centroid":
+        cfg["encode"]["pooling"] = ["mean", "centroid"]
+        cfg.setdefault("distances", {})["pooling"] = "centroid"
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", "-p", cwd=wd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    jobs = jobs_of(r.stdout)
+    split_cmds = [ln for ln in r.stdout.splitlines() if "--split-first" in ln]
+    if edit == "centroid":
+        assert "fig2_split" not in jobs and not split_cmds
+        assert "no first-layer split (fig2_first_layer_split) for mi: distances.pooling: centroid" in r.stderr
+    else:  # mi2 still has its split
+        assert jobs["fig2_split"] == 1 and len(split_cmds) == 1 and "--codec mi2 " in split_cmds[0]
+        assert "for mi: n_layers: 1 leaves no layers 2..k" in r.stderr
+
+
 def test_llm_on_a_codec_without_that_input_path_is_a_config_error(tmp_path):
     enc = {"name": "enc", "family": "encodec", "llm": {"family": "moshi"}}
     wd = _tiny_config(tmp_path, [enc])

@@ -394,6 +394,26 @@ def codecs_by_name(config: dict) -> dict[str, dict]:
     return out
 
 
+def split_codecs(config: dict) -> tuple[list[str], str]:
+    """The codecs whose word-pair distances get MIMI's first-layer split (layer 1 alone
+    against layers 2..k, the word-pair analogue of Fig. 4), and why the others of family
+    ``mimi`` do not (``""`` when none is left out). The split needs a pooling that commutes
+    with the sum over layers (``distances.pooling`` mean or center, not centroid) and more
+    than one layer (``n_layers``)."""
+    names, why = [], []
+    pooling = config.get("distances", {}).get("pooling", "mean")
+    for c in config.get("codecs", []) or []:
+        if c["family"] != "mimi":
+            continue
+        if pooling == "centroid":
+            why.append(f"{c['name']}: distances.pooling: centroid does not commute with the sum over layers")
+        elif c.get("n_layers") == 1:
+            why.append(f"{c['name']}: n_layers: 1 leaves no layers 2..k")
+        else:
+            names.append(c["name"])
+    return names, "; ".join(why)
+
+
 def check_codecs(config: dict, base: str | Path = ".") -> None:
     """Local weights paths must exist (hub ids are checked when loaded, or offline against
     the cache); backend, weights, vectors and n_layers must suit the family."""

@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import latex_provenance, with_provenance
 from .distances import CONTRAST_COLUMNS as CONTRAST
-from .io import read_table, run_cli, save_figure, setup_logging, write_table, write_text
+from .io import CodecprobeError, read_table, run_cli, save_figure, setup_logging, write_table, write_text
 
 log = logging.getLogger("codecprobe.figures")
 
@@ -68,11 +68,11 @@ def normalized_view(table: pd.DataFrame, normalized: str) -> tuple[pd.DataFrame,
     """The bottom row's columns and axis label for ``normalized`` (``difference``, the
     paper's, or ``relative`` in percent), and the table with them (relative scaled by 100)."""
     if normalized not in NORMALIZED:
-        raise ValueError(f"normalized: {normalized!r} is not one of {', '.join(NORMALIZED)}")
+        raise CodecprobeError(f"normalized: {normalized!r} is not one of {', '.join(NORMALIZED)}")
     cols, label = NORMALIZED[normalized]
     if normalized == "relative":
         if not set(cols) <= set(table.columns):
-            raise ValueError("normalized: relative needs the rel_* columns: rebuild the distance tables (--forcerun distances)")
+            raise CodecprobeError("normalized: relative needs the rel_* columns: rebuild the distance tables (--forcerun distances)")
         table = table.assign(**{c: 100 * table[c] for c in cols})
     return table, cols, label
 
@@ -243,7 +243,10 @@ def fig2_split(table: pd.DataFrame, pdf: str, png: str, title_note: str = "", no
     split = table[table["variant"].isin(["layer1_only", "without_layer1"])] if "variant" in table else table.iloc[:0]
     codecs = list(dict.fromkeys(split["codec"]))
     if not codecs:
-        raise ValueError("fig2_split: no rows of variant layer1_only / without_layer1 (distances --split-first)")
+        raise CodecprobeError(
+            "fig2_split: no rows of variant layer1_only / without_layer1 in the tables (distances --split-first;"
+            " not computed with distances.pooling: centroid or one layer)"
+        )
     fig, axes = codec_grid(plt, len(codecs), 2, 4.2, 2.6, 0.8, 1.2, 8.5)
     table, norm_cols, norm_label = normalized_view(table, normalized)
     cols = (("mean", "ci_low", "ci_high"), norm_cols)

@@ -47,6 +47,7 @@ from codecprobe.config import (  # noqa: E402
     region_args,
     regions_gap_args,
     regions_config,
+    split_codecs,
     tokens_args,
     vtd_args,
     words_args,
@@ -66,7 +67,10 @@ LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 CODECS = codecs_by_name(config)
 CKA_CODECS = [name for name, c in CODECS.items() if c.get("llm")]
-MIMI_CODECS = [name for name, c in CODECS.items() if c["family"] == "mimi"]  # split RVQ: layer 1 vs 2..k
+# split RVQ: layer 1 vs 2..k (MIMI's first-layer split), where the pooling and layers allow it
+MIMI_CODECS, NO_SPLIT = split_codecs(config)
+if NO_SPLIT:
+    print(f"codecprobe: no first-layer split (fig2_first_layer_split) for {NO_SPLIT}", file=sys.stderr)
 RTMRI_SPEAKERS = config["rtmri"]["speakers"] if config.get("rtmri") else []
 LAG = lag_config(config)  # PWCCA against time lag (rtmri.lag); None = not built
 REGIONS = regions_config(config)  # PWCCA per tract region (rtmri.regions); None = not built

@@ -14,7 +14,7 @@ rule distances:
     threads: 2
     params:
         args=distances_args(config),
-        split=lambda wc: "--split-first" if CODECS[wc.codec]["family"] == "mimi" else "",
+        split=lambda wc: "--split-first" if wc.codec in MIMI_CODECS else "",
     shell:
         "python -m codecprobe.distances --codec {wildcards.codec} --features {input.features:q}"
         " --pairs {input.pairs:q} --out {output:q} {params.args} {params.split} --threads {threads}"
@@ -112,7 +112,11 @@ rule fig2_by_speaker:
 rule fig2_split:
     """MIMI's first layer vs layers 2..k on the word pairs (the word-pair analogue of Fig. 4)."""
     input:
-        each(f"{RESULTS}/distances/{{codec}}.csv", "a codec of family mimi", codec=MIMI_CODECS),
+        each(
+            f"{RESULTS}/distances/{{codec}}.csv",
+            "a codec of family mimi with its first-layer split (not with distances.pooling: centroid, nor n_layers: 1)",
+            codec=MIMI_CODECS,
+        ),
     output:
         pdf=f"{RESULTS}/figures/fig2_first_layer_split.pdf",
         png=report(
