@@ -209,3 +209,22 @@ def test_codec_grid_shares_one_y_scale_when_asked():
     labelled = [any(t.get_visible() and t.get_text() for t in ax.get_yticklabels()) for ax in axes[0]]
     assert labelled == [True, False, False, True, False]
     plt.close(fig)
+
+
+@pytest.mark.parametrize("which", ["fig2", "fig2_split"])
+def test_a_long_data_label_is_wrapped_inside_the_figure(drawn, which):
+    """Fig. 2 and its first-layer split put the data label under the title unwrapped: with
+    one codec (8.5 in) a 150-character label was cut at both edges ("SYNTHETIC" lost)."""
+    note = ("SYNTHETIC DEMO DATA (espeak-ng speech, tones and a made-up tract; plumbing only, never "
+            "for conclusions about any codec) -- a label of about one hundred and sixty characters")  # fmt: skip
+    t = _distances()
+    t = t[t.codec == "mimi"]
+    if which == "fig2":
+        figures.fig2(t, "a.pdf", "a.png", title_note=note)
+    else:
+        figures.fig2_split(t, "a.pdf", "a.png", title_note=note)
+    fig = drawn[-1]
+    fig.canvas.draw()
+    box = fig._suptitle.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (box, fig.bbox)
+    assert " ".join(fig._suptitle.get_text().split()).endswith(" ".join(note.split()))

@@ -349,3 +349,23 @@ def test_tree_fingerprint_follows_links_to_folders_once(tmp_path, settled):
     before = tree_fingerprint([root], ["*.trans.txt"])
     (store / "spk" / "a.trans.txt").write_text("1 GOODBYE\n")
     assert tree_fingerprint([root], ["*.trans.txt"]) != before
+
+
+def test_save_figure_writes_the_same_pdf_bytes_at_another_time(tmp_path, monkeypatch):
+    """A PDF carried matplotlib's /CreationDate: two runs of the same figure differed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from codecprobe.io import save_figure
+
+    out = []
+    for i, epoch in enumerate(("1000000000", "1700000000")):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)  # matplotlib's clock for the creation date
+        fig, ax = plt.subplots()
+        ax.plot([1, 2, 3], [2, 1, 3])
+        save_figure(fig, tmp_path / f"f{i}.pdf", tmp_path / f"f{i}.png")
+        out.append(((tmp_path / f"f{i}.pdf").read_bytes(), (tmp_path / f"f{i}.png").read_bytes()))
+    assert out[0][0].startswith(b"%PDF") and b"CreationDate" not in out[0][0]
+    assert out[0] == out[1]

@@ -170,8 +170,17 @@ def _finish(fig, axes, metric: str, norm_label: str, sup: str, title_note: str, 
             axes[1, j].set_ylabel(norm_label)
     handles, labels = legend_entries(axes.ravel())
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False, fontsize=9)
-    fig.suptitle(f"{sup}\n{title_note}" if title_note else sup, fontsize=11)
+    fig.suptitle(f"{sup}\n{wrap_note(title_note, fig)}" if title_note else sup, fontsize=11)
     save_figure(fig, pdf, png)
+
+
+def wrap_note(note: str, fig, chars_per_inch: float = 10.5) -> str:
+    """``note`` (e.g. the data label) wrapped to the width of ``fig`` (about 10.5 characters
+    per inch at 11 pt, as :func:`titled`), so that a long label is never cut at the
+    figure's edges."""
+    import textwrap
+
+    return textwrap.fill(note, width=max(20, int(chars_per_inch * fig.get_figwidth())), break_on_hyphens=False)
 
 
 def fig2(

@@ -121,12 +121,14 @@ def write_text(text: str, path: str | os.PathLike, encoding: str = "utf-8") -> N
 
 
 def save_figure(fig, *paths: str | os.PathLike, dpi: int = 150) -> None:
-    """Write a matplotlib ``fig`` atomically to each path (format from its suffix), then close it."""
+    """Write a matplotlib ``fig`` atomically to each path (format from its suffix), then close it.
+    A PDF carries no creation date, so that the same figure gives the same bytes on every run."""
     import matplotlib.pyplot as plt
 
     for path in paths:
+        fmt = Path(path).suffix.lstrip(".")
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip("."))
+            fig.savefig(tmp, dpi=dpi, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
     plt.close(fig)
 
 
