@@ -16,6 +16,10 @@
 * Every output the config asks for exists (the by-speaker, lag and region tables were
   checked only when present), and the combined tables and LaTeX tables carry the
   config's synthetic-data label.
+* Every figure the config asks for exists as a PDF (no creation date: the same bytes on
+  every run) and a PNG that is a real image (at least 600 x 400 pixels, over 4 % of them
+  not white: empty panels with their axes and a title have about 3 %), so that a figure
+  step that drew nothing fails here.
 """
 
 import sys
@@ -118,4 +122,21 @@ for f in sorted((results / "tables").glob("*.tex")):
     assert f"% data: {label}" in f.read_text(), f"{f}: no '% data: {label[:20]}...' line"
 print(f"labels: {len(combined)} combined tables and {len(list((results / 'tables').glob('*.tex')))} LaTeX tables say "
       f"{label[:22]}...")
+# the figures: each one the config asks for, as a PDF and a PNG with something drawn
+from PIL import Image  # noqa: E402  (matplotlib's own dependency)
+
+figures = ["fig2_word_pairs"] + ["fig2_word_pairs_by_speaker"] * wanted["by_speaker"] + ["fig3_articulatory"] * wanted[
+    "pwcca"
+] + ["fig3_lag"] * wanted["lag"] + ["fig3_regions"] * wanted["regions"]  # fmt: skip
+for name in figures:
+    pdf, png = results / "figures" / f"{name}.pdf", results / "figures" / f"{name}.png"
+    assert pdf.exists() and png.exists(), f"{name}: {pdf.name} or {png.name} missing"
+    head = pdf.read_bytes()
+    assert head.startswith(b"%PDF") and b"/CreationDate" not in head, f"{pdf}: not a PDF, or it carries a creation date"
+    with Image.open(png) as im:
+        w, h = im.size
+        hist = im.convert("L").histogram()
+    inked = sum(hist[:250]) / (w * h)  # share of pixels not white: empty panels with axes and a title have 3 %
+    assert w >= 600 and h >= 400 and inked > 0.04, f"{png}: {w} x {h} pixels, {100 * inked:.1f} % not white: nothing drawn?"
+print(f"figures: {len(figures)} PDF and PNG pairs drawn")
 print("demo check passed")
