@@ -228,3 +228,18 @@ def test_a_long_data_label_is_wrapped_inside_the_figure(drawn, which):
     box = fig._suptitle.get_window_extent()
     assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (box, fig.bbox)
     assert " ".join(fig._suptitle.get_text().split()).endswith(" ".join(note.split()))
+
+
+def test_one_speaker_draws_no_interval_bar(drawn):
+    """With one speaker the t-interval is undefined (NaN): the region figure and Fig. 4's
+    "layer 1 alone" marker drew it as a zero-width bar (an exact-looking value under a
+    title promising 95 % intervals); now no bar, as Fig. 3's band."""
+    reg = pd.DataFrame([{"codec": "mimi", "speaker": "a", "region": r, "layer": 1, "pwcca": 0.5, "shuffled_mean": 0.3,
+                         "random_weights": False} for r in REGIONS])  # fmt: skip
+    artstage.fig3_regions(summarize_speakers(reg, by=("codec", "region", "layer")), "f.pdf", "f.png", "note")
+    one = _pwcca()
+    artstage.fig3(one[(one["codec"] == "mimi") & (one["speaker"] == "a")], "g.pdf", "g.png", "note")
+    for fig in drawn:
+        bars = [c for ax in fig.axes for c in ax.collections if type(c).__name__ == "LineCollection"]
+        drawn_bars = [seg for c in bars for seg in c.get_segments() if seg.size and np.isfinite(seg).all()]
+        assert bars and not drawn_bars, (fig._suptitle.get_text(), drawn_bars)

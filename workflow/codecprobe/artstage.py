@@ -724,7 +724,7 @@ def fig3_regions(summary: pd.DataFrame, pdf: str, png: str, note: str = "") -> N
             g = t[t["layer"] == layer].set_index("region").reindex([r for r in REGIONS if r in set(t["region"])])
             x = np.array([REGIONS.index(r) for r in g.index]) + 0.12 * (j - (len(layers) - 1) / 2)
             err = np.abs(np.vstack([g["pwcca"] - g["ci_low"], g["ci_high"] - g["pwcca"]]))
-            line = ax.errorbar(x, g["pwcca"], yerr=np.nan_to_num(err), fmt="o", ms=5, capsize=3, label=f"layer {layer}")
+            line = ax.errorbar(x, g["pwcca"], yerr=err, fmt="o", ms=5, capsize=3, label=f"layer {layer}")
             ax.plot(x, g["shuffled_mean"], ls="none", marker="o", mfc="none", color=line[0].get_color(), ms=5)
         ax.set_xticks(range(len(REGIONS)), region_tick_labels(t))
 
@@ -756,7 +756,7 @@ def _fig4_panel(ax, acc: pd.DataFrame, one: pd.DataFrame, rest: pd.DataFrame) ->
     ax.plot(rest["layer"], rest["shuffled_mean"], ls="--", lw=1, color=base)
     if len(one):
         err = np.abs(np.vstack([one["pwcca"] - one["ci_low"], one["ci_high"] - one["pwcca"]]))
-        ax.errorbar(one["layer"], one["pwcca"], yerr=np.nan_to_num(err), color="k", marker="o", mfc="white", ms=7, capsize=3, lw=1,
+        ax.errorbar(one["layer"], one["pwcca"], yerr=err, color="k", marker="o", mfc="white", ms=7, capsize=3, lw=1,
                     ls="none", label="layer 1 alone")  # fmt: skip
         ax.plot(one["layer"], one["shuffled_mean"], ls="none", marker="o", mfc="none", color=base, ms=7,
                 label="layer 1 alone: time-shuffled baseline")  # fmt: skip
