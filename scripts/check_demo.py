@@ -77,7 +77,7 @@ summary = results / "rtmri" / "pwcca_summary.csv"
 assert summary.exists() or not wanted["pwcca"], f"{summary} missing though the config has rtmri"
 if summary.exists():
     s = pd.read_csv(summary)
-    s = s[s.codec == "melrvq"]
+    s = s[(s.codec == "melrvq") & (s.get("variant", "accumulated") == "accumulated")]
     assert len(s) > 0, "no melrvq PWCCA rows"
     assert (s.ci_low > s.shuffled_mean + 0.05).all(), f"PWCCA not above the shuffled baseline:\n{s}"
     print(f"articulatory: melrvq PWCCA {s.pwcca.min():.3f} .. {s.pwcca.max():.3f} vs shuffled {s.shuffled_mean.max():.3f}")

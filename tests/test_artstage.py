@@ -137,11 +137,20 @@ def test_cli_figures(layout, tmp_path):
     tab = pd.DataFrame({"codec": "c", "speaker": ["a", "b"] * 2, "variant": "accumulated", "layer": [1, 1, 2, 2],
                         "n_frames": 100, "pwcca": [0.5, 0.6, 0.55, 0.65], "shuffled_mean": 0.3, "shuffled_sd": 0.01,
                         "random_weights": False})  # fmt: skip
+    split = pd.DataFrame({"codec": "m", "speaker": ["a", "b"] * 3, "variant": ["accumulated"] * 2 + ["layer1_only"] * 2
+                          + ["without_layer1"] * 2, "layer": [1, 1, 1, 1, 2, 2], "n_frames": 100,
+                          "pwcca": [0.5, 0.6, 0.4, 0.5, 0.3, 0.2], "shuffled_mean": 0.3, "shuffled_sd": 0.01,
+                          "random_weights": False})  # fmt: skip
     tab.to_csv(tmp_path / "p.csv", index=False)
-    main(["figures", "--tables", str(tmp_path / "p.csv"), "--combined", str(tmp_path / "all.csv"), "--summary",
-          str(tmp_path / "s.csv"), "--pdf", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png")])  # fmt: skip
+    split.to_csv(tmp_path / "m.csv", index=False)
+    main(["figures", "--tables", str(tmp_path / "p.csv"), str(tmp_path / "m.csv"), "--combined", str(tmp_path / "all.csv"),
+          "--summary", str(tmp_path / "s.csv"), "--pdf", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png")])  # fmt: skip
     s = read_table(tmp_path / "s.csv")
-    assert list(s.pwcca.round(3)) == [0.55, 0.6]
+    # Fig. 3's rows and, for the split codec, Fig. 4's (before, the summary held the accumulated rows only)
+    got = {(r.codec, r.variant, r.layer): round(r.pwcca, 3) for r in s.itertuples()}
+    assert got == {("c", "accumulated", 1): 0.55, ("c", "accumulated", 2): 0.6, ("m", "accumulated", 1): 0.55,
+                   ("m", "layer1_only", 1): 0.45, ("m", "without_layer1", 2): 0.25}  # fmt: skip
+    assert (s.n_speakers == 2).all()
     assert (tmp_path / "f.png").stat().st_size > 1000
 
 

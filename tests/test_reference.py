@@ -108,6 +108,9 @@ def test_compare_pwcca_and_cka():
     out = compare(ref, {"enc": {"family": "encodec"}, "mimi": {"family": "mimi"}}, pwcca=pwcca, cka=cka)
     p = _row(out, "enc", "pwcca", "1")
     assert (p.ours, p.paper) == (0.2, 0.176) and p.comparable.startswith("approximately: the release's PWCCA")
+    # a summary with Fig. 4's rows (variant) compares the accumulated ones
+    fig4 = pd.concat([pwcca.assign(variant="accumulated"), pwcca.assign(variant="layer1_only", pwcca=[0.9, 0.9])])
+    assert _row(compare(ref, {"enc": {"family": "encodec"}}, pwcca=fig4), "enc", "pwcca", "1").ours == 0.2
     assert _row(out, "enc", "pwcca", "16").comparable == "no: layer 16 not encoded (this run: layers 1-2)"
     c = _row(out, "mimi", "cka_linear", "")
     assert (c.ours, c.paper) == (0.31, 0.329) and c.comparable.startswith("no: the release's speech side")

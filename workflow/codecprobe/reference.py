@@ -157,7 +157,7 @@ def _series(row: pd.Series, dist: pd.DataFrame | None, pwcca: pd.DataFrame | Non
         g = d[d["pair_type"] == t]
         return None if g.empty or col not in g else pd.Series(g[col].to_numpy() * scale, index=g["layer"].to_numpy())
     if row["analysis"] == "pwcca" and pwcca is not None:
-        g = pwcca[pwcca["codec"] == codec]
+        g = pwcca[(pwcca["codec"] == codec) & (pwcca.get("variant", "accumulated") == "accumulated")]
         return None if g.empty else pd.Series(g["pwcca"].to_numpy(), index=g["layer"].to_numpy())
     if row["analysis"] == "cka" and cka is not None:
         from .speechtext import main_variant
