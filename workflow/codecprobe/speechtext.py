@@ -447,6 +447,8 @@ def gap_versus_all(records: list[dict], boots: dict[str, dict[str, np.ndarray]],
 
 # ----------------------------------------------------------------------------- summary
 PAPER = {"mimi": 0.329, "mimo": 0.122}  # the paper's Sec. 3.3 CKA values, by codec family
+# its legend entry: the release's speech side is not this stage's (paper_comparison: "no")
+PAPER_LABEL = "paper (its speech side\ndiffers: not comparable)"
 
 
 def main_variant(table: pd.DataFrame) -> pd.DataFrame:
@@ -555,7 +557,7 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
                 ax.fill_between([x - width / 2, x + width / 2], lo, hi, facecolor="none", edgecolor="k", hatch="////", lw=0.5,
                                 label=label("within-speaker null\n(mean ± 2 sd)"))  # fmt: skip
             if est == "linear" and r["codec_family"] in PAPER and not (r["codec_random"] or r["llm_random"]):
-                ax.plot(x, PAPER[r["codec_family"]], "kD", ms=5, label=label("paper"))
+                ax.plot(x, PAPER[r["codec_family"]], "kD", ms=5, label=label(PAPER_LABEL))
     rnd = [bool(table[table["codec"] == c][["codec_random", "llm_random"]].to_numpy().any()) for c in codecs]
     ax.set_xticks(range(len(codecs)), [c + ("\n(RANDOM WEIGHTS)" if r else "") for c, r in zip(codecs, rnd)], fontsize=9)
     for tick, r in zip(ax.get_xticklabels(), rnd):
