@@ -348,3 +348,23 @@ def test_textgrids_under_a_linked_folder_are_found(corpus, tmp_path):
     assert sorted(index_textgrids(al)) == ["11-100-0000", "11-100-0001", "22-200-0000", "22-200-0001"]
     words, skipped, _ = _table(corpus)
     assert skipped.empty and len(words) == 9
+
+
+def test_a_configured_subset_without_alignments_is_a_clear_error(tmp_path):
+    """Alignments unpacked for dev-clean only, with dev-clean and test-clean configured: the
+    job passed, test-clean's utterances each logged and counted as 'no TextGrid' (on the
+    real corpus, 2,620 utterances silently lost)."""
+    from conftest import make_corpus
+
+    ls, al = make_corpus(tmp_path)
+    make_corpus(tmp_path, {"33-300-0000": [("big", 0.2, 0.5, "B IH1 G")], "33-300-0001": [("large", 0.1, 0.6, "L AA1 R JH")]},
+                subset="test-clean")  # fmt: skip
+    shutil.rmtree(al / "test-clean")
+    m, _ = build_manifest(ls, ["dev-clean", "test-clean"])
+    with pytest.raises(CodecprobeError, match=r"librispeech subset test-clean: none of its 2 utterances has a TextGrid among "
+                       r"the 4 found \(e\.g\. 33-300-0000\.TextGrid\).*drop test-clean from librispeech\.subsets"):  # fmt: skip
+        build_word_table(m, index_textgrids(al), WordFilter())
+    # one utterance of the subset aligned: counted as before, not an error
+    write_utt_textgrid(al / "test-clean" / "33" / "300" / "33-300-0000.TextGrid", [("big", 0.2, 0.5, "B IH1 G")])
+    words, skipped, _ = build_word_table(m, index_textgrids(al), WordFilter())
+    assert list(skipped["utt_id"]) == ["33-300-0001"] and "big" in set(words[words.utt_id == "33-300-0000"].word)

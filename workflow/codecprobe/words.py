@@ -294,6 +294,14 @@ def build_word_table(
             f" found{f' (e.g. {example})' if example else ''}: the alignment folder must hold"
             f" <utt_id>.TextGrid files of the configured subsets, e.g. {manifest['utt_id'].iloc[0]}.TextGrid"
         )
+    no_tg = {str(s["utt_id"]) for s in skips if s["kind"] == "no TextGrid"}
+    for subset, g in manifest.groupby("subset", sort=True):
+        if len(g) and set(g["utt_id"].astype(str)) <= no_tg:  # a whole subset unaligned: its alignments are missing
+            raise CodecprobeError(
+                f"librispeech subset {subset}: none of its {len(g)} utterances has a TextGrid among the"
+                f" {len(textgrids)} found (e.g. {g['utt_id'].iloc[0]}.TextGrid): its alignments are missing from the"
+                f" alignment folder; add them, or drop {subset} from librispeech.subsets"
+            )
     words = pd.DataFrame(rows, columns=[c for c in WORD_COLUMNS if c != "token_id"])
     n_aligned = len(words)
     words, dropped = apply_filters(words, filt)
