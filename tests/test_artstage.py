@@ -89,11 +89,30 @@ def test_length_mismatch_and_missing_audio_are_counted(layout, tmp_path):
     speaker_vtd(str(layout / "annot16"), "sub901", str(out), str(tmp_path / "g.png"), [], None)
     wav = layout / "75-speaker/sub901/2drt/audio" / f"{NAME}_audio.wav"
     sf.write(wav, np.zeros(20000 * 5, np.float32), 20000)  # 5 s of audio, track ends at 19.9 s
-    with pytest.raises(CodecprobeError, match="no rt-MRI utterance"):
+    with pytest.raises(CodecprobeError, match="speaker sub901 .*: none of its 1 utterances with VTD has usable audio "
+                       r"\(length mismatch 1;.*drop sub901 from rtmri.speakers"):  # fmt: skip
         utterance_table(str(layout / "75-speaker"), [str(out)])
     wav.unlink()
-    with pytest.raises(CodecprobeError, match="no rt-MRI utterance"):
+    with pytest.raises(CodecprobeError, match=r"speaker sub901 .*\(missing audio 1;"):
         utterance_table(str(layout / "75-speaker"), [str(out)])
+
+
+def test_a_speaker_left_without_utterances_is_a_clear_error(layout, tmp_path):
+    """Two configured speakers, one of whose audio files are all missing (e.g. named otherwise
+    than its tracks): the job passed with a warning per file and Fig. 3 over one speaker."""
+    other = "sub902_2drt_12_picture1"
+    (layout / "annot16/sub902/track").mkdir(parents=True)
+    shutil.copy(FIXTURE, layout / "annot16/sub902/track" / f"{other}_track.mat")
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    speaker_vtd(str(layout / "annot16"), "sub901", str(a), str(tmp_path / "ga.png"), [], None)
+    speaker_vtd(str(layout / "annot16"), "sub902", str(b), str(tmp_path / "gb.png"), [], None)
+    with pytest.raises(CodecprobeError, match=r"rt-MRI speaker sub902 \(.*b\.h5\): none of its 1 utterances"):
+        utterance_table(str(layout / "75-speaker"), [str(a), str(b)])
+    audio = layout / "75-speaker/sub902/2drt/audio"
+    audio.mkdir(parents=True)
+    shutil.copy(layout / "75-speaker/sub901/2drt/audio" / f"{NAME}_audio.wav", audio / f"{other}_audio.wav")
+    table, _ = utterance_table(str(layout / "75-speaker"), [str(a), str(b)])
+    assert list(table.speaker) == ["sub901", "sub902"]
 
 
 @pytest.mark.parametrize("bad", ["empty", "not audio", "truncated", "nan"])

@@ -254,7 +254,8 @@ def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> 
     Utterances whose audio is missing or unreadable (:func:`codecprobe.audio.read_audio`
     decodes it whole: corrupt, empty, or NaN or infinite samples), or whose audio duration
     differs from the track's span by more than ``tolerance`` seconds, are skipped, named
-    in the log and counted.
+    in the log and counted. A speaker (VTD file) none of whose utterances is left is an
+    error naming it: a configured speaker would otherwise drop out of Fig. 3 unnoticed.
     """
     from .audio import read_audio
     from .rtmri import audio_path
@@ -263,6 +264,7 @@ def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> 
     for f in vtd_files:
         spk, utts = read_vtd(f)
         ends = clip_ends(f)
+        n_before, counts_before = len(rows), dict(counts)
         for name, (t, _) in utts.items():
             p = audio_path(root, name)
             if not p.is_file():
@@ -283,6 +285,12 @@ def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> 
                 continue
             rows.append({"token_id": len(rows), "utt_id": name, "speaker": spk, "word": "<utterance>",
                          "start": 0.0, "end": dur, "path": str(p)})  # fmt: skip
+        if utts and len(rows) == n_before:
+            why = ", ".join(f"{k} {counts[k] - counts_before[k]}" for k in counts if counts[k] > counts_before[k])
+            raise CodecprobeError(
+                f"rt-MRI speaker {spk} ({f}): none of its {len(utts)} utterances with VTD has usable audio ({why}; the"
+                f" log names each); check its audio under {root} against its track names, or drop {spk} from rtmri.speakers"
+            )
     if not rows:
         raise CodecprobeError("no rt-MRI utterance with both audio and VTD")
     return pd.DataFrame(rows), counts
