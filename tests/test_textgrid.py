@@ -95,10 +95,12 @@ def test_point_tier_and_unknown_tier_class(tmp_path):
         assert str(p) in str(e.value)
 
 
-def test_utf16_without_byte_order_mark(tmp_path):
+@pytest.mark.parametrize("enc", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_byte_order_mark(tmp_path, enc):
+    """Both byte orders (big-endian without a BOM was read as Latin-1: 'expected ooTextFile')."""
     text = format_textgrid(TextGrid(0, 1.0, [Tier("words", 0, 1.0, [Interval(0, 1.0, "caf\u00e9")])]))
     p = tmp_path / "nobom.TextGrid"
-    p.write_bytes(text.encode("utf-16-le"))
+    p.write_bytes(text.encode(enc))
     assert read_textgrid(p).tier("words").intervals == [Interval(0, 1.0, "caf\u00e9")]
 
 

@@ -86,9 +86,12 @@ def _decode(raw: bytes, path: Path) -> str:
         enc, skip = "utf-16", 0
     elif raw.startswith(b"\xef\xbb\xbf"):
         enc, skip = "utf-8", 3
-    # UTF-16 without BOM: every other byte is NUL in ASCII text.
+    # UTF-16 without BOM: every other byte is NUL in ASCII text (the second in little-endian
+    # order, the first in big-endian).
     elif len(raw) > 4 and raw[1:2] == b"\x00" and raw[3:4] == b"\x00":
         enc, skip = "utf-16-le", 0
+    elif len(raw) > 4 and raw[0:1] == b"\x00" and raw[2:3] == b"\x00":
+        enc, skip = "utf-16-be", 0
     else:
         try:
             return raw.decode("utf-8")
