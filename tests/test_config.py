@@ -57,9 +57,19 @@ def test_bad_values(path, value, msg):
 
 
 def test_textgrid_source_needs_folder():
+    """Missing, or null as config/paper.yaml ships it beside source: mfa (a user switching
+    only the source got "None is not of type 'string'")."""
+    want = ("config: alignment.textgrids: alignment.source: textgrids needs the folder of the imported TextGrids here "
+            "(it is empty or null); or set alignment.source: mfa to align with MFA")  # fmt: skip
     c = copy.deepcopy(DEMO)
     del c["alignment"]["textgrids"]
-    assert any("alignment: 'textgrids' is a required property" in e for e in schema_errors(c))
+    assert schema_errors(c) == [want]
+    paper = copy.deepcopy(PAPER)
+    assert paper["alignment"]["source"] == "mfa" and paper["alignment"]["textgrids"] is None
+    paper["alignment"]["source"] = "textgrids"
+    assert schema_errors(paper) == [want]
+    c["alignment"]["textgrids"] = 3  # another type: jsonschema's own message
+    assert "config: alignment.textgrids: 3 is not of type 'string', 'null'" in schema_errors(c)
 
 
 def test_missing_paths_name_the_key(tmp_path):

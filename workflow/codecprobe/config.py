@@ -49,9 +49,20 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
                 hint = difflib.get_close_matches(k, allowed, n=1)
                 tip = f" (did you mean {hint[0]!r}?)" if hint else f" (known keys: {', '.join(allowed)})"
                 out.append(f"config: {where}: unknown key {k!r}{tip}")
+        elif _is_textgrids_missing(where, err):
+            out.append("config: alignment.textgrids: alignment.source: textgrids needs the folder of the imported "
+                       "TextGrids here (it is empty or null); or set alignment.source: mfa to align with MFA")  # fmt: skip
         else:  # required, type, enum, ...: jsonschema's message, at its key path
             out.append(f"config: {where}: {err.message}")
     return out
+
+
+def _is_textgrids_missing(where: str, err) -> bool:
+    """The schema's if/then for ``alignment.source: textgrids`` failing on a missing or null
+    ``alignment.textgrids`` (``config/paper.yaml`` ships it null, with ``source: mfa``)."""
+    if err.validator == "required" and where == "alignment":
+        return "'textgrids'" in err.message
+    return err.validator == "type" and where == "alignment.textgrids" and err.instance is None
 
 
 def _need(path: Any, key: str, base: Path, kind: str = "any") -> None:
