@@ -149,6 +149,10 @@ def test_matches_transcript():
     assert matches_transcript(["a", "<unk>", "c"], ["a", "b", "c"])
     assert not matches_transcript(["a", "c"], ["a", "b", "c"])
     assert not matches_transcript(["a", "x", "c"], ["a", "b", "c"])
+    # apostrophes at the ends, as an aligner may strip them from LibriSpeech's boys' and 'em
+    assert matches_transcript(["the", "boys", "em"], ["the", "boys'", "'em"])
+    assert matches_transcript(["boys'"], ["boys"])
+    assert not matches_transcript(["boy"], ["boys'"]) and not matches_transcript(["dont"], ["don't"])  # inside: a different word
 
 
 def test_index_textgrids_duplicate_and_missing(tmp_path):
