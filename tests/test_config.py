@@ -307,7 +307,7 @@ def test_paper_config_never_inherits_the_demo_alignments():
 def test_rtmri_lag_is_checked_and_passed_on():
     from codecprobe.config import lag_args, lag_config
 
-    assert lag_args(PAPER) == "--max-seconds 0.16 --step-seconds 0.02 --layers 1 -1 --variates canonical"
+    assert lag_args(PAPER) == "--max-seconds 0.16 --step-seconds 0.02 --layers 1 -1 --variates canonical --pwcca-method 2"
     c = copy.deepcopy(DEMO)
     c["rtmri"]["lag"] = None
     assert lag_config(c) is None and schema_errors(c) == []
@@ -332,7 +332,7 @@ def test_rtmri_regions_args():
     from codecprobe.config import region_args, regions_config
 
     assert region_args(PAPER) == (
-        "--layers 1 -1 --n-shuffles 10 --block-seconds 0.5 --seed 0 --variates canonical"
+        "--layers 1 -1 --n-shuffles 10 --block-seconds 0.5 --seed 0 --variates canonical --pwcca-method 2"
     )
     c = copy.deepcopy(DEMO)
     c["rtmri"]["regions"] = None

@@ -216,3 +216,23 @@ def test_codec_frames_in_long_mri_gaps_are_left_out(tmp_path, max_gap, left_out)
     span = (t - 0.04 >= frame_time(1)) & (t + 0.04 <= frame_time(499))  # inside the MRI span at every lag
     in_gap = (t + 0.04 > a) & (t - 0.04 < b)  # the VTD at t - lag lies in the gap for some lag
     assert (lag.n_frames == (span & ~in_gap).sum() + span.sum() if left_out else lag.n_frames == 2 * span.sum()).all()
+
+
+def test_pwcca_rules_carry_the_method_version_and_jobs_check_it(tmp_path):
+    """The PWCCA rules' arguments hold codecprobe.pwcca.METHOD_VERSION, so that a change of
+    the method reruns their jobs (session 25's scaling change otherwise left every PWCCA
+    table stale until --forcerun); a job planned with another version refuses to run."""
+    import yaml
+
+    from codecprobe import pwcca
+    from codecprobe.artstage import main
+    from codecprobe.config import lag_args, pwcca_args, region_args
+    from conftest import REPO
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    for args in (pwcca_args(cfg, "mimi"), lag_args(cfg), region_args(cfg)):
+        assert f"--pwcca-method {pwcca.METHOD_VERSION}" in args
+    stale = str(pwcca.METHOD_VERSION - 1)
+    with pytest.raises(CodecprobeError, match=f"planned with PWCCA method {stale}, but this code computes method"):
+        main(["pwcca", "--codec", "c", "--features", "f.h5", "--vtd", "v.h5", "--out", str(tmp_path / "o.csv"),
+              "--pwcca-method", stale])  # fmt: skip

@@ -891,6 +891,17 @@ def _combined(tables: list[str], combined: str, note: str = "") -> pd.DataFrame:
 
 
 VARIATES = ["canonical", "svcca", "release"]
+
+
+def check_pwcca_method(planned: int | None) -> None:
+    """Raise :class:`CodecprobeError` when the workflow was planned with another
+    :data:`codecprobe.pwcca.METHOD_VERSION` than this code's (None: not checked): the rule's
+    recorded arguments would not describe what this job computes."""
+    from .pwcca import METHOD_VERSION
+
+    if planned is not None and planned != METHOD_VERSION:
+        raise CodecprobeError(f"--pwcca-method {planned}: the workflow was planned with PWCCA method {planned}, but this "
+                              f"code computes method {METHOD_VERSION}: run snakemake again")  # fmt: skip
 LAYERS_HELP = "1-based; negative from the end (-1: last)"
 
 
@@ -901,6 +912,8 @@ def _codec_job_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--vtd", nargs="+", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--variates", default="canonical", choices=VARIATES)
+    s.add_argument("--pwcca-method", type=int, default=None,
+                   help="the codecprobe.pwcca.METHOD_VERSION the workflow was planned with (checked)")  # fmt: skip
 
 
 def _baseline_args(s: argparse.ArgumentParser) -> None:
@@ -984,6 +997,7 @@ def main(argv: list[str] | None = None) -> None:
     twice = repeated(args.vtd) if isinstance(getattr(args, "vtd", None), list) else []
     if twice:  # a speaker's frames would count twice in the CCA
         raise CodecprobeError(f"--vtd: {', '.join(twice)} given more than once")
+    check_pwcca_method(getattr(args, "pwcca_method", None))
     if args.cmd == "vtd":
         if args.grid:
             check_file_digest(args.grid, args.grid_digest, "rtmri.grid")

@@ -341,8 +341,17 @@ def lag_args(config: dict) -> str:
     max_seconds, step_seconds = _lag_span(lag)
     args = ["--max-seconds", str(max_seconds), "--step-seconds", str(step_seconds)]
     args += ["--layers", *[str(k) for k in lag.get("layers", [1, -1])]]
-    args += ["--variates", config["rtmri"].get("variates", "canonical")]
+    args += ["--variates", config["rtmri"].get("variates", "canonical"), *_pwcca_method_args()]
     return shlex.join(args)
+
+
+def _pwcca_method_args() -> list[str]:
+    """``--pwcca-method`` with :data:`codecprobe.pwcca.METHOD_VERSION`: in the arguments of
+    every PWCCA rule, so that a change of the method reruns their jobs (Snakemake records
+    params), and the job checks it was planned with the code it runs."""
+    from .pwcca import METHOD_VERSION
+
+    return ["--pwcca-method", str(METHOD_VERSION)]
 
 
 def regions_config(config: dict) -> dict | None:
@@ -356,7 +365,7 @@ def region_args(config: dict) -> str:
     rt = config["rtmri"]
     args = ["--layers", *[str(k) for k in (regions_config(config) or {}).get("layers", [1, -1])]]
     args += ["--n-shuffles", str(rt.get("n_shuffles", 10)), *_block_args(rt)]
-    args += ["--seed", str(rt.get("seed", 0)), "--variates", rt.get("variates", "canonical")]
+    args += ["--seed", str(rt.get("seed", 0)), "--variates", rt.get("variates", "canonical"), *_pwcca_method_args()]
     return shlex.join(args)
 
 
@@ -589,7 +598,7 @@ def pwcca_args(config: dict, family: str) -> str:
     rt = config["rtmri"]
     args = ["--n-shuffles", str(rt.get("n_shuffles", 10)), *_block_args(rt)]
     args += ["--seed", str(rt.get("seed", 0)), "--variant", "without_first" if family == "mimi" else "accumulated"]
-    args += ["--variates", rt.get("variates", "canonical")]
+    args += ["--variates", rt.get("variates", "canonical"), *_pwcca_method_args()]
     return shlex.join(args)
 
 

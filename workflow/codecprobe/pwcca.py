@@ -120,6 +120,11 @@ from .io import CodecprobeError
 
 log = logging.getLogger("codecprobe.pwcca")
 
+# The version of what this module computes: 1 up to session 24 (google/svcca's max-scaling),
+# 2 since session 25 (each dimension scaled by its own sd). Bump it with any change that moves
+# PWCCA values: the PWCCA rules pass it (--pwcca-method), so Snakemake reruns their jobs.
+METHOD_VERSION = 2
+
 WEIGHT_SIDES = ("smaller", "x", "y")
 VARIATES = ("canonical", "svcca", "release")
 SCALINGS = ("dims", "max")
