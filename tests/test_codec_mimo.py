@@ -651,3 +651,16 @@ def test_an_utterance_shorter_than_the_mel_window_is_padded_and_counted():
     want = c.encode(torch.from_numpy(np.pad(short, (0, c.min_samples - len(short))))[None])[0].numpy()
     np.testing.assert_array_equal(got, want)
     assert cfg.counts == {"utterances zero-padded to the codec's minimum of 481 samples": 1}
+
+
+def test_a_missing_cuda_device_is_a_clear_error(monkeypatch):
+    """MiMo resolved its device by hand: "cuda" without CUDA raised torch's bare
+    AssertionError, and cuda:N past the device count was not checked (the other adapters
+    name the codec and the problem)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(CodecprobeError, match="codec 'm': device 'cuda' requested but CUDA is not available"):
+        load_codec(CodecSpec(name="m", family="mimo", weights="random"), device="cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(CodecprobeError, match=r"device 'cuda:1' requested but only 1 CUDA device\(s\)"):
+        load_codec(CodecSpec(name="m", family="mimo", weights="random"), device="cuda:1")

@@ -1110,3 +1110,27 @@ def test_an_abandoned_reader_does_not_wait_for_its_running_reads(monkeypatch):
     finally:
         release.set()
         closer.join(10)
+
+
+def test_cuda_events_are_recorded_on_the_codecs_own_device(monkeypatch):
+    """With encode.device: cuda:1, the ready events were recorded on the current device's
+    stream (cuda:0, idle): they fired at once and the host read copies still in flight.
+    Mocked (no GPU here): the event must be recorded on cuda:1's current stream."""
+    import types
+
+    import torch
+
+    from codecprobe.encode import _record_event
+
+    seen = {}
+
+    class Event:
+        def record(self, stream=None):
+            seen["stream"] = stream
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: ("stream of", str(device)))
+    codec = types.SimpleNamespace(on_cuda=True, device="cuda:1")
+    assert isinstance(_record_event(codec), Event)
+    assert seen["stream"] == ("stream of", "cuda:1")
+    assert _record_event(types.SimpleNamespace(on_cuda=False, device="cpu")) is None

@@ -257,13 +257,15 @@ def queue_batches(
 
 def _record_event(codec: Codec):
     """A CUDA event recorded now on the codec's stream (it fires once the work queued before
-    it is done), or None off CUDA (every call has finished when it returns)."""
+    it is done), or None off CUDA (every call has finished when it returns). The stream is
+    that of the codec's own device: with ``cuda:1``, an event on the current device's stream
+    (cuda:0, where nothing runs) fired at once, and the copies were read before they were done."""
     if not codec.on_cuda:
         return None
     import torch
 
     ready = torch.cuda.Event()
-    ready.record()
+    ready.record(torch.cuda.current_stream(torch.device(codec.device)))
     return ready
 
 

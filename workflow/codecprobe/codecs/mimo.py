@@ -108,7 +108,7 @@ from torch import nn
 
 from .. import hub
 from ..io import CodecprobeError, atomic_path, write_text
-from ._torchutil import full_fp32, to_device
+from ._torchutil import full_fp32, resolve_device, to_device
 from .base import RELEASES, Codec, CodecSpec, file_sha256, register, weights_sha256
 
 log = logging.getLogger("codecprobe.codecs.mimo")
@@ -628,9 +628,7 @@ class MimoCodec(Codec):
 
     def __init__(self, spec: CodecSpec, device: str = "cpu"):
         self.spec = spec
-        if device in (None, "", "auto"):
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = str(torch.device(device))
+        self.device = resolve_device(spec, device)  # a clear error for CUDA absent, or cuda:N past the count
         self.where = f"codec {spec.name!r}"
         opts = dict(spec.options or {})
         unknown = sorted(set(opts) - OPTIONS)
