@@ -154,6 +154,14 @@ def test_slurm_profile_gives_each_job_its_threads_and_gpu(tmp_path):
         assert slurm_utils.set_gres_string(job).strip() == ("--gpus=1" if gpu else ""), (rule, res_line)
         seen.add((rule, threads, gpu))
     assert ("mfa_align", 8, False) in seen and ("encode", 4, True) in seen and ("encode", 4, False) in seen
+    # CKA: a GPU only for the input path that computes on it (MiMo-Audio's patch encoder);
+    # Moshi's is a NumPy look-up, which held the GPU (and the encode jobs back) for nothing
+    cka = {re.search(r"codec=(\w+)", b).group(1): re.search(r"^    resources: (.*)$", b, re.MULTILINE).group(1)
+           for b in re.findall(r"^rule speech_text_cka:\n((?:    .*\n)+)", r.stdout, re.MULTILINE)}  # fmt: skip
+    llm = {c["name"]: c["llm"]["family"] for c in yaml.safe_load(cfg.read_text())["codecs"] if c.get("llm")}
+    assert set(llm.values()) == {"moshi", "mimo_audio"} and set(cka) == set(llm), (cka, llm)
+    for name, res in cka.items():
+        assert ("gpu=1" in res) == (llm[name] == "mimo_audio"), (name, res)
     # encode.device: cpu: no encode job holds a GPU
     c = yaml.safe_load(cfg.read_text())
     cfg.write_text(yaml.safe_dump(dict(c, encode=dict(c.get("encode") or {}, device="cpu"))))

@@ -537,6 +537,18 @@ def encode_gpu(config: dict, codec: dict) -> int:
     return 0 if codec["family"] == "melrvq" or config.get("encode", {}).get("device", "auto") == "cpu" else 1
 
 
+# LLM input paths that compute on a device (torch); the others are table look-ups in NumPy
+DEVICE_LLM_FAMILIES = ("mimo_audio",)
+
+
+def cka_gpu(config: dict, codec: dict) -> int:
+    """GPUs a CKA job asks for: one only for an LLM input path that computes on the device
+    (MiMo-Audio's patch encoder) and ``cka.device`` other than cpu; Moshi's is a NumPy table
+    look-up, which reserved the GPU for nothing (holding back the encode jobs)."""
+    device = config.get("cka", {}).get("device", "cpu")
+    return int(device != "cpu" and (codec.get("llm") or {}).get("family") in DEVICE_LLM_FAMILIES)
+
+
 def llm_json(config: dict, name: str) -> str:
     """The codec's ``llm`` entry as the JSON the CKA stage reads."""
     import json

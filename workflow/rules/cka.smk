@@ -17,7 +17,7 @@ rule speech_text_cka:
         "../../envs/codec-hf.yaml"
     threads: 2
     resources:
-        gpu=0 if config.get("cka", {}).get("device", "cpu") == "cpu" else 1,
+        gpu=lambda wc: cka_gpu(config, CODECS[wc.codec]),
     params:
         llm=lambda wc: llm_json(config, wc.codec),
         cfg=cka_json(config),

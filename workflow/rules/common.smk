@@ -26,6 +26,7 @@ shell.prefix(
 from codecprobe.config import (  # noqa: E402
     by_speaker,
     check_config,
+    cka_gpu,
     cka_json,
     codec_env,
     codec_json,
