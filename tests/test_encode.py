@@ -1134,3 +1134,28 @@ def test_cuda_events_are_recorded_on_the_codecs_own_device(monkeypatch):
     assert isinstance(_record_event(codec), Event)
     assert seen["stream"] == ("stream of", "cuda:1")
     assert _record_event(types.SimpleNamespace(on_cuda=False, device="cpu")) is None
+
+
+def test_cuda_out_of_memory_names_the_batch_and_the_settings():
+    """A CUDA OOM ended the job with a raw traceback naming neither the batch nor the keys
+    to lower; now a CodecprobeError (one line in the log) does."""
+    import types
+
+    import torch
+
+    from codecprobe.codecs.base import CodecSpec
+    from codecprobe.encode import encode_batch
+
+    def encode(x, lengths=None):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    for family, extra in (("dac", None), ("mimo", "codecs[m].options.max_attention_elements")):
+        codec = types.SimpleNamespace(uses_torch=True, device="cpu", accepts_lengths=family == "mimo", encode=encode,
+                                      sample_rate=24000, spec=CodecSpec("m", family))  # fmt: skip
+        with pytest.raises(CodecprobeError) as e:
+            encode_batch(codec, [np.zeros(48000, np.float32), np.zeros(24000, np.float32)])
+        msg = str(e.value)
+        assert msg.startswith("codec 'm': CUDA out of memory on cpu encoding a batch of 2 clip(s), 2.0 s each when padded "
+                              "(3.0 s of audio): lower encode.batch_seconds or encode.max_batch")  # fmt: skip
+        assert (extra in msg) if extra else "max_attention" not in msg
+        assert isinstance(e.value.__cause__, torch.cuda.OutOfMemoryError)

@@ -195,18 +195,36 @@ def encode_batch(codec: Codec, clips: list[np.ndarray], to_numpy: bool = True):
 
         from .codecs._torchutil import to_device
 
-        x = to_device(wav, codec.device)  # on CUDA: no wait for the batches already queued
-        if codec.accepts_lengths:
-            # lengths stay on the host: the adapters read them as Python ints, which from a
-            # device tensor would synchronise with the device
-            codes = codec.encode(x, lengths=torch.tensor([len(c) for c in clips]))
-        else:
-            codes = codec.encode(x)
+        try:
+            x = to_device(wav, codec.device)  # on CUDA: no wait for the batches already queued
+            if codec.accepts_lengths:
+                # lengths stay on the host: the adapters read them as Python ints, which from a
+                # device tensor would synchronise with the device
+                codes = codec.encode(x, lengths=torch.tensor([len(c) for c in clips]))
+            else:
+                codes = codec.encode(x)
+        except torch.cuda.OutOfMemoryError as e:
+            raise out_of_memory_error(codec, clips, n) from e
     else:
         codes = codec.encode(wav)
     if not to_numpy:
         return codes
     return _unpad(codec, _to_numpy(codes), [len(c) for c in clips])
+
+
+def out_of_memory_error(codec: Codec, clips: list[np.ndarray], n_padded: int) -> CodecprobeError:
+    """The error for a batch that did not fit on the device: what it held, and the settings
+    that make batches and chunks smaller (a raw CUDA traceback named neither)."""
+    sr = codec.sample_rate
+    spec = codec.spec
+    hint = "encode.batch_seconds or encode.max_batch (word clips), encode.chunk_seconds (feature slicing)"
+    if spec.family == "mimo":
+        hint += f", or codecs[{spec.name}].options.max_attention_elements"
+    return CodecprobeError(
+        f"codec {spec.name!r}: CUDA out of memory on {codec.device} encoding a batch of {len(clips)} clip(s), "
+        f"{n_padded / sr:.1f} s each when padded ({sum(len(c) for c in clips) / sr:.1f} s of audio): lower {hint}, "
+        "or run on a GPU with more memory"
+    )
 
 
 def _unpad(codec: Codec, codes: np.ndarray, n_samples: list[int]) -> list[np.ndarray]:
