@@ -1159,3 +1159,22 @@ def test_cuda_out_of_memory_names_the_batch_and_the_settings():
                               "(3.0 s of audio): lower encode.batch_seconds or encode.max_batch")  # fmt: skip
         assert (extra in msg) if extra else "max_attention" not in msg
         assert isinstance(e.value.__cause__, torch.cuda.OutOfMemoryError)
+
+
+def test_collected_codes_do_not_hold_the_batch_buffer():
+    """Each clip's codes were views into its batch's padded read-back buffer (pinned host
+    memory on CUDA), kept alive until the file was written: about 0.25-0.5 GB for DAC at
+    paper scale. Now copies, int32 as written."""
+    import types
+
+    import torch
+
+    from codecprobe.encode import QueuedClips, collect_batches
+
+    codes = torch.arange(2 * 3 * 5, dtype=torch.int64).reshape(2, 3, 5)  # [B, K, F], padded to 5 frames
+    codec = types.SimpleNamespace(n_frames=lambda n: n // 10)
+    ((idx, got, pooled),) = list(collect_batches(codec, QueuedClips([(np.array([7, 8]), codes, [50, 30], {}, None)])))
+    assert idx.tolist() == [7, 8] and pooled == {}
+    assert [g.shape for g in got] == [(3, 5), (3, 3)] and all(g.dtype == np.int32 for g in got)
+    np.testing.assert_array_equal(got[1], codes[1, :, :3].numpy())
+    assert not any(np.shares_memory(g, codes.numpy()) for g in got)

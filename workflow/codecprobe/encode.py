@@ -306,12 +306,15 @@ def start_tables_readback(codec: Codec):
 
 def collect_batches(codec: Codec, queued: QueuedClips):
     """Yield ``(indices, codes, pooled)`` per batch queued by :func:`queue_batches`, as each
-    batch is done: codes ``[K, F_i]`` per clip, pooled ``{method: [B, K, D]}`` NumPy arrays
-    (never waits for work queued after that batch)."""
+    batch is done: codes ``[K, F_i]`` int32 per clip, pooled ``{method: [B, K, D]}`` NumPy
+    arrays (never waits for work queued after that batch). Each clip's codes are copied out
+    of the batch's read-back buffer: views would keep every batch's padded (on CUDA,
+    page-locked) buffer alive until the file is written."""
     for idx, codes, n_samples, pooled, ready in queued.batches:
         if ready is not None:
             ready.synchronize()
-        yield idx, _unpad(codec, _to_numpy(codes), n_samples), {m: _to_numpy(v) for m, v in pooled.items()}
+        clip_codes = [c.astype(np.int32) for c in _unpad(codec, _to_numpy(codes), n_samples)]
+        yield idx, clip_codes, {m: _to_numpy(v) for m, v in pooled.items()}
 
 
 def queue_clips(codec: Codec, clips: list[np.ndarray], cfg: EncodeConfig) -> QueuedClips:
