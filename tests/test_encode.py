@@ -1178,3 +1178,41 @@ def test_collected_codes_do_not_hold_the_batch_buffer():
     assert [g.shape for g in got] == [(3, 5), (3, 3)] and all(g.dtype == np.int32 for g in got)
     np.testing.assert_array_equal(got[1], codes[1, :, :3].numpy())
     assert not any(np.shares_memory(g, codes.numpy()) for g in got)
+
+
+def test_melrvq_lloyd_update_reseeds_several_empty_clusters_with_distinct_points():
+    """Two clusters empty at once were both reseeded with the one farthest point (duplicate
+    centroids); now with the two farthest, a point each."""
+    from codecprobe.codecs.melrvq import assign, lloyd_update
+
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 0.0], [9.0, 0.0]])
+    c = np.array([[0.0, 0.0], [100.0, 100.0], [200.0, 200.0]])
+    a = assign(x, c)
+    assert a.tolist() == [0, 0, 0, 0]  # clusters 1 and 2 empty
+    new = lloyd_update(x, c, a)
+    np.testing.assert_allclose(new, [[3.75, 0.0], [9.0, 0.0], [5.0, 0.0]])  # the mean; the farthest, the next
+
+
+def test_melrvq_model_checks(tmp_path, corpus):
+    """A model file with NaN centroids (fitted on NaN audio before that was refused), other
+    front-end sizes or a silent corpus: clear errors naming the file, not codes from it."""
+    from codecprobe.codecs.melrvq import N_MELS
+
+    good = dict(codebooks=np.zeros((2, 4, N_MELS), np.float32), mean=np.zeros(N_MELS, np.float32), std=np.ones(N_MELS, np.float32))
+    for name, change, msg in [
+        ("nan", {"codebooks": np.full((2, 4, N_MELS), np.nan, np.float32)}, "codebooks not finite"),
+        ("dims", {"mean": np.zeros(64, np.float32)}, r"codebooks \(2, 4, 80\), mean \(64,\), std \(80,\); expected \[layers"),
+        ("std", {"std": np.zeros(N_MELS, np.float32)}, "std not finite \\(or std not positive\\)"),
+    ]:
+        p = tmp_path / f"{name}.npz"
+        np.savez(p, **(good | change))
+        with pytest.raises(CodecprobeError, match=f"codec 'mel': melrvq model {p}: {msg}"):
+            load_codec(CodecSpec("mel", "melrvq", weights=str(p)))
+    np.savez(tmp_path / "ok.npz", **good)
+    assert load_codec(CodecSpec("mel", "melrvq", weights=str(tmp_path / "ok.npz"))).n_layers == 2
+    import soundfile as sf
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    with pytest.raises(CodecprobeError, match="melrvq fit: the 1 audio file\\(s\\) are silent or constant"):
+        fit([str(silent)], tmp_path / "m.npz", n_layers=2, codebook_size=4)

@@ -9,8 +9,8 @@ used is ``frame_rate x sum_k log2(C_k)`` bits per second: EnCodec 24 kHz with 16
 75 Hz x 16 x 10 bits = 12 kbps; DAC 24 kHz, 75 x 32 x 10 = 24 kbps; MIMI, 12.5 x 32 x 11 =
 4.4 kbps; MiMo's first 8 layers, 25 x (10 + 10 + 6 x 7) = 1.55 kbps.
 
-One row per codec (:data:`COLUMNS`): ``codec``, ``family``, ``weights`` (hub id, path,
-``fit`` or ``random``), ``random_weights``, ``sample_rate`` (Hz, the codec's input),
+One row per codec (:data:`COLUMNS`): ``codec``, ``family``, ``weights`` (hub id, path
+- for a fitted melrvq the model file's - or ``random``), ``random_weights``, ``sample_rate`` (Hz, the codec's input),
 ``frame_rate`` (Hz), ``n_layers``, ``codebook_sizes`` (e.g. ``1024x2 128x6``),
 ``bits_per_frame``, ``bitrate_bps``, ``dim`` (the decoded vectors' size), ``slicing`` and
 ``n_tokens`` (word tokens encoded).

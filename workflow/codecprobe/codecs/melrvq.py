@@ -77,8 +77,9 @@ def log_mel(wav: np.ndarray, fb: np.ndarray | None = None) -> np.ndarray:
 def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 25) -> np.ndarray:
     """k-means++ init + Lloyd iterations on ``x [N, D]``; returns ``[k, D]`` centroids.
 
-    Empty clusters are re-seeded with the point farthest from its centroid. With
-    fewer points than ``k``, points are repeated (with tiny jitter) to fill the codebook.
+    Empty clusters are re-seeded with the points farthest from their centroids (distinct
+    points when several clusters empty at once). With fewer points than ``k``, points are
+    repeated (with tiny jitter) to fill the codebook.
     """
     x = x.astype(np.float64)
     if len(x) < k:
@@ -92,15 +93,24 @@ def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 25) -> 
         c[i] = x[rng.choice(len(x), p=p)]
         d2 = np.minimum(d2, ((x - c[i]) ** 2).sum(1))
     for _ in range(iters):
-        a = assign(x, c)
-        for j in range(k):
-            m = a == j
-            if m.any():
-                c[j] = x[m].mean(0)
-            else:
-                far = ((x - c[a]) ** 2).sum(1).argmax()
-                c[j] = x[far]
+        c = lloyd_update(x, c, assign(x, c))
     return c.astype(np.float32)
+
+
+def lloyd_update(x: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """One Lloyd update of ``c [k, D]`` given the assignment ``a [N]`` of ``x [N, D]``: each
+    cluster's mean; the clusters left empty take the points farthest from their centroids,
+    a different point each (one point for all of them left duplicate centroids)."""
+    k = len(c)
+    counts = np.bincount(a, minlength=k)
+    empty = np.flatnonzero(counts == 0)
+    new = c.copy()
+    for j in np.flatnonzero(counts):
+        new[j] = x[a == j].mean(0)
+    if len(empty):
+        far = np.argsort(((x - c[a]) ** 2).sum(1), kind="stable")[::-1][: len(empty)]
+        new[empty[: len(far)]] = x[far]
+    return new
 
 
 def assign(x: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -135,12 +145,27 @@ def fit(paths: list[str], out: str | Path, n_layers: int = 8, codebook_size: int
     if len(x) > max_frames:
         x = x[rng.choice(len(x), max_frames, replace=False)]
     mu, sd = x.mean(0), x.std(0) + 1e-5
+    if float(sd.max()) < 1e-3:  # log-mel units: the same frame everywhere, e.g. digital silence
+        raise CodecprobeError(f"melrvq fit: the {len(paths)} audio file(s) are silent or constant (log-mel sd under 1e-3 "
+                              "in every band): nothing to fit")  # fmt: skip
     books = fit_rvq((x - mu) / sd, n_layers, codebook_size, seed)
     meta = {"n_files": len(paths), "n_frames": int(len(x)), "seed": seed, "sample_rate": SAMPLE_RATE, "hop": HOP, "n_fft": N_FFT, "n_mels": N_MELS}
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, codebooks=books, mean=mu, std=sd, meta=json.dumps(meta))
     log.info("melrvq: %d layers x %d codes fitted on %d frames from %d files", n_layers, codebook_size, len(x), len(paths))
+
+
+def check_model(codebooks: np.ndarray, mean: np.ndarray, std: np.ndarray, where: str) -> None:
+    """A fitted model's arrays: ``codebooks [K, C, 80]``, ``mean [80]``, ``std [80]`` > 0,
+    all finite (a model fitted on NaN audio, or by other front-end settings, is an error)."""
+    if codebooks.ndim != 3 or codebooks.shape[-1] != N_MELS or mean.shape != (N_MELS,) or std.shape != (N_MELS,):
+        raise CodecprobeError(f"{where}: codebooks {codebooks.shape}, mean {mean.shape}, std {std.shape}; expected "
+                              f"[layers, codes, {N_MELS}], [{N_MELS}], [{N_MELS}] (refit it with rule fit_melrvq)")  # fmt: skip
+    bad = [n for n, a in (("codebooks", codebooks), ("mean", mean), ("std", std)) if not np.isfinite(a).all()]
+    if bad or not (std > 0).all():
+        raise CodecprobeError(f"{where}: {', '.join(bad) or 'std'} not finite (or std not positive): refit it with rule "
+                              "fit_melrvq")  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- codec
@@ -165,10 +190,11 @@ class MelRVQ(Codec):
             if not p.is_file():
                 raise CodecprobeError(f"codec {spec.name!r}: melrvq model {p} does not exist (fit it with rule fit_melrvq)")
             try:
-                z = np.load(p)
-                self.codebooks, self.mean, self.std = z["codebooks"], z["mean"], z["std"]
+                with np.load(p) as z:
+                    self.codebooks, self.mean, self.std = z["codebooks"], z["mean"], z["std"]
             except Exception as e:
                 raise CodecprobeError(f"codec {spec.name!r}: cannot read melrvq model {p}: {e}") from e
+            check_model(self.codebooks, self.mean, self.std, f"codec {spec.name!r}: melrvq model {p}")
         total = self.codebooks.shape[0]
         self.n_layers = spec.n_layers or total
         if self.n_layers > total:
