@@ -13,7 +13,9 @@
 #    thread spends the stage (stack samples);
 # 2. MiMo at 3,000 words (3 turns) with its CUDA-event timeline, and at 300 words (5 turns);
 # 3. EnCodec and DAC at 300 words, and melrvq (NumPy on the host's CPU), with the speed-up
-#    of batched audio slicing over one word at a time (also for MiMo at 300 words).
+#    of batched audio slicing over one word at a time (also for MiMo at 300 words);
+# 4. (not a timing) whether a word's codes on the GPU depend on its batch: 64 clips encoded
+#    alone and in the stage's batches, per family (benchmarks/batch_invariance.py).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LIMIT=240 FAMILIES=mimi WORDS=300 EXTRA="--no-one-by-one --repeats 4 --io-workers 4 1 --replay" bash benchmarks/gpu_run.sh
@@ -21,3 +23,4 @@ timeout 90 env PYTHONPATH=/tmp/site:$PWD/workflow python3 -u benchmarks/stack_sa
 LIMIT=180 TIMELINE_LIMIT=120 TIMELINE_EXTRA="--io-workers 4 1" FAMILIES=mimo WORDS=3000 EXTRA="--no-one-by-one --io-workers 4 1" TIMELINE=1 bash benchmarks/gpu_run.sh
 LIMIT=120 FAMILIES=mimo WORDS=300 EXTRA="--repeats 5 --io-workers 4 1 --replay" bash benchmarks/gpu_run.sh
 LIMIT=200 FAMILIES="encodec dac melrvq" WORDS=300 EXTRA="--io-workers 4" bash benchmarks/gpu_run.sh
+timeout 120 env PYTHONPATH=/tmp/site:$PWD/workflow python3 -u benchmarks/batch_invariance.py --device cuda --words 64

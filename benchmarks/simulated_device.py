@@ -84,7 +84,7 @@ class SimEvent:
     def __init__(self, enable_timing: bool = False):
         self.fired = threading.Event()
 
-    def record(self) -> None:
+    def record(self, stream=None) -> None:  # one simulated device: one stream
         self.device.queue.put(("event", self.fired))
 
     def synchronize(self) -> None:
@@ -159,16 +159,18 @@ class SimCodec(Codec):
 
 @contextlib.contextmanager
 def simulated(device: SimDevice):
-    """``torch.cuda.Event`` and the stage's device pooling replaced for the simulated device."""
+    """``torch.cuda.Event`` (and the stream it is recorded on) and the stage's device pooling
+    replaced for the simulated device."""
     import torch
 
-    event, pool = torch.cuda.Event, stage._pool_padded
+    event, stream, pool = torch.cuda.Event, torch.cuda.current_stream, stage._pool_padded
     torch.cuda.Event = type("SimEvent", (SimEvent,), {"device": device})
+    torch.cuda.current_stream = lambda device=None: None
     stage._pool_padded = lambda tables, pad, n, methods: {m: torch.zeros(len(pad), len(tables), tables[0].shape[1]) for m in methods}
     try:
         yield
     finally:
-        torch.cuda.Event, stage._pool_padded = event, pool
+        torch.cuda.Event, torch.cuda.current_stream, stage._pool_padded = event, stream, pool
 
 
 def simulate(codec: SimCodec, words, out: str, cfg) -> dict:

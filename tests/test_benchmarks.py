@@ -156,12 +156,12 @@ def test_simulated_device_runs_the_stage_against_its_model(bench, tmp_path):
     sim = bench.simulated_device
     words = bench.encode.synthetic_words(tmp_path, 60)
     seconds = words.eval("end - start").sum()
-    event = torch.cuda.Event
+    event, stream = torch.cuda.Event, torch.cuda.current_stream
     for kind, jobs in (("mimo", None), ("mimi", 60)):
         codec = sim.SimCodec(sim.SimDevice(), fixed_s=0.001, s_per_second=0.002, launch_s=0.001, kind=kind)
         out = bench.encode.fresh_path(tmp_path, kind)
         r = sim.simulate(codec, words, out, bench.encode.stage_config(io_workers=2, shard_words=16, max_batch=8))
-        assert torch.cuda.Event is event
+        assert torch.cuda.Event is event and torch.cuda.current_stream is stream
         assert r["batches"] == len(codec.sizes) >= 3 and sum(codec.sizes) == 60
         assert len(codec.sim.spans) == (jobs or r["batches"])
         assert r["busy"] >= 0.001 * len(codec.sim.spans) + 0.002 * seconds * 0.999
@@ -238,3 +238,21 @@ def test_encode_benchmark_replays_the_stages_own_batches(bench, tmp_path, monkey
     assert stage1 == stage2 == replay1 == replay2 == first and bare1 == bare2 == bare
     assert sum(s[0] for s in first) == 40
     assert r["bare/replay"] == pytest.approx(r["bare_s"] / r["replay_s"])
+
+
+def test_batch_invariance_counts_differing_frames(monkeypatch, capsys):
+    """``benchmarks/batch_invariance.py``: the share of frames whose codes differ, overall and
+    per layer, on hand-made codes; and a run on melrvq (batch-invariant: 0 %)."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    monkeypatch.delitem(sys.modules, "batch_invariance", raising=False)
+    bi = importlib.import_module("batch_invariance")
+    import numpy as np
+
+    a = [np.zeros((2, 3), int), np.zeros((2, 1), int)]
+    b = [np.array([[0, 1, 0], [0, 1, 1]]), np.zeros((2, 1), int)]
+    share, per_layer = bi.differing(a, b)
+    assert share == 0.5 and per_layer.tolist() == [0.25, 0.5]  # frames 2 and 3 of 4; layer 1: 1 of 4, layer 2: 2 of 4
+    monkeypatch.setattr(sys, "argv", ["batch_invariance.py", "--device", "cpu", "--families", "melrvq", "--words", "12"])
+    bi.main()
+    out = capsys.readouterr().out
+    assert re.search(r"melrvq +on cpu: 12 clips in \d+ batches; frames whose codes differ batched vs alone: 0\.00 %", out), out
