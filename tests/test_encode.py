@@ -1216,3 +1216,22 @@ def test_melrvq_model_checks(tmp_path, corpus):
     sf.write(silent, np.zeros(16000, np.float32), 16000)
     with pytest.raises(CodecprobeError, match="melrvq fit: the 1 audio file\\(s\\) are silent or constant"):
         fit([str(silent)], tmp_path / "m.npz", n_layers=2, codebook_size=4)
+
+
+def test_cuda_runs_record_the_gpu_model_and_library_versions(monkeypatch):
+    """Codes can differ between GPUs and CUDA/cuDNN releases (near-ties): the feature file
+    recorded only "device: cuda". Mocked (no GPU here)."""
+    import types
+
+    import torch
+
+    from codecprobe.encode import cuda_provenance
+
+    seen = []
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda d=None: seen.append(str(d)) or "NVIDIA H100 80GB HBM3")
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91002)
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    got = cuda_provenance(types.SimpleNamespace(on_cuda=True, device="cuda:1"))
+    assert got == {"device_name": "NVIDIA H100 80GB HBM3", "cuda_version": "12.8", "cudnn_version": "91002"}
+    assert seen == ["cuda:1"]
+    assert cuda_provenance(types.SimpleNamespace(on_cuda=False, device="cpu")) == {}

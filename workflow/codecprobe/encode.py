@@ -823,11 +823,26 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
 
 
 def provenance(codec: Codec) -> dict:
-    """What the stage knows of the codec before encoding: :meth:`Codec.metadata`, device,
-    package versions, the random-weights note."""
+    """What the stage knows of the codec before encoding: :meth:`Codec.metadata`, device
+    (on CUDA also ``device_name``, the GPU model, and the CUDA and cuDNN versions: float32
+    kernels differ between them, and near-tie codes with them), package versions, the
+    random-weights note."""
     return codec.metadata() | {
-        "device": str(codec.device), "versions": json.dumps(package_versions()),
+        "device": str(codec.device), **cuda_provenance(codec), "versions": json.dumps(package_versions()),
         "note": "RANDOM WEIGHTS: tests plumbing only, not a result" if codec.spec.random else "",
+    }  # fmt: skip
+
+
+def cuda_provenance(codec: Codec) -> dict:
+    """``device_name`` (e.g. ``NVIDIA H100 80GB HBM3``), ``cuda_version`` and
+    ``cudnn_version`` of a codec on CUDA; ``{}`` elsewhere."""
+    if not codec.on_cuda:
+        return {}
+    import torch
+
+    return {
+        "device_name": torch.cuda.get_device_name(torch.device(codec.device)),
+        "cuda_version": str(torch.version.cuda), "cudnn_version": str(torch.backends.cudnn.version()),
     }  # fmt: skip
 
 
