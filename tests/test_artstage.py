@@ -170,6 +170,7 @@ def test_cli_figures(layout, tmp_path):
     assert got == {("c", "accumulated", 1): 0.55, ("c", "accumulated", 2): 0.6, ("m", "accumulated", 1): 0.55,
                    ("m", "layer1_only", 1): 0.45, ("m", "without_layer1", 2): 0.25}  # fmt: skip
     assert (s.n_speakers == 2).all()
+    assert (s.shuffled_sd == 0.01).all()  # the speakers' mean shuffle sd (the summary lacked it)
     assert (tmp_path / "f.png").stat().st_size > 1000
 
 

@@ -369,3 +369,17 @@ def test_save_figure_writes_the_same_pdf_bytes_at_another_time(tmp_path, monkeyp
         out.append(((tmp_path / f"f{i}.pdf").read_bytes(), (tmp_path / f"f{i}.png").read_bytes()))
     assert out[0][0].startswith(b"%PDF") and b"CreationDate" not in out[0][0]
     assert out[0] == out[1]
+
+
+def test_hdf5_text_is_marked_utf8(tmp_path):
+    """Text datasets carry HDF5's UTF-8 character set: the bytes were UTF-8 but the type
+    said ASCII, so h5py's .asstr() (and other readers) failed on a word such as café."""
+    from codecprobe.io import utf8_bytes, utf8_text
+
+    with h5py.File(tmp_path / "t.h5", "w") as h:
+        h["word"] = utf8_bytes(["café", "naïve", "big"])
+        h["empty"] = utf8_bytes([])
+    with h5py.File(tmp_path / "t.h5") as h:
+        assert h["word"].id.get_type().get_cset() == h5py.h5t.CSET_UTF8
+        assert list(h["word"].asstr()[()]) == ["café", "naïve", "big"]
+        assert list(utf8_text(h["word"][()])) == ["café", "naïve", "big"] and h["empty"].shape == (0,)

@@ -182,8 +182,8 @@ def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05, by: tuple[str, 
     """Mean PWCCA over speakers per ``by`` group (codec and layer; the lag table adds
     ``lag_s``) with a t-interval.
 
-    ``table`` columns: ``by``, ``speaker, pwcca`` and, when present, ``shuffled_mean`` and
-    ``pwcca_release`` (averaged over the speakers too) and ``random_weights`` (carried: true
+    ``table`` columns: ``by``, ``speaker, pwcca`` and, when present, ``shuffled_mean``,
+    ``shuffled_sd`` and ``pwcca_release`` (averaged over the speakers too) and ``random_weights`` (carried: true
     when any of the group's rows is, so that a random-weight codec's summary says so).
     """
     from scipy.stats import t as student_t
@@ -195,7 +195,7 @@ def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05, by: tuple[str, 
         half = student_t.ppf(1 - alpha / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
         rows.append(
             dict(zip(by, key)) | {"n_speakers": n, "pwcca": m, "ci_low": m - half, "ci_high": m + half}
-            | {c: g[c].mean() for c in ("shuffled_mean", "pwcca_release") if c in g}
+            | {c: g[c].mean() for c in ("shuffled_mean", "shuffled_sd", "pwcca_release") if c in g}
             | _random_weights(g)
         )  # fmt: skip
     return pd.DataFrame(rows)

@@ -102,10 +102,16 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def utf8_bytes(values) -> np.ndarray:
-    """``values`` (``[N]`` strings) as fixed-width UTF-8 byte strings (``S`` dtype), how
-    codecprobe stores text in HDF5: numpy's own ``astype("S")`` is ASCII only and fails on
-    a word such as ``café``."""
-    return np.asarray([str(v).encode("utf-8") for v in values], dtype=bytes).reshape(-1)
+    """``values`` (``[N]`` strings) as fixed-width UTF-8 byte strings (``S`` dtype marked
+    UTF-8 for h5py), how codecprobe stores text in HDF5: numpy's own ``astype("S")`` is
+    ASCII only and fails on a word such as ``café``, and a plain ``S`` array is stored with
+    HDF5's ASCII character set, which h5py's ``.asstr()`` and other readers then decode as
+    ASCII. Read back as bytes (``utf8_text`` or ``.asstr()[()]`` gives ``str``)."""
+    import h5py
+
+    encoded = [str(v).encode("utf-8") for v in values]
+    width = max([1, *map(len, encoded)])
+    return np.asarray(encoded, dtype=h5py.string_dtype("utf-8", width)).reshape(-1)
 
 
 def utf8_text(values) -> np.ndarray:
