@@ -234,6 +234,21 @@ def test_mimi_without_a_first_layer_split_builds_no_split_figure(tmp_path, edit)
         assert "for mi: n_layers: 1 leaves no layers 2..k" in r.stderr
 
 
+def test_a_missing_intermediate_output_is_rebuilt(tmp_path):
+    """Snakemake does not rebuild a missing intermediate file while the outputs after it are
+    up to date: a feature file deleted (by hand, or by Snakemake when its job failed after
+    a settings change) stayed missing, and a plain rerun said "Nothing to be done". Rule
+    all now asks for every per-codec output."""
+    wd = _tiny_config(tmp_path, [{"name": "mel", "family": "melrvq", "weights": "random"}])
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--cores", "2", cwd=wd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Nothing to be done" in snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd).stdout
+    for f, rule in (("results/features/mel/words.h5", "encode"), ("results/distances/mel.csv", "distances")):
+        (wd / f).unlink()
+        r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
+        assert r.returncode == 0 and jobs_of(r.stdout).get(rule) == 1, (f, r.stdout)
+
+
 def test_llm_on_a_codec_without_that_input_path_is_a_config_error(tmp_path):
     enc = {"name": "enc", "family": "encodec", "llm": {"family": "moshi"}}
     wd = _tiny_config(tmp_path, [enc])

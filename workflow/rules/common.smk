@@ -183,4 +183,32 @@ def all_targets():
         targets += [f"{RESULTS}/figures/fig3_lag.pdf", f"{RESULTS}/rtmri/lag_best.csv"]
     if CODECS and RTMRI_SPEAKERS and REGIONS:
         targets += [f"{RESULTS}/figures/fig3_regions.pdf", f"{RESULTS}/rtmri/region_summary.csv"]
-    return targets
+    return targets + intermediate_targets()
+
+
+def intermediate_targets():
+    """Every per-codec and per-speaker output the final ones are built from. Snakemake does
+    not rebuild a missing intermediate file while the outputs after it are up to date:
+    deleted by hand, or by Snakemake itself when its job failed or was stopped, it stayed
+    missing and a plain rerun said "Nothing to be done" (the job that had been due to
+    rerun, with the settings that changed, never ran). Asked for by rule all, it is."""
+    out = [f"{RESULTS}/alignment/mfa"] if config["alignment"]["source"] == "mfa" else []
+    if CODECS:
+        out.append(f"{RESULTS}/pairs/tokens.csv")
+        for name, c in CODECS.items():
+            if c["family"] == "melrvq" and c.get("weights") == "fit":
+                out.append(melrvq_model_path(RESULTS, name))
+            out += [f"{RESULTS}/features/{name}/words.h5", f"{RESULTS}/distances/{name}.csv"]
+            if BY_SPEAKER:
+                out.append(f"{RESULTS}/distances/by_speaker/{name}.csv")
+        if BY_SPEAKER:
+            out.append(f"{RESULTS}/pairs/by_speaker/pairs.parquet")
+    out += [f"{RESULTS}/cka/{name}.csv" for name in CKA_CODECS]
+    if CODECS and RTMRI_SPEAKERS:
+        out += [f"{RESULTS}/rtmri/vtd/{s}.h5" for s in RTMRI_SPEAKERS] + [f"{RESULTS}/rtmri/utterances.csv"]
+        for name in CODECS:
+            out += [f"{RESULTS}/rtmri/features/{name}.h5", f"{RESULTS}/rtmri/pwcca/{name}.csv"]
+            out += [f"{RESULTS}/rtmri/lag/{name}.csv"] if LAG else []
+            out += [f"{RESULTS}/rtmri/region_pwcca/{name}.csv"] if REGIONS else []
+        out += [f"{RESULTS}/rtmri/regions/{s}.csv" for s in RTMRI_SPEAKERS] if REGIONS else []
+    return out
