@@ -680,3 +680,21 @@ def test_a_precomputed_grid_of_another_gridline_count_is_refused(layout, tmp_pat
     speaker_vtd(annot, "sub901", str(tmp_path / "v.h5"), str(tmp_path / "g.png"), [], str(grid_file), n_gridlines=100)
     with h5py.File(tmp_path / "v.h5") as a, h5py.File(ref) as b:
         assert a["vtd"].shape[1] == 100 and np.array_equal(a["vtd"][:], b["vtd"][:])
+
+
+def test_a_truncated_vtd_file_is_named(layout, tmp_path):
+    """A VTD file cut short (a full disk before session 25's checks, a copy interrupted)
+    gave h5py's raw OSError without the path."""
+    from codecprobe.artstage import read_vtd
+
+    out = tmp_path / "v.h5"
+    speaker_vtd(str(layout / "annot16"), "sub901", str(out), str(tmp_path / "g.png"), [], None)
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(out.read_bytes()[:2000])
+    with pytest.raises(CodecprobeError, match=f"{cut}: not a readable VTD file .*rule rtmri_vtd"):
+        read_vtd(str(cut))
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as h:
+        h["x"] = [1]
+    with pytest.raises(CodecprobeError, match=f"{other}: not a readable VTD file"):
+        read_vtd(str(other))

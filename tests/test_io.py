@@ -8,8 +8,14 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-
-from codecprobe.io import atomic_path, read_table, text_column, tree_fingerprint, write_table
+from codecprobe.io import (
+    atomic_path,
+    read_table,
+    text_column,
+    tree_fingerprint,
+    write_table,
+)
+from conftest import REPO
 
 
 def test_atomic_path_renames_on_success(tmp_path):
@@ -357,7 +363,6 @@ def test_save_figure_writes_the_same_pdf_bytes_at_another_time(tmp_path, monkeyp
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from codecprobe.io import save_figure
 
     out = []
@@ -383,3 +388,88 @@ def test_hdf5_text_is_marked_utf8(tmp_path):
         assert h["word"].id.get_type().get_cset() == h5py.h5t.CSET_UTF8
         assert list(h["word"].asstr()[()]) == ["café", "naïve", "big"]
         assert list(utf8_text(h["word"][()])) == ["café", "naïve", "big"] and h["empty"].shape == (0,)
+
+
+def test_a_full_disk_names_the_output_and_leaves_nothing(tmp_path, monkeypatch):
+    """A full disk (or quota, read-only file system) stopped a stage with a raw OSError
+    naming the hidden temporary file, or none: now one CodecprobeError naming the output."""
+    import errno
+
+    from codecprobe.io import CodecprobeError
+
+    out = tmp_path / "t" / "table.csv"
+    full = r"table\.csv: cannot write \(No space left on device\); nothing was written"
+    with pytest.raises(CodecprobeError, match=full), atomic_path(out) as tmp:
+        tmp.write_text("half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert not out.exists() and list(out.parent.iterdir()) == []
+    with pytest.raises(FileNotFoundError), atomic_path(out):  # an input's error is not dressed up as the output's
+        (tmp_path / "missing.csv").read_text()
+    monkeypatch.setattr("tempfile.mkstemp", lambda **k: (_ for _ in ()).throw(OSError(errno.EROFS, "Read-only file system")))
+    with pytest.raises(CodecprobeError, match=r"table\.csv: cannot write \(Read-only file system: .*t\)"):
+        write_table(pd.DataFrame({"a": [1]}), out)
+
+
+def test_run_cli_logs_what_stopped_a_stage(tmp_path):
+    """A failing job's log ended on its last INFO line unless the error was a
+    CodecprobeError: an unexpected exception, or a stop by a signal, is now in the log."""
+    import logging
+
+    from codecprobe.io import run_cli, setup_logging
+
+    log = tmp_path / "stage.log"
+
+    def crash():
+        setup_logging(log)
+        logging.getLogger("codecprobe.x").info("working")
+        raise ValueError("something unforeseen")
+
+    with pytest.raises(ValueError):
+        run_cli(crash)
+    text = log.read_text()
+    assert "working" in text and "unexpected error" in text and "ValueError: something unforeseen" in text
+
+    def stopped():
+        setup_logging(log)
+        raise SystemExit(128 + 15)
+
+    with pytest.raises(SystemExit):
+        run_cli(stopped)
+    assert "stopped (exit status 143: signal 15)" in log.read_text()
+    for h in list(logging.getLogger("codecprobe").handlers):
+        logging.getLogger("codecprobe").removeHandler(h)
+        h.close()
+
+
+def test_a_write_error_hidden_by_a_failed_close_is_still_named(tmp_path):
+    """h5py's failed close after a failed write raises RuntimeError ("Can't decrement id ref
+    count") during the OSError: the write error is found in the chain, and the stage ends
+    with exit status 1 and its atexit cleanups done, not a segfault at shutdown."""
+    import errno
+    import subprocess
+    import sys
+
+    from codecprobe.io import CodecprobeError, OutputWriteError
+
+    out = tmp_path / "f.h5"
+    with pytest.raises(OutputWriteError, match=r"f\.h5: cannot write \(No space left on device\)") as e, atomic_path(out):
+        try:
+            raise OSError(errno.ENOSPC, "Can't synchronously write data (file write failed: ... long ...)")
+        finally:
+            raise RuntimeError("Can't decrement id ref count")
+    assert isinstance(e.value, CodecprobeError) and not out.exists()
+    marker = tmp_path / "cleaned"
+    script = tmp_path / "stage.py"
+    script.write_text(
+        "import atexit, errno, pathlib, sys\n"
+        f"sys.path.insert(0, {str(REPO / 'workflow')!r})\n"
+        "from codecprobe.io import atomic_path, run_cli\n"
+        f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+        "def main():\n"
+        f"    with atomic_path({str(out)!r}):\n"
+        "        raise OSError(errno.EDQUOT, 'quota')\n"
+        "run_cli(main)\n"
+    )  # fmt: skip
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
+    assert r.returncode == 1 and "cannot write (Disk quota exceeded)" in r.stderr, r.stderr
+    assert marker.read_text() == "yes" and not out.exists()

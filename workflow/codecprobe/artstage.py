@@ -223,13 +223,16 @@ def read_vtd_with_dropped(
     opening of the file."""
     import h5py
 
-    with h5py.File(path, "r") as h:
-        v, t = h["vtd"][:], h["times"][:]
-        names = [x.decode() for x in h["utterances/name"][:]]
-        off, n = h["utterances/offset"][:], h["utterances/n_frames"][:]
-        spk = str(h.attrs["speaker"])
-        dropped = dict(zip(names, h["utterances/dropped"][:].astype(bool))) if "utterances/dropped" in h else None
-        max_gap = int(h.attrs.get("max_gap", -1))
+    try:
+        with h5py.File(path, "r") as h:
+            v, t = h["vtd"][:], h["times"][:]
+            names = [x.decode() for x in h["utterances/name"][:]]
+            off, n = h["utterances/offset"][:], h["utterances/n_frames"][:]
+            spk = str(h.attrs["speaker"])
+            dropped = dict(zip(names, h["utterances/dropped"][:].astype(bool))) if "utterances/dropped" in h else None
+            max_gap = int(h.attrs.get("max_gap", -1))
+    except (OSError, KeyError) as e:  # truncated, not HDF5, or not a VTD file
+        raise CodecprobeError(f"{path}: not a readable VTD file ({e}); rebuild it (rule rtmri_vtd)") from e
     utts = {nm: (t[o : o + k], v[o : o + k]) for nm, o, k in zip(names, off, n)}
     return spk, utts, dropped, (None if max_gap < 0 else max_gap)
 

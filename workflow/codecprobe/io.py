@@ -8,6 +8,7 @@ file that a re-run would trust.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import sys
@@ -39,20 +40,49 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     0.1-0.2 s for an HDF5 file of 250 MB (measured here), against none for a new file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix, dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix, dir=path.parent
+        )
+    except OSError as e:
+        raise CodecprobeError(f"{path}: cannot write ({e.strerror or e}: {path.parent})") from e
     os.close(fd)
     tmp_path = Path(tmp)
     tmp_path.unlink()
     try:
         yield tmp_path
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        cause = _write_error(e)
+        if cause is not None:  # the output's disk, not an input
+            raise OutputWriteError(f"{path}: cannot write ({os.strerror(cause.errno)}); nothing was written there") from e
         raise
+
+
+class OutputWriteError(CodecprobeError):
+    """An output could not be written (a full disk, a quota, a read-only file system):
+    :func:`run_cli` ends the process at once after logging it, as a failed HDF5 write can
+    leave the HDF5 library unable to shut down (a segmentation fault at exit)."""
+
+
+# errors of writing a file (a full disk, a quota, a read-only file system, a file too large):
+# named with the output they stopped, not the hidden temporary file
+_WRITE_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EROFS", "EFBIG") if hasattr(errno, n))
+
+
+def _write_error(e: BaseException | None) -> OSError | None:
+    """The OSError of a write error (:data:`_WRITE_ERRNOS`) in ``e`` or the exceptions it
+    was raised from or during (h5py's failed close after a failed write hides it so)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in _WRITE_ERRNOS:
+            return e
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -290,7 +320,8 @@ def tree_fingerprint(
         h.update(f"{i}\n".encode())
         h.update("\n".join(sorted(rows)).encode())
     if cache_file is not None and new != old:
-        with contextlib.suppress(OSError), atomic_path(cache_file) as tmp:
+        # a cache that cannot be written is skipped (atomic_path names a full or read-only disk)
+        with contextlib.suppress(OSError, CodecprobeError), atomic_path(cache_file) as tmp:
             tmp.write_text(json.dumps({"version": _CACHE_VERSION, "files": new}), encoding="utf-8")
     return h.hexdigest()[:16]
 
@@ -328,9 +359,28 @@ def run_cli(main) -> None:  # pragma: no cover - thin wrapper
     """Run a stage's ``main()``; turn :class:`CodecprobeError` into one clear line and exit 1.
     SIGTERM and SIGHUP end it as an exception (:func:`exit_on_signals`)."""
     exit_on_signals()
+    log = logging.getLogger("codecprobe")
     try:
         main()
     except CodecprobeError as e:
         print(f"codecprobe error: {e}", file=sys.stderr)
-        logging.getLogger("codecprobe").error(str(e))
+        log.error(str(e))
+        if isinstance(e, OutputWriteError):  # no interpreter shutdown: HDF5's may crash after a failed write
+            import atexit
+
+            logging.shutdown()
+            atexit._run_exitfuncs()
+            sys.stderr.flush()
+            os._exit(1)
         sys.exit(1)
+    except KeyboardInterrupt:
+        log.error("stopped by an interrupt (SIGINT); nothing half-written is left")
+        raise
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            log.error("stopped (exit status %s: %s); nothing half-written is left", e.code,
+                      f"signal {e.code - 128}" if isinstance(e.code, int) and e.code > 128 else "error")  # fmt: skip
+        raise
+    except Exception:
+        log.exception("unexpected error (a bug, or an input the stage does not check: please report it)")
+        raise
