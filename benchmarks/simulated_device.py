@@ -159,18 +159,19 @@ class SimCodec(Codec):
 
 @contextlib.contextmanager
 def simulated(device: SimDevice):
-    """``torch.cuda.Event`` (and the stream it is recorded on) and the stage's device pooling
-    replaced for the simulated device."""
+    """``torch.cuda.Event`` (and the stream it is recorded on, and the device's name) and the
+    stage's device pooling replaced for the simulated device."""
     import torch
 
-    event, stream, pool = torch.cuda.Event, torch.cuda.current_stream, stage._pool_padded
+    event, stream, name, pool = torch.cuda.Event, torch.cuda.current_stream, torch.cuda.get_device_name, stage._pool_padded
     torch.cuda.Event = type("SimEvent", (SimEvent,), {"device": device})
     torch.cuda.current_stream = lambda device=None: None
+    torch.cuda.get_device_name = lambda device=None: "simulated device"  # the feature file's provenance
     stage._pool_padded = lambda tables, pad, n, methods: {m: torch.zeros(len(pad), len(tables), tables[0].shape[1]) for m in methods}
     try:
         yield
     finally:
-        torch.cuda.Event, torch.cuda.current_stream, stage._pool_padded = event, stream, pool
+        torch.cuda.Event, torch.cuda.current_stream, torch.cuda.get_device_name, stage._pool_padded = event, stream, name, pool
 
 
 def simulate(codec: SimCodec, words, out: str, cfg) -> dict:

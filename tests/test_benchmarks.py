@@ -156,12 +156,12 @@ def test_simulated_device_runs_the_stage_against_its_model(bench, tmp_path):
     sim = bench.simulated_device
     words = bench.encode.synthetic_words(tmp_path, 60)
     seconds = words.eval("end - start").sum()
-    event, stream = torch.cuda.Event, torch.cuda.current_stream
+    event, stream, name = torch.cuda.Event, torch.cuda.current_stream, torch.cuda.get_device_name
     for kind, jobs in (("mimo", None), ("mimi", 60)):
         codec = sim.SimCodec(sim.SimDevice(), fixed_s=0.001, s_per_second=0.002, launch_s=0.001, kind=kind)
         out = bench.encode.fresh_path(tmp_path, kind)
         r = sim.simulate(codec, words, out, bench.encode.stage_config(io_workers=2, shard_words=16, max_batch=8))
-        assert torch.cuda.Event is event and torch.cuda.current_stream is stream
+        assert torch.cuda.Event is event and torch.cuda.current_stream is stream and torch.cuda.get_device_name is name
         assert r["batches"] == len(codec.sizes) >= 3 and sum(codec.sizes) == 60
         assert len(codec.sim.spans) == (jobs or r["batches"])
         assert r["busy"] >= 0.001 * len(codec.sim.spans) + 0.002 * seconds * 0.999

@@ -1235,3 +1235,24 @@ def test_cuda_runs_record_the_gpu_model_and_library_versions(monkeypatch):
     assert got == {"device_name": "NVIDIA H100 80GB HBM3", "cuda_version": "12.8", "cudnn_version": "91002"}
     assert seen == ["cuda:1"]
     assert cuda_provenance(types.SimpleNamespace(on_cuda=False, device="cpu")) == {}
+
+
+def test_cuda_out_of_memory_in_device_pooling_is_named_too():
+    """The pooled features [B, K, D] are made on the device after the encoder call: an OOM
+    there is the same clear error."""
+    import types
+
+    import torch
+
+    from codecprobe.codecs.base import CodecSpec
+    from codecprobe.encode import queue_batches
+
+    def tables():
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    codec = types.SimpleNamespace(uses_torch=True, device="cpu", accepts_lengths=False, sample_rate=1000, on_cuda=False,
+                                  spec=CodecSpec("d", "dac"), encode=lambda x: torch.zeros(len(x), 2, 3, dtype=torch.int64),
+                                  n_frames=lambda n: 3, tables=tables)  # fmt: skip
+    clips = [np.zeros(1000, np.float32), np.zeros(500, np.float32)]
+    with pytest.raises(CodecprobeError, match=r"codec 'd': CUDA out of memory on cpu encoding a batch of 2 clip\(s\), 1\.0 s"):
+        queue_batches(codec, clips, [np.array([0, 1])], ("mean",))

@@ -203,13 +203,23 @@ def encode_batch(codec: Codec, clips: list[np.ndarray], to_numpy: bool = True):
                 codes = codec.encode(x, lengths=torch.tensor([len(c) for c in clips]))
             else:
                 codes = codec.encode(x)
-        except torch.cuda.OutOfMemoryError as e:
+        except _oom_error() as e:
             raise out_of_memory_error(codec, clips, n) from e
     else:
         codes = codec.encode(wav)
     if not to_numpy:
         return codes
     return _unpad(codec, _to_numpy(codes), [len(c) for c in clips])
+
+
+def _oom_error() -> type[BaseException]:
+    """torch's CUDA out-of-memory exception (a class that matches nothing without torch)."""
+    try:
+        import torch
+
+        return torch.cuda.OutOfMemoryError
+    except (ImportError, AttributeError):
+        return type("NoOutOfMemoryError", (BaseException,), {})
 
 
 def out_of_memory_error(codec: Codec, clips: list[np.ndarray], n_padded: int) -> CodecprobeError:
@@ -267,7 +277,10 @@ def queue_batches(
         pooled = {}
         if pooling:
             n_frames = np.array([codec.n_frames(n) for n in n_samples], np.int64)
-            pooled = {m: _start_readback(v) for m, v in _pool_padded(codec.tables(), codes, n_frames, pooling).items()}
+            try:  # [B, K, D] per method on the device
+                pooled = {m: _start_readback(v) for m, v in _pool_padded(codec.tables(), codes, n_frames, pooling).items()}
+            except _oom_error() as e:
+                raise out_of_memory_error(codec, [clips[i] for i in idx], max(n_samples)) from e
         codes = _start_readback(codes)
         queued.append((idx, codes, n_samples, pooled, _record_event(codec)))  # fires when this batch's kernels and copies are done
     return QueuedClips(queued)
