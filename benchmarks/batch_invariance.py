@@ -26,9 +26,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from codecprobe.codecs import CodecSpec, load_codec  # noqa: E402
-from codecprobe.encode import EncodeConfig, encode_batch, make_batches, resolve_device  # noqa: E402
-from encode import synthetic_words, word_clips  # noqa: E402
+from codecprobe.codecs import CodecSpec, load_codec
+from codecprobe.encode import EncodeConfig, encode_batch, make_batches, resolve_device
+from encode import synthetic_words, word_clips
 
 
 def differing(alone: list[np.ndarray], batched: list[np.ndarray]) -> tuple[float, np.ndarray]:

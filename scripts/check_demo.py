@@ -123,7 +123,7 @@ for f in sorted((results / "tables").glob("*.tex")):
 print(f"labels: {len(combined)} combined tables and {len(list((results / 'tables').glob('*.tex')))} LaTeX tables say "
       f"{label[:22]}...")
 # the figures: each one the config asks for, as a PDF and a PNG with something drawn
-from PIL import Image  # noqa: E402  (matplotlib's own dependency)
+from PIL import Image  # (matplotlib's own dependency)
 
 figures = ["fig2_word_pairs"] + ["fig2_word_pairs_by_speaker"] * wanted["by_speaker"] + ["fig3_articulatory"] * wanted[
     "pwcca"

@@ -6,10 +6,16 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-
 from codecprobe.codecs import CodecSpec, load_codec
 from codecprobe.codecs.melrvq import HOP, fit, log_mel, mel_filterbank
-from codecprobe.encode import EncodeConfig, encode_batch, encode_clips, make_batches, pooled_features, run
+from codecprobe.encode import (
+    EncodeConfig,
+    encode_batch,
+    encode_clips,
+    make_batches,
+    pooled_features,
+    run,
+)
 from codecprobe.features import accumulated_features, pool
 from codecprobe.io import CodecprobeError
 from codecprobe.manifest import build_manifest
@@ -466,7 +472,15 @@ def test_adapters_say_whether_they_pay_for_padding():
     """Per family, as the adapters encode: one clip at a time (EnCodec, DAC, MIMI), real
     frames only (MiMo), every padded frame (melrvq)."""
     pytest.importorskip("torch")
-    from codecprobe.codecs import dac, dac_package, encodec, encodec_package, melrvq, mimi, mimo
+    from codecprobe.codecs import (
+        dac,
+        dac_package,
+        encodec,
+        encodec_package,
+        melrvq,
+        mimi,
+        mimo,
+    )
 
     adapters = [
         melrvq.MelRVQ, encodec.EncodecCodec, encodec_package.EncodecPackageCodec, dac.DacCodec,
@@ -1119,7 +1133,6 @@ def test_cuda_events_are_recorded_on_the_codecs_own_device(monkeypatch):
     import types
 
     import torch
-
     from codecprobe.encode import _record_event
 
     seen = {}
@@ -1142,7 +1155,6 @@ def test_cuda_out_of_memory_names_the_batch_and_the_settings():
     import types
 
     import torch
-
     from codecprobe.codecs.base import CodecSpec
     from codecprobe.encode import encode_batch
 
@@ -1168,7 +1180,6 @@ def test_collected_codes_do_not_hold_the_batch_buffer():
     import types
 
     import torch
-
     from codecprobe.encode import QueuedClips, collect_batches
 
     codes = torch.arange(2 * 3 * 5, dtype=torch.int64).reshape(2, 3, 5)  # [B, K, F], padded to 5 frames
@@ -1224,7 +1235,6 @@ def test_cuda_runs_record_the_gpu_model_and_library_versions(monkeypatch):
     import types
 
     import torch
-
     from codecprobe.encode import cuda_provenance
 
     seen = []
@@ -1243,7 +1253,6 @@ def test_cuda_out_of_memory_in_device_pooling_is_named_too():
     import types
 
     import torch
-
     from codecprobe.codecs.base import CodecSpec
     from codecprobe.encode import queue_batches
 

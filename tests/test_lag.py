@@ -223,7 +223,6 @@ def test_pwcca_rules_carry_the_method_version_and_jobs_check_it(tmp_path):
     the method reruns their jobs (session 25's scaling change otherwise left every PWCCA
     table stale until --forcerun); a job planned with another version refuses to run."""
     import yaml
-
     from codecprobe import pwcca
     from codecprobe.artstage import main
     from codecprobe.config import lag_args, pwcca_args, region_args

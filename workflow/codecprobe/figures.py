@@ -12,7 +12,15 @@ import pandas as pd
 
 from . import latex_provenance, with_provenance
 from .distances import CONTRAST_COLUMNS as CONTRAST
-from .io import CodecprobeError, read_table, run_cli, save_figure, setup_logging, write_table, write_text
+from .io import (
+    CodecprobeError,
+    read_table,
+    run_cli,
+    save_figure,
+    setup_logging,
+    write_table,
+    write_text,
+)
 
 log = logging.getLogger("codecprobe.figures")
 
