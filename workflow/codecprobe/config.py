@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from . import hub
-from .codecs.base import DEFAULT_BACKEND, OTHER_BACKENDS, known_n_layers
+from .codecs.base import DEFAULT_BACKEND, KNOWN_FAMILIES, OTHER_BACKENDS, family_facts, known_n_layers
 from .io import CodecprobeError, file_digest, tree_fingerprint
 from .manifest import AUDIO_EXTS
 
@@ -84,10 +84,11 @@ def _need(path: Any, key: str, base: Path, kind: str = "any") -> None:
 def codec_hub_rule(entry: dict) -> Callable[[str], bool] | None:
     """The hub-id form of the loader that reads a codec entry's weights
     (:mod:`codecprobe.hub`), or None when it reads local files only (``backend: package``,
-    melrvq)."""
-    if entry.get("backend") == "package" or entry["family"] == "melrvq":
+    melrvq): the adapter's declared ``hub_ids`` (:func:`codecprobe.codecs.base.adapter_declarations`)."""
+    form = family_facts(entry["family"], entry.get("backend"))["hub_ids"]
+    if form is None:
         return None
-    if entry["family"] == "mimo":
+    if form == "org_name":
         return hub.org_name_shaped  # codecs.mimo: org/name, as the LLM loader
     return hub.hub_id_shaped  # codecs._torchutil.is_hub_id (from_pretrained)
 
@@ -375,23 +376,11 @@ def by_speaker(config: dict) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- codecs
-CODEC_ENVS = {
-    "encodec": "codec-hf.yaml",
-    "dac": "codec-hf.yaml",
-    "mimi": "codec-hf.yaml",
-    "mimo": "codec-mimo.yaml",
-    "melrvq": "analysis.yaml",
-}
-# backend: package -- the original packages (codecs.base.OTHER_BACKENDS), each with its own
-# torch/torchaudio pair
-PACKAGE_ENVS = {"encodec": "codec-encodec.yaml", "dac": "codec-dac.yaml"}
-
-
 def codec_env(entry: dict) -> str:
-    """The conda env file (in ``envs/``) of a codec's encode jobs."""
-    if entry.get("backend") == "package":
-        return PACKAGE_ENVS[entry["family"]]
-    return CODEC_ENVS[entry["family"]]
+    """The conda env file (in ``envs/``) of a codec's encode jobs: its adapter's declared
+    ``conda_env`` (``backend: package``: the original package's own env, each with its own
+    torch/torchaudio pair)."""
+    return family_facts(entry["family"], entry.get("backend"))["conda_env"]
 
 
 # names of the summary outputs beside the per-codec ones (results/distances/all_codecs.csv
@@ -438,6 +427,12 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
     """Local weights paths must exist (hub ids are checked when loaded, or offline against
     the cache); backend, weights, vectors and n_layers must suit the family."""
     for c in codecs_by_name(config).values():
+        if c["family"] not in KNOWN_FAMILIES:  # families are the adapter files' (not a schema list)
+            raise CodecprobeError(
+                f"config: codecs[{c['name']}].family: {c['family']!r} is not a codec family (known: "
+                f"{', '.join(sorted(KNOWN_FAMILIES))}; a family is an adapter file in workflow/codecprobe/codecs/ "
+                "declaring FAMILY: README, 'Writing a codec adapter')"
+            )
         w = str(c.get("weights", "random"))
         if w == "fit" and c["family"] != "melrvq":
             raise CodecprobeError(f"config: codecs[{c['name']}].weights: 'fit' is only for family melrvq")
@@ -533,8 +528,11 @@ def encode_run_args(config: dict) -> str:
 
 
 def encode_gpu(config: dict, codec: dict) -> int:
-    """GPUs an encode job asks for: none for melrvq (NumPy) or with ``encode.device: cpu``."""
-    return 0 if codec["family"] == "melrvq" or config.get("encode", {}).get("device", "auto") == "cpu" else 1
+    """GPUs an encode job asks for: none for an adapter that never uses one (declared
+    ``device: False``: melrvq, NumPy) or with ``encode.device: cpu``."""
+    if not family_facts(codec["family"], codec.get("backend"))["device"]:
+        return 0
+    return int(config.get("encode", {}).get("device", "auto") != "cpu")
 
 
 # LLM input paths that compute on a device (torch); the others are table look-ups in NumPy

@@ -87,15 +87,15 @@ def package_versions(*distributions: str) -> dict[str, str]:
 
 def import_package(spec: CodecSpec, module: str, distribution: str):
     """``import module``, or a clear error naming the env that provides it (the env the
-    workflow gives the family's encode jobs, :data:`codecprobe.config.PACKAGE_ENVS`)."""
+    workflow gives the family's encode jobs: the package adapter's declared ``conda_env``)."""
     import importlib
 
-    from ..config import PACKAGE_ENVS
+    from .base import family_facts
 
     try:
         return importlib.import_module(module)
     except ImportError as e:
         raise CodecprobeError(
             f"codec {spec.name!r}: backend 'package' needs the {distribution!r} package "
-            f"(conda env envs/{PACKAGE_ENVS[spec.family]}; `import {module}` failed: {e})"
+            f"(conda env envs/{family_facts(spec.family, 'package')['conda_env']}; `import {module}` failed: {e})"
         ) from None

@@ -222,7 +222,7 @@ def load_codec(spec: CodecSpec, device: str = "cpu") -> Codec:
         )
     backend = spec.options.get("backend") or DEFAULT_BACKEND[spec.family]
     if backend == DEFAULT_BACKEND[spec.family]:
-        module, key = spec.family, spec.family
+        module, key = DEFAULT_MODULE[spec.family], spec.family
     elif backend in OTHER_BACKENDS.get(spec.family, {}):
         module, key = OTHER_BACKENDS[spec.family][backend], registry_key(spec.family, backend)
     else:
@@ -231,26 +231,87 @@ def load_codec(spec: CodecSpec, device: str = "cpu") -> Codec:
             f"codec {spec.name!r}: family {spec.family!r} has no backend {backend!r} (known: {', '.join(known)})"
         )
     importlib.import_module(f"codecprobe.codecs.{module}")
+    if key not in REGISTRY:
+        raise CodecprobeError(
+            f"codec {spec.name!r}: codecs/{module}.py declares family {spec.family!r} but registers no adapter for it "
+            f"(a Codec subclass decorated with @register, family = {spec.family!r}"
+            + ("" if key == spec.family else f", backend = {backend!r}") + ")"
+        )
     return REGISTRY[key](spec, device)
 
 
-KNOWN_FAMILIES = {"encodec", "dac", "mimi", "mimo", "melrvq"}
-# The implementation each family's own module wraps, and the other implementations
-# (config ``backend``: name -> adapter module). The transformers ports are the default for
-# EnCodec and DAC (one env with MIMI); "package" wraps the original ``encodec`` and
-# ``descript-audio-codec`` packages, each in its own env. Both give the same codes for the
-# same weights (tests/test_codecs_package.py).
-DEFAULT_BACKEND = {
-    "encodec": "transformers",
-    "dac": "transformers",
-    "mimi": "transformers",
-    "mimo": "codecprobe",
-    "melrvq": "codecprobe",
-}
-OTHER_BACKENDS = {
-    "encodec": {"package": "encodec_package"},
-    "dac": {"package": "dac_package"},
-}
+ADAPTER_DIR = Path(__file__).parent
+DECLARATION_KEYS = {"family", "backend", "default", "conda_env", "device", "hub_ids"}
+
+
+def adapter_declarations(folder: str | Path = ADAPTER_DIR) -> dict[str, dict]:
+    """``{module name: its FAMILY declaration}`` for every adapter module in ``folder`` (a
+    top-level ``FAMILY = {...}`` literal, read with :mod:`ast`: nothing is imported, so
+    the workflow plans its jobs without torch). A declaration holds ``family``;
+    ``backend`` (its name for the implementation, e.g. ``transformers``); ``default``
+    (the family's implementation when the config names no backend; one per family);
+    ``conda_env`` (the file in ``envs/`` its encode jobs run in); ``device`` (True: it runs
+    on a GPU when one is there, so its encode jobs ask for one); ``hub_ids`` (``"hf"``:
+    weights may be a Hugging Face hub id as ``from_pretrained`` takes it, ``"org_name"``:
+    only ``org/name``, None: local files only). A malformed declaration is an error naming
+    the file."""
+    import ast
+
+    out = {}
+    for path in sorted(Path(folder).glob("*.py")):
+        if path.name.startswith("_") or path.stem == "base":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if any(isinstance(t, ast.Name) and t.id == "FAMILY" for t in targets):
+                try:
+                    d = ast.literal_eval(node.value)
+                except ValueError as e:
+                    raise CodecprobeError(f"{path}: FAMILY must be a literal dict ({e})") from None
+                if not isinstance(d, dict) or set(d) != DECLARATION_KEYS:
+                    got = sorted(d) if isinstance(d, dict) else type(d).__name__
+                    raise CodecprobeError(f"{path}: FAMILY must be a dict with keys {sorted(DECLARATION_KEYS)}, got {got}")
+                out[path.stem] = d
+    return out
+
+
+def _families(decls: dict[str, dict]) -> tuple[dict, dict, dict, dict]:
+    """``DEFAULT_BACKEND`` (family -> its default backend's name), ``DEFAULT_MODULE``
+    (family -> module), ``OTHER_BACKENDS`` (family -> {backend: module}) and ``FAMILY_FACTS``
+    ((family, backend or None for the default) -> declaration) from the declarations."""
+    default_backend, default_module, others, facts = {}, {}, {}, {}
+    for module, d in decls.items():
+        fam = d["family"]
+        if d["default"]:
+            if fam in default_module:
+                raise CodecprobeError(f"family {fam!r}: two default adapters, {default_module[fam]}.py and {module}.py")
+            default_backend[fam], default_module[fam] = d["backend"], module
+            facts[(fam, None)] = d
+        else:
+            others.setdefault(fam, {})[d["backend"]] = module
+        facts[(fam, d["backend"])] = d
+    orphans = sorted(set(others) - set(default_module))
+    if orphans:
+        raise CodecprobeError(f"families {orphans}: other backends but no default adapter (\"default\": True)")
+    return default_backend, default_module, others, facts
+
+
+# Every codec family and backend, from the adapter files' declarations (adding a family is
+# one adapter file). The transformers ports are the default for EnCodec and DAC (one env
+# with MIMI); "package" wraps the original ``encodec`` and ``descript-audio-codec``
+# packages, each in its own env. Both give the same codes for the same weights
+# (tests/test_codecs_package.py).
+DEFAULT_BACKEND, DEFAULT_MODULE, OTHER_BACKENDS, FAMILY_FACTS = _families(adapter_declarations())
+KNOWN_FAMILIES = set(DEFAULT_BACKEND)
+
+
+def family_facts(family: str, backend: str | None = None) -> dict:
+    """The declaration of ``family``'s adapter (its default one when ``backend`` is None or
+    the default's name): conda env, device use, hub ids (:func:`adapter_declarations`)."""
+    if family not in KNOWN_FAMILIES:
+        raise CodecprobeError(f"unknown codec family {family!r} (known: {', '.join(sorted(KNOWN_FAMILIES))})")
+    return FAMILY_FACTS.get((family, backend)) or FAMILY_FACTS[(family, None)]
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,12 @@ def read_dac_checkpoint(spec: CodecSpec, path: Path, trusted: bool) -> tuple[dic
     return ckpt["state_dict"], dict(kwargs)
 
 
+# What the workflow needs to know of this adapter before importing it (read with ast by
+# codecprobe.codecs.base.adapter_declarations: a literal, no names): see the README,
+# "Writing a codec adapter".
+FAMILY = {"family": "dac", "backend": "package", "default": False, "conda_env": "codec-dac.yaml", "device": True, "hub_ids": None}
+
+
 @register
 class DacPackageCodec(tu.EncodesEachClip, Codec):
     family = "dac"  # non-causal: right-padding changes the last frames
