@@ -13,7 +13,6 @@ import sys
 import textwrap
 
 import pytest
-
 from codecprobe.codecs import base
 from codecprobe.io import CodecprobeError
 from conftest import REPO
@@ -72,7 +71,6 @@ def check_contract(codec) -> None:
     equals the codec's own quantizer output; layer 1 is the first codebook's vector; a
     clip's codes in a batch equal its codes alone; metadata marks random weights."""
     import numpy as np
-
     from codecprobe.encode import encode_batch
 
     rng = np.random.default_rng(0)

@@ -21,7 +21,13 @@ from typing import Any
 import yaml
 
 from . import hub
-from .codecs.base import DEFAULT_BACKEND, KNOWN_FAMILIES, OTHER_BACKENDS, family_facts, known_n_layers
+from .codecs.base import (
+    DEFAULT_BACKEND,
+    KNOWN_FAMILIES,
+    OTHER_BACKENDS,
+    family_facts,
+    known_n_layers,
+)
 from .io import CodecprobeError, file_digest, tree_fingerprint
 from .manifest import AUDIO_EXTS
 
