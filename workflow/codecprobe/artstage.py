@@ -905,6 +905,8 @@ def check_pwcca_method(planned: int | None) -> None:
     if planned is not None and planned != METHOD_VERSION:
         raise CodecprobeError(f"--pwcca-method {planned}: the workflow was planned with PWCCA method {planned}, but this "
                               f"code computes method {METHOD_VERSION}: run snakemake again")  # fmt: skip
+
+
 LAYERS_HELP = "1-based; negative from the end (-1: last)"
 
 
