@@ -51,6 +51,7 @@ def test_mfa_corpus_missing_audio(tmp_path):
     with pytest.raises(CodecprobeError, match="gone.flac: audio listed in the manifest is missing"):
         prepare_mfa_corpus(m, tmp_path / "c")
     assert not (tmp_path / "c").exists()
+    assert not (tmp_path / "c.tmp").exists()  # the half-built folder was left beside it
 
 
 def test_mfa_corpus_links_keep_the_corpus_names_extension(corpus, tmp_path):

@@ -376,6 +376,23 @@ def test_save_figure_writes_the_same_pdf_bytes_at_another_time(tmp_path, monkeyp
     assert out[0] == out[1]
 
 
+def test_save_figure_logs_what_it_wrote(tmp_path, caplog):
+    """The figure jobs' logs (fig2.log, fig3.log) were empty on success."""
+    import logging
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from codecprobe.io import save_figure
+
+    fig, _ = plt.subplots()
+    with caplog.at_level(logging.INFO, logger="codecprobe"):
+        save_figure(fig, tmp_path / "f.pdf", tmp_path / "f.png")
+    assert f"wrote {tmp_path / 'f.pdf'}" in caplog.text and f"wrote {tmp_path / 'f.png'}" in caplog.text
+
+
 def test_hdf5_text_is_marked_utf8(tmp_path):
     """Text datasets carry HDF5's UTF-8 character set: the bytes were UTF-8 but the type
     said ASCII, so h5py's .asstr() (and other readers) failed on a word such as café."""

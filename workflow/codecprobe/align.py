@@ -67,16 +67,20 @@ def prepare_mfa_corpus(manifest: pd.DataFrame, out_dir: str | Path) -> int:
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    for r in manifest.itertuples(index=False):
-        spk = tmp / str(r.speaker)
-        spk.mkdir(parents=True, exist_ok=True)
-        src = Path(r.path).resolve()
-        if not src.is_file():
-            raise CodecprobeError(f"{src}: audio listed in the manifest is missing")
-        # the extension of the corpus's name, not of the link's target: a data store (the hub
-        # cache, DVC, git-annex) keeps files under hash names, and MFA finds audio by extension
-        os.symlink(src, spk / f"{r.utt_id}{(Path(r.path).suffix or src.suffix).lower()}")
-        (spk / f"{r.utt_id}.lab").write_text(str(r.transcript).strip() + "\n", encoding="utf-8")
+    try:
+        for r in manifest.itertuples(index=False):
+            spk = tmp / str(r.speaker)
+            spk.mkdir(parents=True, exist_ok=True)
+            src = Path(r.path).resolve()
+            if not src.is_file():
+                raise CodecprobeError(f"{src}: audio listed in the manifest is missing")
+            # the extension of the corpus's name, not of the link's target: a data store (the hub
+            # cache, DVC, git-annex) keeps files under hash names, and MFA finds audio by extension
+            os.symlink(src, spk / f"{r.utt_id}{(Path(r.path).suffix or src.suffix).lower()}")
+            (spk / f"{r.utt_id}.lab").write_text(str(r.transcript).strip() + "\n", encoding="utf-8")
+    except BaseException:  # an error or a stop: no half-built folder left beside the output
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(tmp, out_dir)
     return len(manifest)

@@ -165,6 +165,7 @@ def save_figure(fig, *paths: str | os.PathLike, dpi: int = 150) -> None:
         fmt = Path(path).suffix.lstrip(".")
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
+        logging.getLogger("codecprobe.io").info("wrote %s", path)  # a figure job's log said nothing
     plt.close(fig)
 
 
