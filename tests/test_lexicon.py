@@ -449,3 +449,29 @@ def test_a_wordnet_nltk_cannot_load_names_the_reason(tmp_path, monkeypatch):
     with pytest.raises(CodecprobeError) as e:
         open_wordnet(str(wn))
     assert str(e.value) == f"lexicon.wordnet: cannot read WordNet at {wn}: StopIteration (damaged or truncated file?)"
+
+
+def test_stale_wordnet_copies_of_killed_jobs_are_removed(tmp_path):
+    """A pairs job killed with SIGKILL left its private WordNet copy (36 MB) in /tmp for
+    good; the next open_wordnet removes such copies of this host whose process is gone."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from codecprobe.lexicon import SCRATCH_PREFIX, remove_stale_copies
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+    host = socket.gethostname()
+    for name, owner in (("dead", f"{host} {dead}"), ("alive", f"{host} {os.getpid()}"), ("other", f"elsewhere {dead}"),
+                        ("none", None)):  # fmt: skip
+        d = tmp_path / f"{SCRATCH_PREFIX}{name}"
+        (d / "corpora" / "wordnet").mkdir(parents=True)
+        if owner:
+            (d / "owner").write_text(owner + "\n")
+    (tmp_path / "unrelated").mkdir()
+    assert remove_stale_copies(str(tmp_path)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{SCRATCH_PREFIX}alive", f"{SCRATCH_PREFIX}other", f"{SCRATCH_PREFIX}none", "unrelated"]
+    )

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 import zipfile
 import zlib
@@ -341,6 +342,31 @@ def find_wordnet(root: str | None = None) -> Path:
     )
 
 
+SCRATCH_PREFIX = "codecprobe-nltk-"
+
+
+def remove_stale_copies(folder: str | None = None) -> int:
+    """Remove the private WordNet copies (:func:`open_wordnet`, about 36 MB each) that a
+    job killed with SIGKILL left in the temporary folder (``folder``: :func:`tempfile.gettempdir`):
+    those whose ``owner`` file names this host and a process that no longer runs. Copies
+    of other hosts (a shared folder), of running processes or without an owner file are
+    kept. Returns how many were removed."""
+    removed = 0
+    host = socket.gethostname()
+    for d in Path(folder or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            owner_host, pid = (d / "owner").read_text().split()
+            if owner_host != host:
+                continue
+            os.kill(int(pid), 0)  # raises when no such process
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+            removed += 1
+        except (OSError, ValueError):  # no owner file, not ours to judge, or a process of another user
+            continue
+    return removed
+
+
 @lru_cache(maxsize=4)
 def open_wordnet(root: str | None = None):
     """Return an nltk ``WordNetCorpusReader`` over the WordNet folder found by :func:`find_wordnet`.
@@ -356,8 +382,10 @@ def open_wordnet(root: str | None = None):
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
     src = find_wordnet(root)
-    shadow = Path(tempfile.mkdtemp(prefix="codecprobe-nltk-"))
+    remove_stale_copies()
+    shadow = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
     atexit.register(shutil.rmtree, shadow, True)
+    (shadow / "owner").write_text(f"{socket.gethostname()} {os.getpid()}\n")
     dst = shadow / "corpora" / "wordnet"
     dst.mkdir(parents=True)
     if src.suffix == ".zip":
