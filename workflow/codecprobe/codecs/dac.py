@@ -65,9 +65,7 @@ def raw_codebook(quantizer):
     return quantizer.codebook.weight.detach().float().clone().contiguous()
 
 
-# What the workflow needs to know of this adapter before importing it (read with ast by
-# codecprobe.codecs.base.adapter_declarations: a literal, no names): see the README,
-# "Writing a codec adapter".
+# read without importing this file: codecs.base.adapter_declarations (README, "Writing a codec adapter")
 FAMILY = {"family": "dac", "backend": "transformers", "default": True, "conda_env": "codec-hf.yaml", "device": True, "hub_ids": "hf"}
 
 

@@ -78,9 +78,7 @@ def read_dac_checkpoint(spec: CodecSpec, path: Path, trusted: bool) -> tuple[dic
     return ckpt["state_dict"], dict(kwargs)
 
 
-# What the workflow needs to know of this adapter before importing it (read with ast by
-# codecprobe.codecs.base.adapter_declarations: a literal, no names): see the README,
-# "Writing a codec adapter".
+# read without importing this file: codecs.base.adapter_declarations (README, "Writing a codec adapter")
 FAMILY = {"family": "dac", "backend": "package", "default": False, "conda_env": "codec-dac.yaml", "device": True, "hub_ids": None}
 
 

@@ -79,9 +79,7 @@ def fill_codebooks(encoder, books: list, seed: int, sample_rate: int, device: st
     return {"audio_s": FILL_CLIPS * FILL_SECONDS, "jitter": FILL_JITTER, "residual_rms": rms}
 
 
-# What the workflow needs to know of this adapter before importing it (read with ast by
-# codecprobe.codecs.base.adapter_declarations: a literal, no names): see the README,
-# "Writing a codec adapter".
+# read without importing this file: codecs.base.adapter_declarations (README, "Writing a codec adapter")
 FAMILY = {"family": "encodec", "backend": "transformers", "default": True, "conda_env": "codec-hf.yaml", "device": True, "hub_ids": "hf"}
 
 

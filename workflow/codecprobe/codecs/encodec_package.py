@@ -55,9 +55,7 @@ def checkpoint_file(spec: CodecSpec) -> Path:
     return p
 
 
-# What the workflow needs to know of this adapter before importing it (read with ast by
-# codecprobe.codecs.base.adapter_declarations: a literal, no names): see the README,
-# "Writing a codec adapter".
+# read without importing this file: codecs.base.adapter_declarations (README, "Writing a codec adapter")
 FAMILY = {"family": "encodec", "backend": "package", "default": False, "conda_env": "codec-encodec.yaml", "device": True, "hub_ids": None}
 
 

@@ -169,9 +169,7 @@ def check_model(codebooks: np.ndarray, mean: np.ndarray, std: np.ndarray, where:
 
 
 # ----------------------------------------------------------------------------- codec
-# What the workflow needs to know of this adapter before importing it (read with ast by
-# codecprobe.codecs.base.adapter_declarations: a literal, no names): see the README,
-# "Writing a codec adapter".
+# read without importing this file: codecs.base.adapter_declarations (README, "Writing a codec adapter")
 FAMILY = {"family": "melrvq", "backend": "codecprobe", "default": True, "conda_env": "analysis.yaml", "device": False, "hub_ids": None}
 
 

@@ -42,9 +42,7 @@ def _reset_codebook_caches(model) -> None:
             layer.codebook._embed = None
 
 
-# What the workflow needs to know of this adapter before importing it (read with ast by
-# codecprobe.codecs.base.adapter_declarations: a literal, no names): see the README,
-# "Writing a codec adapter".
+# read without importing this file: codecs.base.adapter_declarations (README, "Writing a codec adapter")
 FAMILY = {"family": "mimi", "backend": "transformers", "default": True, "conda_env": "codec-hf.yaml", "device": True, "hub_ids": "hf"}
 
 

@@ -612,9 +612,7 @@ def fill_audio(seconds: float, sample_rate: int, seed: int, clip_seconds: float 
 
 
 # ----------------------------------------------------------------------------- adapter
-# What the workflow needs to know of this adapter before importing it (read with ast by
-# codecprobe.codecs.base.adapter_declarations: a literal, no names): see the README,
-# "Writing a codec adapter".
+# read without importing this file: codecs.base.adapter_declarations (README, "Writing a codec adapter")
 FAMILY = {"family": "mimo", "backend": "codecprobe", "default": True, "conda_env": "codec-mimo.yaml", "device": True, "hub_ids": "org_name"}
 
 
