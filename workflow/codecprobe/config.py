@@ -541,16 +541,16 @@ def encode_gpu(config: dict, codec: dict) -> int:
     return int(config.get("encode", {}).get("device", "auto") != "cpu")
 
 
-# LLM input paths that compute on a device (torch); the others are table look-ups in NumPy
-DEVICE_LLM_FAMILIES = ("mimo_audio",)
-
-
 def cka_gpu(config: dict, codec: dict) -> int:
     """GPUs a CKA job asks for: one only for an LLM input path that computes on the device
-    (MiMo-Audio's patch encoder) and ``cka.device`` other than cpu; Moshi's is a NumPy table
-    look-up, which reserved the GPU for nothing (holding back the encode jobs)."""
+    (its class's ``uses_device``: MiMo-Audio's patch encoder) and ``cka.device`` other than
+    cpu; Moshi's is a NumPy table look-up, which reserved the GPU for nothing (holding back
+    the encode jobs)."""
+    from .llm import FAMILIES
+
+    family = (codec.get("llm") or {}).get("family")
     device = config.get("cka", {}).get("device", "cpu")
-    return int(device != "cpu" and (codec.get("llm") or {}).get("family") in DEVICE_LLM_FAMILIES)
+    return int(device != "cpu" and family in FAMILIES and FAMILIES[family].uses_device)
 
 
 def llm_json(config: dict, name: str) -> str:

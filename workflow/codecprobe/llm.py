@@ -303,10 +303,12 @@ def load_tokenizer(spec: LLMSpec, where: str, vocab_size: int) -> TextTokenizer:
 class LLMInput:
     """Base: ``text(word) -> [H] | None`` and ``speech(codes [K, F]) -> [T, H]`` (float32).
     ``sums_codebooks``: ``speech(codes, codebooks=[...])`` gives the part of the speech
-    vectors that the listed codebooks make (the input path is a sum over codebooks)."""
+    vectors that the listed codebooks make (the input path is a sum over codebooks).
+    ``uses_device``: it computes on the device (torch), so its CKA job asks for a GPU."""
 
     family: str
     sums_codebooks: bool = False
+    uses_device: bool = False
     hidden: int
     n_codebooks: int
     code_limits: list[int]  # exclusive upper bound of a valid code per codebook
@@ -380,6 +382,7 @@ class MoshiInput(LLMInput):
 
 class MimoAudioInput(LLMInput):
     family = "mimo_audio"
+    uses_device = True  # its patch encoder runs on the device (Moshi's input path is a NumPy look-up)
 
     def __init__(self, spec: LLMSpec, device: str = "cpu"):
         super().__init__(spec, device)
