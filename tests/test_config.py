@@ -32,6 +32,48 @@ def test_typo_names_the_key_and_suggests():
     assert "config: <top level>: unknown key 'pairz' (did you mean 'pairs'?)" in schema_errors(c)
 
 
+def test_codec_list_mistakes_have_their_own_line():
+    """No codec at all (the run built the word table and pairs and stopped without a figure
+    or a word of why), a codec or LLM entry without weights (the schema's default was random
+    weights: a paper run spent its GPU job on them silently), a name that is no plain folder
+    name ('..' planned results/features/../words.h5)."""
+    from codecprobe.config import random_weight_codecs
+
+    def errs(edit):
+        c = copy.deepcopy(DEMO)
+        edit(c)
+        return schema_errors(c)
+
+    none = "config: codecs: no codec given: nothing would be encoded and no figure built"
+    assert [e[: len(none)] for e in errs(lambda c: c.pop("codecs"))] == [none]
+    assert [e[: len(none)] for e in errs(lambda c: c.update(codecs=[]))] == [none]
+    e = errs(lambda c: c["codecs"].append({"name": "enc", "family": "encodec"}))
+    assert e == [
+        (
+            "config: codecs[1].weights (codec enc): weights not given: set a hub id or local path (README 'Codecs' "
+            "names each family's), 'random' for a plumbing test (real architecture, random weights, marked in every "
+            "output), or 'fit' for melrvq"
+        )
+    ]
+    e = errs(lambda c: c["codecs"].append({"name": "m", "family": "mimi", "weights": "kyutai/mimi", "llm": {"family": "moshi"}}))
+    assert len(e) == 1 and e[0].startswith("config: codecs[1].llm.weights (codec m): llm.weights not given") and "melrvq" not in e[0]
+    for bad in ("..", ".", ".hidden", "-x", "a/b"):
+        e = errs(lambda c, bad=bad: c["codecs"][0].update(name=bad))
+        assert e == [
+            (
+                f"config: codecs[0].name: {bad!r} is not a plain folder name (it names folders under results/): "
+                "letters, digits, _ . -, starting with a letter or digit"
+            )
+        ], bad
+    for good in ("mimi.v2", "enc_24k", "0dac", "DAC-44"):
+        assert errs(lambda c, good=good: c["codecs"][0].update(name=good)) == [], good
+    c = copy.deepcopy(DEMO)
+    c["codecs"] += [{"name": "e", "family": "encodec", "weights": "random"},
+                    {"name": "m", "family": "mimi", "weights": "kyutai/mimi", "llm": {"family": "moshi", "weights": "random"}}]  # fmt: skip
+    assert random_weight_codecs(c) == ["e", "m.llm"]
+    assert random_weight_codecs(DEMO) == []  # melrvq: fit
+
+
 @pytest.mark.parametrize(
     "path, value, msg",
     [
@@ -200,8 +242,8 @@ def test_codec_backend_selects_the_env_and_is_checked():
     assert codec_env({"family": "mimo"}) == "codec-mimo.yaml"
     assert [codec_env(c) for c in PAPER["codecs"]][:2] == ["codec-encodec.yaml", "codec-dac.yaml"]
     for entry, msg in [
-        ({"name": "m", "family": "mimi", "backend": "package"}, r"codecs\[m\].backend: family mimi has no backend 'package' \(known: transformers\)"),
-        ({"name": "m", "family": "mimo", "backend": "transformers"}, r"codecs\[m\].backend: family mimo has no backend 'transformers'"),
+        ({"name": "m", "family": "mimi", "backend": "package", "weights": "random"}, r"codecs\[m\].backend: family mimi has no backend 'package' \(known: transformers\)"),
+        ({"name": "m", "family": "mimo", "backend": "transformers", "weights": "random"}, r"codecs\[m\].backend: family mimo has no backend 'transformers'"),
         ({"name": "e", "family": "encodec", "weights": "pretrained"}, r"codecs\[e\].weights: 'pretrained' .* needs backend: package"),
     ]:
         c = copy.deepcopy(DEMO)
@@ -209,7 +251,7 @@ def test_codec_backend_selects_the_env_and_is_checked():
         with pytest.raises(CodecprobeError, match=msg):
             check_config(c, REPO)
     c = copy.deepcopy(DEMO)
-    c["codecs"] = [{"name": "e", "family": "encodec", "backend": "pakage"}]
+    c["codecs"] = [{"name": "e", "family": "encodec", "backend": "pakage", "weights": "random"}]
     with pytest.raises(CodecprobeError, match="backend"):
         check_config(c, REPO)
 
@@ -221,9 +263,9 @@ def test_codec_vectors_is_dac_only_and_checked():
 
     c = copy.deepcopy(DEMO)
     c["codecs"] = [
-        {"name": "d", "family": "dac", "vectors": "release_8d"},
-        {"name": "dp", "family": "dac", "backend": "package", "vectors": "release_8d"},
-        {"name": "e", "family": "encodec", "vectors": "decoded"},
+        {"name": "d", "family": "dac", "vectors": "release_8d", "weights": "random"},
+        {"name": "dp", "family": "dac", "backend": "package", "vectors": "release_8d", "weights": "random"},
+        {"name": "e", "family": "encodec", "vectors": "decoded", "weights": "random"},
     ]
     assert schema_errors(c) == []
     check_config(c, REPO)
@@ -238,12 +280,12 @@ def test_codec_vectors_is_dac_only_and_checked():
     assert {e["vectors"] for e in p["codecs"]} == {"decoded"}
     assert all("vectors" not in json.loads(codec_json(p, e["name"])) for e in p["codecs"])
     for fam in ("encodec", "mimi", "mimo", "melrvq"):
-        c["codecs"] = [{"name": "x", "family": fam, "vectors": "release_8d"}]
+        c["codecs"] = [{"name": "x", "family": fam, "vectors": "release_8d", "weights": "random"}]
         with pytest.raises(
             CodecprobeError, match=rf"^config: codecs\[x\]\.vectors: release_8d is DAC's release variant, not for family {fam}$"
         ):
             check_config(c, REPO)
-    c["codecs"] = [{"name": "d", "family": "dac", "vectors": "8d"}]
+    c["codecs"] = [{"name": "d", "family": "dac", "vectors": "8d", "weights": "random"}]
     assert any(e.startswith("config: codecs[0].vectors: '8d' is not one of ['decoded', 'release_8d']") for e in schema_errors(c))
     with pytest.raises(CodecprobeError, match="vectors"):
         check_config(c, REPO)
@@ -503,7 +545,7 @@ def test_distances_pooling_must_be_written_by_encode():
 @pytest.mark.parametrize(
     "entry, most",
     [
-        ({"family": "encodec"}, 32),
+        ({"family": "encodec", "weights": "random"}, 32),
         ({"family": "encodec", "weights": "facebook/encodec_24khz"}, 32),
         ({"family": "encodec", "backend": "package", "weights": "pretrained"}, 32),
         ({"family": "dac", "weights": "descript/dac_24khz"}, 32),

@@ -80,7 +80,7 @@ def config(**sections) -> dict:
         "words": {},
         "lexicon": {},
         "pairs": {},
-        "codecs": [{"name": "m", "family": "melrvq"}],
+        "codecs": [{"name": "m", "family": "melrvq", "weights": "random"}],
         "rtmri": {"root": "r", "annot16": "a", "speakers": ["sub001"], "lag": {"max_seconds": 0.12}, "regions": {"max_frames": 400}},
     }
     c.update(sections)

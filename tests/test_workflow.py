@@ -232,6 +232,8 @@ def test_mimi_without_a_first_layer_split_builds_no_split_figure(tmp_path, edit)
     else:  # mi2 still has its split
         assert jobs["fig2_split"] == 1 and len(split_cmds) == 1 and "--codec mi2 " in split_cmds[0]
         assert "for mi: n_layers: 1 leaves no layers 2..k" in r.stderr
+    # named before any job runs (a codec entry once defaulted to random weights silently)
+    assert "codecprobe: RANDOM WEIGHTS (plumbing only, not results; marked in every output): mi, mi2" in r.stderr
 
 
 def test_a_missing_intermediate_output_is_rebuilt(tmp_path):
@@ -250,7 +252,7 @@ def test_a_missing_intermediate_output_is_rebuilt(tmp_path):
 
 
 def test_llm_on_a_codec_without_that_input_path_is_a_config_error(tmp_path):
-    enc = {"name": "enc", "family": "encodec", "llm": {"family": "moshi"}}
+    enc = {"name": "enc", "family": "encodec", "weights": "random", "llm": {"family": "moshi", "weights": "random"}}
     wd = _tiny_config(tmp_path, [enc])
     r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
     assert r.returncode != 0
@@ -261,7 +263,7 @@ def test_speech_text_cka_runs_end_to_end_on_random_weights(tmp_path):
     """A random-weight MIMI with a tiny random Moshi input path: the CKA job, the summary
     table, figure and LaTeX table are built, and say RANDOM WEIGHTS."""
     pytest.importorskip("torch")
-    mimi = {"name": "mimi", "family": "mimi", "n_layers": 8, "llm": {"family": "moshi", "weights": "random"}}
+    mimi = {"name": "mimi", "family": "mimi", "weights": "random", "n_layers": 8, "llm": {"family": "moshi", "weights": "random"}}
     wd = _tiny_config(tmp_path, [mimi])
     cfg = yaml.safe_load((wd / "config.yaml").read_text())
     cfg["cka"] = {"n_permutations": 20, "n_bootstrap": 5, "bootstrap_permutations": 2}

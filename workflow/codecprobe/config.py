@@ -55,12 +55,37 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
                 hint = difflib.get_close_matches(k, allowed, n=1)
                 tip = f" (did you mean {hint[0]!r}?)" if hint else f" (known keys: {', '.join(allowed)})"
                 out.append(f"config: {where}: unknown key {k!r}{tip}")
+        elif (tip := _codec_entry_problem(config, where, err)) is not None:
+            out.append(tip)
         elif _is_textgrids_missing(where, err):
             out.append("config: alignment.textgrids: alignment.source: textgrids needs the folder of the imported "
                        "TextGrids here (it is empty or null); or set alignment.source: mfa to align with MFA")  # fmt: skip
         else:  # required, type, enum, ...: jsonschema's message, at its key path
             out.append(f"config: {where}: {err.message}")
     return out
+
+
+def _codec_entry_problem(config: dict, where: str, err) -> str | None:
+    """One line for the codec list's common mistakes, or None: no codec at all (the run
+    would build the word table and pairs and stop, with no figure), a codec or LLM entry
+    without ``weights`` (a silent default of random weights once cost a paper run its GPU
+    job), a name that is no plain folder name (``..`` put outputs outside results/'s folders)."""
+    if (err.validator == "required" and where == "<top level>" and "'codecs'" in err.message) or (
+        err.validator == "minItems" and where == "codecs"
+    ):
+        return ("config: codecs: no codec given: nothing would be encoded and no figure built; add at least one "
+                "entry (README 'Codecs'; e.g. the demo's {name: melrvq, family: melrvq, weights: fit})")  # fmt: skip
+    if err.validator == "required" and "'weights'" in err.message and where.startswith("codecs["):
+        entry = config["codecs"][err.absolute_path[1]]
+        name = entry.get("name", "?") if isinstance(entry, dict) else "?"
+        what = "llm.weights" if where.endswith(".llm") else "weights"
+        return (f"config: {where}.weights (codec {name}): {what} not given: set a hub id or local path (README "
+                "'Codecs' names each family's), 'random' for a plumbing test (real architecture, random weights, "
+                "marked in every output)" + ("" if what == "llm.weights" else ", or 'fit' for melrvq"))  # fmt: skip
+    if err.validator == "pattern" and where.startswith("codecs[") and where.endswith(".name"):
+        return (f"config: {where}: {err.instance!r} is not a plain folder name (it names folders under "
+                "results/): letters, digits, _ . -, starting with a letter or digit")  # fmt: skip
+    return None
 
 
 def _is_textgrids_missing(where: str, err) -> bool:
@@ -406,6 +431,18 @@ def codecs_by_name(config: dict) -> dict[str, dict]:
         if c["name"] in out:
             raise CodecprobeError(f"config: codecs: two entries named {c['name']!r}")
         out[c["name"]] = c
+    return out
+
+
+def random_weight_codecs(config: dict) -> list[str]:
+    """Codecs (or their LLM input paths, ``name.llm``) on random weights: plumbing only. The
+    Snakefile names them at start-up, before any job runs; their outputs say so too."""
+    out = []
+    for c in config.get("codecs") or []:
+        if str(c.get("weights")) == "random":
+            out.append(c["name"])
+        if c.get("llm") and str(c["llm"].get("weights")) == "random":
+            out.append(f"{c['name']}.llm")
     return out
 
 

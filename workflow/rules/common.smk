@@ -48,6 +48,7 @@ from codecprobe.config import (  # noqa: E402
     region_args,
     regions_gap_args,
     regions_config,
+    random_weight_codecs,
     split_codecs,
     tokens_args,
     vtd_args,
@@ -70,6 +71,12 @@ CODECS = codecs_by_name(config)
 CKA_CODECS = [name for name, c in CODECS.items() if c.get("llm")]
 # split RVQ: layer 1 vs 2..k (MIMI's first-layer split), where the pooling and layers allow it
 MIMI_CODECS, NO_SPLIT = split_codecs(config)
+if random_weight_codecs(config):
+    print(
+        f"codecprobe: RANDOM WEIGHTS (plumbing only, not results; marked in every output): "
+        f"{', '.join(random_weight_codecs(config))}",
+        file=sys.stderr,
+    )
 if NO_SPLIT:
     print(f"codecprobe: no first-layer split (fig2_first_layer_split) for {NO_SPLIT}", file=sys.stderr)
 RTMRI_SPEAKERS = config["rtmri"]["speakers"] if config.get("rtmri") else []
