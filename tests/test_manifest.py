@@ -54,7 +54,7 @@ def test_truncated_audio_with_a_good_header_is_skipped_here(corpus, caplog):
         m, skipped = build_manifest(ls, ["dev-clean"])
     assert "11-100-0001" not in set(m["utt_id"]) and len(m) == 3
     (reason,) = skipped.loc[skipped["utt_id"] == "11-100-0001", "reason"]
-    assert reason.startswith(("unreadable audio after", "truncated audio:")) and "of 22400" in reason
+    assert reason.startswith(("unreadable audio in samples 0-22400 of 22400: ", "truncated audio:")) and "of 22400" in reason
     assert "11-100-0001.flac" in caplog.text
     m, skipped = build_manifest(ls, ["dev-clean"], verify=False)  # the header alone passes it
     assert "11-100-0001" in set(m["utt_id"]) and skipped.empty
@@ -69,6 +69,98 @@ def test_decode_problem_counts_samples(tmp_path):
     sf.write(p, np.zeros(100_000, np.float32), 16000)
     assert decode_problem(p, 100_000) is None
     assert decode_problem(p, 100_001, block=4096) == "truncated audio: 100000 of the header's 100001 samples decode"
+
+
+def test_truncated_wav_is_told_by_its_data_chunk(corpus):
+    """A WAV cut short: libsndfile reports only the frames present, so decoding to the end
+    matched its own count and the file passed as a shorter utterance (its words then lay
+    'after the audio's end', or MFA aligned half the audio to the whole transcript)."""
+    from codecprobe.manifest import wav_data_shortfall
+
+    ls, _ = corpus
+    d = ls / "dev-clean" / "11" / "100"
+    (d / "11-100-0001.flac").unlink()
+    w = d / "11-100-0001.wav"
+    sf.write(w, np.zeros(22400, np.float32), 16000, subtype="PCM_16")  # 44-byte header + 44,800 data bytes
+    assert wav_data_shortfall(w) is None
+    data = w.read_bytes()
+    w.write_bytes(data[: len(data) // 2])  # 22,422 bytes: 22,378 data bytes = 11,189 frames
+    assert sf.info(str(w)).frames == 11189  # what libsndfile says
+    assert wav_data_shortfall(w) == (11189, 22400)
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert "11-100-0001" not in set(m["utt_id"]) and len(m) == 3
+    (reason,) = skipped.loc[skipped["utt_id"] == "11-100-0001", "reason"]
+    assert reason == "truncated audio: 11189 of the header's 22400 samples (the file ends inside its data chunk)"
+    # written as a stream (data size 0xFFFFFFFF): no length to check; a FLAC: not RIFF
+    w.write_bytes(data[:40] + b"\xff\xff\xff\xff" + data[44:])
+    assert wav_data_shortfall(w) is None
+    assert wav_data_shortfall(ls / "dev-clean" / "11" / "100" / "11-100-0000.flac") is None
+    # 24-bit stereo: frames counted by the fmt chunk's block align (6 bytes)
+    sf.write(w, np.zeros((1000, 2), np.float32), 16000, subtype="PCM_24")
+    w.write_bytes(w.read_bytes()[:-600])
+    assert wav_data_shortfall(w) == (900, 1000)
+
+
+def test_empty_streamed_and_unreadable_audio_say_what_is_wrong(corpus, monkeypatch):
+    """0 bytes: 'Format not recognised' before; a FLAC whose header gives no length (total
+    samples 0, written as a stream): 'after 0 of 9223372036854775807 samples'; a decoder
+    error names the block of samples it met it in (it said 'after 0' for any error in the
+    first 65,536 samples)."""
+    from codecprobe import manifest
+
+    ls, _ = corpus
+    d = ls / "dev-clean" / "11" / "100"
+    (d / "11-100-0001.flac").write_bytes(b"")
+    f = d / "11-100-0000.flac"
+    b = bytearray(f.read_bytes())
+    assert b[:4] == b"fLaC" and b[4] == 0  # STREAMINFO first: total samples in bits 108-143 of the file
+    b[21] &= 0xF0
+    b[22:26] = b"\0\0\0\0"
+    f.write_bytes(bytes(b))
+    assert sf.info(str(f)).frames == manifest.UNKNOWN_LENGTH
+    _, skipped = build_manifest(ls, ["dev-clean"])
+    reasons = dict(zip(skipped["utt_id"], skipped["reason"]))
+    assert reasons["11-100-0001"] == "empty file (0 bytes)"
+    assert reasons["11-100-0000"].startswith("the header gives no length (written as a stream); re-encode the file")
+
+    class Failing:  # decodes two blocks, then fails
+        subtype = "PCM_16"
+
+        def __init__(self, path):
+            self.calls = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def read(self, n, dtype):
+            self.calls += 1
+            if self.calls > 2:
+                raise RuntimeError("boom")
+            return np.zeros(n, np.int16)
+
+    monkeypatch.setattr(manifest.sf, "SoundFile", Failing)
+    assert manifest.decode_problem(f, 20000, block=4096) == "unreadable audio in samples 8192-12288 of 20000: boom"
+    assert manifest.decode_problem(f, 9000, block=4096) == "unreadable audio in samples 8192-9000 of 9000: boom"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_transcripts_are_read(corpus, encoding):
+    """A transcript saved as UTF-16 (with or without a byte-order mark) was one skip per
+    line ('malformed utterance id \'\\x009\\x000...\''); TextGrids were read so already."""
+    ls, _ = corpus
+    t = ls / "dev-clean" / "11" / "100" / "11-100.trans.txt"
+    t.write_bytes(t.read_text().encode(encoding))
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert skipped.empty and len(m) == 4
+    t.write_bytes(t.read_bytes()[:-1])  # an odd byte count: cut short
+    m, skipped = build_manifest(ls, ["dev-clean"])
+    assert len(m) == 2
+    bad = skipped[skipped["path"] == str(t)]
+    assert len(bad) == 1 and bad["reason"].iloc[0].startswith(f"not valid {encoding.upper()} text (byte ")
+    assert bad["reason"].iloc[0].endswith("): not read")
 
 
 def test_missing_transcript_file(corpus):

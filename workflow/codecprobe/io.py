@@ -150,6 +150,19 @@ def utf8_text(values) -> np.ndarray:
     return np.asarray([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values], dtype=str).reshape(-1)
 
 
+def utf16_encoding(raw: bytes) -> str | None:
+    """The UTF-16 codec of a text file's bytes ``raw`` (``"utf-16"`` with a byte-order mark,
+    else ``"utf-16-le"`` / ``"utf-16-be"`` when every other one of the first bytes is NUL, as
+    in ASCII text), or None (another encoding)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if len(raw) > 4 and raw[1:2] == b"\x00" and raw[3:4] == b"\x00":
+        return "utf-16-le"
+    if len(raw) > 4 and raw[0:1] == b"\x00" and raw[2:3] == b"\x00":
+        return "utf-16-be"
+    return None
+
+
 def write_text(text: str, path: str | os.PathLike, encoding: str = "utf-8") -> None:
     """Write ``text`` atomically."""
     with atomic_path(path) as tmp:

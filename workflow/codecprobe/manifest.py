@@ -29,7 +29,15 @@ import pandas as pd
 import soundfile as sf
 
 from .audio import first_non_finite
-from .io import CodecprobeError, repeated, run_cli, setup_logging, walk, write_table
+from .io import (
+    CodecprobeError,
+    repeated,
+    run_cli,
+    setup_logging,
+    utf16_encoding,
+    walk,
+    write_table,
+)
 
 AUDIO_EXTS = (".flac", ".wav")
 TRANS_SUFFIX = ".trans.txt"
@@ -65,11 +73,19 @@ def read_transcripts(
     keep the utterance (the first line is used); each later line is listed as a
     duplicate of it. A UTF-8 byte-order mark at the start of the file (as some Windows
     editors write) is ignored; each line is decoded alone, so that one line in another
-    encoding costs only its utterance.
+    encoding costs only its utterance. A UTF-16 file (with a byte-order mark, or NUL bytes
+    in every other place, as the TextGrid reader takes them) is read as such; one that does
+    not decode as UTF-16 is one skip naming the file.
     """
     lines: dict[str, list[tuple[int, str]]] = {}  # utt_id -> (line number, text) of its lines
     bad: list[tuple[int, str, str, str]] = []  # (line number, utt_id, where, reason)
     raw = trans_file.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    if (utf16 := utf16_encoding(raw)) is not None:
+        try:
+            raw = raw.decode(utf16).encode("utf-8")
+        except UnicodeDecodeError as e:
+            why = f"not valid {utf16.upper()} text (byte {e.start} of {len(raw)}: {e.reason}): not read"
+            return {}, [("", str(trans_file), why)]
     for n, raw_line in enumerate(raw.splitlines(), 1):
         where = f"{trans_file}:{n}"
         try:
@@ -107,11 +123,49 @@ def read_transcripts(
 FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 
 
+# libsndfile's frame count of a file whose header gives no length (SF_COUNT_MAX): a FLAC
+# written as a stream, with total samples 0 in its STREAMINFO
+UNKNOWN_LENGTH = (1 << 63) - 1
+
+
+def wav_data_shortfall(path: Path) -> tuple[int, int] | None:
+    """``(frames present, frames declared)`` of a RIFF WAV file whose ``data`` chunk is
+    declared longer than the bytes that follow it (a file cut short: libsndfile then reports
+    only the frames present, so the decoded count matches its own header count); None for
+    a complete file, a file that is not RIFF WAV, or a declared size of 0 or 0xFFFFFFFF
+    (written as a stream: no length to check). RF64 and Wave64 files are not checked."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align, pos = 0, 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk = f.read(8)
+            cid, n = chunk[:4], int.from_bytes(chunk[4:8], "little")
+            if cid == b"fmt ":
+                fmt = f.read(16)
+                if len(fmt) >= 14:
+                    block_align = int.from_bytes(fmt[12:14], "little")
+            elif cid == b"data":
+                if n in (0, 0xFFFFFFFF) or block_align <= 0:
+                    return None
+                present = size - (pos + 8)
+                return (present // block_align, n // block_align) if present < n else None
+            pos += 8 + n + (n & 1)  # chunks are padded to an even size
+    return None
+
+
 def decode_problem(path: Path, n_frames: int, block: int = 1 << 16) -> str | None:
     """Decode the audio file ``path`` to its end, ``block`` frames at a time; ``None`` when
-    it yields the ``n_frames`` its header promises, else the reason (the decoder's error,
-    the frames decoded against the header's, or, in a floating-point file, samples that
-    are NaN or infinite: every later stage would carry them into its features)."""
+    it yields the ``n_frames`` its header promises, else the reason (the decoder's error
+    with the block of samples it met it in, the frames decoded against the header's, a WAV
+    whose data chunk ends early (:func:`wav_data_shortfall`), or, in a floating-point file,
+    samples that are NaN or infinite: every later stage would carry them into its
+    features)."""
+    if short := wav_data_shortfall(path):
+        return f"truncated audio: {short[0]} of the header's {short[1]} samples (the file ends inside its data chunk)"
     got = 0
     try:
         with sf.SoundFile(str(path)) as f:
@@ -125,7 +179,7 @@ def decode_problem(path: Path, n_frames: int, block: int = 1 << 16) -> str | Non
                     return f"non-finite samples (NaN or infinity), the first at sample {got + first}"
                 got += len(x)
     except Exception as e:  # noqa: BLE001 - libsndfile raises various errors for corrupt data
-        return f"unreadable audio after {got} of {n_frames} samples: {e}"
+        return f"unreadable audio in samples {got}-{min(got + block, n_frames)} of {n_frames}: {e}"
     return None if got == n_frames else f"truncated audio: {got} of the header's {n_frames} samples decode"
 
 
@@ -170,12 +224,19 @@ def scan_chapter(chapter_dir: Path, subset: str, verify: bool = True) -> tuple[l
             skips.append({"utt_id": utt, "path": str(path), "reason": why})
             continue
         try:
+            if path.stat().st_size == 0:
+                skips.append({"utt_id": utt, "path": str(path), "reason": "empty file (0 bytes)"})
+                continue
             info = sf.info(str(path))
         except Exception as e:  # libsndfile raises various errors for corrupt files
             skips.append({"utt_id": utt, "path": str(path), "reason": f"unreadable audio: {e}"})
             continue
         if info.frames == 0:
             skips.append({"utt_id": utt, "path": str(path), "reason": "empty audio"})
+            continue
+        if info.frames == UNKNOWN_LENGTH:
+            why = "the header gives no length (written as a stream); re-encode the file, e.g. with ffmpeg or flac"
+            skips.append({"utt_id": utt, "path": str(path), "reason": why})
             continue
         why = decode_problem(path, info.frames) if verify else None
         if why:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .io import CodecprobeError, atomic_path
+from .io import CodecprobeError, atomic_path, utf16_encoding
 
 
 class TextGridError(CodecprobeError):
@@ -82,16 +82,10 @@ def _decode(raw: bytes, path: Path) -> str:
     """Text of the TextGrid file ``path`` from its bytes ``raw``. A file whose BOM (or NUL
     bytes) marks it UTF-16 or UTF-8 but that does not decode (cut short: an odd byte count;
     a lone surrogate) raises :class:`TextGridError` naming the file."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        enc, skip = "utf-16", 0
+    if (utf16 := utf16_encoding(raw)) is not None:  # with a BOM, or NUL bytes (ASCII text)
+        enc, skip = utf16, 0
     elif raw.startswith(b"\xef\xbb\xbf"):
         enc, skip = "utf-8", 3
-    # UTF-16 without BOM: every other byte is NUL in ASCII text (the second in little-endian
-    # order, the first in big-endian).
-    elif len(raw) > 4 and raw[1:2] == b"\x00" and raw[3:4] == b"\x00":
-        enc, skip = "utf-16-le", 0
-    elif len(raw) > 4 and raw[0:1] == b"\x00" and raw[2:3] == b"\x00":
-        enc, skip = "utf-16-be", 0
     else:
         try:
             return raw.decode("utf-8")
