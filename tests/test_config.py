@@ -74,6 +74,44 @@ def test_codec_list_mistakes_have_their_own_line():
     assert random_weight_codecs(DEMO) == []  # melrvq: fit
 
 
+def test_devices_and_layer_lists_are_checked_at_start_up():
+    """encode.device: gpu passed start-up (melrvq ignored it; each torch encode job then
+    failed); rtmri.lag.layers: [0] gave "0 should not be valid under {'const': 0}"; a lag or
+    region layer beyond a codec's n_layers stopped the lag/region job after fit and encode."""
+    c = copy.deepcopy(DEMO)
+    c["encode"]["device"] = "gpu"
+    assert schema_errors(c) == ["config: encode.device: 'gpu' is not a device (auto, cpu, cuda, cuda:N or mps)"]
+    for ok in ("auto", "cpu", "cuda", "cuda:1", "mps"):
+        c["encode"]["device"] = ok
+        assert schema_errors(c) == [], ok
+    c = copy.deepcopy(DEMO)
+    c["cka"] = {"device": "cuda0"}
+    assert schema_errors(c) == ["config: cka.device: 'cuda0' is not a device (auto, cpu, cuda or cuda:N)"]
+    c = copy.deepcopy(DEMO)
+    c["rtmri"]["lag"]["layers"] = [1, 0]
+    assert schema_errors(c) == [
+        (
+            "config: rtmri.lag.layers[1]: 0 is no layer: layers count from 1 (the first codebook), negative ones "
+            "from the end (-1: the last)"
+        )
+    ]
+    for key in ("lag", "regions"):
+        c = copy.deepcopy(DEMO)  # melrvq, n_layers: 8
+        c["rtmri"][key]["layers"] = [1, 9]
+        with pytest.raises(CodecprobeError) as err:
+            check_config(c, REPO)
+        assert str(err.value) == (
+            f"config: rtmri.{key}.layers: layer 9 does not exist in melrvq with 8 layers (1 .. n, or -1 for the last)"
+        )
+        c["rtmri"][key]["layers"] = [1, -8, 8]
+        check_config(c, REPO)
+        c["rtmri"][key]["layers"] = [-9]
+        with pytest.raises(CodecprobeError, match=rf"rtmri.{key}.layers: layer -9 does not exist in melrvq"):
+            check_config(c, REPO)
+        c["codecs"][0]["n_layers"] = None  # its count is known only to its jobs
+        check_config(c, REPO)
+
+
 @pytest.mark.parametrize(
     "path, value, msg",
     [
@@ -356,7 +394,7 @@ def test_rtmri_lag_is_checked_and_passed_on():
     del c["rtmri"]["lag"]
     assert lag_config(c) is None and schema_errors(c) == []
     for key, value, msg in (
-        ("layers", [1, 0], "config: rtmri.lag.layers[1]: 0 should not be valid"),
+        ("layers", [1, 0], "config: rtmri.lag.layers[1]: 0 is no layer: layers count from 1"),
         ("step_seconds", 0, "config: rtmri.lag.step_seconds: 0 is less than or equal to the minimum of 0"),
         ("max_secs", 0.1, "config: rtmri.lag: unknown key 'max_secs' (did you mean 'max_seconds'?)"),
     ):
@@ -380,7 +418,7 @@ def test_rtmri_regions_args():
     c["rtmri"]["regions"] = None
     assert regions_config(c) is None and schema_errors(c) == []
     c["rtmri"]["regions"] = {"layers": [0]}
-    assert any(e.startswith("config: rtmri.regions.layers[0]: 0 should not be valid") for e in schema_errors(c))
+    assert any(e.startswith("config: rtmri.regions.layers[0]: 0 is no layer: layers count from 1") for e in schema_errors(c))
     c["rtmri"]["regions"] = {"max_frame": 10}
     assert "config: rtmri.regions: unknown key 'max_frame' (did you mean 'max_frames'?)" in schema_errors(c)
 

@@ -108,6 +108,8 @@ def test_lag_grid_and_layers():
     for bad in ([9], [0], [-9]):
         with pytest.raises(CodecprobeError, match=r"rtmri.lag.layers: layer .* in mimi with 8 layers"):
             pick_layers(bad, 8, "mimi")
+    with pytest.raises(CodecprobeError, match=r"^rtmri.regions.layers: layer 9 does not exist in mimi with 8 layers"):
+        pick_layers([9], 8, "mimi", "rtmri.regions.layers")  # the region job named the lag's key
 
 
 def test_best_lags_by_hand():

@@ -215,18 +215,19 @@ def lag_grid(max_seconds: float, step_seconds: float, max_lags: int = 401) -> np
     return np.round(np.arange(-m, m + 1) * step_seconds, 6) + 0.0  # + 0.0: no -0.0
 
 
-def pick_layers(layers: list[int], n_layers: int, codec: str = "") -> list[int]:
+def pick_layers(layers: list[int], n_layers: int, codec: str = "", key: str = "rtmri.lag.layers") -> list[int]:
     """1-based layers from the config's list (negative counts from the end: -1 = the last of
-    ``n_layers``), sorted, each once. An entry out of range raises :class:`CodecprobeError`."""
+    ``n_layers``), sorted, each once. An entry out of range raises :class:`CodecprobeError`
+    naming ``key`` (the config key the list came from)."""
     out = set()
     for k in layers:
         j = k if k > 0 else n_layers + 1 + k
         if k == 0 or not 1 <= j <= n_layers:
-            raise CodecprobeError(f"rtmri.lag.layers: layer {k} does not exist in {codec or 'a codec'} with {n_layers} layers "
+            raise CodecprobeError(f"{key}: layer {k} does not exist in {codec or 'a codec'} with {n_layers} layers "
                                   "(1 .. n, or -1 for the last)")  # fmt: skip
         out.add(j)
     if not out:
-        raise CodecprobeError("rtmri.lag.layers: no layer given")
+        raise CodecprobeError(f"{key}: no layer given")
     return sorted(out)
 
 

@@ -640,7 +640,7 @@ def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_f
     attrs, tabs, utts = _codec_utterances(features)
     rate = float(attrs["frame_rate"])
     block_len = shuffle_block_frames(rate, block_len, block_seconds)
-    layers = pick_layers(layers, len(tabs), codec)
+    layers = pick_layers(layers, len(tabs), codec, "rtmri.regions.layers")
     labels = {}
     for f in region_files:
         t = read_table(f)

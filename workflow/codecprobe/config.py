@@ -13,6 +13,7 @@ would trip over agree: ``distances.pooling`` among ``encode.pooling``, a codec's
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,12 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
                 out.append(f"config: {where}: unknown key {k!r}{tip}")
         elif (tip := _codec_entry_problem(config, where, err)) is not None:
             out.append(tip)
+        elif err.validator == "pattern" and where in ("encode.device", "cka.device"):
+            known = "auto, cpu, cuda, cuda:N or mps" if where == "encode.device" else "auto, cpu, cuda or cuda:N"
+            out.append(f"config: {where}: {err.instance!r} is not a device ({known})")
+        elif err.validator == "not" and re.fullmatch(r"rtmri\.(lag|regions)\.layers\[\d+\]", where):
+            out.append(f"config: {where}: 0 is no layer: layers count from 1 (the first codebook), negative ones "
+                       "from the end (-1: the last)")  # fmt: skip
         elif _is_textgrids_missing(where, err):
             out.append("config: alignment.textgrids: alignment.source: textgrids needs the folder of the imported "
                        "TextGrids here (it is empty or null); or set alignment.source: mfa to align with MFA")  # fmt: skip
@@ -219,6 +226,24 @@ def check_config(config: dict, base: str | Path = ".") -> None:
                 lag_grid(*_lag_span(lag))
             except CodecprobeError as e:
                 raise CodecprobeError(f"config: {e}") from None
+        _need_lag_region_layers(config)
+
+
+def _need_lag_region_layers(config: dict) -> None:
+    """``rtmri.lag.layers`` and ``rtmri.regions.layers`` must exist in every codec whose
+    ``n_layers`` the config gives (others: in their jobs, once the features say how many);
+    else the lag or region job stopped on it after the codec's fit and encode jobs."""
+    from .articulatory import pick_layers
+
+    for key, section in (("rtmri.lag.layers", lag_config(config)), ("rtmri.regions.layers", regions_config(config))):
+        if section is None:
+            continue
+        for c in codecs_by_name(config).values():
+            if c.get("n_layers"):
+                try:
+                    pick_layers(section.get("layers", [1, -1]), int(c["n_layers"]), c["name"], key)
+                except CodecprobeError as e:
+                    raise CodecprobeError(f"config: {e}") from None
 
 
 def mfa_settings(config: dict) -> str:
