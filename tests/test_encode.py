@@ -1221,6 +1221,13 @@ def test_melrvq_model_checks(tmp_path, corpus):
             load_codec(CodecSpec("mel", "melrvq", weights=str(p)))
     np.savez(tmp_path / "ok.npz", **good)
     assert load_codec(CodecSpec("mel", "melrvq", weights=str(tmp_path / "ok.npz"))).n_layers == 2
+    text = tmp_path / "notes.npz"  # np.load took it for a pickle and advised allow_pickle=True
+    text.write_text("not a model\n")
+    with pytest.raises(CodecprobeError) as err:
+        load_codec(CodecSpec("mel", "melrvq", weights=str(text)))
+    assert str(err.value) == (
+        f"codec 'mel': cannot read melrvq model {text}: not an .npz archive (a model is the one rule fit_melrvq writes)"
+    )
     import soundfile as sf
 
     silent = tmp_path / "silent.wav"

@@ -163,6 +163,20 @@ def test_utf16_transcripts_are_read(corpus, encoding):
     assert bad["reason"].iloc[0].endswith("): not read")
 
 
+def test_no_usable_utterance_names_the_first_reasons(corpus):
+    """The skip table is not written when nothing is usable: the error said only 'no usable
+    utterance'; it now counts the skips and names the first three."""
+    ls, _ = corpus
+    for f in sorted(ls.rglob("*.flac")):
+        f.write_bytes(b"")
+    with pytest.raises(CodecprobeError) as err:
+        build_manifest(ls, ["dev-clean"])
+    assert str(err.value) == (
+        f"no usable utterance under {ls} for subsets ['dev-clean']: 4 skipped (first: 11-100-0000.flac: empty file "
+        "(0 bytes); 11-100-0001.flac: empty file (0 bytes); 22-200-0000.flac: empty file (0 bytes); ...)"
+    )
+
+
 def test_missing_transcript_file(corpus):
     ls, _ = corpus
     (ls / "dev-clean" / "22" / "200" / "22-200.trans.txt").unlink()

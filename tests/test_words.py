@@ -372,3 +372,18 @@ def test_a_configured_subset_without_alignments_is_a_clear_error(tmp_path):
     write_utt_textgrid(al / "test-clean" / "33" / "300" / "33-300-0000.TextGrid", [("big", 0.2, 0.5, "B IH1 G")])
     words, skipped, _ = build_word_table(m, index_textgrids(al), WordFilter())
     assert list(skipped["utt_id"]) == ["33-300-0001"] and "big" in set(words[words.utt_id == "33-300-0000"].word)
+
+
+def test_every_utterance_skipped_says_why_in_the_error(corpus):
+    """When no token is left, neither counts.csv nor the skip table is written: the error
+    said only 'see the log'; it now carries the counts (here: every TextGrid names its
+    tier 'Word', so no words tier is found)."""
+    _, al = corpus
+    for tg in al.rglob("*.TextGrid"):
+        tg.write_text(tg.read_text().replace('name = "words"', 'name = "Word"'))
+    with pytest.raises(CodecprobeError) as err:
+        _table(corpus)
+    assert str(err.value) == (  # zero counts left out
+        "no word token left after alignment and filters (utterances in manifest: 4; utterances skipped: 4; "
+        "utterances skipped: no words tier: 4; the log names each skip)"
+    )

@@ -334,8 +334,10 @@ def build_manifest(root: str | Path, subsets: list[str], verify: bool = True) ->
     log.info(
         "%d utterances (%.2f h), %d skipped", len(manifest), manifest["duration"].sum() / 3600, len(skipped)
     )
-    if manifest.empty:
-        raise CodecprobeError(f"no usable utterance under {root} for subsets {subsets}")
+    if manifest.empty:  # the skip table is not written: the first reasons go into the message
+        first = "; ".join(f"{Path(s['path']).name}: {s['reason']}" for s in skips[:3])
+        more = f" (first: {first}{'; ...' if len(skips) > 3 else ''})" if skips else " (no audio file found)"
+        raise CodecprobeError(f"no usable utterance under {root} for subsets {subsets}: {len(skips)} skipped{more}")
     return manifest, skipped
 
 

@@ -330,8 +330,9 @@ def build_word_table(
     counts_df = pd.DataFrame(counts, columns=["unit", "what", "n"])
     for c in counts:
         log.info("%-10s %-40s %d", *c)
-    if words.empty:
-        raise CodecprobeError("no word token left after alignment and filters (see the log for reasons)")
+    if words.empty:  # the counts say where they went (counts.csv and the skip table are not written)
+        where = "; ".join(f"{unit} {what}: {n}" for unit, what, n in counts if n and unit != "types")
+        raise CodecprobeError(f"no word token left after alignment and filters ({where}; the log names each skip)")
     return words, pd.DataFrame(skips, columns=["utt_id", "kind", "reason"]), counts_df
 
 

@@ -197,7 +197,9 @@ class MelRVQ(Codec):
                 with np.load(p) as z:
                     self.codebooks, self.mean, self.std = z["codebooks"], z["mean"], z["std"]
             except Exception as e:
-                raise CodecprobeError(f"codec {spec.name!r}: cannot read melrvq model {p}: {e}") from e
+                # not an .npz: np.load takes it for a pickle and suggests allow_pickle, never right here
+                why = "not an .npz archive (a model is the one rule fit_melrvq writes)" if "pickle" in str(e) else e
+                raise CodecprobeError(f"codec {spec.name!r}: cannot read melrvq model {p}: {why}") from e
             check_model(self.codebooks, self.mean, self.std, f"codec {spec.name!r}: melrvq model {p}")
         total = self.codebooks.shape[0]
         self.n_layers = spec.n_layers or total
