@@ -387,3 +387,41 @@ def test_every_utterance_skipped_says_why_in_the_error(corpus):
         "no word token left after alignment and filters (utterances in manifest: 4; utterances skipped: 4; "
         "utterances skipped: no words tier: 4; the log names each skip)"
     )
+
+
+def test_ambiguous_or_point_words_tiers_are_skipped_and_named(corpus):
+    """Two tiers named words (or two speakers' 'A - words', 'B - words'): the first was used
+    without a word; a point tier (TextTier) named words was read as zero-length words and
+    skipped as 'aligned words do not match the transcript'."""
+    from codecprobe.textgrid import read_textgrid
+
+    ls, al = corpus
+    a = al / "dev-clean/11/100/11-100-0000.TextGrid"
+    b = al / "dev-clean/11/100/11-100-0001.TextGrid"
+    c = al / "dev-clean/22/200/22-200-0000.TextGrid"
+    tg = read_textgrid(a)
+    words = tg.tier("words")
+    tg.tiers.append(Tier("words", words.xmin, words.xmax, list(words.intervals)))
+    write_textgrid(tg, a)
+    tg = read_textgrid(b)
+    for t in tg.tiers:
+        t.name = f"A - {t.name}"
+    tg.tiers += [Tier(t.name.replace("A - ", "B - "), t.xmin, t.xmax, list(t.intervals)) for t in tg.tiers]
+    write_textgrid(tg, b)
+    text = c.read_text()
+    head, _, rest = text.partition('class = "IntervalTier"')  # the first tier, words, made a TextTier of 2 points
+    body = rest[rest.index("item [2]"):]
+    c.write_text(head + 'class = "TextTier"\n        name = "words"\n        xmin = 0\n        xmax = 1.4\n'
+                 '        points: size = 2\n        points [1]:\n            number = 0.2\n            mark = "big"\n'
+                 '        points [2]:\n            number = 0.6\n            mark = "large"\n    ' + body)  # fmt: skip
+    assert read_textgrid(c).tiers[0].point and not read_textgrid(a).tiers[0].point
+    words, skipped, _ = _table(corpus)
+    reasons = dict(zip(skipped["utt_id"], skipped["reason"]))
+    kinds = dict(zip(skipped["utt_id"], skipped["kind"]))
+    assert set(words["utt_id"]) == {"22-200-0001"}
+    assert reasons["11-100-0000"] == f"{a}: 2 tiers match 'words' ('words', 'words'): which one is the utterance's is unclear"
+    assert reasons["11-100-0001"] == (
+        f"{b}: 2 tiers match 'words' ('A - words', 'B - words'): which one is the utterance's is unclear"
+    )
+    assert reasons["22-200-0000"] == f"{c}: tier 'words' is a point tier (TextTier), not an interval tier"
+    assert set(kinds.values()) == {"broken TextGrid"}

@@ -33,12 +33,13 @@ class Interval:
 
 @dataclass
 class Tier:
-    """An interval tier (point tiers are read as zero-length intervals)."""
+    """An interval tier (point tiers are read as zero-length intervals, ``point`` True)."""
 
     name: str
     xmin: float
     xmax: float
     intervals: list[Interval] = field(default_factory=list)
+    point: bool = False
 
 
 @dataclass
@@ -51,11 +52,16 @@ class TextGrid:
         """Return the tier called ``name``.
 
         MFA names tiers ``words``/``phones`` for single-speaker files and
-        ``<speaker> - words`` when a file holds several speakers; both match.
+        ``<speaker> - words`` when a file holds several speakers; both match. None: a
+        ``KeyError``; several (two speakers' tiers, a tier twice): a :class:`TextGridError`
+        (which one is the utterance's is not ours to guess).
         """
-        for t in self.tiers:
-            if t.name == name or t.name.endswith(f" - {name}"):
-                return t
+        found = [t for t in self.tiers if t.name == name or t.name.endswith(f" - {name}")]
+        if len(found) > 1:
+            names = ", ".join(repr(t.name) for t in found)
+            raise TextGridError(f"{len(found)} tiers match {name!r} ({names}): which one is the utterance's is unclear")
+        if found:
+            return found[0]
         names = ", ".join(repr(t.name) for t in self.tiers) or "none"
         raise KeyError(f"no tier {name!r} (tiers: {names})")
 
@@ -221,7 +227,7 @@ def parse_textgrid(text: str, path: str | os.PathLike = "<string>") -> TextGrid:
         if cls not in ("IntervalTier", "TextTier"):
             raise TextGridError(f"{path}: unknown tier class {cls!r}")
         name = s.string(f"name of tier {i}")
-        tier = Tier(name, s.num(f"xmin of tier {name!r}"), s.num(f"xmax of tier {name!r}"))
+        tier = Tier(name, s.num(f"xmin of tier {name!r}"), s.num(f"xmax of tier {name!r}"), point=cls == "TextTier")
         if problem := span_problem(tier.xmin, tier.xmax, tg.xmin, tg.xmax, "the file's range"):
             raise s.error(f"tier {name!r} [{tier.xmin}, {tier.xmax}] s, line {s.line}: {problem}")
         noun = "interval" if cls == "IntervalTier" else "point"

@@ -120,9 +120,13 @@ def aligned_tokens(tg: TextGrid) -> list[tuple[str, float, float, str]]:
     """Non-silent word intervals of ``tg`` as ``(word, start, end, phones)``.
 
     ``phones``: labels of the non-silent phone intervals whose midpoint lies in
-    ``[start, end)``, space-separated.
+    ``[start, end)``, space-separated. A words tier that is a point tier (TextTier), or
+    several tiers matching ``words`` or ``phones``: :class:`TextGridError`.
     """
-    words = tg.tier("words").intervals
+    tier = tg.tier("words")
+    if tier.point:  # its points would be read as zero-length words, none of them kept
+        raise TextGridError(f"tier {tier.name!r} is a point tier (TextTier), not an interval tier")
+    words = tier.intervals
     try:
         phones = [p for p in tg.tier("phones").intervals if p.text.strip().lower() not in PHONE_SILENCE]
     except KeyError:
@@ -192,8 +196,9 @@ def utterance_words(utt: pd.Series, tg_path: Path | None) -> tuple[list[dict], t
     try:
         tg = read_textgrid(tg_path)
         toks = aligned_tokens(tg)
-    except TextGridError as e:
-        return [], ("broken TextGrid", str(e)), {}
+    except TextGridError as e:  # the reader's errors name the file; the tier look-up's do not
+        why = str(e) if str(e).startswith(str(tg_path)) else f"{tg_path}: {e}"
+        return [], ("broken TextGrid", why), {}
     except KeyError as e:
         return [], ("no words tier", f"{tg_path}: {e.args[0]}"), {}
     duration = float(utt["duration"])
