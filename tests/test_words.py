@@ -395,7 +395,7 @@ def test_ambiguous_or_point_words_tiers_are_skipped_and_named(corpus):
     skipped as 'aligned words do not match the transcript'."""
     from codecprobe.textgrid import read_textgrid
 
-    ls, al = corpus
+    _, al = corpus
     a = al / "dev-clean/11/100/11-100-0000.TextGrid"
     b = al / "dev-clean/11/100/11-100-0001.TextGrid"
     c = al / "dev-clean/22/200/22-200-0000.TextGrid"
