@@ -339,7 +339,7 @@ def test_speaker_ids_with_leading_zeros(cmu, wordnet):
     cfg = PairConfig(seeds=(7,))
     _, summary, _ = build_speaker_pairs(words, cfg, ["0101"], cmu, wordnet)
     assert set(summary.speaker) == {"0101"}
-    with pytest.raises(CodecprobeError, match=r"\['65'\] not in the word table .*must be quoted in the config"):
+    with pytest.raises(CodecprobeError, match=r"\['65'\] not in the word table .*must be quoted in the config \('0012': YAML reads an unquoted 0012 as the octal number 10\)$"):
         build_speaker_pairs(words, cfg, ["65"], cmu, wordnet)  # 0101 as YAML 1.1 reads it (octal), on the command line
     with pytest.raises(CodecprobeError, match=r"\['0303'\] not in the word table \(2 speakers, e.g. 0101, 0202\)$"):
         build_speaker_pairs(words, cfg, ["0303"], cmu, wordnet)  # quoted, but not there: no hint

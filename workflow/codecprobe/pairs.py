@@ -459,7 +459,8 @@ def build_speaker_pairs(
         eg = ", ".join(sorted(ids)[:8])
         # the table's ids have leading zeros and a missing one is a number without: an unquoted id in the YAML
         zeros = any(i[:1] == "0" and len(i) > 1 for i in ids) and any(m.isdigit() and m[:1] != "0" for m in missing)
-        hint = "; ids with leading zeros must be quoted in the config ('0012': YAML reads 0012 as a number)" if zeros else ""
+        hint = ("; ids with leading zeros must be quoted in the config ('0012': YAML reads an unquoted 0012 as the "
+                "octal number 10)") if zeros else ""  # fmt: skip
         raise CodecprobeError(
             f"pairs.by_speaker: speaker(s) {missing} not in the word table ({known.nunique()} speakers, e.g. {eg}){hint}"
         )
