@@ -164,3 +164,31 @@ def test_a_new_family_is_one_adapter_file(tmp_path):
                                "melrvq, mimi, mimo, toyrvq; a family is an adapter file")  # fmt: skip
     assert lines[2] == ("codec 'h': codecs/halfdone.py declares family 'halfdone' but registers no adapter for it "
                         "(a Codec subclass decorated with @register, family = 'halfdone')")  # fmt: skip
+
+
+def test_a_family_without_a_default_adapter_is_an_error(tmp_path):
+    """A family whose adapters all say ``"default": False`` has no implementation for a
+    config that names no backend: an error naming it, not a family accepted half-declared."""
+    (tmp_path / "toyrvq.py").write_text(TOY.replace('"default": True', '"default": False'))
+    decls = base.adapter_declarations(tmp_path)
+    assert decls["toyrvq"]["default"] is False
+    with pytest.raises(CodecprobeError) as e:
+        base._families(decls)
+    assert str(e.value) == "families ['toyrvq']: other backends but no default adapter (\"default\": True)"
+    (tmp_path / "toyrvq_default.py").write_text(TOY.replace('"backend": "codecprobe"', '"backend": "own"'))
+    default_backend, default_module, others, _ = base._families(base.adapter_declarations(tmp_path))
+    assert default_backend == {"toyrvq": "own"} and default_module == {"toyrvq": "toyrvq_default"}
+    assert others == {"toyrvq": {"codecprobe": "toyrvq"}}
+
+
+def test_a_declaration_with_an_extra_key_is_an_error(tmp_path):
+    """A FAMILY with a key the workflow does not read (a typo, or ``"gpu"`` for ``"device"``)
+    is refused, naming the keys wanted and those given: it was silently ignored."""
+    (tmp_path / "toyrvq.py").write_text(TOY.replace('"hub_ids": None}', '"hub_ids": None, "gpu": True}'))
+    with pytest.raises(CodecprobeError) as e:
+        base.adapter_declarations(tmp_path)
+    assert str(e.value) == (
+        f"{tmp_path / 'toyrvq.py'}: FAMILY must be a dict with keys "
+        "['backend', 'conda_env', 'default', 'device', 'family', 'hub_ids'], "
+        "got ['backend', 'conda_env', 'default', 'device', 'family', 'gpu', 'hub_ids']"
+    )

@@ -698,3 +698,24 @@ def test_a_truncated_vtd_file_is_named(layout, tmp_path):
         h["x"] = [1]
     with pytest.raises(CodecprobeError, match=f"{other}: not a readable VTD file"):
         read_vtd(str(other))
+
+
+def test_an_utterance_with_one_codec_frame_inside_the_mri_span_is_left_out(tmp_path, caplog):
+    """An utterance needs at least two codec frames inside its MRI span to be pooled: one
+    shifted so that only its first codec frame (0.1 ms before the last MRI frame centre)
+    lies inside is left out, counted, and the frames used are those of the other two
+    utterances (2 x 120)."""
+    rng = np.random.default_rng(9)
+    clips = _speaker_with_refilled_ends(rng, "sub807", n_clips=3)
+    vtd = _write_vtd(tmp_path / "sub807.h5", "sub807", clips)
+    utts, rate = _features_for(clips, rng)
+    t, inc = utts[clips[1][0]]
+    shifted = t[-1] - 1e-4 + (t - t[0])  # frame 0 inside the span, frame 1 one frame period after it ends
+    assert ((shifted >= t[0]) & (shifted <= t[-1])).sum() == 1
+    moved = {**utts, clips[1][0]: (shifted, inc)}
+    with caplog.at_level(logging.INFO, logger="codecprobe.artstage"):
+        res = codec_pwcca("syn", _write_features(tmp_path / "f.h5", moved, rate), [vtd], n_shuffles=2)
+    used = "sub807: 2 of 3 utterances used (0 without codec features, 1 with at most one codec frame inside"
+    used += " the MRI span)"
+    assert used in caplog.text
+    assert (res.n_frames == 2 * 120).all()

@@ -917,3 +917,33 @@ def test_bootstrap_memory_stays_within_its_chunk():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert out.shape == (100, 32) and peak < 300e6, peak / 1e6
+
+
+def test_replicates_sharing_exactly_the_warning_share_of_tokens_are_warned(caplog):
+    """The warning holds at the threshold itself (``>=``): seed 0 pairs tokens 0-9, seed 1
+    pairs 0-8 differently, a Jaccard overlap of 9 / 10 = 0.9 = OVERLAP_WARN exactly."""
+    from codecprobe.distances import OVERLAP_WARN, warn_overlapping_replicates
+
+    assert 9 / 10 == OVERLAP_WARN
+    rows = [(0, "random", a, a + 1) for a in range(0, 10, 2)]  # tokens 0..9
+    rows += [(1, "random", a, a + 1) for a in range(1, 8, 2)] + [(1, "random", 0, 8)]  # tokens 0..8
+    pairs = pd.DataFrame(rows, columns=["seed", "pair_type", "token_a", "token_b"])
+    with caplog.at_level(logging.WARNING, logger="codecprobe"):
+        assert warn_overlapping_replicates(pairs, "seed", "toy") == {"random": 0.9}
+    assert "toy: random: its 2 seeds share 90 % or more of their tokens" in caplog.text
+
+
+def test_replicate_overlap_is_the_smallest_over_the_replicates(caplog):
+    """With three seeds, the overlap is the smallest Jaccard of a seed's tokens with seed 0's:
+    seed 1 holds seed 0's 10 tokens paired anew (1.0), seed 2 keeps 5 of them and adds 5
+    new ones (5 / 15 = 1/3): below the threshold, no warning (the largest would warn)."""
+    from codecprobe.distances import warn_overlapping_replicates
+
+    rows = [(0, "random", a, a + 1) for a in range(0, 10, 2)]  # tokens 0..9
+    rows += [(1, "random", a, (a + 3) % 10) for a in range(0, 10, 2)]  # tokens 0..9, other pairs
+    rows += [(2, "random", a, 100 + a) for a in range(5)]  # tokens 0..4 and 100..104
+    pairs = pd.DataFrame(rows, columns=["seed", "pair_type", "token_a", "token_b"])
+    with caplog.at_level(logging.WARNING, logger="codecprobe"):
+        assert warn_overlapping_replicates(pairs, "seed", "toy") == {}
+        assert warn_overlapping_replicates(pairs[pairs.seed < 2], "seed", "toy") == {"random": 1.0}
+    assert caplog.text.count("share 100 % or more") == 1

@@ -1272,3 +1272,40 @@ def test_cuda_out_of_memory_in_device_pooling_is_named_too():
     clips = [np.zeros(1000, np.float32), np.zeros(500, np.float32)]
     with pytest.raises(CodecprobeError, match=r"codec 'd': CUDA out of memory on cpu encoding a batch of 2 clip\(s\), 1\.0 s"):
         queue_batches(codec, clips, [np.array([0, 1])], ("mean",))
+
+
+def test_collected_int32_codes_are_copies_too():
+    """A codec whose codes are already int32 (the padded read-back buffer's own dtype): each
+    clip's codes are still copied out of the buffer (``astype`` without ``copy=False``), not
+    views that keep the whole padded batch alive."""
+    import types
+
+    from codecprobe.encode import QueuedClips, collect_batches
+
+    codes = np.arange(2 * 3 * 5, dtype=np.int32).reshape(2, 3, 5)  # [B, K, F], padded to 5 frames
+    codec = types.SimpleNamespace(n_frames=lambda n: n // 10)
+    ((_, got, _),) = list(collect_batches(codec, QueuedClips([(np.array([7, 8]), codes, [50, 30], {}, None)])))
+    assert [g.shape for g in got] == [(3, 5), (3, 3)] and all(g.dtype == np.int32 for g in got)
+    np.testing.assert_array_equal(got[0], codes[0])
+    np.testing.assert_array_equal(got[1], codes[1, :, :3])
+    assert not any(np.shares_memory(g, codes) for g in got)
+
+
+def test_a_word_ending_at_the_audio_end_is_not_counted_cut_short(melrvq, words, tmp_path):
+    """A word whose end falls exactly on the audio's last sample boundary (end * sr ==
+    len(audio)) is whole: no "clips cut short" count, and its clip is the last 0.1 s."""
+    from codecprobe.audio import load_audio
+
+    w = words.copy()
+    path = w.loc[0, "path"]
+    wav = load_audio(path, 16000)
+    dur = len(wav) / 16000
+    assert round(dur * 16000) == len(wav)
+    last = w.index[w["path"] == path][-1]
+    w.loc[last, ["start", "end"]] = [dur - 0.1, dur]
+    out = tmp_path / "a.h5"
+    run(melrvq, w, None, str(out), EncodeConfig())
+    with h5py.File(out) as h:
+        assert not any(k.startswith("clips cut short") for k in json.loads(h.attrs["counts"]))
+        row = int(np.flatnonzero(h["tokens/token_id"][:] == w.loc[last, "token_id"])[0])
+        assert int(h["tokens/n_frames"][row]) == melrvq.n_frames(1600)

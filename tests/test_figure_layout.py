@@ -243,3 +243,11 @@ def test_one_speaker_draws_no_interval_bar(drawn):
         bars = [c for ax in fig.axes for c in ax.collections if type(c).__name__ == "LineCollection"]
         drawn_bars = [seg for c in bars for seg in c.get_segments() if seg.size and np.isfinite(seg).all()]
         assert bars and not drawn_bars, (fig._suptitle.get_text(), drawn_bars)
+
+
+def test_layer_ticks_drop_a_step_tick_too_close_to_the_last_layer():
+    """A step tick less than half a step before ``k`` is left out, so that it does not
+    crowd the label of ``k``: 17 layers (step 4) -> 1, 4, 8, 12, 17 (not ..., 16, 17); one
+    half a step or more before ``k`` stays: 18 layers -> 1, 4, 8, 12, 16, 18."""
+    assert figures.layer_ticks(17) == [1, 4, 8, 12, 17]
+    assert figures.layer_ticks(18) == [1, 4, 8, 12, 16, 18]

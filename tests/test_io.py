@@ -490,3 +490,26 @@ def test_a_write_error_hidden_by_a_failed_close_is_still_named(tmp_path):
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
     assert r.returncode == 1 and "cannot write (Disk quota exceeded)" in r.stderr, r.stderr
     assert marker.read_text() == "yes" and not out.exists()
+
+
+def test_a_write_error_ends_the_stage_without_waiting_for_its_threads(tmp_path):
+    """After an OutputWriteError run_cli ends the process at once (os._exit(1), after the
+    log and atexit cleanups), not through interpreter shutdown, which waits for every
+    non-daemon thread (and can crash or hang in HDF5 after a failed write): a thread that
+    never ends does not keep the failed stage alive."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "stage.py"
+    script.write_text(
+        "import sys, threading\n"
+        f"sys.path.insert(0, {str(REPO / 'workflow')!r})\n"
+        "from codecprobe.io import OutputWriteError, run_cli\n"
+        "def main():\n"
+        "    threading.Thread(target=threading.Event().wait).start()  # non-daemon, waits forever\n"
+        "    raise OutputWriteError('out.h5: cannot write (No space left on device)')\n"
+        "run_cli(main)\n"
+    )  # fmt: skip
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=10)
+    assert r.returncode == 1, r.stderr
+    assert "codecprobe error: out.h5: cannot write (No space left on device)" in r.stderr

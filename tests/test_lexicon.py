@@ -475,3 +475,68 @@ def test_stale_wordnet_copies_of_killed_jobs_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"{SCRATCH_PREFIX}alive", f"{SCRATCH_PREFIX}other", f"{SCRATCH_PREFIX}none", "unrelated"]
     )
+
+
+def _planted_copy(folder, owner: str):
+    """A WordNet copy as open_wordnet leaves it in ``folder``, its ``owner`` file reading ``owner``."""
+    from codecprobe.lexicon import SCRATCH_PREFIX
+
+    d = folder / f"{SCRATCH_PREFIX}planted"
+    (d / "corpora" / "wordnet").mkdir(parents=True)
+    (d / "owner").write_text(owner + "\n")
+    return d
+
+
+def _dead_pid() -> str:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()  # fmt: skip
+
+
+def test_a_copy_of_another_users_live_job_is_kept(tmp_path, monkeypatch):
+    """``os.kill(pid, 0)`` on another user's running process raises PermissionError: that
+    job is alive and its copy is kept; only ProcessLookupError (no such process) removes it."""
+    import errno
+    import socket
+
+    from codecprobe import lexicon
+
+    d = _planted_copy(tmp_path, f"{socket.gethostname()} 4242")
+
+    def kill(exc):
+        def f(pid, sig):
+            assert (pid, sig) == (4242, 0)
+            raise exc(errno.EPERM if exc is PermissionError else errno.ESRCH, "no")
+
+        return f
+
+    monkeypatch.setattr(lexicon.os, "kill", kill(PermissionError))
+    assert lexicon.remove_stale_copies(str(tmp_path)) == 0 and d.is_dir()
+    monkeypatch.setattr(lexicon.os, "kill", kill(ProcessLookupError))
+    assert lexicon.remove_stale_copies(str(tmp_path)) == 1 and not d.exists()
+
+
+def test_open_wordnet_removes_stale_copies_and_names_its_own_process(tmp_path, monkeypatch):
+    """open_wordnet first removes the copies of killed jobs of this host from the temporary
+    folder, then makes its own there, whose ``owner`` file reads ``"<host> <pid>"`` with this
+    process's id (the next job's check of whether it still runs)."""
+    import os
+    import socket
+    import tempfile
+
+    import nltk
+    from codecprobe.lexicon import SCRATCH_PREFIX, open_wordnet
+
+    monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))  # open_wordnet appends its copy
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    stale = _planted_copy(tmp, f"{socket.gethostname()} {_dead_pid()}")
+    wn = open_wordnet(str(_mini_wordnet(tmp_path / "wn")))
+    assert synonyms("car", wn) == {"auto", "automobile"}
+    assert not stale.exists()
+    (mine,) = tmp.glob(f"{SCRATCH_PREFIX}*")
+    assert (mine / "owner").read_text() == f"{socket.gethostname()} {os.getpid()}\n"
+    assert str(mine) in nltk.data.path

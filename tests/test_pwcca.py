@@ -497,3 +497,127 @@ def test_svcca_variates_need_max_scaling():
     assert scaling_for("svcca") == "max" and scaling_for("canonical") == scaling_for("release") == "dims"
     with pytest.raises(DegenerateCCAError, match="constant"):
         cca(np.zeros((500, 3)), y)
+
+
+# ---------------------------------------------------------------- constant columns, boundaries (mutation sweep)
+
+
+def mostly_constant_x(rng: np.random.Generator, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """x [n, 4]: columns 0-2 constant (1, 2, 3), column 3 N(0, 1); y [n, 3]: x3 + 0.5 noise and two noise columns.
+    Three of x's four variances are 0, so their median is 0."""
+    x3 = rng.standard_normal(n)
+    x = np.column_stack([np.full(n, 1.0), np.full(n, 2.0), np.full(n, 3.0), x3])
+    y = np.column_stack([x3 + 0.5 * rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(n)])
+    return x, y
+
+
+def multiple_correlation(v: np.ndarray, y: np.ndarray) -> float:
+    """R of the least-squares regression of one column ``v [n]`` on ``y [n, q]`` (with intercept):
+    the one canonical correlation of a single x column with y."""
+    vc, yc = v - v.mean(), y - y.mean(0)
+    coef, *_ = np.linalg.lstsq(yc, vc, rcond=None)
+    return float(np.linalg.norm(yc @ coef) / np.linalg.norm(vc))
+
+
+def test_drop_threshold_is_relative_to_the_non_zero_variances():
+    """The reference variance of step 3 is the median of the *non-zero* variances: with three
+    of four x columns constant (median of all four: 0) they are still dropped, and PWCCA is
+    the one canonical correlation of the remaining column with y, i.e. its multiple
+    correlation R from a least-squares regression (R = 0.8935 here)."""
+    x, y = mostly_constant_x(np.random.default_rng(31))
+    want = multiple_correlation(x[:, 3], y)
+    assert abs(want - 0.8935) < 1e-3
+    res = cca(x, y)
+    assert res.x_kept.tolist() == [False, False, False, True] and res.y_kept.all()
+    np.testing.assert_allclose(res.rhos, [want], rtol=0, atol=1e-9)
+    got = pwcca(x, y)
+    assert got.x_kept.tolist() == [False, False, False, True]
+    assert abs(got.pwcca - want) < 1e-9 and got.weights.tolist() == [1.0]
+
+
+def test_epsilon_zero_keeps_constant_columns():
+    """With ``epsilon = 0`` nothing is dropped (module docstring), constant columns included
+    (the threshold is ``var >= 0``): x keeps all four columns and the rhos are those of the
+    exact CCA, R and then zeros for the constant columns' (empty) directions."""
+    x, y = mostly_constant_x(np.random.default_rng(31))
+    want = multiple_correlation(x[:, 3], y)
+    res = cca(x, y, epsilon=0.0)
+    assert res.x_kept.tolist() == [True] * 4 and res.y_kept.all()
+    assert res.rhos.shape == (3,)
+    np.testing.assert_allclose(res.rhos, [want, 0.0, 0.0], rtol=0, atol=1e-9)
+
+
+def test_epsilon_zero_with_one_constant_column_adds_a_zero_rho():
+    """A constant column kept at ``epsilon = 0`` is scaled by 1, not by its sd of 0 (no
+    division by zero): the rhos are those without it, plus one 0."""
+    rng = np.random.default_rng(32)
+    _, y = mostly_constant_x(rng)
+    x2 = np.column_stack([rng.standard_normal((200, 2)), np.full(200, 5.0)])
+    res = cca(x2, y, epsilon=0.0)
+    assert res.x_kept.all() and np.all(np.isfinite(res.rhos))
+    want = np.r_[principal_angle_cosines(x2[:, :2], y), 0.0]
+    np.testing.assert_allclose(res.rhos, want, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.rhos[:2], cca(x2[:, :2], y, epsilon=0.0).rhos, rtol=0, atol=1e-12)
+
+
+def test_each_x_uses_the_scaling_the_svcca_variates_need():
+    """``pwcca_results_each_x(..., variates="svcca")`` uses the max-scaling as ``pwcca`` does:
+    the same value, on data (one x column x 1e3) where the canonical variates, which
+    use per-dimension scaling, give another."""
+    from codecprobe.pwcca import pwcca_results_each_x
+
+    x, y = related(np.random.default_rng(33), n=600, p=6, q=10)
+    x[:, 2] *= 1e3
+    want = pwcca(x, y, variates="svcca").pwcca
+    assert abs(want - pwcca(x, y).pwcca) > 1e-3  # the variates differ on these data
+    (got,) = pwcca_results_each_x([x], y, variates="svcca")
+    assert abs(got.pwcca - want) < 1e-10
+    (canon,) = pwcca_results_each_x([x], y)
+    assert abs(canon.pwcca - pwcca(x, y).pwcca) < 1e-10
+
+
+def test_shuffled_baseline_ignores_one_channel_out_of_scale():
+    """The shuffled baseline uses the scaling the variates need (per dimension for the
+    default ones), as the observed value does: one y channel x 1e5 leaves every shuffled
+    value unchanged (same shuffles), as it leaves PWCCA."""
+    x, y = related(np.random.default_rng(34), n=1000, p=10, q=30, noise=2.0)
+    y2 = y.copy()
+    y2[:, 7] *= 1e5
+    base = pwcca_shuffled(x, y, np.random.default_rng(3), n=4, block_len=50)
+    got = pwcca_shuffled(x, y2, np.random.default_rng(3), n=4, block_len=50)
+    assert abs(got.mean - base.mean) < 1e-9
+    np.testing.assert_allclose(got.values, base.values, rtol=0, atol=1e-9)
+
+
+def test_too_few_frames_warning_boundary(caplog):
+    """The warning fires exactly when ``n - 1 < n_x + n_y``: 30 frames for 10 + 20 dims (29
+    centred dimensions for 30) warn, 31 frames do not."""
+    import logging
+
+    rng = np.random.default_rng(35)
+    x, y = rng.standard_normal((31, 10)), rng.standard_normal((31, 20))
+    with caplog.at_level(logging.WARNING, logger="codecprobe.pwcca"):
+        cca(x[:30], y[:30])
+    assert "30 frames for 10 + 20 dims" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="codecprobe.pwcca"):
+        cca(x, y)
+    assert "frames for" not in caplog.text
+
+
+def derangements(k: int) -> int:
+    """Permutations of k items with no fixed point, by the recurrence D(k) = (k - 1)(D(k-1) + D(k-2))."""
+    d = [1, 0]
+    for i in range(2, k + 1):
+        d.append((i - 1) * (d[-1] + d[-2]))
+    return d[k]
+
+
+def test_shuffle_arrangements_counts_up_to_the_limit():
+    """Arrangements are counted up to and including ``limit`` blocks: 7 equal blocks (the
+    default limit) give the derangements of 7, 1854 (the docstring's number); 8 are not counted."""
+    assert derangements(7) == 1854
+    assert shuffle_arrangements(28, 4) == derangements(7)  # 7 blocks of 4
+    assert shuffle_arrangements(32, 4) is None  # 8 blocks
+    assert shuffle_arrangements(20, 4, limit=5) == derangements(5) == 44  # 5 blocks at limit 5
+    assert shuffle_arrangements(24, 4, limit=5) is None

@@ -613,3 +613,36 @@ def test_cka_figure_draws_the_within_speaker_null_where_the_table_has_it(monkeyp
     assert "within-speaker null\n(mean ± 2 sd)" in legends[0] and not any("within" in t for t in legends[1])
     hatched = [c for c in drawn[0].axes[0].collections if c.get_hatch()]
     assert len(hatched) == 1 and np.allclose(hatched[0].get_paths()[0].vertices[:, 1].min(), 0.27)
+
+
+def test_type_speakers_needs_the_whole_librispeech_id():
+    """Only ids ``<speaker>-<chapter>-<n>`` (digits, whole id) name a speaker: dates such as
+    ``2024-05`` or ``2024-05-rec`` give no within-speaker null, although their leading
+    digits would name the same "speaker" for both types."""
+    from codecprobe.speechtext import type_speakers
+
+    two = [np.array([0]), np.array([1])]
+    assert type_speakers(["2024-05", "2024-06"], two) is None
+    assert type_speakers(["2024-05-rec", "2024-06-rec"], two) is None
+    assert type_speakers(["2024-05-01x", "2024-05-02x"], two) is None
+    got = type_speakers(["84-121123-0000", "84-121123-0001"], two)
+    assert got is not None and got.tolist() == ["84", "84"]
+
+
+def test_bootstrap_ci_does_not_depend_on_the_within_speaker_null():
+    """The within-speaker null draws from its own generator: the debiased gap's bootstrap CI
+    (and its draws) are the same with and without ``speakers`` (40 types, 8 speakers)."""
+    g = np.random.default_rng(3)
+    who = np.repeat(np.arange(8), 5).astype(str)
+    text = g.normal(size=(40, 6))
+    speech = text @ g.normal(size=(6, 6)) + g.normal(size=(40, 6))
+    words = np.array([f"w{i}" for i in range(40)])
+    cfg = CKAConfig(n_permutations=19, n_bootstrap=20, bootstrap_permutations=2, estimators=("debiased",))
+    b_plain: dict[str, np.ndarray] = {}
+    b_spk: dict[str, np.ndarray] = {}
+    (plain,) = cka_rows(speech, text, words, cfg, boots=b_plain)
+    (spk,) = cka_rows(speech, text, words, cfg, boots=b_spk, speakers=who)
+    assert np.isnan(plain["gap_speaker"]) and np.isfinite(spk["gap_speaker"])
+    assert plain["n_bootstrap"] == spk["n_bootstrap"] == 20 and np.isfinite(plain["gap_ci_low"])
+    assert spk["gap_ci_low"] == plain["gap_ci_low"] and spk["gap_ci_high"] == plain["gap_ci_high"]
+    np.testing.assert_array_equal(b_spk["debiased"], b_plain["debiased"])

@@ -109,3 +109,11 @@ def test_cka_table_small_values_readable():
                     "gap_ci_low": -0.0002, "gap_ci_high": 0.0018}]  # fmt: skip
     tex = latex_table(pd.DataFrame(rows)).splitlines()
     assert tex[5] == r"MIMI (random weights) & 0.00400 & 0.00300 $\pm$ 0.00050 & +0.00100 & +0.00080 [-0.00020, +0.00180] \\"
+
+
+def test_latex_decimals_ignore_infinite_values():
+    """An infinite value (e.g. a ratio over a zero baseline) does not count toward the
+    decimals: with it kept, log10(inf) gave the minimum 3 decimals, and 1e-4 printed as 0.000."""
+    assert figures.latex_decimals([1e-4]) == 6
+    assert figures.latex_decimals([np.inf, 1e-4]) == 6
+    assert figures.latex_decimals([-np.inf, 1e-4, np.nan]) == 6

@@ -301,3 +301,30 @@ def test_text_after_the_declared_counts_is_an_error(tmp_path, layout):
         read_textgrid(tmp_path / "tail.TextGrid")
     (tmp_path / "ok.TextGrid").write_text(text + "\n\n")  # trailing blank lines are fine
     assert read_textgrid(tmp_path / "ok.TextGrid") == tg
+
+
+def test_utf16_big_endian_with_byte_order_mark(tmp_path):
+    """A UTF-16 file with a big-endian BOM (FE FF) is read as UTF-16, the same tiers as the
+    UTF-8 file (with only the little-endian BOM known it was read as Latin-1 and refused)."""
+    text = _small_grid()
+    utf8, be = tmp_path / "utf8.TextGrid", tmp_path / "be.TextGrid"
+    utf8.write_bytes(text.encode("utf-8"))
+    be.write_bytes(b"\xfe\xff" + text.encode("utf-16-be"))
+    assert read_textgrid(be).tier("words").intervals == [Interval(0, 1.0, "caf\u00e9")]
+    assert read_textgrid(be).tiers == read_textgrid(utf8).tiers
+
+
+def test_latin1_textgrid_is_read(tmp_path):
+    """A TextGrid saved in Latin-1 (not valid UTF-8: the lone byte E9) is read as Latin-1."""
+    p = tmp_path / "latin1.TextGrid"
+    p.write_bytes(_small_grid().encode("latin-1"))
+    assert read_textgrid(p).tier("words").intervals == [Interval(0, 1.0, "caf\u00e9")]
+
+
+def test_an_interval_reversed_within_the_tolerance_is_read():
+    """An interval whose xmax is under a microsecond before its xmin (decimals printed by
+    another tool) is accepted as written; one reversed by more is malformed."""
+    ivs = [(0.0, 0.5, ""), (0.5, 0.4999995, "a"), (0.4999995, 3.0, "")]
+    assert parse_textgrid(_grid(ivs)).tier("words").intervals == [Interval(*iv) for iv in ivs]
+    with pytest.raises(TextGridError, match=r"interval 2 \[0.5, 0.49999\] s, line 20: xmax < xmin"):
+        parse_textgrid(_grid([(0.0, 0.5, ""), (0.5, 0.49999, "a"), (0.49999, 3.0, "")]))
