@@ -528,8 +528,57 @@ def test_hub_id_shaped_weights_pass_start_up_unless_offline_and_uncached(tmp_pat
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "yes")  # huggingface_hub reads it too
     with pytest.raises(CodecprobeError, match="TRANSFORMERS_OFFLINE is set"):
         check_codecs(_codecs(entry), base)
-    (cache / "models--weights--encodec_24khz" / "snapshots" / "0123abc").mkdir(parents=True)
+    repo = cache / "models--weights--encodec_24khz"
+    commit = "0123abcd" * 5
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "config.json").write_text("{}")
+    # a snapshot downloaded by commit has no refs/main: huggingface_hub offline finds it only by that commit
+    with pytest.raises(CodecprobeError) as err:
+        check_codecs(_codecs(entry), base)
+    assert str(err.value).endswith(
+        f"Hugging Face cache {cache} holds weights/encodec_24khz without the ref refs/main (snapshots: {commit}; "
+        "downloaded by commit? give that commit as the revision, or download the repo again without --revision)"
+    )
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
     check_codecs(_codecs(entry), base)  # cached: loads offline
+    (repo / "snapshots" / commit / "config.json").unlink()
+    with pytest.raises(CodecprobeError, match=rf"holds no files of weights/encodec_24khz at main \(snapshot {commit}\)$"):
+        check_codecs(_codecs(entry), base)
+
+
+def test_offline_llm_weights_are_checked_at_their_revision(tmp_path, monkeypatch):
+    """llm.revision: a commit is looked for as a snapshot, a branch or tag through its ref;
+    the start-up check passed on any snapshot, and the LLM job failed offline."""
+    from codecprobe import hub
+    from codecprobe.config import check_codecs
+
+    cache = tmp_path / "hf"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    main, other = "c" * 40, "d" * 40
+    repo = cache / "models--org--moshi"
+    (repo / "snapshots" / main).mkdir(parents=True)
+    (repo / "snapshots" / main / "model.safetensors").write_text("x")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(main + "\n")
+
+    def entry(revision):
+        return {"name": "m", "family": "mimi", "weights": "random",
+                "llm": {"family": "moshi", "weights": "org/moshi", "revision": revision}}  # fmt: skip
+
+    check_codecs(_codecs(entry(None)), tmp_path)
+    check_codecs(_codecs(entry(main)), tmp_path)
+    with pytest.raises(CodecprobeError) as err:
+        check_codecs(_codecs(entry(other)), tmp_path)
+    assert str(err.value).startswith("config: codecs[m].llm.weights: org/moshi is not a local path")
+    assert str(err.value).endswith(f"holds no files of org/moshi at {other} (snapshot {other})")
+    with pytest.raises(CodecprobeError, match=r"holds org/moshi without the ref refs/v2 \(snapshots: c{40};"):
+        check_codecs(_codecs(entry("v2")), tmp_path)
+    (repo / "refs" / "v2").write_text(main)
+    check_codecs(_codecs(entry("v2")), tmp_path)
+    assert hub.in_hub_cache("org/moshi", "v2") and not hub.in_hub_cache("org/moshi", other)
+    assert hub.hub_cache_problem("org/none") == "holds no hub repo org/none"
 
 
 def test_hub_id_forms_agree_with_the_loaders(tmp_path, monkeypatch):

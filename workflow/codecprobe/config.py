@@ -131,11 +131,13 @@ def codec_hub_rule(entry: dict) -> Callable[[str], bool] | None:
     return hub.hub_id_shaped  # codecs._torchutil.is_hub_id (from_pretrained)
 
 
-def _need_weights(weights: str, key: str, base: Path, hub_rule: Callable[[str], bool] | None) -> None:
+def _need_weights(
+    weights: str, key: str, base: Path, hub_rule: Callable[[str], bool] | None, revision: str | None = None
+) -> None:
     """``weights`` must be ``random``, an existing file or folder (``~`` is the home folder),
     or, where the loader takes hub ids (``hub_rule``), of that loader's hub-id form. A hub id
-    is resolved when loaded, except offline (:func:`codecprobe.hub.offline_var`), where it
-    must be in the Hugging Face cache already."""
+    is resolved when loaded, except offline (:func:`codecprobe.hub.offline_var`), where the
+    Hugging Face cache must already serve it at ``revision`` (None: main)."""
     if weights == "random":
         return
     local = hub.local_path(weights, base)
@@ -145,10 +147,10 @@ def _need_weights(weights: str, key: str, base: Path, hub_rule: Callable[[str], 
         form = "" if hub.path_shaped(weights) or hub_rule is None else " (nor a hub id of the form org/name)"
         raise CodecprobeError(f"config: {key}: {weights} does not exist{form}")
     var = hub.offline_var()
-    if var and not hub.in_hub_cache(weights):
+    if var and (why := hub.hub_cache_problem(weights, revision)):
         raise CodecprobeError(
             f"config: {key}: {weights} is {hub.not_local(weights, base)}, and {var} is set but the "
-            f"Hugging Face cache {hub.hub_cache_dir()} holds no hub repo {weights}"
+            f"Hugging Face cache {hub.hub_cache_dir()} {why}"
         )
 
 
@@ -533,7 +535,8 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
                     f"not {c['family']} (codecs with an LLM input path: {', '.join(sorted(set(LLM_CODEC.values())))})"
                 )
             key = f"codecs[{c['name']}].llm.weights"
-            _need_weights(str(llm.get("weights", "random")), key, Path(base), hub.org_name_shaped)  # as llm._is_hub_id
+            _need_weights(str(llm.get("weights", "random")), key, Path(base), hub.org_name_shaped,  # as llm._is_hub_id
+                          llm.get("revision"))  # fmt: skip
 
 
 def melrvq_model_path(results: str, name: str) -> str:

@@ -86,11 +86,37 @@ def hub_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(os.path.expandvars(os.path.expanduser(cache)))
 
 
-def in_hub_cache(repo_id: str, env: Mapping[str, str] | None = None) -> bool:
-    """The hub cache holds a snapshot of the model repo ``repo_id`` (which files it holds
-    is the loader's business)."""
-    snapshots = hub_cache_dir(env) / f"models--{repo_id.replace('/', '--')}" / "snapshots"
-    return snapshots.is_dir() and any(snapshots.iterdir())
+def hub_cache_problem(repo_id: str, revision: str | None = None, env: Mapping[str, str] | None = None) -> str | None:
+    """Why the hub cache cannot serve ``repo_id`` at ``revision`` offline, or None when it can.
+
+    As ``huggingface_hub`` resolves it offline: a 40-hex ``revision`` is the commit itself;
+    any other (a branch or tag; None: ``main``) must be a ref file ``refs/<revision>`` naming
+    the commit; the commit's snapshot folder must hold files (which ones is the loader's
+    business). A snapshot downloaded by commit (``hf download --revision <sha>``) writes no
+    ``refs/main``: offline, only that commit given as the revision finds it.
+    """
+    repo = hub_cache_dir(env) / f"models--{repo_id.replace('/', '--')}"
+    snapshots = repo / "snapshots"
+    if not snapshots.is_dir() or not any(snapshots.iterdir()):
+        return f"holds no hub repo {repo_id}"
+    if revision is not None and len(revision) == 40 and all(ch in "0123456789abcdef" for ch in revision):
+        commit = revision
+    else:
+        ref = repo / "refs" / (revision or "main")
+        if not ref.is_file():
+            held = ", ".join(sorted(p.name for p in snapshots.iterdir()))
+            return (f"holds {repo_id} without the ref {ref.relative_to(repo)} (snapshots: {held}; downloaded by "
+                    "commit? give that commit as the revision, or download the repo again without --revision)")  # fmt: skip
+        commit = ref.read_text().strip()
+    snap = snapshots / commit
+    if not snap.is_dir() or not any(snap.iterdir()):
+        return f"holds no files of {repo_id} at {revision or 'main'} (snapshot {commit})"
+    return None
+
+
+def in_hub_cache(repo_id: str, revision: str | None = None, env: Mapping[str, str] | None = None) -> bool:
+    """The hub cache can serve ``repo_id`` at ``revision`` offline (:func:`hub_cache_problem`)."""
+    return hub_cache_problem(repo_id, revision, env) is None
 
 
 def not_local(weights: str, base: str | Path = ".") -> str:
