@@ -31,6 +31,40 @@ def test_mfa_command_with_local_models_and_extra_args(tmp_path):
     assert "'" in s  # the space in the path is quoted
 
 
+def test_mfa_model_paths_expand_the_home_folder_and_are_checked_at_start_up(tmp_path, monkeypatch):
+    """``~/mfa/english.dict`` reached MFA quoted ('~/...'), which it does not expand: the job
+    built the MFA corpus and then failed. A model path that does not exist was never
+    checked before the job."""
+    import copy
+
+    import yaml
+    from codecprobe.config import check_config
+    from conftest import REPO
+
+    home = tmp_path / "home"
+    (home / "mfa").mkdir(parents=True)
+    (home / "mfa" / "english.dict").write_text("a AH0\n")
+    monkeypatch.setenv("HOME", str(home))
+    cmds = mfa_commands("c", "~/mfa/english.dict", "english_us_arpa", "o")
+    assert cmds[0] == ["mfa", "model", "download", "acoustic", "english_us_arpa"]
+    assert cmds[1][-4:] == ["c", str(home / "mfa" / "english.dict"), "english_us_arpa", "o"]
+    assert "~" not in mfa_shell("c", "~/mfa/english.dict", "english_us_arpa", "o")
+
+    c = copy.deepcopy(yaml.safe_load((REPO / "config.yaml").read_text()))
+    c["alignment"] = {"source": "mfa", "mfa": {"dictionary": "~/mfa/english.dict", "acoustic_model": "english_us_arpa"}}
+    check_config(c, REPO)  # the file exists; the acoustic model is a name, fetched by the job
+    c["alignment"]["mfa"]["acoustic_model"] = "/no/such/english_mfa.zip"
+    with pytest.raises(CodecprobeError) as err:
+        check_config(c, REPO)
+    assert str(err.value) == (
+        "config: alignment.mfa.acoustic_model: /no/such/english_mfa.zip does not exist (a path to an MFA model "
+        "file; or give a model name such as english_us_arpa, which the job fetches with mfa model download)"
+    )
+    c["alignment"]["mfa"] = {"dictionary": "~/mfa/other.dict"}
+    with pytest.raises(CodecprobeError, match=r"^config: alignment.mfa.dictionary: ~/mfa/other.dict does not exist"):
+        check_config(c, REPO)
+
+
 def test_mfa_corpus_layout(corpus, tmp_path):
     m, _ = build_manifest(corpus[0], ["dev-clean"])
     out = tmp_path / "mfa_corpus"

@@ -23,8 +23,10 @@ from .io import CodecprobeError, read_table, run_cli, setup_logging
 log = logging.getLogger("codecprobe.align")
 
 
-def _is_path(model: str) -> bool:
-    return os.sep in model or model.endswith((".zip", ".dict", ".txt")) or Path(model).exists()
+def is_model_path(model: str) -> bool:
+    """An MFA model given as a file path (a folder separator, a model-file suffix, or an
+    existing file of that name), not a model name that ``mfa model download`` fetches."""
+    return os.sep in model or model.startswith("~") or model.endswith((".zip", ".dict", ".txt")) or Path(model).exists()
 
 
 def mfa_commands(
@@ -39,12 +41,18 @@ def mfa_commands(
     """The MFA command lines (argument lists) that align ``corpus_dir`` into ``output_dir``.
 
     ``dictionary`` and ``acoustic_model`` are MFA model names (e.g. ``english_us_arpa``),
-    fetched first with ``mfa model download``, or paths to local model files, used as is.
+    fetched first with ``mfa model download``, or paths to local model files, used as is
+    but for ``~``, expanded here (the command quotes it, and MFA does not expand it).
     """
     cmds: list[list[str]] = []
+    models = []
     for kind, model in (("dictionary", dictionary), ("acoustic", acoustic_model)):
-        if not _is_path(model):
+        if is_model_path(model):
+            model = os.path.expanduser(model)
+        else:
             cmds.append(["mfa", "model", "download", kind, model])
+        models.append(model)
+    dictionary, acoustic_model = models
     align = ["mfa", "align", "--clean", "--output_format", "long_textgrid", "-j", str(jobs)]
     if temp_dir:
         align += ["--temporary_directory", temp_dir]

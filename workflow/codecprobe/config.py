@@ -154,6 +154,20 @@ def _need_weights(
         )
 
 
+def _need_mfa_models(mfa: dict, base: Path) -> None:
+    """MFA models given as file paths (``~`` is the home folder) must exist: the job built the
+    MFA corpus and then failed on them. Model names are fetched by the job."""
+    from .align import is_model_path
+
+    for key in ("dictionary", "acoustic_model"):
+        model = str(mfa.get(key, "english_us_arpa"))
+        if is_model_path(model) and not hub.local_path(model, base).exists():
+            raise CodecprobeError(
+                f"config: alignment.mfa.{key}: {model} does not exist (a path to an MFA model file; or give a "
+                "model name such as english_us_arpa, which the job fetches with mfa model download)"
+            )
+
+
 def _need_pooling(config: dict) -> None:
     """The pooling the distances stage reads must be one that the encode stage writes."""
     written = config.get("encode", {}).get("pooling", ["mean"])
@@ -193,6 +207,8 @@ def check_config(config: dict, base: str | Path = ".") -> None:
     al = config["alignment"]
     if al["source"] == "textgrids":
         _need(al["textgrids"], "alignment.textgrids", base, "dir")
+    else:
+        _need_mfa_models(al.get("mfa") or {}, base)
     _need_pooling(config)
     w = config.get("words", {})
     if w.get("drop_stopwords"):
