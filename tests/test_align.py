@@ -88,6 +88,21 @@ def test_mfa_corpus_missing_audio(tmp_path):
     assert not (tmp_path / "c.tmp").exists()  # the half-built folder was left beside it
 
 
+def test_mfa_corpus_refuses_repeated_ids_and_missing_transcripts(tmp_path):
+    """A hand-made manifest (the align CLI reads any): a repeated id stopped on a raw
+    FileExistsError, and a missing transcript became the word 'nan' in the .lab file."""
+    audio = tmp_path / "a.flac"
+    audio.write_bytes(b"")
+    row = {"utt_id": "1-2-0001", "speaker": "1", "path": str(audio), "transcript": "A"}
+    with pytest.raises(CodecprobeError, match=r"^manifest: utterance id\(s\) listed twice: \['1-2-0001'\]$"):
+        prepare_mfa_corpus(pd.DataFrame([row, row]), tmp_path / "c")
+    rows = [row, {**row, "utt_id": "1-2-0002", "transcript": None}, {**row, "utt_id": "1-2-0003", "transcript": " "}]
+    with pytest.raises(CodecprobeError) as err:
+        prepare_mfa_corpus(pd.DataFrame(rows), tmp_path / "c")
+    assert str(err.value) == "manifest: 2 utterance(s) without a transcript: ['1-2-0002', '1-2-0003']"
+    assert not (tmp_path / "c").exists() and not (tmp_path / "c.tmp").exists()
+
+
 def test_mfa_corpus_links_keep_the_corpus_names_extension(corpus, tmp_path):
     """FLACs that are links into a store of hash-named files (the hub cache, DVC,
     git-annex): the link for MFA was named after the target's (missing) extension, and MFA,

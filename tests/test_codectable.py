@@ -104,6 +104,14 @@ def test_bad_features_files_are_named(tmp_path, drop, message):
         summary(str(tmp_path / "x.h5"))
 
 
+def test_a_file_without_layers_is_named(tmp_path):
+    """n_layers 0: 'min() arg is an empty sequence', naming no file."""
+    _fake_features(tmp_path / "z.h5", "z", "dac", 75.0, [])
+    with pytest.raises(CodecprobeError) as err:
+        summary(str(tmp_path / "z.h5"))
+    assert str(err.value) == f"{tmp_path / 'z.h5'}: n_layers 0: no codebooks"
+
+
 def test_unreadable_and_doubled_files_are_errors(tmp_path):
     (tmp_path / "bad.h5").write_bytes(b"not hdf5")
     with pytest.raises(CodecprobeError, match="bad.h5: cannot read features"):

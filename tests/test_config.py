@@ -602,7 +602,7 @@ def test_hub_id_forms_agree_with_the_loaders(tmp_path, monkeypatch):
 def test_hub_cache_dir_and_offline_mode_as_huggingface_hub_reads_them(tmp_path):
     from codecprobe import hub
 
-    assert hub.hub_cache_dir({"HOME": "/h"}).parts[-3:] == (".cache", "huggingface", "hub")
+    assert hub.hub_cache_dir({}) == Path("~/.cache/huggingface/hub").expanduser()  # the home folder: this process's
     assert hub.hub_cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/huggingface/hub")
     assert hub.hub_cache_dir({"HF_HOME": "/hf", "XDG_CACHE_HOME": "/x"}) == Path("/hf/hub")
     assert hub.hub_cache_dir({"HUGGINGFACE_HUB_CACHE": "/old", "HF_HOME": "/hf"}) == Path("/old")

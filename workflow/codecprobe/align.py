@@ -73,6 +73,13 @@ def prepare_mfa_corpus(manifest: pd.DataFrame, out_dir: str | Path) -> int:
     renamed, so a half-built corpus is never seen. Returns the number of utterances.
     """
     out_dir = Path(out_dir)
+    ids = manifest["utt_id"].astype(str)
+    if ids.duplicated().any():  # build_manifest refuses them; a hand-made manifest may not
+        raise CodecprobeError(f"manifest: utterance id(s) listed twice: {sorted(set(ids[ids.duplicated()]))[:5]}")
+    text = manifest["transcript"]
+    empty = ids[text.isna() | (text.astype(str).str.strip() == "")]
+    if len(empty):  # MFA would align the word 'nan'
+        raise CodecprobeError(f"manifest: {len(empty)} utterance(s) without a transcript: {sorted(empty)[:5]}")
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:

@@ -63,6 +63,8 @@ def summary(path: str) -> dict:
             if missing:
                 raise CodecprobeError(f"{path}: not an encode-stage features file (no attribute {', '.join(missing)})")
             k = int(attrs["n_layers"])
+            if k < 1:
+                raise CodecprobeError(f"{path}: n_layers {k}: no codebooks")
             names = [f"codebooks/layer_{i:02d}" for i in range(1, k + 1)]
             absent = [n for n in names if n not in h]
             if absent:
