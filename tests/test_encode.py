@@ -378,12 +378,49 @@ def test_code_counts_are_exact_for_words_of_thousands_of_frames():
     valid = np.ones_like(codes, bool)
     valid[0, -1] = False  # 3001 valid frames: one of code 0, 3000 of code 1
     got = code_counts(codes, valid, 2)
-    assert got.dtype == np.float32
+    assert got.dtype == np.float64
     np.testing.assert_array_equal(got, [[1.0, 3000.0]])
     codes[0, 1] = 0  # 2 of code 0, 2999 of code 1
     np.testing.assert_array_equal(code_counts(codes, valid, 2), [[2.0, 2999.0]])
+    from codecprobe.encode import counted_means
+
     table = np.array([[3.0], [0.0]], np.float32)
-    np.testing.assert_allclose(code_counts(codes, valid, 2) @ table / 3001, [[6.0 / 3001]], rtol=1e-6)
+    got = counted_means(code_counts(codes, valid, 2), table, np.array([3001]))
+    assert got.dtype == np.float32 and got[0, 0] == np.float32(6.0 / 3001)  # the exact mean, rounded once
+
+
+def test_pooled_means_do_not_depend_on_the_batch_or_blas_threads():
+    """A word's mean is the same bits alone, in batches of any size and with one or two BLAS
+    threads, and is the exact mean rounded once to float32: the float32 ``counts @ table``
+    of before rounded differently with the batch's row count and OpenBLAS's threads (by up
+    to 2e-7 relative), so --cores and encode.max_batch moved melrvq's pooled features."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    script = (
+        "import sys, numpy as np\n"
+        f"sys.path.insert(0, {str(REPO / 'workflow')!r})\n"
+        "from codecprobe.encode import code_counts, counted_means\n"
+        "rng = np.random.default_rng(5)\n"
+        "table = rng.standard_normal((256, 80)).astype(np.float32)\n"
+        "n = rng.integers(1, 90, 64)\n"
+        "codes = rng.integers(0, 256, (64, 90))\n"
+        "valid = np.arange(90)[None, :] < n[:, None]\n"
+        "exact = np.stack([table.astype(np.float64)[codes[i, :n[i]]].sum(0) / n[i] for i in range(64)]).astype(np.float32)\n"
+        "for size in (1, 7, 32, 64):\n"
+        "    for a in range(0, 64, size):\n"
+        "        b = slice(a, a + size)\n"
+        "        got = counted_means(code_counts(codes[b], valid[b], 256), table, n[b])\n"
+        "        assert got.dtype == np.float32 and np.array_equal(got, exact[b]), (size, a)\n"
+        "print('ok')\n"
+    )
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+        assert r.stdout.strip() == "ok", (threads, r.stderr[-2000:])
 
 
 def test_pool_padded_numpy_ignores_padding_and_matches_gather():

@@ -424,14 +424,27 @@ def pool_words(codec: Codec, codes: list[np.ndarray], frames: list, methods: tup
 
 def code_counts(codes: np.ndarray, valid: np.ndarray, size: int) -> np.ndarray:
     """How often each code occurs in each row's valid frames: ``codes`` ``[n, F]`` (one
-    layer, right-padded), ``valid`` ``[n, F]`` bool -> ``[n, size]`` float32 counts.
-
-    A row's mean decoded vector is then ``counts @ table / n_frames``: one matrix product
-    instead of gathering ``[n, F, D]`` vectors (10-20x less time on the CPU; the sums agree
-    with the gather to about 1e-7 relative). Codes in padded frames are never read.
-    """
+    layer, right-padded), ``valid`` ``[n, F]`` bool -> ``[n, size]`` float64 counts.
+    Codes in padded frames are never read. A row's mean decoded vector is then
+    :func:`counted_means`."""
     flat = (np.arange(len(codes))[:, None] * size + codes)[valid]
-    return np.bincount(flat, minlength=len(codes) * size).reshape(len(codes), size).astype(np.float32)
+    return np.bincount(flat, minlength=len(codes) * size).reshape(len(codes), size).astype(np.float64)
+
+
+def counted_means(counts: np.ndarray, table: np.ndarray, n_frames: np.ndarray) -> np.ndarray:
+    """Mean decoded vectors ``[n, D]`` (``table``'s dtype) from code ``counts`` ``[n, size]``
+    (:func:`code_counts`), ``table`` ``[size, D]`` and ``n_frames`` ``[n]``.
+
+    ``counts @ table / n_frames`` in float64, rounded once to ``table``'s dtype: one matrix
+    product instead of gathering ``[n, F, D]`` vectors (10-20x less time on the CPU). Every
+    product of a count (< 2^24) and a float32 entry is exact in float64, so the float64 sum
+    is within about ``size`` x 1e-16 of the exact mean whatever order BLAS sums in, and its
+    float32 rounding is the same bits alone or in any batch and with any number of BLAS
+    threads (but where the exact mean lies within that of a float32 rounding boundary). In
+    float32, as before session 26, the batch's row count and OpenBLAS's threads moved
+    melrvq's pooled features by up to 2e-7 relative (so --cores and encode.max_batch did).
+    """
+    return (counts @ table.astype(np.float64) / n_frames[:, None]).astype(table.dtype)
 
 
 def _pool_padded(tables: list, pad, n_frames: np.ndarray, methods: tuple[str, ...]) -> dict:
@@ -443,7 +456,7 @@ def _pool_padded(tables: list, pad, n_frames: np.ndarray, methods: tuple[str, ..
     if isinstance(tables[0], np.ndarray):
         valid = np.arange(pad.shape[2])[None, :] < n_frames[:, None]  # [n, F]
         per_layer = {
-            "mean": lambda k: code_counts(pad[:, k], valid, len(tables[k])) @ tables[k] / n_frames[:, None],
+            "mean": lambda k: counted_means(code_counts(pad[:, k], valid, len(tables[k])), tables[k], n_frames),
             "center": lambda k: tables[k][pad[rows, k, n_frames // 2]],
         }
         return {m: np.cumsum(np.stack([per_layer[m](k) for k in range(len(tables))], 1), axis=1) for m in methods}
