@@ -25,7 +25,7 @@ NAME = "sub901_2drt_12_picture1"
 def layout(tmp_path):
     annot = tmp_path / "annot16" / "sub901" / "track"
     annot.mkdir(parents=True)
-    shutil.copy(FIXTURE, annot / f"{NAME}_track.mat")
+    shutil.copyfile(FIXTURE, annot / f"{NAME}_track.mat")  # not copy(): the fixture is read-only, tests edit copies
     audio = tmp_path / "75-speaker" / "sub901" / "2drt" / "audio"
     audio.mkdir(parents=True)
     # frames 1540..1656 end at 1656 / 83.2778 = 19.89 s
@@ -102,7 +102,7 @@ def test_a_speaker_left_without_utterances_is_a_clear_error(layout, tmp_path):
     than its tracks): the job passed with a warning per file and Fig. 3 over one speaker."""
     other = "sub902_2drt_12_picture1"
     (layout / "annot16/sub902/track").mkdir(parents=True)
-    shutil.copy(FIXTURE, layout / "annot16/sub902/track" / f"{other}_track.mat")
+    shutil.copyfile(FIXTURE, layout / "annot16/sub902/track" / f"{other}_track.mat")
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
     speaker_vtd(str(layout / "annot16"), "sub901", str(a), str(tmp_path / "ga.png"), [], None)
     speaker_vtd(str(layout / "annot16"), "sub902", str(b), str(tmp_path / "gb.png"), [], None)
@@ -110,7 +110,7 @@ def test_a_speaker_left_without_utterances_is_a_clear_error(layout, tmp_path):
         utterance_table(str(layout / "75-speaker"), [str(a), str(b)])
     audio = layout / "75-speaker/sub902/2drt/audio"
     audio.mkdir(parents=True)
-    shutil.copy(layout / "75-speaker/sub901/2drt/audio" / f"{NAME}_audio.wav", audio / f"{other}_audio.wav")
+    shutil.copyfile(layout / "75-speaker/sub901/2drt/audio" / f"{NAME}_audio.wav", audio / f"{other}_audio.wav")
     table, _ = utterance_table(str(layout / "75-speaker"), [str(a), str(b)])
     assert list(table.speaker) == ["sub901", "sub902"]
 
@@ -120,9 +120,9 @@ def test_unreadable_audio_is_skipped_named_and_counted(layout, tmp_path, caplog,
     # a second utterance of the same track: the good one is kept, the bad one counted
     other = "sub901_2drt_13_picture2"
     track = layout / "annot16/sub901/track"
-    shutil.copy(track / f"{NAME}_track.mat", track / f"{other}_track.mat")
+    shutil.copyfile(track / f"{NAME}_track.mat", track / f"{other}_track.mat")
     audio = layout / "75-speaker/sub901/2drt/audio"
-    shutil.copy(audio / f"{NAME}_audio.wav", audio / f"{other}_audio.wav")
+    shutil.copyfile(audio / f"{NAME}_audio.wav", audio / f"{other}_audio.wav")
     out = tmp_path / "v.h5"
     speaker_vtd(str(layout / "annot16"), "sub901", str(out), str(tmp_path / "g.png"), [], None)
     wav = audio / f"{other}_audio.wav"
