@@ -452,3 +452,19 @@ def test_permutation_mean_identity_over_all_permutations():
     pr = effective_dimension(x) * effective_dimension(y)
     assert mean == pytest.approx(np.sqrt(pr) / 5, rel=1e-9)
     assert mean != pytest.approx(np.sqrt(pr) / 6, rel=1e-3)
+
+
+def test_prepare_gram_refuses_a_representation_constant_up_to_its_means_rounding():
+    """Linear, not debiased, of a constant representation: its centred rows are rounding
+    noise of the mean (0.1 x 3 averages to 0.1 + 1.4e-17), so its Gram is noise and CKA
+    came out of 0/0 or of that noise; an error naming it, as the other estimators give.
+    A representation that varies, however little against its size, is kept."""
+    from codecprobe.cka import prepare_gram
+
+    for x in (np.full((5, 3), 0.1), np.full((7, 2), 1e6), np.zeros((4, 3)) + np.array([1.0, -2.0, 3.0]), np.zeros((4, 3))):
+        with pytest.raises(CodecprobeError, match=rf"^CKA is undefined: the representation of {len(x)} rows is constant"):
+            prepare_gram(x)
+    x = np.full((5, 3), 1e6)
+    x[0, 0] += 1e-6  # 1e-12 relative: far above rounding (2e-16)
+    g = prepare_gram(x)
+    assert g[0, 0] == pytest.approx(0.8 * 0.8 * 1e-12, rel=1e-3)
