@@ -464,7 +464,11 @@ def test_prepare_gram_refuses_a_representation_constant_up_to_its_means_rounding
     for x in (np.full((5, 3), 0.1), np.full((7, 2), 1e6), np.zeros((4, 3)) + np.array([1.0, -2.0, 3.0]), np.zeros((4, 3))):
         with pytest.raises(CodecprobeError, match=rf"^CKA is undefined: the representation of {len(x)} rows is constant"):
             prepare_gram(x)
+    with pytest.raises(CodecprobeError, match="constant"):  # many rows: the mean's rounding grows with n
+        prepare_gram(np.tile([0.1, 1 / 3, 2 / 7, -5.3], (20000, 1)))
     x = np.full((5, 3), 1e6)
     x[0, 0] += 1e-6  # 1e-12 relative: far above rounding (2e-16)
     g = prepare_gram(x)
     assert g[0, 0] == pytest.approx(0.8 * 0.8 * 1e-12, rel=1e-3)
+    x = np.column_stack([np.full(50, 1e8), np.linspace(0, 1e-8, 50)])  # one column varies, however little
+    assert prepare_gram(x)[0, 0] > 0

@@ -1265,6 +1265,10 @@ def test_melrvq_model_checks(tmp_path, corpus):
     assert str(err.value) == (
         f"codec 'mel': cannot read melrvq model {text}: not an .npz archive (a model is the one rule fit_melrvq writes)"
     )
+    objects = tmp_path / "objects.npz"  # an .npz, but of object arrays: np.load's own reason
+    np.savez(objects, codebooks=np.array([None], dtype=object), mean=good["mean"], std=good["std"])
+    with pytest.raises(CodecprobeError, match=f"cannot read melrvq model {objects}: Object arrays cannot be loaded"):
+        load_codec(CodecSpec("mel", "melrvq", weights=str(objects)))
     import soundfile as sf
 
     silent = tmp_path / "silent.wav"

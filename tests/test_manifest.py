@@ -95,6 +95,12 @@ def test_truncated_wav_is_told_by_its_data_chunk(corpus):
     w.write_bytes(data[:40] + b"\xff\xff\xff\xff" + data[44:])
     assert wav_data_shortfall(w) is None
     assert wav_data_shortfall(ls / "dev-clean" / "11" / "100" / "11-100-0000.flac") is None
+    # SoX writing to a pipe declares 0x7FFFF000 bytes (MS_UNSPEC): a complete file, read in full
+    w.write_bytes(data[:40] + (0x7FFFF000).to_bytes(4, "little") + data[44:])
+    assert wav_data_shortfall(w) is None
+    # a declared size that is not a whole number of frames (44,801 bytes for 22,400 frames): no cut
+    w.write_bytes(data[:40] + (44801).to_bytes(4, "little") + data[44:])
+    assert wav_data_shortfall(w) is None
     # 24-bit stereo: frames counted by the fmt chunk's block align (6 bytes)
     sf.write(w, np.zeros((1000, 2), np.float32), 16000, subtype="PCM_24")
     w.write_bytes(w.read_bytes()[:-600])

@@ -342,10 +342,9 @@ def prepare_gram(
         raise CodecprobeError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     if kernel == "linear":
         xc = (np.asarray(x, dtype=np.float64) - np.mean(x, axis=0, dtype=np.float64)).astype(dtype, copy=False)
-        size = float(np.abs(np.asarray(x, dtype=np.float64)).max(initial=0.0))
-        if float(np.abs(xc).max(initial=0.0)) <= 16 * np.finfo(np.float64).eps * size:  # all zeros too
-            # constant over the words up to the rounding of its mean: CKA is undefined (its
-            # callers refuse constant input before; here too, so that no caller gets ~0)
+        if len(x) and not np.ptp(np.asarray(x), axis=0).any():
+            # every column constant: the centred rows are only the rounding of the means and
+            # CKA is undefined (its callers refuse it before; here too, so no caller gets ~0)
             raise CodecprobeError(f"CKA is undefined: the representation of {len(xc)} rows is constant over the words")
         g = xc @ xc.T
         del xc

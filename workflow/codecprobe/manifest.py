@@ -128,12 +128,19 @@ FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 UNKNOWN_LENGTH = (1 << 63) - 1
 
 
+# data-chunk sizes that say "unknown length": 0, 0xFFFFFFFF, and SoX's MS_UNSPEC (a WAV
+# written to a pipe, read in full by libsndfile)
+STREAMED_WAV_SIZES = (0, 0xFFFFFFFF, 0x7FFFF000)
+
+
 def wav_data_shortfall(path: Path) -> tuple[int, int] | None:
     """``(frames present, frames declared)`` of a RIFF WAV file whose ``data`` chunk is
     declared longer than the bytes that follow it (a file cut short: libsndfile then reports
     only the frames present, so the decoded count matches its own header count); None for
-    a complete file, a file that is not RIFF WAV, or a declared size of 0 or 0xFFFFFFFF
-    (written as a stream: no length to check). RF64 and Wave64 files are not checked."""
+    a complete file, a file that is not RIFF WAV, or a declared size of 0, 0xFFFFFFFF or
+    0x7FFFF000 (written as a stream: no length to check; SoX writes the last to a pipe).
+    Whole frames are compared (a size that is not a multiple of the frame size is not a
+    cut). RF64 and Wave64 files are not checked."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(12)
@@ -149,10 +156,10 @@ def wav_data_shortfall(path: Path) -> tuple[int, int] | None:
                 if len(fmt) >= 14:
                     block_align = int.from_bytes(fmt[12:14], "little")
             elif cid == b"data":
-                if n in (0, 0xFFFFFFFF) or block_align <= 0:
+                if n in STREAMED_WAV_SIZES or block_align <= 0:
                     return None
-                present = size - (pos + 8)
-                return (present // block_align, n // block_align) if present < n else None
+                present, declared = (size - (pos + 8)) // block_align, n // block_align
+                return (present, declared) if present < declared else None
             pos += 8 + n + (n & 1)  # chunks are padded to an even size
     return None
 

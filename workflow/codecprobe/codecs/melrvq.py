@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -197,8 +198,8 @@ class MelRVQ(Codec):
                 with np.load(p) as z:
                     self.codebooks, self.mean, self.std = z["codebooks"], z["mean"], z["std"]
             except Exception as e:
-                # not an .npz: np.load takes it for a pickle and suggests allow_pickle, never right here
-                why = "not an .npz archive (a model is the one rule fit_melrvq writes)" if "pickle" in str(e) else e
+                # not an .npz (a zip): np.load takes it for a pickle and suggests allow_pickle, never right here
+                why = e if zipfile.is_zipfile(p) else "not an .npz archive (a model is the one rule fit_melrvq writes)"
                 raise CodecprobeError(f"codec {spec.name!r}: cannot read melrvq model {p}: {why}") from e
             check_model(self.codebooks, self.mean, self.std, f"codec {spec.name!r}: melrvq model {p}")
         total = self.codebooks.shape[0]
