@@ -98,7 +98,7 @@ rule rtmri_pwcca:
 rule fig3:
     """Fig. 3 (PWCCA per layer, every codec) and Fig. 4 (MIMI's first layer vs the rest)."""
     input:
-        each(f"{RESULTS}/rtmri/pwcca/{{codec}}.csv", "at least one codec (codecs)", codec=list(CODECS)),
+        expand(f"{RESULTS}/rtmri/pwcca/{{codec}}.csv", codec=list(CODECS)),
     output:
         table=report(
             f"{RESULTS}/rtmri/pwcca_all_codecs.csv",
@@ -152,7 +152,7 @@ rule rtmri_lag:
 rule fig3_lag:
     """PWCCA against time lag: mean over speakers per lag, the best lag per codec and layer."""
     input:
-        each(f"{RESULTS}/rtmri/lag/{{codec}}.csv", "at least one codec (codecs)", codec=list(CODECS)),
+        expand(f"{RESULTS}/rtmri/lag/{{codec}}.csv", codec=list(CODECS)),
     output:
         table=f"{RESULTS}/rtmri/lag_all_codecs.csv",
         summary=f"{RESULTS}/rtmri/lag_summary.csv",
@@ -238,7 +238,7 @@ rule rtmri_region_pwcca:
 rule fig3_regions:
     """PWCCA per tract region: mean over speakers per codec, region and layer, and the figure."""
     input:
-        each(f"{RESULTS}/rtmri/region_pwcca/{{codec}}.csv", "at least one codec (codecs)", codec=list(CODECS)),
+        expand(f"{RESULTS}/rtmri/region_pwcca/{{codec}}.csv", codec=list(CODECS)),
     output:
         table=f"{RESULTS}/rtmri/region_pwcca_all_codecs.csv",
         summary=report(

@@ -67,14 +67,15 @@ validate(config, str(Path(workflow.basedir) / "workflow/schemas/config.schema.ya
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
-CODECS = codecs_by_name(config)
+CODECS = codecs_by_name(config)  # never empty: check_config refuses a config without codecs
 CKA_CODECS = [name for name, c in CODECS.items() if c.get("llm")]
 # split RVQ: layer 1 vs 2..k (MIMI's first-layer split), where the pooling and layers allow it
 MIMI_CODECS, NO_SPLIT = split_codecs(config)
-if random_weight_codecs(config):
+RANDOM_WEIGHTS = random_weight_codecs(config)
+if RANDOM_WEIGHTS:
     print(
         f"codecprobe: RANDOM WEIGHTS (plumbing only, not results; marked in every output): "
-        f"{', '.join(random_weight_codecs(config))}",
+        f"{', '.join(RANDOM_WEIGHTS)}",
         file=sys.stderr,
     )
 if NO_SPLIT:
@@ -86,10 +87,11 @@ BY_SPEAKER = by_speaker(config)  # Choi et al.'s speaker-dependent variant; [] =
 
 
 def each(pattern, need, **values):
-    """Input function: ``pattern`` expanded over one list (``codec=`` or ``speaker=``), or,
-    when this config gives an empty list, a clear error naming what the asked-for output
-    needs. A summary rule asked for by its output's name would otherwise run with no
-    inputs and stop on a usage message."""
+    """Input function: ``pattern`` expanded over one list that a config may leave empty
+    (``speaker=``, or ``codec=`` of some of the codecs: those with an LLM, MIMI's), or,
+    when it is empty, a clear error naming what the asked-for output needs. A summary rule
+    asked for by its output's name would otherwise run with no inputs and stop on a usage
+    message. (The codec list itself is never empty: plain ``expand``.)"""
     ((key, names),) = values.items()
 
     def inputs(wildcards):
@@ -145,11 +147,11 @@ PAPER_REFERENCE = os.path.relpath(Path(workflow.basedir) / "resources" / "paper_
 
 def paper_comparison_inputs(wildcards):
     """The summary tables the paper comparison reads, of the analyses this run builds."""
-    tables = {}
-    if CODECS:
-        tables["distances"] = f"{RESULTS}/distances/all_codecs.csv"
-        tables["codec_table"] = f"{RESULTS}/tables/codecs.csv"
-    if CODECS and RTMRI_SPEAKERS:
+    tables = {
+        "distances": f"{RESULTS}/distances/all_codecs.csv",
+        "codec_table": f"{RESULTS}/tables/codecs.csv",
+    }
+    if RTMRI_SPEAKERS:
         tables["pwcca"] = f"{RESULTS}/rtmri/pwcca_summary.csv"
     if CKA_CODECS:
         tables["cka"] = f"{RESULTS}/cka/cka_all_codecs.csv"
@@ -162,33 +164,30 @@ def all_targets():
         f"{RESULTS}/words/words.csv",
         f"{RESULTS}/pairs/pairs.parquet",
         f"{RESULTS}/pairs/pair_summary.csv",
+        f"{RESULTS}/figures/fig2_word_pairs.pdf",
+        f"{RESULTS}/distances/all_codecs.csv",
+        f"{RESULTS}/tables/word_pairs.tex",
+        f"{RESULTS}/tables/paper_comparison.csv",
+        f"{RESULTS}/tables/codecs.csv",
     ]
-    if CODECS:
-        targets += [
-            f"{RESULTS}/figures/fig2_word_pairs.pdf",
-            f"{RESULTS}/distances/all_codecs.csv",
-            f"{RESULTS}/tables/word_pairs.tex",
-            f"{RESULTS}/tables/paper_comparison.csv",
-            f"{RESULTS}/tables/codecs.csv",
-        ]
     if MIMI_CODECS:
         targets.append(f"{RESULTS}/figures/fig2_first_layer_split.pdf")
-    if CODECS and BY_SPEAKER:
+    if BY_SPEAKER:
         targets += [
             f"{RESULTS}/figures/fig2_word_pairs_by_speaker.pdf",
             f"{RESULTS}/distances/by_speaker/all_codecs.csv",
         ]
     if CKA_CODECS:
         targets += [f"{RESULTS}/figures/cka_speech_text.pdf", f"{RESULTS}/tables/cka.tex"]
-    if CODECS and RTMRI_SPEAKERS:
+    if RTMRI_SPEAKERS:
         targets += [
             f"{RESULTS}/figures/fig3_articulatory.pdf",
             f"{RESULTS}/rtmri/pwcca_summary.csv",
             f"{RESULTS}/tables/pwcca.tex",
         ]
-    if CODECS and RTMRI_SPEAKERS and LAG:
+    if RTMRI_SPEAKERS and LAG:
         targets += [f"{RESULTS}/figures/fig3_lag.pdf", f"{RESULTS}/rtmri/lag_best.csv"]
-    if CODECS and RTMRI_SPEAKERS and REGIONS:
+    if RTMRI_SPEAKERS and REGIONS:
         targets += [f"{RESULTS}/figures/fig3_regions.pdf", f"{RESULTS}/rtmri/region_summary.csv"]
     return targets + intermediate_targets()
 
@@ -200,18 +199,17 @@ def intermediate_targets():
     missing and a plain rerun said "Nothing to be done" (the job that had been due to
     rerun, with the settings that changed, never ran). Asked for by rule all, it is."""
     out = [f"{RESULTS}/alignment/mfa"] if config["alignment"]["source"] == "mfa" else []
-    if CODECS:
-        out.append(f"{RESULTS}/pairs/tokens.csv")
-        for name, c in CODECS.items():
-            if c["family"] == "melrvq" and c.get("weights") == "fit":
-                out.append(melrvq_model_path(RESULTS, name))
-            out += [f"{RESULTS}/features/{name}/words.h5", f"{RESULTS}/distances/{name}.csv"]
-            if BY_SPEAKER:
-                out.append(f"{RESULTS}/distances/by_speaker/{name}.csv")
+    out.append(f"{RESULTS}/pairs/tokens.csv")
+    for name, c in CODECS.items():
+        if c["family"] == "melrvq" and c.get("weights") == "fit":
+            out.append(melrvq_model_path(RESULTS, name))
+        out += [f"{RESULTS}/features/{name}/words.h5", f"{RESULTS}/distances/{name}.csv"]
         if BY_SPEAKER:
-            out.append(f"{RESULTS}/pairs/by_speaker/pairs.parquet")
+            out.append(f"{RESULTS}/distances/by_speaker/{name}.csv")
+    if BY_SPEAKER:
+        out.append(f"{RESULTS}/pairs/by_speaker/pairs.parquet")
     out += [f"{RESULTS}/cka/{name}.csv" for name in CKA_CODECS]
-    if CODECS and RTMRI_SPEAKERS:
+    if RTMRI_SPEAKERS:
         out += [f"{RESULTS}/rtmri/vtd/{s}.h5" for s in RTMRI_SPEAKERS] + [f"{RESULTS}/rtmri/utterances.csv"]
         for name in CODECS:
             out += [f"{RESULTS}/rtmri/features/{name}.h5", f"{RESULTS}/rtmri/pwcca/{name}.csv"]

@@ -4,7 +4,7 @@
 rule codec_table:
     """Table 1 of this run: each codec's rates, layers, codebooks and bitrate, from its features."""
     input:
-        each(f"{RESULTS}/features/{{codec}}/words.h5", "at least one codec (codecs)", codec=list(CODECS)),
+        expand(f"{RESULTS}/features/{{codec}}/words.h5", codec=list(CODECS)),
     output:
         report(
             f"{RESULTS}/tables/codecs.csv",

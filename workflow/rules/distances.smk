@@ -24,7 +24,7 @@ rule distances:
 rule fig2:
     """Fig. 2 over every codec in the config (adding a codec rebuilds it)."""
     input:
-        each(f"{RESULTS}/distances/{{codec}}.csv", "at least one codec (codecs)", codec=list(CODECS)),
+        expand(f"{RESULTS}/distances/{{codec}}.csv", codec=list(CODECS)),
     output:
         table=report(
             f"{RESULTS}/distances/all_codecs.csv",
@@ -79,7 +79,7 @@ rule distances_by_speaker:
 rule fig2_by_speaker:
     """Fig. 2 within single speakers (Choi et al.'s speaker-dependent variant), every codec."""
     input:
-        each(f"{RESULTS}/distances/by_speaker/{{codec}}.csv", "at least one codec (codecs)", codec=list(CODECS)),
+        expand(f"{RESULTS}/distances/by_speaker/{{codec}}.csv", codec=list(CODECS)),
     output:
         table=report(
             f"{RESULTS}/distances/by_speaker/all_codecs.csv",

@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    codec="|".join(CODECS) if CODECS else "NO_CODEC",
+    codec="|".join(CODECS),
 
 
 rule fit_melrvq:
