@@ -341,11 +341,11 @@ def prepare_gram(
     if kernel not in KERNELS:
         raise CodecprobeError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     if kernel == "linear":
-        xc = (np.asarray(x, dtype=np.float64) - np.mean(x, axis=0, dtype=np.float64)).astype(dtype, copy=False)
         if len(x) and not np.ptp(np.asarray(x), axis=0).any():
             # every column constant: the centred rows are only the rounding of the means and
             # CKA is undefined (its callers refuse it before; here too, so no caller gets ~0)
-            raise CodecprobeError(f"CKA is undefined: the representation of {len(xc)} rows is constant over the words")
+            raise CodecprobeError(f"CKA is undefined: the representation of {len(x)} rows is constant over the words")
+        xc = (np.asarray(x, dtype=np.float64) - np.mean(x, axis=0, dtype=np.float64)).astype(dtype, copy=False)
         g = xc @ xc.T
         del xc
         if not debiased:
