@@ -148,6 +148,78 @@ def test_melrvq_identities_and_pad_invariance(melrvq):
     assert a.shape[1] == int(np.ceil(7001 / HOP))
 
 
+def test_melrvq_log_mel_frames_do_not_depend_on_padding():
+    """A clip's log-mel frames are the same bits alone and padded with zeros, as it is in a
+    batch: the float32 mel projection moved with the product's frame count (up to 1e-6)."""
+    rng = np.random.default_rng(0)
+    for n in range(3000, 60000, 977):
+        wav = (0.1 * rng.standard_normal(n)).astype(np.float32)
+        alone = log_mel(wav)
+        padded = log_mel(np.concatenate([wav, np.zeros(16000, np.float32)]))[: len(alone)]
+        assert np.array_equal(alone, padded), n
+
+
+def test_melrvq_assign_finds_the_nearest_centroid_at_near_ties():
+    """Rows placed between their two nearest centroids, 5e-6 nearer one (in squared distance,
+    against about 200 for each): ``assign`` picks it, as an exact float64 reference does
+    (float32 arithmetic picked the other one for a good share of such rows)."""
+    from codecprobe.codecs.melrvq import assign
+
+    rng = np.random.default_rng(4)
+    c = rng.standard_normal((256, 80)).astype(np.float32)
+    x0 = rng.standard_normal((400, 80))
+
+    def ref(x: np.ndarray) -> np.ndarray:  # exact enough: float64 differences, no cancellation
+        return ((x[:, None, :] - c.astype(np.float64)[None]) ** 2).sum(-1)
+
+    order = np.argsort(ref(x0), axis=1)
+    i, j = order[:, 0], order[:, 1]
+    diff = c[i].astype(np.float64) - c[j]
+    u = diff / np.linalg.norm(diff, axis=1, keepdims=True)
+    t = 2.5e-6 / np.linalg.norm(diff, axis=1)  # |x - c_j|^2 - |x - c_i|^2 = 2 t |c_i - c_j| = 5e-6
+    mid = (c[i].astype(np.float64) + c[j]) / 2
+    x = (x0 - (((x0 - mid) * u).sum(1) - t)[:, None] * u).astype(np.float32)
+    d = ref(x.astype(np.float64))
+    keep = np.sort(d, axis=1)[:, 1] - np.sort(d, axis=1)[:, 0] < 1e-4  # still a near tie after float32 rounding
+    assert keep.sum() > 300
+    np.testing.assert_array_equal(assign(x[keep], c), d[keep].argmin(1))
+    for rows in (slice(0, 1), slice(0, 7), slice(0, None)):  # and the same nearest in any batch
+        np.testing.assert_array_equal(assign(x[keep][rows], c), d[keep][rows].argmin(1))
+
+
+def test_melrvq_fit_and_codes_do_not_depend_on_blas_threads(tmp_path):
+    """Log-mel frames, a residual k-means fit and the codes it gives are the same bits with
+    one and with two OpenBLAS threads (they differed: the float32 mel projection)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    script = (
+        "import sys, hashlib, numpy as np\n"
+        f"sys.path.insert(0, {str(REPO / 'workflow')!r})\n"
+        "from codecprobe.codecs.melrvq import log_mel, fit_rvq, assign\n"
+        "rng = np.random.default_rng(8)\n"
+        "t = np.arange(60000) / 16000\n"
+        "wavs = [(0.2 * np.sin(2 * np.pi * f * t[:n]) + 0.05 * rng.standard_normal(n)).astype(np.float32)\n"
+        "        for f, n in zip((180, 440, 1250, 3100), (52333, 47111, 59999, 41001))]\n"
+        "x = np.concatenate([log_mel(w) for w in wavs])\n"
+        "x = (x - x.mean(0)) / (x.std(0) + 1e-5)\n"
+        "books = fit_rvq(x, 2, 32, 0)\n"
+        "codes = assign(x, books[0])\n"
+        "print(hashlib.sha256(x.tobytes() + books.tobytes() + codes.tobytes()).hexdigest())\n"
+    )
+    digests = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+        assert r.returncode == 0, r.stderr[-2000:]
+        digests.append(r.stdout.strip())
+    assert len(digests[0]) == len(hashlib.sha256().hexdigest()) and digests[0] == digests[1]
+
+
 def test_pooled_features_match_naive(melrvq):
     rng = np.random.default_rng(2)
     codes = rng.integers(0, 16, size=(4, 7))

@@ -63,7 +63,12 @@ def n_frames(n_samples: int, hop: int = HOP) -> int:
 
 
 def log_mel(wav: np.ndarray, fb: np.ndarray | None = None) -> np.ndarray:
-    """``[T]`` float samples at 16 kHz -> ``[ceil(T / hop), n_mels]`` log-mel frames."""
+    """``[T]`` float samples at 16 kHz -> ``[ceil(T / hop), n_mels]`` log-mel frames (float32).
+
+    The mel projection is a float64 matrix product rounded once to float32: in float32,
+    OpenBLAS's result for a frame depended on how many frames the product held and on its
+    thread count (up to 1e-6), so a word's frames moved with the length it was padded to in
+    a batch, and a fit with the threads. Each frame's FFT and log are its own."""
     fb = mel_filterbank() if fb is None else fb
     n = n_frames(len(wav))
     padded = np.zeros((n - 1) * HOP + N_FFT, dtype=np.float32)
@@ -71,7 +76,7 @@ def log_mel(wav: np.ndarray, fb: np.ndarray | None = None) -> np.ndarray:
     idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
     frames = padded[idx] * np.hanning(N_FFT + 1)[:-1].astype(np.float32)
     power = np.abs(np.fft.rfft(frames, axis=-1)) ** 2
-    return np.log(power @ fb.T + 1e-6).astype(np.float32)
+    return np.log(power.astype(np.float64) @ fb.T.astype(np.float64) + 1e-6).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- k-means
@@ -115,8 +120,15 @@ def lloyd_update(x: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 def assign(x: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Nearest centroid (Euclidean) of each row of ``x``."""
-    d = (x**2).sum(1)[:, None] - 2 * x @ c.T + (c**2).sum(1)[None]
+    """Nearest centroid (Euclidean) of each row of ``x [N, D]`` among ``c [k, D]``: ``[N]`` indices.
+
+    ``|c|^2 - 2 x.c`` (``|x|^2`` is the same for every centroid of a row) in float64
+    whatever the inputs' dtype: float32 products flip near ties with the row count of the
+    product and the BLAS threads (a word's codes then depended on its batch), and float32
+    rounding picked the wrong one of two centroids within about 1e-6 of each other."""
+    x, c = np.asarray(x, np.float64), np.asarray(c, np.float64)
+    d = x @ (-2.0 * c.T)  # the factor -2 is exact; folded in, the [N, k] product is the only temporary
+    d += (c**2).sum(1)
     return d.argmin(1)
 
 
