@@ -577,7 +577,7 @@ def test_offline_llm_weights_are_checked_at_their_revision(tmp_path, monkeypatch
         check_codecs(_codecs(entry("v2")), tmp_path)
     (repo / "refs" / "v2").write_text(main)
     check_codecs(_codecs(entry("v2")), tmp_path)
-    assert hub.in_hub_cache("org/moshi", "v2") and not hub.in_hub_cache("org/moshi", other)
+    assert hub.hub_cache_problem("org/moshi", "v2") is None and hub.hub_cache_problem("org/moshi", other) is not None
     assert hub.hub_cache_problem("org/none") == "holds no hub repo org/none"
 
 

@@ -17,7 +17,7 @@ when loading then fails, :func:`hub_failure` says both (no such local path, and 
 hub's error). ``huggingface_hub`` goes offline when ``HF_HUB_OFFLINE`` (or
 ``TRANSFORMERS_OFFLINE``) is true (:func:`offline_var`): then only its cache
 (:func:`hub_cache_dir`) is read, which the start-up check looks into
-(:func:`in_hub_cache`). Nothing here imports ``huggingface_hub`` (the workflow's own
+(:func:`hub_cache_problem`). Nothing here imports ``huggingface_hub`` (the workflow's own
 env does not have it).
 """
 
@@ -112,11 +112,6 @@ def hub_cache_problem(repo_id: str, revision: str | None = None, env: Mapping[st
     if not snap.is_dir() or not any(snap.iterdir()):
         return f"holds no files of {repo_id} at {revision or 'main'} (snapshot {commit})"
     return None
-
-
-def in_hub_cache(repo_id: str, revision: str | None = None, env: Mapping[str, str] | None = None) -> bool:
-    """The hub cache can serve ``repo_id`` at ``revision`` offline (:func:`hub_cache_problem`)."""
-    return hub_cache_problem(repo_id, revision, env) is None
 
 
 def not_local(weights: str, base: str | Path = ".") -> str:
