@@ -17,7 +17,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then
-  sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  sudo apt-get update -qq  # a fresh image's package lists may be empty
+  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "codecprobe: please install ${missing[*]} (or see README: 'WordNet without apt')" >&2
 fi

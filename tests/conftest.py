@@ -33,6 +33,24 @@ def torch_threads(n: int):
     finally:
         torch.set_num_threads(old)
 
+@pytest.fixture(autouse=True)
+def no_nltk_download(monkeypatch):
+    """Tests must not download (issue 2: WordNet and CMUdict come from files): any
+    ``nltk.download`` in a test's process fails it. (The code itself is checked for calls
+    in tests/test_lexicon.py, which also covers the stages' subprocesses.)"""
+    try:
+        import nltk.downloader
+    except ImportError:
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"nltk.download called in a test: {args} {kwargs}")
+
+    monkeypatch.setattr(nltk, "download", refuse)
+    monkeypatch.setattr(nltk.downloader, "download", refuse)
+    monkeypatch.setattr(nltk.downloader.Downloader, "download", refuse)
+
+
 # utt_id -> list of (word, start, end, phones)
 UTTS = {
     "11-100-0000": [("accept", 0.10, 0.50, "AH0 K S EH1 P T"), ("the", 0.50, 0.60, "DH AH0"), ("big", 0.70, 1.00, "B IH1 G")],

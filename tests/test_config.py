@@ -24,9 +24,21 @@ def test_both_configs_are_valid():
 def test_typo_names_the_key_and_suggests():
     c = copy.deepcopy(DEMO)
     c["librispeech"]["subets"] = c["librispeech"].pop("subsets")
+    # one line: the required 'subsets' it was meant to be is not reported missing as well
+    assert schema_errors(c) == ["config: librispeech: unknown key 'subets' (did you mean 'subsets'?)"]
+    # a required key missing without a look-alike is still reported
+    c = copy.deepcopy(DEMO)
+    c["librispeech"]["zzz"] = c["librispeech"].pop("subsets")
     errs = schema_errors(c)
-    assert "config: librispeech: unknown key 'subets' (did you mean 'subsets'?)" in errs
-    assert any("'subsets' is a required property" in e for e in errs)
+    assert any(e.startswith("config: librispeech: unknown key 'zzz' (known keys: ") for e in errs), errs
+    assert "config: librispeech: 'subsets' is a required property" in errs
+    # a look-alike that is not the missing key leaves the missing key's line
+    c = copy.deepcopy(DEMO)
+    del c["librispeech"]["subsets"]
+    c["librispeech"]["rooot"] = "x"
+    errs = schema_errors(c)
+    assert "config: librispeech: unknown key 'rooot' (did you mean 'root'?)" in errs
+    assert "config: librispeech: 'subsets' is a required property" in errs
     c = copy.deepcopy(DEMO)
     c["pairz"] = c.pop("pairs")
     assert "config: <top level>: unknown key 'pairz' (did you mean 'pairs'?)" in schema_errors(c)

@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import pytest
 from codecprobe.io import CodecprobeError
@@ -12,6 +14,7 @@ from codecprobe.lexicon import (
     synonyms,
 )  # fmt: skip
 from codecprobe.pairs import is_near_homophone
+from conftest import REPO
 
 
 @pytest.mark.parametrize(
@@ -540,3 +543,22 @@ def test_open_wordnet_removes_stale_copies_and_names_its_own_process(tmp_path, m
     (mine,) = tmp.glob(f"{SCRATCH_PREFIX}*")
     assert (mine / "owner").read_text() == f"{socket.gethostname()} {os.getpid()}\n"
     assert str(mine) in nltk.data.path
+
+
+def test_no_code_downloads_lexicons():
+    """WordNet and CMUdict are read from files (README 'WordNet and CMUdict, offline'); no
+    module of the package or script asks nltk (or anything else) to download them."""
+    calls = []
+    for f in sorted([*(REPO / "workflow").rglob("*.py"), *(REPO / "scripts").rglob("*.py"), *(REPO / "workflow").rglob("*.smk")]):
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            if re.search(r"\bnltk\.download\b|\bDownloader\(|from nltk import download\b", line):
+                calls.append(f"{f.relative_to(REPO)}:{n}: {line.strip()}")
+    assert not calls, calls
+
+
+def test_nltk_download_fails_a_test():
+    """The autouse guard of conftest.py is in place in this process."""
+    import nltk
+
+    with pytest.raises(AssertionError, match="nltk.download called in a test"):
+        nltk.download("wordnet", quiet=True)

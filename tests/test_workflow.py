@@ -33,6 +33,35 @@ def test_lint_is_clean():
     assert "Congratulations" in r.stdout + r.stderr
 
 
+def rule_blocks() -> dict[str, str]:
+    """Each rule of the workflow (Snakefile and workflow/rules/*.smk) and the text of its
+    block: from ``rule <name>:`` to the next line that is not indented."""
+    blocks = {}
+    for f in [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]:
+        for m in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", f.read_text(), re.M):
+            assert m.group(1) not in blocks, f"rule {m.group(1)} defined twice"
+            blocks[m.group(1)] = m.group(2)
+    return blocks
+
+
+def test_every_rule_declares_threads_log_benchmark_and_env():
+    """The README promises a log, a benchmark file, a thread count and a conda env per rule
+    (`snakemake --lint` checks only the log and the env)."""
+    blocks = rule_blocks()
+    listed = snakemake("--list-rules")
+    assert listed.returncode == 0, listed.stderr
+    assert set(blocks) == set(re.findall(r"^(\w+)(?: \(|$)", listed.stdout, re.M)), "the parse must find every rule"
+    for name, body in blocks.items():
+        if name == "all":
+            continue
+        for directive in ("threads", "log", "benchmark", "conda"):
+            assert re.search(rf"^    {directive}:", body, re.M), f"rule {name} declares no {directive}"
+        bench = re.search(r"^    benchmark:\n\s+f?\"(.*)\"", body, re.M)
+        assert bench and bench.group(1).startswith("{BENCH}/"), f"rule {name}: benchmark not under results/benchmarks"
+        log = re.search(r"^    log:\n\s+(?:\w+=)?f?\"(.*)\"", body, re.M)
+        assert log and log.group(1).startswith("{LOGS}/"), f"rule {name}: log not under results/logs"
+
+
 def test_snakefmt_is_clean():
     r = subprocess.run([str(BIN / "snakefmt"), "--check", "."], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -192,7 +221,8 @@ def test_config_errors_at_start_up(tmp_path, edit, message):
     assert r.returncode != 0
     out = r.stdout + r.stderr
     assert message in out
-    assert "Failed validating" not in out  # one clear line, not a schema dump  # one clear line, not a schema dump
+    assert "Failed validating" not in out  # one clear line, not a schema dump
+    assert len(re.findall(r"^config: ", out, re.M)) == 1, out  # and only that line
 
 
 def _tiny_config(root: Path, codecs: list[dict]) -> Path:

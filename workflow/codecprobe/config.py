@@ -46,16 +46,22 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    # a misspelt required key is also a missing one: its unknown-key line, which names the
+    # key it was meant to be, says all (no second "'subsets' is a required property" line)
+    suggested = {(where, hint) for where, _, hint in _unknown_keys(errors) if hint is not None}
     out = []
-    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+    for err in errors:
         where = _key_path(err.absolute_path)
         if err.validator == "additionalProperties":
             allowed = list(err.schema.get("properties", {}))
-            extra = [k for k in err.instance if k not in allowed]
-            for k in extra:
-                hint = difflib.get_close_matches(k, allowed, n=1)
-                tip = f" (did you mean {hint[0]!r}?)" if hint else f" (known keys: {', '.join(allowed)})"
+            for _, k, hint in _unknown_keys([err]):
+                tip = f" (did you mean {hint!r}?)" if hint is not None else f" (known keys: {', '.join(allowed)})"
                 out.append(f"config: {where}: unknown key {k!r}{tip}")
+        elif err.validator == "required" and any(
+            (where, k) in suggested and err.message == f"{k!r} is a required property" for k in err.validator_value
+        ):
+            continue
         elif (tip := _codec_entry_problem(config, where, err)) is not None:
             out.append(tip)
         elif err.validator == "pattern" and where in ("encode.device", "cka.device"):
@@ -69,6 +75,20 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
                        "TextGrids here (it is empty or null); or set alignment.source: mfa to align with MFA")  # fmt: skip
         else:  # required, type, enum, ...: jsonschema's message, at its key path
             out.append(f"config: {where}: {err.message}")
+    return out
+
+
+def _unknown_keys(errors) -> list[tuple[str, str, str | None]]:
+    """``(key path, unknown key, the known key it most resembles or None)`` of each key that
+    an ``additionalProperties`` error among ``errors`` rejects."""
+    out = []
+    for err in errors:
+        if err.validator == "additionalProperties":
+            allowed = list(err.schema.get("properties", {}))
+            for k in err.instance:
+                if k not in allowed:
+                    hint = difflib.get_close_matches(k, allowed, n=1)
+                    out.append((_key_path(err.absolute_path), k, hint[0] if hint else None))
     return out
 
 
