@@ -472,3 +472,23 @@ def test_prepare_gram_refuses_a_representation_constant_up_to_its_means_rounding
     assert g[0, 0] == pytest.approx(0.8 * 0.8 * 1e-12, rel=1e-3)
     x = np.column_stack([np.full(50, 1e8), np.linspace(0, 1e-8, 50)])  # one column varies, however little
     assert prepare_gram(x)[0, 0] > 0
+
+
+def test_cka_benchmark_runs_small():
+    """``benchmarks/cka.py`` at small sizes: both paths agree (it asserts so), and it prints
+    the speed-up, the peak memory and the growth lines, marking extrapolated totals."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "cka.py"), "--sizes", "200,400", "--perms", "20,10",
+                        "--slow", "3,2", "--dim", "64"], capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.count("speed-up (slow / fast, 1,000 permutations):") == 2, out
+    assert "(extrapolated from 20)" in out and "(extrapolated from 3)" in out and "peak" in out
+    assert "n = 400 (2x words): fast per permutation" in out
+    errs = [float(e) for e in re.findall(r"max \|fast - slow\| over \d+ permutations: ([\d.e+-]+)", out)]
+    assert len(errs) == 2 and max(errs) < 1e-10, out

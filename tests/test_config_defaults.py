@@ -258,3 +258,14 @@ def test_python_api_defaults_are_the_schemas():
         if key in section and "default" in section[key] and key in params:
             assert params[key].default == section[key]["default"], key
     assert params["aggregate"].default == section["aggregate"]["default"] == "word_types"
+
+
+def test_the_paper_settings_keep_at_least_1000_permutations():
+    """Issue 6: the CKA permutation baseline uses at least 1,000 permutations by default and
+    in the paper's config (the schema allows fewer, for a quick look)."""
+    from codecprobe.speechtext import CKAConfig
+
+    paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    assert schema_defaults("cka")["n_permutations"] >= 1000
+    assert CKAConfig().n_permutations >= 1000
+    assert paper["cka"]["n_permutations"] >= 1000

@@ -398,3 +398,18 @@ def test_hub_weights_fall_back_to_one_file_only_when_the_index_is_absent(tmp_pat
     _hub(monkeypatch, tmp_path, missing)
     with pytest.raises(CodecprobeError, match=r"'model.safetensors'.*404 model.safetensors; nor its shard index .*404 model"):
         weight_files(spec, names, "llm m")
+
+
+def test_hub_weights_download_only_the_shards_holding_the_names(tmp_path, monkeypatch):
+    """A sharded hub repo: the index, then only the shards that hold the tensors asked for
+    (an LLM's input embeddings live in one or two of its many multi-GB shards), each once."""
+    import json
+
+    spec = LLMSpec("mimo_audio", "Org/Model")
+    calls = _hub(monkeypatch, tmp_path, {})
+    weight_map = {"a.weight": "model-00001-of-00003.safetensors", "b.weight": "model-00002-of-00003.safetensors",
+                  "c.weight": "model-00003-of-00003.safetensors", "d.weight": "model-00001-of-00003.safetensors"}  # fmt: skip
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    got = weight_files(spec, ["d.weight", "c.weight", "a.weight", "not.there"], "llm m")
+    assert got == {n: tmp_path / weight_map[n] for n in ("d.weight", "c.weight", "a.weight")}
+    assert calls == ["model.safetensors.index.json", "model-00001-of-00003.safetensors", "model-00003-of-00003.safetensors"]

@@ -621,3 +621,22 @@ def test_shuffle_arrangements_counts_up_to_the_limit():
     assert shuffle_arrangements(32, 4) is None  # 8 blocks
     assert shuffle_arrangements(20, 4, limit=5) == derangements(5) == 44  # 5 blocks at limit 5
     assert shuffle_arrangements(24, 4, limit=5) is None
+
+
+def test_pwcca_benchmark_runs_small():
+    """``benchmarks/pwcca.py`` on a small case: every line it prints, with a PWCCA in (0, 1]
+    above its block-shuffled baseline (the data share a latent)."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "pwcca.py"), "--frames", "3000", "--dy", "64"],
+                       capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "inputs: x 3 MiB" in r.stdout, r.stdout
+    values = {k: float(v) for k, v in re.findall(r"^y (float32|float64): pwcca ([\d.]+)", r.stdout, re.MULTILINE)}
+    assert set(values) == {"float32", "float64"} and abs(values["float32"] - values["float64"]) < 1e-4, r.stdout
+    shuffled = float(re.search(r"pwcca_shuffled x5 .*: mean ([\d.]+)", r.stdout).group(1))
+    assert 0 < shuffled < values["float64"] <= 1 and "peak" in r.stdout and "variates=svcca" in r.stdout

@@ -598,6 +598,9 @@ def test_latex_table_gives_the_within_speaker_gap_when_the_tables_have_it():
     assert tex[5] == r"MIMI & 0.329 & 0.200 $\pm$ 0.010 & +0.129 & +0.080 [+0.070, +0.090] & +0.031 ($p$ = 0.004) \\"
     without = latex_table(pd.DataFrame([lin, deb]).assign(gap_speaker=np.nan)).splitlines()  # ids not LibriSpeech's
     assert without[1] == r"\begin{tabular}{lcccc}" and without[5].endswith(r"[+0.070, +0.090] \\")
+    head = r"Codec & CKA & Permutation baseline & $\Delta$ & Debiased $\Delta$ [95\% CI]"
+    assert tex[3] == head + r" & $\Delta$ within speakers \\" and without[3] == head + r" \\"
+    assert tex[2] == without[2] == r"\toprule" and tex[4] == without[4] == r"\midrule"
 
 
 def test_cka_figure_draws_the_within_speaker_null_where_the_table_has_it(monkeypatch):

@@ -24,7 +24,7 @@ def snakemake(*args, cwd=REPO):
 def jobs_of(out: str) -> dict[str, int]:
     """The 'Job stats' table of a dry-run as {rule: count}."""
     table = out.split("Job stats:", 1)[1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.MULTILINE) if m.group(1) != "total"}
 
 
 def test_lint_is_clean():
@@ -38,7 +38,7 @@ def rule_blocks() -> dict[str, str]:
     block: from ``rule <name>:`` to the next line that is not indented."""
     blocks = {}
     for f in [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]:
-        for m in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", f.read_text(), re.M):
+        for m in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", f.read_text(), re.MULTILINE):
             assert m.group(1) not in blocks, f"rule {m.group(1)} defined twice"
             blocks[m.group(1)] = m.group(2)
     return blocks
@@ -50,15 +50,15 @@ def test_every_rule_declares_threads_log_benchmark_and_env():
     blocks = rule_blocks()
     listed = snakemake("--list-rules")
     assert listed.returncode == 0, listed.stderr
-    assert set(blocks) == set(re.findall(r"^(\w+)(?: \(|$)", listed.stdout, re.M)), "the parse must find every rule"
+    assert set(blocks) == set(re.findall(r"^(\w+)(?: \(|$)", listed.stdout, re.MULTILINE)), "the parse must find every rule"
     for name, body in blocks.items():
         if name == "all":
             continue
         for directive in ("threads", "log", "benchmark", "conda"):
-            assert re.search(rf"^    {directive}:", body, re.M), f"rule {name} declares no {directive}"
-        bench = re.search(r"^    benchmark:\n\s+f?\"(.*)\"", body, re.M)
+            assert re.search(rf"^    {directive}:", body, re.MULTILINE), f"rule {name} declares no {directive}"
+        bench = re.search(r"^    benchmark:\n\s+f?\"(.*)\"", body, re.MULTILINE)
         assert bench and bench.group(1).startswith("{BENCH}/"), f"rule {name}: benchmark not under results/benchmarks"
-        log = re.search(r"^    log:\n\s+(?:\w+=)?f?\"(.*)\"", body, re.M)
+        log = re.search(r"^    log:\n\s+(?:\w+=)?f?\"(.*)\"", body, re.MULTILINE)
         assert log and log.group(1).startswith("{LOGS}/"), f"rule {name}: log not under results/logs"
 
 
@@ -222,7 +222,7 @@ def test_config_errors_at_start_up(tmp_path, edit, message):
     out = r.stdout + r.stderr
     assert message in out
     assert "Failed validating" not in out  # one clear line, not a schema dump
-    assert len(re.findall(r"^config: ", out, re.M)) == 1, out  # and only that line
+    assert len(re.findall(r"^config: ", out, re.MULTILINE)) == 1, out  # and only that line
 
 
 def _tiny_config(root: Path, codecs: list[dict]) -> Path:
@@ -323,6 +323,12 @@ def test_speech_text_cka_runs_end_to_end_on_random_weights(tmp_path):
     assert t1.loc["bitrate_bps", ["paper", "ours"]].tolist() == [4400, 1100]
     codecs = pd.read_csv(wd / "results/tables/codecs.csv")
     assert codecs[["codec", "n_layers", "codebook_sizes", "random_weights"]].values.tolist() == [["mimi", 8, "2048x8", True]]
+    # the CKA figure and table go into the report, with their caption
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--report", "report.html", *targets, cwd=wd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    html = (wd / "report.html").read_text()
+    assert "cka_speech_text.png" in html and "cka_all_codecs.csv" in html and "Speech-text alignment" in html
+    assert "LLM moshi random (RANDOM WEIGHTS: plumbing only, not a result)" in html  # the caption, filled
 
 
 def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
