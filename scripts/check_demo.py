@@ -22,6 +22,7 @@
   step that drew nothing fails here.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -139,4 +140,26 @@ for name in figures:
     inked = sum(hist[:250]) / (w * h)  # share of pixels not white: empty panels with axes and a title have 3 %
     assert w >= 600 and h >= 400 and inked > 0.04, f"{png}: {w} x {h} pixels, {100 * inked:.1f} % not white: nothing drawn?"
 print(f"figures: {len(figures)} PDF and PNG pairs drawn")
+# the HTML report (second argument, when given): every figure and summary table the config
+# builds, the captions filled with the data label and the codecs' weights
+if len(sys.argv) > 2:
+    html = Path(sys.argv[2]).read_text()
+    items = ["fig2_word_pairs.png", "distances/all_codecs.csv", "word_pairs.tex", "pair_summary.csv", "codecs.csv",
+             "paper_comparison.csv"]  # fmt: skip
+    items += ["fig2_word_pairs_by_speaker.png", "by_speaker/all_codecs.csv"] * wanted["by_speaker"]
+    items += ["fig3_articulatory.png", "pwcca_all_codecs.csv", "pwcca_summary.csv", "pwcca.tex"] * wanted["pwcca"]
+    items += [f"{s}_grid.png" for s in rtmri.get("speakers") or []] if wanted["pwcca"] else []
+    items += ["fig3_lag.png", "lag_best.csv", "lag_summary.csv", "lag_all_codecs.csv"] * wanted["lag"]
+    items += ["fig3_regions.png", "region_summary.csv", "region_pwcca_all_codecs.csv"] * wanted["regions"]
+    # a report item is an entry with its file name (a rule's outputs are also listed in its provenance)
+    entries = re.findall(r'"filename": "([^"]+)"', html)
+    missing = [i for i in items if i.rsplit("/", 1)[-1] not in entries]
+    assert entries.count("all_codecs.csv") == 1 + wanted["by_speaker"], f"{sys.argv[2]}: {entries}"
+    assert not missing, f"{sys.argv[2]}: not in the report: {missing}"
+    weights = "Codecs and weights: " + "; ".join(f"{c['name']} = {c['weights']}" for c in config["codecs"])
+    of_codecs = [i for i in items if i != "pair_summary.csv" and not i.endswith("_grid.png")]  # the rest: no codec
+    assert html.count(weights) >= len(of_codecs), f"{sys.argv[2]}: {html.count(weights)} captions say {weights!r}, " \
+        f"{len(of_codecs)} items come from the codecs"
+    assert label[:40] in html, f"{sys.argv[2]}: the data label is not in the captions"
+    print(f"report: {len(items)} items, their captions with the data label and the codecs' weights")
 print("demo check passed")

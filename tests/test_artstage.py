@@ -719,3 +719,24 @@ def test_an_utterance_with_one_codec_frame_inside_the_mri_span_is_left_out(tmp_p
     used += " the MRI span)"
     assert used in caplog.text
     assert (res.n_frames == 2 * 120).all()
+
+
+def test_bad_frames_are_skipped_and_counted_in_the_log(layout, tmp_path, caplog):
+    """A frame with a NaN contour point (rtmri.bad_frames: skip) leaves the VTD, is named in
+    the track's warning and counted in the speaker's counts (and its log)."""
+    import scipy.io
+
+    track = layout / "annot16" / "sub901" / "track" / f"{NAME}_track.mat"
+    frames = scipy.io.loadmat(track, simplify_cells=True)["trackdata"]
+    bad_no = int(frames[5]["frameNo"])
+    frames[5]["contours"]["segment"][0]["v"][3, 1] = np.nan
+    scipy.io.savemat(track, {"trackdata": frames})
+    out = tmp_path / "v.h5"
+    with caplog.at_level(logging.INFO, logger="codecprobe"):
+        counts = speaker_vtd(str(layout / "annot16"), "sub901", str(out), str(tmp_path / "g.png"), [], None)
+    assert counts["bad frames"] == 1
+    assert any(r.levelno == logging.WARNING and f"{NAME}_track.mat: 1 of 117 frames bad" in r.getMessage()
+               and str(bad_no) in r.getMessage() for r in caplog.records), caplog.text  # fmt: skip
+    assert "sub901: bad frames = 1" in caplog.text
+    t, v = read_vtd(str(out))[1][NAME]
+    assert v.shape == (116, 120) and not np.isclose(t, (bad_no - 0.5) * 0.012008, atol=1e-6).any()

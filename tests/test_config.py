@@ -192,6 +192,11 @@ def test_missing_paths_name_the_key(tmp_path):
     with pytest.raises(CodecprobeError, match=rf"config: rtmri.speakers \('{spk}': its 75-Speaker audio folder\): "
                        rf"\S+/{spk}/2drt/audio does not exist"):  # fmt: skip
         check_config(c, REPO)
+    c = copy.deepcopy(DEMO)  # a speaker with audio but no Annot-16 annotations (the audio root holds no track/)
+    c["rtmri"]["annot16"] = c["rtmri"]["root"]
+    with pytest.raises(CodecprobeError, match=rf"config: rtmri.speakers \('{spk}': its Annot-16 track folder\): "
+                       rf"\S+/{spk}/track does not exist"):  # fmt: skip
+        check_config(c, REPO)
     c = copy.deepcopy(DEMO)
     c["lexicon"]["cmudict"] = c["librispeech"]["root"]  # a folder where a file is needed
     with pytest.raises(CodecprobeError, match=r"config: lexicon.cmudict: \S+ is a folder, not a file"):

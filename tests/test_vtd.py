@@ -456,3 +456,34 @@ def test_vtd_track_without_any_crossing_names_its_file(tmp_path):
                             times=np.arange(3) / 83.2778, name="sub901_x", n_bad=0, policy="skip")  # fmt: skip
     with pytest.raises(V.NoCrossingError, match=r"sub901_x_track\.mat: no gridline crosses both walls in any of its 3 frames"):
         V.vtd_track(track, grid)
+
+
+def test_debug_figure_draws_contours_gridlines_midline_and_crossings(real, tmp_path, monkeypatch):
+    """The debug figure (`results/rtmri/vtd/<speaker>_grid.png`) shows what it promises: each
+    contour of the frame, every gridline (gridline 0, at the lips, in red), the midline and
+    the wall crossings, in image coordinates with y down."""
+    import matplotlib
+    from matplotlib.colors import to_rgba
+
+    track, grid, mid = real
+    _, pin, pout = V.vtd(track.inner, track.outer, grid, return_points=True)
+    saved = []
+    real_savefig = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: (saved.append(fig), real_savefig(fig, *a, **k))[1])
+    contours = track.frame_contours(30)
+    V.debug_figure(contours, mid, grid, tmp_path / "debug.png", crossings=(pin[30], pout[30]), title="cs_aba 30")
+    (ax,) = saved[0].axes
+    lines = ax.get_lines()
+    assert [ln.get_label() for ln in lines[: len(contours)]] == [str(k) for k in contours]
+    for ln, pts in zip(lines, contours.values()):
+        np.testing.assert_allclose(np.c_[ln.get_xdata(), ln.get_ydata()], np.asarray(pts, float).reshape(-1, 2))
+    gridlines = lines[len(contours) : len(contours) + len(grid)]
+    assert len(gridlines) == 120 and to_rgba(gridlines[0].get_color()) == to_rgba("red")
+    assert all(to_rgba(ln.get_color()) == to_rgba("0.55") for ln in gridlines[1:])
+    for ln, (a, b) in zip(gridlines, grid):
+        np.testing.assert_allclose(np.c_[ln.get_xdata(), ln.get_ydata()], [a, b])
+    by_label = {ln.get_label(): ln for ln in lines}
+    np.testing.assert_allclose(np.c_[by_label["midline"].get_xdata(), by_label["midline"].get_ydata()], mid)
+    np.testing.assert_allclose(np.c_[by_label["inner crossing"].get_xdata(), by_label["inner crossing"].get_ydata()], pin[30])
+    np.testing.assert_allclose(np.c_[by_label["outer crossing"].get_xdata(), by_label["outer crossing"].get_ydata()], pout[30])
+    assert ax.get_ylim() == (IMAGE_SIZE, 0) and ax.get_title() == "cs_aba 30"

@@ -62,6 +62,23 @@ def test_every_rule_declares_threads_log_benchmark_and_env():
         assert log and log.group(1).startswith("{LOGS}/"), f"rule {name}: log not under results/logs"
 
 
+def test_every_report_caption_names_the_data_and_the_weights():
+    """README: each report item says which data and which weights produced it. Every
+    caption of a rule's ``report()`` output fills in the data label, and those of a codec's
+    results the codecs' weights (the pair tables and the rt-MRI grids come from no codec)."""
+    no_codec = {"pair_summary.rst", "pair_summary_by_speaker.rst", "grid.rst"}
+    captions = set()
+    for body in rule_blocks().values():
+        captions |= set(re.findall(r'caption="\.\./report/([\w.]+)"', body))
+    assert len(captions) >= 20 and no_codec <= captions, sorted(captions)
+    assert captions == {p.name for p in (REPO / "workflow" / "report").glob("*.rst")} - {"workflow.rst"}
+    for name in sorted(captions):
+        text = (REPO / "workflow" / "report" / name).read_text()
+        assert 'snakemake.config["data_label"]' in text, f"{name}: no data label"
+        weights = "Codecs and weights: {% for c in snakemake.config[\"codecs\"] %}" in text or 'c["llm"].get("weights"' in text
+        assert weights or name in no_codec, f"{name}: does not name the codecs' weights"
+
+
 def test_snakefmt_is_clean():
     r = subprocess.run([str(BIN / "snakefmt"), "--check", "."], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -473,7 +473,8 @@ def load_track(path: str | Path, bad_frames: str = "skip", max_gap: int | None =
         first = next(iter(bad.items()))
         raise CodecprobeError(f"{path}: no frame has valid contours ({n} frames; frame {first[0]}: {first[1]})")
     if bad:
-        log.warning("%s: %d of %d frames bad (%s)", path.name, len(bad), n, bad_frames)
+        first = "; ".join(f"frameNo {k}: {why}" for k, why in list(bad.items())[:3]) + ("; ..." if len(bad) > 3 else "")
+        log.warning("%s: %d of %d frames bad (%s; %s)", path.name, len(bad), n, bad_frames, first)
 
     walls = {k: _walls(sections[k]) for k in good}
     layouts = {k: tuple(sorted((key, len(v)) for key, v in sections[k].items())) for k in good}

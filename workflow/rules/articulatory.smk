@@ -105,14 +105,22 @@ rule fig3:
             caption="../report/pwcca.rst",
             category="Articulatory",
         ),
-        summary=f"{RESULTS}/rtmri/pwcca_summary.csv",
+        summary=report(
+            f"{RESULTS}/rtmri/pwcca_summary.csv",
+            caption="../report/pwcca_summary.rst",
+            category="Articulatory",
+        ),
         pdf=f"{RESULTS}/figures/fig3_articulatory.pdf",
         png=report(
             f"{RESULTS}/figures/fig3_articulatory.png",
             caption="../report/fig3.rst",
             category="Articulatory",
         ),
-        latex=f"{RESULTS}/tables/pwcca.tex",
+        latex=report(
+            f"{RESULTS}/tables/pwcca.tex",
+            caption="../report/pwcca_tex.rst",
+            category="Articulatory",
+        ),
     log:
         f"{LOGS}/fig3.log",
     benchmark:
@@ -154,8 +162,16 @@ rule fig3_lag:
     input:
         expand(f"{RESULTS}/rtmri/lag/{{codec}}.csv", codec=list(CODECS)),
     output:
-        table=f"{RESULTS}/rtmri/lag_all_codecs.csv",
-        summary=f"{RESULTS}/rtmri/lag_summary.csv",
+        table=report(
+            f"{RESULTS}/rtmri/lag_all_codecs.csv",
+            caption="../report/lag_all.rst",
+            category="Articulatory",
+        ),
+        summary=report(
+            f"{RESULTS}/rtmri/lag_summary.csv",
+            caption="../report/lag_summary.rst",
+            category="Articulatory",
+        ),
         best=report(
             f"{RESULTS}/rtmri/lag_best.csv",
             caption="../report/lag_best.rst",
@@ -240,7 +256,11 @@ rule fig3_regions:
     input:
         expand(f"{RESULTS}/rtmri/region_pwcca/{{codec}}.csv", codec=list(CODECS)),
     output:
-        table=f"{RESULTS}/rtmri/region_pwcca_all_codecs.csv",
+        table=report(
+            f"{RESULTS}/rtmri/region_pwcca_all_codecs.csv",
+            caption="../report/region_pwcca.rst",
+            category="Articulatory",
+        ),
         summary=report(
             f"{RESULTS}/rtmri/region_summary.csv",
             caption="../report/region_summary.rst",

@@ -44,7 +44,11 @@ rule cka_summary:
             caption="../report/cka.rst",
             category="Speech-text alignment",
         ),
-        latex=f"{RESULTS}/tables/cka.tex",
+        latex=report(
+            f"{RESULTS}/tables/cka.tex",
+            caption="../report/cka_tex.rst",
+            category="Speech-text alignment",
+        ),
     log:
         f"{LOGS}/cka_summary.log",
     benchmark:

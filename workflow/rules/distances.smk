@@ -37,7 +37,11 @@ rule fig2:
             caption="../report/fig2.rst",
             category="Word pairs",
         ),
-        latex=f"{RESULTS}/tables/word_pairs.tex",
+        latex=report(
+            f"{RESULTS}/tables/word_pairs.tex",
+            caption="../report/word_pairs_tex.rst",
+            category="Word pairs",
+        ),
     log:
         f"{LOGS}/fig2.log",
     benchmark:
