@@ -4,7 +4,8 @@
 tokens). Prints the loop's time, the vectorized times with 1 worker thread and with the
 default thread count (median of ``--repeat`` runs each, every run listed), their ratios
 to the loop (target: vectorized >= 20x faster) and the peak memory (tracemalloc) of each.
-Usage: ``PYTHONPATH=workflow python benchmarks/pairs.py [--repeat 3]``.
+Usage: ``PYTHONPATH=workflow python benchmarks/pairs.py [--repeat 3]`` (``--tokens``,
+``--pairs``, ``--layers``, ``--dim``: another size).
 """
 
 import argparse
@@ -29,9 +30,13 @@ def loop(features, a, b):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs of each vectorized variant (median reported)")
+    ap.add_argument("--tokens", type=int, default=20_000, help="word tokens with features")
+    ap.add_argument("--pairs", type=int, default=125_000, help="random token pairs")
+    ap.add_argument("--layers", type=int, default=8)
+    ap.add_argument("--dim", type=int, default=512)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
-    n_tok, k, d, n_pairs = 20_000, 8, 512, 125_000
+    n_tok, k, d, n_pairs = args.tokens, args.layers, args.dim, args.pairs
     feats = rng.standard_normal((n_tok, k, d)).astype(np.float32)
     a, b = rng.integers(0, n_tok, n_pairs), rng.integers(0, n_tok, n_pairs)
     variants = {"vectorized, 1 thread": 1, f"vectorized, {default_threads()} threads (default)": None}

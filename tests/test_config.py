@@ -268,6 +268,9 @@ def test_rule_arguments():
     assert "--aggregate pooled" in distances_args(d)
     d["distances"]["aggregate"] = "pooledd"
     assert any("aggregate" in e for e in schema_errors(d))
+    d["distances"].update(aggregate="word_types", metric="cosine", standardize=True)  # the optional distances
+    assert distances_args(d) == "--metric cosine --pooling mean --n-boot 1000 --seed 0 --aggregate word_types --standardize"
+    assert not schema_errors(d)
     from codecprobe.config import encode_args
 
     e = copy.deepcopy(PAPER)

@@ -13,12 +13,13 @@ from codecprobe.distances import (
     bootstrap_means,
     codec_distances,
     default_threads,
+    main,
     pair_distances,
     standardize,
     summarize,
 )
 from codecprobe.figures import fig2
-from codecprobe.io import CodecprobeError
+from codecprobe.io import CodecprobeError, read_table
 
 
 def assert_no_nan(t: pd.DataFrame) -> None:
@@ -220,8 +221,62 @@ def test_known_ordering_and_ci(tmp_path):
     # layer 1, synonyms: E d^2 = E||c_a - c_b||^2 + E||noise_a - noise_b||^2 = 2*16 + 2*0.25*16 = 40,
     # so the mean distance is a little under sqrt(40) = 6.32 (Jensen)
     syn = t[(t.layer == 1) & (t.pair_type == "synonym")].iloc[0]
-    assert syn.ci_low <= syn["mean"] <= syn.ci_high
     assert 5.5 < syn["mean"] < 6.6
+
+
+@pytest.mark.parametrize("metric, std", [("cosine", False), ("euclidean", True), ("cosine", True)])
+def test_the_optional_distances_through_the_stage(tmp_path, metric, std):
+    """``distances.metric: cosine`` and ``distances.standardize: true`` (off by default): the
+    stage's means per pair type and layer equal the distances computed here directly from
+    the features (z-scored over all tokens, per layer and dimension; 1 - cosine), and the
+    table and the CLI's output say which (``metric``: ``cosine``, ``euclidean+std``, ...)."""
+    path, pairs = _synthetic(tmp_path)
+    with h5py.File(path) as h:
+        x = h["pooled/mean"][:].astype(np.float64)  # [N, K, D]
+    if std:
+        x = (x - x.mean(axis=0)) / x.std(axis=0)
+    a, b = x[pairs.token_a.to_numpy()], x[pairs.token_b.to_numpy()]
+    if metric == "cosine":
+        d = 1 - (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    else:
+        d = np.linalg.norm(a - b, axis=-1)
+    t, _ = codec_distances("syn", str(path), pairs, metric=metric, std=std, n_boot=50, aggregate="seeds")
+    name = metric + ("+std" if std else "")
+    assert set(t["metric"]) == {name}
+    for kind, g in pairs.groupby("pair_type"):
+        got = t[t.pair_type == kind].sort_values("layer")["mean"].to_numpy()
+        np.testing.assert_allclose(got, d[g.index].mean(axis=0), rtol=2e-5)
+    pairs.to_parquet(tmp_path / "p.parquet")
+    argv = ["--codec", "syn", "--features", str(path), "--pairs", str(tmp_path / "p.parquet"), "--out", str(tmp_path / "d.csv"),
+            "--metric", metric, "--aggregate", "seeds", "--n-boot", "50"] + ["--standardize"] * std  # fmt: skip
+    main(argv)
+    out = read_table(str(tmp_path / "d.csv"))
+    assert set(out["metric"]) == {name}
+    np.testing.assert_allclose(out["mean"].astype(float), t["mean"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("data_seed", [0, 1, 2])
+def test_default_intervals_contain_the_true_mean_distances(tmp_path, data_seed):
+    """The configured default (``aggregate: word_types``; one seed, so a bootstrap over word
+    types) on the synthetic features, whose expected distances are known: at layer L a pair's
+    difference is N(0, s^2 I) in 16 dims with s^2 = 2 L^2 + 0.5 for synonyms (independent
+    centres x L, noise sd 0.5 on each token) and 0.09 L^2 + 0.5 for near-homophones (centres
+    0.3 apart per dim), so E d = s E[chi_16], E[chi_16] = sqrt(2) G(8.5) / G(8) = 3.938. Each
+    95 % interval contains its true value (a bootstrap over token pairs, which share tokens,
+    is too narrow for that)."""
+    from math import exp, lgamma, sqrt
+
+    path, pairs = _synthetic(tmp_path, seed=data_seed)
+    word = np.repeat(np.arange(60), 4).astype(str)  # _synthetic's tokens: 4 per word, in order
+    pairs = pairs.assign(word_a=word[pairs.token_a], word_b=word[pairs.token_b])
+    t, _ = codec_distances("syn", str(path), pairs, n_boot=500)
+    assert set(t.ci_method) == {"bootstrap over word types"}
+    e_chi = sqrt(2) * exp(lgamma(8.5) - lgamma(8))
+    for layer in (1, 2, 3):
+        for kind, var in (("synonym", 2 * layer**2 + 0.5), ("near_homophone", 0.09 * layer**2 + 0.5)):
+            r = t[(t.layer == layer) & (t.pair_type == kind)].iloc[0]
+            assert r.ci_low < sqrt(var) * e_chi < r.ci_high, (layer, kind, sqrt(var) * e_chi, r.ci_low, r.ci_high)
+            assert r.ci_high - r.ci_low < 0.4 * r["mean"]  # and informative (synonyms: about 0.27, 29 word-type pairs)
 
 
 def test_ci_covers_true_mean_in_most_repeats(tmp_path):
@@ -585,8 +640,6 @@ def test_single_seed_falls_back_to_bootstrap_over_pairs(tmp_path):
 
 
 def test_distances_cli_aggregate(tmp_path):
-    from codecprobe.distances import main
-
     path, pairs = _synthetic(tmp_path, n_words=10)
     pairs = pd.concat([pairs.assign(seed=0), pairs.iloc[::2].assign(seed=1)], ignore_index=True)  # seeds differ
     pairs.to_csv(tmp_path / "p.csv", index=False)
@@ -947,3 +1000,22 @@ def test_replicate_overlap_is_the_smallest_over_the_replicates(caplog):
         assert warn_overlapping_replicates(pairs, "seed", "toy") == {}
         assert warn_overlapping_replicates(pairs[pairs.seed < 2], "seed", "toy") == {"random": 1.0}
     assert caplog.text.count("share 100 % or more") == 1
+
+
+def test_pairs_benchmark_runs_small():
+    """``benchmarks/pairs.py`` at a small size: both vectorized variants agree with the loop
+    (it asserts so) and it prints each timing with its speed-up and peak memory."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "pairs.py"), "--tokens", "500", "--pairs", "2000", "--dim", "32",
+                        "--repeat", "2"], capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("16,000 pair-layer distances (2,000 pairs x 8 layers, 32-d"), r.stdout
+    assert re.search(r"^loop \(1 run\) +[\d.]+ s  peak +[\d.]+ MiB$", r.stdout, re.MULTILINE), r.stdout
+    speedups = re.findall(r"^vectorized, (?:1 thread|\d+ threads \(default\)) .* speed-up +([\d.]+)x \(target >= 20x\)  \[runs: [\d.]+, [\d.]+ s\]$",
+                          r.stdout, re.MULTILINE)  # fmt: skip
+    assert len(speedups) == 2 and all(float(x) > 0 for x in speedups), r.stdout

@@ -94,6 +94,37 @@ def test_fig2_four_codecs(drawn):
     assert "95% t-interval over seeds" in fig._suptitle.get_text() and "SYNTHETIC DEMO DATA" in fig._suptitle.get_text()
 
 
+def test_fig2_draws_every_pair_type_with_its_colour_values_and_band(drawn):
+    """Each codec's panels draw every pair type in its own colour and marker (the same in every
+    column), the top row the table's mean with its ci_low..ci_high band, the bottom row the
+    normalized mean with its band, and a dashed zero line (the random pairs) under it."""
+    from matplotlib.colors import to_rgba
+
+    table = _distances()
+    table = table.assign(ci_low=table["mean"] - 0.05 * table["layer"], norm_ci_high=table["norm_mean"] + 0.3)
+    figures.fig2(table, "f.pdf", "f.png")
+    top, bottom = _by_codec(drawn[0])
+    for codec, ax_top, ax_bottom in zip(K, top, bottom):
+        t = table[(table.codec == codec) & (table.variant == "accumulated")]
+        for ax, (m, lo, hi) in ((ax_top, ("mean", "ci_low", "ci_high")), (ax_bottom, ("norm_mean", "norm_ci_low", "norm_ci_high"))):
+            lines = {ln.get_label(): ln for ln in ax.get_lines()}
+            bands = ax.collections
+            assert len(bands) == len(TYPES), (codec, len(bands))
+            for ty, band in zip(TYPES, bands):
+                colour, label = figures.PAIR_STYLE[ty]
+                g = t[t.pair_type == ty].sort_values("layer")
+                ln = lines[label]
+                assert to_rgba(ln.get_color()) == to_rgba(colour) and ln.get_marker() == figures.PAIR_MARKER[ty]
+                np.testing.assert_allclose(ln.get_xdata(), g["layer"])
+                np.testing.assert_allclose(ln.get_ydata(), g[m])
+                assert to_rgba(band.get_facecolor()[0])[:3] == to_rgba(colour)[:3]
+                y = band.get_paths()[0].vertices[:, 1]
+                assert y.min() == pytest.approx(g[lo].min()) and y.max() == pytest.approx(g[hi].max()), (codec, ty)
+        zero = [ln for ln in ax_bottom.get_lines() if ln.get_linestyle() == "--"]
+        assert len(zero) == 1 and list(zero[0].get_ydata()) == [0, 0]
+        assert to_rgba(zero[0].get_color()) == to_rgba(figures.PAIR_STYLE["random"][0])
+
+
 @pytest.mark.parametrize("n, rows, cols, hidden", [(1, 1, 1, 0), (3, 1, 3, 0), (4, 2, 2, 0), (5, 2, 3, 1), (7, 3, 3, 2)])
 def test_codec_grid_wraps_into_balanced_blocks(n, rows, cols, hidden):
     import matplotlib
