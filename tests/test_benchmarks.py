@@ -256,3 +256,16 @@ def test_batch_invariance_counts_differing_frames(monkeypatch, capsys):
     bi.main()
     out = capsys.readouterr().out
     assert re.search(r"melrvq +on cpu: 12 clips in \d+ batches; frames whose codes differ batched vs alone: 0\.00 %", out), out
+
+
+def test_encode_benchmark_prints_a_row_per_family(bench, monkeypatch, capsys):
+    """``benchmarks/encode.py`` as the README runs it (``main``), on melrvq: the header, the
+    row with stage/bare and the batched speed-up, the split and the turns, and ``--replay``."""
+    monkeypatch.setattr(sys, "argv", ["encode.py", "--families", "melrvq", "--words", "20", "--repeats", "1", "--replay"])
+    bench.encode.main()
+    out = capsys.readouterr().out
+    assert "stage/bare" in out.splitlines()[1] and "speed-up" in out.splitlines()[1]
+    row = re.search(r"^melrvq +cpu +20 +(\d+) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$", out, re.MULTILINE)
+    assert row, out
+    assert float(row.group(4)) > 0 and float(row.group(7)) > 0  # stage/bare and the speed-up (their values: the test above)
+    assert "stage split: read+encode" in out and "stage/bare of each of 1 turns:" in out and "bare/replay" in out

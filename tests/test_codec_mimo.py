@@ -664,3 +664,13 @@ def test_a_missing_cuda_device_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(CodecprobeError, match=r"device 'cuda:1' requested but only 1 CUDA device\(s\)"):
         load_codec(CodecSpec(name="m", family="mimo", weights="random"), device="cuda:1")
+
+
+@pytest.mark.parametrize("rate", [24000.5, 0, "24 kHz"])
+def test_a_sample_rate_that_cannot_be_met_is_a_clear_error(rate):
+    """A config.json whose sample rate the audio cannot be resampled to (not a positive whole
+    number of Hz) stops at load, naming the codec and the value (int() truncated 24000.5)."""
+    small = {**SMALL, "sampling_rate": rate}
+    with pytest.raises(CodecprobeError, match=rf"codec 'odd': weights 'random' give the sample rate {re.escape(repr(rate))} "
+                       r"\(config.json sampling_rate\), which the audio cannot be resampled to: it must be a positive whole"):  # fmt: skip
+        load_codec(CodecSpec("odd", "mimo", weights="random", n_layers=3, options={"config": small, "fill_seconds": 2.0}))

@@ -83,6 +83,9 @@ def test_attributes_and_metadata(codec, family):
     assert meta["transformers_version"] == transformers.__version__
     for k_ in range(codec.n_layers):
         assert codec.tables()[k_].shape[1] == dim
+    # the real architecture's size (README *Codecs*: EnCodec 14.9 M, DAC 74.7 M, MIMI 79.3 M parameters)
+    n_params = sum(p.numel() for p in codec.model.parameters())
+    assert round(n_params / 1e6, 1) == {"encodec": 14.9, "dac": 74.7, "mimi": 79.3}[family], n_params
 
 
 def test_table_1_rates_of_the_real_architectures(codec, family):
@@ -111,6 +114,18 @@ def test_last_layer_feature_is_codec_quantized_output(codec, coded):
 def test_first_layer_feature_is_first_codebook_vector(codec, coded):
     acc = accumulated(codec, coded)
     assert torch.equal(acc[:, 0], codec.codebook_vectors(0)[coded[:, 0]])
+
+
+@pytest.mark.parametrize("family", ["encodec", "dac"])
+def test_every_layer_feature_is_the_codecs_own_output_of_its_first_codebooks(codec, coded):
+    """Layer k's accumulated feature equals the codec's own quantizer decoding of codebooks
+    1..k alone (its RVQ decodes any prefix), at layer 1 and deeper: an adapter that took
+    a layer's vectors from the wrong codebook would pass the last-layer identity when the
+    errors cancel and layer 1's check when layer 1 is right. (MIMI's split RVQ: test_mimi_split_rvq.)"""
+    acc = accumulated(codec, coded)
+    for k in (1, 2, 5, codec.n_layers // 2):
+        err = rel(acc[:, k - 1], codec.quantized(coded[:, :k]))
+        assert err < 1e-6, (k, err)
 
 
 def test_codes_are_diverse(codec, coded):
@@ -513,3 +528,4 @@ def test_resolve_device(monkeypatch):
     assert tu.resolve_device(spec, "cuda:1") == "cuda:1"
     with pytest.raises(CodecprobeError, match=r"device 'cuda:2' requested but only 2 CUDA device\(s\)"):
         tu.resolve_device(spec, "cuda:2")
+

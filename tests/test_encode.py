@@ -248,6 +248,12 @@ def test_run_audio_slicing_hdf5(melrvq, words, tmp_path):
     with h5py.File(out) as h:
         assert h.attrs["family"] == "melrvq" and h.attrs["slicing"] == "audio"
         assert h.attrs["weights_sha256"] != "random" and not h.attrs["random_weights"]
+        assert json.loads(h.attrs["pooling"]) == ["mean", "centroid"]
+        versions = json.loads(h.attrs["versions"])  # the packages that made it, as installed
+        from importlib import metadata
+
+        assert {p: versions.get(p) for p in ("numpy", "soxr", "h5py")} == {p: metadata.version(p) for p in ("numpy", "soxr", "h5py")}
+        assert versions["codecprobe"].startswith("0.1.0")
         assert h["tokens/token_id"][:].tolist() == [0, 2, 3, 4]
         codes, off, n = h["codes"][:], h["tokens/frame_offset"][:], h["tokens/n_frames"][:]
         tables = [h[f"codebooks/layer_{k:02d}"][:] for k in range(1, 5)]
@@ -1422,3 +1428,21 @@ def test_a_word_ending_at_the_audio_end_is_not_counted_cut_short(melrvq, words, 
         assert not any(k.startswith("clips cut short") for k in json.loads(h.attrs["counts"]))
         row = int(np.flatnonzero(h["tokens/token_id"][:] == w.loc[last, "token_id"])[0])
         assert int(h["tokens/n_frames"][row]) == melrvq.n_frames(1600)
+
+
+def test_resolve_device_uses_the_gpu_when_visible_and_logs_the_choice(monkeypatch, caplog):
+    """``encode.device: auto``: CUDA when torch sees a GPU, else the CPU, each said in the log;
+    a device named in the config is taken as it is."""
+    import logging
+
+    torch = pytest.importorskip("torch")
+    from codecprobe.encode import resolve_device
+
+    with caplog.at_level(logging.INFO, logger="codecprobe"):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        assert resolve_device("auto") == "cpu"
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "NVIDIA H200")
+        assert resolve_device("auto") == "cuda"
+        assert resolve_device("cpu") == "cpu" and resolve_device("cuda:1") == "cuda:1"
+    assert [r.getMessage() for r in caplog.records] == ["device: cpu (no CUDA GPU visible)", "device: cuda (NVIDIA H200)"]

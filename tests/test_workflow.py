@@ -348,6 +348,34 @@ def test_speech_text_cka_runs_end_to_end_on_random_weights(tmp_path):
     assert "LLM moshi random (RANDOM WEIGHTS: plumbing only, not a result)" in html  # the caption, filled
 
 
+def test_adding_a_codec_to_the_demo_reruns_only_its_jobs_rt_mri_included(tmp_path):
+    """The demo as the README runs it (word pairs and rt-MRI), in a folder of its own; then a
+    second codec in the config: the dry-run plans only that codec's jobs (its fit, its word
+    and rt-MRI encodings, its distances and PWCCA, lag and region tables) and the summaries
+    over all codecs, none of the corpus, VTD or first codec's jobs."""
+    wd = tmp_path / "run"
+    wd.mkdir()
+    (wd / "resources").symlink_to(REPO / "resources")  # the config's relative data paths
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--cores", "2", cwd=wd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Nothing to be done" in snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd).stdout
+    (first,) = cfg["codecs"]
+    cfg["codecs"].append(dict(first, name="melrvq2", seed=1))
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", cwd=wd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert jobs_of(r.stdout) == {
+        "fit_melrvq": 1, "encode": 1, "distances": 1, "fig2": 1, "distances_by_speaker": 1, "fig2_by_speaker": 1,
+        "encode_rtmri": 1, "rtmri_pwcca": 1, "fig3": 1, "rtmri_lag": 1, "fig3_lag": 1, "rtmri_region_pwcca": 1,
+        "fig3_regions": 1, "paper_comparison": 1, "codec_table": 1, "all": 1,
+    }, r.stdout  # fmt: skip
+    planned = {o for line in re.findall(r"^    output: (.+)$", r.stdout, re.MULTILINE) for o in line.split(", ")}
+    assert {"results/features/melrvq2/words.h5", "results/rtmri/pwcca/melrvq2.csv"} <= planned, planned
+    assert not [o for o in planned if "/melrvq/" in o or o.endswith(("/melrvq.csv", "/melrvq.h5"))], planned
+
+
 def test_adding_a_codec_reruns_only_its_jobs(tmp_path):
     mel = {"name": "mel", "family": "melrvq", "weights": "fit", "n_layers": 2, "codebook_size": 4}
     wd = _tiny_config(tmp_path, [mel])

@@ -8,10 +8,12 @@ Two slicing modes (Choi et al.):
   lies in ``[start, end)``; a word with no centre inside takes the nearest frame (counted
   apart: shorter than one frame, or beyond the first or last frame centre).
 
-Clips are batched by length. A codec whose codes do not change when a clip is
-right-padded with zeros (``Codec.pad_invariant``: causal models, frame-local
-front-ends) shares padded batches across lengths; any other codec is only batched
-with clips of the identical length, so a word's codes never depend on its batch.
+Clips are batched by length. Clips of different lengths share a padded batch when the
+codec's codes do not change with right-padding (``Codec.pad_invariant``: melrvq's
+frame-local front-end) or the codec takes each clip's length and undoes the padding
+(``Codec.accepts_lengths``: EnCodec, DAC and MIMI encode each clip alone, MiMo masks
+it); any other codec is only batched with clips of the identical length, so a word's
+codes do not depend on its batch (:attr:`Codec.shares_batches`).
 Audio slicing goes in shards of words (:func:`shard_sizes`), a shard read and cut while
 the previous one encodes; a shared batch that is not full, or that pads much for a codec
 that ``pays_for_padding``, waits for the next shard (:func:`plan_batches`) unless the

@@ -178,6 +178,23 @@ class Codec(ABC):
         return meta
 
 
+def whole_rate(spec: CodecSpec, value: Any, what: str) -> int:
+    """A codec's sample rate (Hz) from its model's ``what`` (e.g. ``config.json
+    sampling_rate``) as an int; a rate that is not a positive whole number of Hz cannot be
+    met (the resampler takes integer rates; ``int()`` would truncate it silently): an error
+    naming the codec, its weights and the value."""
+    try:
+        ok = float(value) > 0 and float(value) == int(float(value))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise CodecprobeError(
+            f"codec {spec.name!r}: weights {spec.weights!r} give the sample rate {value!r} ({what}), which the audio "
+            "cannot be resampled to: it must be a positive whole number of Hz"
+        )
+    return int(float(value))
+
+
 def weights_sha256(weights: str) -> str:
     """sha256 of a local weights file (or of a folder's weight and config files, ``.safetensors
     .th .pth .bin .pt .json``, in subfolders too, concatenated in path order);

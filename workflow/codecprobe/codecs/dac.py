@@ -32,7 +32,7 @@ from typing import Any
 
 from ..io import CodecprobeError
 from . import _torchutil as tu
-from .base import RELEASES, Codec, CodecSpec, register
+from .base import RELEASES, Codec, CodecSpec, register, whole_rate
 
 PAPER_LAYERS = 32  # 24 kbps
 DAC_24KHZ = dict(
@@ -89,7 +89,7 @@ class DacCodec(tu.EncodesEachClip, tu.HFCodecMixin, Codec):
             self.model = tu.load_pretrained(DacModel, spec).to(self.device)
         cfg = self.model.config
         self.n_layers = tu.check_n_layers(spec, PAPER_LAYERS, len(self.model.quantizer.quantizers))
-        self.sample_rate = int(cfg.sampling_rate)
+        self.sample_rate = whole_rate(spec, cfg.sampling_rate, "config.json sampling_rate")
         self.hop_length = int(cfg.hop_length)
         self.frame_rate = self.sample_rate / self.hop_length
         self.dim = int(cfg.hidden_size)

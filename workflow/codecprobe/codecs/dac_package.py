@@ -34,7 +34,7 @@ from typing import Any
 from ..io import CodecprobeError
 from . import _package as pk
 from . import _torchutil as tu
-from .base import RELEASES, Codec, CodecSpec, register
+from .base import RELEASES, Codec, CodecSpec, register, whole_rate
 from .dac import RELEASE_8D_NOTE, raw_codebook, vectors_option
 
 PAPER_LAYERS = 32  # 24 kbps
@@ -118,7 +118,7 @@ class DacPackageCodec(tu.EncodesEachClip, Codec):
         self.model = model.float().eval().to(self.device)
         self.quantizers = self.model.quantizer.quantizers
         self.n_layers = tu.check_n_layers(spec, PAPER_LAYERS, len(self.quantizers))
-        self.sample_rate = int(self.model.sample_rate)
+        self.sample_rate = whole_rate(spec, self.model.sample_rate, "the checkpoint's metadata.kwargs sample_rate")
         self.hop_length = int(self.model.hop_length)
         self.frame_rate = self.sample_rate / self.hop_length
         self.dim = int(self.model.latent_dim)

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..io import CodecprobeError
 from . import _torchutil as tu
-from .base import Codec, CodecSpec, register
+from .base import Codec, CodecSpec, register, whole_rate
 
 PAPER_LAYERS = 16  # 12 kbps
 # weights: random -- audio whose latent frames seed the codebooks (2 x 4 s = 600 frames,
@@ -108,7 +108,7 @@ class EncodecCodec(tu.EncodesEachClip, tu.HFCodecMixin, Codec):
             )
         available = len(self.model.quantizer.layers)
         self.n_layers = tu.check_n_layers(spec, PAPER_LAYERS, available)
-        self.sample_rate = int(cfg.sampling_rate)
+        self.sample_rate = whole_rate(spec, cfg.sampling_rate, "config.json sampling_rate")
         self.hop_length = int(cfg.hop_length)
         self.frame_rate = self.sample_rate / self.hop_length
         self.dim = int(cfg.codebook_dim)

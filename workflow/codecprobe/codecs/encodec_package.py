@@ -33,7 +33,7 @@ from typing import Any
 from ..io import CodecprobeError
 from . import _package as pk
 from . import _torchutil as tu
-from .base import Codec, CodecSpec, register
+from .base import Codec, CodecSpec, register, whole_rate
 from .encodec import PAPER_LAYERS, fill_codebooks, quantizer_output
 
 CHECKPOINT = "encodec_24khz-d7cc33bc.th"  # the package's file name for the 24 kHz model
@@ -95,7 +95,7 @@ class EncodecPackageCodec(tu.EncodesEachClip, Codec):
             if not isinstance(layer.project_out, torch.nn.Identity):  # pragma: no cover (24 kHz model)
                 raise CodecprobeError(f"codec {spec.name!r}: codebook dimension differs from the latent's")
         self.n_layers = tu.check_n_layers(spec, PAPER_LAYERS, len(self.vq_layers))
-        self.sample_rate = int(self.model.sample_rate)
+        self.sample_rate = whole_rate(spec, self.model.sample_rate, "the model's sample_rate")
         self.hop_length = int(self.model.encoder.hop_length)
         self.frame_rate = float(self.model.frame_rate)  # ceil(24000 / 320) = 75
         self.dim = int(self.model.encoder.dimension)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _torchutil as tu
-from .base import Codec, CodecSpec, register
+from .base import Codec, CodecSpec, register, whole_rate
 
 PAPER_LAYERS = 32  # 4.4 kbps at 12.5 Hz x 11 bits
 # weights: random -- audio whose latent frames seed the codebooks (2 x 8 s = 200 frames,
@@ -67,7 +67,7 @@ class MimiCodec(tu.EncodesEachClip, tu.HFCodecMixin, Codec):
         q = self.model.quantizer
         self.n_semantic = int(q.num_semantic_quantizers)
         self.n_layers = tu.check_n_layers(spec, PAPER_LAYERS, int(q.max_num_quantizers))
-        self.sample_rate = int(cfg.sampling_rate)
+        self.sample_rate = whole_rate(spec, cfg.sampling_rate, "config.json sampling_rate")
         self.hop_length = int(cfg.frame_size)
         self.frame_rate = float(cfg.frame_rate)
         self.dim = int(cfg.hidden_size)

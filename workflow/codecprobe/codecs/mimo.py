@@ -109,7 +109,15 @@ from torch import nn
 from .. import hub
 from ..io import CodecprobeError, atomic_path, write_text
 from ._torchutil import full_fp32, resolve_device, to_device
-from .base import RELEASES, Codec, CodecSpec, file_sha256, register, weights_sha256
+from .base import (
+    RELEASES,
+    Codec,
+    CodecSpec,
+    file_sha256,
+    register,
+    weights_sha256,
+    whole_rate,
+)
 
 log = logging.getLogger("codecprobe.codecs.mimo")
 
@@ -679,7 +687,7 @@ class MimoCodec(Codec):
                 f"{cfg.stride_size * cfg.avg_pooler} mel frames"
             )
         self.n_layers = n
-        self.sample_rate = int(cfg.sampling_rate)
+        self.sample_rate = whole_rate(spec, cfg.sampling_rate, "config.json sampling_rate")
         self.hop_length = cfg.samples_per_frame
         self.frame_rate = self.sample_rate / self.hop_length
         self.dim = cfg.d_model
