@@ -1,6 +1,7 @@
 """The articulatory stage end to end on the real contour fixture, laid out like the corpus."""
 
 import logging
+import re
 import shutil
 
 import h5py
@@ -680,6 +681,14 @@ def test_a_precomputed_grid_of_another_gridline_count_is_refused(layout, tmp_pat
     speaker_vtd(annot, "sub901", str(tmp_path / "v.h5"), str(tmp_path / "g.png"), [], str(grid_file), n_gridlines=100)
     with h5py.File(tmp_path / "v.h5") as a, h5py.File(ref) as b:
         assert a["vtd"].shape[1] == 100 and np.array_equal(a["vtd"][:], b["vtd"][:])
+    # a grid in other units (mm, not the contours' pixels): most gridlines meet no wall; the
+    # VTD of the few left was written without a word above INFO
+    with h5py.File(ref) as h:
+        np.save(grid_file, h["grid"][:] * 200 / 84)
+    with pytest.raises(CodecprobeError, match=r"sub901: \d+ of 100 gridlines cross the two walls in no frame of any track with "
+                       r"the grid .*grid100.npy: is it in the contours' image pixels"):  # fmt: skip
+        speaker_vtd(annot, "sub901", str(tmp_path / "mm.h5"), str(tmp_path / "g.png"), [], str(grid_file), n_gridlines=100)
+    assert not (tmp_path / "mm.h5").exists()
 
 
 def test_a_truncated_vtd_file_is_named(layout, tmp_path):
@@ -740,3 +749,36 @@ def test_bad_frames_are_skipped_and_counted_in_the_log(layout, tmp_path, caplog)
     assert "sub901: bad frames = 1" in caplog.text
     t, v = read_vtd(str(out))[1][NAME]
     assert v.shape == (116, 120) and not np.isclose(t, (bad_no - 0.5) * 0.012008, atol=1e-6).any()
+
+
+def test_a_truncated_or_foreign_feature_file_is_named(layout, tmp_path):
+    """The PWCCA stages read the rt-MRI feature file of the codec they are asked for: a
+    truncated file or another codec's features stop with one line naming the file (a
+    truncated file gave h5py's traceback; another codec's features were labelled with the
+    codec asked for)."""
+    out = tmp_path / "vtd" / "sub901.h5"
+    speaker_vtd(str(layout / "annot16"), "sub901", str(out), str(tmp_path / "grid.png"), [], None)
+    table, _ = utterance_table(str(layout / "75-speaker"), [str(out)])
+    feats = tmp_path / "mel.h5"
+    run(load_codec(CodecSpec("mel", "melrvq", weights="random", n_layers=3)), table, None, str(feats), EncodeConfig(slicing="feature"))
+    with pytest.raises(CodecprobeError, match=rf"{feats}: features of codec 'mel', not 'other'"):
+        codec_pwcca("other", str(feats), [str(out)], "accumulated", n_shuffles=2)
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(feats.read_bytes()[:4000])
+    with pytest.raises(CodecprobeError, match=rf"{cut}: not a readable rt-MRI feature file .*rule encode_rtmri"):
+        codec_pwcca("mel", str(cut), [str(out)], "accumulated", n_shuffles=2)
+    again = f"{tmp_path}/vtd/./sub901.h5"  # the same file by another path
+    with pytest.raises(CodecprobeError, match=rf"{re.escape(again)}: VTD of speaker sub901 again \(first: {out}\): its frames"):
+        codec_pwcca("mel", str(feats), [str(out), again], "accumulated", n_shuffles=2)
+    nan_vtd = tmp_path / "nan_vtd.h5"  # a VTD file not as rtmri_vtd writes it: the error names it and the speaker
+    nan_vtd.write_bytes(out.read_bytes())
+    with h5py.File(nan_vtd, "r+") as h:
+        h["vtd"][5, 40] = np.nan
+    with pytest.raises(CodecprobeError, match=rf"{nan_vtd} \(speaker sub901\): VTD holds 1 non-finite values"):
+        codec_pwcca("mel", str(feats), [str(nan_vtd)], "accumulated", n_shuffles=2)
+    from codecprobe.artstage import speaker_regions
+
+    bad_vtd = tmp_path / "bad_vtd.h5"
+    bad_vtd.write_bytes(out.read_bytes()[:2000])
+    with pytest.raises(CodecprobeError, match=rf"{bad_vtd}: not a readable VTD file"):
+        speaker_regions(str(layout / "annot16"), "sub901", str(bad_vtd), str(tmp_path / "r.csv"), [])

@@ -44,6 +44,18 @@ def test_typo_names_the_key_and_suggests():
     assert "config: <top level>: unknown key 'pairz' (did you mean 'pairs'?)" in schema_errors(c)
 
 
+def test_a_yaml_nan_is_refused_wherever_it_is():
+    """``.nan`` passes every ``minimum``/``maximum`` of the schema (NaN compares false):
+    ``rtmri.length_tolerance: .nan`` silently turned the audio length check off."""
+    c = copy.deepcopy(DEMO)
+    c["rtmri"]["length_tolerance"] = float("nan")
+    c["pairs"]["seeds"] = [0, float("nan")]
+    errs = schema_errors(c)
+    assert "config: rtmri.length_tolerance: .nan is not a number (a YAML NaN passes every bound)" in errs
+    assert any(e.startswith("config: pairs.seeds[1]: .nan is not a number") for e in errs), errs
+    assert schema_errors(DEMO) == []
+
+
 def test_codec_list_mistakes_have_their_own_line():
     """No codec at all (the run built the word table and pairs and stopped without a figure
     or a word of why), a codec or LLM entry without weights (the schema's default was random
@@ -228,6 +240,24 @@ def test_local_weights_paths_are_checked_at_start_up(tmp_path, monkeypatch):
     entry["llm"]["weights"] = "./no/such/llm"
     with pytest.raises(CodecprobeError, match=rf"config: codecs\[{entry['name']}\]\.llm\.weights: ./no/such/llm does not"):
         check_codecs(p, REPO)
+    # the LLM's tokenizer: in a local weights folder, or a path; checked before the CKA job
+    # (which stopped on it only after the encoding)
+    llm_dir = tmp_path / "llm"
+    llm_dir.mkdir()
+    entry["llm"] = {"family": entry["llm"]["family"], "weights": str(llm_dir)}
+    default = {"moshi": "tokenizer_spm_32k_3.model", "mimo_audio": "tokenizer.json"}[entry["llm"]["family"]]
+    with pytest.raises(CodecprobeError, match=rf"llm\.tokenizer: '{re.escape(default)}' is not in the weights folder {llm_dir}"):
+        check_codecs(p, REPO)
+    (llm_dir / default).write_bytes(b"")
+    check_codecs(p, REPO)
+    entry["llm"]["tokenizer"] = str(tmp_path / "elsewhere" / "tok.model")
+    with pytest.raises(CodecprobeError, match=r"llm\.tokenizer: .*elsewhere/tok.model does not exist"):
+        check_codecs(p, REPO)
+    entry["llm"]["tokenizer"] = "tok.model"  # a bare name: the weights folder's
+    with pytest.raises(CodecprobeError, match=r"'tok.model' is not in the weights folder"):
+        check_codecs(p, REPO)
+    entry["llm"] = {"family": entry["llm"]["family"], "weights": "random"}  # the stand-in tokenizer
+    check_codecs(p, REPO)
 
 
 def test_rule_arguments():

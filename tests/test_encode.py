@@ -338,6 +338,12 @@ def test_errors(words, tmp_path):
         load_codec(CodecSpec("x", "wav2vec"))
     with pytest.raises(CodecprobeError, match="melrvq model /no/model.npz does not exist"):
         load_codec(CodecSpec("x", "melrvq", weights="/no/model.npz"))
+    with pytest.raises(CodecprobeError, match=rf"melrvq model {tmp_path} is a folder, not a model file"):
+        load_codec(CodecSpec("x", "melrvq", weights=str(tmp_path)))
+    from codecprobe.config import check_codecs
+
+    with pytest.raises(CodecprobeError, match=rf"config: codecs\[x\].weights: {tmp_path} is a folder; melrvq takes 'fit'"):
+        check_codecs({"codecs": [{"name": "x", "family": "melrvq", "weights": str(tmp_path)}]}, tmp_path)
     with pytest.raises(CodecprobeError, match="n_layers=9 but the model has 8"):
         load_codec(CodecSpec("x", "melrvq", weights="random", n_layers=None)).__class__(CodecSpec("x", "melrvq", weights=str(_model(tmp_path)), n_layers=9))
     codec = load_codec(CodecSpec("x", "melrvq"))

@@ -364,7 +364,7 @@ def test_a_cmudict_with_a_few_odd_lines_or_a_byte_order_mark_is_read(tmp_path, c
     with caplog.at_level("WARNING", logger="codecprobe.lexicon"):
         d = load_cmudict(str(few))
     assert d == {"a": [("AH0",)], "house": [("HH", "AW1", "S")], "foo": [("f", "uu")], "big": [("B", "IH1", "G")]}
-    assert f"{few}: 1 of 4 lines are not of the form WORD PH1 PH2 ... (kept as read)" in caplog.text
+    assert f"{few}: 1 of 4 lines are not of the form WORD PH1 PH2 ... (kept as read; line 3: 'FOO  f uu')" in caplog.text
     assert d.source == str(few)
 
 

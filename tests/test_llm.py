@@ -413,3 +413,15 @@ def test_hub_weights_download_only_the_shards_holding_the_names(tmp_path, monkey
     got = weight_files(spec, ["d.weight", "c.weight", "a.weight", "not.there"], "llm m")
     assert got == {n: tmp_path / weight_map[n] for n in ("d.weight", "c.weight", "a.weight")}
     assert calls == ["model.safetensors.index.json", "model-00001-of-00003.safetensors", "model-00003-of-00003.safetensors"]
+
+
+def test_a_cuda_device_without_cuda_is_a_clear_error(mimo_dir, monkeypatch):
+    """``cka.device: cuda`` where torch sees no GPU: one line naming the setting (MiMo-Audio's
+    patch encoder ran into torch's "Torch not compiled with CUDA enabled")."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(CodecprobeError, match=r"device 'cuda' \(cka.device\) requested but no such CUDA device is available"):
+        load_llm_input(LLMSpec("mimo_audio", str(mimo_dir[0])), "cuda")
+    with pytest.raises(CodecprobeError, match=r"invalid device 'gpu0' \(cka.device\)"):
+        load_llm_input(LLMSpec("mimo_audio", str(mimo_dir[0])), "gpu0")

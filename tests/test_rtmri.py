@@ -126,12 +126,12 @@ def test_nan_frame_skipped_or_interpolated(tmp_path):
 def test_frame_without_frame_number_is_numbered_from_its_nearest_neighbour(tmp_path):
     frames = [synth_frame(k) for k in range(20, 26)]
     frames[0]["frameNo"] = np.zeros((0, 0))  # first frame: from frame 21 after it
-    frames[3]["frameNo"] = np.nan  # between 22 and 24
+    frames[3]["frameNo"] = 23.5  # between 22 and 24: not a whole number (was rounded down to 23, as if known)
     frames[5]["frameNo"] = np.zeros((0, 0))  # last frame: from frame 24 before it
     p = write_track(tmp_path / "frameno.mat", frames)
     t = R.load_track(p)  # such a frame is bad (its time is a guess): skipped, named by its number
     assert t.frame_no.tolist() == [21, 22, 24]
-    assert t.bad == {20: "frameNo missing", 23: "frameNo missing", 25: "frameNo missing"}
+    assert t.bad == dict.fromkeys([20, 23, 25], "frameNo missing or not a whole number")
     assert R.load_track(p, bad_frames="interpolate").frame_no.tolist() == [20, 21, 22, 23, 24, 25]
     # across a jump in the numbering (frames not tracked), from the nearest numbered frame
     jump = [synth_frame(k) for k in (20, 21, 30, 31, 32)]
@@ -380,3 +380,24 @@ def test_stack_walls_ignores_point_counts_of_sections_the_walls_do_not_use(tmp_p
     inner, outer = R.stack_walls([t])
     assert inner.shape[0] == 8 and outer.shape[0] == 8
     np.testing.assert_allclose(inner, t.inner)
+
+
+def test_list_tracks_leaves_out_other_speakers_files_and_names_other_cases(tmp_path, caplog):
+    """A track file of another speaker in a speaker's folder (a copy gone astray) is left
+    out with a warning naming it: its audio is that speaker's, and its contours would have
+    entered this speaker's grid and VTD. A ``_track.MAT`` is not read, and said so."""
+    import logging
+
+    tdir = tmp_path / "annot16" / "sub009" / "track"
+    tdir.mkdir(parents=True)
+    for n in ("sub009_2drt_12_picture1", "sub010_2drt_12_picture1"):
+        write_track(tdir / f"{n}_track.mat", [synth_frame(1)])
+    write_track(tdir / "sub009_2drt_13_picture2_track.MAT", [synth_frame(1)])
+    with caplog.at_level(logging.WARNING, logger="codecprobe"):
+        tracks = R.list_tracks(tmp_path / "annot16", "sub009")
+    assert [t.name for t in tracks] == ["sub009_2drt_12_picture1"]
+    assert "1 track file(s) of another speaker left out (not named sub009_*): sub010_2drt_12_picture1_track.mat" in caplog.text
+    assert "another case than _track.mat not read: sub009_2drt_13_picture2_track.MAT" in caplog.text
+    (tdir / "sub009_2drt_12_picture1_track.mat").unlink()
+    with pytest.raises(CodecprobeError, match=r"no \*_track.mat files of sub009 \(only other speakers'\)"):
+        R.list_tracks(tmp_path / "annot16", "sub009")

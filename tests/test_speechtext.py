@@ -649,3 +649,21 @@ def test_bootstrap_ci_does_not_depend_on_the_within_speaker_null():
     assert plain["n_bootstrap"] == spk["n_bootstrap"] == 20 and np.isfinite(plain["gap_ci_low"])
     assert spk["gap_ci_low"] == plain["gap_ci_low"] and spk["gap_ci_high"] == plain["gap_ci_high"]
     np.testing.assert_array_equal(b_spk["debiased"], b_plain["debiased"])
+
+
+def test_too_few_word_types_is_an_error_naming_the_features(mimi_words, tmp_path):
+    """Fewer than 4 usable word types: one line naming the feature file and the counts
+    (the estimators' own "need at least 4 words, got 3" named neither)."""
+    from codecprobe.codecs import CodecSpec, load_codec
+    from codecprobe.encode import EncodeConfig, run
+
+    _, words = mimi_words
+    words = words[words["word"].isin(sorted(set(words["word"]))[:3])]
+    h5 = tmp_path / "three.h5"
+    run(load_codec(CodecSpec("mimi", "mimi", weights="random", n_layers=8)), words, None, str(h5), EncodeConfig())
+    cfg = {"n_permutations": 20, "n_bootstrap": 0}
+    argv = ["run", "--codec", "mimi", "--features", str(h5), "--llm", json.dumps({"family": "moshi", "weights": "random"}),
+            "--out", str(tmp_path / "c.csv"), "--config", json.dumps(cfg)]  # fmt: skip
+    with pytest.raises(CodecprobeError, match=rf"{h5}: 3 word type\(s\) usable for CKA \(of 3 encoded; counts: .*at least 4 are needed"):
+        main(argv)
+    assert not (tmp_path / "c.csv").exists()

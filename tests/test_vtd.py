@@ -219,6 +219,9 @@ def test_precomputed_grid_and_orientation(tmp_path):
     scipy.io.savemat(tmp_path / "bad.mat", {"grid": np.zeros((5, 3))})
     with pytest.raises(CodecprobeError, match="bad.mat"):
         V.load_grid(tmp_path / "bad.mat")
+    scipy.io.savemat(tmp_path / "uneven.mat", {"grid": {"line_lb": g[:, 0], "line_rt": g[:-1, 1]}})
+    with pytest.raises(CodecprobeError, match=r"uneven.mat: grid line_lb \(120, 2\) and line_rt \(119, 2\) differ in shape"):
+        V.load_grid(tmp_path / "uneven.mat")
     with pytest.raises(CodecprobeError, match="not found"):
         V.load_grid(tmp_path / "none.npy")
     with pytest.raises(CodecprobeError, match="zero-length"):

@@ -154,6 +154,11 @@ def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: l
     counts["values refilled across gridlines (gaps over max_gap frames)"] = int(sum(r.across.sum() for r in results))
     nodata = nodata_gridlines([r.dropped for r in results])
     counts["gridlines with no measurement in any track"] = int(nodata.sum())
+    if nodata.sum() > len(nodata) / 2:  # a handful beyond the lips and the larynx is normal (6 of 120 on the fixture)
+        why = (f" with the grid {grid_path}: is it in the contours' image pixels, x before y, as rtmri.grid needs?"
+               if grid_path else ": do the tracks' walls face each other?")  # fmt: skip
+        raise CodecprobeError(f"{speaker}: {int(nodata.sum())} of {len(nodata)} gridlines cross the two walls in no frame "
+                              f"of any track{why}")  # fmt: skip
     if nodata.any():
         log.info("%s: gridline(s) %s hold no measurement in any track (refilled; dropped before CCA)",
                  speaker, index_runs(np.nonzero(nodata)[0]))  # fmt: skip
@@ -244,11 +249,14 @@ def clip_ends(path: str) -> dict[str, float]:
     written before it was stored (the end of the last kept frame is used then)."""
     import h5py
 
-    with h5py.File(path, "r") as h:
-        if "utterances/last_frame_no" not in h:
-            return {}
-        names = [x.decode() for x in h["utterances/name"][:]]
-        return {nm: int(k) / FRAME_RATE for nm, k in zip(names, h["utterances/last_frame_no"][:])}
+    try:
+        with h5py.File(path, "r") as h:
+            if "utterances/last_frame_no" not in h:
+                return {}
+            names = [x.decode() for x in h["utterances/name"][:]]
+            return {nm: int(k) / FRAME_RATE for nm, k in zip(names, h["utterances/last_frame_no"][:])}
+    except (OSError, KeyError) as e:
+        raise CodecprobeError(f"{path}: not a readable VTD file ({e}); rebuild it (rule rtmri_vtd)") from e
 
 
 def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> tuple[pd.DataFrame, dict]:
@@ -300,19 +308,25 @@ def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> 
 
 
 # ----------------------------------------------------------------------------- PWCCA
-def _codec_utterances(path: str) -> tuple[dict, list[np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """``(attrs, codebook tables, {utt: (codes [K, F], frame times [F])})`` of a feature-sliced file."""
+def _codec_utterances(path: str, codec: str) -> tuple[dict, list[np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """``(attrs, codebook tables, {utt: (codes [K, F], frame times [F])})`` of a feature-sliced
+    file of ``codec`` (the file's ``codec`` attribute must name it: the results are labelled so)."""
     import h5py
 
-    with h5py.File(path, "r") as h:
-        if h.attrs.get("slicing") != "feature" or "utterances" not in h:
-            raise CodecprobeError(f"{path}: not a feature-sliced (whole-utterance) codec file")
-        attrs = dict(h.attrs)
-        codes = h["codes"][:]
-        tabs = [h[f"codebooks/{k}"][:] for k in sorted(h["codebooks"])]
-        names = [x.decode() for x in h["utterances/utt_id"][:]]
-        off, n = h["utterances/frame_offset"][:], h["utterances/n_frames"][:]
-        times = h["utterances/frame_times"][:]
+    try:
+        with h5py.File(path, "r") as h:
+            if h.attrs.get("slicing") != "feature" or "utterances" not in h:
+                raise CodecprobeError(f"{path}: not a feature-sliced (whole-utterance) codec file")
+            attrs = dict(h.attrs)
+            codes = h["codes"][:]
+            tabs = [h[f"codebooks/{k}"][:] for k in sorted(h["codebooks"])]
+            names = [x.decode() for x in h["utterances/utt_id"][:]]
+            off, n = h["utterances/frame_offset"][:], h["utterances/n_frames"][:]
+            times = h["utterances/frame_times"][:]
+    except (OSError, KeyError) as e:  # truncated, not HDF5, or a dataset missing
+        raise CodecprobeError(f"{path}: not a readable rt-MRI feature file ({e}); rebuild it (rule encode_rtmri)") from e
+    if "codec" in attrs and str(attrs["codec"]) != codec:
+        raise CodecprobeError(f"{path}: features of codec {str(attrs['codec'])!r}, not {codec!r}")
     return attrs, tabs, {nm: (codes[:, o : o + k], times[o : o + k]) for nm, o, k in zip(names, off, n)}
 
 
@@ -382,8 +396,12 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
     (``"no codec features"``, ``"too few frames"`` or ``"degenerate CCA"``).
     """
     lags = np.zeros(1) if lags is None else np.asarray(lags, np.float64)
+    seen: dict[str, str] = {}
     for f in vtd_files:
         spk, vt, dropped, max_gap = read_vtd_with_dropped(f)
+        if spk in seen:  # the same file by another path, or a copy: its frames would count twice
+            raise CodecprobeError(f"{f}: VTD of speaker {spk} again (first: {seen[spk]}): its frames would count twice")
+        seen[spk] = f
         if dropped is None:
             raise CodecprobeError(
                 f"{f}: VTD file written by codecprobe before session 8 (no /utterances/dropped masks, and its "
@@ -418,7 +436,10 @@ def _speaker_inputs(codec: str, vtd_files: list[str], utts: dict, rate: float, d
             log.warning("%s %s: no gridline holds a measurement, speaker skipped", codec, spk)
             skipped["degenerate CCA"].append(spk)
             continue
-        parts = [(vt[u][0], antialias_vtd(vt[u][1], vt[u][0], rate), utts[u][1][keep[u]]) for u in common]
+        try:
+            parts = [(vt[u][0], antialias_vtd(vt[u][1], vt[u][0], rate), utts[u][1][keep[u]]) for u in common]
+        except CodecprobeError as e:  # the VTD file of this speaker is not what rtmri_vtd writes
+            raise CodecprobeError(f"{f} (speaker {spk}): {e}") from None
         xs = LaggedVTD(parts, lags, ~nodata)  # frames of all utterances, aligned with the columns of `codes`
         if nodata.any():
             log.info("%s %s: %d of %d gridlines hold no measurement in any of its %d utterances (refilled from "
@@ -507,7 +528,7 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
     (:class:`codecprobe.pwcca.DegenerateCCAError` at any layer), is skipped with a warning
     and counted; when no speaker is left, :class:`CodecprobeError` says why.
     """
-    attrs, tabs, utts = _codec_utterances(features)
+    attrs, tabs, utts = _codec_utterances(features, codec)
     rate = float(attrs["frame_rate"])
     block_len = shuffle_block_frames(rate, block_len, block_seconds)
     log.info("%s: shuffled baseline in blocks of %d frames (%.3f s at %.2f Hz)", codec, block_len, block_len / rate, rate)
@@ -567,7 +588,7 @@ def codec_lag_pwcca(codec: str, features: str, vtd_files: list[str], lags: np.nd
     these frames are slightly fewer than Fig. 3's, whose value at lag 0 can differ a little.
     Skips and errors as :func:`codec_pwcca`. No shuffled baseline per lag: chance is Fig. 3's.
     """
-    attrs, tabs, utts = _codec_utterances(features)
+    attrs, tabs, utts = _codec_utterances(features, codec)
     rate = float(attrs["frame_rate"])
     lags = np.asarray(lags, np.float64)
     layers = pick_layers(layers, len(tabs), codec)
@@ -607,10 +628,13 @@ def speaker_regions(annot16: str, speaker: str, vtd_file: str, out: str, skip_ta
 
     from .vtd import REGIONS, gridline_regions
 
-    with h5py.File(vtd_file, "r") as h:
-        if str(h.attrs.get("speaker")) != speaker:
-            raise CodecprobeError(f"{vtd_file}: VTD of speaker {h.attrs.get('speaker')!r}, not {speaker!r}")
-        grid = h["grid"][:]
+    try:
+        with h5py.File(vtd_file, "r") as h:
+            if str(h.attrs.get("speaker")) != speaker:
+                raise CodecprobeError(f"{vtd_file}: VTD of speaker {h.attrs.get('speaker')!r}, not {speaker!r}")
+            grid = h["grid"][:]
+    except (OSError, KeyError) as e:  # truncated, not HDF5, or no /grid
+        raise CodecprobeError(f"{vtd_file}: not a readable VTD file ({e}); rebuild it (rule rtmri_vtd)") from e
     tracks, _ = speaker_tracks(annot16, speaker, skip_tasks, bad_frames, bad_tracks, max_gap)
     region, share = gridline_regions(tracks, grid, max_frames, seed)
     names = np.array(list(REGIONS) + ["none"])[region]  # -1 -> "none"
@@ -637,7 +661,7 @@ def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_f
     3: regions have different numbers of gridlines, and chance rises with them."""
     from .vtd import REGIONS
 
-    attrs, tabs, utts = _codec_utterances(features)
+    attrs, tabs, utts = _codec_utterances(features, codec)
     rate = float(attrs["frame_rate"])
     block_len = shuffle_block_frames(rate, block_len, block_seconds)
     layers = pick_layers(layers, len(tabs), codec, "rtmri.regions.layers")

@@ -13,6 +13,7 @@ would trip over agree: ``distances.pooling`` among ``encode.pooling``, a codec's
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import shlex
 from collections.abc import Callable
@@ -50,7 +51,7 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
     # a misspelt required key is also a missing one: its unknown-key line, which names the
     # key it was meant to be, says all (no second "'subsets' is a required property" line)
     suggested = {(where, hint) for where, _, hint in _unknown_keys(errors) if hint is not None}
-    out = []
+    out = [f"config: {_key_path(path)}: .nan is not a number (a YAML NaN passes every bound)" for path in _nan_keys(config)]
     for err in errors:
         where = _key_path(err.absolute_path)
         if err.validator == "additionalProperties":
@@ -76,6 +77,19 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
         else:  # required, type, enum, ...: jsonschema's message, at its key path
             out.append(f"config: {where}: {err.message}")
     return out
+
+
+def _nan_keys(value: Any, path: tuple = ()) -> list[tuple]:
+    """Key paths of the NaN floats in a config (YAML ``.nan``): NaN compares false with any
+    bound, so the schema's ``minimum`` lets it through (``rtmri.length_tolerance: .nan``
+    turned the audio length check off)."""
+    if isinstance(value, float) and math.isnan(value):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nan_keys(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _nan_keys(v, (*path, i))]
+    return []
 
 
 def _unknown_keys(errors) -> list[tuple[str, str, str | None]]:
@@ -560,6 +574,9 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
             )
         if w not in ("fit", "pretrained"):
             _need_weights(w, f"codecs[{c['name']}].weights", Path(base), codec_hub_rule(c))
+        if c["family"] == "melrvq" and w not in ("fit", "random") and hub.local_path(w, base).is_dir():
+            raise CodecprobeError(f"config: codecs[{c['name']}].weights: {w} is a folder; melrvq takes 'fit', 'random' or "
+                                  "a model file (the .npz rule fit_melrvq writes)")  # fmt: skip
         _need_n_layers(c)
         llm = c.get("llm")
         if llm:
@@ -573,6 +590,28 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
             key = f"codecs[{c['name']}].llm.weights"
             _need_weights(str(llm.get("weights", "random")), key, Path(base), hub.org_name_shaped,  # as llm._is_hub_id
                           llm.get("revision"))  # fmt: skip
+            _need_llm_tokenizer(llm, f"codecs[{c['name']}].llm.tokenizer", Path(base))
+
+
+def _need_llm_tokenizer(llm: dict, key: str, base: Path) -> None:
+    """The LLM's tokenizer file, where it can be known before the CKA job (which otherwise
+    stops on it after the encoding): a path (a name with a folder in it) must be a file; a
+    bare name (or the family's default) must be in a local weights folder. A hub repo's
+    own file is fetched by the job."""
+    from .llm import DEFAULT_TOKENIZER
+
+    weights, name = str(llm.get("weights", "random")), llm.get("tokenizer")
+    if name is None and weights == "random":
+        return  # random weights without a tokenizer: a stand-in tokenizer
+    name = str(name or DEFAULT_TOKENIZER[llm["family"]])
+    if Path(name).name != name or name.startswith("~"):  # as llm._resolve_aux
+        _need(Path(name).expanduser(), key, base, "file")
+        return
+    w = hub.local_path(weights, base) if weights != "random" else None
+    folder = w if w is not None and w.is_dir() else w.parent if w is not None and w.is_file() else None
+    if folder is not None and not (folder / name).is_file():
+        raise CodecprobeError(f"config: {key}: {name!r} is not in the weights folder {folder} (give a path, e.g. ./{name}, "
+                              "for a file elsewhere)")  # fmt: skip
 
 
 def melrvq_model_path(results: str, name: str) -> str:

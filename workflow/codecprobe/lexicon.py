@@ -165,7 +165,8 @@ def check_cmudict_text(lines: Sequence[str], path: Path) -> None:
     comments are set aside) is of the form ``WORD PH1 PH2 ...`` (each phone matching
     ``^[A-Z]+[0-2]?$``), or when more than half of them are not; a smaller share of such
     lines is logged as a warning and parsed as before (:func:`parse_cmudict`)."""
-    entries = [x for x in (line.split("#", 1)[0].strip() for line in lines if not line.startswith(";;;")) if x]
+    numbered = [(i, x) for i, x in enumerate((ln.split("#", 1)[0].strip() if not ln.startswith(";;;") else "" for ln in lines), 1) if x]
+    entries = [x for _, x in numbered]
     good = sum(bool(_CMU_ENTRY.fullmatch(x)) for x in entries)
     bad = len(entries) - good
     if not good:
@@ -178,7 +179,9 @@ def check_cmudict_text(lines: Sequence[str], path: Path) -> None:
             "(ARPAbet phones such as AH0): not a CMUdict?"
         )
     if bad:
-        log.warning("%s: %d of %d lines are not of the form WORD PH1 PH2 ... (kept as read)", path, bad, len(entries))
+        first = [f"line {i}: {x[:60]!r}" for i, x in numbered if not _CMU_ENTRY.fullmatch(x)][:3]
+        log.warning("%s: %d of %d lines are not of the form WORD PH1 PH2 ... (kept as read; %s%s)", path, bad, len(entries),
+                    "; ".join(first), "; ..." if bad > 3 else "")  # fmt: skip
 
 
 @lru_cache(maxsize=4)

@@ -411,7 +411,13 @@ class MimoAudioInput(LLMInput):
         self.hidden = int(cfg["hidden_size"])
         self.text_table = t["model.embed_tokens.weight"]
         self.code_limits = [min(e, v - 1) for e, v in zip(self.empty, vocab)]  # codes below the empty token
-        dev = torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as e:
+            raise CodecprobeError(f"{self.where}: invalid device {device!r} (cka.device): {e}") from None
+        if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+            raise CodecprobeError(f"{self.where}: device {device!r} (cka.device) requested but no such CUDA device is "
+                                  "available here: set cka.device to auto or cpu")  # fmt: skip
         self.w = {n: x.to(dev, torch.float32) for n, x in t.items() if n != "model.embed_tokens.weight"}
         for i, e in enumerate(self.empty):  # the empty token embeds to zero (upstream masks it)
             self.w[f"speech_embeddings.{i}.weight"][e] = 0

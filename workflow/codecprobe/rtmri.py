@@ -239,8 +239,17 @@ def list_tracks(annot16: str | Path, speaker: str, skip_tasks: Sequence[str] = (
     annot16 = Path(annot16)
     tdir = _speaker_subdir(annot16, speaker, "track", "Annot-16")
     tracks = sorted(tdir.glob("*_track.mat"))
+    other_case = sorted(p.name for p in tdir.iterdir() if p.name.lower().endswith("_track.mat") and not p.name.endswith("_track.mat"))
+    if other_case:
+        log.warning("%s: %d file(s) ending in another case than _track.mat not read: %s", tdir, len(other_case),
+                    ", ".join(other_case[:3]) + (" ..." if len(other_case) > 3 else ""))  # fmt: skip
+    foreign = [p.name for p in tracks if not p.name.startswith(f"{speaker}_")]
+    if foreign:  # another speaker's file: its audio is that speaker's, its contours would enter this one's VTD
+        log.warning("%s: %d track file(s) of another speaker left out (not named %s_*): %s", tdir, len(foreign), speaker,
+                    ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else ""))  # fmt: skip
+        tracks = [p for p in tracks if p.name.startswith(f"{speaker}_")]
     if not tracks:
-        raise CodecprobeError(f"{tdir}: no *_track.mat files")
+        raise CodecprobeError(f"{tdir}: no *_track.mat files" + (f" of {speaker} (only other speakers')" if foreign else ""))
     tracks = [p for p in tracks if not any(s in p.name[: -len("_track.mat")] for s in skip_tasks)]
     if not tracks:
         raise CodecprobeError(f"{speaker}: no track left after skipping tasks {list(skip_tasks)} in {tdir}")
@@ -434,7 +443,8 @@ def load_track(path: str | Path, bad_frames: str = "skip", max_gap: int | None =
     for f in frames:
         try:
             fn = np.asarray(f.get("frameNo"), dtype=float).ravel()
-            numbers.append(int(fn[0]) if fn.size == 1 and np.isfinite(fn[0]) else None)
+            whole = fn.size == 1 and np.isfinite(fn[0]) and fn[0] == np.floor(fn[0])  # 12.5 is no frame number
+            numbers.append(int(fn[0]) if whole else None)
         except (TypeError, ValueError):
             numbers.append(None)
     known = [k for k, v in enumerate(numbers) if v is not None]
@@ -460,7 +470,7 @@ def load_track(path: str | Path, bad_frames: str = "skip", max_gap: int | None =
     for k, f in enumerate(frames):
         try:
             if k in inferred:
-                raise _BadFrame("frameNo missing")
+                raise _BadFrame("frameNo missing or not a whole number")
             sections.append(_frame_sections(f))
         except _BadFrame as e:
             sections.append(None)

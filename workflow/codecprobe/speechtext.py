@@ -337,6 +337,9 @@ def cka_rows(speech: np.ndarray, text: np.ndarray, words: np.ndarray, cfg: CKACo
     return rows
 
 
+MIN_CKA_TYPES = 4  # the debiased estimator's least n (U-centring divides by n - 3)
+
+
 def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: str, embeddings: str | None = None, device: str = "cpu") -> pd.DataFrame:
     """The whole stage for one codec: codes -> per-type LLM input vectors -> CKA table (atomic)."""
     cfg.check()
@@ -352,6 +355,11 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
         log.info("%s: %d", k, v)
     n_available = len(set(tokens["word"].to_numpy()[keep].tolist()))
     types, members = select_types(tokens["word"].tolist(), keep, cfg.max_words, cfg.per_type, cfg.seed)
+    if len(types) < MIN_CKA_TYPES:  # CKA of a handful of rows says nothing (and the estimators need 4)
+        raise CodecprobeError(
+            f"{features}: {len(types)} word type(s) usable for CKA (of {len(set(tokens['word']))} encoded; counts: "
+            f"{', '.join(f'{k} {v}' for k, v in counts.items())}); at least {MIN_CKA_TYPES} are needed"
+        )
     log.info(
         "%d of %d word types (cka.max_words %d, seed %d), %d word tokens (cka.per_type %s)",
         len(types), n_available, cfg.max_words, cfg.seed, sum(len(m) for m in members), cfg.per_type,

@@ -434,9 +434,10 @@ def load_grid(path: str | os.PathLike) -> np.ndarray:
     if isinstance(g, dict):
         if "line_lb" not in g or "line_rt" not in g:
             raise CodecprobeError(f"{path}: 'grid' struct lacks line_lb/line_rt (fields: {', '.join(g)})")
-        return check_grid(
-            np.stack((np.asarray(g["line_lb"], float), np.asarray(g["line_rt"], float)), axis=1), str(path)
-        )
+        lb, rt = np.asarray(g["line_lb"], float), np.asarray(g["line_rt"], float)
+        if lb.shape != rt.shape:
+            raise CodecprobeError(f"{path}: grid line_lb {lb.shape} and line_rt {rt.shape} differ in shape (one end per gridline each)")
+        return check_grid(np.stack((lb, rt), axis=1), str(path))
     return check_grid(g, str(path))
 
 

@@ -204,6 +204,9 @@ class MelRVQ(Codec):
             self.mean, self.std = np.zeros(N_MELS, np.float32), np.ones(N_MELS, np.float32)
         else:
             p = Path(spec.weights).expanduser()
+            if p.is_dir():
+                raise CodecprobeError(f"codec {spec.name!r}: melrvq model {p} is a folder, not a model file (the .npz rule "
+                                      "fit_melrvq writes)")  # fmt: skip
             if not p.is_file():
                 raise CodecprobeError(f"codec {spec.name!r}: melrvq model {p} does not exist (fit it with rule fit_melrvq)")
             try:
