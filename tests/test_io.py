@@ -337,6 +337,37 @@ def test_read_table_without_a_header_names_the_file(tmp_path, suffix):
     assert t.empty and list(t.columns) == ["token_id", "word"]
 
 
+def test_a_table_cut_short_or_not_parquet_is_named(tmp_path):
+    """A CSV whose last row has no line end (a copy or write interrupted mid-row) was read
+    with that row's missing cells as NaN (a table of PWCCA values then printed 'nan' in
+    the LaTeX); a truncated Parquet file gave pyarrow's traceback."""
+    from codecprobe.io import CodecprobeError, write_table
+
+    df = pd.DataFrame({"codec": ["a", "b"], "layer": [1, 2], "pwcca": [0.5, 0.6]})
+    write_table(df, tmp_path / "t.csv")
+    text = (tmp_path / "t.csv").read_bytes()
+    (tmp_path / "cut.csv").write_bytes(text[:-6])  # "b,2,0." : the last row cut
+    with pytest.raises(CodecprobeError, match=r"cut.csv: the last row has no line end: the file is cut short"):
+        read_table(tmp_path / "cut.csv")
+    (tmp_path / "crlf.csv").write_bytes(text.replace(b"\n", b"\r\n"))  # saved on Windows: read as before
+    assert read_table(tmp_path / "crlf.csv")["pwcca"].tolist() == [0.5, 0.6]
+    write_table(df, tmp_path / "t.parquet")
+    (tmp_path / "cut.parquet").write_bytes((tmp_path / "t.parquet").read_bytes()[:100])
+    with pytest.raises(CodecprobeError, match=r"cut.parquet: not a readable Parquet table"):
+        read_table(tmp_path / "cut.parquet")
+    (tmp_path / "csv.parquet").write_bytes(text)
+    with pytest.raises(CodecprobeError, match=r"csv.parquet: not a readable Parquet table"):
+        read_table(tmp_path / "csv.parquet")
+
+
+def test_a_log_that_cannot_be_written_is_named(tmp_path):
+    from codecprobe.io import CodecprobeError, setup_logging
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CodecprobeError, match=r"file/logs/x.log: cannot write the log"):
+        setup_logging(tmp_path / "file" / "logs" / "x.log")
+
+
 def test_tree_fingerprint_follows_links_to_folders_once(tmp_path, settled):
     """A speaker folder linked into the corpus: the manifest reads its transcripts, but the
     fingerprint did not walk the link, so an edit there reran nothing. Loops and a folder

@@ -102,6 +102,13 @@ def test_the_region_that_drives_the_features_stands_out(tmp_path):
     write_table(pd.concat([r1, r2[r2.gridline < 39]]), str(tmp_path / "short.csv"))
     with pytest.raises(CodecprobeError, match="sub802: 39 gridline regions for 40 gridlines"):
         codec_region_pwcca("syn", feats, [v1, v2], [str(tmp_path / "short.csv")], [1])
+    # a region name the stage does not know (a hand edit: 'lipz' silently dropped the lips)
+    write_table(pd.concat([r1.replace({"region": {"lips": "lipz"}}), r2]), str(tmp_path / "typo.csv"))
+    with pytest.raises(CodecprobeError, match=r"typo.csv: unknown region\(s\) lipz \(known: lips, palate, velum, pharynx, none\)"):
+        codec_region_pwcca("syn", feats, [v1, v2], [str(tmp_path / "typo.csv")], [1])
+    write_table(pd.concat([r1, r2]).drop(columns="region"), str(tmp_path / "noregion.csv"))
+    with pytest.raises(CodecprobeError, match=r"noregion.csv: no column\(s\) region: not a table of 'artstage regions'"):
+        codec_region_pwcca("syn", feats, [v1, v2], [str(tmp_path / "noregion.csv")], [1])
 
 
 def test_cli_region_figure_draws_every_region(tmp_path):
@@ -147,3 +154,13 @@ def test_region_labels_give_the_speakers_when_they_differ():
     assert region_tick_labels(fewer) == [f"{r}\n{2 if r == 'velum' else 4} spk" for r in REGIONS]
     missing = full[full.region != "lips"]  # no speaker gave the lips a value
     assert region_tick_labels(missing)[REGIONS.index("lips")] == "lips\n0 spk"
+
+
+@pytest.mark.parametrize("value, message", [("0", "must be at least 1, got 0"), ("many", "'many' is not a whole number")])
+def test_regions_max_frames_must_be_a_positive_whole_number(value, message, capsys):
+    """``regions --max-frames 0`` labelled every gridline 'lips' (no frame drawn)."""
+    from codecprobe.artstage import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["regions", "--annot16", "a", "--speaker", "s", "--vtd", "v.h5", "--out", "o.csv", "--max-frames", value])
+    assert e.value.code == 2 and f"argument --max-frames: {message}" in capsys.readouterr().err

@@ -667,3 +667,22 @@ def test_too_few_word_types_is_an_error_naming_the_features(mimi_words, tmp_path
     with pytest.raises(CodecprobeError, match=rf"{h5}: 3 word type\(s\) usable for CKA \(of 3 encoded; counts: .*at least 4 are needed"):
         main(argv)
     assert not (tmp_path / "c.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--config", "{max_words: 5}", r"--config: not JSON"),
+        ("--config", '{"max_word": 5}', r"--config: unknown key\(s\) max_word \(known: .*max_words"),
+        ("--llm", '{"family": "moshi", "weight": "random"}', r"--llm: unknown key\(s\) weight \(known: .*weights"),
+        ("--llm", '["moshi"]', r"--llm: a JSON object is needed"),
+    ],
+)
+def test_the_run_options_json_is_checked(tmp_path, option, value, message):
+    """By hand, a misspelt key of --llm was dropped silently (random weights instead of the
+    ones meant) and malformed JSON gave a traceback."""
+    args = {"--config": "{}", "--llm": json.dumps({"family": "moshi", "weights": "random"}), option: value}
+    argv = ["run", "--codec", "m", "--features", str(tmp_path / "f.h5"), "--out", str(tmp_path / "o.csv")]
+    argv += [x for k, v in args.items() for x in (k, v)]
+    with pytest.raises(CodecprobeError, match=message):
+        main(argv)

@@ -308,6 +308,19 @@ def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> 
 
 
 # ----------------------------------------------------------------------------- PWCCA
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _codec_utterances(path: str, codec: str) -> tuple[dict, list[np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """``(attrs, codebook tables, {utt: (codes [K, F], frame times [F])})`` of a feature-sliced
     file of ``codec`` (the file's ``codec`` attribute must name it: the results are labelled so)."""
@@ -668,6 +681,10 @@ def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_f
     labels = {}
     for f in region_files:
         t = read_table(f)
+        if missing := {"speaker", "gridline", "region"} - set(t.columns):
+            raise CodecprobeError(f"{f}: no column(s) {', '.join(sorted(missing))}: not a table of 'artstage regions'")
+        if unknown := sorted(set(t["region"].astype(str)) - {*REGIONS, "none"}):
+            raise CodecprobeError(f"{f}: unknown region(s) {', '.join(unknown)} (known: {', '.join(REGIONS)}, none)")
         for spk, g in t.groupby("speaker"):
             labels[str(spk)] = g.sort_values("gridline")["region"].astype(str).to_numpy()
 
@@ -1006,7 +1023,7 @@ def main(argv: list[str] | None = None) -> None:
     rg.add_argument("--skip-tasks", nargs="*", default=["vcv", "bvt"])
     rg.add_argument("--bad-frames", default="skip", choices=BAD_FRAME_POLICIES)
     rg.add_argument("--bad-tracks", default="skip", choices=BAD_TRACK_POLICIES)
-    rg.add_argument("--max-frames", type=int, default=400)
+    rg.add_argument("--max-frames", type=_positive_int, default=400)
     rg.add_argument("--max-gap-frames", type=int, default=-1,
                     help="bad_frames interpolate: rebuild runs of at most this many bad frames; -1: every run")  # fmt: skip
     rp = sub.add_parser("region-pwcca", help="PWCCA per tract region and layer")

@@ -121,12 +121,20 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if not path.exists():
         raise CodecprobeError(f"{path}: table not found")
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError: truncated, or not Parquet
+            raise CodecprobeError(f"{path}: not a readable Parquet table ({type(e).__name__}: {e})") from e
     sep = "\t" if path.suffix == ".tsv" else ","
     try:
         header = pd.read_csv(path, sep=sep, nrows=0).columns
     except pd.errors.EmptyDataError as e:  # pandas: "No columns to parse from file"
         raise CodecprobeError(f"{path}: empty file, no header") from e
+    with open(path, "rb") as f:  # every table written here ends its last row with a newline
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) not in (b"\n", b"\r"):
+            raise CodecprobeError(f"{path}: the last row has no line end: the file is cut short (a copy or a write "
+                                  "interrupted); rebuild it")  # fmt: skip
     dtype = {c: str for c in header if text_column(c)}
     return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""], dtype=dtype)
 
@@ -193,8 +201,11 @@ def setup_logging(log_file: str | os.PathLike | None = None, name: str = "codecp
     sh.setFormatter(fmt)
     logger.addHandler(sh)
     if log_file:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+        try:
+            Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+            fh = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+        except OSError as e:
+            raise CodecprobeError(f"{log_file}: cannot write the log ({e.strerror or e})") from e
         fh.setFormatter(fmt)
         logger.addHandler(fh)
     return logger

@@ -583,6 +583,20 @@ def cka_figure(table: pd.DataFrame, pdf: str, png: str, note: str = "") -> None:
 
 
 # ----------------------------------------------------------------------------- CLI
+def _json_object(text: str, option: str, known: set[str]) -> dict:
+    """``option``'s JSON object, with only ``known`` keys (the rules write them from the
+    validated config; by hand, a misspelt key was dropped silently)."""
+    try:
+        d = json.loads(text)
+    except ValueError as e:
+        raise CodecprobeError(f"{option}: not JSON ({e}): {text[:80]!r}") from None
+    if not isinstance(d, dict):
+        raise CodecprobeError(f"{option}: a JSON object is needed, got {text[:80]!r}")
+    if unknown := sorted(set(d) - known):
+        raise CodecprobeError(f"{option}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return d
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Speech-text CKA through a speech LLM's input embeddings.")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -606,10 +620,10 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     setup_logging(a.log)
     if a.cmd == "run":
-        cfg = json.loads(a.config)
+        cfg = _json_object(a.config, "--config", set(CKAConfig.__dataclass_fields__) | {"device"})
         cfg = CKAConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k != "device"})
-        d = json.loads(a.llm)
-        spec = LLMSpec(**{k: v for k, v in d.items() if k in LLMSpec.__dataclass_fields__})
+        d = _json_object(a.llm, "--llm", set(LLMSpec.__dataclass_fields__))
+        spec = LLMSpec(**d)
         run(a.codec, a.features, spec, cfg, a.out, a.embeddings, resolve_device(a.device))
     else:
         table = pd.concat([read_table(p) for p in a.tables], ignore_index=True)
