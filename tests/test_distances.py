@@ -1019,3 +1019,21 @@ def test_pairs_benchmark_runs_small():
     speedups = re.findall(r"^vectorized, (?:1 thread|\d+ threads \(default\)) .* speed-up +([\d.]+)x \(target >= 20x\)  \[runs: [\d.]+, [\d.]+ s\]$",
                           r.stdout, re.MULTILINE)  # fmt: skip
     assert len(speedups) == 2 and all(float(x) > 0 for x in speedups), r.stdout
+
+
+def test_the_clis_name_a_table_they_cannot_use(tmp_path):
+    """By hand: a pairs table without token_b, a distance table with text among its means."""
+    from codecprobe.figures import main as figures_main
+
+    path, pairs = _synthetic(tmp_path, n_words=10)
+    pairs.drop(columns="token_b").to_parquet(tmp_path / "p.parquet")
+    argv = ["--codec", "syn", "--features", str(path), "--pairs", str(tmp_path / "p.parquet"), "--out", str(tmp_path / "d.csv")]
+    with pytest.raises(CodecprobeError, match=r"p.parquet: no column\(s\) token_b"):
+        main(argv)
+    t, _ = codec_distances("syn", str(path), pairs, n_boot=20, aggregate="seeds")
+    t["mean"] = t["mean"].astype(object)
+    t.loc[3, "mean"] = "n/a"
+    t.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(CodecprobeError, match=r"t.csv: column mean holds text where numbers belong \(row 4: 'n/a'\)"):
+        figures_main(["--tables", str(tmp_path / "t.csv"), "--pdf", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png")])
+    assert not (tmp_path / "f.png").exists()

@@ -1452,3 +1452,26 @@ def test_resolve_device_uses_the_gpu_when_visible_and_logs_the_choice(monkeypatc
         assert resolve_device("auto") == "cuda"
         assert resolve_device("cpu") == "cpu" and resolve_device("cuda:1") == "cuda:1"
     assert [r.getMessage() for r in caplog.records] == ["device: cpu (no CUDA GPU visible)", "device: cuda (NVIDIA H200)"]
+
+
+def test_cli_names_a_word_table_it_cannot_use(words, tmp_path):
+    """A hand-edited words.csv: an empty start gave a traceback in audio slicing and, with
+    feature slicing, a silent 'nearest frame' feature; a repeated token id wrote two rows
+    for one id (the distances then failed on it)."""
+    from codecprobe.encode import main
+
+    spec = json.dumps({"name": "m", "family": "melrvq", "weights": "random", "n_layers": 2})
+    args = ["--codec", spec, "--words", str(tmp_path / "w.csv"), "--out", str(tmp_path / "f.h5"), "--device", "cpu"]
+    w = words.copy()
+    w["start"] = w["start"].astype(float)
+    w.loc[w.index[1], "start"] = float("nan")
+    w.to_csv(tmp_path / "w.csv", index=False)
+    with pytest.raises(CodecprobeError, match=r"w.csv: column start has an empty or non-finite value \(row 2\)"):
+        main([*args, "--slicing", "feature"])
+    pd.concat([words, words.iloc[:1]]).to_csv(tmp_path / "w.csv", index=False)
+    with pytest.raises(CodecprobeError, match=r"w.csv: token_id .* occurs more than once"):
+        main(args)
+    words.drop(columns="path").to_csv(tmp_path / "w.csv", index=False)
+    with pytest.raises(CodecprobeError, match=r"w.csv: no column\(s\) path"):
+        main(args)
+    assert not (tmp_path / "f.h5").exists()

@@ -544,3 +544,23 @@ def test_a_write_error_ends_the_stage_without_waiting_for_its_threads(tmp_path):
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=10)
     assert r.returncode == 1, r.stderr
     assert "codecprobe error: out.h5: cannot write (No space left on device)" in r.stderr
+
+
+def test_read_table_checks_what_the_stage_needs(tmp_path):
+    """A hand-edited table: missing columns, text among numbers, empty cells in times and
+    repeated ids are one line naming the file (they gave pandas tracebacks, a figure of
+    garbled numbers, or a silent 'nearest frame' feature)."""
+    from codecprobe.io import CodecprobeError, write_table
+
+    path = tmp_path / "words.csv"
+    write_table(pd.DataFrame({"token_id": [0, 1, 1], "start": [0.1, "x", 0.3], "end": [0.2, 0.4, None]}), path)
+    with pytest.raises(CodecprobeError, match=r"words.csv: no column\(s\) path \(columns: token_id, start, end\)"):
+        read_table(path, required=("token_id", "path"))
+    with pytest.raises(CodecprobeError, match=r"words.csv: column start holds text where numbers belong \(row 2: 'x'\)"):
+        read_table(path, numeric=("start",))
+    write_table(pd.DataFrame({"token_id": [0, 1, 1], "start": [0.1, 0.2, 0.3], "end": [0.2, 0.4, None]}), path)
+    with pytest.raises(CodecprobeError, match=r"words.csv: column end has an empty or non-finite value \(row 3\)"):
+        read_table(path, finite=("start", "end"))
+    with pytest.raises(CodecprobeError, match=r"words.csv: token_id 1 occurs more than once"):
+        read_table(path, unique=("token_id",))
+    assert len(read_table(path, required=("token_id",), numeric=("start", "end"), finite=("start",))) == 3

@@ -515,6 +515,7 @@ def load_pooled(path: str, pooling: str = "mean") -> tuple[np.ndarray, np.ndarra
         raise CodecprobeError(f"{path}: cannot read features ({e})") from e
 
 
+PAIRS_NEEDED = ("pair_type", "token_a", "token_b")  # of a pairs table, by this stage
 OVERLAP_WARN = 0.9  # replicates sharing this share of their tokens (Jaccard) get a warning
 
 
@@ -688,7 +689,7 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     setup_logging(a.log)
     table, counts = codec_distances(
-        a.codec, a.features, read_table(a.pairs), a.metric, a.standardize, a.pooling, a.n_boot, a.seed, a.threads,
+        a.codec, a.features, read_table(a.pairs, required=PAIRS_NEEDED, numeric=PAIRS_NEEDED[1:]), a.metric, a.standardize, a.pooling, a.n_boot, a.seed, a.threads,
         a.aggregate, a.over, a.split_first,
     )  # fmt: skip
     log.info("counts: %s", json.dumps(counts))

@@ -481,6 +481,9 @@ def _pool_padded(tables: list, pad, n_frames: np.ndarray, methods: tuple[str, ..
 
 
 # ----------------------------------------------------------------------------- stage
+WORDS_NEEDED = ("token_id", "utt_id", "word", "start", "end", "path")  # of words.csv, by the encode stage
+
+
 def select_tokens(words: pd.DataFrame, pairs: pd.DataFrame | None) -> pd.DataFrame:
     """Tokens referenced by ``pairs`` (all tokens when None), in token order: a pairs table
     (columns ``token_a``, ``token_b``) or the pairs stage's token list (``token_id``: the
@@ -997,7 +1000,8 @@ def main(argv: list[str] | None = None) -> None:
                        io_workers=max(1, a.threads or 1), shard_words=a.shard_words,
                        chunk_context_seconds=a.chunk_context_seconds)  # fmt: skip
     pairs = pd.concat([read_table(p) for p in a.pairs], ignore_index=True) if a.pairs else None
-    run(codec, read_table(a.words), pairs, a.out, cfg)
+    words = read_table(a.words, required=WORDS_NEEDED, finite=("start", "end"), unique=("token_id",))
+    run(codec, words, pairs, a.out, cfg)
 
 
 if __name__ == "__main__":

@@ -384,7 +384,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log", default=None)
     a = ap.parse_args(argv)
     setup_logging(a.log)
-    table = pd.concat([read_table(p) for p in a.tables], ignore_index=True)
+    numbers = ("layer", "mean", "ci_low", "ci_high", "norm_mean", "norm_ci_low", "norm_ci_high")
+    table = pd.concat([read_table(p, required=("codec", "pair_type", *numbers), numeric=numbers) for p in a.tables],
+                      ignore_index=True)  # fmt: skip
     if a.combined:
         write_table(with_provenance(table, a.note), a.combined)
     if a.latex:

@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -111,13 +111,39 @@ def text_column(name: str) -> bool:
     return name in TEXT_COLUMNS or (name[-2:] in ("_a", "_b") and name[:-2] in TEXT_COLUMNS)
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike, required: Sequence[str] = (), numeric: Sequence[str] = (), finite: Sequence[str] = (),
+    unique: Sequence[str] = (),
+) -> pd.DataFrame:  # fmt: skip
     """Read a table written by :func:`write_table`. From CSV / TSV, the columns of
     :data:`TEXT_COLUMNS` are read as strings (empty cells as missing); the others are
     inferred, with only an empty cell read as missing (a word "NA" stays a word). A CSV /
     TSV without even a header line (0 bytes, or blank lines only) raises
-    :class:`CodecprobeError` naming it; one with a header and no rows is an empty table."""
-    path = Path(path)
+    :class:`CodecprobeError` naming it; one with a header and no rows is an empty table.
+
+    What a stage needs of the table (a hand-edited or foreign table otherwise ends in a
+    pandas traceback, or in a figure of garbled numbers): the ``required`` columns, the
+    ``numeric`` ones of a number type, the ``finite`` ones numbers without NaN or infinity,
+    the ``unique`` ones without repeats; else :class:`CodecprobeError` naming the file."""
+    table = _read_table(Path(path))
+    if missing := [c for c in required if c not in table.columns]:
+        raise CodecprobeError(f"{path}: no column(s) {', '.join(missing)} (columns: {', '.join(map(str, table.columns))})")
+    for c in [*numeric, *finite]:
+        if c in table.columns and not pd.api.types.is_numeric_dtype(table[c]):
+            bad = pd.to_numeric(table[c], errors="coerce").isna() & table[c].notna()
+            raise CodecprobeError(f"{path}: column {c} holds text where numbers belong (row {int(bad.to_numpy().argmax()) + 1}: "
+                                  f"{table[c][bad].tolist()[0]!r})" if bad.any() else f"{path}: column {c} is not numeric")  # fmt: skip
+    for c in finite:
+        if c in table.columns and not np.isfinite(table[c].to_numpy(np.float64)).all():
+            row = int((~np.isfinite(table[c].to_numpy(np.float64))).argmax()) + 1
+            raise CodecprobeError(f"{path}: column {c} has an empty or non-finite value (row {row})")
+    for c in unique:
+        if c in table.columns and table[c].duplicated().any():
+            raise CodecprobeError(f"{path}: {c} {table[c][table[c].duplicated()].tolist()[0]!r} occurs more than once")
+    return table
+
+
+def _read_table(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise CodecprobeError(f"{path}: table not found")
     if path.suffix == ".parquet":
