@@ -425,3 +425,22 @@ def test_ambiguous_or_point_words_tiers_are_skipped_and_named(corpus):
     )
     assert reasons["22-200-0000"] == f"{c}: tier 'words' is a point tier (TextTier), not an interval tier"
     assert set(kinds.values()) == {"broken TextGrid"}
+
+
+def test_cli_names_a_manifest_it_cannot_use(corpus, tmp_path):
+    """A hand-edited manifest: an empty duration switched the check for words after the
+    audio's end off (a word at 93 s in a 3.3 s utterance was kept); a text duration gave a
+    traceback."""
+    from codecprobe.io import write_table
+    from codecprobe.words import main
+
+    m, _ = build_manifest(corpus[0], ["dev-clean"])
+    argv = ["--manifest", str(tmp_path / "m.csv"), "--textgrids", str(corpus[1]), "--out", str(tmp_path / "w.csv"),
+            "--skipped", str(tmp_path / "s.csv"), "--counts", str(tmp_path / "c.csv")]  # fmt: skip
+    write_table(m.assign(duration=[None] + list(m["duration"][1:])), tmp_path / "m.csv")
+    with pytest.raises(CodecprobeError, match=r"m.csv: column duration has an empty or non-finite value \(row 1\)"):
+        main(argv)
+    write_table(m.drop(columns="transcript"), tmp_path / "m.csv")
+    with pytest.raises(CodecprobeError, match=r"m.csv: no column\(s\) transcript"):
+        main(argv)
+    assert not (tmp_path / "w.csv").exists()

@@ -47,6 +47,8 @@ WORD_COLUMNS = [
     "phones", "n_phones", "path",
 ]  # fmt: skip
 ALPHABETIC = re.compile(r"^[a-z]+$")
+# what the word table reads of the manifest (a NaN duration switched the audio-end check off)
+MANIFEST_NEEDED = ("utt_id", "subset", "speaker", "chapter", "path", "transcript", "duration")
 # How far (s) a word or the TextGrid may end after the audio: 5 frames of MFA's 10 ms, room
 # for times rounded when written and for an aligner's last frame. A word inside it keeps its
 # times; the encode stage cuts its clip at the audio's end.
@@ -363,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     if a.stopwords:
         check_file_digest(a.stopwords, a.stopwords_digest, "words.stopwords")
-    words, skipped, counts = build_word_table(read_table(a.manifest), index_textgrids(a.textgrids), filt, a.strict)
+    manifest = read_table(a.manifest, required=MANIFEST_NEEDED, finite=("duration",), unique=("utt_id",))
+    words, skipped, counts = build_word_table(manifest, index_textgrids(a.textgrids), filt, a.strict)
     write_table(skipped, a.skipped)
     write_table(counts, a.counts)
     write_table(words, a.out)
