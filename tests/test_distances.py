@@ -1037,3 +1037,13 @@ def test_the_clis_name_a_table_they_cannot_use(tmp_path):
     with pytest.raises(CodecprobeError, match=r"t.csv: column mean holds text where numbers belong \(row 4: 'n/a'\)"):
         figures_main(["--tables", str(tmp_path / "t.csv"), "--pdf", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png")])
     assert not (tmp_path / "f.png").exists()
+    t["mean"] = t["mean"].replace({"n/a": 1.0}).astype(float)
+    t.to_csv(tmp_path / "t.csv", index=False)
+    fig = ["--pdf", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png")]
+    with pytest.raises(CodecprobeError, match=r"codec 'syn', layer 1, .* twice: each codec's table once"):
+        figures_main(["--tables", str(tmp_path / "t.csv"), str(tmp_path / "t.csv"), *fig])
+    t.iloc[:0].to_csv(tmp_path / "empty.csv", index=False)
+    with pytest.raises(CodecprobeError, match=r"empty.csv: no rows to draw"):
+        figures_main(["--tables", str(tmp_path / "empty.csv"), *fig])
+    figures_main(["--tables", str(tmp_path / "t.csv"), *fig])
+    assert (tmp_path / "f.png").stat().st_size > 10_000

@@ -387,6 +387,13 @@ def main(argv: list[str] | None = None) -> None:
     numbers = ("layer", "mean", "ci_low", "ci_high", "norm_mean", "norm_ci_low", "norm_ci_high")
     table = pd.concat([read_table(p, required=("codec", "pair_type", *numbers), numeric=numbers) for p in a.tables],
                       ignore_index=True)  # fmt: skip
+    if table.empty:
+        raise CodecprobeError(f"{', '.join(a.tables)}: no rows to draw")
+    key = [c for c in ("codec", "variant", "layer", "pair_type") if c in table]
+    if table.duplicated(key).any():  # a codec's table given twice, or two codecs of one name
+        r = table[table.duplicated(key)].iloc[0]
+        raise CodecprobeError(f"{', '.join(a.tables)}: codec {r['codec']!r}, layer {r['layer']}, {r['pair_type']} twice: "
+                              "each codec's table once")  # fmt: skip
     if a.combined:
         write_table(with_provenance(table, a.note), a.combined)
     if a.latex:

@@ -129,7 +129,7 @@ def read_table(
     if missing := [c for c in required if c not in table.columns]:
         raise CodecprobeError(f"{path}: no column(s) {', '.join(missing)} (columns: {', '.join(map(str, table.columns))})")
     for c in [*numeric, *finite]:
-        if c in table.columns and not pd.api.types.is_numeric_dtype(table[c]):
+        if c in table.columns and len(table) and not pd.api.types.is_numeric_dtype(table[c]):  # (no rows: no type)
             bad = pd.to_numeric(table[c], errors="coerce").isna() & table[c].notna()
             raise CodecprobeError(f"{path}: column {c} holds text where numbers belong (row {int(bad.to_numpy().argmax()) + 1}: "
                                   f"{table[c][bad].tolist()[0]!r})" if bad.any() else f"{path}: column {c} is not numeric")  # fmt: skip
