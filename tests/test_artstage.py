@@ -173,6 +173,15 @@ def test_cli_figures(layout, tmp_path):
     assert (s.n_speakers == 2).all()
     assert (s.shuffled_sd == 0.01).all()  # the speakers' mean shuffle sd (the summary lacked it)
     assert (tmp_path / "f.png").stat().st_size > 1000
+    # by hand: one codec's table twice, or a table of another step (a lag table has no variant)
+    out = ["--combined", str(tmp_path / "all2.csv"), "--summary", str(tmp_path / "s2.csv"), "--pdf", str(tmp_path / "f2.pdf"),
+           "--png", str(tmp_path / "f2.png")]  # fmt: skip
+    with pytest.raises(CodecprobeError, match=r"codec 'm', speaker 'a' twice with the same variant, layer: each codec's table once"):
+        main(["figures", "--tables", str(tmp_path / "m.csv"), str(tmp_path / "m.csv"), *out])
+    split.drop(columns="variant").to_csv(tmp_path / "lag.csv", index=False)
+    with pytest.raises(CodecprobeError, match=r"lag.csv: no column\(s\) variant"):
+        main(["figures", "--tables", str(tmp_path / "lag.csv"), *out])
+    assert not (tmp_path / "all2.csv").exists()
 
 
 def _narrow_codebooks(feats, dim: int) -> None:

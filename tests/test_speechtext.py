@@ -686,3 +686,17 @@ def test_the_run_options_json_is_checked(tmp_path, option, value, message):
     argv += [x for k, v in args.items() for x in (k, v)]
     with pytest.raises(CodecprobeError, match=message):
         main(argv)
+
+
+def test_summary_names_a_table_it_cannot_use(tmp_path):
+    """By hand: a CKA table without rows drew an empty figure; one without its numbers failed
+    on a KeyError after the combined table was written."""
+    pd.DataFrame(columns=["codec", "estimator", "cka", "null_mean", "null_sd", "gap"]).to_csv(tmp_path / "e.csv", index=False)
+    out = ["--combined", str(tmp_path / "all.csv"), "--pdf", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png"),
+           "--latex", str(tmp_path / "t.tex")]  # fmt: skip
+    with pytest.raises(CodecprobeError, match=r"e.csv: no rows"):
+        main(["summary", "--tables", str(tmp_path / "e.csv"), *out])
+    pd.DataFrame({"codec": ["m"], "estimator": ["linear"], "cka": [0.3]}).to_csv(tmp_path / "p.csv", index=False)
+    with pytest.raises(CodecprobeError, match=r"p.csv: no column\(s\) null_mean, null_sd, gap"):
+        main(["summary", "--tables", str(tmp_path / "p.csv"), *out])
+    assert not (tmp_path / "all.csv").exists()

@@ -926,10 +926,20 @@ def latex_table(table: pd.DataFrame) -> str:
 
 
 # ----------------------------------------------------------------------------- CLI
-def _combined(tables: list[str], combined: str, note: str = "") -> pd.DataFrame:
+def _combined(tables: list[str], combined: str, note: str = "", by: tuple[str, ...] = ()) -> pd.DataFrame:
     """Every codec's table, concatenated and written to ``combined`` (with the columns of
-    :func:`codecprobe.with_provenance`, which the returned table does not hold)."""
-    t = pd.concat([read_table(x) for x in tables], ignore_index=True)
+    :func:`codecprobe.with_provenance`, which the returned table does not hold). ``by``: the
+    columns the summary groups by; with ``speaker`` and ``pwcca`` each table needs them
+    (a table of another step gave a KeyError after the combined table was written), and
+    no speaker's row may come twice (one table given twice)."""
+    need = (*by, "speaker", "pwcca")
+    t = pd.concat([read_table(x, required=need, numeric=("pwcca",)) for x in tables], ignore_index=True)
+    if t.empty:
+        raise CodecprobeError(f"{', '.join(tables)}: no rows")
+    if t.duplicated(list(dict.fromkeys(need[:-1]))).any():
+        r = t[t.duplicated(list(dict.fromkeys(need[:-1])))].iloc[0]
+        raise CodecprobeError(f"{', '.join(tables)}: codec {r['codec']!r}, speaker {r['speaker']!r} twice with the same "
+                              f"{', '.join(by[1:])}: each codec's table once")  # fmt: skip
     write_table(with_provenance(t, note), combined)
     return t
 
@@ -1070,7 +1080,7 @@ def main(argv: list[str] | None = None) -> None:
         write_table(codec_region_pwcca(args.codec, args.features, args.vtd, args.regions, args.layers, args.n_shuffles,
                                        args.block_len, args.seed, args.variates, args.block_seconds), args.out)  # fmt: skip
     elif args.cmd == "region-figure":
-        t = _combined(args.tables, args.combined, args.note)
+        t = _combined(args.tables, args.combined, args.note, by=("codec", "region", "layer"))
         summary = summarize_speakers(t, by=("codec", "region", "layer"))
         write_table(with_provenance(summary, args.note), args.summary)
         fig3_regions(summary, args.pdf, args.png, args.note)
@@ -1078,7 +1088,7 @@ def main(argv: list[str] | None = None) -> None:
         lags = lag_grid(args.max_seconds, args.step_seconds)
         write_table(codec_lag_pwcca(args.codec, args.features, args.vtd, lags, args.layers, args.variates), args.out)
     elif args.cmd == "lag-figure":
-        t = _combined(args.tables, args.combined, args.note)
+        t = _combined(args.tables, args.combined, args.note, by=("codec", "layer", "lag_s"))
         summary = summarize_speakers(t, by=("codec", "layer", "lag_s"))
         best = best_lags(summary)
         for r in best.itertuples():
@@ -1088,7 +1098,7 @@ def main(argv: list[str] | None = None) -> None:
         write_table(with_provenance(best, args.note), args.best)
         fig3_lag(summary, best, args.pdf, args.png, args.note)
     else:
-        t = _combined(args.tables, args.combined, args.note)
+        t = _combined(args.tables, args.combined, args.note, by=("codec", "variant", "layer"))
         # every variant: Fig. 3's accumulated rows and, for a split codec (MIMI), Fig. 4's
         summary = summarize_speakers(t, by=("codec", "variant", "layer"))
         write_table(with_provenance(summary, args.note), args.summary)

@@ -626,7 +626,11 @@ def main(argv: list[str] | None = None) -> None:
         spec = LLMSpec(**d)
         run(a.codec, a.features, spec, cfg, a.out, a.embeddings, resolve_device(a.device))
     else:
-        table = pd.concat([read_table(p) for p in a.tables], ignore_index=True)
+        numbers = ("cka", "null_mean", "null_sd", "gap")
+        table = pd.concat([read_table(p, required=("codec", "estimator", *numbers), numeric=numbers) for p in a.tables],
+                          ignore_index=True)  # fmt: skip
+        if table.empty:
+            raise CodecprobeError(f"{', '.join(a.tables)}: no rows")
         write_table(with_provenance(table, a.note), a.combined)
         write_text(latex_provenance(a.note) + latex_table(table), a.latex)
         cka_figure(table, a.pdf, a.png, a.note)
