@@ -564,3 +564,12 @@ def test_read_table_checks_what_the_stage_needs(tmp_path):
     with pytest.raises(CodecprobeError, match=r"words.csv: token_id 1 occurs more than once"):
         read_table(path, unique=("token_id",))
     assert len(read_table(path, required=("token_id",), numeric=("start", "end"), finite=("start",))) == 3
+
+
+def test_first_few_names_some_of_many():
+    from codecprobe.io import first_few
+
+    assert first_few(["a", "b", "c"]) == "a, b, c"
+    assert first_few(iter("abcd")) == "a, b, c ..."
+    assert first_few(["x", "y", "z", "w"], sep="; ", more="; ...") == "x; y; z; ..."
+    assert first_few(map(str, range(10)), 8) == "0, 1, 2, 3, 4, 5, 6, 7 ..." and first_few([]) == ""

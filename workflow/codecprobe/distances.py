@@ -69,7 +69,14 @@ import numpy as np
 import pandas as pd
 
 from .arrays import group_sums, offsets
-from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
+from .io import (
+    CodecprobeError,
+    first_few,
+    read_table,
+    run_cli,
+    setup_logging,
+    write_table,
+)
 
 log = logging.getLogger("codecprobe.distances")
 CONTRAST_COLUMNS = ["minus_synonym", "minus_synonym_ci_low", "minus_synonym_ci_high"]  # summarize: type minus synonym
@@ -637,7 +644,7 @@ def _variant_table(
             counts[f"dropped: non-finite distance ({t}){tag}"] = int((~finite).sum())
             bad = np.flatnonzero(~np.isfinite(d).all(axis=0)) + 1
             log.warning("%s%s: %s: %d of %d pairs have a non-finite distance (at layer(s) %s) and are left out at "
-                        "every layer", codec, tag, t, int((~finite).sum()), len(d), ", ".join(map(str, bad[:8])) + (" ..." if len(bad) > 8 else ""))  # fmt: skip
+                        "every layer", codec, tag, t, int((~finite).sum()), len(d), first_few(map(str, bad), 8))  # fmt: skip
         dist[t], seeds[t], n_pairs[t] = d[finite], reps[finite], int(finite.sum())
         if labels is not None:
             words_of[t] = (labels[0][finite], labels[1][finite])

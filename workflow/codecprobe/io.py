@@ -237,6 +237,13 @@ def setup_logging(log_file: str | os.PathLike | None = None, name: str = "codecp
     return logger
 
 
+def first_few(items, n: int = 3, sep: str = ", ", more: str = " ...") -> str:
+    """The first ``n`` of ``items`` (strings) joined by ``sep``, with ``more`` after them
+    when there are more: how a message names some of many files, frames or tensors."""
+    items = list(items)
+    return sep.join(items[:n]) + (more if len(items) > n else "")
+
+
 def repeated(items) -> list:
     """The values that occur more than once in ``items`` (hashable, sortable), sorted; empty
     when every value differs. For lists from the config or the command line in which a

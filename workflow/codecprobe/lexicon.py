@@ -31,7 +31,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .io import CodecprobeError
+from .io import CodecprobeError, first_few
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +179,9 @@ def check_cmudict_text(lines: Sequence[str], path: Path) -> None:
             "(ARPAbet phones such as AH0): not a CMUdict?"
         )
     if bad:
-        first = [f"line {i}: {x[:60]!r}" for i, x in numbered if not _CMU_ENTRY.fullmatch(x)][:3]
-        log.warning("%s: %d of %d lines are not of the form WORD PH1 PH2 ... (kept as read; %s%s)", path, bad, len(entries),
-                    "; ".join(first), "; ..." if bad > 3 else "")  # fmt: skip
+        first = first_few((f"line {i}: {x[:60]!r}" for i, x in numbered if not _CMU_ENTRY.fullmatch(x)), sep="; ", more="; ...")
+        log.warning("%s: %d of %d lines are not of the form WORD PH1 PH2 ... (kept as read; %s)", path, bad, len(entries),
+                    first)  # fmt: skip
 
 
 @lru_cache(maxsize=4)

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from . import hub
-from .io import CodecprobeError
+from .io import CodecprobeError, first_few
 
 log = logging.getLogger("codecprobe.llm")
 
@@ -200,7 +200,7 @@ def load_tensors(spec: LLMSpec, names: list[str], where: str) -> tuple[dict[str,
     if missing:
         raise CodecprobeError(
             f"{where}: {len(missing)} tensor(s) missing from the checkpoint {spec.weights}: "
-            f"{', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}"
+            f"{first_few(missing, 6)}"
         )
     log.info("%s: read %d tensors from %s", where, len(out), ", ".join(sorted({f.name for f in files.values()})))
     return out, sorted(set(files.values()))

@@ -67,7 +67,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import read_audio  # noqa: F401  (re-exported: the corpus's audio reader)
-from .io import CodecprobeError
+from .io import CodecprobeError, first_few
 
 log = logging.getLogger("codecprobe.rtmri")
 
@@ -242,11 +242,11 @@ def list_tracks(annot16: str | Path, speaker: str, skip_tasks: Sequence[str] = (
     other_case = sorted(p.name for p in tdir.iterdir() if p.name.lower().endswith("_track.mat") and not p.name.endswith("_track.mat"))
     if other_case:
         log.warning("%s: %d file(s) ending in another case than _track.mat not read: %s", tdir, len(other_case),
-                    ", ".join(other_case[:3]) + (" ..." if len(other_case) > 3 else ""))  # fmt: skip
+                    first_few(other_case))  # fmt: skip
     foreign = [p.name for p in tracks if not p.name.startswith(f"{speaker}_")]
     if foreign:  # another speaker's file: its audio is that speaker's, its contours would enter this one's VTD
         log.warning("%s: %d track file(s) of another speaker left out (not named %s_*): %s", tdir, len(foreign), speaker,
-                    ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else ""))  # fmt: skip
+                    first_few(foreign))  # fmt: skip
         tracks = [p for p in tracks if p.name.startswith(f"{speaker}_")]
     if not tracks:
         raise CodecprobeError(f"{tdir}: no *_track.mat files" + (f" of {speaker} (only other speakers')" if foreign else ""))
@@ -483,7 +483,7 @@ def load_track(path: str | Path, bad_frames: str = "skip", max_gap: int | None =
         first = next(iter(bad.items()))
         raise CodecprobeError(f"{path}: no frame has valid contours ({n} frames; frame {first[0]}: {first[1]})")
     if bad:
-        first = "; ".join(f"frameNo {k}: {why}" for k, why in list(bad.items())[:3]) + ("; ..." if len(bad) > 3 else "")
+        first = first_few((f"frameNo {k}: {why}" for k, why in bad.items()), sep="; ", more="; ...")
         log.warning("%s: %d of %d frames bad (%s; %s)", path.name, len(bad), n, bad_frames, first)
 
     walls = {k: _walls(sections[k]) for k in good}
