@@ -37,6 +37,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import textwrap
@@ -212,6 +213,20 @@ def write_speaker_vtd(
                        codecprobe=source_version(), **attrs)  # fmt: skip
 
 
+@contextlib.contextmanager
+def _vtd_file(path: str):
+    """``path`` open for reading as a VTD file (:func:`speaker_vtd` writes them): a file
+    truncated, not HDF5, or without a dataset the block reads is a :class:`CodecprobeError`
+    naming it."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h:
+            yield h
+    except (OSError, KeyError) as e:  # truncated, not HDF5, or not a VTD file
+        raise CodecprobeError(f"{path}: not a readable VTD file ({e}); rebuild it (rule rtmri_vtd)") from e
+
+
 def read_vtd(path: str) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """``(speaker, {utterance name: (times [F], vtd [F, G])})`` from a ``vtd`` HDF5 file."""
     spk, utts, *_ = read_vtd_with_dropped(path)
@@ -226,18 +241,13 @@ def read_vtd_with_dropped(
     ``None`` for a file written before the masks were stored, and the file's ``max_gap``
     (MRI frames; ``None``: every gap bridged, or a file from before session 22); one
     opening of the file."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as h:
-            v, t = h["vtd"][:], h["times"][:]
-            names = [x.decode() for x in h["utterances/name"][:]]
-            off, n = h["utterances/offset"][:], h["utterances/n_frames"][:]
-            spk = str(h.attrs["speaker"])
-            dropped = dict(zip(names, h["utterances/dropped"][:].astype(bool))) if "utterances/dropped" in h else None
-            max_gap = int(h.attrs.get("max_gap", -1))
-    except (OSError, KeyError) as e:  # truncated, not HDF5, or not a VTD file
-        raise CodecprobeError(f"{path}: not a readable VTD file ({e}); rebuild it (rule rtmri_vtd)") from e
+    with _vtd_file(path) as h:
+        v, t = h["vtd"][:], h["times"][:]
+        names = [x.decode() for x in h["utterances/name"][:]]
+        off, n = h["utterances/offset"][:], h["utterances/n_frames"][:]
+        spk = str(h.attrs["speaker"])
+        dropped = dict(zip(names, h["utterances/dropped"][:].astype(bool))) if "utterances/dropped" in h else None
+        max_gap = int(h.attrs.get("max_gap", -1))
     utts = {nm: (t[o : o + k], v[o : o + k]) for nm, o, k in zip(names, off, n)}
     return spk, utts, dropped, (None if max_gap < 0 else max_gap)
 
@@ -247,16 +257,11 @@ def clip_ends(path: str) -> dict[str, float]:
     """``{utterance name: end of its track clip (s)}``, the file's last frame, kept or not:
     ``last_frame_no / FRAME_RATE`` (``/utterances/last_frame_no``); empty for a VTD file
     written before it was stored (the end of the last kept frame is used then)."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as h:
-            if "utterances/last_frame_no" not in h:
-                return {}
-            names = [x.decode() for x in h["utterances/name"][:]]
-            return {nm: int(k) / FRAME_RATE for nm, k in zip(names, h["utterances/last_frame_no"][:])}
-    except (OSError, KeyError) as e:
-        raise CodecprobeError(f"{path}: not a readable VTD file ({e}); rebuild it (rule rtmri_vtd)") from e
+    with _vtd_file(path) as h:
+        if "utterances/last_frame_no" not in h:
+            return {}
+        names = [x.decode() for x in h["utterances/name"][:]]
+        return {nm: int(k) / FRAME_RATE for nm, k in zip(names, h["utterances/last_frame_no"][:])}
 
 
 def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> tuple[pd.DataFrame, dict]:
@@ -310,8 +315,6 @@ def utterance_table(root: str, vtd_files: list[str], tolerance: float = 0.2) -> 
 # ----------------------------------------------------------------------------- PWCCA
 def _positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
-    import argparse
-
     try:
         value = int(text)
     except ValueError:
@@ -637,17 +640,12 @@ def speaker_regions(annot16: str, speaker: str, vtd_file: str, out: str, skip_ta
     from its tracks (:func:`codecprobe.vtd.gridline_regions`): a table ``speaker, gridline
     (0-based), region`` (a name of :data:`codecprobe.vtd.REGIONS`, or ``none``) ``, share``.
     ``bad_tracks``, ``max_gap``: see :func:`speaker_tracks`."""
-    import h5py
-
     from .vtd import REGIONS, gridline_regions
 
-    try:
-        with h5py.File(vtd_file, "r") as h:
-            if str(h.attrs.get("speaker")) != speaker:
-                raise CodecprobeError(f"{vtd_file}: VTD of speaker {h.attrs.get('speaker')!r}, not {speaker!r}")
-            grid = h["grid"][:]
-    except (OSError, KeyError) as e:  # truncated, not HDF5, or no /grid
-        raise CodecprobeError(f"{vtd_file}: not a readable VTD file ({e}); rebuild it (rule rtmri_vtd)") from e
+    with _vtd_file(vtd_file) as h:
+        if str(h.attrs.get("speaker")) != speaker:
+            raise CodecprobeError(f"{vtd_file}: VTD of speaker {h.attrs.get('speaker')!r}, not {speaker!r}")
+        grid = h["grid"][:]
     tracks, _ = speaker_tracks(annot16, speaker, skip_tasks, bad_frames, bad_tracks, max_gap)
     region, share = gridline_regions(tracks, grid, max_frames, seed)
     names = np.array(list(REGIONS) + ["none"])[region]  # -1 -> "none"
@@ -932,12 +930,12 @@ def _combined(tables: list[str], combined: str, note: str = "", by: tuple[str, .
     columns the summary groups by; with ``speaker`` and ``pwcca`` each table needs them
     (a table of another step gave a KeyError after the combined table was written), and
     no speaker's row may come twice (one table given twice)."""
-    need = (*by, "speaker", "pwcca")
-    t = pd.concat([read_table(x, required=need, numeric=("pwcca",)) for x in tables], ignore_index=True)
+    rows = [*by, "speaker"]  # one row each
+    t = pd.concat([read_table(x, required=(*rows, "pwcca"), numeric=("pwcca",)) for x in tables], ignore_index=True)
     if t.empty:
         raise CodecprobeError(f"{', '.join(tables)}: no rows")
-    if t.duplicated(list(dict.fromkeys(need[:-1]))).any():
-        r = t[t.duplicated(list(dict.fromkeys(need[:-1])))].iloc[0]
+    if (twice := t.duplicated(rows)).any():
+        r = t[twice].iloc[0]
         raise CodecprobeError(f"{', '.join(tables)}: codec {r['codec']!r}, speaker {r['speaker']!r} twice with the same "
                               f"{', '.join(by[1:])}: each codec's table once")  # fmt: skip
     write_table(with_provenance(t, note), combined)
