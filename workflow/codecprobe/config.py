@@ -598,17 +598,16 @@ def _need_llm_tokenizer(llm: dict, key: str, base: Path) -> None:
     stops on it after the encoding): a path (a name with a folder in it) must be a file; a
     bare name (or the family's default) must be in a local weights folder. A hub repo's
     own file is fetched by the job."""
-    from .llm import DEFAULT_TOKENIZER
+    from .llm import DEFAULT_TOKENIZER, names_a_path, weights_folder
 
     weights, name = str(llm.get("weights", "random")), llm.get("tokenizer")
     if name is None and weights == "random":
         return  # random weights without a tokenizer: a stand-in tokenizer
     name = str(name or DEFAULT_TOKENIZER[llm["family"]])
-    if Path(name).name != name or name.startswith("~"):  # as llm._resolve_aux
+    if names_a_path(name):  # as the CKA job resolves it (llm._resolve_aux)
         _need(Path(name).expanduser(), key, base, "file")
         return
-    w = hub.local_path(weights, base) if weights != "random" else None
-    folder = w if w is not None and w.is_dir() else w.parent if w is not None and w.is_file() else None
+    folder = weights_folder(hub.local_path(weights, base)) if weights != "random" else None
     if folder is not None and not (folder / name).is_file():
         raise CodecprobeError(f"config: {key}: {name!r} is not in the weights folder {folder} (give a path, e.g. ./{name}, "
                               "for a file elsewhere)")  # fmt: skip

@@ -206,19 +206,30 @@ def load_tensors(spec: LLMSpec, names: list[str], where: str) -> tuple[dict[str,
     return out, sorted(set(files.values()))
 
 
+def names_a_path(name: str) -> bool:
+    """A side file named with a folder in it (``/abs/tok.model``, ``./tok.model``,
+    ``~/x/tokenizer.json``) is that path; a bare file name is the checkpoint's own."""
+    return Path(name).name != name or name.startswith("~")
+
+
+def weights_folder(weights: Path) -> Path | None:
+    """The folder of a local checkpoint's own side files: ``weights`` when it is a folder,
+    the file's folder when a file, None otherwise (a hub id, ``random``)."""
+    return weights if weights.is_dir() else weights.parent if weights.is_file() else None
+
+
 def _resolve_aux(spec: LLMSpec, name: str, where: str) -> Path:
     """A side file (tokenizer, config.json): ``name`` with a folder in it (``/abs/tok.model``,
     ``./tok.model``, ``~/x/tokenizer.json``) is that path; a bare file name is the checkpoint's
     own, looked up in the weights folder or hub repo only, never in the working directory (a
     stray ``config.json`` there silently changed MiMo's attention mask and RoPE base before
     session 22)."""
-    if Path(name).name != name or name.startswith("~"):
+    if names_a_path(name):
         p = Path(name).expanduser()
         if p.is_file():
             return p
         raise CodecprobeError(f"{where}: {name!r}: no such file")
-    w = Path(spec.weights).expanduser()
-    folder = w if w.is_dir() else w.parent if w.is_file() else None
+    folder = weights_folder(Path(spec.weights).expanduser())
     if folder is not None:
         if (folder / name).is_file():
             return folder / name
