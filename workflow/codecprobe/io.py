@@ -128,18 +128,19 @@ def read_table(
     table = _read_table(Path(path))
     if missing := [c for c in required if c not in table.columns]:
         raise CodecprobeError(f"{path}: no column(s) {', '.join(missing)} (columns: {', '.join(map(str, table.columns))})")
-    for c in [*numeric, *finite]:
-        if c in table.columns and len(table) and not pd.api.types.is_numeric_dtype(table[c]):  # (no rows: no type)
-            bad = pd.to_numeric(table[c], errors="coerce").isna() & table[c].notna()
-            raise CodecprobeError(f"{path}: column {c} holds text where numbers belong (row {int(bad.to_numpy().argmax()) + 1}: "
-                                  f"{table[c][bad].tolist()[0]!r})" if bad.any() else f"{path}: column {c} is not numeric")  # fmt: skip
-    for c in finite:
-        if c in table.columns and not np.isfinite(table[c].to_numpy(np.float64)).all():
-            row = int((~np.isfinite(table[c].to_numpy(np.float64))).argmax()) + 1
-            raise CodecprobeError(f"{path}: column {c} has an empty or non-finite value (row {row})")
-    for c in unique:
-        if c in table.columns and table[c].duplicated().any():
-            raise CodecprobeError(f"{path}: {c} {table[c][table[c].duplicated()].tolist()[0]!r} occurs more than once")
+    for c in (c for c in dict.fromkeys([*numeric, *finite]) if c in table.columns):
+        if len(table) and not pd.api.types.is_numeric_dtype(table[c]):  # (no rows: no type)
+            text = (pd.to_numeric(table[c], errors="coerce").isna() & table[c].notna()).to_numpy()
+            if text.any():
+                raise CodecprobeError(f"{path}: column {c} holds text where numbers belong (row {int(text.argmax()) + 1}: "
+                                      f"{table[c][text].tolist()[0]!r})")  # fmt: skip
+            raise CodecprobeError(f"{path}: column {c} is not numeric")
+    for c in (c for c in finite if c in table.columns):
+        if not (ok := np.isfinite(table[c].to_numpy(np.float64))).all():
+            raise CodecprobeError(f"{path}: column {c} has an empty or non-finite value (row {int((~ok).argmax()) + 1})")
+    for c in (c for c in unique if c in table.columns):
+        if (twice := table[c].duplicated()).any():
+            raise CodecprobeError(f"{path}: {c} {table[c][twice].tolist()[0]!r} occurs more than once")
     return table
 
 
