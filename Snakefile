@@ -4,6 +4,9 @@
 # not built, rather than taken from the demo.
 
 
+include: "workflow/rules/configfiles.smk"
+
+
 if not workflow.overwrite_configfiles:
 
     configfile: "config.yaml"

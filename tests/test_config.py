@@ -8,7 +8,14 @@ import pytest
 import soundfile as sf
 import yaml
 
-from codecprobe.config import check_config, corpus_fingerprint, pairs_args, schema_errors, words_args
+from codecprobe.config import (
+    check_config,
+    check_config_file,
+    corpus_fingerprint,
+    pairs_args,
+    schema_errors,
+    words_args,
+)
 from codecprobe.io import CodecprobeError, file_digest
 from conftest import REPO
 
@@ -19,6 +26,44 @@ PAPER = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
 def test_both_configs_are_valid():
     assert schema_errors(DEMO) == []
     assert schema_errors(PAPER) == []
+
+
+def test_shipped_config_files_pass_the_file_check():
+    for f in [REPO / "config.yaml", *sorted((REPO / "config").glob("*.yaml"))]:
+        check_config_file(f)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        # an unclosed list: where it opens and where the parser gave up (Snakemake: no line)
+        ("a: 1\nencode:\n  slicing: [audio\nb: 2\n",
+         (r"c\.yaml: not valid YAML: while parsing a flow sequence \(line 3, column 12\); "
+          r"expected ',' or '\]', but got ':' \(line 4, column 2\)$")),
+        ("a: 1\nb:\n\t- 1\n", r"\(line 3, column 1\); a tab cannot indent YAML, use spaces$"),
+        # YAML keeps the second silently: the first section's settings would be lost
+        ("encode:\n  slicing: audio\nb: 2\nencode:\n  device: cpu\n",
+         r"c\.yaml: key 'encode' is set twice, on lines 1 and 4 \(YAML would keep only the second"),
+        ("codecs:\n  - name: a\n    family: melrvq\n    name: b\n", r"key 'name' is set twice, on lines 2 and 4"),
+        ('{"a": {"b": 1, "b": 2}}', r"c\.yaml: key 'b' is set twice in one object \(JSON"),
+    ],
+)  # fmt: skip
+def test_config_file_errors_name_line_and_key(tmp_path, text, message):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    with pytest.raises(CodecprobeError, match=message):
+        check_config_file(p)
+
+
+def test_config_file_check_lets_yaml_merge_keys_and_missing_files_through(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  x: 5\n")  # an override of a merged key is no repeat
+    check_config_file(p)
+    assert yaml.safe_load(p.read_text())["c"] == {"x": 5, "y": 2}
+    check_config_file(tmp_path / "none.yaml")  # Snakemake's own message for a missing file
+    p.write_bytes(b"a: caf\xe9\n")
+    with pytest.raises(CodecprobeError, match=r"c\.yaml: not UTF-8 text \(at byte offset 6\)"):
+        check_config_file(p)
 
 
 def test_typo_names_the_key_and_suggests():

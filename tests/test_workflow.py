@@ -242,6 +242,23 @@ def test_config_errors_at_start_up(tmp_path, edit, message):
     assert len(re.findall(r"^config: ", out, re.MULTILINE)) == 1, out  # and only that line
 
 
+def test_config_file_errors_at_start_up(tmp_path):
+    """config.yaml with a YAML error: its line and column (Snakemake alone says "Config
+    file is not valid JSON or YAML"); a --configfile setting a key twice: both lines
+    (YAML keeps the second silently)."""
+    text = (REPO / "config.yaml").read_text()
+    (tmp_path / "config.yaml").write_text(text + "encode:\n  slicing: [audio\n")  # the workflow's own config.yaml
+    r = snakemake("-n", "--snakefile", str(REPO / "Snakefile"), cwd=tmp_path)
+    n = text.count("\n")
+    assert r.returncode != 0
+    assert f"config.yaml: not valid YAML: while parsing a flow sequence (line {n + 2}, column 12)" in r.stdout + r.stderr
+    (tmp_path / "mine.yaml").write_text(text + "encode:\n  slicing: feature\n")
+    r = snakemake("-n", "--configfile", str(tmp_path / "mine.yaml"))
+    first = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("encode:"))
+    assert r.returncode != 0
+    assert f"mine.yaml: key 'encode' is set twice, on lines {first} and {n + 1}" in r.stdout + r.stderr
+
+
 def _tiny_config(root: Path, codecs: list[dict]) -> Path:
     from conftest import make_corpus
 

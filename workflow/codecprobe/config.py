@@ -36,6 +36,74 @@ from .manifest import AUDIO_EXTS
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
+class _OneKeyOnceLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that sets a key twice (PyYAML, and so
+    Snakemake, keep the last value silently: a second ``encode:`` section at a file's end
+    would drop the first one's settings without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *anchor" may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise CodecprobeError(
+                        f"key {key!r} is set twice, on lines {seen[key]} and {line} (YAML would keep only the "
+                        "second, silently); merge the two"
+                    )
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def check_config_file(path: str | Path) -> None:
+    """Raise :class:`CodecprobeError` naming ``path`` when the config file is not UTF-8,
+    not valid JSON or YAML (with the line and column of the problem: Snakemake says only
+    "Config file is not valid JSON or YAML") or sets a key twice in one mapping. A missing
+    file is left to Snakemake's own message. JSON is read as Snakemake reads it first."""
+    import json
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    except UnicodeDecodeError as e:
+        raise CodecprobeError(f"{path}: not UTF-8 text (at byte offset {e.start})") from None
+    except OSError as e:
+        raise CodecprobeError(f"{path}: cannot read ({e.strerror or e})") from None
+
+    def one_key_once(pairs: list) -> dict:
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise CodecprobeError(f"key {k!r} is set twice in one object (JSON would keep only the second); merge the two")
+            seen.add(k)
+        return dict(pairs)
+
+    try:
+        try:
+            json.loads(text, object_pairs_hook=one_key_once)
+            return
+        except ValueError:  # not JSON: YAML, as Snakemake tries next
+            pass
+        yaml.load(text, Loader=_OneKeyOnceLoader)  # a SafeLoader
+    except CodecprobeError as e:
+        raise CodecprobeError(f"{path}: {e}") from None
+    except yaml.MarkedYAMLError as e:
+
+        def at(text, mark) -> str:
+            return f"{text} (line {mark.line + 1}, column {mark.column + 1})" if mark else str(text)
+
+        what = "; ".join(at(t, m) for t, m in ((e.context, e.context_mark), (e.problem, e.problem_mark)) if t)
+        tabs = "; a tab cannot indent YAML, use spaces" if r"'\t'" in what else ""
+        raise CodecprobeError(f"{path}: not valid YAML: {what}{tabs}") from None
+    except yaml.YAMLError as e:
+        raise CodecprobeError(f"{path}: not valid YAML: {e}") from None
+
+
 def _key_path(path) -> str:
     parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in path]
     return ".".join(parts).replace(".[", "[") or "<top level>"
