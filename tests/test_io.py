@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from codecprobe.io import (
+    CodecprobeError,
     atomic_path,
     read_table,
     text_column,
@@ -45,6 +46,40 @@ def test_atomic_path_leaves_the_old_output_on_error(tmp_path):
         with atomic_path(out):
             raise RuntimeError("boom")
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+def test_outputs_named_as_a_folder_or_an_unknown_format_write_nothing(tmp_path):
+    """A stage run by hand with an output path that is a folder stopped with a traceback
+    from the final rename (after all its work); a table named ``.xlsx`` was written as CSV
+    under that name, and read back as CSV; a figure named ``.xlsx`` stopped in matplotlib,
+    after the PDF beside it had been written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from codecprobe.io import save_figure
+
+    (tmp_path / "out.csv").mkdir()
+    with (pytest.raises(CodecprobeError, match=r"out\.csv: is a folder; give the name of the file to write"),
+          atomic_path(tmp_path / "out.csv")):  # fmt: skip
+        raise AssertionError("the body must not run")
+    with pytest.raises(CodecprobeError, match=r"out\.csv: is a folder, not a table"):
+        read_table(tmp_path / "out.csv")
+    for name, shown in (("t.xlsx", "'.xlsx'"), ("t", "'nothing'")):
+        with pytest.raises(CodecprobeError, match=rf"{name}: a table's name must end in \.csv, \.tsv or \.parquet "
+                                                  rf"\(its format\), not {shown}"):  # fmt: skip
+            write_table(pd.DataFrame({"a": [1]}), tmp_path / name)
+    (tmp_path / "t.txt").write_text("a\n1\n")
+    with pytest.raises(CodecprobeError, match=r"t\.txt: a table's name must end in"):
+        read_table(tmp_path / "t.txt")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    with pytest.raises(CodecprobeError, match=r"f\.xlsx: a figure's name must end in a format matplotlib writes \(.*pdf.*\), "
+                                              r"not 'xlsx'"):  # fmt: skip
+        save_figure(fig, tmp_path / "f.pdf", tmp_path / "f.xlsx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "t.txt"]  # nothing written
+    save_figure(fig, tmp_path / "f.pdf", tmp_path / "f.png")  # the figure is still open for a good call
+    assert (tmp_path / "f.pdf").read_bytes()[:4] == b"%PDF" and (tmp_path / "f.png").stat().st_size > 0
 
 
 def _tree(root, names=("1.flac", "sub/2.flac", "sub/2.trans.txt")):
@@ -415,7 +450,6 @@ def test_save_figure_logs_what_it_wrote(tmp_path, caplog):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from codecprobe.io import save_figure
 
     fig, _ = plt.subplots()

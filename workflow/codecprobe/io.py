@@ -40,6 +40,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     0.1-0.2 s for an HDF5 file of 250 MB (measured here), against none for a new file.
     """
     path = Path(path)
+    if path.is_dir():  # else the rename fails after all the work: IsADirectoryError
+        raise CodecprobeError(f"{path}: is a folder; give the name of the file to write")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(
@@ -85,9 +87,23 @@ def _write_error(e: BaseException | None) -> OSError | None:
     return None
 
 
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+
+
+def table_suffix(path: Path) -> str:
+    """``path``'s suffix, one of :data:`TABLE_SUFFIXES`; else a :class:`CodecprobeError`
+    (a table named ``.xlsx`` or ``.txt`` was written, or read, as CSV under that name)."""
+    if path.suffix not in TABLE_SUFFIXES:
+        raise CodecprobeError(
+            f"{path}: a table's name must end in .csv, .tsv or .parquet (its format), not {path.suffix or 'nothing'!r}"
+        )
+    return path.suffix
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write ``df`` atomically as CSV (``.csv``), TSV (``.tsv``) or Parquet (``.parquet``)."""
     path = Path(path)
+    table_suffix(path)
     with atomic_path(path) as tmp:
         if path.suffix == ".parquet":
             df.to_parquet(tmp, index=False)
@@ -147,6 +163,9 @@ def read_table(
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise CodecprobeError(f"{path}: table not found")
+    if path.is_dir():
+        raise CodecprobeError(f"{path}: is a folder, not a table")
+    table_suffix(path)
     if path.suffix == ".parquet":
         try:
             return pd.read_parquet(path)
@@ -209,6 +228,14 @@ def save_figure(fig, *paths: str | os.PathLike, dpi: int = 150) -> None:
     A PDF carries no creation date, so that the same figure gives the same bytes on every run."""
     import matplotlib.pyplot as plt
 
+    supported = fig.canvas.get_supported_filetypes()
+    for path in paths:
+        fmt = Path(path).suffix.lstrip(".")
+        if fmt not in supported:
+            raise CodecprobeError(
+                f"{path}: a figure's name must end in a format matplotlib writes ({', '.join(sorted(supported))}), "
+                f"not {fmt or 'nothing'!r}"
+            )
     for path in paths:
         fmt = Path(path).suffix.lstrip(".")
         with atomic_path(path) as tmp:
