@@ -269,3 +269,71 @@ def test_encode_benchmark_prints_a_row_per_family(bench, monkeypatch, capsys):
     assert row, out
     assert float(row.group(4)) > 0 and float(row.group(7)) > 0  # stage/bare and the speed-up (their values: the test above)
     assert "stage split: read+encode" in out and "stage/bare of each of 1 turns:" in out and "bare/replay" in out
+
+
+PARSE_ONLY = r'''
+import argparse, json, runpy, sys
+from codecprobe.codecs.base import KNOWN_FAMILIES
+
+_parse = argparse.ArgumentParser.parse_args
+
+
+def parse_args(self, args=None, namespace=None):  # the script's own parser, then stop
+    ns = vars(_parse(self, args, namespace))
+    names = ns.get("families") or [ns["family"]] if ("families" in ns or "family" in ns) else []
+    unknown = [f for f in names if f not in KNOWN_FAMILIES and f != "mimo-per-clip"]
+    if unknown:
+        sys.exit(f"unknown families {unknown}")
+    print(json.dumps({"script": sys.argv[0], "args": ns}), file=open(sys.argv[0] + ".parsed", "a"))
+    sys.exit(0)
+
+
+argparse.ArgumentParser.parse_args = parse_args
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+'''
+
+
+def test_the_device_check_script_gives_every_benchmark_options_it_accepts(tmp_path):
+    """``benchmarks/gpu_check.sh`` is run once, on a lent GPU with minutes of device time
+    (README, "The next device check"): every command line it makes (through ``gpu_run.sh``)
+    must parse. Run here with ``python3`` and ``nvidia-smi`` stood in for: each benchmark
+    script gets its argument parser run on the real command line, then stops."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "benchmarks", repo / "benchmarks")
+    (repo / "workflow").symlink_to(REPO / "workflow")
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    (tmp_path / "parse_only.py").write_text(PARSE_ONLY)
+    shim = f"""#!/usr/bin/env bash
+[ "$1" = -u ] && shift
+case "$1" in -m|-c) echo "skip $*" >> {log}; exit 0;; esac
+"{sys.executable}" "{tmp_path / 'parse_only.py'}" "$@"
+rc=$?
+echo "rc=$rc $*" >> {log}
+exit $rc
+"""
+    for name, text in (("python3", shim), ("nvidia-smi", "#!/bin/sh\necho stand-in GPU\n")):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(REPO / "workflow"))
+    r = subprocess.run(["bash", str(repo / "benchmarks" / "gpu_check.sh")], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=600, check=False)  # fmt: skip
+    calls = log.read_text().splitlines()
+    ran = [c for c in calls if c.startswith("rc=")]
+    assert ran and all(c.startswith("rc=0 ") for c in ran), (calls, r.stdout[-2000:], r.stderr[-4000:])
+    parsed = [json.loads(line) for f in sorted((repo / "benchmarks").glob("*.py.parsed")) for line in f.read_text().splitlines()]
+    scripts = sorted(Path(p["script"]).name for p in parsed)
+    assert scripts == sorted(["encode.py"] * 4 + ["stack_sample.py", "timeline.py", "batch_invariance.py"]), scripts
+    encode_runs = [p["args"] for p in parsed if p["script"].endswith("encode.py")]
+    assert all(a["device"] == "cuda" for a in encode_runs)
+    assert sorted(tuple(a["families"]) for a in encode_runs) == sorted(
+        [("mimi",), ("mimo",), ("mimo",), ("encodec", "dac", "melrvq")])  # fmt: skip
+    assert {(tuple(a["families"]), a["words"], a["replay"]) for a in encode_runs if a["replay"]} == {
+        (("mimi",), 300, True), (("mimo",), 300, True)}  # fmt: skip
