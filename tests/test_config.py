@@ -46,6 +46,7 @@ def test_shipped_config_files_pass_the_file_check():
          r"c\.yaml: key 'encode' is set twice, on lines 1 and 4 \(YAML would keep only the second"),
         ("codecs:\n  - name: a\n    family: melrvq\n    name: b\n", r"key 'name' is set twice, on lines 2 and 4"),
         ('{"a": {"b": 1, "b": 2}}', r"c\.yaml: key 'b' is set twice in one object \(JSON"),
+        ("? [a, b]\n: 1\n", r"c\.yaml: not valid YAML: while constructing a mapping .*found unhashable key \(line 1"),
     ],
 )  # fmt: skip
 def test_config_file_errors_name_line_and_key(tmp_path, text, message):

@@ -49,6 +49,10 @@ class _OneKeyOnceLoader(yaml.SafeLoader):
                     continue
                 key = self.construct_object(key_node, deep=True)
                 line = key_node.start_mark.line + 1
+                try:
+                    hash(key)
+                except TypeError:  # a list or mapping as a key: PyYAML's own error follows
+                    continue
                 if key in seen:
                     raise CodecprobeError(
                         f"key {key!r} is set twice, on lines {seen[key]} and {line} (YAML would keep only the "
