@@ -61,6 +61,8 @@ def test_config_file_check_lets_yaml_merge_keys_and_missing_files_through(tmp_pa
     p.write_text("base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  x: 5\n")  # an override of a merged key is no repeat
     check_config_file(p)
     assert yaml.safe_load(p.read_text())["c"] == {"x": 5, "y": 2}
+    p.write_text("a: !!python/tuple [1, 2]\n")  # read as Snakemake reads it (yte: PyYAML's FullLoader)
+    check_config_file(p)
     check_config_file(tmp_path / "none.yaml")  # Snakemake's own message for a missing file
     p.write_bytes(b"a: caf\xe9\n")
     with pytest.raises(CodecprobeError, match=r"c\.yaml: not UTF-8 text \(at byte offset 6\)"):

@@ -36,10 +36,11 @@ from .manifest import AUDIO_EXTS
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
-class _OneKeyOnceLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a mapping that sets a key twice (PyYAML, and so
-    Snakemake, keep the last value silently: a second ``encode:`` section at a file's end
-    would drop the first one's settings without a word)."""
+class _OneKeyOnceLoader(yaml.FullLoader):
+    """The loader Snakemake reads YAML config files with (``yte``: PyYAML's ``FullLoader``),
+    refusing a mapping that sets a key twice (PyYAML, and so Snakemake, keep the last value
+    silently: a second ``encode:`` section at a file's end would drop the first one's
+    settings without a word)."""
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
@@ -93,7 +94,7 @@ def check_config_file(path: str | Path) -> None:
             return
         except ValueError:  # not JSON: YAML, as Snakemake tries next
             pass
-        yaml.load(text, Loader=_OneKeyOnceLoader)  # a SafeLoader
+        yaml.load(text, Loader=_OneKeyOnceLoader)  # FullLoader, as Snakemake (yte) reads it
     except CodecprobeError as e:
         raise CodecprobeError(f"{path}: {e}") from None
     except yaml.MarkedYAMLError as e:
