@@ -72,6 +72,27 @@ def test_vtd_utterances_encode_pwcca(layout, tmp_path):
     timed = codec_pwcca("mel", str(feats), [str(out)], n_shuffles=3, block_seconds=0.3)
     assert (timed.block_len == 30).all()  # 0.3 s at 100 Hz
     np.testing.assert_allclose(timed.pwcca, acc.pwcca)  # only the baseline depends on the blocks
+    # rtmri.epsilon: the ridge of the value and of its baseline, recorded in the table
+    assert (acc.epsilon == 1e-10).all()
+    ridged = codec_pwcca("mel", str(feats), [str(out)], n_shuffles=3, epsilon=1e-3)
+    assert (ridged.epsilon == 1e-3).all() and (ridged.pwcca < acc.pwcca - 1e-3).all()
+
+
+def test_pwcca_with_baseline_uses_its_epsilon_for_the_value_and_the_baseline():
+    from codecprobe.articulatory import pwcca_with_baseline
+    from codecprobe.pwcca import pwcca, pwcca_shuffled
+
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((600, 4))
+    x = z @ rng.standard_normal((4, 12)) + 1e-3 * rng.standard_normal((600, 12))  # near-singular, as the demo's VTD
+    y = z @ rng.standard_normal((4, 6)) + rng.standard_normal((600, 6))
+    for eps in (1e-10, 1e-3):
+        row = pwcca_with_baseline(x, y, n_shuffles=4, block_len=20, seed=7, epsilon=eps)
+        assert row["pwcca"] == pytest.approx(pwcca(x, y, epsilon=eps, weight_side="x").pwcca, abs=1e-12)
+        sh = pwcca_shuffled(x, y, np.random.default_rng(7), n=4, block_len=20, epsilon=eps, weight_side="x")
+        assert row["shuffled_mean"] == pytest.approx(sh.mean, abs=1e-12)
+    assert pwcca_with_baseline(x, y, n_shuffles=4, epsilon=1e-3)["pwcca"] != pytest.approx(
+        pwcca_with_baseline(x, y, n_shuffles=4)["pwcca"], abs=1e-3)  # fmt: skip
 
 
 def test_shuffle_block_frames_is_the_same_duration_for_every_codec():

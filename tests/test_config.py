@@ -451,6 +451,38 @@ def test_encode_job_spec_of_every_paper_codec_is_accepted_by_its_codec():
             assert set(spec.options) <= OPTIONS, spec.options
 
 
+def test_rtmri_epsilon_reaches_every_pwcca_job_only_when_it_is_not_the_default():
+    from codecprobe.config import lag_args, pwcca_args, region_args
+
+    c = copy.deepcopy(PAPER)
+    c["rtmri"].setdefault("lag", {"max_seconds": 0.1, "step_seconds": 0.05})
+    plain = [pwcca_args(c, "dac"), pwcca_args(c, "mimi"), lag_args(c), region_args(c)]
+    assert not any("--epsilon" in a for a in plain)
+    c["rtmri"]["epsilon"] = 1e-10  # the default, written out: the same arguments, no rerun
+    assert [pwcca_args(c, "dac"), pwcca_args(c, "mimi"), lag_args(c), region_args(c)] == plain
+    c["rtmri"]["epsilon"] = 1e-6
+    for a in (pwcca_args(c, "dac"), pwcca_args(c, "mimi"), lag_args(c), region_args(c)):
+        assert "--epsilon 1e-06" in a, a
+    for bad in (-1e-6, 0.5):
+        c["rtmri"]["epsilon"] = bad
+        assert any(e.startswith("config: rtmri.epsilon: ") for e in schema_errors(c)), bad
+
+
+def test_a_number_yaml_reads_as_text_gets_a_hint():
+    """PyYAML (YAML 1.1, as Snakemake) reads ``1e-6`` as the text '1e-6': the schema's type
+    error now says how to write it."""
+    c = copy.deepcopy(DEMO)
+    c["rtmri"]["epsilon"] = yaml.safe_load("x: 1e-6")["x"]
+    assert c["rtmri"]["epsilon"] == "1e-6"
+    assert schema_errors(c) == [
+        ("config: rtmri.epsilon: '1e-6' is text to YAML, not a number: write it with a decimal point and a signed "
+         "exponent, e.g. 1.0e-06")
+    ]  # fmt: skip
+    assert yaml.safe_load("x: 1.0e-06")["x"] == 1e-6
+    c["rtmri"]["epsilon"] = "small"  # other text: jsonschema's own message
+    assert schema_errors(c) == ["config: rtmri.epsilon: 'small' is not of type 'number'"]
+
+
 def test_pwcca_args_block_seconds():
     from codecprobe.config import pwcca_args, region_args
 

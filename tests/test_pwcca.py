@@ -394,8 +394,10 @@ def test_epsilon_zero_is_allowed():
         lambda: pwcca(x, y, epsilon=-1e-9),
         lambda: pwcca_each_x([x], y, epsilon=-1e-9),
         lambda: pwcca_shuffled(x, y, np.random.default_rng(0), n=2, epsilon=-1e-9),
+        lambda: pwcca(x, y, epsilon=float("nan")),  # NaN passed the old "< 0" check
+        lambda: pwcca(x, y, epsilon=float("inf")),
     ):
-        with pytest.raises(CodecprobeError, match="epsilon must be >= 0"):
+        with pytest.raises(CodecprobeError, match="epsilon must be a finite number >= 0"):
             call()
 
 

@@ -151,7 +151,7 @@ def layer_pwcca(
 
 def pwcca_with_baseline(
     x: np.ndarray, y: np.ndarray, n_shuffles: int = 10, block_len: int = 25, seed: int = 0, weight_side: str = "x",
-    variates: str = "canonical",
+    variates: str = "canonical", epsilon: float = 1e-10,
 ) -> dict:  # fmt: skip
     """PWCCA of frame-aligned ``x [F, G]`` (VTD) and ``y [F, D]`` (``variates`` as in
     :func:`codecprobe.pwcca.pwcca`) beside its block-shuffled baseline, plus the value the
@@ -159,13 +159,15 @@ def pwcca_with_baseline(
     module docstring of :mod:`codecprobe.pwcca` for how it differs from the numbers that
     release's shipped code printed): ``{n_frames, n_gridlines, pwcca, pwcca_release,
     shuffled_mean, shuffled_sd}``, ``n_gridlines`` = the columns of ``x`` CCA kept.
+    ``epsilon``: the CCA's ridge and drop threshold, for the value and its baseline alike.
 
     Raises :class:`codecprobe.pwcca.DegenerateCCAError` when the data cannot give a value
     (e.g. linearly dependent columns of ``x``: drop :func:`nodata_gridlines` first)."""
-    res = cca(x, y, scaling=scaling_for(variates))
+    res = cca(x, y, epsilon=epsilon, scaling=scaling_for(variates))
     obs = pwcca_from_cca(res, weight_side, variates).pwcca
     rel = obs if variates == "release" else pwcca_from_cca(res, weight_side, "release").pwcca
-    sh = pwcca_shuffled(x, y, np.random.default_rng(seed), n=n_shuffles, block_len=block_len, weight_side=weight_side, variates=variates)
+    sh = pwcca_shuffled(x, y, np.random.default_rng(seed), n=n_shuffles, block_len=block_len, epsilon=epsilon,
+                        weight_side=weight_side, variates=variates)  # fmt: skip
     return {
         "n_frames": len(x), "n_gridlines": int(res.x_kept.sum()), "pwcca": obs, "pwcca_release": rel,
         "shuffled_mean": sh.mean, "shuffled_sd": sh.sd,

@@ -82,7 +82,7 @@ from .io import (
     write_table,
     write_text,
 )
-from .pwcca import DegenerateCCAError, ShuffleError, pwcca_results_each_x
+from .pwcca import EPSILON, DegenerateCCAError, ShuffleError, pwcca_results_each_x
 from .rtmri import BAD_FRAME_POLICIES, FRAME_RATE
 from .vtd import NAN_POLICIES
 
@@ -532,10 +532,11 @@ def _accumulated(tabs: list[np.ndarray], codes: np.ndarray, first: int, last: in
 
 def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = "accumulated",
                 n_shuffles: int = 10, block_len: int = 25, seed: int = 0, variates: str = "canonical",
-                block_seconds: float | None = None) -> pd.DataFrame:  # fmt: skip
+                block_seconds: float | None = None, epsilon: float = EPSILON) -> pd.DataFrame:  # fmt: skip
     """Rows ``codec, speaker, variant, layer, n_frames, n_gridlines, pwcca, shuffled_mean,
-    shuffled_sd, pwcca_release, block_len, variates, random_weights`` (``block_len``: the shuffle
-    block in codec frames, :func:`shuffle_block_frames`).
+    shuffled_sd, pwcca_release, block_len, variates, epsilon, random_weights`` (``block_len``: the
+    shuffle block in codec frames, :func:`shuffle_block_frames`; ``epsilon``: the CCA's ridge,
+    :data:`codecprobe.pwcca.EPSILON` by default).
 
     Per speaker, the gridlines that hold no measurement in any of the utterances used
     (``/utterances/dropped`` of the VTD file, see :func:`codecprobe.articulatory.nodata_gridlines`)
@@ -557,7 +558,8 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
         for name, (first, last) in variants.items():
             for layer, acc in _accumulated(tabs, codes, first, last):
                 try:
-                    row = pwcca_with_baseline(x, acc, n_shuffles, block_len, seed + layer - 1, variates=variates)
+                    row = pwcca_with_baseline(x, acc, n_shuffles, block_len, seed + layer - 1, variates=variates,
+                                              epsilon=epsilon)  # fmt: skip
                 except DegenerateCCAError as e:
                     raise DegenerateCCAError(f"{name} layer {layer}: {e}") from e
                 rows.append(row | {"codec": codec, "speaker": spk, "variant": name, "layer": layer})
@@ -571,6 +573,7 @@ def codec_pwcca(codec: str, features: str, vtd_files: list[str], variant: str = 
     df = pd.DataFrame(out)[cols]
     df["block_len"] = block_len
     df["variates"] = variates
+    df["epsilon"] = epsilon
     df["random_weights"] = bool(attrs.get("random_weights", False))
     return df
 
@@ -589,11 +592,12 @@ def warn_unequal_speakers(table: pd.DataFrame, codec: str) -> dict[str, list[str
     return lacking
 
 
-LAG_COLUMNS = ["codec", "speaker", "layer", "lag_s", "n_frames", "n_gridlines", "pwcca", "variates", "random_weights"]
+LAG_COLUMNS = ["codec", "speaker", "layer", "lag_s", "n_frames", "n_gridlines", "pwcca", "variates", "epsilon",
+               "random_weights"]  # fmt: skip
 
 
 def codec_lag_pwcca(codec: str, features: str, vtd_files: list[str], lags: np.ndarray, layers: list[int],
-                    variates: str = "canonical") -> pd.DataFrame:  # fmt: skip
+                    variates: str = "canonical", epsilon: float = EPSILON) -> pd.DataFrame:  # fmt: skip
     """PWCCA of each chosen layer's accumulated features against VTD read ``lag_s`` earlier:
     rows ``LAG_COLUMNS``, one per speaker, layer (1-based, :func:`pick_layers`) and lag (s).
 
@@ -616,7 +620,7 @@ def codec_lag_pwcca(codec: str, features: str, vtd_files: list[str], lags: np.nd
             if layer not in layers:
                 continue
             try:
-                res = pwcca_results_each_x(xs, acc, weight_side="x", variates=variates)
+                res = pwcca_results_each_x(xs, acc, epsilon=epsilon, weight_side="x", variates=variates)
             except DegenerateCCAError as e:
                 raise DegenerateCCAError(f"layer {layer}: {e}") from e
             vals = np.array([r.pwcca for r in res])
@@ -628,7 +632,8 @@ def codec_lag_pwcca(codec: str, features: str, vtd_files: list[str], lags: np.nd
         return rows
 
     out = _over_speakers(codec, vtd_files, utts, rate, tabs[0].shape[1], speaker_rows, lags)
-    df = pd.DataFrame(out).assign(codec=codec, variates=variates, random_weights=bool(attrs.get("random_weights", False)))
+    df = pd.DataFrame(out).assign(codec=codec, variates=variates, epsilon=epsilon,
+                                  random_weights=bool(attrs.get("random_weights", False)))  # fmt: skip
     return df[LAG_COLUMNS]
 
 
@@ -658,12 +663,12 @@ def speaker_regions(annot16: str, speaker: str, vtd_file: str, out: str, skip_ta
 
 
 REGION_COLUMNS = ["codec", "speaker", "region", "layer", "n_frames", "n_gridlines", "pwcca", "shuffled_mean",
-                  "shuffled_sd", "variates", "random_weights"]  # fmt: skip
+                  "shuffled_sd", "variates", "epsilon", "random_weights"]  # fmt: skip
 
 
 def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_files: list[str], layers: list[int],
                        n_shuffles: int = 10, block_len: int = 25, seed: int = 0, variates: str = "canonical",
-                       block_seconds: float | None = None) -> pd.DataFrame:  # fmt: skip
+                       block_seconds: float | None = None, epsilon: float = EPSILON) -> pd.DataFrame:  # fmt: skip
     """PWCCA of each tract region's VTD (its gridlines, :func:`speaker_regions`) against the
     accumulated features of the chosen layers, beside a block-shuffled baseline: rows
     ``REGION_COLUMNS``, one per speaker, region and layer. Gridlines without a measurement in
@@ -703,7 +708,8 @@ def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_f
                 continue
             for r in present:
                 try:
-                    row = pwcca_with_baseline(x[:, kept == r], acc, n_shuffles, block_len, seed + layer - 1, variates=variates)
+                    row = pwcca_with_baseline(x[:, kept == r], acc, n_shuffles, block_len, seed + layer - 1,
+                                              variates=variates, epsilon=epsilon)  # fmt: skip
                 except DegenerateCCAError as e:
                     raise DegenerateCCAError(f"{r} layer {layer}: {e}") from e
                 rows.append(row | {"speaker": spk, "region": r, "layer": layer})
@@ -712,7 +718,8 @@ def codec_region_pwcca(codec: str, features: str, vtd_files: list[str], region_f
         return rows
 
     out = _over_speakers(codec, vtd_files, utts, rate, tabs[0].shape[1], speaker_rows)
-    df = pd.DataFrame(out).assign(codec=codec, variates=variates, random_weights=bool(attrs.get("random_weights", False)))
+    df = pd.DataFrame(out).assign(codec=codec, variates=variates, epsilon=epsilon,
+                                  random_weights=bool(attrs.get("random_weights", False)))  # fmt: skip
     return df[REGION_COLUMNS]
 
 
@@ -959,6 +966,17 @@ def check_pwcca_method(planned: int | None) -> None:
 LAYERS_HELP = "1-based; negative from the end (-1: last)"
 
 
+def _epsilon(text: str) -> float:
+    """``--epsilon``: a finite number >= 0 (argparse's message otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def _codec_job_args(s: argparse.ArgumentParser) -> None:
     """One codec's PWCCA job: its feature file, the speakers' VTD files, the table it writes, the weighting."""
     s.add_argument("--codec", required=True)
@@ -966,6 +984,8 @@ def _codec_job_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--vtd", nargs="+", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--variates", default="canonical", choices=VARIATES)
+    s.add_argument("--epsilon", type=_epsilon, default=EPSILON,
+                   help=f"the CCA's ridge and drop threshold, relative (default {EPSILON:g}; rtmri.epsilon)")  # fmt: skip
     s.add_argument("--pwcca-method", type=int, default=None,
                    help="the codecprobe.pwcca.METHOD_VERSION the workflow was planned with (checked)")  # fmt: skip
 
@@ -1065,7 +1085,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.cmd == "pwcca":
         t = pd.concat(
             [codec_pwcca(args.codec, args.features, args.vtd, v, args.n_shuffles, args.block_len, args.seed, args.variates,
-                         args.block_seconds)
+                         args.block_seconds, args.epsilon)
              for v in (["accumulated", "without_first"] if args.variant == "without_first" else ["accumulated"])],
             ignore_index=True,
         )  # fmt: skip
@@ -1076,7 +1096,8 @@ def main(argv: list[str] | None = None) -> None:
                         bad_tracks=args.bad_tracks, max_gap=None if args.max_gap_frames < 0 else args.max_gap_frames)  # fmt: skip
     elif args.cmd == "region-pwcca":
         write_table(codec_region_pwcca(args.codec, args.features, args.vtd, args.regions, args.layers, args.n_shuffles,
-                                       args.block_len, args.seed, args.variates, args.block_seconds), args.out)  # fmt: skip
+                                       args.block_len, args.seed, args.variates, args.block_seconds, args.epsilon),
+                    args.out)  # fmt: skip
     elif args.cmd == "region-figure":
         t = _combined(args.tables, args.combined, args.note, by=("codec", "region", "layer"))
         summary = summarize_speakers(t, by=("codec", "region", "layer"))
@@ -1084,7 +1105,8 @@ def main(argv: list[str] | None = None) -> None:
         fig3_regions(summary, args.pdf, args.png, args.note)
     elif args.cmd == "lag":
         lags = lag_grid(args.max_seconds, args.step_seconds)
-        write_table(codec_lag_pwcca(args.codec, args.features, args.vtd, lags, args.layers, args.variates), args.out)
+        write_table(codec_lag_pwcca(args.codec, args.features, args.vtd, lags, args.layers, args.variates, args.epsilon),
+                    args.out)  # fmt: skip
     elif args.cmd == "lag-figure":
         t = _combined(args.tables, args.combined, args.note, by=("codec", "layer", "lag_s"))
         summary = summarize_speakers(t, by=("codec", "layer", "lag_s"))

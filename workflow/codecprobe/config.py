@@ -147,9 +147,30 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
         elif _is_textgrids_missing(where, err):
             out.append("config: alignment.textgrids: alignment.source: textgrids needs the folder of the imported "
                        "TextGrids here (it is empty or null); or set alignment.source: mfa to align with MFA")  # fmt: skip
+        elif err.validator == "type" and _yaml_text_number(err.instance):
+            out.append(f"config: {where}: {err.instance!r} is text to YAML, not a number: write it with a decimal point "
+                       f"and a signed exponent, e.g. {_yaml_float(err.instance)}")  # fmt: skip
         else:  # required, type, enum, ...: jsonschema's message, at its key path
             out.append(f"config: {where}: {err.message}")
     return out
+
+
+def _yaml_text_number(value: Any) -> bool:
+    """A string that Python reads as a number but YAML 1.1 (PyYAML, Snakemake) read as
+    text: ``1e-6`` (no decimal point), ``1.0e6`` (no exponent sign)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return math.isfinite(float(value)) and any(c in value for c in "eE")
+    except ValueError:
+        return False
+
+
+def _yaml_float(text: str) -> str:
+    """``text``'s number as YAML 1.1 reads a float: ``1e-6`` -> ``1.0e-06``."""
+    mantissa, exponent = f"{float(text):e}".split("e")
+    mantissa = mantissa.rstrip("0")
+    return f"{mantissa}0e{exponent}" if mantissa.endswith(".") else f"{mantissa}e{exponent}"
 
 
 def _nan_keys(value: Any, path: tuple = ()) -> list[tuple]:
@@ -523,8 +544,18 @@ def lag_args(config: dict) -> str:
     max_seconds, step_seconds = _lag_span(lag)
     args = ["--max-seconds", str(max_seconds), "--step-seconds", str(step_seconds)]
     args += ["--layers", *[str(k) for k in lag.get("layers", [1, -1])]]
-    args += ["--variates", config["rtmri"].get("variates", "canonical"), *_pwcca_method_args()]
+    args += ["--variates", config["rtmri"].get("variates", "canonical"), *_epsilon_args(config["rtmri"]), *_pwcca_method_args()]
     return shlex.join(args)
+
+
+def _epsilon_args(rt: dict) -> list[str]:
+    """``--epsilon`` when ``rtmri.epsilon`` differs from the PWCCA default
+    (:data:`codecprobe.pwcca.EPSILON`): so a run that leaves it at the default, or sets the
+    default, keeps its arguments and reruns no PWCCA job."""
+    from .pwcca import EPSILON
+
+    eps = float(rt.get("epsilon", 1e-10))
+    return [] if eps == EPSILON else ["--epsilon", repr(eps)]
 
 
 def _pwcca_method_args() -> list[str]:
@@ -547,7 +578,8 @@ def region_args(config: dict) -> str:
     rt = config["rtmri"]
     args = ["--layers", *[str(k) for k in (regions_config(config) or {}).get("layers", [1, -1])]]
     args += ["--n-shuffles", str(rt.get("n_shuffles", 10)), *_block_args(rt)]
-    args += ["--seed", str(rt.get("seed", 0)), "--variates", rt.get("variates", "canonical"), *_pwcca_method_args()]
+    args += ["--seed", str(rt.get("seed", 0)), "--variates", rt.get("variates", "canonical"), *_epsilon_args(rt)]
+    args += _pwcca_method_args()
     return shlex.join(args)
 
 
@@ -826,7 +858,7 @@ def pwcca_args(config: dict, family: str) -> str:
     rt = config["rtmri"]
     args = ["--n-shuffles", str(rt.get("n_shuffles", 10)), *_block_args(rt)]
     args += ["--seed", str(rt.get("seed", 0)), "--variant", "without_first" if family == "mimi" else "accumulated"]
-    args += ["--variates", rt.get("variates", "canonical"), *_pwcca_method_args()]
+    args += ["--variates", rt.get("variates", "canonical"), *_epsilon_args(rt), *_pwcca_method_args()]
     return shlex.join(args)
 
 

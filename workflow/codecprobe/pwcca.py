@@ -283,9 +283,12 @@ def _centred_cov(
     return sxx, sxy, syy
 
 
+EPSILON = 1e-10  # the default ridge and drop threshold (relative; see the module docstring)
+
+
 def _check_epsilon(epsilon: float) -> None:
-    if epsilon < 0:
-        raise CodecprobeError(f"epsilon must be >= 0, got {epsilon}")
+    if not epsilon >= 0 or not np.isfinite(epsilon):
+        raise CodecprobeError(f"epsilon must be a finite number >= 0, got {epsilon}")
 
 
 def _check_scaling(scaling: str) -> None:
