@@ -140,6 +140,15 @@ def test_cli_lag_and_figure(tmp_path):
           "--max-seconds", "0.08", "--step-seconds", "0.04", "--layers", "1", "-1"])  # fmt: skip
     t = read_table(str(tmp_path / "syn.csv"))
     assert sorted(set(t.lag_s)) == [-0.08, -0.04, 0.0, 0.04, 0.08] and sorted(set(t.layer)) == [1, 3]
+    assert (t.epsilon == 1e-10).all()
+    main(["lag", "--codec", "syn", "--features", feats, "--vtd", vtd, "--out", str(tmp_path / "ridged.csv"),
+          "--max-seconds", "0.08", "--step-seconds", "0.04", "--layers", "1", "-1", "--epsilon", "0.001"])  # fmt: skip
+    ridged = read_table(str(tmp_path / "ridged.csv"))  # rtmri.epsilon reaches the CCA through the CLI
+    assert (ridged.epsilon == 1e-3).all() and not np.allclose(ridged.pwcca, t.pwcca, atol=1e-6)
+    for bad in ("nan", "-1e-3", "inf", "x"):
+        with pytest.raises(SystemExit):
+            main(["lag", "--codec", "syn", "--features", feats, "--vtd", vtd, "--out", str(tmp_path / "x.csv"),
+                  "--epsilon", bad])  # fmt: skip
     drawn = {}
     real = artstage.save_figure
     artstage.save_figure = lambda fig, pdf, png: drawn.setdefault("fig", fig)
