@@ -479,6 +479,9 @@ def test_a_number_yaml_reads_as_text_gets_a_hint():
          "exponent, e.g. 1.0e-06")
     ]  # fmt: skip
     assert yaml.safe_load("x: 1.0e-06")["x"] == 1e-6
+    c["rtmri"]["n_shuffles"] = "1e3"  # an integer key: the whole number to write
+    assert "config: rtmri.n_shuffles: '1e3' is text to YAML, not a number: write it out, 1000" in schema_errors(c)
+    c["rtmri"]["n_shuffles"] = 10
     c["rtmri"]["epsilon"] = "small"  # other text: jsonschema's own message
     assert schema_errors(c) == ["config: rtmri.epsilon: 'small' is not of type 'number'"]
 

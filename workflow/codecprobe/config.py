@@ -148,8 +148,12 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
             out.append("config: alignment.textgrids: alignment.source: textgrids needs the folder of the imported "
                        "TextGrids here (it is empty or null); or set alignment.source: mfa to align with MFA")  # fmt: skip
         elif err.validator == "type" and _yaml_text_number(err.instance):
-            out.append(f"config: {where}: {err.instance!r} is text to YAML, not a number: write it with a decimal point "
-                       f"and a signed exponent, e.g. {_yaml_float(err.instance)}")  # fmt: skip
+            types = [err.validator_value] if isinstance(err.validator_value, str) else list(err.validator_value)
+            if "number" not in types and "integer" in types and float(err.instance).is_integer():
+                how = f"write it out, {int(float(err.instance))}"
+            else:
+                how = f"write it with a decimal point and a signed exponent, e.g. {_yaml_float(err.instance)}"
+            out.append(f"config: {where}: {err.instance!r} is text to YAML, not a number: {how}")
         else:  # required, type, enum, ...: jsonschema's message, at its key path
             out.append(f"config: {where}: {err.message}")
     return out
