@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .io import CodecprobeError
-from .pwcca import cca, pwcca_from_cca, pwcca_shuffled, scaling_for
+from .pwcca import EPSILON, cca, pwcca_from_cca, pwcca_shuffled, scaling_for
 from .rtmri import FRAME_RATE as MRI_FRAME_RATE
 
 # MRI_FRAME_RATE: 83.2778 frames/s (TR 6.004 ms, 2 spiral arms per frame), one value with rtmri's
@@ -151,7 +151,7 @@ def layer_pwcca(
 
 def pwcca_with_baseline(
     x: np.ndarray, y: np.ndarray, n_shuffles: int = 10, block_len: int = 25, seed: int = 0, weight_side: str = "x",
-    variates: str = "canonical", epsilon: float = 1e-10,
+    variates: str = "canonical", epsilon: float = EPSILON,
 ) -> dict:  # fmt: skip
     """PWCCA of frame-aligned ``x [F, G]`` (VTD) and ``y [F, D]`` (``variates`` as in
     :func:`codecprobe.pwcca.pwcca`) beside its block-shuffled baseline, plus the value the
