@@ -548,7 +548,8 @@ def lag_args(config: dict) -> str:
     max_seconds, step_seconds = _lag_span(lag)
     args = ["--max-seconds", str(max_seconds), "--step-seconds", str(step_seconds)]
     args += ["--layers", *[str(k) for k in lag.get("layers", [1, -1])]]
-    args += ["--variates", config["rtmri"].get("variates", "canonical"), *_epsilon_args(config["rtmri"]), *_pwcca_method_args()]
+    rt = config["rtmri"]
+    args += ["--variates", rt.get("variates", "canonical"), *_epsilon_args(rt), *_pwcca_method_args()]
     return shlex.join(args)
 
 
