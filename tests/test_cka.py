@@ -251,8 +251,43 @@ def test_resampled_gram_zeroes_every_pair_of_copies_of_one_word():
     x[origin == 7] = x[np.flatnonzero(origin == 7)[0]]
     g = gram_linear(x)
     masked = g.copy()
-    masked[origin[:, None] == origin[None, :]] = 0
-    np.testing.assert_allclose(_masked_ucentre(g.copy(), origin), _ucentre_reference(masked), atol=1e-12)
+    copies = origin[:, None] == origin[None, :]
+    masked[copies] = 0
+    expected = _ucentre_reference(masked)
+    expected[copies] = 0  # and zero again after U-centring, which shifts them (diagonal included)
+    np.testing.assert_allclose(_masked_ucentre(g.copy(), origin), expected, atol=1e-12)
+
+
+def test_rbf_gap_bootstrap_on_unrelated_data_covers_zero():
+    """Copies' pairs were zeroed before U-centring only; an RBF Gram's entries are all
+    positive, so centring moved them to about -0.15 in both Grams, where they aligned in
+    the observed CKA and not in the null: on unrelated data every interval lay above 0
+    (e.g. [+0.011, +0.039])."""
+    rng = np.random.default_rng(12)
+    for rep in range(3):
+        x, y = rng.standard_normal((200, 32)), rng.standard_normal((200, 16))
+        b = cka_gap_bootstrap(x, y, 40, np.random.default_rng(rep), n_perm=5, kernel="rbf")
+        assert b.ci_low < 0 < b.ci_high, (rep, b.ci_low, b.ci_high)
+
+
+def test_bootstrap_needs_permutations_and_float32_nulls_tie():
+    """``n_perm = 0`` gave a NaN interval without a word; float32 Grams (above 5,000 word
+    types) round by about 1e-7, so a within-group null that equals the observed CKA must
+    tie at float32's tolerance (p = 1), not fall to rounding (p was 0.61)."""
+    from codecprobe.cka import cka_permutation, tie_tol
+
+    x, y = related(np.random.default_rng(5), n=40)
+    with pytest.raises(CodecprobeError, match=r"n_perm must be >= 1 \(the permutations per resample\), got 0"):
+        cka_gap_bootstrap(x, y, 5, np.random.default_rng(0), n_perm=0)
+    assert tie_tol(np.float64) == 1e-9 and tie_tol(np.float32) == pytest.approx(64 * 2.0**-23)
+    rng = np.random.default_rng(3)
+    types = np.repeat(np.arange(60), 5)
+    text = rng.standard_normal((60, 16))[types]  # the same row for every token of a type
+    speech = text @ rng.standard_normal((16, 24)) + 0.3 * rng.standard_normal((300, 24))
+    for dt in (np.float64, np.float32):
+        for deb in (False, True):
+            r = cka_permutation(speech, text, 50, np.random.default_rng(4), groups=types, debiased=deb, dtype=dt)
+            assert r.p_value == 1.0, (dt, deb, np.abs(r.null - r.observed).max())
 
 
 def test_gap_bootstrap_interval_is_the_percentiles_of_its_values():

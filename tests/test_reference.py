@@ -192,3 +192,28 @@ def test_a_bad_reference_table_names_the_row_and_value(tmp_path, edit, message):
     edit(load_reference().astype({"value": str})).to_csv(bad, index=False)
     with pytest.raises(CodecprobeError, match=message):
         load_reference(bad)
+
+
+def test_an_empty_variant_reads_as_accumulated_in_every_summary():
+    """A codec table from before the ``variant`` column, combined with newer ones, has an
+    empty variant: Fig. 2 drew it, but ``word_pairs.tex`` left the codec out and the paper
+    comparison said it was not computed."""
+    import pandas as pd
+    from codecprobe.figures import latex_table
+    from codecprobe.reference import compare, load_reference
+
+    def tab(codec, variant=True):
+        rows = [{"codec": codec, "layer": layer, "pair_type": t, "mean": m, "ci_low": m - 0.1, "ci_high": m + 0.1,
+                 "norm_mean": m - 6, "norm_ci_low": m - 6.1, "norm_ci_high": m - 5.9, "rel_mean": m / 6 - 1,
+                 "random_weights": False, "metric": "euclidean", "aggregation": "word_types"}
+                for layer in (1, 2) for t, m in (("random", 6.0), ("synonym", 5.9), ("near_homophone", 5.5))]  # fmt: skip
+        d = pd.DataFrame(rows)
+        return d.assign(variant="accumulated") if variant else d
+
+    both = pd.concat([tab("enc_new"), tab("enc_old", variant=False)], ignore_index=True)
+    assert both["variant"].isna().sum() == 6
+    tex = latex_table(both)
+    assert "ENC\\_NEW" in tex and "ENC\\_OLD" in tex
+    out = compare(load_reference(), {"enc_new": {"family": "encodec"}, "enc_old": {"family": "encodec"}}, dist=both)
+    rows = out[(out.quantity == "random_mean") & (out.layers == "1")].set_index("codec")
+    assert rows.loc["enc_old", "ours"] == rows.loc["enc_new", "ours"] == 6.0

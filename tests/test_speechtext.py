@@ -700,3 +700,31 @@ def test_summary_names_a_table_it_cannot_use(tmp_path):
     with pytest.raises(CodecprobeError, match=r"p.csv: no column\(s\) null_mean, null_sd, gap"):
         main(["summary", "--tables", str(tmp_path / "p.csv"), *out])
     assert not (tmp_path / "all.csv").exists()
+
+
+def test_per_type_one_keeps_the_same_token_whatever_the_row_order():
+    """``per_type: one`` drew a position in each type's list of rows: the same tokens in
+    another row order kept other tokens (20 of 20 types). With the token ids, the draw
+    is over the tokens in id order."""
+    rng = np.random.default_rng(0)
+    words = np.repeat([f"w{i:02d}" for i in range(20)], 10)
+    ids = np.arange(200)
+    keep = np.ones(200, bool)
+    _, members = select_types(words, keep, 100, "one", seed=5, token_ids=ids)
+    order = rng.permutation(200)
+    _, shuffled = select_types(words[order], keep, 100, "one", seed=5, token_ids=ids[order])
+    assert [ids[m].tolist() for m in members] == [ids[order][m].tolist() for m in shuffled]
+    _, plain = select_types(words, keep, 100, "one", seed=5)  # rows in id order: the same draw as before
+    assert [m.tolist() for m in plain] == [m.tolist() for m in members]
+    with pytest.raises(CodecprobeError, match="token_ids: expected 200 ids"):
+        select_types(words, keep, 100, "one", token_ids=ids[:5])
+
+
+@pytest.mark.parametrize("key, value", [("n_permutations", 0), ("bootstrap_permutations", 0), ("n_bootstrap", -1),
+                                        ("n_permutations", 2.5), ("n_bootstrap", True)])  # fmt: skip
+def test_cka_counts_are_checked_without_the_schema(key, value):
+    """A by-hand ``--config`` skips the workflow's schema: ``bootstrap_permutations: 0``
+    gave a NaN interval while ``n_bootstrap`` said 5."""
+    with pytest.raises(CodecprobeError, match=rf"cka\.{key}: need a whole number >= \d, got {value!r}"):
+        CKAConfig(**{key: value}).check()
+    CKAConfig().check()

@@ -404,7 +404,16 @@ def permutation_null(kc: np.ndarray, lc: np.ndarray, perms: Iterable[np.ndarray]
     return np.array([permuted_alignment(kc, lc, np.asarray(p)) / norm for p in perms], dtype=np.float64)
 
 
-TIE_TOL = 1e-9  # null values this close below the observed CKA count as ties (>=)
+TIE_TOL = 1e-9  # null values this close below the observed CKA count as ties (>=), float64 Grams
+
+
+def tie_tol(dtype: type = np.float64) -> float:
+    """The tie tolerance of a null computed from Grams of ``dtype``: :data:`TIE_TOL` for
+    float64; for float32 (the stage's Grams above 5,000 word types) 64 x its machine epsilon
+    (7.6e-6), as rounding of float32 sums reaches about 1e-7 x the terms' scale (at 1e-9 a
+    null whose permutations all leave CKA unchanged gave p = 0.61 instead of 1)."""
+    eps = float(np.finfo(np.dtype(dtype)).eps)
+    return TIE_TOL if eps < 1e-12 else 64 * eps
 
 
 def permutation_p_value(observed: float, null: np.ndarray, tol: float = TIE_TOL) -> float:
@@ -476,7 +485,7 @@ def cka_permutation(
     ident = np.arange(x.shape[0])
     observed = float(permutation_null(kc, lc, [ident])[0])  # same arithmetic as the null (ties compare fairly)
     null = permutation_null(kc, lc, (draw_permutation(x.shape[0], rng, codes) for _ in range(n_perm)))
-    return PermutationResult(observed=observed, null=null, p_value=permutation_p_value(observed, null))
+    return PermutationResult(observed=observed, null=null, p_value=permutation_p_value(observed, null, tie_tol(dtype)))
 
 
 def _masked_ucentre(g: np.ndarray, origin: np.ndarray) -> np.ndarray:
@@ -489,7 +498,9 @@ def _masked_ucentre(g: np.ndarray, origin: np.ndarray) -> np.ndarray:
         if b - a > 1:
             idx = order[a:b]
             g[np.ix_(idx, idx)] = 0
-    return unbiased_center_gram(g, inplace=True)
+    u = unbiased_center_gram(g, inplace=True)
+    u[origin[:, None] == origin[None, :]] = 0  # U-centring shifted them (an RBF Gram's by about -0.15): zero again
+    return u
 
 
 def cka_gap_bootstrap(
@@ -524,6 +535,8 @@ def cka_gap_bootstrap(
     x, y = check_pair(x, y, min_n=4)
     if n_boot < 2:
         raise CodecprobeError(f"n_boot must be >= 2, got {n_boot}")
+    if n_perm < 1:
+        raise CodecprobeError(f"n_perm must be >= 1 (the permutations per resample), got {n_perm}")
     if not 0 < ci < 1:
         raise CodecprobeError(f"ci must be in (0, 1), got {ci}")
     n = x.shape[0]

@@ -196,9 +196,15 @@ def pair_distances(
 
 
 def standardize(features: np.ndarray) -> np.ndarray:
-    """Z-score every feature dimension of every layer over tokens: ``[N, K, D]`` -> same."""
-    mu = features.mean(axis=0, keepdims=True)
-    sd = features.std(axis=0, keepdims=True)
+    """Z-score every feature dimension of every layer over tokens: ``[N, K, D]`` -> same.
+    Means and sds over the finite values only: a token's NaN stays its own (its pairs are
+    dropped as without standardizing), not every token's in that dimension."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a dimension with no finite value: NaN, as before
+        mu = np.nanmean(features, axis=0, keepdims=True)
+        sd = np.nanstd(features, axis=0, keepdims=True)
     return (features - mu) / np.where(sd > 0, sd, 1.0)
 
 
@@ -250,7 +256,8 @@ def word_bootstrap_means(x: np.ndarray, ia: np.ndarray, ib: np.ndarray, draws: n
     resample of the word types ``draws [B, V]`` (:func:`word_draws`) -> ``[B, K]``.
 
     The vertex bootstrap of dyadic data: a pair counts ``draws[b, a] * draws[b, b']`` times
-    in resample ``b``, as often as both its words were drawn. Pairs that share a word are
+    in resample ``b``, as often as both its words were drawn; a pair within one word
+    (``a == b'``) ``draws[b, a]`` times, as that word's own value. Pairs that share a word are
     not independent (a word with many near-homophones lends its tokens to each of those
     pairs), so resampling pairs, or unordered pairs, as if they were gives intervals too
     narrow; resampling the words keeps every pair of a word together, both orders of a
@@ -261,7 +268,10 @@ def word_bootstrap_means(x: np.ndarray, ia: np.ndarray, ib: np.ndarray, draws: n
     step = max(1, chunk // max(len(x), 1))
     for s in range(0, n_boot, step):
         c = draws[s : s + step]
-        w = c[:, ia].astype(np.float64) * c[:, ib]  # [m, P] weights
+        # a pair of two words counts as often as both were drawn; a pair within one word
+        # (same-word pairs) as often as that word was: it is the word's own value, and c^2
+        # overweighted it (a same-word interval 1.65 x too wide, mixed types biased)
+        w = np.where(ia == ib, c[:, ia], c[:, ia].astype(np.float64) * c[:, ib])  # [m, P] weights
         total = w.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[s : s + len(c)] = (w @ x) / total[:, None]

@@ -334,7 +334,8 @@ def latex_table(
     Decimals are chosen per codec (:func:`latex_decimals`) so that its cells are readable at
     its own scale and line up: the differences get 3 significant digits of the codec's largest
     one (3 decimals at least, as for distances of order 0.1-10), the percentages 2 (1 decimal at least)."""
-    t = table[table["variant"] == "accumulated"] if "variant" in table else table
+    # an empty variant: a table from before the column, combined with newer ones (as Fig. 2)
+    t = table[table["variant"].fillna("accumulated") == "accumulated"] if "variant" in table else table
     norm = ["norm_mean", "norm_ci_low", "norm_ci_high"]
     lines = [
         "% codecprobe: word-pair distances (paper Fig. 2), type minus random; generated, do not edit",

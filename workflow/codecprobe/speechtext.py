@@ -117,6 +117,10 @@ class CKAConfig:
             raise CodecprobeError(f"cka.per_type: {self.per_type!r} is not one of {', '.join(PER_TYPE)}")
         if self.max_words < 4:
             raise CodecprobeError(f"cka.max_words: need at least 4 word types, got {self.max_words}")
+        for key, least in (("n_permutations", 1), ("n_bootstrap", 0), ("bootstrap_permutations", 1)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                raise CodecprobeError(f"cka.{key}: need a whole number >= {least}, got {value!r}")
 
 
 def token_codes(path: str) -> tuple[pd.DataFrame, list[np.ndarray], dict]:
@@ -176,12 +180,15 @@ def usable_tokens(
     return keep, counts
 
 
-def select_types(words: Sequence[str], usable: np.ndarray, max_types: int, per_type: str = "mean", seed: int = 0) -> tuple[list[str], list[np.ndarray]]:
-    """Word types (sorted by their text) and each one's token indices (ascending).
+def select_types(words: Sequence[str], usable: np.ndarray, max_types: int, per_type: str = "mean", seed: int = 0,
+                 token_ids: Sequence[int] | None = None) -> tuple[list[str], list[np.ndarray]]:  # fmt: skip
+    """Word types (sorted by their text) and each one's token indices (rows of ``words``),
+    in ascending ``token_ids`` when given (else ascending rows).
 
     Only ``usable`` tokens count. When there are more than ``max_types`` types, that many
     are drawn without replacement with ``np.random.default_rng(seed)``; ``per_type='one'``
-    then keeps one token per type, drawn with the same generator (``'mean'`` keeps all).
+    then keeps one token per type, drawn with the same generator (``'mean'`` keeps all):
+    with ``token_ids`` the same token whatever the order of the rows.
     """
     if per_type not in PER_TYPE:
         raise CodecprobeError(f"cka.per_type: {per_type!r} is not one of {', '.join(PER_TYPE)}")
@@ -196,6 +203,11 @@ def select_types(words: Sequence[str], usable: np.ndarray, max_types: int, per_t
         raise CodecprobeError("no word token left to embed (all skipped: see the counts in the log)")
     types, inv = np.unique(words[idx].astype(str), return_inverse=True)
     members = [idx[g] for g in group_positions(inv, len(types))]
+    if token_ids is not None:
+        tid = np.asarray(token_ids)
+        if tid.shape != (len(words),):
+            raise CodecprobeError(f"token_ids: expected {len(words)} ids, got shape {tid.shape}")
+        members = [m[np.argsort(tid[m], kind="stable")] for m in members]
     rng = np.random.default_rng(seed)
     if len(types) > max_types:
         pick = np.sort(rng.choice(len(types), max_types, replace=False))
@@ -354,7 +366,8 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
     for k, v in counts.items():
         log.info("%s: %d", k, v)
     n_available = len(set(tokens["word"].to_numpy()[keep].tolist()))
-    types, members = select_types(tokens["word"].tolist(), keep, cfg.max_words, cfg.per_type, cfg.seed)
+    types, members = select_types(tokens["word"].tolist(), keep, cfg.max_words, cfg.per_type, cfg.seed,
+                                  tokens["token_id"].to_numpy())  # fmt: skip
     if len(types) < MIN_CKA_TYPES:  # CKA of a handful of rows says nothing (and the estimators need 4)
         raise CodecprobeError(
             f"{features}: {len(types)} word type(s) usable for CKA (of {len(set(tokens['word']))} encoded; counts: "
