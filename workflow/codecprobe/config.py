@@ -30,7 +30,7 @@ from .codecs.base import (
     family_facts,
     known_n_layers,
 )
-from .io import CodecprobeError, file_digest, tree_fingerprint
+from .io import CodecprobeError, file_digest, repeated, tree_fingerprint
 from .manifest import AUDIO_EXTS
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -81,11 +81,9 @@ def check_config_file(path: str | Path) -> None:
         raise CodecprobeError(f"{path}: cannot read ({e.strerror or e})") from None
 
     def one_key_once(pairs: list) -> dict:
-        seen = set()
-        for k, _ in pairs:
-            if k in seen:
-                raise CodecprobeError(f"key {k!r} is set twice in one object (JSON would keep only the second); merge the two")
-            seen.add(k)
+        if twice := repeated(k for k, _ in pairs):
+            raise CodecprobeError(f"key {twice[0]!r} is set twice in one object (JSON would keep only the second); merge "
+                                  "the two")  # fmt: skip
         return dict(pairs)
 
     try:
