@@ -103,11 +103,11 @@ def table_suffix(path: Path) -> str:
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write ``df`` atomically as CSV (``.csv``), TSV (``.tsv``) or Parquet (``.parquet``)."""
     path = Path(path)
-    table_suffix(path)
+    suffix = table_suffix(path)
     with atomic_path(path) as tmp:
-        if path.suffix == ".parquet":
+        if suffix == ".parquet":
             df.to_parquet(tmp, index=False)
-        elif path.suffix == ".tsv":
+        elif suffix == ".tsv":
             df.to_csv(tmp, sep="\t", index=False)
         else:
             df.to_csv(tmp, index=False)
@@ -165,13 +165,13 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise CodecprobeError(f"{path}: table not found")
     if path.is_dir():
         raise CodecprobeError(f"{path}: is a folder, not a table")
-    table_suffix(path)
-    if path.suffix == ".parquet":
+    suffix = table_suffix(path)
+    if suffix == ".parquet":
         try:
             return pd.read_parquet(path)
         except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError: truncated, or not Parquet
             raise CodecprobeError(f"{path}: not a readable Parquet table ({type(e).__name__}: {e})") from e
-    sep = "\t" if path.suffix == ".tsv" else ","
+    sep = "\t" if suffix == ".tsv" else ","
     try:
         header = pd.read_csv(path, sep=sep, nrows=0).columns
     except pd.errors.EmptyDataError as e:  # pandas: "No columns to parse from file"
@@ -229,15 +229,14 @@ def save_figure(fig, *paths: str | os.PathLike, dpi: int = 150) -> None:
     import matplotlib.pyplot as plt
 
     supported = fig.canvas.get_supported_filetypes()
-    for path in paths:
-        fmt = Path(path).suffix.lstrip(".")
+    formats = [Path(path).suffix.lstrip(".") for path in paths]
+    for path, fmt in zip(paths, formats):  # every name checked before any file is written
         if fmt not in supported:
             raise CodecprobeError(
                 f"{path}: a figure's name must end in a format matplotlib writes ({', '.join(sorted(supported))}), "
                 f"not {fmt or 'nothing'!r}"
             )
-    for path in paths:
-        fmt = Path(path).suffix.lstrip(".")
+    for path, fmt in zip(paths, formats):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
         logging.getLogger("codecprobe.io").info("wrote %s", path)  # a figure job's log said nothing
