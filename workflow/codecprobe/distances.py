@@ -271,7 +271,9 @@ def word_bootstrap_means(x: np.ndarray, ia: np.ndarray, ib: np.ndarray, draws: n
         # a pair of two words counts as often as both were drawn; a pair within one word
         # (same-word pairs) as often as that word was: it is the word's own value, and c^2
         # overweighted it (a same-word interval 1.65 x too wide, mixed types biased)
-        w = np.where(ia == ib, c[:, ia], c[:, ia].astype(np.float64) * c[:, ib])  # [m, P] weights
+        cb = c[:, ib].astype(np.float64)
+        cb[:, ia == ib] = 1.0
+        w = c[:, ia] * cb  # [m, P] weights
         total = w.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[s : s + len(c)] = (w @ x) / total[:, None]
