@@ -37,6 +37,13 @@ PAIR_STYLE = {
 PAIR_MARKER = {"random": "o", "synonym": "s", "near_homophone": "^", "same_word": "D", "same_speaker": "v"}
 
 
+def accumulated_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``variant`` ``accumulated`` (the layer-k sums of codebooks 1..k), not
+    MIMI's split rows; an empty variant (a table from before the column, combined with
+    newer ones) counts as accumulated; a table without the column is all accumulated."""
+    return table[table["variant"].fillna("accumulated") == "accumulated"] if "variant" in table else table
+
+
 def layer_ticks(k: int, most: int = 8) -> list[int]:
     """Ticks for layers 1..``k`` (1-based, as the paper): all of them up to ``most`` layers;
     else 1 and the multiples of a round step (one that divides ``k`` when one gives at most
@@ -201,8 +208,7 @@ def fig2(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if "variant" in table:  # MIMI's split rows are drawn by fig2_split
-        table = table[table["variant"].fillna("accumulated") == "accumulated"]
+    table = accumulated_rows(table)  # MIMI's split rows are drawn by fig2_split
     table, norm_cols, norm_label = normalized_view(table, normalized)
     codecs = list(dict.fromkeys(table["codec"]))
     fig, axes = codec_grid(plt, len(codecs), 2, 3.6, 2.6, 0.8, 1.2, 8.5)
@@ -334,8 +340,7 @@ def latex_table(
     Decimals are chosen per codec (:func:`latex_decimals`) so that its cells are readable at
     its own scale and line up: the differences get 3 significant digits of the codec's largest
     one (3 decimals at least, as for distances of order 0.1-10), the percentages 2 (1 decimal at least)."""
-    # an empty variant: a table from before the column, combined with newer ones (as Fig. 2)
-    t = table[table["variant"].fillna("accumulated") == "accumulated"] if "variant" in table else table
+    t = accumulated_rows(table)
     norm = ["norm_mean", "norm_ci_low", "norm_ci_high"]
     lines = [
         "% codecprobe: word-pair distances (paper Fig. 2), type minus random; generated, do not edit",

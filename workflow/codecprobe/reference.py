@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .figures import accumulated_rows
 from .io import CodecprobeError, read_table, run_cli, setup_logging, write_table
 
 REFERENCE = Path(__file__).resolve().parents[2] / "resources" / "paper_reference.csv"
@@ -86,13 +87,6 @@ log = logging.getLogger("codecprobe.reference")
 
 REFERENCE_COLUMNS = ["analysis", "family", "quantity", "layers", "stat", "value", "settings", "source"]
 FAMILIES = ("encodec", "dac", "mimi", "mimo")  # the paper's codecs
-
-
-def _variant(table: pd.DataFrame) -> pd.Series | str:
-    """A table's ``variant`` column, empty cells (tables from before the column, combined
-    with newer ones) read as ``accumulated``, as Fig. 2 reads them; ``accumulated`` when
-    the column is absent."""
-    return table["variant"].fillna("accumulated") if "variant" in table else "accumulated"
 
 
 def settings_of(row) -> list[str]:
@@ -154,7 +148,8 @@ def _series(row: pd.Series, dist: pd.DataFrame | None, pwcca: pd.DataFrame | Non
         col = CODEC_QUANTITIES[q]
         return None if g.empty else pd.Series([float(g[col].iloc[0])], index=[0])
     if row["analysis"] == "word_pairs" and dist is not None:
-        d = dist[(dist["codec"] == codec) & (_variant(dist) == "accumulated")]
+        d = accumulated_rows(dist)
+        d = d[d["codec"] == codec]
         if q == "random_mean":
             t, col, scale = "random", "mean", 1.0
         elif q.endswith("_minus_random"):
@@ -164,7 +159,8 @@ def _series(row: pd.Series, dist: pd.DataFrame | None, pwcca: pd.DataFrame | Non
         g = d[d["pair_type"] == t]
         return None if g.empty or col not in g else pd.Series(g[col].to_numpy() * scale, index=g["layer"].to_numpy())
     if row["analysis"] == "pwcca" and pwcca is not None:
-        g = pwcca[(pwcca["codec"] == codec) & (_variant(pwcca) == "accumulated")]
+        g = accumulated_rows(pwcca)
+        g = g[g["codec"] == codec]
         return None if g.empty else pd.Series(g["pwcca"].to_numpy(), index=g["layer"].to_numpy())
     if row["analysis"] == "cka" and cka is not None:
         from .speechtext import main_variant
