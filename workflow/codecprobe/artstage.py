@@ -214,17 +214,21 @@ def write_speaker_vtd(
 
 
 @contextlib.contextmanager
-def _vtd_file(path: str):
-    """``path`` open for reading as a VTD file (:func:`speaker_vtd` writes them): a file
-    truncated, not HDF5, or without a dataset the block reads is a :class:`CodecprobeError`
-    naming it."""
+def _readable_h5(path: str, what: str, rule: str):
+    """``path`` open for reading as a ``what`` (which ``rule`` writes): a file truncated, not
+    HDF5, or without a dataset the block reads is a :class:`CodecprobeError` naming it."""
     import h5py
 
     try:
         with h5py.File(path, "r") as h:
             yield h
-    except (OSError, KeyError) as e:  # truncated, not HDF5, or not a VTD file
-        raise CodecprobeError(f"{path}: not a readable VTD file ({e}); rebuild it (rule rtmri_vtd)") from e
+    except (OSError, KeyError) as e:  # truncated, not HDF5, or a dataset missing
+        raise CodecprobeError(f"{path}: not a readable {what} ({e}); rebuild it (rule {rule})") from e
+
+
+def _vtd_file(path: str):
+    """``path`` open for reading as a VTD file (:func:`speaker_vtd` writes them), see :func:`_readable_h5`."""
+    return _readable_h5(path, "VTD file", "rtmri_vtd")
 
 
 def read_vtd(path: str) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
@@ -327,20 +331,15 @@ def _positive_int(text: str) -> int:
 def _codec_utterances(path: str, codec: str) -> tuple[dict, list[np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """``(attrs, codebook tables, {utt: (codes [K, F], frame times [F])})`` of a feature-sliced
     file of ``codec`` (the file's ``codec`` attribute must name it: the results are labelled so)."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as h:
-            if h.attrs.get("slicing") != "feature" or "utterances" not in h:
-                raise CodecprobeError(f"{path}: not a feature-sliced (whole-utterance) codec file")
-            attrs = dict(h.attrs)
-            codes = h["codes"][:]
-            tabs = [h[f"codebooks/{k}"][:] for k in sorted(h["codebooks"])]
-            names = [x.decode() for x in h["utterances/utt_id"][:]]
-            off, n = h["utterances/frame_offset"][:], h["utterances/n_frames"][:]
-            times = h["utterances/frame_times"][:]
-    except (OSError, KeyError) as e:  # truncated, not HDF5, or a dataset missing
-        raise CodecprobeError(f"{path}: not a readable rt-MRI feature file ({e}); rebuild it (rule encode_rtmri)") from e
+    with _readable_h5(path, "rt-MRI feature file", "encode_rtmri") as h:
+        if h.attrs.get("slicing") != "feature" or "utterances" not in h:
+            raise CodecprobeError(f"{path}: not a feature-sliced (whole-utterance) codec file")
+        attrs = dict(h.attrs)
+        codes = h["codes"][:]
+        tabs = [h[f"codebooks/{k}"][:] for k in sorted(h["codebooks"])]
+        names = [x.decode() for x in h["utterances/utt_id"][:]]
+        off, n = h["utterances/frame_offset"][:], h["utterances/n_frames"][:]
+        times = h["utterances/frame_times"][:]
     if "codec" in attrs and str(attrs["codec"]) != codec:
         raise CodecprobeError(f"{path}: features of codec {str(attrs['codec'])!r}, not {codec!r}")
     return attrs, tabs, {nm: (codes[:, o : o + k], times[o : o + k]) for nm, o, k in zip(names, off, n)}
