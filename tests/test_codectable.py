@@ -121,3 +121,16 @@ def test_unreadable_and_doubled_files_are_errors(tmp_path):
     with pytest.raises(CodecprobeError, match="codec 'same' in more than one features file"):
         codec_table([str(tmp_path / "a.h5"), str(tmp_path / "b.h5")])
     assert isinstance(codec_table([str(tmp_path / "a.h5")]), pd.DataFrame)
+
+
+def test_a_file_without_n_tokens_leaves_the_column_empty(tmp_path, caplog):
+    """An older file without ``n_tokens``: an empty cell and a warning naming it, not a made-up -1."""
+    _fake_features(tmp_path / "old.h5", "old", "dac", 75.0, [1024], n_tokens=1)
+    _fake_features(tmp_path / "new.h5", "new", "dac", 75.0, [1024])
+    with caplog.at_level("WARNING", logger="codecprobe.codectable"):
+        t = codec_table([str(tmp_path / "old.h5"), str(tmp_path / "new.h5")])
+    assert t["n_tokens"].isna().tolist() == [True, False] and t["n_tokens"].iloc[1] == 5
+    assert f"{tmp_path / 'old.h5'}: no n_tokens attribute" in caplog.text
+    out = tmp_path / "codecs.csv"
+    t.to_csv(out, index=False)
+    assert pd.read_csv(out)["n_tokens"].iloc[1] == 5 and ",dac,hub:x," in out.read_text().splitlines()[1]

@@ -13,7 +13,7 @@ One row per codec (:data:`COLUMNS`): ``codec``, ``family``, ``weights`` (hub id,
 - for a fitted melrvq the model file's - or ``random``), ``random_weights``, ``sample_rate`` (Hz, the codec's input),
 ``frame_rate`` (Hz), ``n_layers``, ``codebook_sizes`` (e.g. ``1024x2 128x6``),
 ``bits_per_frame``, ``bitrate_bps``, ``dim`` (the decoded vectors' size), ``slicing`` and
-``n_tokens`` (word tokens encoded).
+``n_tokens`` (word tokens encoded; empty, with a warning, for a file that lacks the attribute).
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def summary(path: str) -> dict:
         "random_weights": bool(attrs["random_weights"]), "sample_rate": int(attrs["sample_rate"]),
         "frame_rate": rate, "n_layers": k, "codebook_sizes": sizes_text(sizes),
         "bits_per_frame": bits_per_frame(sizes), "bitrate_bps": bitrate_bps(rate, sizes),
-        "dim": int(attrs["dim"]), "slicing": str(attrs.get("slicing", "")), "n_tokens": int(attrs.get("n_tokens", -1)),
+        "dim": int(attrs["dim"]), "slicing": str(attrs.get("slicing", "")),
+        "n_tokens": int(attrs["n_tokens"]) if "n_tokens" in attrs else None,
     }  # fmt: skip
 
 
@@ -90,7 +91,12 @@ def codec_table(paths: list[str]) -> pd.DataFrame:
     twice = repeated(r["codec"] for r in rows)
     if twice:
         raise CodecprobeError(f"codec table: codec {twice[0]!r} in more than one features file")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    for r, p in zip(rows, paths):
+        if r["n_tokens"] is None:
+            log.warning("%s: no n_tokens attribute (a file from an older encode stage): the column is left empty", p)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table["n_tokens"] = table["n_tokens"].astype("Int64")
+    return table
 
 
 def main(argv: list[str] | None = None) -> None:
