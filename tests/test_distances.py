@@ -1045,6 +1045,11 @@ def test_the_clis_name_a_table_they_cannot_use(tmp_path):
     t.iloc[:0].to_csv(tmp_path / "empty.csv", index=False)
     with pytest.raises(CodecprobeError, match=r"empty.csv: no rows to draw"):
         figures_main(["--tables", str(tmp_path / "empty.csv"), *fig])
+    t2 = t.assign(codec="cos", metric="cosine")
+    t2.to_csv(tmp_path / "t2.csv", index=False)
+    with pytest.raises(CodecprobeError, match=r"more than one metric \(cosine: cos; euclidean: syn\): one figure draws one metric"):
+        figures_main(["--tables", str(tmp_path / "t.csv"), str(tmp_path / "t2.csv"), "--combined", str(tmp_path / "c.csv"), *fig])
+    assert not (tmp_path / "c.csv").exists() and not (tmp_path / "f.png").exists()
     figures_main(["--tables", str(tmp_path / "t.csv"), *fig])
     assert (tmp_path / "f.png").stat().st_size > 10_000
 

@@ -373,6 +373,19 @@ def latex_table(
     return "\n".join(lines)
 
 
+def one_metric(table: pd.DataFrame, paths: list[str]) -> None:
+    """Stop if the tables hold distances of more than one ``metric`` (e.g. ``euclidean`` and
+    ``cosine``, or ``euclidean+std``): Fig. 2 and its LaTeX table put them on one axis and one
+    label. The workflow's tables share the config's metric; this catches tables combined by
+    hand, or an old one left from a run with another metric."""
+    if "metric" not in table:
+        raise CodecprobeError(f"{', '.join(paths)}: no column metric (not a distance table of codecprobe.distances)")
+    by_metric = table.groupby("metric", sort=True)["codec"].unique()
+    if len(by_metric) > 1:
+        which = "; ".join(f"{m}: {', '.join(map(str, c))}" for m, c in by_metric.items())
+        raise CodecprobeError(f"{', '.join(paths)}: distances of more than one metric ({which}): one figure draws one metric")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Fig. 2 from per-codec distance tables.")
     ap.add_argument("--tables", nargs="+", required=True)
@@ -400,6 +413,7 @@ def main(argv: list[str] | None = None) -> None:
         r = table[table.duplicated(key)].iloc[0]
         raise CodecprobeError(f"{', '.join(a.tables)}: codec {r['codec']!r}, layer {r['layer']}, {r['pair_type']} twice: "
                               "each codec's table once")  # fmt: skip
+    one_metric(table, a.tables)
     if a.combined:
         write_table(with_provenance(table, a.note), a.combined)
     if a.latex:
