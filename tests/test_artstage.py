@@ -617,6 +617,10 @@ def test_vtd_file_records_what_was_filled(layout, tmp_path):
     n_across = round(float((across * 117).sum()))
     assert counts["values refilled across gridlines (gaps over max_gap frames)"] == n_across > 0
     assert bridged["values refilled across gridlines (gaps over max_gap frames)"] == 0
+    # the fixture has no run of frames without any gridline measured
+    assert counts["frames left out: no gridline measured for over max_gap frames"] == 0
+    with h5py.File(out) as h:
+        assert len(h["frame_no"]) == 117
 
 
 def test_a_speaker_too_short_for_the_shuffled_baseline_is_skipped_not_fatal(monkeypatch, caplog):

@@ -440,14 +440,49 @@ def test_postprocess_refills_long_gaps_across_gridlines():
     raw2[:, 3] = 8.0
     o2, _ = V.postprocess(raw2, max_gap=10)
     np.testing.assert_allclose(o2[rows, 2], (o2[rows, 1] + 8.0) / 2)
-    # a frame where every kept gridline is in a long gap is bridged over time after all
+    # frames where every kept gridline is in a long gap have nothing to refill from: NaN rows,
+    # flagged for the caller to leave out (they were bridged over time, a straight line over 13 frames)
     raw3 = raw2.copy()
     raw3[2:15, :] = np.nan
     o3, i3 = V.postprocess(raw3, max_gap=5)
-    np.testing.assert_allclose(o3[8, 0], 1.0 + 0.8)  # linear between frames 1 and 15 of gridline 0
-    assert not i3["across"][2:15].all(axis=1).any()
+    assert i3["unmeasured"].tolist() == [2 <= i < 15 for i in range(f)]
+    assert np.isnan(o3[2:15]).all() and np.isfinite(np.delete(o3, np.s_[2:15], axis=0)).all()
+    assert not i3["across"][2:15].any()
+    measured = np.isfinite(raw3)
+    np.testing.assert_array_equal(o3[measured], raw3[measured])
+    # the same run within max_gap is bridged over time, and nothing is flagged
+    o4, i4 = V.postprocess(raw3, max_gap=13)
+    np.testing.assert_allclose(o4[8, 0], 1.0 + 0.8) and not i4["unmeasured"].any()
     with pytest.raises(CodecprobeError, match="max_gap"):
         V.postprocess(raw, max_gap=-1)
+
+
+def test_vtd_track_leaves_out_frames_no_gridline_measures_for_over_max_gap(monkeypatch):
+    """Frames the loader kept but where no gridline crosses both walls, in a run over max_gap:
+    left out of the clip as skipped bad frames are, so the PWCCA stage leaves the codec
+    frames there out (they were bridged by a straight line over the run, and used)."""
+    from types import SimpleNamespace
+
+    from codecprobe.artstage import in_long_gaps
+    from codecprobe.rtmri import FRAME_RATE
+
+    f = 60
+    fno = np.arange(1, f + 1)
+    raw = 5 + np.sin(np.arange(f) / 3.0)[:, None] * np.arange(1, 6)[None]
+    raw[20:50] = np.nan  # 30 frames, no gridline measured
+    track = SimpleNamespace(inner=None, outer=None, frame_no=fno, times=(fno - 0.5) / FRAME_RATE, n_bad=0,
+                            policy="skip", name="x", last_frame_no=None)  # fmt: skip
+    monkeypatch.setattr(V, "vtd", lambda inner, outer, grid, pick: raw)
+    r = V.vtd_track(track, np.zeros((5, 2, 2)), max_gap=10)
+    assert r.frame_no.tolist() == [*range(1, 21), *range(51, 61)] and r.n_unmeasured_frames == 30
+    assert r.px.shape == r.raw_px.shape == r.nan_mask.shape == r.across.shape == (30, 5) and np.isfinite(r.px).all()
+    np.testing.assert_array_equal(r.px, np.delete(raw, np.s_[20:50], axis=0)) and r.last_frame_no == 60
+    tc = (np.arange(int(f / FRAME_RATE * 25)) + 0.5) / 25  # 25 Hz codec frames
+    inside = (tc > r.times[19]) & (tc < r.times[20])
+    assert inside.sum() == 9 and np.array_equal(in_long_gaps(tc, r.times, 10, np.zeros(1)), inside)
+    # within max_gap (or max_gap None) the run is bridged over time and every frame kept
+    for m in (30, None):
+        assert V.vtd_track(track, np.zeros((5, 2, 2)), max_gap=m).n_unmeasured_frames == 0
 
 
 def test_vtd_track_without_any_crossing_names_its_file(tmp_path):

@@ -153,6 +153,7 @@ def speaker_vtd(annot16: str, speaker: str, out: str, figure: str, skip_tasks: l
     counts["gridlines dropped (NaN in every frame), summed over tracks"] = int(sum(r.dropped.sum() for r in results))
     counts["values filled over time"] = int(sum((r.nan_mask & ~r.dropped & ~r.across).sum() for r in results))
     counts["values refilled across gridlines (gaps over max_gap frames)"] = int(sum(r.across.sum() for r in results))
+    counts["frames left out: no gridline measured for over max_gap frames"] = int(sum(r.n_unmeasured_frames for r in results))
     nodata = nodata_gridlines([r.dropped for r in results])
     counts["gridlines with no measurement in any track"] = int(nodata.sum())
     if nodata.sum() > len(nodata) / 2:  # a handful beyond the lips and the larynx is normal (6 of 120 on the fixture)

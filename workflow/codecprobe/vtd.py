@@ -50,7 +50,12 @@ NaN policy (:func:`postprocess`, per clip)
    measured in 13 of 117 frames, in runs up to 59 frames apart). ``"zero"`` sets them
    to 0, as the release does (this reads a missed wall as a closure); ``"keep"`` leaves
    them NaN. ``VTDResult.nan_mask`` records which values were filled,
-   ``VTDResult.across`` which of them were refilled across gridlines.
+   ``VTDResult.across`` which of them were refilled across gridlines. Frames of such a
+   run where no gridline is measured or bridged (tracking kept, but no gridline crosses
+   both walls for more than ``max_gap`` frames) have nothing to refill from: they are
+   left out of the clip (:func:`vtd_track`), as skipped bad frames are, so that no VTD
+   is drawn as a straight line across them and the codec frames there are left out of
+   CCA (:func:`codecprobe.artstage.in_long_gaps`).
 
 Midline (:func:`midline_from_contours`)
 ---------------------------------------
@@ -624,8 +629,10 @@ def postprocess(
     every frame, refilled across the gridline index), ``info["nan_mask"]`` (bool ``[F, n]``:
     values that were NaN before cleaning), ``info["across"]`` (bool ``[F, n]``: values of
     kept gridlines refilled across the gridline index, their gap being over ``max_gap``),
-    ``info["n_nan"]`` and ``info["n_across"]``. A clip where every value is NaN raises
-    :class:`CodecprobeError`.
+    ``info["unmeasured"]`` (bool ``[F]``: frames where every kept gridline's gap is over
+    ``max_gap``, so no gridline is measured or bridged there to refill across from; their
+    rows are NaN, for the caller to leave out), ``info["n_nan"]`` and ``info["n_across"]``.
+    A clip where every value is NaN raises :class:`CodecprobeError`.
     """
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
@@ -641,6 +648,7 @@ def postprocess(
     kept = np.nonzero(~dropped)[0]
     sub = v[:, kept]
     across = np.zeros_like(nan_mask)
+    unmeasured = np.zeros(len(v), bool)
     if nan_policy == "interpolate":
         x = np.arange(len(v), dtype=float) if frame_no is None else np.asarray(frame_no, dtype=float)
         if x.shape != (len(v),):
@@ -648,9 +656,11 @@ def postprocess(
         sub = np.apply_along_axis(_interp_nan_1d, 0, sub, x)
         if max_gap is not None:
             long = nan_gaps(~nan_mask[:, kept], x) > max_gap
-            long[long.all(axis=1)] = False  # no gridline to refill across from: bridged over time after all
+            unmeasured = long.all(axis=1)  # no gridline to refill across from: NaN rows, left out by the caller
+            long[unmeasured] = False
             across[:, kept] = long
             sub[long] = np.nan
+            sub[unmeasured] = np.nan
     elif nan_policy == "zero":
         sub = np.where(np.isfinite(sub), sub, 0.0)
     out = np.empty_like(v)
@@ -658,11 +668,12 @@ def postprocess(
     refill = dropped[None, :] | across
     if refill.any():
         cols = np.arange(v.shape[1])
-        for f in np.nonzero(refill.any(axis=1))[0]:  # across gridline index; NaN kept values stay NaN ("keep")
+        for f in np.nonzero(refill.any(axis=1) & ~unmeasured)[0]:  # across gridline index; NaN kept values stay NaN ("keep")
             ok = ~refill[f] & np.isfinite(out[f])
             out[f, refill[f]] = np.interp(cols[refill[f]], cols[ok], out[f, ok]) if ok.any() else np.nan
-    return out, {"dropped": dropped, "nan_mask": nan_mask, "across": across, "n_nan": int(nan_mask.sum()),
-                 "n_across": int(across.sum())}  # fmt: skip
+    out[unmeasured] = np.nan
+    return out, {"dropped": dropped, "nan_mask": nan_mask, "across": across, "unmeasured": unmeasured,
+                 "n_nan": int(nan_mask.sum()), "n_across": int(across.sum())}  # fmt: skip
 
 
 def normalize_by_max(v: np.ndarray) -> np.ndarray:
@@ -686,6 +697,7 @@ class VTDResult:
     nan_mask: np.ndarray  # [F, n]
     grid: np.ndarray  # [n, 2, 2]
     n_bad_frames: int = 0  # bad track frames (skipped or interpolated by the loader)
+    n_unmeasured_frames: int = 0  # frames left out: no gridline measured for more than max_gap frames
     across: np.ndarray | None = None  # [F, n] kept-gridline values refilled across gridlines (gaps over max_gap)
     frame_rate: float = FRAME_RATE
     extra: dict = field(default_factory=dict)
@@ -706,8 +718,10 @@ def vtd_track(
     track, grid: np.ndarray, *, pick: str = "airway", nan_policy: str = "interpolate", max_gap: int | None = None
 ) -> VTDResult:
     """VTD of one :class:`codecprobe.rtmri.Track` on ``grid``, post-processed per clip
-    (``max_gap``: :func:`postprocess`). A track whose walls no gridline crosses in any frame
-    raises :class:`NoCrossingError` naming its file."""
+    (``max_gap``: :func:`postprocess`). Frames in a run of more than ``max_gap`` where no
+    gridline crosses both walls (``info["unmeasured"]``) are left out of the result, as the
+    loader leaves out skipped bad frames (``n_unmeasured_frames`` counts them). A track whose
+    walls no gridline crosses in any frame raises :class:`NoCrossingError` naming its file."""
     raw = vtd(track.inner, track.outer, grid, pick=pick)
     if not np.isfinite(raw).any():
         raise NoCrossingError(
@@ -715,19 +729,22 @@ def vtd_track(
             "(tracking lost, or the speaker's grid does not fit this track)"
         )
     px, info = postprocess(raw, nan_policy, track.frame_no, max_gap)
+    use = ~info["unmeasured"]
+    last = getattr(track, "last_frame_no", None)
     return VTDResult(
         name=track.name,
-        frame_no=np.asarray(track.frame_no),
-        times=np.asarray(track.times),
-        px=px,
-        raw_px=raw,
+        frame_no=np.asarray(track.frame_no)[use],
+        times=np.asarray(track.times)[use],
+        px=px[use],
+        raw_px=raw[use],
         dropped=info["dropped"],
-        nan_mask=info["nan_mask"],
+        nan_mask=info["nan_mask"][use],
         grid=np.asarray(grid, float),
         n_bad_frames=track.n_bad,
-        across=info["across"],
+        n_unmeasured_frames=int((~use).sum()),
+        across=info["across"][use],
         extra={"pick": pick, "nan_policy": nan_policy, "bad_policy": track.policy, "max_gap": max_gap},
-        last_frame_no=getattr(track, "last_frame_no", None),
+        last_frame_no=int(np.asarray(track.frame_no)[-1]) if last is None else last,
     )
 
 
