@@ -87,6 +87,12 @@ def test_point_tier_and_unknown_tier_class(tmp_path):
     head = 'File type = "ooTextFile"\nObject class = "TextGrid"\n0\n1\n<exists>\n1\n'
     tg = parse_textgrid(head + '"TextTier"\n"events"\n0\n1\n2\n0.25\n"click"\n0.75\n"pop"\n')
     assert tg.tier("events").intervals == [Interval(0.25, 0.25, "click"), Interval(0.75, 0.75, "pop")]
+    # written back as a TextTier in Praat's long layout (it was written as an interval tier, losing `point`)
+    text = format_textgrid(tg)
+    assert '        class = "TextTier"\n        name = "events"\n        xmin = 0.0\n        xmax = 1.0\n' in text
+    assert '        points: size = 2\n        points [1]:\n            number = 0.25\n            mark = "click"\n' in text
+    back = parse_textgrid(text)
+    assert back.tier("events").point and back.tier("events").intervals == tg.tier("events").intervals
     p = tmp_path / "odd.TextGrid"
     for items in ('1\n0.5\n"y"\n', "0\n"):  # with or without items
         p.write_text(head + '"SplineTier"\n"x"\n0\n1\n' + items)
@@ -204,6 +210,8 @@ def test_points_out_of_order_or_outside_their_tier():
         ("xmax = 0.8\n", "xmax = 0.8.1\n", "line 21: xmax of interval 2 of tier 'words' is not a number: '0.8.1'"),
         ("xmax = 3.0\n", "xmax = never\n", "line 5: file xmax is not a number: 'never'"),
         ("size = 3\n", "size = 2.5\n", "line 14: interval count of tier 'words' is not a whole number >= 0: 2.5"),
+        ("size = 3\n", "size = 1e400\n", "line 14: interval count of tier 'words' is not a whole number >= 0: inf"),
+        ("size = 3\n", "size = nan\n", "line 14: interval count of tier 'words' is not a number: 'nan'"),
     ],
 )  # fmt: skip
 def test_malformed_number_names_the_field_and_the_line(old, new, want):

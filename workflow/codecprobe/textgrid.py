@@ -154,7 +154,7 @@ class _Stream:
     def count(self, what: str) -> int:
         """A number of items: a whole number >= 0."""
         v = self.num(what)
-        if v < 0 or v != int(v):
+        if not math.isfinite(v) or v < 0 or v != int(v):
             raise self.error(f"line {self.line}: {what} is not a whole number >= 0: {v}")
         return int(v)
 
@@ -278,7 +278,8 @@ def _num(x: float) -> str:
 
 
 def format_textgrid(tg: TextGrid) -> str:
-    """Format ``tg`` in Praat's long text layout, as MFA writes it."""
+    """Format ``tg`` in Praat's long text layout, as MFA writes it (a ``point`` tier as a
+    ``TextTier``: each interval's ``xmin`` is its point's time)."""
     lines = [
         'File type = "ooTextFile"',
         'Object class = "TextGrid"',
@@ -292,12 +293,16 @@ def format_textgrid(tg: TextGrid) -> str:
     for i, tier in enumerate(tg.tiers, 1):
         lines += [
             f"    item [{i}]:",
-            '        class = "IntervalTier"',
+            f'        class = "{"TextTier" if tier.point else "IntervalTier"}"',
             f"        name = {_q(tier.name)}",
             f"        xmin = {_num(tier.xmin)}",
             f"        xmax = {_num(tier.xmax)}",
-            f"        intervals: size = {len(tier.intervals)}",
+            f"        {'points' if tier.point else 'intervals'}: size = {len(tier.intervals)}",
         ]
+        if tier.point:
+            for j, iv in enumerate(tier.intervals, 1):
+                lines += [f"        points [{j}]:", f"            number = {_num(iv.xmin)}", f"            mark = {_q(iv.text)}"]
+            continue
         for j, iv in enumerate(tier.intervals, 1):
             lines += [
                 f"        intervals [{j}]:",
