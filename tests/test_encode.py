@@ -344,8 +344,14 @@ def test_errors(words, tmp_path):
 
     with pytest.raises(CodecprobeError, match=rf"config: codecs\[x\].weights: {tmp_path} is a folder; melrvq takes 'fit'"):
         check_codecs({"codecs": [{"name": "x", "family": "melrvq", "weights": str(tmp_path)}]}, tmp_path)
-    with pytest.raises(CodecprobeError, match="n_layers=9 but the model has 8"):
+    with pytest.raises(CodecprobeError, match="n_layers=9 asked, but the melrvq model has only 8 quantizer layers"):
         load_codec(CodecSpec("x", "melrvq", weights="random", n_layers=None)).__class__(CodecSpec("x", "melrvq", weights=str(_model(tmp_path)), n_layers=9))
+    # 0 was read as "every layer", -1 stopped with numpy's "negative dimensions are not allowed"
+    for weights in ("random", str(_model(tmp_path))):
+        for n in (0, -1):
+            with pytest.raises(CodecprobeError, match=f"codec 'x': n_layers must be at least 1, got {n}"):
+                load_codec(CodecSpec("x", "melrvq", weights=weights, n_layers=n))
+    assert load_codec(CodecSpec("x", "melrvq", weights=str(_model(tmp_path)), n_layers=3)).n_layers == 3
     codec = load_codec(CodecSpec("x", "melrvq"))
     with pytest.raises(CodecprobeError, match="unknown pooling"):
         run(codec, words, None, str(tmp_path / "o.h5"), EncodeConfig(pooling=("max",)))
@@ -950,16 +956,23 @@ def test_utterance_rows_group_tokens_as_groupby_does():
     assert utterance_rows(np.array([], dtype=str)) == ([], [])
 
 
-def test_every_token_skipped_writes_an_empty_counted_file(melrvq, words, tmp_path):
-    """Every token without samples: nothing is encoded, and the file says so (no rows, the
-    count, the codebooks and the provenance as ever)."""
+def test_every_token_skipped_stops_with_the_counts_and_writes_nothing(melrvq, words, tmp_path):
+    """Every token without samples: nothing to encode is an error naming the output and the
+    counts, and leaves no file (an empty features file was written and the job succeeded);
+    one token left is encoded as usual."""
     w = words.assign(end=words["start"])
-    out = tmp_path / "e.h5"
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "e.h5"
+    with pytest.raises(CodecprobeError) as e:
+        run(melrvq, w, None, str(out), EncodeConfig(pooling=("mean", "centroid")))
+    assert str(e.value) == (f"{out}: every one of the {len(words)} word tokens was skipped "
+                            f"(skipped: zero samples: {len(words)}): nothing to encode")  # fmt: skip
+    assert list((tmp_path / "out").iterdir()) == []
+    w.loc[2, "end"] = words.loc[2, "end"]
     run(melrvq, w, None, str(out), EncodeConfig(pooling=("mean", "centroid")))
     with h5py.File(out) as h:
-        assert h.attrs["n_tokens"] == 0 and json.loads(h.attrs["counts"]) == {"skipped: zero samples": len(words)}
-        assert h["codes"].shape == (4, 0) and h["pooled/mean"].shape == h["pooled/centroid"].shape == (0, 4, 80)
-        assert h["tokens/token_id"].shape == (0,) and len(h["codebooks"]) == 4 and h.attrs["weights_sha256"] != "random"
+        assert h.attrs["n_tokens"] == 1 and json.loads(h.attrs["counts"]) == {"skipped: zero samples": len(words) - 1}
+        assert h["tokens/token_id"][:].tolist() == [words.loc[2, "token_id"]] and h["pooled/mean"].shape == (1, 4, 80)
 
 
 def test_random_melrvq_takes_the_configured_codebook_size():

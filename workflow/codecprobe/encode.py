@@ -804,6 +804,7 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
     tokens = select_tokens(words, pairs)
     if tokens.empty:
         raise CodecprobeError("no word token to encode (the pairs table is empty)")
+    n_asked = len(tokens)
     log.info("%s (%s, weights %s) on %s: %d word tokens, %s slicing", codec.spec.name, codec.family, codec.spec.weights, codec.device, len(tokens), cfg.slicing)
     methods = tuple(cfg.pooling)
     batched = tuple(m for m in methods if m != "centroid") if cfg.slicing == "audio" else ()
@@ -833,6 +834,9 @@ def run(codec: Codec, words: pd.DataFrame, pairs: pd.DataFrame | None, out: str,
         else:
             started()
             tokens, codes, frames, utt_codes, nearest = feature_slicing(codec, tokens, cfg)
+        if not codes:  # every clip skipped (zero samples): no file of no tokens, which the next stage would take for data
+            why = "; ".join(f"{k}: {v}" for k, v in cfg.counts.items() if v)
+            raise CodecprobeError(f"{out}: every one of the {n_asked} word tokens was skipped ({why}): nothing to encode")
         t_enc = time.perf_counter() - t0
         rest = tuple(m for m in methods if m not in batched)
         if rest:

@@ -19,11 +19,9 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from .. import hub
 from ..io import CodecprobeError
-from .base import CodecSpec, file_sha256
+from .base import CodecSpec, check_n_layers, file_sha256  # noqa: F401  (check_n_layers: the adapters call tu.check_n_layers)
 
 
 def resolve_device(spec: CodecSpec, device: str | None) -> str:
@@ -113,21 +111,6 @@ def build_seeded(build: Callable[[], Any], seed: int):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build().float().eval()
-
-
-def check_n_layers(spec: CodecSpec, default: int, available: int) -> int:
-    """``spec.n_layers`` (or ``default``), refused when outside ``1..available``."""
-    n = default if spec.n_layers is None else spec.n_layers
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise CodecprobeError(f"codec {spec.name!r}: n_layers must be an integer, got {n!r}")
-    n = int(n)
-    if n < 1:
-        raise CodecprobeError(f"codec {spec.name!r}: n_layers must be at least 1, got {n}")
-    if n > available:
-        raise CodecprobeError(
-            f"codec {spec.name!r}: n_layers={n} asked, but the {spec.family} model has only {available} quantizer layers"
-        )
-    return n
 
 
 def probe_audio(n_samples: int, sample_rate: int, seed: int, batch: int = 1):

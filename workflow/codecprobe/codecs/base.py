@@ -178,6 +178,22 @@ class Codec(ABC):
         return meta
 
 
+def check_n_layers(spec: CodecSpec, default: int, available: int) -> int:
+    """``spec.n_layers`` (or ``default``), refused when outside ``1..available`` (every
+    adapter, melrvq included)."""
+    n = default if spec.n_layers is None else spec.n_layers
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise CodecprobeError(f"codec {spec.name!r}: n_layers must be an integer, got {n!r}")
+    n = int(n)
+    if n < 1:
+        raise CodecprobeError(f"codec {spec.name!r}: n_layers must be at least 1, got {n}")
+    if n > available:
+        raise CodecprobeError(
+            f"codec {spec.name!r}: n_layers={n} asked, but the {spec.family} model has only {available} quantizer layers"
+        )
+    return n
+
+
 def whole_rate(spec: CodecSpec, value: Any, what: str) -> int:
     """A codec's sample rate (Hz) from its model's ``what`` (e.g. ``config.json
     sampling_rate``) as an int; a rate that is not a positive whole number of Hz cannot be

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import CodecprobeError, atomic_path, read_table, run_cli, setup_logging
-from .base import Codec, CodecSpec, register
+from .base import Codec, CodecSpec, check_n_layers, register
 
 SAMPLE_RATE = 16000
 N_FFT = 400
@@ -197,7 +197,7 @@ class MelRVQ(Codec):
         self.device = "cpu"
         if spec.random:
             rng = np.random.default_rng(spec.seed)
-            k, size = spec.n_layers or 8, int(spec.options.get("codebook_size", 256))
+            k, size = check_n_layers(spec, 8, np.iinfo(np.int32).max), int(spec.options.get("codebook_size", 256))
             if size < 2:
                 raise CodecprobeError(f"codec {spec.name!r}: codebook_size must be at least 2, got {size}")
             self.codebooks = (rng.standard_normal((k, size, N_MELS)) / np.sqrt(np.arange(1, k + 1))[:, None, None]).astype(np.float32)
@@ -218,9 +218,7 @@ class MelRVQ(Codec):
                 raise CodecprobeError(f"codec {spec.name!r}: cannot read melrvq model {p}: {why}") from e
             check_model(self.codebooks, self.mean, self.std, f"codec {spec.name!r}: melrvq model {p}")
         total = self.codebooks.shape[0]
-        self.n_layers = spec.n_layers or total
-        if self.n_layers > total:
-            raise CodecprobeError(f"codec {spec.name!r}: n_layers={self.n_layers} but the model has {total} layers")
+        self.n_layers = check_n_layers(spec, total, total)
         self.sample_rate, self.hop_length = SAMPLE_RATE, HOP
         self.frame_rate = SAMPLE_RATE / HOP
         self.dim = self.codebooks.shape[-1]
