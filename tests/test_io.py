@@ -372,6 +372,27 @@ def test_read_table_without_a_header_names_the_file(tmp_path, suffix):
     assert t.empty and list(t.columns) == ["token_id", "word"]
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_a_table_pandas_cannot_parse_is_named(tmp_path, suffix):
+    """A row of more fields than the header, an unclosed quote, Latin-1 text: pandas'
+    ParserError / UnicodeDecodeError named no file (run_cli called it a bug)."""
+    from codecprobe.io import CodecprobeError
+
+    sep = "\t" if suffix == ".tsv" else ","
+    kind = suffix[1:].upper()
+    cases = [
+        ("codec,layer,pwcca\nm,1,0.5\nm,2,0.4,9\n".encode(), "Error tokenizing data. C error: Expected 3 fields in line 3, saw 4"),
+        ('codec,layer,pwcca\n"m,1,0.5\n'.encode(), "Error tokenizing data. C error: EOF inside string starting at row 1"),
+        ("codec,word,layer\nm,ok,1\nm,caf\xe9,2\n".encode("latin-1"), "not UTF-8 text: byte 0xe9 on line 3"),
+    ]
+    path = tmp_path / f"t{suffix}"
+    for data, why in cases:
+        path.write_bytes(data.replace(b",", sep.encode()))
+        with pytest.raises(CodecprobeError) as e:
+            read_table(path)
+        assert str(e.value) == f"{path}: not a readable {kind} table ({why})"
+
+
 def test_a_table_cut_short_or_not_parquet_is_named(tmp_path):
     """A CSV whose last row has no line end (a copy or write interrupted mid-row) was read
     with that row's missing cells as NaN (a table of PWCCA values then printed 'nan' in

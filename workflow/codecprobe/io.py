@@ -176,13 +176,32 @@ def _read_table(path: Path) -> pd.DataFrame:
         header = pd.read_csv(path, sep=sep, nrows=0).columns
     except pd.errors.EmptyDataError as e:  # pandas: "No columns to parse from file"
         raise CodecprobeError(f"{path}: empty file, no header") from e
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise CodecprobeError(f"{path}: not a readable {suffix[1:].upper()} table ({_csv_problem(e, path)})") from e
     with open(path, "rb") as f:  # every table written here ends its last row with a newline
         f.seek(-1, os.SEEK_END)
         if f.read(1) not in (b"\n", b"\r"):
             raise CodecprobeError(f"{path}: the last row has no line end: the file is cut short (a copy or a write "
                                   "interrupted); rebuild it")  # fmt: skip
     dtype = {c: str for c in header if text_column(c)}
-    return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""], dtype=dtype)
+    try:
+        return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""], dtype=dtype)
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:  # a row of more fields, an unclosed quote, not UTF-8
+        raise CodecprobeError(f"{path}: not a readable {suffix[1:].upper()} table ({_csv_problem(e, path)})") from e
+
+
+def _csv_problem(e: Exception, path: Path) -> str:
+    """What pandas found wrong with the CSV/TSV file ``path``, in one line: its ParserError
+    text, or the line where the bytes stop being UTF-8 (pandas' own offset is within a
+    block it decoded, not the file)."""
+    if isinstance(e, UnicodeDecodeError):
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as u:
+            line = raw.count(b"\n", 0, u.start) + 1
+            return f"not UTF-8 text: byte {raw[u.start]:#04x} on line {line}"
+    return " ".join(str(e).split())
 
 
 def utf8_bytes(values) -> np.ndarray:
