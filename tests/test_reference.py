@@ -95,6 +95,15 @@ def test_a_quantity_the_run_lacks_is_a_row_without_value(tmp_path, caplog):
     r = _row(out, "enc", "synonym_minus_random", "1")
     assert np.isnan(r.ours) and r.comparable == "no: not computed in this run (no synonym_minus_random of enc)"
     assert (out.loc[out.quantity == "random_mean", "comparable"] == "yes").all()
+    # without random pairs (pairs.types leaves it out) the normalized columns are NaN: not
+    # computed, as a missing type (they read "yes" beside an empty value)
+    no_random = d[d.pair_type != "random"].assign(norm_mean=np.nan)
+    out = compare(load_reference(), {"enc": {"family": "encodec"}}, dist=no_random)
+    normalized = out[out.quantity.str.endswith("_minus_random")]
+    assert len(normalized) >= 4 and normalized["ours"].isna().all()
+    assert (normalized["comparable"] == normalized["quantity"].map(
+        lambda q: f"no: not computed in this run ({q} of enc is empty in its table)")).all()  # fmt: skip
+    assert (out.loc[out.quantity.str.endswith("_rel_percent"), "comparable"] == "yes").all()
     with caplog.at_level("INFO", logger="codecprobe.reference"):
         main(["--codecs", json.dumps({"enc": {"family": "encodec"}}), "--out", str(tmp_path / "c.csv")])
     assert "no table given for the codecs of ['encodec']" in caplog.text
@@ -182,6 +191,7 @@ def test_what_the_release_did_differently_is_named_per_row():
         (lambda r: r.drop(columns="settings"), r"no column settings"),
         (lambda r: r.assign(value=["x"] + list(r["value"][1:])), r"row 2: value 'x' is not a number"),
         (lambda r: r.assign(layers=["16-"] + list(r["layers"][1:])), r"row 2: layers '16-' is not a layer k or a range"),
+        (lambda r: r.assign(layers=["16-2"] + list(r["layers"][1:])), r"row 2: layers '16-2' is a range with its first layer after its last"),
         (lambda r: r.assign(family=["EnCodec"] + list(r["family"][1:])), r"row 2: unknown family 'EnCodec'"),
         (lambda r: r.assign(stat=["mean"] + list(r["stat"][1:])), r"row 2: unknown stat 'mean'"),
         (lambda r: pd.concat([r, r.iloc[:1]]), r"word_pairs encodec random_mean 1 value given twice"),

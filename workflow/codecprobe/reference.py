@@ -116,6 +116,8 @@ def load_reference(path: str | Path = REFERENCE) -> pd.DataFrame:
             raise CodecprobeError(f"{where}: unknown settings {bad[0]!r} (known: {', '.join(SETTINGS)})")
         if r["layers"] and not re.fullmatch(r"\d+(-\d+)?", r["layers"]):
             raise CodecprobeError(f"{where}: layers {r['layers']!r} is not a layer k or a range a-b")
+        if r["layers"] and not layer_span(r["layers"]):
+            raise CodecprobeError(f"{where}: layers {r['layers']!r} is a range with its first layer after its last")
         try:
             float(r["value"])
         except ValueError:
@@ -260,6 +262,8 @@ def compare(ref: pd.DataFrame, codecs: dict[str, dict], dist: pd.DataFrame | Non
                     settings["metric"] = str(mine["metric"].iloc[0])
                 ok = comparability(r, entry, values, random, agg, n_layers, settings)
                 ours = _ours(r, values) if not ok.startswith("no: layer") else np.nan
+                if not np.isfinite(ours) and not ok.startswith("no:"):  # e.g. *_minus_random without random pairs
+                    ok = f"no: not computed in this run ({r['quantity']} of {name} is empty in its table)"
             rows.append({
                 "analysis": r["analysis"], "codec": name, "family": entry["family"], "quantity": r["quantity"],
                 "layers": r["layers"], "stat": r["stat"], "paper": float(r["value"]), "ours": ours,
