@@ -202,6 +202,10 @@ def test_cli_figures(layout, tmp_path):
     split.drop(columns="variant").to_csv(tmp_path / "lag.csv", index=False)
     with pytest.raises(CodecprobeError, match=r"lag.csv: no column\(s\) variant"):
         main(["figures", "--tables", str(tmp_path / "lag.csv"), *out])
+    # an empty PWCCA cell (an edited table) was counted as a speaker: n 2, t-interval over 1 value
+    tab.assign(pwcca=[0.5, None, 0.55, 0.65]).to_csv(tmp_path / "gap.csv", index=False)
+    with pytest.raises(CodecprobeError, match=r"gap.csv: column pwcca has an empty or non-finite value \(row 2\)"):
+        main(["figures", "--tables", str(tmp_path / "gap.csv"), *out])
     assert not (tmp_path / "all2.csv").exists()
 
 

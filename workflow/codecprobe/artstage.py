@@ -936,9 +936,12 @@ def _combined(tables: list[str], combined: str, note: str = "", by: tuple[str, .
     :func:`codecprobe.with_provenance`, which the returned table does not hold). ``by``: the
     columns the summary groups by; with ``speaker`` and ``pwcca`` each table needs them
     (a table of another step gave a KeyError after the combined table was written), and
-    no speaker's row may come twice (one table given twice)."""
+    no speaker's row may come twice (one table given twice). ``pwcca`` must be a number in
+    every row (the PWCCA jobs never write an empty one: an edited table's empty cell was
+    counted as a speaker in the t-interval, and a lag empty for every speaker became the
+    best lag)."""
     rows = [*by, "speaker"]  # one row each
-    t = pd.concat([read_table(x, required=(*rows, "pwcca"), numeric=("pwcca",)) for x in tables], ignore_index=True)
+    t = pd.concat([read_table(x, required=(*rows, "pwcca"), finite=("pwcca",)) for x in tables], ignore_index=True)
     if t.empty:
         raise CodecprobeError(f"{', '.join(tables)}: no rows")
     if (twice := t.duplicated(rows)).any():
