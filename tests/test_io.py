@@ -381,8 +381,8 @@ def test_a_table_pandas_cannot_parse_is_named(tmp_path, suffix):
     sep = "\t" if suffix == ".tsv" else ","
     kind = suffix[1:].upper()
     cases = [
-        ("codec,layer,pwcca\nm,1,0.5\nm,2,0.4,9\n".encode(), "Error tokenizing data. C error: Expected 3 fields in line 3, saw 4"),
-        ('codec,layer,pwcca\n"m,1,0.5\n'.encode(), "Error tokenizing data. C error: EOF inside string starting at row 1"),
+        (b"codec,layer,pwcca\nm,1,0.5\nm,2,0.4,9\n", "Error tokenizing data. C error: Expected 3 fields in line 3, saw 4"),
+        (b'codec,layer,pwcca\n"m,1,0.5\n', "Error tokenizing data. C error: EOF inside string starting at row 1"),
         ("codec,word,layer\nm,ok,1\nm,caf\xe9,2\n".encode("latin-1"), "not UTF-8 text: byte 0xe9 on line 3"),
     ]
     path = tmp_path / f"t{suffix}"

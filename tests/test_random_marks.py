@@ -93,3 +93,28 @@ def test_fig2_columns_marked(monkeypatch):
 def test_marked_title():
     assert figures.marked_title("x", True) == ("x (RANDOM WEIGHTS)", "red")
     assert figures.marked_title("x", False) == ("x", "black")
+
+
+@pytest.mark.parametrize("kind", ["pwcca", "lag", "regions"])
+def test_tables_without_the_flag_are_marked_random(kind, tmp_path, monkeypatch):
+    """A per-speaker table without ``random_weights`` (from elsewhere, or older than the flag)
+    is marked as random, not presented as a result: the figure's panel and the summaries
+    (the figure step stopped with a KeyError after writing the summary without the column)."""
+    monkeypatch.setattr(artstage, "save_figure", lambda fig, pdf, png: drawn.append(fig))
+    drawn = []
+    write_table(_per_speaker(kind, "old", False).drop(columns="random_weights"), tmp_path / "old.csv")
+    write_table(_per_speaker(kind, "trained", False), tmp_path / "new.csv")
+    out = {k: str(tmp_path / f"{k}.csv") for k in ("combined", "summary", "best")}
+    cmd = {"pwcca": "figures", "lag": "lag-figure", "regions": "region-figure"}[kind]
+    extra = ["--best", out["best"]] if kind == "lag" else []
+    artstage.main([cmd, "--tables", str(tmp_path / "old.csv"), str(tmp_path / "new.csv"), "--combined", out["combined"],
+                   "--summary", out["summary"], *extra, "--pdf", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png")])  # fmt: skip
+    assert _titles(drawn[0]) == [("old (RANDOM WEIGHTS)", "#ff0000"), ("trained", "#000000")]
+    for name in ["summary", "best"] if kind == "lag" else ["summary"]:
+        t = read_table(out[name])
+        assert t.groupby("codec")["random_weights"].agg(set).to_dict() == {"old": {True}, "trained": {False}}, name
+    # the old table alone: no column at all in the combined table
+    artstage.main([cmd, "--tables", str(tmp_path / "old.csv"), "--combined", out["combined"], "--summary", out["summary"],
+                   *extra, "--pdf", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png")])  # fmt: skip
+    assert _titles(drawn[1]) == [("old (RANDOM WEIGHTS)", "#ff0000")]
+    assert read_table(out["summary"])["random_weights"].tolist() == [True] * len(read_table(out["summary"]))

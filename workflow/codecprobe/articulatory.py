@@ -175,9 +175,12 @@ def pwcca_with_baseline(
 
 
 def _random_weights(g: pd.DataFrame) -> dict[str, bool]:
-    """``{"random_weights": any of g's}`` when ``g`` has the column, else ``{}``: the flag a
-    summary row carries from the rows it is built from."""
-    return {"random_weights": bool(g["random_weights"].astype(bool).any())} if "random_weights" in g else {}
+    """``{"random_weights": any of g's}``: the flag a summary row carries from the rows it is
+    built from; rows without the flag count as random, as in the figures
+    (:func:`codecprobe.figures.has_random_weights`)."""
+    from .figures import has_random_weights
+
+    return {"random_weights": has_random_weights(g)}
 
 
 def summarize_speakers(table: pd.DataFrame, alpha: float = 0.05, by: tuple[str, ...] = ("codec", "layer")) -> pd.DataFrame:

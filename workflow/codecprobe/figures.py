@@ -102,8 +102,11 @@ RANDOM_MARK = " (RANDOM WEIGHTS)"
 
 
 def has_random_weights(table: pd.DataFrame) -> bool:
-    """Whether any row of ``table`` (its ``random_weights`` column) comes from a random-weight codec."""
-    return bool(table["random_weights"].astype(bool).any())
+    """Whether any row of ``table`` (its ``random_weights`` column) comes from a random-weight
+    codec. A table without the column, or a row with it empty (a table from elsewhere, or
+    one older than the flag), counts as random: an output that cannot say its weights were
+    trained is not presented as a result."""
+    return "random_weights" not in table or bool(table["random_weights"].astype(bool).any())
 
 
 def marked_title(title: str, random: bool) -> tuple[str, str]:
