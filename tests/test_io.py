@@ -463,6 +463,40 @@ def test_save_figure_writes_the_same_pdf_bytes_at_another_time(tmp_path, monkeyp
     assert out[0] == out[1]
 
 
+def test_save_figure_renames_every_format_or_none(tmp_path):
+    """A PNG that fails to draw leaves the PDF written before it as it was (it was already
+    renamed: a new PDF beside an old PNG), no temporary file, and the figure closed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from codecprobe.io import save_figure
+
+    for name in ("f.pdf", "f.png"):
+        (tmp_path / name).write_bytes(b"old")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    real = fig.savefig
+
+    def savefig(path, **kw):
+        if kw["format"] == "png":
+            raise OSError(28, "No space left on device")
+        real(path, **kw)
+
+    fig.savefig = savefig
+    with pytest.raises(CodecprobeError) as e:
+        save_figure(fig, tmp_path / "f.pdf", tmp_path / "f.png")
+    assert str(e.value) == f"{tmp_path / 'f.png'}: cannot write (No space left on device); nothing was written there"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.pdf", "f.png"]
+    assert (tmp_path / "f.pdf").read_bytes() == b"old" == (tmp_path / "f.png").read_bytes()
+    assert not plt.fignum_exists(fig.number)
+    fig2, ax2 = plt.subplots()
+    ax2.plot([0, 1])
+    save_figure(fig2, tmp_path / "f.pdf", tmp_path / "f.png")
+    assert (tmp_path / "f.pdf").read_bytes()[:4] == b"%PDF" and (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert not plt.fignum_exists(fig2.number)
+
+
 def test_save_figure_logs_what_it_wrote(tmp_path, caplog):
     """The figure jobs' logs (fig2.log, fig3.log) were empty on success."""
     import logging

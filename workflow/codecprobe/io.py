@@ -58,7 +58,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
-        cause = _write_error(e)
+        cause = None if isinstance(e, OutputWriteError) else _write_error(e)  # named once, by the output it stopped
         if cause is not None:  # the output's disk, not an input
             raise OutputWriteError(f"{path}: cannot write ({os.strerror(cause.errno)}); nothing was written there") from e
         raise
@@ -244,22 +244,29 @@ def write_text(text: str, path: str | os.PathLike, encoding: str = "utf-8") -> N
 
 def save_figure(fig, *paths: str | os.PathLike, dpi: int = 150) -> None:
     """Write a matplotlib ``fig`` atomically to each path (format from its suffix), then close it.
-    A PDF carries no creation date, so that the same figure gives the same bytes on every run."""
+    Every file is drawn before any is renamed into place, so that a failure in one format
+    (a PNG too large, a full disk) leaves all of the earlier files as they were, not a new
+    PDF beside an old PNG. A PDF carries no creation date, so that the same figure gives the
+    same bytes on every run. The figure is closed however this ends."""
     import matplotlib.pyplot as plt
 
-    supported = fig.canvas.get_supported_filetypes()
-    formats = [Path(path).suffix.lstrip(".") for path in paths]
-    for path, fmt in zip(paths, formats):  # every name checked before any file is written
-        if fmt not in supported:
-            raise CodecprobeError(
-                f"{path}: a figure's name must end in a format matplotlib writes ({', '.join(sorted(supported))}), "
-                f"not {fmt or 'nothing'!r}"
-            )
-    for path, fmt in zip(paths, formats):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=dpi, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
-        logging.getLogger("codecprobe.io").info("wrote %s", path)  # a figure job's log said nothing
-    plt.close(fig)
+    try:
+        supported = fig.canvas.get_supported_filetypes()
+        formats = [Path(path).suffix.lstrip(".") for path in paths]
+        for path, fmt in zip(paths, formats):  # every name checked before any file is written
+            if fmt not in supported:
+                raise CodecprobeError(
+                    f"{path}: a figure's name must end in a format matplotlib writes ({', '.join(sorted(supported))}), "
+                    f"not {fmt or 'nothing'!r}"
+                )
+        with contextlib.ExitStack() as stack:  # renamed together as the stack closes, or none
+            for path, fmt in zip(paths, formats):
+                tmp = stack.enter_context(atomic_path(path))
+                fig.savefig(tmp, dpi=dpi, format=fmt, metadata={"CreationDate": None} if fmt == "pdf" else None)
+        for path in paths:
+            logging.getLogger("codecprobe.io").info("wrote %s", path)  # a figure job's log said nothing
+    finally:
+        plt.close(fig)
 
 
 def setup_logging(log_file: str | os.PathLike | None = None, name: str = "codecprobe") -> logging.Logger:
