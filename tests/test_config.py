@@ -104,6 +104,24 @@ def test_a_yaml_nan_is_refused_wherever_it_is():
     assert schema_errors(DEMO) == []
 
 
+def test_a_negative_seed_is_refused_before_any_job():
+    """NumPy's generators take seeds >= 0: ``cka.seed: -1`` passed the schema and stopped the
+    CKA job, after loading the LLM, with NumPy's "expected non-negative integer"."""
+    c = copy.deepcopy(DEMO)
+    c.setdefault("cka", {})["seed"] = -1
+    c.setdefault("pairs", {})["seeds"] = [0, -2]
+    c["codecs"][0]["seed"] = -3
+    c.setdefault("distances", {})["seed"] = -4
+    c.setdefault("rtmri", {})["seed"] = -5
+    assert sorted(schema_errors(c)) == [
+        "config: cka.seed: -1 is less than the minimum of 0",
+        "config: codecs[0].seed: -3 is less than the minimum of 0",
+        "config: distances.seed: -4 is less than the minimum of 0",
+        "config: pairs.seeds[1]: -2 is less than the minimum of 0",
+        "config: rtmri.seed: -5 is less than the minimum of 0",
+    ]
+
+
 def test_codec_list_mistakes_have_their_own_line():
     """No codec at all (the run built the word table and pairs and stopped without a figure
     or a word of why), a codec or LLM entry without weights (the schema's default was random

@@ -728,3 +728,26 @@ def test_cka_counts_are_checked_without_the_schema(key, value):
     with pytest.raises(CodecprobeError, match=rf"cka\.{key}: need a whole number >= \d, got {value!r}"):
         CKAConfig(**{key: value}).check()
     CKAConfig().check()
+
+
+def test_a_feature_file_missing_a_dataset_is_named(tmp_path):
+    """A dataset the stage reads missing, or a token's utterance not in /utterances: an error
+    naming the file (it was a bare KeyError traceback)."""
+    words = ["a", "b", "a"]
+    _write_features(tmp_path / "f.h5", words, [2, 1, 2])
+    tokens, codes, _ = token_codes(str(tmp_path / "f.h5"))
+    assert tokens["word"].tolist() == words and [c.tolist() for c in codes] == [[[0, 1]], [[2]], [[3, 4]]]
+    with h5py.File(tmp_path / "f.h5", "a") as h:
+        del h["tokens/n_frames"]
+    with pytest.raises(CodecprobeError, match=rf"{tmp_path / 'f.h5'}: not a readable feature file \(.*\); rebuild it \(rule encode\)"):
+        token_codes(str(tmp_path / "f.h5"))
+    _write_features(tmp_path / "g.h5", words, [2, 1, 2])
+    with h5py.File(tmp_path / "g.h5", "a") as h:  # the audio-slicing layout names utterances
+        h["tokens/utt_frame_start"] = np.zeros(3, np.int64)
+        h["utterances/utt_id"] = np.array([b"u9"])
+        h["utterances/frame_offset"] = np.zeros(1, np.int64)
+    with pytest.raises(CodecprobeError, match=rf"{tmp_path / 'g.h5'}: token utterance 'u0' is not in /utterances"):
+        token_codes(str(tmp_path / "g.h5"))
+    (tmp_path / "bad.h5").write_bytes(b"not hdf5")
+    with pytest.raises(CodecprobeError, match=r"bad.h5: not a readable feature file"):
+        token_codes(str(tmp_path / "bad.h5"))

@@ -37,7 +37,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import textwrap
@@ -74,6 +73,7 @@ from .io import (
     atomic_path,
     check_file_digest,
     read_table,
+    readable_h5,
     repeated,
     run_cli,
     save_figure,
@@ -214,22 +214,9 @@ def write_speaker_vtd(
                        codecprobe=source_version(), **attrs)  # fmt: skip
 
 
-@contextlib.contextmanager
-def _readable_h5(path: str, what: str, rule: str):
-    """``path`` open for reading as a ``what`` (which ``rule`` writes): a file truncated, not
-    HDF5, or without a dataset the block reads is a :class:`CodecprobeError` naming it."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as h:
-            yield h
-    except (OSError, KeyError) as e:  # truncated, not HDF5, or a dataset missing
-        raise CodecprobeError(f"{path}: not a readable {what} ({e}); rebuild it (rule {rule})") from e
-
-
 def _vtd_file(path: str):
-    """``path`` open for reading as a VTD file (:func:`speaker_vtd` writes them), see :func:`_readable_h5`."""
-    return _readable_h5(path, "VTD file", "rtmri_vtd")
+    """``path`` open for reading as a VTD file (:func:`speaker_vtd` writes them), see :func:`codecprobe.io.readable_h5`."""
+    return readable_h5(path, "VTD file", "rtmri_vtd")
 
 
 def read_vtd(path: str) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
@@ -332,7 +319,7 @@ def _positive_int(text: str) -> int:
 def _codec_utterances(path: str, codec: str) -> tuple[dict, list[np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """``(attrs, codebook tables, {utt: (codes [K, F], frame times [F])})`` of a feature-sliced
     file of ``codec`` (the file's ``codec`` attribute must name it: the results are labelled so)."""
-    with _readable_h5(path, "rt-MRI feature file", "encode_rtmri") as h:
+    with readable_h5(path, "rt-MRI feature file", "encode_rtmri") as h:
         if h.attrs.get("slicing") != "feature" or "utterances" not in h:
             raise CodecprobeError(f"{path}: not a feature-sliced (whole-utterance) codec file")
         attrs = dict(h.attrs)

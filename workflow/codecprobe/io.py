@@ -204,6 +204,19 @@ def _csv_problem(e: Exception, path: Path) -> str:
     return " ".join(str(e).split())
 
 
+@contextlib.contextmanager
+def readable_h5(path: str | os.PathLike, what: str, rule: str):
+    """``path`` open for reading as a ``what`` (which ``rule`` writes): a file truncated, not
+    HDF5, or without a dataset the block reads is a :class:`CodecprobeError` naming it."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h:
+            yield h
+    except (OSError, KeyError) as e:  # truncated, not HDF5, or a dataset missing
+        raise CodecprobeError(f"{path}: not a readable {what} ({e}); rebuild it (rule {rule})") from e
+
+
 def utf8_bytes(values) -> np.ndarray:
     """``values`` (``[N]`` strings) as fixed-width UTF-8 byte strings (``S`` dtype marked
     UTF-8 for h5py), how codecprobe stores text in HDF5: numpy's own ``astype("S")`` is

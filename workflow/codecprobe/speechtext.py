@@ -66,6 +66,7 @@ from .io import (
     CodecprobeError,
     atomic_path,
     read_table,
+    readable_h5,
     run_cli,
     save_figure,
     setup_logging,
@@ -126,13 +127,7 @@ class CKAConfig:
 def token_codes(path: str) -> tuple[pd.DataFrame, list[np.ndarray], dict]:
     """Word tokens ``(token_id, word, utt_id)``, each token's codes ``[K, F_i]`` and the
     file's attributes, from an encode-stage HDF5 (audio or feature slicing)."""
-    import h5py
-
-    try:
-        h = h5py.File(path, "r")
-    except OSError as e:
-        raise CodecprobeError(f"{path}: not a readable HDF5 feature file ({e})") from None
-    with h:
+    with readable_h5(path, "feature file", "encode") as h:  # a dataset missing: named, not a KeyError
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h.attrs.items()}
         if "codes" not in h or "tokens" not in h:
             raise CodecprobeError(f"{path}: no codes/tokens (not written by the encode stage?)")
@@ -145,6 +140,8 @@ def token_codes(path: str) -> tuple[pd.DataFrame, list[np.ndarray], dict]:
         if "utterances" in h:
             u = h["utterances"]
             off = dict(zip(utf8_text(u["utt_id"][:]), u["frame_offset"][:]))
+            if lost := [x for x in tokens["utt_id"] if x not in off]:
+                raise CodecprobeError(f"{path}: token utterance {lost[0]!r} is not in /utterances; rebuild it (rule encode)")
             start = np.array([off[x] for x in tokens["utt_id"]]) + t["utt_frame_start"][:]
         else:
             start = t["frame_offset"][:]
