@@ -324,6 +324,13 @@ def test_local_weights_paths_are_checked_at_start_up(tmp_path, monkeypatch):
         check_codecs(p, REPO)
     entry["llm"] = {"family": entry["llm"]["family"], "weights": "random"}  # the stand-in tokenizer
     check_codecs(p, REPO)
+    # random weights with a bare name: no folder to find it in (the CKA job stopped on it after the encoding)
+    entry["llm"]["tokenizer"] = "tok.model"
+    with pytest.raises(CodecprobeError, match=r"llm\.tokenizer: 'tok.model': with weights: random there is no weights "
+                                              r"folder to find it in \(give a path, e.g. ./tok.model,"):  # fmt: skip
+        check_codecs(p, REPO)
+    entry["llm"]["tokenizer"] = str(llm_dir / default)  # a path: used with random weights
+    check_codecs(p, REPO)
 
 
 def test_rule_arguments():

@@ -667,6 +667,12 @@ def test_too_few_word_types_is_an_error_naming_the_features(mimi_words, tmp_path
     with pytest.raises(CodecprobeError, match=rf"{h5}: 3 word type\(s\) usable for CKA \(of 3 encoded; counts: .*at least 4 are needed"):
         main(argv)
     assert not (tmp_path / "c.csv").exists()
+    # none usable (every word unknown to the tokenizer): the same message, with the file and the counts
+    blank = tmp_path / "blank.h5"
+    run(load_codec(CodecSpec("mimi", "mimi", weights="random", n_layers=8)), words.assign(word=""), None, str(blank), EncodeConfig())
+    with pytest.raises(CodecprobeError, match=rf"{blank}: 0 word type\(s\) usable for CKA \(of 1 encoded; counts: "
+                                              r".*tokens skipped: word has no known text token \d+.*at least 4 are needed"):  # fmt: skip
+        main([*argv[:4], str(blank), *argv[5:]])
 
 
 @pytest.mark.parametrize(
@@ -676,6 +682,7 @@ def test_too_few_word_types_is_an_error_naming_the_features(mimi_words, tmp_path
         ("--config", '{"max_word": 5}', r"--config: unknown key\(s\) max_word \(known: .*max_words"),
         ("--llm", '{"family": "moshi", "weight": "random"}', r"--llm: unknown key\(s\) weight \(known: .*weights"),
         ("--llm", '["moshi"]', r"--llm: a JSON object is needed"),
+        ("--llm", '{"weights": "random"}', r"--llm: no family \(known: mimo_audio, moshi\)"),
     ],
 )
 def test_the_run_options_json_is_checked(tmp_path, option, value, message):
@@ -721,13 +728,21 @@ def test_per_type_one_keeps_the_same_token_whatever_the_row_order():
 
 
 @pytest.mark.parametrize("key, value", [("n_permutations", 0), ("bootstrap_permutations", 0), ("n_bootstrap", -1),
-                                        ("n_permutations", 2.5), ("n_bootstrap", True)])  # fmt: skip
+                                        ("n_permutations", 2.5), ("n_bootstrap", True), ("max_words", 3),
+                                        ("max_words", 5.5), ("max_words", "10"), ("seed", -1)])  # fmt: skip
 def test_cka_counts_are_checked_without_the_schema(key, value):
     """A by-hand ``--config`` skips the workflow's schema: ``bootstrap_permutations: 0``
     gave a NaN interval while ``n_bootstrap`` said 5."""
     with pytest.raises(CodecprobeError, match=rf"cka\.{key}: need a whole number >= \d, got {value!r}"):
         CKAConfig(**{key: value}).check()
     CKAConfig().check()
+
+
+def test_cka_estimators_must_be_a_list():
+    """A string was taken letter by letter: "unknown ['a', 'e', 'i', 'l', 'n', 'r']"."""
+    with pytest.raises(CodecprobeError, match=r"cka\.estimators: a list of estimators \(linear, debiased, rbf\), got 'linear'"):
+        CKAConfig(estimators="linear").check()
+    CKAConfig(estimators=("linear",)).check()
 
 
 def test_a_feature_file_missing_a_dataset_is_named(tmp_path):

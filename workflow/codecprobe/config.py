@@ -715,7 +715,10 @@ def _need_llm_tokenizer(llm: dict, key: str, base: Path) -> None:
     if names_a_path(name):  # as the CKA job resolves it (llm._resolve_aux)
         _need(Path(name).expanduser(), key, base, "file")
         return
-    folder = weights_folder(hub.local_path(weights, base)) if weights != "random" else None
+    if weights == "random":  # no folder or hub repo to find a bare name in (the job said "no such file")
+        raise CodecprobeError(f"config: {key}: {name!r}: with weights: random there is no weights folder to find it in "
+                              f"(give a path, e.g. ./{name}, or leave tokenizer out for the stand-in tokenizer)")  # fmt: skip
+    folder = weights_folder(hub.local_path(weights, base))
     if folder is not None and not (folder / name).is_file():
         raise CodecprobeError(f"config: {key}: {name!r} is not in the weights folder {folder} (give a path, e.g. ./{name}, "
                               "for a file elsewhere)")  # fmt: skip

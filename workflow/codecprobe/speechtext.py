@@ -108,7 +108,11 @@ class CKAConfig:
     split_first: bool = True  # also layer 1 alone and layers 2..K (LLMs whose input sums codebooks: Moshi)
 
     def check(self) -> None:
-        """Raise ``CodecprobeError`` for an unknown estimator, pooling or per_type, or max_words < 4."""
+        """Raise ``CodecprobeError`` for an unknown estimator, pooling or per_type, max_words
+        below 4, a negative seed, or a count that is not a whole number (a by-hand
+        ``--config`` skips the schema)."""
+        if isinstance(self.estimators, str) or not all(isinstance(e, str) for e in self.estimators):
+            raise CodecprobeError(f"cka.estimators: a list of estimators ({', '.join(ESTIMATORS)}), got {self.estimators!r}")
         bad = set(self.estimators) - set(ESTIMATORS)
         if bad:
             raise CodecprobeError(f"cka.estimators: unknown {sorted(bad)} (known: {', '.join(ESTIMATORS)})")
@@ -116,9 +120,8 @@ class CKAConfig:
             raise CodecprobeError(f"cka.pooling: {self.pooling!r} is not one of {', '.join(SPEECH_POOLINGS)}")
         if self.per_type not in PER_TYPE:
             raise CodecprobeError(f"cka.per_type: {self.per_type!r} is not one of {', '.join(PER_TYPE)}")
-        if self.max_words < 4:
-            raise CodecprobeError(f"cka.max_words: need at least 4 word types, got {self.max_words}")
-        for key, least in (("n_permutations", 1), ("n_bootstrap", 0), ("bootstrap_permutations", 1)):
+        for key, least in (("max_words", MIN_CKA_TYPES), ("n_permutations", 1), ("n_bootstrap", 0),
+                           ("bootstrap_permutations", 1), ("seed", 0)):  # fmt: skip
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
                 raise CodecprobeError(f"cka.{key}: need a whole number >= {least}, got {value!r}")
@@ -363,13 +366,13 @@ def run(codec_name: str, features: str, llm_spec: LLMSpec, cfg: CKAConfig, out: 
     for k, v in counts.items():
         log.info("%s: %d", k, v)
     n_available = len(set(tokens["word"].to_numpy()[keep].tolist()))
-    types, members = select_types(tokens["word"].tolist(), keep, cfg.max_words, cfg.per_type, cfg.seed,
-                                  tokens["token_id"].to_numpy())  # fmt: skip
-    if len(types) < MIN_CKA_TYPES:  # CKA of a handful of rows says nothing (and the estimators need 4)
+    if n_available < MIN_CKA_TYPES:  # CKA of a handful of rows says nothing (and the estimators need 4)
         raise CodecprobeError(
-            f"{features}: {len(types)} word type(s) usable for CKA (of {len(set(tokens['word']))} encoded; counts: "
+            f"{features}: {n_available} word type(s) usable for CKA (of {len(set(tokens['word']))} encoded; counts: "
             f"{', '.join(f'{k} {v}' for k, v in counts.items())}); at least {MIN_CKA_TYPES} are needed"
         )
+    types, members = select_types(tokens["word"].tolist(), keep, cfg.max_words, cfg.per_type, cfg.seed,
+                                  tokens["token_id"].to_numpy())  # fmt: skip
     log.info(
         "%d of %d word types (cka.max_words %d, seed %d), %d word tokens (cka.per_type %s)",
         len(types), n_available, cfg.max_words, cfg.seed, sum(len(m) for m in members), cfg.per_type,
@@ -633,6 +636,8 @@ def main(argv: list[str] | None = None) -> None:
         cfg = _json_object(a.config, "--config", set(CKAConfig.__dataclass_fields__) | {"device"})
         cfg = CKAConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k != "device"})
         d = _json_object(a.llm, "--llm", set(LLMSpec.__dataclass_fields__))
+        if "family" not in d:
+            raise CodecprobeError(f"--llm: no family (known: {', '.join(sorted(LLM_CODEC))})")
         spec = LLMSpec(**d)
         run(a.codec, a.features, spec, cfg, a.out, a.embeddings, resolve_device(a.device))
     else:
