@@ -476,6 +476,43 @@ def test_encode_job_spec_of_every_paper_codec_is_accepted_by_its_codec():
             assert set(spec.options) <= OPTIONS, spec.options
 
 
+def test_local_weights_and_tokenizer_carry_their_content_digest(tmp_path, monkeypatch):
+    """A local checkpoint (file or folder) and an LLM tokenizer path put their content digest
+    in the job's params (a file replaced at the same path reran nothing); random, fit and
+    hub ids do not (their params are as before); the stages ignore the digests."""
+    import json
+
+    from codecprobe.config import codec_json, llm_json
+    from codecprobe.encode import spec_from_json
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "model.safetensors").write_bytes(b"one")
+    (tmp_path / "tok.model").write_bytes(b"tok")
+    c = {"codecs": [
+        {"name": "f", "family": "encodec", "weights": str(tmp_path / "ckpt" / "model.safetensors")},
+        {"name": "d", "family": "dac", "weights": "ckpt"},
+        {"name": "h", "family": "encodec", "weights": "facebook/encodec_24khz"},
+        {"name": "r", "family": "melrvq", "weights": "random"},
+        {"name": "m", "family": "melrvq", "weights": "fit"},
+        {"name": "mi", "family": "mimi", "weights": "random",
+         "llm": {"family": "moshi", "weights": "ckpt", "tokenizer": "./tok.model"}},
+        {"name": "mi2", "family": "mimi", "weights": "random", "llm": {"family": "moshi", "weights": "random",
+                                                                      "tokenizer": "tokenizer_spm_32k_3.model"}},
+    ]}  # fmt: skip
+    digests = {e["name"]: json.loads(codec_json(c, e["name"])).get("weights_digest") for e in c["codecs"]}
+    assert len(digests["f"]) == len(digests["d"]) == 16  # (one file, and the folder holding just it)
+    assert digests["h"] is digests["r"] is digests["m"] is digests["mi"] is None
+    llm = json.loads(llm_json(c, "mi"))
+    assert llm["weights_digest"] == digests["d"] and len(llm["tokenizer_digest"]) == 16
+    assert set(json.loads(llm_json(c, "mi2"))) == {"family", "weights", "tokenizer"}  # a bare name: the folder's
+    (tmp_path / "ckpt" / "model.safetensors").write_bytes(b"two")  # replaced in place
+    assert json.loads(codec_json(c, "f"))["weights_digest"] not in (digests["f"], None)
+    assert json.loads(codec_json(c, "d"))["weights_digest"] != digests["d"]
+    spec = spec_from_json(codec_json(c, "f"))
+    assert spec.options == {} and spec.weights.endswith("model.safetensors")
+
+
 def test_rtmri_epsilon_reaches_every_pwcca_job_only_when_it_is_not_the_default():
     from codecprobe.config import lag_args, pwcca_args, region_args
 

@@ -162,6 +162,17 @@ def test_tree_fingerprint_follows_the_files_a_rule_reads(tmp_path, settled):
         assert fp() == base
     (tmp_path / "empty").mkdir()
     assert tree_fingerprint([tmp_path / "missing"], ("*",)) == tree_fingerprint([tmp_path / "empty"], ("*",)) != base
+    # a root that is a file (a checkpoint): that file alone, by contents, whatever its neighbours
+    one = lambda: tree_fingerprint([f], ("*",), tmp_path / "cache")
+    base = one()
+    assert base == tree_fingerprint([f.parent], ("*.flac",)) and base != tree_fingerprint([f.parent], ("*",))
+    (tmp_path / "a" / "b" / "4.flac").write_bytes(b"beside it")
+    assert one() == base
+    st = f.stat()
+    _tick()
+    f.write_bytes(b"z" * 10)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert one() != base
 
 
 @pytest.mark.parametrize("with_cache", [False, True])

@@ -766,3 +766,13 @@ def test_a_feature_file_missing_a_dataset_is_named(tmp_path):
     (tmp_path / "bad.h5").write_bytes(b"not hdf5")
     with pytest.raises(CodecprobeError, match=r"bad.h5: not a readable feature file"):
         token_codes(str(tmp_path / "bad.h5"))
+
+
+def test_the_workflows_digests_in_llm_are_ignored(tmp_path):
+    """config.llm_json adds weights_digest / tokenizer_digest for planning; the stage reads
+    past them (to the feature file here), not "unknown key"."""
+    llm = {"family": "moshi", "weights": "random", "weights_digest": "0" * 16, "tokenizer_digest": "1" * 16}
+    argv = ["run", "--codec", "m", "--features", str(tmp_path / "none.h5"), "--out", str(tmp_path / "o.csv"),
+            "--config", "{}", "--llm", json.dumps(llm)]  # fmt: skip
+    with pytest.raises(CodecprobeError, match=r"none.h5: not a readable feature file"):
+        main(argv)

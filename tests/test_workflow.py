@@ -315,6 +315,36 @@ def test_a_missing_intermediate_output_is_rebuilt(tmp_path):
         assert r.returncode == 0 and jobs_of(r.stdout).get(rule) == 1, (f, r.stdout)
 
 
+def test_a_local_checkpoint_replaced_in_place_reruns_its_encode_job(tmp_path):
+    """A weights file on disk is tracked by content, as the corpus is: replaced at the same
+    path (its old modification time kept) it reruns the encode job (Snakemake saw the
+    path only: "Nothing to be done" over features of the old checkpoint); touched, nothing."""
+    import numpy as np
+
+    model = tmp_path / "weights" / "mel.npz"
+    model.parent.mkdir()
+
+    def save(scale: float) -> None:
+        books = scale * np.random.default_rng(0).standard_normal((2, 4, 80)).astype(np.float32)
+        np.savez(model, codebooks=books, mean=np.zeros(80, np.float32), std=np.ones(80, np.float32))
+
+    save(1.0)
+    wd = _tiny_config(tmp_path / "wd", [{"name": "mel", "family": "melrvq", "weights": str(model)}])
+    target = "results/features/mel/words.h5"
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "--cores", "2", target, cwd=wd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Nothing to be done" in snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", target, cwd=wd).stdout
+    st = model.stat()
+    save(2.0)
+    os.utime(model, ns=(st.st_atime_ns, st.st_mtime_ns))
+    r = snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", target, cwd=wd)
+    assert jobs_of(r.stdout).get("encode") == 1 and "Params have changed" in r.stdout, r.stdout
+    save(1.0)  # back to the encoded contents, at a new time: nothing to do
+    later = st.st_mtime_ns + 10**10
+    os.utime(model, ns=(later, later))
+    assert "Nothing to be done" in snakemake("-s", str(REPO / "Snakefile"), "-d", str(wd), "-n", target, cwd=wd).stdout
+
+
 def test_llm_on_a_codec_without_that_input_path_is_a_config_error(tmp_path):
     enc = {"name": "enc", "family": "encodec", "weights": "random", "llm": {"family": "moshi", "weights": "random"}}
     wd = _tiny_config(tmp_path, [enc])

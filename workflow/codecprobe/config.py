@@ -510,10 +510,25 @@ def corpus_roots(config: dict, kind: str, speaker: str | None = None) -> list[st
     raise ValueError(f"corpus_roots: unknown kind {kind!r} ({', '.join(CORPUS_FILES)})")
 
 
+DIGEST_CACHE = "results/.corpus_digests"  # tree_fingerprint's cache of content digests
+
+
 def corpus_fingerprint(config: dict, kind: str, speaker: str | None = None) -> str:
     """A rule param that changes whenever a corpus file the rule reads is added, removed,
     replaced or edited (:func:`codecprobe.io.tree_fingerprint`), so Snakemake reruns it."""
-    return tree_fingerprint(corpus_roots(config, kind, speaker), CORPUS_FILES[kind], "results/.corpus_digests")
+    return tree_fingerprint(corpus_roots(config, kind, speaker), CORPUS_FILES[kind], DIGEST_CACHE)
+
+
+def local_digest(value: str | None, base: str | Path = ".") -> str | None:
+    """The content fingerprint (:func:`codecprobe.io.tree_fingerprint`, cached) of the local
+    file or folder ``value`` names (a codec's or LLM's ``weights``, an LLM ``tokenizer``
+    path), so that a checkpoint replaced at the same path reruns the jobs that read it;
+    None for ``random``, ``fit`` (the fitted melrvq model: a rule's output, which Snakemake
+    tracks), a hub id and a path that does not exist (the start-up checks name it)."""
+    if value is None or value in ("random", "fit"):
+        return None
+    path = hub.local_path(str(value), base)
+    return tree_fingerprint([path], ("*",), DIGEST_CACHE) if path.exists() else None
 
 
 NULL_MEANS_OFF = (("rtmri", "lag"), ("rtmri", "regions"))  # optional analyses: null, as omitted, turns them off
@@ -743,6 +758,8 @@ def codec_json(config: dict, name: str, results: str = "results") -> str:
     c.pop("llm", None)
     if c["family"] != "melrvq":
         c.pop("codebook_size", None)
+    if (digest := local_digest(c["weights"])) is not None:  # a local checkpoint: its contents (a hub id: its name)
+        c["weights_digest"] = digest
     if c["weights"] == "fit":
         c["weights"] = melrvq_model_path(results, name)
     return json.dumps(c, sort_keys=True)
@@ -804,10 +821,20 @@ def cka_gpu(config: dict, codec: dict) -> int:
 
 
 def llm_json(config: dict, name: str) -> str:
-    """The codec's ``llm`` entry as the JSON the CKA stage reads."""
+    """The codec's ``llm`` entry as the JSON the CKA stage reads, with the content digests
+    (:func:`local_digest`; ``weights_digest``, ``tokenizer_digest``, which the stage ignores)
+    of local ``weights`` and of a ``tokenizer`` given as a path, so that replacing either at
+    the same path reruns the CKA job."""
     import json
 
-    return json.dumps(codecs_by_name(config)[name]["llm"], sort_keys=True)
+    from .llm import names_a_path
+
+    llm = dict(codecs_by_name(config)[name]["llm"])
+    tokenizer = llm.get("tokenizer")
+    for key, value in (("weights", llm.get("weights")), ("tokenizer", tokenizer if tokenizer and names_a_path(str(tokenizer)) else None)):
+        if (digest := local_digest(value)) is not None:
+            llm[f"{key}_digest"] = digest
+    return json.dumps(llm, sort_keys=True)
 
 
 def cka_json(config: dict) -> str:

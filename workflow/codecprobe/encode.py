@@ -947,8 +947,11 @@ def write_attrs(h5, known: dict, cfg: EncodeConfig, n_tokens: int) -> None:
         h5.attrs[k] = attr_value(v)
 
 
+PLANNING_KEYS = ("weights_digest",)  # added by the workflow to the rule's params (config.codec_json), not the codec's
+
+
 def spec_from_json(text: str) -> CodecSpec:
-    d = json.loads(text)
+    d = {k: v for k, v in json.loads(text).items() if k not in PLANNING_KEYS}
     known = {"name", "family", "weights", "n_layers", "seed"}
     return CodecSpec(**{k: d[k] for k in known if k in d}, options={k: v for k, v in d.items() if k not in known})
 

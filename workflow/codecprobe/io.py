@@ -402,7 +402,7 @@ def tree_fingerprint(
     passes it as a param, so that a file added, removed, renamed, replaced or edited in a
     corpus reruns the rule (Snakemake's params trigger); a file whose modification time
     alone changed (``touch``, ``cp -r`` without ``-p``, a git checkout) does not. A missing
-    root counts as empty.
+    root counts as empty; a root that is a file is that one file (if it matches).
 
     ``cache``: a folder for the content digests, one JSON file per ``roots`` and
     ``patterns`` (named by a digest of both), keyed by absolute path and checked against the
@@ -430,7 +430,10 @@ def tree_fingerprint(
     h = hashlib.sha1()
     for i, root in enumerate(roots):
         rows = []
-        for d, _, files in walk(root):  # through folder links, as the rules that read the tree
+        one = os.path.isfile(root)  # a file: itself, named relative to its folder
+        base = (os.path.dirname(root) or ".") if one else root
+        tree = [(base, [], [os.path.basename(root)])] if one else walk(root)
+        for d, _, files in tree:  # through folder links, as the rules that read the tree
             for f in files:
                 if any(fnmatch.fnmatch(f, p) for p in patterns):
                     path = os.path.join(d, f)
@@ -440,7 +443,7 @@ def tree_fingerprint(
                     digest = hit[4] if hit is not None and hit[:4] == stat else _content_digest(path)
                     if st.st_ctime_ns < settled:
                         new[absolute] = [*stat, digest]
-                    rows.append(f"{os.path.relpath(path, root)}\t{st.st_size}\t{digest}")
+                    rows.append(f"{os.path.relpath(path, base)}\t{st.st_size}\t{digest}")
         h.update(f"{i}\n".encode())
         h.update("\n".join(sorted(rows)).encode())
     if cache_file is not None and new != old:

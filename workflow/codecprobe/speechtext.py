@@ -635,7 +635,8 @@ def main(argv: list[str] | None = None) -> None:
     if a.cmd == "run":
         cfg = _json_object(a.config, "--config", set(CKAConfig.__dataclass_fields__) | {"device"})
         cfg = CKAConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k != "device"})
-        d = _json_object(a.llm, "--llm", set(LLMSpec.__dataclass_fields__))
+        digests = {"weights_digest", "tokenizer_digest"}  # the workflow's (config.llm_json), for planning only
+        d = {k: v for k, v in _json_object(a.llm, "--llm", set(LLMSpec.__dataclass_fields__) | digests).items() if k not in digests}
         if "family" not in d:
             raise CodecprobeError(f"--llm: no family (known: {', '.join(sorted(LLM_CODEC))})")
         spec = LLMSpec(**d)
