@@ -104,6 +104,28 @@ def test_a_yaml_nan_is_refused_wherever_it_is():
     assert schema_errors(DEMO) == []
 
 
+def test_an_empty_path_is_refused_before_any_job():
+    """An empty string resolved to the working directory, which exists: ``alignment.textgrids:
+    ""`` passed the start-up check (Snakemake then planned nothing, or a missing input), and
+    an empty MFA dictionary ran ``mfa align ... ''``."""
+    def errs(edit):
+        c = copy.deepcopy(DEMO)
+        edit(c)
+        return schema_errors(c)
+
+    assert errs(lambda c: c["alignment"].update(textgrids="")) == [
+        "config: alignment.textgrids: alignment.source: textgrids needs the folder of the imported TextGrids here (it "
+        "is empty or null); or set alignment.source: mfa to align with MFA"
+    ]
+    assert errs(lambda c: c["alignment"].update(source="mfa", mfa={"dictionary": ""})) == [
+        "config: alignment.mfa.dictionary: '' should be non-empty"
+    ]
+    assert errs(lambda c: c["librispeech"].update(root="")) == ["config: librispeech.root: '' should be non-empty"]
+    assert errs(lambda c: c["codecs"][0].update(weights="")) == ["config: codecs[0].weights: '' should be non-empty"]
+    assert errs(lambda c: c["rtmri"].update(grid="")) == ["config: rtmri.grid: '' should be non-empty"]
+    assert errs(lambda c: c["rtmri"].update(grid=None)) == []
+
+
 def test_a_negative_seed_is_refused_before_any_job():
     """NumPy's generators take seeds >= 0: ``cka.seed: -1`` passed the schema and stopped the
     CKA job, after loading the LLM, with NumPy's "expected non-negative integer"."""

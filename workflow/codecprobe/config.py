@@ -230,7 +230,9 @@ def _is_textgrids_missing(where: str, err) -> bool:
     ``alignment.textgrids`` (``config/paper.yaml`` ships it null, with ``source: mfa``)."""
     if err.validator == "required" and where == "alignment":
         return "'textgrids'" in err.message
-    return err.validator == "type" and where == "alignment.textgrids" and err.instance is None
+    if where != "alignment.textgrids":
+        return False
+    return (err.validator == "type" and err.instance is None) or err.validator == "minLength"  # null, or ""
 
 
 def _need(path: Any, key: str, base: Path, kind: str = "any") -> None:
