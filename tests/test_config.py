@@ -408,11 +408,19 @@ def test_rule_arguments():
     # the rt-MRI job reads neither the word analysis's slicing nor its pooling: changing them
     # reran every rt-MRI encode job and all PWCCA after it
     rt = encode_args(PAPER, feature=True)
-    for edit in ({"slicing": "feature"}, {"pooling": ["center", "centroid"]}):
+    for edit in ({"slicing": "feature"}, {"pooling": ["center", "centroid"]}, {"dtype": "float16"}):
         changed = copy.deepcopy(PAPER)
         changed["encode"].update(edit)
         assert encode_args(changed, feature=True) == rt and encode_args(changed) != encode_args(PAPER), edit
-    assert rt.startswith("--slicing feature --chunk-seconds 60 ") and "--pooling" not in rt
+    assert rt.startswith("--slicing feature --chunk-seconds 60 --dtype float32 ") and "--pooling" not in rt
+    # encode.device reaches the codecs that run on a device, not melrvq (NumPy on the host):
+    # changing it reran melrvq's encode jobs and all after them for the same features
+    cpu = copy.deepcopy(PAPER)
+    cpu["encode"]["device"] = "cpu"
+    mel, enc = {"family": "melrvq"}, {"family": "encodec", "backend": "package"}
+    for feature in (False, True):
+        assert encode_args(cpu, feature, mel) == encode_args(PAPER, feature, mel) == encode_args(PAPER, feature)
+        assert encode_args(cpu, feature, enc).endswith("--device cpu") and encode_args(PAPER, feature, enc).endswith("--device auto")
 
 
 def test_codec_backend_selects_the_env_and_is_checked():

@@ -767,7 +767,7 @@ def codec_json(config: dict, name: str, results: str = "results") -> str:
     return json.dumps(c, sort_keys=True)
 
 
-def encode_args(config: dict, feature: bool = False) -> str:
+def encode_args(config: dict, feature: bool = False, codec: dict | None = None) -> str:
     """CLI arguments of ``codecprobe.encode`` from the ``encode`` section that can change
     its output (a rule's params: changing one reruns the job). The chunk context (feature
     slicing only) is passed when the job slices features (``encode.slicing: feature``), so
@@ -775,18 +775,24 @@ def encode_args(config: dict, feature: bool = False) -> str:
     near-tie codes. Batching is :func:`encode_run_args`.
 
     ``feature``: the rt-MRI job's arguments, which always slices features and whose pooled
-    word features no analysis reads: neither ``encode.slicing`` nor ``encode.pooling``,
-    settings of the word analysis, is passed (before session 24 changing either reran
-    every rt-MRI encode job and all PWCCA after it)."""
+    word features no analysis reads: neither ``encode.slicing`` nor ``encode.pooling`` nor
+    ``encode.dtype`` (the pooled features' storage type), settings of the word analysis, is
+    passed (before session 24 changing the first two, before session 30 the third, reran
+    every rt-MRI encode job and all PWCCA after it); its pooled features stay float32.
+
+    ``codec``: the job's config entry; an adapter that never uses a device (declared
+    ``device: False``: melrvq) gets ``--device auto`` whatever ``encode.device`` says, so
+    that changing it reruns none of its jobs (its features cannot change)."""
     e = config.get("encode", {})
     if feature:
         args = ["--slicing", "feature"]
     else:
         args = ["--slicing", e.get("slicing", "audio"), "--pooling", *e.get("pooling", ["mean"])]
-    args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", e.get("dtype", "float32")]
+    args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", "float32" if feature else e.get("dtype", "float32")]
     if feature or e.get("slicing", "audio") == "feature":
         args += ["--chunk-context-seconds", str(e.get("chunk_context_seconds", 1.0))]
-    args += ["--device", e.get("device", "auto")]
+    on_device = codec is None or family_facts(codec["family"], codec.get("backend"))["device"]
+    args += ["--device", e.get("device", "auto") if on_device else "auto"]
     return shlex.join(args)
 
 

@@ -68,7 +68,7 @@ rule encode_rtmri:
         encode_run=encode_run_args(config),  # batching: a resource, so changing it reruns nothing
     params:
         codec=lambda wc: codec_json(config, wc.codec, RESULTS),
-        args=encode_args(config, feature=True),
+        args=lambda wc: encode_args(config, feature=True, codec=CODECS[wc.codec]),
     shell:
         "python -m codecprobe.encode --codec {params.codec:q} --words {input.words:q}"
         " --out {output:q} {params.args} {resources.encode_run} --threads {threads} --log {log:q}"

@@ -46,7 +46,7 @@ rule encode:
         encode_run=encode_run_args(config),  # batching: a resource, so changing it reruns nothing
     params:
         codec=lambda wc: codec_json(config, wc.codec, RESULTS),
-        args=encode_args(config),
+        args=lambda wc: encode_args(config, codec=CODECS[wc.codec]),
     shell:
         "python -m codecprobe.encode --codec {params.codec:q} --words {input.words:q}"
         " --tokens {input.tokens:q} --out {output:q} {params.args} {resources.encode_run}"
