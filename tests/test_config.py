@@ -104,6 +104,18 @@ def test_a_yaml_nan_is_refused_wherever_it_is():
     assert schema_errors(DEMO) == []
 
 
+def test_a_speaker_given_as_number_and_text_is_one_speaker(tmp_path):
+    """The schema's uniqueItems holds 9001 and "9001" apart: the speaker's pairs were made
+    and counted twice (n 520 for 390)."""
+    c = copy.deepcopy(DEMO)
+    c["pairs"]["by_speaker"] = [9001, "9001", 9002]
+    assert schema_errors(c) == []
+    with pytest.raises(CodecprobeError, match=r"config: pairs.by_speaker: speaker 9001 given more than once \(as a number and as text\?\)"):
+        check_config(c, REPO)
+    c["pairs"]["by_speaker"] = [9001, 9002]
+    check_config(c, REPO)
+
+
 def test_an_empty_path_is_refused_before_any_job():
     """An empty string resolved to the working directory, which exists: ``alignment.textgrids:
     ""`` passed the start-up check (Snakemake then planned nothing, or a missing input), and

@@ -345,6 +345,9 @@ def test_speaker_ids_with_leading_zeros(cmu, wordnet):
         build_speaker_pairs(words, cfg, ["0303"], cmu, wordnet)  # quoted, but not there: no hint
     with pytest.raises(CodecprobeError, match=r"\['65'\] not in the word table \(2 speakers, e.g. 101, 202\)$"):
         build_speaker_pairs(_speaker_words(), cfg, ["65"], cmu, wordnet)  # no id with a leading zero: no hint
+    # one speaker twice (a number and a text in the config): its pairs were counted twice
+    with pytest.raises(CodecprobeError, match=r"pairs.by_speaker: speaker 101 given more than once \(\['101', '101', '202'\]\)"):
+        build_speaker_pairs(_speaker_words(), cfg, [101, "101", 202], cmu, wordnet)
 
 
 def test_cli_by_speaker(tmp_path):

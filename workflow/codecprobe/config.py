@@ -331,6 +331,9 @@ def check_config(config: dict, base: str | Path = ".") -> None:
     errors = schema_errors(config)
     if errors:
         raise CodecprobeError("\n".join(errors))
+    if twice := repeated(by_speaker(config)):  # the schema's uniqueItems tells 9001 from "9001"
+        raise CodecprobeError(f"config: pairs.by_speaker: speaker {twice[0]} given more than once (as a number and as "
+                              "text?): its pairs would count twice")  # fmt: skip
     base = Path(base)
     ls = config["librispeech"]
     _need(ls["root"], "librispeech.root", base, "dir")

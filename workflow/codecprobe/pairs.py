@@ -451,6 +451,8 @@ def build_speaker_pairs(
     check_types(cfg.types)
     if not speakers:
         raise CodecprobeError("pairs.by_speaker: no speaker given")
+    if twice := repeated(map(str, speakers)):  # 9001 and "9001" alike: one speaker's pairs counted twice
+        raise CodecprobeError(f"pairs.by_speaker: speaker {twice[0]} given more than once ({list(map(str, speakers))})")
     check_word_table(words, WORD_COLUMNS, table)
     known = words["speaker"].astype(str)
     ids = set(known)
