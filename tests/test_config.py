@@ -92,6 +92,25 @@ def test_typo_names_the_key_and_suggests():
     assert "config: <top level>: unknown key 'pairz' (did you mean 'pairs'?)" in schema_errors(c)
 
 
+def test_a_value_given_as_text_says_so():
+    """Snakemake reads the values of a nested ``--config`` as text (``encode={threads: 4}``
+    gives '4'): jsonschema's "'4' is not of type 'integer'" blamed the value."""
+    c = copy.deepcopy(DEMO)
+    c.setdefault("encode", {})["threads"] = "4"
+    c.setdefault("distances", {})["standardize"] = "true"
+    c["pairs"]["max_word_pairs"] = "null"
+    c["data_label"] = 5  # not text where text belongs: jsonschema's own line
+    c["words"]["min_count"] = "{"  # text no YAML reads as a value: jsonschema's own line
+    tail = "(quoted in the YAML, or given inside a nested --config, whose values Snakemake reads as text: set it in a --configfile)"
+    assert schema_errors(c) == [
+        "config: data_label: 5 is not of type 'string'",
+        f"config: distances.standardize: 'true' is text, not true or false {tail}",
+        f"config: encode.threads: '4' is text, not an integer {tail}",
+        f"config: pairs.max_word_pairs: 'null' is text, not null {tail}",
+        "config: words.min_count: '{' is not of type 'integer'",
+    ]
+
+
 def test_a_yaml_nan_is_refused_wherever_it_is():
     """``.nan`` passes every ``minimum``/``maximum`` of the schema (NaN compares false):
     ``rtmri.length_tolerance: .nan`` silently turned the audio length check off."""

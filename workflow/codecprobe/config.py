@@ -152,9 +152,40 @@ def schema_errors(config: dict, schema_path: str | Path = SCHEMA) -> list[str]:
             else:
                 how = f"write it with a decimal point and a signed exponent, e.g. {_yaml_float(err.instance)}"
             out.append(f"config: {where}: {err.instance!r} is text to YAML, not a number: {how}")
+        elif err.validator == "type" and (meant := _text_for(err.instance, err.validator_value)) is not None:
+            out.append(f"config: {where}: {err.instance!r} is text, not {meant} (quoted in the YAML, or given inside a "
+                       "nested --config, whose values Snakemake reads as text: set it in a --configfile)")  # fmt: skip
         else:  # required, type, enum, ...: jsonschema's message, at its key path
             out.append(f"config: {where}: {err.message}")
     return out
+
+
+def _text_for(value: Any, types: str | list[str]) -> str | None:
+    """What a string ``value`` would be as YAML reads it unquoted (``"4"``: an integer,
+    ``"true"``: a boolean, ``"null"``: null), when that is one of the schema's ``types``;
+    else None."""
+    if not isinstance(value, str):
+        return None
+    wanted = [types] if isinstance(types, str) else list(types)
+    try:
+        read = yaml.safe_load(value) if value.strip() else value
+    except yaml.YAMLError:  # "{", ": x": no value of any type
+        return None
+    for kind, ok in (("an integer", "integer"), ("a number", "number"), ("true or false", "boolean"), ("null", "null")):
+        if ok in wanted and _is_json_type(read, ok):
+            return kind
+    return None
+
+
+def _is_json_type(value: Any, kind: str) -> bool:
+    """``value`` (a Python value read from YAML) is of the JSON schema type ``kind``."""
+    if kind == "null":
+        return value is None
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _yaml_text_number(value: Any) -> bool:
