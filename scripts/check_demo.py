@@ -14,8 +14,11 @@
   curve peaks at exactly 0 ms (the demo's tract and melrvq's frames share one clock) and
   is symmetric one step either side; every tract region is above its baseline.
 * Every output the config asks for exists (the by-speaker, lag and region tables were
-  checked only when present), and the combined tables and LaTeX tables carry the
-  config's synthetic-data label.
+  checked only when present), whole: every layer of the codec (its ``n_layers``) and every
+  pair type of ``pairs.types`` in the distance tables, every layer in the PWCCA summary,
+  the config's lag layers in the lag tables; and the combined tables and the LaTeX tables
+  the config asks for carry the config's synthetic-data label (a table of layer 1 alone,
+  or without a pair type, passed every check above: they test the rows that are there).
 * Every figure the config asks for exists as a PDF (no creation date: the same bytes on
   every run) and a PNG that is a real image (at least 600 x 400 pixels, over 4 % of them
   not white: empty panels with their axes and a title have about 3 %), so that a figure
@@ -38,8 +41,25 @@ wanted = {  # outputs the demo config builds: each must exist
     "lag": bool(rtmri.get("lag")),
     "regions": bool(rtmri.get("regions")),
 }
+codec = next(c for c in config["codecs"] if c["name"] == "melrvq")
+n_layers = int(codec.get("n_layers") or 8)
+layers = set(range(1, n_layers + 1))
+types = set((config.get("pairs") or {}).get("types") or ["random", "synonym", "near_homophone", "same_word",
+                                                          "same_speaker"])  # fmt: skip
+
+
+def whole(rows: pd.DataFrame, what: str, kinds: set[str] | None = None, want: set[int] = layers) -> None:
+    """Every layer of ``want`` in ``rows``, and with ``kinds`` every pair type at every one of them."""
+    got = set(rows["layer"])
+    assert got == want, f"{what}: layers {sorted(got)}, the config's are {sorted(want)}"
+    if kinds is not None:
+        missing = {(ty, k) for ty in kinds for k in want} - set(zip(rows["pair_type"], rows["layer"]))
+        assert not missing, f"{what}: no rows of {sorted(missing)[:4]} (pairs.types: {sorted(kinds)})"
+
+
 t = pd.read_csv(results / "distances" / "all_codecs.csv")
 m = t[t.codec == "melrvq"]
+whole(m[m.variant == "accumulated"], "distances/all_codecs.csv, melrvq", types)
 hom = m[m.pair_type == "near_homophone"]
 assert len(hom) > 0, "no melrvq near-homophone rows"
 assert (hom.norm_ci_high < 0).all(), f"near-homophone not below random:\n{hom}"
@@ -64,6 +84,7 @@ assert by_speaker.exists() or not wanted["by_speaker"], f"{by_speaker} missing t
 if by_speaker.exists():
     b = pd.read_csv(by_speaker)
     b = b[b.codec == "melrvq"]
+    whole(b[b.variant == "accumulated"], "by_speaker/all_codecs.csv, melrvq", types - {"same_speaker"})
     assert (b.ci_method == "t over speakers").all() and (b.n_seeds >= 2).all(), f"not over speakers:\n{b}"
     bh = b[b.pair_type == "near_homophone"]
     assert len(bh) > 0 and (bh.norm_ci_high < 0).all(), f"within speakers, near-homophone not below random:\n{bh}"
@@ -80,6 +101,7 @@ if summary.exists():
     s = pd.read_csv(summary)
     s = s[(s.codec == "melrvq") & (s.get("variant", "accumulated") == "accumulated")]
     assert len(s) > 0, "no melrvq PWCCA rows"
+    whole(s, "pwcca_summary.csv, melrvq")
     assert (s.ci_low > s.shuffled_mean + 0.05).all(), f"PWCCA not above the shuffled baseline:\n{s}"
     print(f"articulatory: melrvq PWCCA {s.pwcca.min():.3f} .. {s.pwcca.max():.3f} vs shuffled {s.shuffled_mean.max():.3f}")
 lag = results / "rtmri" / "lag_best.csv"
@@ -87,6 +109,8 @@ assert lag.exists() or not wanted["lag"], f"{lag} missing though rtmri.lag is se
 if lag.exists():  # melrvq's frames are centred on their analysis windows: no lag to find
     b = pd.read_csv(lag)
     b = b[b.codec == "melrvq"]
+    lag_layers = {k if k > 0 else n_layers + 1 + k for k in rtmri["lag"].get("layers", [1, -1])}
+    whole(b, "lag_best.csv, melrvq", want=lag_layers)
     assert len(b) > 0 and (b.best_lag_s.abs() < 1e-9).all() and not b.at_edge.any(), f"melrvq's best lag not at 0:\n{b}"
     curve = pd.read_csv(results / "rtmri" / "lag_summary.csv")
     # one grid step either side of 0: equal within 0.005 (a 6 ms clock error, a frame-centre
@@ -96,7 +120,8 @@ if lag.exists():  # melrvq's frames are centred on their analysis windows: no la
         step = float(pd.Series(steps.index).diff().dropna().min())
         lags = pd.Series(steps.index, index=steps.index)
         left, right = steps[(lags + step).round(9) == 0], steps[(lags - step).round(9) == 0]
-        assert len(left) == len(right) == 1 and abs(float(left.iloc[0]) - float(right.iloc[0])) < 0.005, (
+        assert len(left) == len(right) == 1, f"layer {layer}: the lag curve lacks a point one step either side of 0"
+        assert abs(float(left.iloc[0]) - float(right.iloc[0])) < 0.005, (
             f"layer {layer}: lag curve not symmetric about 0 ({float(left.iloc[0]):.4f} vs {float(right.iloc[0]):.4f})"
         )
     far = curve[(curve.codec == "melrvq") & (curve.lag_s.abs() == curve.lag_s.abs().max())]
@@ -119,6 +144,9 @@ assert len(combined) > 1, "no combined (*all_codecs.csv) table"
 for f in combined:
     got = set(pd.read_csv(f, keep_default_na=False)["data_label"].astype(str).map(lambda s: " ".join(s.split())))
     assert got == {label}, f"{f}: data_label {got} is not the config's {label!r}"
+tex = ["word_pairs.tex"] + ["pwcca.tex"] * wanted["pwcca"]  # the LaTeX tables the config asks for
+absent = [n for n in tex if not (results / "tables" / n).exists()]
+assert not absent, f"LaTeX tables missing: {absent}"
 for f in sorted((results / "tables").glob("*.tex")):
     assert f"% data: {label}" in f.read_text(), f"{f}: no '% data: {label[:20]}...' line"
 print(f"labels: {len(combined)} combined tables and {len(list((results / 'tables').glob('*.tex')))} LaTeX tables say "
