@@ -368,7 +368,7 @@ def test_a_cmudict_with_a_few_odd_lines_or_a_byte_order_mark_is_read(tmp_path, c
     assert d.source == str(few)
 
 
-def test_a_wordnet_with_an_empty_database_file_is_refused(tmp_path, monkeypatch):
+def test_a_wordnet_with_an_empty_database_file_is_refused(tmp_path, monkeypatch, caplog):
     """A 0-byte index.noun (an interrupted copy) loaded as a WordNet without nouns: every
     noun silently lost its synonyms. Refused by name, in a folder or nltk's zip; with
     ``auto`` it gives way to a later good WordNet."""
@@ -390,6 +390,18 @@ def test_a_wordnet_with_an_empty_database_file_is_refused(tmp_path, monkeypatch)
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "nowhere")])
     monkeypatch.setattr(lexicon, "WORDNET_SEARCH", [str(_mini_wordnet(tmp_path / "debian"))])
     assert find_wordnet() == tmp_path / "debian"
+    # a $CODECPROBE_WORDNET that is no WordNet (damaged, or a typo) is passed over with a
+    # warning naming both (it was passed over silently)
+    for env in (wn, tmp_path / "typo"):
+        monkeypatch.setenv("CODECPROBE_WORDNET", str(env))
+        with caplog.at_level("WARNING", logger="codecprobe.lexicon"):
+            caplog.clear()
+            assert find_wordnet() == tmp_path / "debian"
+        assert f"$CODECPROBE_WORDNET={env} is not a WordNet 3.0 database folder; using {tmp_path / 'debian'}" in caplog.text
+    monkeypatch.setenv("CODECPROBE_WORDNET", str(tmp_path / "debian"))
+    caplog.clear()
+    assert find_wordnet() == tmp_path / "debian" and "CODECPROBE_WORDNET" not in caplog.text
+    monkeypatch.setenv("CODECPROBE_WORDNET", str(wn))
     monkeypatch.setattr(lexicon, "WORDNET_SEARCH", [])
     with pytest.raises(CodecprobeError) as e:
         find_wordnet()

@@ -323,19 +323,25 @@ def find_wordnet(root: str | None = None) -> Path:
         pass
     cands += [Path(d) for d in WORDNET_SEARCH]
     bad_zip: CodecprobeError | None = None
+    env = os.environ.get("CODECPROBE_WORDNET")
     for c in cands:
+        found = None
         if c.suffix == ".zip":
             if c.is_file():
                 try:
                     wordnet_zip_members(c)
-                    return c
+                    found = c
                 except CodecprobeError as e:
                     bad_zip = bad_zip or e
         elif _has_wordnet(c):
             try:
-                return _check_not_empty(c)
+                found = _check_not_empty(c)
             except CodecprobeError as e:
                 bad_zip = bad_zip or e
+        if found is not None:
+            if env and Path(env) != c:  # set, but no WordNet there (a typo): say which one is read instead
+                log.warning("$CODECPROBE_WORDNET=%s is not a WordNet 3.0 database folder; using %s", env, found)
+            return found
     if bad_zip:
         raise bad_zip
     raise CodecprobeError(
@@ -385,6 +391,7 @@ def open_wordnet(root: str | None = None):
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
     src = find_wordnet(root)
+    log.info("WordNet: %s", src)
     remove_stale_copies()
     shadow = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
     atexit.register(shutil.rmtree, shadow, True)
