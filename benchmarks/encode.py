@@ -150,6 +150,9 @@ def bench(
         encode_clips(codec, clips, cfgs[0])
         sync()
         t_batched = time.perf_counter() - t0
+        for c in clips:  # untimed: one clip at a time gives shapes no batch had (the batched ones are warm)
+            encode_batch(codec, [c])
+        sync()
         t0 = time.perf_counter()
         for c in clips:
             encode_batch(codec, [c])

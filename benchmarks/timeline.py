@@ -100,8 +100,15 @@ def timed_stage(torch, codec, words, out: str, cfg) -> tuple:
 
 
 def bare_busy(torch, codec, words) -> float:
+    """Seconds the device is busy with the bare encoder calls of the stage's words (CUDA
+    events around each batch), after one untimed pass over the same batches: their shapes
+    differ from the stage's, and a first run of a shape pays its kernel selection (as
+    ``benchmarks/encode.py`` warms its bare batches)."""
+    batches = bare_batches(codec, word_clips(codec, words), stage.EncodeConfig())
+    for wav, lens in batches:  # warm-up, untimed
+        codec.encode(wav) if lens is None else codec.encode(wav, lengths=lens)
     busy = 0.0
-    for wav, lens in bare_batches(codec, word_clips(codec, words), stage.EncodeConfig()):
+    for wav, lens in batches:
         torch.cuda.synchronize()
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()

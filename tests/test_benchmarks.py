@@ -308,6 +308,10 @@ def test_the_device_check_script_gives_every_benchmark_options_it_accepts(tmp_pa
     repo = tmp_path / "repo"
     shutil.copytree(REPO / "benchmarks", repo / "benchmarks")
     (repo / "workflow").symlink_to(REPO / "workflow")
+    r = subprocess.run(["bash", str(repo / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and "gpu_check: no wheels in .whl/" in r.stdout, r  # not carried: stop before any step
+    (repo / ".whl").mkdir()
+    (repo / ".whl" / "stand_in-1.0-py3-none-any.whl").write_bytes(b"")
     bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
     bin_dir.mkdir()
     (tmp_path / "parse_only.py").write_text(PARSE_ONLY)
@@ -337,3 +341,32 @@ exit $rc
         [("mimi",), ("mimo",), ("mimo",), ("encodec", "dac", "melrvq")])  # fmt: skip
     assert {(tuple(a["families"]), a["words"], a["replay"]) for a in encode_runs if a["replay"]} == {
         (("mimi",), 300, True), (("mimo",), 300, True)}  # fmt: skip
+
+
+def test_the_device_check_ends_within_one_device_call():
+    """Each step of ``gpu_check.sh`` is cut so that the later steps keep their reserve: even
+    if every step hangs to its limit, the check ends by TOTAL (570 s; the device allows 600 s
+    a call). Its step limits (about twice their expected times) add up to 1,070 s, so that
+    before, a hang early on cut off the last steps with the call."""
+    import re
+    import subprocess
+
+    text = (REPO / "benchmarks" / "gpu_check.sh").read_text()
+    total = int(re.search(r"TOTAL=\$\{TOTAL:-(\d+)\}", text).group(1))
+    assert total <= 590
+    steps = [(int(a), int(b)) for a, b in re.findall(r"limit (\d+) (\d+)\)", text)]
+    timeline = int(re.search(r"TIMELINE_LIMIT=(\d+) TIMELINE_DEADLINE=\$\(\(EPOCH \+ TOTAL - (\d+)\)\)", text).group(2))
+    assert len(steps) == 6 and [r for _, r in steps] == sorted((r for _, r in steps), reverse=True) and steps[-1][1] == 0
+    # the bash function, at a few moments: MAX, or what the reserve leaves, at least 20
+    fn = re.search(r"^limit\(\) \{.*\}$", text, re.MULTILINE).group(0)
+    for elapsed, mx, reserve, want in ((0, 240, 300, 240), (100, 240, 300, 170), (560, 120, 0, 20), (400, 120, 0, 120)):
+        out = subprocess.run(["bash", "-c", f"{fn}; TOTAL={total}; START=0; SECONDS={elapsed}; limit {mx} {reserve}"],
+                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        assert out == str(want), (elapsed, mx, reserve, out)
+    # every step hangs to its limit (the timeline, within step 2, to its deadline)
+    elapsed = 0
+    for i, (mx, reserve) in enumerate(steps):
+        elapsed += max(20, min(mx, total - elapsed - reserve))
+        if i == 2:  # step 2's timeline runs until TOTAL - its reserve
+            elapsed = max(elapsed + 20, total - timeline)
+    assert elapsed <= total, elapsed
