@@ -202,7 +202,36 @@ def test_log_mel_matches_numpy_reference():
     assert ours.shape == ref.shape == (128, 1 + len(x) // 240)
     err = np.abs(ours - ref)
     assert err.max() < 1e-4, err.max()  # ln units (measured 1.3e-5): float32 STFT vs float64 numpy
-    assert np.median(err) < 1e-6
+    assert np.median(err) < 5e-6  # (1.8e-6: the filterbank is torchaudio's float32 one, the reference float64)
+
+
+def test_mel_filterbank_is_torchaudios_to_the_bit():
+    """torchaudio's ``melscale_fbanks(481, 0, 12000, 128, 24000, None, "htk")`` (what the
+    tokenizer's front end builds) as torchaudio computes it, in float32 torch steps, written
+    out here (torchaudio is not installed): equal bit for bit. The same formula in float64
+    rounded once (the adapter before session 30) differs by up to about 1e-5."""
+    import math
+
+    from codecprobe.codecs.mimo import mel_filterbank
+
+    cfg = resource_config()
+    all_freqs = torch.linspace(0, cfg.sampling_rate // 2, cfg.nfft // 2 + 1)
+    def hz_to_mel(f: float) -> float:
+        return 2595.0 * math.log10(1.0 + (f / 700.0))
+
+    m_pts = torch.linspace(hz_to_mel(cfg.fmin), hz_to_mel(cfg.fmax_hz), cfg.n_mels + 2)
+    f_pts = 700.0 * (10.0 ** (m_pts / 2595.0) - 1.0)
+    f_diff = f_pts[1:] - f_pts[:-1]
+    slopes = f_pts.unsqueeze(0) - all_freqs.unsqueeze(1)
+    down, up = (-1.0 * slopes[:, :-2]) / f_diff[:-1], slopes[:, 2:] / f_diff[1:]
+    want = torch.max(torch.zeros(1), torch.min(down, up))
+    got = mel_filterbank(cfg)
+    assert got.dtype == torch.float32 and got.shape == (481, 128) and torch.equal(got, want)
+    f64 = 700 * (10 ** (np.linspace(hz_to_mel(cfg.fmin), hz_to_mel(cfg.fmax_hz), 130) / 2595) - 1)
+    freqs = np.linspace(0, cfg.sampling_rate // 2, 481)
+    rel = f64[None] - freqs[:, None]
+    once = np.maximum(0, np.minimum(-rel[:, :-2] / np.diff(f64)[:-1], rel[:, 2:] / np.diff(f64)[1:])).astype(np.float32)
+    assert 1e-7 < np.abs(once - got.numpy()).max() < 1e-4
 
 
 # ----------------------------------------------------------------------------- scaled-down model

@@ -21,7 +21,11 @@ zkazuya/MiMo-Audio-Eval ``slm_eval/models/src_mimo_audio/mimo_audio_tokenizer/``
   ends, |STFT| (magnitude, not power), HTK mel scale, unnormalized triangular filters;
   then ``log(clip(mel, min=1e-7))`` (natural log). A clip of T samples has
   ``1 + T // 240`` mel frames (100 Hz). Upstream splits the mel of a long clip into
-  segments of 6000 frames (60 s) that are encoded independently (option ``segment_frames``).
+  segments of 6000 frames (60 s) (option ``segment_frames``); this adapter encodes each
+  alone. Xiaomi's inference path batches a clip's segments, zero-padded, and the padding
+  reaches the shorter last segment (conv output past its end not zeroed, pooling padded
+  with its last frame): for a last segment whose mel length is not a multiple of 4 its
+  codes may differ from this adapter's (README, Codec features, "Chunks").
 * ``conv1``: Conv1d(n_mels -> d_model, kernel 3, padding 1) + GELU; ``conv2``: Conv1d(d_model ->
   d_model, kernel 3, stride 2, padding 1) + GELU (50 Hz). No embedding scale (``scale_embedding``
   is read upstream but never applied), no absolute positions.
@@ -262,23 +266,24 @@ def hz_to_mel_htk(f):
     return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
 
 
-def mel_to_hz_htk(m):
-    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
-
-
 def mel_filterbank(cfg: MimoConfig) -> torch.Tensor:
     """``[n_fft // 2 + 1, n_mels]`` triangular filters on the HTK mel scale, no area
-    normalization (torchaudio's ``melscale_fbanks(..., norm=None, mel_scale="htk")``):
-    bin frequencies ``linspace(0, sr // 2, n_freqs)``, filter edges evenly spaced in mel
-    between fmin and fmax, peak 1 at the centre edge."""
+    normalization (torchaudio's ``melscale_fbanks(..., norm=None, mel_scale="htk")``, which
+    the tokenizer's front end uses): bin frequencies ``linspace(0, sr // 2, n_freqs)``,
+    filter edges evenly spaced in mel between fmin and fmax, peak 1 at the centre edge.
+    Computed in float32 torch arithmetic, step by step as torchaudio does (only the two
+    mel ends in float64), so that the weights are torchaudio's to the bit: the same formula
+    in float64 rounded once differs by up to 1.3e-5, which can flip a code at a near-tie."""
     n_freqs = cfg.nfft // 2 + 1
-    freqs = np.linspace(0.0, cfg.sampling_rate // 2, n_freqs)
-    edges = mel_to_hz_htk(np.linspace(hz_to_mel_htk(cfg.fmin), hz_to_mel_htk(cfg.fmax_hz), cfg.n_mels + 2))
-    width = np.diff(edges)
-    rel = edges[None, :] - freqs[:, None]  # [n_freqs, n_mels + 2]
-    rising = -rel[:, :-2] / width[:-1]
+    freqs = torch.linspace(0.0, float(cfg.sampling_rate // 2), n_freqs, dtype=torch.float32)
+    mels = torch.linspace(float(hz_to_mel_htk(cfg.fmin)), float(hz_to_mel_htk(cfg.fmax_hz)), cfg.n_mels + 2,
+                          dtype=torch.float32)  # fmt: skip
+    edges = 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
+    width = edges[1:] - edges[:-1]
+    rel = edges.unsqueeze(0) - freqs.unsqueeze(1)  # [n_freqs, n_mels + 2]
+    rising = (-1.0 * rel[:, :-2]) / width[:-1]
     falling = rel[:, 2:] / width[1:]
-    return torch.from_numpy(np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32))
+    return torch.clamp(torch.minimum(rising, falling), min=0.0)
 
 
 class LogMel:
