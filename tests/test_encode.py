@@ -1488,3 +1488,19 @@ def test_cli_names_a_word_table_it_cannot_use(words, tmp_path):
     with pytest.raises(CodecprobeError, match=r"w.csv: no column\(s\) path"):
         main(args)
     assert not (tmp_path / "f.h5").exists()
+
+
+def test_a_codec_whose_packages_are_missing_says_where_they_are(monkeypatch):
+    """The demo's venv has no torch: a neural codec added to its config stopped its encode
+    job with a bare ModuleNotFoundError, naming neither the env nor make setup-codecs."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch: ModuleNotFoundError, as without torch
+    with pytest.raises(CodecprobeError) as e:
+        load_codec(CodecSpec("enc", "encodec", weights="random"))
+    assert str(e.value) == (
+        "codec 'enc' (family encodec): needs the Python package 'torch', which this environment lacks: run the "
+        "workflow with --use-conda (its env: envs/codec-hf.yaml), or install the codecs' packages into this one "
+        "(make setup-codecs: requirements-codecs.txt)"
+    )
+    assert load_codec(CodecSpec("m", "melrvq", weights="random")).n_layers == 8  # NumPy only: unaffected

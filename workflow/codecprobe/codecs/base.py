@@ -263,14 +263,24 @@ def load_codec(spec: CodecSpec, device: str = "cpu") -> Codec:
         raise CodecprobeError(
             f"codec {spec.name!r}: family {spec.family!r} has no backend {backend!r} (known: {', '.join(known)})"
         )
-    importlib.import_module(f"codecprobe.codecs.{module}")
-    if key not in REGISTRY:
+    try:  # the module, and the adapter, which imports torch & co. when built
+        importlib.import_module(f"codecprobe.codecs.{module}")
+        if key not in REGISTRY:
+            raise CodecprobeError(
+                f"codec {spec.name!r}: codecs/{module}.py declares family {spec.family!r} but registers no adapter for "
+                f"it (a Codec subclass decorated with @register, family = {spec.family!r}"
+                + ("" if key == spec.family else f", backend = {backend!r}") + ")"
+            )
+        return REGISTRY[key](spec, device)
+    except ModuleNotFoundError as e:  # torch, transformers, ... missing here: say where they are
+        if e.name is None or e.name.split(".")[0] == "codecprobe":
+            raise
+        env = family_facts(spec.family, None if backend == DEFAULT_BACKEND[spec.family] else backend)["conda_env"]
         raise CodecprobeError(
-            f"codec {spec.name!r}: codecs/{module}.py declares family {spec.family!r} but registers no adapter for it "
-            f"(a Codec subclass decorated with @register, family = {spec.family!r}"
-            + ("" if key == spec.family else f", backend = {backend!r}") + ")"
-        )
-    return REGISTRY[key](spec, device)
+            f"codec {spec.name!r} (family {spec.family}): needs the Python package {e.name!r}, which this "
+            f"environment lacks: run the workflow with --use-conda (its env: envs/{env}), or install the codecs' "
+            "packages into this one (make setup-codecs: requirements-codecs.txt)"
+        ) from e
 
 
 ADAPTER_DIR = Path(__file__).parent
