@@ -295,6 +295,27 @@ def test_textgrid_source_needs_folder():
     assert "config: alignment.textgrids: 3 is not of type 'string', 'null'" in schema_errors(c)
 
 
+def test_every_missing_data_path_is_named_at_once(tmp_path):
+    """config/paper.yaml before the data are in place: its missing paths one per run (root,
+    then a subset, then rtmri.root ...); now all in one error, a line each, without the
+    subsets and speakers under a missing root."""
+    with pytest.raises(CodecprobeError) as e:
+        check_config(copy.deepcopy(PAPER), tmp_path)
+    assert str(e.value).splitlines() == [
+        f"config: librispeech.root: {PAPER['librispeech']['root']} does not exist",
+        f"config: rtmri.root: {PAPER['rtmri']['root']} does not exist",
+        f"config: rtmri.annot16: {PAPER['rtmri']['annot16']} does not exist",
+    ]
+    c = copy.deepcopy(DEMO)  # the roots there, two things under them not
+    c["librispeech"]["subsets"] = ["dev-clean", "test-other"]
+    c["rtmri"]["speakers"] = [*c["rtmri"]["speakers"], "sub999"]
+    with pytest.raises(CodecprobeError) as e:
+        check_config(c, REPO)
+    lines = str(e.value).splitlines()
+    assert len(lines) == 3 and "librispeech.subsets ('test-other'" in lines[0]
+    assert "rtmri.speakers ('sub999': its Annot-16 track folder)" in lines[1] and "('sub999': its 75-Speaker audio" in lines[2]
+
+
 def test_missing_paths_name_the_key(tmp_path):
     c = copy.deepcopy(DEMO)
     check_config(c, REPO)  # the demo's paths exist

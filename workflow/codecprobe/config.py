@@ -355,7 +355,10 @@ def _need_n_layers(entry: dict) -> None:
 
 
 def check_config(config: dict, base: str | Path = ".") -> None:
-    """Raise :class:`CodecprobeError` on the first schema violation or missing input path.
+    """Raise :class:`CodecprobeError` on the schema violations (all of them, a line each),
+    else on the corpus and data paths that are missing (all of them: a new config, such as
+    ``config/paper.yaml`` before the data are in place, names every one at once, not one per
+    run), else on the first other problem.
 
     Relative paths are taken relative to ``base`` (the working directory of the run).
     """
@@ -366,24 +369,45 @@ def check_config(config: dict, base: str | Path = ".") -> None:
         raise CodecprobeError(f"config: pairs.by_speaker: speaker {twice[0]} given more than once (as a number and as "
                               "text?): its pairs would count twice")  # fmt: skip
     base = Path(base)
+    missing: list[str] = []
+
+    def need(path: Any, key: str, kind: str = "any") -> bool:
+        """:func:`_need`, its problem kept for the one error at the end; whether it is there."""
+        try:
+            _need(path, key, base, kind)
+            return True
+        except CodecprobeError as e:
+            missing.append(str(e))
+            return False
+
     ls = config["librispeech"]
-    _need(ls["root"], "librispeech.root", base, "dir")
-    for s in ls["subsets"]:
-        _need(Path(ls["root"]) / s, f"librispeech.subsets ({s!r} under {ls['root']})", base, "dir")
+    if need(ls["root"], "librispeech.root", "dir"):  # (under a missing root, every subset is missing too)
+        for s in ls["subsets"]:
+            need(Path(ls["root"]) / s, f"librispeech.subsets ({s!r} under {ls['root']})", "dir")
     al = config["alignment"]
     if al["source"] == "textgrids":
-        _need(al["textgrids"], "alignment.textgrids", base, "dir")
-    else:
-        _need_mfa_models(al.get("mfa") or {}, base)
-    _need_pooling(config)
+        need(al["textgrids"], "alignment.textgrids", "dir")
     w = config.get("words", {})
     if w.get("drop_stopwords"):
-        _need(w.get("stopwords", "resources/stopwords_en.txt"), "words.stopwords", base, "file")
+        need(w.get("stopwords", "resources/stopwords_en.txt"), "words.stopwords", "file")
     lx = config.get("lexicon", {})
     if lx.get("cmudict"):
-        _need(lx["cmudict"], "lexicon.cmudict", base, "file")
-    if lx.get("wordnet", "auto") != "auto":
-        _need(lx["wordnet"], "lexicon.wordnet", base, "dir")
+        need(lx["cmudict"], "lexicon.cmudict", "file")
+    wordnet = lx.get("wordnet", "auto") != "auto" and need(lx["wordnet"], "lexicon.wordnet", "dir")
+    rt = config.get("rtmri")
+    if rt:
+        roots = need(rt["root"], "rtmri.root", "dir"), need(rt["annot16"], "rtmri.annot16", "dir")
+        for spk in rt["speakers"] if all(roots) else []:
+            need(Path(rt["annot16"]) / spk / "track", f"rtmri.speakers ({spk!r}: its Annot-16 track folder)", "dir")
+            need(Path(rt["root"]) / spk / "2drt" / "audio", f"rtmri.speakers ({spk!r}: its 75-Speaker audio folder)", "dir")
+        if rt.get("grid"):
+            need(rt["grid"], "rtmri.grid", "dir")
+    if missing:
+        raise CodecprobeError("\n".join(missing))
+    if al["source"] != "textgrids":
+        _need_mfa_models(al.get("mfa") or {}, base)
+    _need_pooling(config)
+    if wordnet:
         from .lexicon import find_wordnet
 
         wn = Path(str(lx["wordnet"]))
@@ -392,16 +416,7 @@ def check_config(config: dict, base: str | Path = ".") -> None:
         except CodecprobeError as e:
             raise CodecprobeError(f"config: {e}") from None
     check_codecs(config, base)
-    rt = config.get("rtmri")
     if rt:
-        _need(rt["root"], "rtmri.root", base, "dir")
-        _need(rt["annot16"], "rtmri.annot16", base, "dir")
-        for spk in rt["speakers"]:
-            _need(Path(rt["annot16"]) / spk / "track", f"rtmri.speakers ({spk!r}: its Annot-16 track folder)", base, "dir")
-            _need(Path(rt["root"]) / spk / "2drt" / "audio", f"rtmri.speakers ({spk!r}: its 75-Speaker audio folder)",
-                  base, "dir")  # fmt: skip
-        if rt.get("grid"):
-            _need(rt["grid"], "rtmri.grid", base, "dir")
         lag = lag_config(config)
         if lag:
             from .articulatory import lag_grid
