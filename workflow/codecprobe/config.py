@@ -837,7 +837,8 @@ def encode_args(config: dict, feature: bool = False, codec: dict | None = None) 
         args = ["--slicing", "feature"]
     else:
         args = ["--slicing", e.get("slicing", "audio"), "--pooling", *e.get("pooling", ["mean"])]
-    args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", "float32" if feature else e.get("dtype", "float32")]
+    dtype = "float32" if feature else e.get("dtype", "float32")
+    args += ["--chunk-seconds", str(e.get("chunk_seconds", 60)), "--dtype", dtype]
     if feature or e.get("slicing", "audio") == "feature":
         args += ["--chunk-context-seconds", str(e.get("chunk_context_seconds", 1.0))]
     on_device = codec is None or family_facts(codec["family"], codec.get("backend"))["device"]
@@ -888,7 +889,8 @@ def llm_json(config: dict, name: str) -> str:
 
     llm = dict(codecs_by_name(config)[name]["llm"])
     tokenizer = llm.get("tokenizer")
-    for key, value in (("weights", llm.get("weights")), ("tokenizer", tokenizer if tokenizer and names_a_path(str(tokenizer)) else None)):
+    tokenizer_path = tokenizer if tokenizer and names_a_path(str(tokenizer)) else None  # a bare name: in the weights
+    for key, value in (("weights", llm.get("weights")), ("tokenizer", tokenizer_path)):
         if (digest := local_digest(value)) is not None:
             llm[f"{key}_digest"] = digest
     return json.dumps(llm, sort_keys=True)
