@@ -409,6 +409,25 @@ def test_t_interval_over_seeds_against_hand_computation():
         assert row.minus_synonym - row.minus_synonym_ci_low == pytest.approx(q * c.std(ddof=1) / np.sqrt(5), abs=1e-12)
 
 
+def test_a_type_one_replicate_on_the_seeds_it_shares_with_random_is_widened():
+    """Near-homophones in seeds 0-2, the same pairs in seeds 0 and 1, other ones in seed 2;
+    random pairs in seeds 0 and 1 only. Over the seeds both have, the near-homophones are one
+    replicate: the t-interval of the differences leaves their sampling out, so it is widened
+    by their bootstrap (judged over all three seeds, they were taken for several replicates
+    and the plain t-interval over two seeds was given)."""
+    rng = np.random.default_rng(7)
+    hom, other = rng.normal(4.0, 1.0, size=(30, 2)), rng.normal(4.5, 1.0, size=(30, 2))
+    dist = {"random": rng.normal(6.0, 1.0, size=(60, 2)), "near_homophone": np.concatenate([hom, hom, other])}
+    seeds = {"random": np.repeat([0, 1], 30), "near_homophone": np.repeat([0, 1, 2], 30)}
+    row = summarize(dist, n_boot=300, seed=3, seeds=seeds).set_index(["pair_type", "layer"]).loc[("near_homophone", 1)]
+    assert row.ci_method == "t over seeds; normalized: t over seeds + bootstrap over pairs"
+    per_seed = hom[:, 0].mean() - dist["random"][:, 0].reshape(2, 30).mean(axis=1)
+    m = per_seed.mean()
+    tlo, thi = stats.t.interval(0.95, 1, loc=m, scale=per_seed.std(ddof=1) / np.sqrt(2))
+    assert row.norm_mean == pytest.approx(m)
+    assert row.norm_ci_low < tlo and row.norm_ci_high > thi  # wider than the t-interval over the two seeds
+
+
 def test_minus_synonym_of_identical_seeds_counts_them_as_one():
     """Seeds that hold the same synonym and near-homophone pairs (a corpus smaller than
     pairs.n_tokens) give the same difference: not a zero-width t-interval, but the one-seed

@@ -421,18 +421,17 @@ def summarize(
         lo, hi = _percentiles(draws(common[0]), q)
         return values[0], lo, hi, ci_boot + (f" (every {replicate} the same)" if alike else "")
 
-    # types whose seeds all hold the same pairs (equal means): one replicate of them, not several
-    same = {t: len(m) >= 2 and all(_same_value(v, m[seed_ids[t][0]]) for v in m.values()) for t, m in means.items()}
-
     def versus(t: str, ref: str, f) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
         """``f(type t's mean, type ref's mean)`` per seed both have: its mean, interval and method.
 
-        Seeds that all hold the same pairs of one of the two types (``same``) but not of the
-        other: the differences over seeds vary with the other type's pairs alone, so the
-        t-interval over them leaves out the first type's sampling. Its half-widths are then
-        widened, in quadrature (independent errors, normal approximation), by those of the
-        first type's bootstrap: the mean over seeds of ``f`` of its bootstrap means (its one
-        replicate) and the other type's per-seed means (``t over seeds + bootstrap over ...``).
+        The seeds both have (``common``) that all hold the same pairs of one of the two types
+        but not of the other: the differences over seeds vary with the other type's pairs
+        alone, so the t-interval over them leaves out the first type's sampling. Its
+        half-widths are then widened, in quadrature (independent errors, normal
+        approximation), by those of the first type's bootstrap: the mean over seeds of ``f``
+        of its bootstrap means (its one replicate) and the other type's per-seed means
+        (``t over seeds + bootstrap over ...``). Judged over the common seeds only: a type
+        whose seeds agree there but not in a seed the other lacks is one replicate here.
         """
         common = [s for s in seed_ids[t] if ref in dist and s in means[ref]]
         values = [f(means[t][s], means[ref][s]) for s in common]
@@ -440,12 +439,16 @@ def summarize(
             if len(common) >= 2:
                 return (*t_interval(np.stack(values), alpha), "")
             return (*interval(values, common, lambda s: f(boot(t, s), boot(ref, s)))[:3], "")
-        if len(common) >= 2 and same[t] != same[ref]:
+
+        def alike(x: str) -> bool:  # the type's common seeds all hold the same pairs
+            return all(_same_value(means[x][s], means[x][common[0]]) for s in common[1:])
+
+        if len(common) >= 2 and alike(t) != alike(ref):
             mean, tlo, thi = t_interval(np.stack(values), alpha)
-            if same[t]:
-                draws = np.mean([f(boot(t, seed_ids[t][0]), means[ref][s]) for s in common], axis=0)
+            if alike(t):
+                draws = np.mean([f(boot(t, common[0]), means[ref][s]) for s in common], axis=0)
             else:
-                draws = np.mean([f(means[t][s], boot(ref, seed_ids[ref][0])) for s in common], axis=0)
+                draws = np.mean([f(means[t][s], boot(ref, common[0])) for s in common], axis=0)
             blo, bhi = _percentiles(draws, q)
             lo = mean - np.hypot(mean - tlo, np.maximum(mean - blo, 0.0))
             hi = mean + np.hypot(thi - mean, np.maximum(bhi - mean, 0.0))
