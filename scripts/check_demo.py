@@ -138,17 +138,22 @@ if regions.exists():  # every region of the synthetic tract moves with the phone
     print(f"regions: melrvq PWCCA {r.pwcca.min():.3f} .. {r.pwcca.max():.3f} vs shuffled {r.shuffled_mean.max():.3f}")
 # the synthetic-data label on the combined tables and the LaTeX tables
 label = " ".join(str(config.get("data_label", "")).split())
-assert label.startswith("SYNTHETIC"), f"the demo config's data_label does not say SYNTHETIC: {label!r}"
+mri_label = " ".join(str(rtmri.get("data_label") or config.get("data_label", "")).split())  # the rt-MRI outputs'
+assert label.startswith("SYNTHETIC") and mri_label.startswith("SYNTHETIC"), (
+    f"the demo config's data labels do not say SYNTHETIC: {label!r}, {mri_label!r}"
+)
 combined = sorted(results.rglob("*all_codecs.csv")) + [results / "tables" / "codecs.csv"]
 assert len(combined) > 1, "no combined (*all_codecs.csv) table"
 for f in combined:
+    want = mri_label if f.parent.name == "rtmri" else label
     got = set(pd.read_csv(f, keep_default_na=False)["data_label"].astype(str).map(lambda s: " ".join(s.split())))
-    assert got == {label}, f"{f}: data_label {got} is not the config's {label!r}"
+    assert got == {want}, f"{f}: data_label {got} is not the config's {want!r}"
 tex = ["word_pairs.tex"] + ["pwcca.tex"] * wanted["pwcca"]  # the LaTeX tables the config asks for
 absent = [n for n in tex if not (results / "tables" / n).exists()]
 assert not absent, f"LaTeX tables missing: {absent}"
 for f in sorted((results / "tables").glob("*.tex")):
-    assert f"% data: {label}" in f.read_text(), f"{f}: no '% data: {label[:20]}...' line"
+    want = mri_label if f.name == "pwcca.tex" else label
+    assert f"% data: {want}" in f.read_text(), f"{f}: no '% data: {want[:20]}...' line"
 print(f"labels: {len(combined)} combined tables and {len(list((results / 'tables').glob('*.tex')))} LaTeX tables say "
       f"{label[:22]}...")
 # the figures: each one the config asks for, as a PDF and a PNG with something drawn

@@ -165,6 +165,32 @@ def test_configfile_replaces_the_demo_config(tmp_path):
     }  # fmt: skip
 
 
+def test_the_rt_mri_outputs_carry_their_own_data_label(tmp_path):
+    """rtmri.data_label labels Fig. 3, the lag and region outputs; the word-pair outputs keep
+    data_label (in a paper run every rt-MRI output said "LibriSpeech ..."); without it the
+    rt-MRI outputs take data_label (the demo)."""
+    import shlex
+
+    from codecprobe.config import rtmri_label
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert rtmri_label(cfg) == cfg["data_label"]
+    cfg["rtmri"]["data_label"] = "MRI LABEL"
+    cfg["data_label"] = "WORD LABEL"
+    p = tmp_path / "mine.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    r = snakemake("-n", "-p", "--forceall", "--configfile", str(p))
+    assert r.returncode == 0, r.stdout + r.stderr
+    notes = {}
+    for line in r.stdout.splitlines():
+        if "--note" in line and "python -m codecprobe." in line:
+            argv = shlex.split(line[line.index("python -m"):])
+            notes[" ".join(argv[2:4])] = argv[argv.index("--note") + 1]
+    assert notes["codecprobe.artstage figures"] == notes["codecprobe.artstage lag-figure"] == "MRI LABEL"
+    assert notes["codecprobe.artstage region-figure"] == "MRI LABEL"
+    assert notes["codecprobe.figures --tables"] == "WORD LABEL", notes
+
+
 def test_slurm_profile_dry_run(tmp_path):
     cfg = paper_config_on_stub(tmp_path)
     r = snakemake("--profile", "profiles/slurm", "-n", "--forceall", "--configfile", str(cfg))

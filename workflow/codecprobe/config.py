@@ -582,6 +582,14 @@ def local_digest(value: str | None, base: str | Path = ".") -> str | None:
     return tree_fingerprint([path], ("*",), DIGEST_CACHE) if path.exists() else None
 
 
+def rtmri_label(config: dict) -> str:
+    """The label of the rt-MRI outputs (the Fig. 3, lag and region tables, figures and
+    captions): ``rtmri.data_label``, else the run's ``data_label`` (in the demo both data
+    sets are synthetic; in a paper run the word analysis's LibriSpeech label would name the
+    wrong corpus)."""
+    return str((config.get("rtmri") or {}).get("data_label") or config.get("data_label", ""))
+
+
 NULL_MEANS_OFF = (("rtmri", "lag"), ("rtmri", "regions"))  # optional analyses: null, as omitted, turns them off
 
 

@@ -129,7 +129,7 @@ rule fig3:
         "../../envs/analysis.yaml"
     threads: 1
     params:
-        note=config.get("data_label", ""),
+        note=rtmri_label(config),
     shell:
         "python -m codecprobe.artstage figures --tables {input:q} --combined {output.table:q}"
         " --summary {output.summary:q} --pdf {output.pdf:q} --png {output.png:q}"
@@ -191,7 +191,7 @@ rule fig3_lag:
         "../../envs/analysis.yaml"
     threads: 1
     params:
-        note=config.get("data_label", ""),
+        note=rtmri_label(config),
     shell:
         "python -m codecprobe.artstage lag-figure --tables {input:q} --combined {output.table:q}"
         " --summary {output.summary:q} --best {output.best:q} --pdf {output.pdf:q} --png {output.png:q}"
@@ -280,7 +280,7 @@ rule fig3_regions:
         "../../envs/analysis.yaml"
     threads: 1
     params:
-        note=config.get("data_label", ""),
+        note=rtmri_label(config),
     shell:
         "python -m codecprobe.artstage region-figure --tables {input:q} --combined {output.table:q}"
         " --summary {output.summary:q} --pdf {output.pdf:q} --png {output.png:q}"

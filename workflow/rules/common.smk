@@ -49,6 +49,7 @@ from codecprobe.config import (  # noqa: E402
     regions_gap_args,
     regions_config,
     random_weight_codecs,
+    rtmri_label,
     split_codecs,
     tokens_args,
     vtd_args,
