@@ -31,8 +31,15 @@ def test_commit_and_dirty_flag_of_a_checkout(tmp_path):
     (code / "stage.py").write_text("x = 2\n")
     source_version.cache_clear()
     assert source_version(str(code)) == f"{__version__}+g{sha}.dirty"
-    (code / "new.py").write_text("")  # untracked files do not count
     (code / "stage.py").write_text("x = 1\n")
+    (code / "notes.txt").write_text("")  # an untracked file that is not code does not count
+    source_version.cache_clear()
+    assert source_version(str(code)) == f"{__version__}+g{sha}"
+    (code / "codecs").mkdir()
+    (code / "codecs" / "toy.py").write_text("")  # a new adapter file (found by the registry): code not in the commit
+    source_version.cache_clear()
+    assert source_version(str(code)) == f"{__version__}+g{sha}.dirty"
+    (repo / ".gitignore").write_text("toy.py\n")  # ignored by git: not counted
     source_version.cache_clear()
     assert source_version(str(code)) == f"{__version__}+g{sha}"
 
@@ -40,6 +47,20 @@ def test_commit_and_dirty_flag_of_a_checkout(tmp_path):
 def test_outside_a_checkout_the_version_alone(tmp_path):
     assert source_version(str(tmp_path)) == __version__
     assert source_version(str(tmp_path / "missing")) == __version__
+
+
+def test_a_checkout_git_cannot_read_says_unknown(tmp_path, monkeypatch, caplog):
+    """A checkout owned by another user ("dubious ownership"), or no git at all: the commit
+    is lost; "0.1.0" alone (what a release says) took it for a release, with no word."""
+    code = tmp_path / "repo" / "workflow"
+    code.mkdir(parents=True)
+    (tmp_path / "repo" / ".git").mkdir()  # a checkout
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git"))  # git not found
+    source_version.cache_clear()
+    with caplog.at_level("WARNING", logger="codecprobe"):
+        assert source_version(str(code)) == f"{__version__}+unknown"
+    assert "is a git checkout, but git cannot read it" in caplog.text
+    source_version.cache_clear()
 
 
 @needs_git
