@@ -784,7 +784,7 @@ def test_relative_distance_one_seed_and_zero_random(tmp_path):
     assert (row.rel_ci_high - row.rel_ci_low) / 2 == pytest.approx(1.96 * se, rel=0.2)
     assert t.loc[("random", 2), "rel_mean"] == 0
     z = summarize({"random": np.zeros((5, 1)), "synonym": np.ones((5, 1))}, n_boot=100)
-    assert np.isinf(z.set_index("pair_type").loc["synonym", "rel_mean"])
+    assert np.isnan(z.set_index("pair_type").loc["synonym", "rel_mean"])  # x / 0: NaN, as README says (was inf)
     assert np.isnan(z.set_index("pair_type").loc["random", "rel_mean"])  # 0 / 0
 
 
@@ -1106,3 +1106,33 @@ def test_standardize_keeps_a_nan_to_its_own_token():
     ok = np.delete(f[:, 0, 0], 2)
     np.testing.assert_allclose(np.delete(z[:, 0, 0], 2), (ok - ok.mean()) / ok.std())
     np.testing.assert_allclose(z[:, 1], (f[:, 1] - f[:, 1].mean(0)) / f[:, 1].std(0))
+
+
+def test_a_zero_width_word_bootstrap_is_warned(caplog):
+    """Synonym pairs that all join the same two words (big -> large, large -> big): every
+    resample of the words gives the same mean, an interval of zero width, which was not
+    logged (the warning counted words, and there are two)."""
+    from codecprobe.distances import word_ids
+
+    rng = np.random.default_rng(0)
+    wa = ["big"] * 3 + ["large"] * 3 + [f"w{i}" for i in range(8)]
+    wb = ["large"] * 3 + ["big"] * 3 + [f"w{i + 1}" for i in range(8)]
+    ia, ib, _ = word_ids(wa, wb)
+    d = rng.uniform(1, 5, size=(14, 1))
+    types = np.array(["synonym"] * 6 + ["random"] * 8)
+    dist = {t: d[types == t] for t in ("random", "synonym")}
+    words = {t: (ia[types == t], ib[types == t]) for t in dist}
+    with caplog.at_level("WARNING", logger="codecprobe.distances"):
+        out = summarize(dist, n_boot=200, words=words, boot_over="word types").set_index("pair_type")
+    syn = out.loc["synonym"]
+    assert syn.ci_low == pytest.approx(d[:6].mean(), rel=1e-12) and syn.ci_high == pytest.approx(d[:6].mean(), rel=1e-12)
+    assert "synonym, seed 0: every resample of the words gives the same mean (its pairs join 2 words): a zero-width interval" in caplog.text
+    assert "random, seed 0: every resample" not in caplog.text
+
+
+def test_a_random_mean_of_zero_gives_nan_relative_columns():
+    """README: rel_* is NaN where the random pairs' mean is 0 (x / 0 gave +inf)."""
+    dist = {"random": np.zeros((4, 1)), "synonym": np.full((4, 1), 2.0)}
+    out = summarize(dist, n_boot=50).set_index("pair_type")
+    assert np.isnan(out.loc["synonym", ["rel_mean", "rel_ci_low", "rel_ci_high"]].astype(float)).all()
+    assert out.loc["synonym", "norm_mean"] == 2.0

@@ -636,3 +636,12 @@ def test_no_eligible_tokens_message_follows_require_synonym(cmu, wordnet):
         build_speaker_pairs(the, PairConfig(seeds=(0,)), ["s1"], cmu, wordnet, table="w.csv")
     assert str(e.value) == want
     assert (build_pairs(the, no_syn, cmu, wordnet)[1]["n_sampled_tokens"] == 2).all()  # no synonym rule: "the" is in
+
+
+def test_capping_no_pairs_gives_no_pairs():
+    """A seed or speaker without pairs of any type, with pairs.max_pairs_per_type set: pandas'
+    "No objects to concatenate" stopped the job; uncapped, the same input gave no rows."""
+    from codecprobe.pairs import PAIR_COLUMNS, cap_pairs
+
+    empty = pd.DataFrame(columns=PAIR_COLUMNS)
+    assert cap_pairs(empty, 5, seed=0).empty and list(cap_pairs(empty, 5, seed=0).columns) == PAIR_COLUMNS

@@ -346,8 +346,9 @@ def summarize(
     = the type's mean minus the synonyms' mean of the same seed, mean and interval over
     the seeds both have, as the normalized columns (NaN for ``synonym`` itself and
     without synonym pairs): the phonetic-versus-semantic contrast for
-    ``near_homophone``; its bootstrap resamples both types independently (their word
-    pairs are disjoint); ``minus_synonym_method`` says which interval (empty without
+    ``near_homophone``; its bootstrap resamples both types with the same draws (of word
+    types with ``words``, so that the two types' shared words keep their dependence;
+    independently otherwise); ``minus_synonym_method`` says which interval (empty without
     one); ``n_seeds``, ``ci_method`` (``t over seeds`` / ``bootstrap over pairs``) and
     ``aggregation`` (the ``aggregate`` used) say how each row was made. ``replicate``
     and ``boot_over`` only name the seeds and the resampled units in ``ci_method``
@@ -402,6 +403,10 @@ def summarize(
                 if empty:
                     log.warning("%s, %s %s: %d of %d resamples of the words hold none of its pairs (left out of "
                                 "the percentiles)", t, replicate, s, empty, n_boot)  # fmt: skip
+                held = boots[t, s][~np.isnan(boots[t, s][:, 0])]
+                if len(held) and np.allclose(held, held[0], rtol=1e-12, atol=0.0):  # e.g. every pair joins a and b
+                    log.warning("%s, %s %s: every resample of the words gives the same mean (its pairs join %d words): "
+                                "a zero-width interval", t, replicate, s, len(np.unique(np.concatenate([ia, ib]))))  # fmt: skip
             else:
                 labels = None if clusters is None else np.asarray(clusters[t])[rows]
                 few(int(rows.sum()) if labels is None else len(np.unique(labels)))
@@ -464,8 +469,8 @@ def summarize(
         own = [means[t][s] for s in seed_ids[t]]
         mean, lo, hi, method = interval(own, list(seed_ids[t]), functools.partial(boot, t))
         nmean, nlo, nhi, nmethod = versus(t, "random", np.subtract)
-        with np.errstate(divide="ignore", invalid="ignore"):  # a random mean of 0: NaN (or inf)
-            rmean, rlo, rhi, _ = versus(t, "random", lambda x, r: x / r - 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a random mean of 0: NaN (x / 0 is inf: made NaN)
+            rmean, rlo, rhi = (np.where(np.isfinite(v), v, np.nan) for v in versus(t, "random", lambda x, r: x / r - 1.0)[:3])
         n_random = sum(s in means.get("random", {}) for s in seed_ids[t])
         if n_random != len(own):  # the normalized columns rest on fewer replicates
             log.warning("%s: %d %s(s) with pairs, %d with random pairs too", t, len(own), replicate, n_random)

@@ -303,7 +303,7 @@ def token_pairs(
 
 def cap_pairs(pairs: pd.DataFrame, max_per_type: int | None, seed: int) -> pd.DataFrame:
     """Keep at most ``max_per_type`` pairs of each type (random subset, fixed seed)."""
-    if not max_per_type:
+    if not max_per_type or pairs.empty:  # none to cap (a seed or speaker without pairs: concat of nothing)
         return pairs
     out = [
         g.sample(n=max_per_type, random_state=seed) if len(g) > max_per_type else g
