@@ -470,7 +470,8 @@ def summarize(
         mean, lo, hi, method = interval(own, list(seed_ids[t]), functools.partial(boot, t))
         nmean, nlo, nhi, nmethod = versus(t, "random", np.subtract)
         with np.errstate(divide="ignore", invalid="ignore"):  # a random mean of 0: NaN (x / 0 is inf: made NaN)
-            rmean, rlo, rhi = (np.where(np.isfinite(v), v, np.nan) for v in versus(t, "random", lambda x, r: x / r - 1.0)[:3])
+            rel = versus(t, "random", lambda x, r: x / r - 1.0)[:3]
+        rmean, rlo, rhi = (np.where(np.isfinite(v), v, np.nan) for v in rel)
         n_random = sum(s in means.get("random", {}) for s in seed_ids[t])
         if n_random != len(own):  # the normalized columns rest on fewer replicates
             log.warning("%s: %d %s(s) with pairs, %d with random pairs too", t, len(own), replicate, n_random)
