@@ -527,3 +527,23 @@ def test_cka_benchmark_runs_small():
     assert "n = 400 (2x words): fast per permutation" in out
     errs = [float(e) for e in re.findall(r"max \|fast - slow\| over \d+ permutations: ([\d.e+-]+)", out)]
     assert len(errs) == 2 and max(errs) < 1e-10, out
+
+
+def test_every_estimator_says_cka_is_undefined_for_a_constant_representation():
+    """A constant representation (or, debiased, constant but for one word): the Gram forms and
+    the feature-form debiased CKA gave rounding noise (-1.5e-17, 3.6e-10) where linear_cka and
+    the stage's path stop with "CKA is undefined"."""
+    from codecprobe.cka import cka_gram, debiased_cka, linear_cka_gram
+
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((50, 8))
+    const = np.full((50, 6), 0.1)
+    one_off = const.copy()
+    one_off[7] += 1.0  # constant but for one word
+    for call in (lambda: linear_cka_gram(const @ const.T, y @ y.T), lambda: cka_gram(const @ const.T, y @ y.T, debiased=True),
+                 lambda: cka_gram(one_off @ one_off.T, y @ y.T, debiased=True), lambda: debiased_cka(one_off, y)):  # fmt: skip
+        with pytest.raises(CodecprobeError, match="CKA is undefined"):
+            call()
+    x = rng.standard_normal((50, 6))
+    assert debiased_cka(x, y) == pytest.approx(cka_gram(x @ x.T, y @ y.T, debiased=True), abs=1e-12)
+    assert linear_cka_gram(x @ x.T, x @ x.T) == pytest.approx(1.0)

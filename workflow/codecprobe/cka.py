@@ -244,7 +244,9 @@ def cka_gram(k: np.ndarray, l: np.ndarray, debiased: bool = False) -> float:
     """CKA from Gram matrices ``k, l [n, n]``: biased (H-centred) or debiased (U-centred, n >= 4)."""
     k, l = check_grams(k, l, min_n=4 if debiased else 2)
     centre = unbiased_center_gram if debiased else center_gram
-    return cka_from_centred(centre(k), centre(l))
+    # zero up to rounding (a constant representation): undefined, as cka_permutation and linear_cka say
+    kc, lc = (_check_centred(centre(g), float(np.abs(g).max())) for g in (k, l))
+    return cka_from_centred(kc, lc)
 
 
 def linear_cka_gram(k: np.ndarray, l: np.ndarray) -> float:
@@ -305,11 +307,18 @@ def debiased_cka(x: np.ndarray, y: np.ndarray) -> float:
     xc, yc = _centred64(x), _centred64(y)
     rx, ry = np.einsum("ij,ij->i", xc, xc), np.einsum("ij,ij->i", yc, yc)
     xy = _unbiased_dot(float(np.linalg.norm(xc.T @ yc) ** 2), rx, ry, n)
-    xx = _unbiased_dot(float(np.linalg.norm(xc.T @ xc) ** 2), rx, rx, n)
-    yy = _unbiased_dot(float(np.linalg.norm(yc.T @ yc) ** 2), ry, ry, n)
+    sx, sy = float(np.linalg.norm(xc.T @ xc) ** 2), float(np.linalg.norm(yc.T @ yc) ** 2)
+    xx, yy = _unbiased_dot(sx, rx, rx, n), _unbiased_dot(sy, ry, ry, n)
+    tol = min(64 * n * float(np.finfo(np.float64).eps), 1e-6)  # as _check_centred: zero up to rounding
+    if any(scale == 0 or abs(v) <= tol * scale for v, scale in ((xx, sx), (yy, sy))):
+        raise CodecprobeError(
+            f"CKA is undefined: a representation of {n} rows is constant up to rounding (or, for the debiased "
+            "estimator, constant but for one word)"
+        )
     if xx <= 0 or yy <= 0:
         raise CodecprobeError(
-            f"debiased CKA: a self-HSIC estimate is not positive ({xx:.3g}, {yy:.3g}); too few words?"
+            f"debiased CKA: a self-HSIC estimate is not positive ({xx:.3g}, {yy:.3g}) over {n} words: too few words, "
+            "or a representation constant but for one word (then CKA is undefined)"
         )
     return xy / np.sqrt(xx * yy)
 
