@@ -547,3 +547,19 @@ def test_every_estimator_says_cka_is_undefined_for_a_constant_representation():
     x = rng.standard_normal((50, 6))
     assert debiased_cka(x, y) == pytest.approx(cka_gram(x @ x.T, y @ y.T, debiased=True), abs=1e-12)
     assert linear_cka_gram(x @ x.T, x @ x.T) == pytest.approx(1.0)
+
+
+def test_a_degenerate_bootstrap_resample_is_named_as_such():
+    """At 4-6 words a resample can hold 2 distinct rows: the error blamed "a constant
+    representation" although the data are not (their CKA is 0.57); constant data still say so."""
+    from codecprobe.cka import cka_gap_bootstrap, debiased_cka
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(4, 3))
+    y = x + rng.normal(size=(4, 3))
+    assert debiased_cka(x, y) == pytest.approx(0.5657, abs=1e-4)
+    with pytest.raises(CodecprobeError, match=r"a resample of the 4 rows holds \d distinct ones, too few for debiased CKA"):
+        cka_gap_bootstrap(x, y, 300, np.random.default_rng(0), n_perm=3)
+    with pytest.raises(CodecprobeError) as e:
+        cka_gap_bootstrap(np.ones((8, 3)), y.repeat(2, axis=0), 10, np.random.default_rng(0), n_perm=3)
+    assert "resample" not in str(e.value) and "CKA is undefined" in str(e.value)

@@ -557,10 +557,17 @@ def cka_gap_bootstrap(
     else:
         raise CodecprobeError(f"kernel must be one of {KERNELS}, got {kernel!r}")
 
-    def gap_of(idx: np.ndarray, copy_codes: np.ndarray | None) -> float:
+    def gap_of(idx: np.ndarray, copy_codes: np.ndarray | None, resample: bool = True) -> float:
         kc = _masked_ucentre(kx[np.ix_(idx, idx)], idx)
         lc = _masked_ucentre(ky[np.ix_(idx, idx)], idx)
-        obs = permutation_null(kc, lc, [np.arange(len(idx))])[0]
+        try:
+            obs = permutation_null(kc, lc, [np.arange(len(idx))])[0]
+        except CodecprobeError as e:
+            if not resample:  # the data themselves
+                raise
+            distinct = len(np.unique(idx))  # the data passed (the point estimate): the resample is degenerate
+            raise CodecprobeError(f"the CKA gap bootstrap: a resample of the {n} rows holds {distinct} distinct ones, "
+                                  f"too few for debiased CKA (the stage bootstraps 20 word types or more): {e}") from e
         # with groups, sort keys are drawn per original row, so every copy of one group moves
         # alike: the pairs of copies of one row, zeroed in both Grams, stay aligned, as in the
         # data. With a permutation of its own per copy they met the other side's non-zero
@@ -573,7 +580,7 @@ def cka_gap_bootstrap(
         null = permutation_null(kc, lc, perms)
         return float(obs - null.mean())
 
-    point = gap_of(np.arange(n), codes)
+    point = gap_of(np.arange(n), codes, resample=False)
     values = np.empty(n_boot)
     if codes is None:
         for b in range(n_boot):
