@@ -503,6 +503,30 @@ def test_codec_backend_selects_the_env_and_is_checked():
     check_config(c, REPO)
 
 
+def test_mimos_attention_budget_can_be_set_in_the_config():
+    """The out-of-memory message told to lower MiMo's options.max_attention_elements, which
+    the schema refused in every spelling: it is a MiMo codec entry's key, passed to the
+    adapter (and refused for other families, whose adapters would not read it)."""
+    import json
+
+    from codecprobe.codecs.mimo import OPTIONS
+    from codecprobe.config import check_codecs, codec_json
+    from codecprobe.encode import spec_from_json
+
+    c = copy.deepcopy(DEMO)
+    c["codecs"] = [{"name": "mo", "family": "mimo", "weights": "random", "max_attention_elements": 2**24}]
+    assert schema_errors(c) == []
+    check_codecs(c, REPO)
+    spec = spec_from_json(codec_json(c, "mo"))
+    assert spec.options["max_attention_elements"] == 2**24 and set(spec.options) <= OPTIONS
+    c["codecs"] = [{"name": "e", "family": "encodec", "weights": "random", "max_attention_elements": 5}]
+    with pytest.raises(CodecprobeError, match=r"codecs\[e\].max_attention_elements: MiMo's only, not for family encodec"):
+        check_codecs(c, REPO)
+    c["codecs"] = [{"name": "mo", "family": "mimo", "weights": "random", "options": {"max_attention_elements": 5}}]
+    assert any("unknown key 'options'" in e for e in schema_errors(c))
+    assert json.loads(codec_json(DEMO, "melrvq")).get("max_attention_elements") is None
+
+
 def test_codec_vectors_is_dac_only_and_checked():
     import json
 

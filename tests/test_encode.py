@@ -1295,7 +1295,7 @@ def test_cuda_out_of_memory_names_the_batch_and_the_settings():
     def encode(x, lengths=None):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    for family, extra in (("dac", None), ("mimo", "codecs[m].options.max_attention_elements")):
+    for family, extra in (("dac", None), ("mimo", "codecs[m].max_attention_elements (default 2^28)")):
         codec = types.SimpleNamespace(uses_torch=True, device="cpu", accepts_lengths=family == "mimo", encode=encode,
                                       sample_rate=24000, spec=CodecSpec("m", family))  # fmt: skip
         with pytest.raises(CodecprobeError) as e:

@@ -745,6 +745,8 @@ def check_codecs(config: dict, base: str | Path = ".") -> None:
                 f"config: codecs[{c['name']}].backend: family {c['family']} has no backend {backend!r} "
                 f"(known: {', '.join(known)})"
             )
+        if "max_attention_elements" in c and c["family"] != "mimo":  # other adapters would not read it
+            raise CodecprobeError(f"config: codecs[{c['name']}].max_attention_elements: MiMo's only, not for family {c['family']}")
         vectors = c.get("vectors", "decoded")
         if vectors != "decoded" and c["family"] != "dac":
             raise CodecprobeError(

@@ -231,7 +231,7 @@ def out_of_memory_error(codec: Codec, clips: list[np.ndarray], n_padded: int) ->
     spec = codec.spec
     hint = "encode.batch_seconds or encode.max_batch (word clips), encode.chunk_seconds (feature slicing)"
     if spec.family == "mimo":
-        hint += f", or codecs[{spec.name}].options.max_attention_elements"
+        hint += f", or codecs[{spec.name}].max_attention_elements (default 2^28)"
     return CodecprobeError(
         f"codec {spec.name!r}: CUDA out of memory on {codec.device} encoding a batch of {len(clips)} clip(s), "
         f"{n_padded / sr:.1f} s each when padded ({sum(len(c) for c in clips) / sr:.1f} s of audio): lower {hint}, "
