@@ -43,8 +43,13 @@ class CodecSpec:
 
 
 def register(cls: type["Codec"]) -> type["Codec"]:
-    """Class decorator: make ``cls`` available under ``cls.family`` (and its ``backend``)."""
-    REGISTRY[registry_key(cls.family, cls.backend)] = cls
+    """Class decorator: make ``cls`` available under ``cls.family`` (and its ``backend``). A
+    class whose ``backend`` is the one its family's declaration marks ``default`` (copied
+    from ``FAMILY``) is the family's default implementation, as one that leaves it unset."""
+    backend = cls.backend
+    if backend != "default" and DEFAULT_BACKEND.get(cls.family) == backend:
+        backend = "default"  # (the file then "registered no adapter" for its family)
+    REGISTRY[registry_key(cls.family, backend)] = cls
     return cls
 
 
