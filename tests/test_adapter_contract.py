@@ -196,6 +196,24 @@ def test_a_declaration_with_an_extra_key_is_an_error(tmp_path):
     )
 
 
+@pytest.mark.parametrize("old, new, why", [
+    ('"device": False', '"device": "cpu"', "'device'] must be True or False, got 'cpu'"),
+    ('"hub_ids": None', '"hub_ids": "hub"', "'hub_ids'] must be None, \"hf\" or \"org_name\", got 'hub'"),
+    ('"conda_env": "analysis.yaml"', '"conda_env": "analysis"', "'conda_env'] must name a file in envs/"),
+    ('"family": "toyrvq"', '"family": ""', "'family'] must be a non-empty string, got ''"),
+])  # fmt: skip
+def test_a_declaration_value_of_the_wrong_kind_is_an_error(tmp_path, old, new, why):
+    """Only the keys were checked: "device": "cpu" (a true string) made the encode jobs ask
+    for a GPU, an unknown hub_ids read as "hf"."""
+    assert old in TOY
+    (tmp_path / "toyrvq.py").write_text(TOY.replace(old, new))
+    with pytest.raises(CodecprobeError) as e:
+        base.adapter_declarations(tmp_path)
+    assert str(e.value).startswith(f"{tmp_path / 'toyrvq.py'}: FAMILY[{why}")
+    (tmp_path / "toyrvq.py").write_text(TOY)
+    assert base.adapter_declarations(tmp_path)["toyrvq"]["family"] == "toyrvq"
+
+
 def test_a_default_adapter_may_name_its_declared_backend(monkeypatch):
     """A default adapter class whose ``backend`` repeats its declaration's (copied from
     FAMILY) registered under ``family:backend``, and loading the family said its file

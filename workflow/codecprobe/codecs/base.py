@@ -320,8 +320,27 @@ def adapter_declarations(folder: str | Path = ADAPTER_DIR) -> dict[str, dict]:
                 if not isinstance(d, dict) or set(d) != DECLARATION_KEYS:
                     got = sorted(d) if isinstance(d, dict) else type(d).__name__
                     raise CodecprobeError(f"{path}: FAMILY must be a dict with keys {sorted(DECLARATION_KEYS)}, got {got}")
+                if bad := _declaration_problem(d):  # a value of the wrong kind was read as another ("cpu" as a GPU)
+                    raise CodecprobeError(f"{path}: FAMILY[{bad}]")
                 out[path.stem] = d
     return out
+
+
+def _declaration_problem(d: dict) -> str | None:
+    """What is wrong with a declaration's values, or None: names are non-empty strings,
+    ``default`` and ``device`` True or False (a string such as "cpu" is true), ``hub_ids``
+    one of None, "hf", "org_name", ``conda_env`` a ``.yaml`` file name."""
+    for key in ("family", "backend", "conda_env"):
+        if not isinstance(d[key], str) or not d[key]:
+            return f"{key!r}] must be a non-empty string, got {d[key]!r}"
+    for key in ("default", "device"):
+        if not isinstance(d[key], bool):
+            return f"{key!r}] must be True or False, got {d[key]!r}"
+    if d["hub_ids"] not in (None, "hf", "org_name"):
+        return f"'hub_ids'] must be None, \"hf\" or \"org_name\", got {d['hub_ids']!r}"
+    if not d["conda_env"].endswith(".yaml"):
+        return f"'conda_env'] must name a file in envs/ (e.g. \"analysis.yaml\"), got {d['conda_env']!r}"
+    return None
 
 
 def _families(decls: dict[str, dict]) -> tuple[dict, dict, dict, dict]:
