@@ -230,3 +230,12 @@ def test_a_default_adapter_may_name_its_declared_backend(monkeypatch):
 
     assert base.REGISTRY["melrvq"] is Named and "melrvq:codecprobe" not in base.REGISTRY
     assert type(load_codec(CodecSpec("m", "melrvq", weights="random"))) is Named
+    # every output names the implementation (a second backend's outputs said only the family)
+    assert load_codec(CodecSpec("m", "melrvq", weights="random")).metadata()["backend"] == "codecprobe"
+
+    @base.register
+    class Second(MelRVQ):
+        backend = "fast"
+
+    monkeypatch.setitem(base.OTHER_BACKENDS, "melrvq", {"fast": "melrvq"})
+    assert load_codec(CodecSpec("m", "melrvq", weights="random", options={"backend": "fast"})).metadata()["backend"] == "fast"

@@ -169,6 +169,8 @@ class Codec(ABC):
         meta = {
             "codec": self.spec.name,
             "family": self.family,
+            # the implementation (a second backend, added by an adapter file, is told apart)
+            "backend": DEFAULT_BACKEND.get(self.family, "default") if self.backend == "default" else self.backend,
             "weights": self.spec.weights,
             "weights_sha256": self.weights_hash(),
             "random_weights": self.spec.random,
