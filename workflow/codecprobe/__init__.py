@@ -19,9 +19,10 @@ def source_version(root: str | None = None) -> str:
     workflow's code folder (``workflow/``: the package, the rules, the schema) differ from
     that commit: a tracked file edited, or a file of code (:data:`CODE_SUFFIXES`) that git
     neither tracks nor ignores (a new codec adapter, which the registry finds by its file);
-    an edited ``config.yaml`` is not code. ``__version__`` alone outside a git checkout; ``0.1.0+unknown`` inside one
-    that git cannot read (no git, or a checkout owned by another user: "dubious
-    ownership"), with a warning, so that a lost commit is never taken for a release.
+    an edited ``config.yaml`` is not code. ``__version__`` alone outside a git checkout;
+    ``0.1.0+unknown`` inside one that git cannot read (no git, or a checkout owned by
+    another user: "dubious ownership"), with a warning, so that a lost commit is never
+    taken for a release.
 
     ``root``: the code folder to ask git about (default: the folder above this package). Recorded in
     the feature, VTD and CKA files (attribute ``codecprobe``), so that a result can be traced
