@@ -145,8 +145,10 @@ def test_an_empty_path_is_refused_before_any_job():
         return schema_errors(c)
 
     assert errs(lambda c: c["alignment"].update(textgrids="")) == [
-        "config: alignment.textgrids: alignment.source: textgrids needs the folder of the imported TextGrids here (it "
-        "is empty or null); or set alignment.source: mfa to align with MFA"
+        (
+            "config: alignment.textgrids: alignment.source: textgrids needs the folder of the imported TextGrids here "
+            "(it is empty or null); or set alignment.source: mfa to align with MFA"
+        )
     ]
     assert errs(lambda c: c["alignment"].update(source="mfa", mfa={"dictionary": ""})) == [
         "config: alignment.mfa.dictionary: '' should be non-empty"
