@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from codecprobe.config import rtmri_label
 
 results = Path(sys.argv[1] if len(sys.argv) > 1 else "results")
 config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
@@ -138,7 +139,7 @@ if regions.exists():  # every region of the synthetic tract moves with the phone
     print(f"regions: melrvq PWCCA {r.pwcca.min():.3f} .. {r.pwcca.max():.3f} vs shuffled {r.shuffled_mean.max():.3f}")
 # the synthetic-data label on the combined tables and the LaTeX tables
 label = " ".join(str(config.get("data_label", "")).split())
-mri_label = " ".join(str(rtmri.get("data_label") or config.get("data_label", "")).split())  # the rt-MRI outputs'
+mri_label = " ".join(rtmri_label(config).split())  # the rt-MRI outputs'
 assert label.startswith("SYNTHETIC") and mri_label.startswith("SYNTHETIC"), (
     f"the demo config's data labels do not say SYNTHETIC: {label!r}, {mri_label!r}"
 )

@@ -309,7 +309,7 @@ def debiased_cka(x: np.ndarray, y: np.ndarray) -> float:
     xy = _unbiased_dot(float(np.linalg.norm(xc.T @ yc) ** 2), rx, ry, n)
     sx, sy = float(np.linalg.norm(xc.T @ xc) ** 2), float(np.linalg.norm(yc.T @ yc) ** 2)
     xx, yy = _unbiased_dot(sx, rx, rx, n), _unbiased_dot(sy, ry, ry, n)
-    tol = min(64 * n * float(np.finfo(np.float64).eps), 1e-6)  # as _check_centred: zero up to rounding
+    tol = _rounding_tol(n, np.float64)  # as _check_centred
     if any(scale == 0 or abs(v) <= tol * scale for v, scale in ((xx, sx), (yy, sy))):
         raise CodecprobeError(
             f"CKA is undefined: a representation of {n} rows is constant up to rounding (or, for the debiased "
@@ -366,13 +366,18 @@ def prepare_gram(
     return _check_centred(unbiased_center_gram(g, inplace=True) if debiased else center_gram(g, inplace=True), scale)
 
 
+def _rounding_tol(n: int, dtype) -> float:
+    """Relative size below which a centred quantity of ``n`` rows is zero up to rounding."""
+    return min(64 * n * float(np.finfo(dtype).eps), 1e-6)
+
+
 def _check_centred(gc: np.ndarray, scale: float) -> np.ndarray:
     """``gc`` (a centred Gram), or :class:`CodecprobeError` when it is zero up to rounding
     against ``scale`` (the largest entry before centring): CKA is then undefined (a constant
     representation, or for U-centring one constant but for a single row), and rounding
     would otherwise give a value near 0 and p = 1 without a word."""
     n = gc.shape[0]
-    tol = min(64 * n * float(np.finfo(gc.dtype).eps), 1e-6) * scale
+    tol = _rounding_tol(n, gc.dtype) * scale
     if scale > 0 and float(np.abs(gc).max()) <= tol:
         raise CodecprobeError(
             f"CKA is undefined: the centred Gram of {n} rows is zero up to rounding (a representation constant "

@@ -172,22 +172,22 @@ def _read_table(path: Path) -> pd.DataFrame:
         except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError: truncated, or not Parquet
             raise CodecprobeError(f"{path}: not a readable Parquet table ({type(e).__name__}: {e})") from e
     sep = "\t" if suffix == ".tsv" else ","
-    try:
-        header = pd.read_csv(path, sep=sep, nrows=0).columns
-    except pd.errors.EmptyDataError as e:  # pandas: "No columns to parse from file"
-        raise CodecprobeError(f"{path}: empty file, no header") from e
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise CodecprobeError(f"{path}: not a readable {suffix[1:].upper()} table ({_csv_problem(e, path)})") from e
+
+    def csv(**kw) -> pd.DataFrame:
+        try:
+            return pd.read_csv(path, sep=sep, **kw)
+        except pd.errors.EmptyDataError as e:  # pandas: "No columns to parse from file"
+            raise CodecprobeError(f"{path}: empty file, no header") from e
+        except (pd.errors.ParserError, UnicodeDecodeError) as e:  # a row of more fields, an unclosed quote, not UTF-8
+            raise CodecprobeError(f"{path}: not a readable {suffix[1:].upper()} table ({_csv_problem(e, path)})") from e
+
+    header = csv(nrows=0).columns
     with open(path, "rb") as f:  # every table written here ends its last row with a newline
         f.seek(-1, os.SEEK_END)
         if f.read(1) not in (b"\n", b"\r"):
             raise CodecprobeError(f"{path}: the last row has no line end: the file is cut short (a copy or a write "
                                   "interrupted); rebuild it")  # fmt: skip
-    dtype = {c: str for c in header if text_column(c)}
-    try:
-        return pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""], dtype=dtype)
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:  # a row of more fields, an unclosed quote, not UTF-8
-        raise CodecprobeError(f"{path}: not a readable {suffix[1:].upper()} table ({_csv_problem(e, path)})") from e
+    return csv(keep_default_na=False, na_values=[""], dtype={c: str for c in header if text_column(c)})
 
 
 def _csv_problem(e: Exception, path: Path) -> str:

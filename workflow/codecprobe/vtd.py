@@ -660,7 +660,6 @@ def postprocess(
             long[unmeasured] = False
             across[:, kept] = long
             sub[long] = np.nan
-            sub[unmeasured] = np.nan
     elif nan_policy == "zero":
         sub = np.where(np.isfinite(sub), sub, 0.0)
     out = np.empty_like(v)

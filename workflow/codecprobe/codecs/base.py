@@ -282,7 +282,7 @@ def load_codec(spec: CodecSpec, device: str = "cpu") -> Codec:
     except ModuleNotFoundError as e:  # torch, transformers, ... missing here: say where they are
         if e.name is None or e.name.split(".")[0] == "codecprobe":
             raise
-        env = family_facts(spec.family, None if backend == DEFAULT_BACKEND[spec.family] else backend)["conda_env"]
+        env = family_facts(spec.family, backend)["conda_env"]
         raise CodecprobeError(
             f"codec {spec.name!r} (family {spec.family}): needs the Python package {e.name!r}, which this "
             f"environment lacks: run the workflow with --use-conda (its env: envs/{env}), or install the codecs' "
